@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what embedsync's tests and demo need on a Debian bookworm machine:
+# PostgreSQL 15 server, pgvector (built from Debian's own source package, since
+# bookworm does not package it) and redis-server. Idempotent: each step checks first.
+set -euo pipefail
+
+PG_MAJOR="${PG_MAJOR:-15}"
+PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_updated=0
+apt_update() {
+  if [ "$apt_updated" -eq 0 ]; then
+    $SUDO apt-get update -qq
+    apt_updated=1
+  fi
+}
+need_pkg() {
+  local missing=()
+  for p in "$@"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt_update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+need_pkg "postgresql-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}" redis-server
+
+sharedir="$("${PG_BIN}/pg_config" --sharedir 2>/dev/null || echo /usr/share/postgresql/${PG_MAJOR})"
+if [ -f "${sharedir}/extension/vector.control" ]; then
+  log "pgvector present"
+else
+  need_pkg "postgresql-server-dev-${PG_MAJOR}" build-essential dpkg-dev
+  src_list=/etc/apt/sources.list.d/embedsync-trixie-src.list
+  if [ ! -f "$src_list" ]; then
+    log "adding deb-src for trixie (pgvector source only)"
+    echo "deb-src http://deb.debian.org/debian trixie main" | $SUDO tee "$src_list" >/dev/null
+    apt_updated=0
+  fi
+  apt_update
+  work="$(mktemp -d)"
+  (
+    cd "$work"
+    log "fetching pgvector source package"
+    apt-get source -qq --download-only pgvector >/dev/null
+    dpkg-source -x --no-check pgvector_*.dsc src >/dev/null
+    cd src
+    log "building pgvector"
+    # OPTFLAGS="" avoids -march=native so the build runs on any x86_64.
+    make -s OPTFLAGS="" PG_CONFIG="${PG_BIN}/pg_config" >/dev/null
+    $SUDO make -s OPTFLAGS="" PG_CONFIG="${PG_BIN}/pg_config" install >/dev/null
+  )
+  rm -rf "$work"
+  log "pgvector installed"
+fi
