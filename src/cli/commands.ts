@@ -1,0 +1,26 @@
+// Command table: each command lives in its own file (a callable function + this thin wrapper), loaded lazily
+// so `embedsync embed` never pays for Fastify or pg.
+import type { Command } from './context.ts';
+
+type Loader = () => Promise<Command>;
+
+export const COMMANDS: Readonly<Record<string, Loader>> = {
+  embed: async () => (await import('./embed.ts')).embedCommand,
+  model: async () => (await import('./model.ts')).modelCommand,
+};
+
+const HELP = [
+  ['run [--no-http] [--no-sync]', 'run the sync daemon and the HTTP embedding API'],
+  ['migrate [--dry-run] [--in-place]', 'install or upgrade the schema; handle a model or dimension change'],
+  ['status [--json]', 'queue, dead letters and embedding coverage'],
+  ['deadletter list|retry', 'inspect and replay rows that failed'],
+  ['index status|rebuild', 'vector index state; rebuild it'],
+  ['search "text" [--limit 10]', 'nearest rows to a query'],
+  ['embed "text" [--query] [--model DIR]', 'print one embedding as JSON'],
+  ['model info|make-test|import', 'model details; write the test model; import a checkpoint'],
+] as const;
+
+export function usage(): string {
+  const width = Math.max(...HELP.map(([c]) => c.length));
+  return `usage: embedsync <command>\n\n${HELP.map(([c, d]) => `  ${c.padEnd(width)}  ${d}`).join('\n')}\n`;
+}

@@ -1,0 +1,270 @@
+// Reads embedsync's settings from the environment (and optionally embedsync.config.json, same keys),
+// validates all of them and reports every problem at once. Env wins over the file.
+import { readFileSync, existsSync } from 'node:fs';
+import { BACKENDS, type Backend } from '../encoder/types.ts';
+import { identifierProblem, parseQualifiedName, type QualifiedName } from './identifiers.ts';
+import {
+  parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parseRate, parseUrl,
+  type Parsed, type RateLimit,
+} from './parsers.ts';
+
+export const INDEX_KINDS = ['ivfflat', 'hnsw', 'none'] as const;
+export type IndexKind = (typeof INDEX_KINDS)[number];
+export const DTYPES = ['fp32', 'int8'] as const;
+export type Dtype = (typeof DTYPES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const DEFAULT_MODEL = 'ai-forever/ru-en-RoSBERTa';
+
+export interface SourceConfig {
+  readonly table: QualifiedName;
+  readonly idColumn: string;
+  readonly textColumns: readonly string[];
+  /** Overrides textColumns for building the document; an SQL expression over the row. */
+  readonly documentSql: string | undefined;
+  readonly embeddingColumn: string;
+  readonly checksumColumn: string;
+  readonly embeddedAtColumn: string;
+  readonly index: IndexKind;
+}
+
+export interface ModelConfig {
+  /** Local folder or hub id. */
+  readonly model: string;
+  readonly dtype: Dtype;
+  readonly threads: number;
+  readonly maxBatchTokens: number;
+  readonly cacheDir: string;
+  readonly hfEndpoint: string;
+  readonly hfToken: string | undefined;
+  readonly backend: Backend;
+  readonly endpoint: string | undefined;
+  readonly apiKey: string | undefined;
+  /** Model name the remote expects (OpenAI `model`, TEI ignores it). */
+  readonly remoteModel: string | undefined;
+  /** Optional identity pin for remotes that report none (OpenAI-compatible). */
+  readonly checksumPin: string | undefined;
+  readonly concurrency: number;
+  /** Whether embedsync prepends the query/document prompts before sending to a remote. */
+  readonly applyPrompts: boolean;
+  readonly queryPrompt: string | undefined;
+  readonly documentPrompt: string | undefined;
+}
+
+export interface SyncConfig {
+  readonly batchSize: number;
+  readonly debounceMs: number;
+  readonly pollIntervalMs: number;
+  readonly sweepIntervalMs: number;
+  readonly leaseSeconds: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBatchSize: number;
+  readonly maxTextLength: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxQueuedRequests: number;
+  readonly encodeTimeoutMs: number;
+  readonly rateLimit: RateLimit;
+  readonly rateLimitBatch: RateLimit;
+  readonly allowedOrigins: readonly string[];
+  readonly apiKey: string | undefined;
+  readonly bodyLimitBytes: number;
+}
+
+export interface CacheConfig {
+  readonly enabled: boolean;
+  readonly ttlSeconds: number;
+  readonly maxSize: number;
+  readonly redisUrl: string | undefined;
+}
+
+export interface Config {
+  /** undefined: connect with libpq's PG* variables. */
+  readonly databaseUrl: string | undefined;
+  readonly source: SourceConfig;
+  readonly model: ModelConfig;
+  readonly sync: SyncConfig;
+  readonly http: HttpConfig;
+  readonly cache: CacheConfig;
+  readonly logLevel: LogLevel;
+  readonly otelEndpoint: string | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      problems.map((p) => `  - ${p}`).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadOptions {
+  /** Path of embedsync.config.json; read when it exists. */
+  readonly configFile?: string;
+  /** Default for EMBEDDING_THREADS (the machine's cores). */
+  readonly cores?: number;
+  readonly homeDir?: string;
+}
+
+/** Builds a Config from env (+ config file); throws ConfigError listing every problem. */
+export function loadConfig(env: Env, options: LoadOptions = {}): Config {
+  const problems: string[] = [];
+  const merged: Record<string, string | undefined> = { ...readConfigFile(options.configFile, problems), ...definedOnly(env) };
+
+  const raw = (key: string): string | undefined => {
+    const v = merged[key];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  function get<T>(key: string, fallback: T, parse: (s: string) => Parsed<T>): T {
+    const v = raw(key);
+    if (v === undefined) return fallback;
+    const r = parse(v);
+    if (r.ok) return r.value;
+    problems.push(`${key} ${r.problem}`);
+    return fallback;
+  }
+  const int = (key: string, fallback: number, min: number, max: number) => get(key, fallback, (s) => parseInteger(s, min, max));
+  const ident = (key: string, fallback: string): string =>
+    get(key, fallback, (s) => {
+      const p = identifierProblem(s);
+      return p ? { ok: false, problem: `(${JSON.stringify(s)}) ${p}` } : { ok: true, value: s };
+    });
+
+  const tableRaw = raw('EMBEDSYNC_TABLE') ?? 'leads';
+  const tableParsed = parseQualifiedName(tableRaw);
+  if (tableParsed.problem) problems.push(`EMBEDSYNC_TABLE (${JSON.stringify(tableRaw)}) ${tableParsed.problem}`);
+  const textColumns = get('EMBEDSYNC_TEXT_COLUMNS', ['title', 'description'] as readonly string[], (s) => {
+    const list = parseList(s);
+    if (!list.ok) return list;
+    const bad = list.value.map((c) => [c, identifierProblem(c)] as const).filter(([, p]) => p !== null);
+    return bad.length ? { ok: false, problem: bad.map(([c, p]) => `column ${JSON.stringify(c)} ${p}`).join('; ') } : list;
+  });
+  const documentSql = raw('EMBEDSYNC_DOCUMENT_SQL');
+  if (documentSql !== undefined && /;|--|\/\*/.test(documentSql)) {
+    problems.push('EMBEDSYNC_DOCUMENT_SQL must be a single SQL expression (no ;, -- or /* comments)');
+  }
+  const source: SourceConfig = {
+    table: tableParsed.value ?? { schema: 'public', name: 'leads' },
+    idColumn: ident('EMBEDSYNC_ID_COLUMN', 'id'),
+    textColumns,
+    documentSql,
+    embeddingColumn: ident('EMBEDSYNC_EMBEDDING_COLUMN', 'embedding'),
+    checksumColumn: ident('EMBEDSYNC_CHECKSUM_COLUMN', 'model_checksum'),
+    embeddedAtColumn: ident('EMBEDSYNC_EMBEDDED_AT_COLUMN', 'embedded_at'),
+    index: get('EMBEDSYNC_INDEX', 'ivfflat' as IndexKind, (s) => parseEnum(s, INDEX_KINDS)),
+  };
+  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn];
+  if (new Set(managed).size !== managed.length) {
+    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN and EMBEDSYNC_EMBEDDED_AT_COLUMN must all differ');
+  }
+  for (const c of source.textColumns) {
+    if (managed.slice(1).includes(c)) problems.push(`EMBEDSYNC_TEXT_COLUMNS names ${c}, which embedsync writes itself`);
+  }
+
+  const backend = get('EMBEDDING_BACKEND', 'local' as Backend, (s) => parseEnum(s, BACKENDS));
+  const endpoint = get('EMBEDDING_ENDPOINT', undefined as string | undefined, (s) => parseUrl(s, ['http:', 'https:']));
+  if (backend !== 'local' && endpoint === undefined) problems.push(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${backend}`);
+  const home = options.homeDir ?? '.';
+  const model: ModelConfig = {
+    model: raw('EMBEDDING_MODEL') ?? DEFAULT_MODEL,
+    dtype: get('EMBEDDING_DTYPE', 'fp32' as Dtype, (s) => parseEnum(s, DTYPES)),
+    threads: int('EMBEDDING_THREADS', Math.max(1, options.cores ?? 1), 1, 256),
+    maxBatchTokens: int('EMBEDDING_MAX_BATCH_TOKENS', 8192, 16, 1 << 20),
+    cacheDir: raw('EMBEDSYNC_CACHE_DIR') ?? raw('HF_HOME') ?? `${home}/.cache/embedsync`,
+    hfEndpoint: get('HF_ENDPOINT', 'https://huggingface.co', (s) => parseUrl(s, ['http:', 'https:'])),
+    hfToken: raw('HF_TOKEN'),
+    backend,
+    endpoint,
+    apiKey: raw('EMBEDDING_API_KEY'),
+    remoteModel: raw('EMBEDDING_REMOTE_MODEL'),
+    checksumPin: raw('EMBEDDING_CHECKSUM'),
+    concurrency: int('EMBEDDING_CONCURRENCY', 2, 1, 64),
+    applyPrompts: get('EMBEDDING_APPLY_PROMPTS', true, parseBoolean),
+    queryPrompt: merged['EMBEDDING_QUERY_PROMPT'],
+    documentPrompt: merged['EMBEDDING_DOCUMENT_PROMPT'],
+  };
+
+  const maxBatchSize = int('MAX_BATCH_SIZE', 128, 1, 10_000);
+  const sync: SyncConfig = {
+    batchSize: int('EMBEDSYNC_BATCH_SIZE', maxBatchSize, 1, 10_000),
+    debounceMs: int('EMBEDSYNC_DEBOUNCE_MS', 20, 0, 10_000),
+    pollIntervalMs: int('EMBEDSYNC_POLL_INTERVAL_MS', 2000, 50, 3_600_000),
+    sweepIntervalMs: int('EMBEDSYNC_SWEEP_INTERVAL_MS', 60_000, 1000, 86_400_000),
+    leaseSeconds: int('EMBEDSYNC_LEASE_SECONDS', 60, 1, 86_400),
+    maxAttempts: int('EMBEDSYNC_MAX_ATTEMPTS', 5, 1, 1000),
+    retryBaseMs: int('EMBEDSYNC_RETRY_BASE_MS', 1000, 1, 3_600_000),
+    shutdownTimeoutMs: int('EMBEDSYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+
+  const http: HttpConfig = {
+    host: raw('HOST') ?? '0.0.0.0',
+    port: int('PORT', 8000, 0, 65_535),
+    maxBatchSize,
+    maxTextLength: int('MAX_TEXT_LENGTH', 10_000, 1, 100_000_000),
+    maxConcurrentRequests: int('MAX_CONCURRENT_REQUESTS', 6, 1, 1024),
+    maxQueuedRequests: int('MAX_QUEUED_REQUESTS', 64, 0, 100_000),
+    encodeTimeoutMs: Math.round(get('ENCODE_TIMEOUT_SECONDS', 30, (s) => parseNumber(s, 0.001, 86_400)) * 1000),
+    rateLimit: get('RATE_LIMIT', { max: 100, windowMs: 60_000, text: '100/minute' }, parseRate),
+    rateLimitBatch: get('RATE_LIMIT_BATCH', { max: 20, windowMs: 60_000, text: '20/minute' }, parseRate),
+    allowedOrigins: get('ALLOWED_ORIGINS', ['*'] as readonly string[], parseList),
+    apiKey: raw('API_KEY'),
+    bodyLimitBytes: int('BODY_LIMIT_BYTES', 0, 0, 1 << 30),
+  };
+
+  const cache: CacheConfig = {
+    enabled: get('CACHE_ENABLED', true, parseBoolean),
+    ttlSeconds: int('CACHE_TTL_SECONDS', 3600, 0, 365 * 86_400),
+    maxSize: int('CACHE_MAX_SIZE', 10_000, 0, 100_000_000),
+    redisUrl: get('REDIS_URL', undefined as string | undefined, (s) => parseUrl(s, ['redis:', 'rediss:'])),
+  };
+
+  const databaseUrl = get('DATABASE_URL', undefined as string | undefined, (s) => parseUrl(s, ['postgres:', 'postgresql:']));
+  const logLevel = get('LOG_LEVEL', 'info' as LogLevel, (s) => parseEnum(s, LOG_LEVELS));
+  const otelEndpoint = get('OTEL_EXPORTER_OTLP_ENDPOINT', undefined as string | undefined, (s) => parseUrl(s, ['http:', 'https:']));
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    databaseUrl, source, model, sync,
+    // The body limit follows the text limit unless set: a few bytes per char (UTF-8 + JSON escapes) per item.
+    http: { ...http, bodyLimitBytes: http.bodyLimitBytes || Math.max(1 << 20, http.maxTextLength * 6 * Math.min(http.maxBatchSize, 256) + 65_536) },
+    cache, logLevel, otelEndpoint,
+  };
+}
+
+function definedOnly(env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+function readConfigFile(path: string | undefined, problems: string[]): Record<string, string> {
+  if (!path || !existsSync(path)) return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    problems.push(`${path} is not valid JSON: ${(err as Error).message}`);
+    return {};
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    problems.push(`${path} must hold a JSON object of settings`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v === 'string') out[k] = v;
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
+    else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[k] = v.join(',');
+    else problems.push(`${path}: ${k} must be a string, number, boolean or list of strings`);
+  }
+  return out;
+}

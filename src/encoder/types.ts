@@ -1,0 +1,70 @@
+// The contract every encoder backend (local ONNX, remote embedsync/TEI/OpenAI) fulfils.
+// The sync worker, the HTTP API and migrate see only this.
+
+export const ROLES = ['query', 'document'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken'] as const;
+export type PoolingMode = (typeof POOLING_MODES)[number];
+
+export const BACKENDS = ['local', 'embedsync', 'tei', 'openai'] as const;
+export type Backend = (typeof BACKENDS)[number];
+
+export interface ModelInfo {
+  /** Hub id or folder the model came from. */
+  readonly name: string;
+  readonly backend: Backend;
+  /** Read from the model (or learned from the remote), never configured. */
+  readonly dimensions: number;
+  readonly pooling: PoolingMode;
+  /** Text prepended per role before tokenizing ('' when the model has none). */
+  readonly prompts: Readonly<Record<Role, string>>;
+  readonly normalize: boolean;
+  readonly maxTokens: number;
+  /** 16 hex chars identifying weights + tokenizer + pooling/prompt/normalize settings. */
+  readonly checksum: string;
+  /** embedsync's package version. */
+  readonly version: string;
+  /** The weights file actually loaded (e.g. onnx/model_quantized.onnx), or the remote endpoint. */
+  readonly file: string;
+  readonly loadTimeSeconds: number;
+}
+
+export interface EncodeResult {
+  /** One L2-normalized vector per input, in input order. */
+  readonly vectors: readonly Float32Array[];
+  /** Tokens fed to the model (after truncation), for embedsync_tokens_total. */
+  readonly tokens: number;
+  /** How many inputs were cut to maxTokens. */
+  readonly truncated: number;
+}
+
+export interface EncodeOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface Encoder {
+  readonly info: ModelInfo;
+  encode(texts: readonly string[], role: Role, options?: EncodeOptions): Promise<EncodeResult>;
+  close(): Promise<void>;
+}
+
+export const ENCODE_FAILURE_REASONS = ['input', 'timeout', 'unavailable', 'internal'] as const;
+export type EncodeFailureReason = (typeof ENCODE_FAILURE_REASONS)[number];
+
+/**
+ * reason 'input': this input can never be encoded (retrying is pointless; dead-letter it).
+ * reason 'unavailable': the backend is down (keep rows queued; do not count an attempt).
+ * index: the offending input when one input is to blame, so callers can isolate it.
+ */
+export class EncodeError extends Error {
+  constructor(
+    message: string,
+    readonly reason: EncodeFailureReason,
+    readonly index?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EncodeError';
+  }
+}

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../src/config/index.ts';
+
+test('defaults match the old service', () => {
+  const c = loadConfig({}, { cores: 2 });
+  assert.equal(c.model.model, 'ai-forever/ru-en-RoSBERTa');
+  assert.equal(c.http.maxBatchSize, 128);
+  assert.equal(c.http.maxTextLength, 10_000);
+  assert.equal(c.http.maxConcurrentRequests, 6);
+  assert.equal(c.http.encodeTimeoutMs, 30_000);
+  assert.deepEqual([c.http.rateLimit.max, c.http.rateLimit.windowMs], [100, 60_000]);
+  assert.deepEqual([c.http.rateLimitBatch.max, c.http.rateLimitBatch.windowMs], [20, 60_000]);
+  assert.equal(c.cache.enabled, true);
+  assert.equal(c.cache.ttlSeconds, 3600);
+  assert.equal(c.cache.maxSize, 10_000);
+  assert.deepEqual(c.http.allowedOrigins, ['*']);
+  assert.equal(c.http.apiKey, undefined);
+  assert.equal(c.model.threads, 2);
+  assert.equal(c.source.table.name, 'leads');
+  assert.deepEqual(c.source.textColumns, ['title', 'description']);
+});
+
+test('every problem is listed at once', () => {
+  let err: unknown;
+  try {
+    loadConfig({ MAX_BATCH_SIZE: 'lots', RATE_LIMIT: '100 a minute', CACHE_ENABLED: 'maybe', EMBEDSYNC_TABLE: 'leads; drop table x' });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof ConfigError);
+  const keys = err.problems.map((p) => p.split(' ')[0]);
+  assert.deepEqual(keys.sort(), ['CACHE_ENABLED', 'EMBEDSYNC_TABLE', 'MAX_BATCH_SIZE', 'RATE_LIMIT']);
+});
+
+test('injection and lookalike identifiers are refused with the reason', () => {
+  for (const [key, value, reason] of [
+    ['EMBEDSYNC_TABLE', 'leads; drop table x', /identifier/],
+    ['EMBEDSYNC_ID_COLUMN', '"id"', /identifier/],
+    ['EMBEDSYNC_EMBEDDING_COLUMN', 'еmbedding', /non-ASCII/], // Cyrillic е
+    ['EMBEDSYNC_TEXT_COLUMNS', 'title,descr iption', /identifier/],
+  ] as const) {
+    assert.throws(() => loadConfig({ [key]: value }), (e: unknown) => e instanceof ConfigError && reason.test(e.message) && e.message.includes(key));
+  }
+});
+
+test('schema-qualified table and rate formats', () => {
+  const c = loadConfig({ EMBEDSYNC_TABLE: 'crm.leads', RATE_LIMIT: '5/second' });
+  assert.deepEqual(c.source.table, { schema: 'crm', name: 'leads' });
+  assert.deepEqual([c.http.rateLimit.max, c.http.rateLimit.windowMs], [5, 1000]);
+});
