@@ -1,0 +1,52 @@
+// All Prometheus metrics the process exports. The first eight keep the old service's names so existing
+// dashboards and alerts keep working; the embedsync_* ones describe the sync side.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly requestsTotal: Counter<'endpoint' | 'status'>;
+  readonly requestLatency: Histogram<'endpoint'>;
+  readonly batchSize: Histogram<string>;
+  readonly encodeFailures: Counter<'reason'>;
+  readonly modelLoaded: Gauge<string>;
+  readonly cacheHits: Counter<string>;
+  readonly cacheMisses: Counter<string>;
+  readonly activeRequests: Gauge<string>;
+  readonly queueDepth: Gauge<string>;
+  readonly oldestQueuedSeconds: Gauge<string>;
+  readonly rowsEmbedded: Counter<string>;
+  readonly deadletterRows: Gauge<string>;
+  readonly changeToEmbeddingSeconds: Histogram<string>;
+  readonly tokensTotal: Counter<string>;
+  readonly truncatedTotal: Counter<string>;
+  readonly encodeSeconds: Histogram<'source'>;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+const LAG_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600] as const;
+
+/** A fresh registry per call, so tests and several apps in one process never collide. */
+export function createMetrics(options: { readonly defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    requestsTotal: new Counter({ name: 'embedding_requests_total', help: 'HTTP requests by endpoint and status code', labelNames: ['endpoint', 'status'] as const, registers }),
+    requestLatency: new Histogram({ name: 'embedding_request_latency_seconds', help: 'HTTP request latency', labelNames: ['endpoint'] as const, buckets: [...LATENCY_BUCKETS], registers }),
+    batchSize: new Histogram({ name: 'embedding_batch_size', help: 'Items per /embed/batch request', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers }),
+    encodeFailures: new Counter({ name: 'embedding_encode_failures_total', help: 'Encodes that failed, by reason', labelNames: ['reason'] as const, registers }),
+    modelLoaded: new Gauge({ name: 'embedding_model_loaded', help: '1 once the model is loaded and warmed up', registers }),
+    cacheHits: new Counter({ name: 'embedding_cache_hits_total', help: 'Embedding cache hits', registers }),
+    cacheMisses: new Counter({ name: 'embedding_cache_misses_total', help: 'Embedding cache misses', registers }),
+    activeRequests: new Gauge({ name: 'embedding_active_requests', help: 'Encodes running for HTTP requests', registers }),
+    queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows waiting in the sync queue', registers }),
+    oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the oldest queued row', registers }),
+    rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
+    deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows in the dead-letter table', registers }),
+    changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
+    tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
+    truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),
+    encodeSeconds: new Histogram({ name: 'embedsync_encode_seconds', help: 'Encoder call duration by source (sync, http)', labelNames: ['source'] as const, buckets: [...LATENCY_BUCKETS], registers }),
+  };
+}
