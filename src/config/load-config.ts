@@ -26,6 +26,8 @@ export interface SourceConfig {
   readonly embeddingColumn: string;
   readonly checksumColumn: string;
   readonly embeddedAtColumn: string;
+  /** md5 of the document the stored embedding was made from (uuid), so unchanged text is never re-encoded. */
+  readonly textHashColumn: string;
   readonly index: IndexKind;
 }
 
@@ -160,11 +162,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     embeddingColumn: ident('EMBEDSYNC_EMBEDDING_COLUMN', 'embedding'),
     checksumColumn: ident('EMBEDSYNC_CHECKSUM_COLUMN', 'model_checksum'),
     embeddedAtColumn: ident('EMBEDSYNC_EMBEDDED_AT_COLUMN', 'embedded_at'),
+    textHashColumn: ident('EMBEDSYNC_TEXT_HASH_COLUMN', 'embedding_text_hash'),
     index: get('EMBEDSYNC_INDEX', 'ivfflat' as IndexKind, (s) => parseEnum(s, INDEX_KINDS)),
   };
-  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn];
+  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn];
   if (new Set(managed).size !== managed.length) {
-    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN and EMBEDSYNC_EMBEDDED_AT_COLUMN must all differ');
+    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN and EMBEDSYNC_TEXT_HASH_COLUMN must all differ');
   }
   for (const c of source.textColumns) {
     if (managed.slice(1).includes(c)) problems.push(`EMBEDSYNC_TEXT_COLUMNS names ${c}, which embedsync writes itself`);

@@ -1,0 +1,24 @@
+-- One chunk of the reconciliation sweep (and of migrate's backfill): walks the source by primary key after
+-- $1 (NULL to start), $3 rows at a time, and enqueues rows whose embedding is missing, was made by another
+-- model than $2, or was made from other text (a change the triggers did not see, e.g. with triggers
+-- disabled during a restore). Keyset paging keeps each statement short; ON CONFLICT DO NOTHING leaves
+-- pending work and leases untouched.
+WITH chunk AS (
+  SELECT t.{{id}} AS id,
+         (t.{{checksum}} IS DISTINCT FROM $2
+          OR t.{{text_hash}} IS DISTINCT FROM md5(d.document)::uuid
+          OR (t.{{embedding}} IS NULL AND d.document <> '')) AS stale
+  FROM {{table}} t
+  CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
+  WHERE $1::text IS NULL OR t.{{id}} > $1::text::{{id_type}}
+  ORDER BY t.{{id}}
+  LIMIT $3
+), enqueued AS (
+  INSERT INTO embedsync.queue (id)
+  SELECT id::text FROM chunk WHERE stale
+  ON CONFLICT (id) DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT count(*) FROM chunk)::int AS scanned,
+       (SELECT count(*) FROM enqueued)::int AS enqueued

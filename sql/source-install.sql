@@ -1,0 +1,72 @@
+-- Installs (idempotently) the triggers that enqueue changed rows of the configured source table.
+-- Placeholders are filled with validated, quoted identifiers by src/db/sql-template.ts.
+--
+-- Triggers are statement-level with transition tables: one queue upsert and one pg_notify per statement
+-- instead of per row, which keeps bulk writes near the queue-only cost. Postgres forbids column lists on
+-- UPDATE triggers with transition tables, so the UPDATE trigger compares the document columns of the old and
+-- new rows itself: writes that leave the text alone (including the daemon's own embedding writes) enqueue
+-- nothing. The functions are SECURITY DEFINER with a fixed search_path so writers of the source table need
+-- no rights on schema embedsync.
+
+{{document_function}}
+
+CREATE OR REPLACE FUNCTION embedsync.{{name:ins}}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE n bigint;
+BEGIN
+  -- A change coalesces with a pending one (version bump); a row held under lease keeps its lease, and the
+  -- daemon holding it sees the new version and leaves the row queued.
+  INSERT INTO embedsync.queue AS q (id)
+  SELECT r.{{id}}::text FROM new_rows r
+  ON CONFLICT (id) DO UPDATE
+    SET version = q.version + 1, changed_at = now(), attempts = 0,
+        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION embedsync.{{name:upd}}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE n bigint;
+BEGIN
+  INSERT INTO embedsync.queue AS q (id)
+  SELECT nr.{{id}}::text
+  FROM new_rows nr LEFT JOIN old_rows o ON o.{{id}} = nr.{{id}}
+  WHERE o.{{id}} IS NULL OR {{document_changed:nr,o}}
+  ON CONFLICT (id) DO UPDATE
+    SET version = q.version + 1, changed_at = now(), attempts = 0,
+        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION embedsync.{{name:del}}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  DELETE FROM embedsync.queue q USING old_rows o WHERE q.id = o.{{id}}::text;
+  DELETE FROM embedsync.deadletter d USING old_rows o WHERE d.id = o.{{id}}::text;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION embedsync.{{name:trunc}}() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  DELETE FROM embedsync.queue;
+  DELETE FROM embedsync.deadletter;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE TRIGGER {{name:ins}} AFTER INSERT ON {{table}}
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:ins}}();
+CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE ON {{table}}
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:upd}}();
+CREATE OR REPLACE TRIGGER {{name:del}} AFTER DELETE ON {{table}}
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:del}}();
+CREATE OR REPLACE TRIGGER {{name:trunc}} AFTER TRUNCATE ON {{table}}
+  FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:trunc}}();

@@ -1,0 +1,31 @@
+-- Writes a batch and dequeues it in one statement (so one round trip and one implicit transaction).
+--   $1 ids, $2 text hashes (md5 of the document that was encoded), $3 vectors as vector[] sent in pgvector's
+--   binary format (a NULL element for a blank document), $4 model checksum, $5 ids finished without a write
+--   (text unchanged, or the row is gone), $6/$7 every claimed id with the queue version that was claimed.
+-- A row is written only while its document still hashes to what was encoded: under READ COMMITTED a
+-- concurrent change makes Postgres re-check the WHERE on the newest row version, so a vector never lands on
+-- text it was not made from. A queue row is deleted only at the version claimed, so a change that arrived
+-- meanwhile (the trigger bumps version) stays queued and is encoded again.
+WITH input AS (
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::vector[]) AS i(id, text_hash, embedding)
+), written AS (
+  UPDATE {{table}} t
+  SET {{embedding}} = i.embedding, {{checksum}} = $4, {{text_hash}} = i.text_hash, {{embedded_at}} = now()
+  FROM input i
+  WHERE t.{{id}} = i.id::{{id_type}} AND md5({{document:t}})::uuid = i.text_hash
+  RETURNING i.id
+), done AS (
+  SELECT id FROM written
+  UNION ALL
+  SELECT unnest($5::text[])
+), dequeued AS (
+  DELETE FROM embedsync.queue q
+  USING done d, unnest($6::text[], $7::bigint[]) AS c(id, version)
+  WHERE q.id = d.id AND c.id = d.id AND q.version = c.version
+  RETURNING q.id, extract(epoch FROM clock_timestamp() - q.changed_at)::float8 AS lag_seconds
+), cleared AS (
+  DELETE FROM embedsync.deadletter x USING done d WHERE x.id = d.id
+)
+SELECT id, NULL::float8 AS lag_seconds, true AS written FROM written
+UNION ALL
+SELECT id, lag_seconds, false FROM dequeued

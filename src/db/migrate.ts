@@ -1,0 +1,99 @@
+// Installs and upgrades embedsync's schema: the numbered, forward-only files of migrations/ (bookkept in
+// embedsync.migrations), then the source-specific columns and triggers generated from config, then the
+// model state. Everything runs under one session advisory lock, so concurrent `migrate` runs serialize and
+// the second finds nothing left to do.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import type { SourceConfig } from '../config/index.ts';
+import { inspectSource, SourceError, type SourceInfo } from './source-info.ts';
+import { renderSql } from './sql-template.ts';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+/** Arbitrary but fixed: every embedsync migrate of a database contends for this one lock. */
+export const MIGRATE_LOCK_KEY = 7_310_462_118_054_551n;
+
+export interface ModelIdentity {
+  readonly name: string;
+  readonly checksum: string;
+  readonly dimensions: number;
+}
+
+export interface MigrateResult {
+  readonly applied: readonly string[];
+  readonly addedColumns: readonly string[];
+  /** The previous model checksum when it changed (rows become stale and are re-embedded). */
+  readonly previousChecksum: string | undefined;
+  readonly source: SourceInfo;
+}
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_[a-z0-9_-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(`${dir}${f}`, 'utf8') }));
+}
+
+export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+  try {
+    await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+    await client.query('CREATE SCHEMA IF NOT EXISTS embedsync');
+    await client.query(`CREATE TABLE IF NOT EXISTS embedsync.migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const done = new Set((await client.query<{ version: number }>('SELECT version FROM embedsync.migrations')).rows.map((r) => r.version));
+    const applied: string[] = [];
+    for (const m of listMigrations()) {
+      if (done.has(m.version)) continue;
+      await inTransaction(client, async () => {
+        await client.query(m.sql);
+        await client.query('INSERT INTO embedsync.migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      });
+      applied.push(m.name);
+    }
+
+    let info = await inspectSource(client, source);
+    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
+      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
+        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
+    }
+    const addedColumns = info.missingColumns;
+    const previous = await client.query<{ model_checksum: string }>('SELECT model_checksum FROM embedsync.state WHERE source = $1', [info.sql.sourceKey]);
+    await inTransaction(client, async () => {
+      // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
+      await client.query("SET LOCAL lock_timeout = '5s'");
+      if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
+      await client.query(renderSql('source-install', info.sql, { documentSql: source.documentSql }));
+      await client.query(
+        `INSERT INTO embedsync.state (source, model, model_checksum, dimensions) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (source) DO UPDATE SET model = excluded.model, model_checksum = excluded.model_checksum,
+           dimensions = excluded.dimensions, updated_at = now()
+         WHERE (state.model, state.model_checksum, state.dimensions) IS DISTINCT FROM (excluded.model, excluded.model_checksum, excluded.dimensions)`,
+        [info.sql.sourceKey, model.name, model.checksum, model.dimensions],
+      );
+    });
+    if (addedColumns.length > 0) info = await inspectSource(client, source);
+    const prev = previous.rows[0]?.model_checksum;
+    return { applied, addedColumns, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => undefined);
+  }
+}
+
+export async function inTransaction<T>(client: pg.Client | pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const out = await fn();
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,70 @@
+// Everything SQL needs to know about the configured source table, as validated, quoted fragments.
+// Identifiers come from config (validated by the config loader, quoted here again); values are always
+// parameters. The id type comes from the catalog, so queue ids (text) can be cast back and the source's
+// primary-key index is used.
+import type { SourceConfig } from '../config/index.ts';
+import { quoteIdent, quoteQualified } from '../config/identifiers.ts';
+
+export interface SourceSql {
+  /** `"schema"."table"`, also the source key in embedsync.state. */
+  readonly table: string;
+  readonly sourceKey: string;
+  readonly id: string;
+  /** Catalog spelling of the id column's type (format_type), e.g. bigint or uuid. */
+  readonly idType: string;
+  readonly embedding: string;
+  readonly checksum: string;
+  readonly embeddedAt: string;
+  readonly textHash: string;
+  /** Name stem (unquoted) for generated trigger functions and triggers. */
+  readonly stem: string;
+  /** The document of row `alias`: never NULL, '' when every text column is NULL or blank. */
+  document(alias: string): string;
+  /** `md5(document)::uuid`: what text_hash stores and the write path compares. */
+  documentHash(alias: string): string;
+  /** A boolean that is true when rows `a` and `b` differ in what the document is made of. */
+  documentChanged(a: string, b: string): string;
+}
+
+const ALIAS = /^[a-z_][a-z0-9_]*$/;
+
+function alias(a: string): string {
+  if (!ALIAS.test(a)) throw new Error(`bad SQL alias ${a}`);
+  return a;
+}
+
+/** The generated function that evaluates EMBEDSYNC_DOCUMENT_SQL over a whole row. */
+export function documentFunctionName(stem: string): string {
+  return `embedsync.${quoteIdent(`doc_${stem}`)}`;
+}
+
+export function sourceSql(source: SourceConfig, idType: string): SourceSql {
+  const table = quoteQualified(source.table);
+  const sourceKey = `${source.table.schema}.${source.table.name}`;
+  // Short, deterministic, within NAMEDATALEN even for 63-byte table names.
+  const stem = `${source.table.schema === 'public' ? '' : `${source.table.schema}_`}${source.table.name}`.slice(0, 40);
+  const cols = source.textColumns.map(quoteIdent);
+  const document = (a: string): string =>
+    source.documentSql !== undefined
+      ? `coalesce(${documentFunctionName(stem)}(${alias(a)}), '')`
+      // NULL and blank columns are skipped; concat_ws of nothing is ''.
+      : `concat_ws('. ', ${cols.map((c) => `nullif(btrim(${alias(a)}.${c}), '')`).join(', ')})`;
+  return {
+    table,
+    sourceKey,
+    id: quoteIdent(source.idColumn),
+    idType,
+    embedding: quoteIdent(source.embeddingColumn),
+    checksum: quoteIdent(source.checksumColumn),
+    embeddedAt: quoteIdent(source.embeddedAtColumn),
+    textHash: quoteIdent(source.textHashColumn),
+    stem,
+    document,
+    documentHash: (a) => `md5(${document(a)})::uuid`,
+    documentChanged: (a, b) =>
+      source.documentSql !== undefined
+        ? `${document(a)} IS DISTINCT FROM ${document(b)}`
+        // Comparing the raw columns is cheaper than building both documents.
+        : `(${cols.map((c) => `${alias(a)}.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${alias(b)}.${c}`).join(', ')})`,
+  };
+}

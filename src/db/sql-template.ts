@@ -1,0 +1,63 @@
+// Loads the .sql files of sql/ and fills their {{placeholders}} with quoted identifiers and generated
+// expressions for the configured source. Values never pass through here: they are bind parameters.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { quoteIdent } from '../config/identifiers.ts';
+import { documentFunctionName, type SourceSql } from './source-sql.ts';
+
+const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
+
+export const SQL_FILES = [
+  'claim', 'read-documents', 'write-embeddings', 'release', 'fail', 'enqueue-stale', 'queue-stats',
+  'row-coverage', 'source-columns', 'source-install',
+] as const;
+export type SqlName = (typeof SQL_FILES)[number];
+
+export interface TemplateExtras {
+  readonly dimensions?: number;
+  readonly documentSql?: string;
+}
+
+/** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
+export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = {}): string {
+  const text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8');
+  return text.replace(/\{\{([a-z_]+)(?::([a-z_,]+))?\}\}/g, (_m, key: string, arg: string | undefined) => {
+    switch (key) {
+      case 'table': return s.table;
+      case 'id': return s.id;
+      case 'id_type': return s.idType;
+      case 'embedding': return s.embedding;
+      case 'checksum': return s.checksum;
+      case 'embedded_at': return s.embeddedAt;
+      case 'text_hash': return s.textHash;
+      case 'name': return quoteIdent(`${s.stem}_${need(arg, key)}`);
+      case 'document': return s.document(need(arg, key));
+      case 'document_changed': {
+        const [a, b] = need(arg, key).split(',');
+        return s.documentChanged(need(a, key), need(b, key));
+      }
+      case 'dimensions': {
+        const d = extras.dimensions;
+        if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
+        return String(d);
+      }
+      case 'document_function': return documentFunction(s, extras.documentSql);
+      default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
+    }
+  });
+}
+
+function need(v: string | undefined, key: string): string {
+  if (!v) throw new Error(`placeholder {{${key}}} needs an argument`);
+  return v;
+}
+
+// EMBEDSYNC_DOCUMENT_SQL is an expression over unqualified column names; wrapping it in a function of the
+// whole row lets the triggers and the daemon evaluate it for any alias (the old and new rows of a trigger
+// would otherwise make its column names ambiguous).
+function documentFunction(s: SourceSql, documentSql: string | undefined): string {
+  if (documentSql === undefined) return '-- documents are built from EMBEDSYNC_TEXT_COLUMNS';
+  if (documentSql.includes('$doc$')) throw new Error('EMBEDSYNC_DOCUMENT_SQL must not contain $doc$');
+  return `CREATE OR REPLACE FUNCTION ${documentFunctionName(s.stem)}(embedsync_row ${s.table}) RETURNS text
+LANGUAGE sql STABLE AS $doc$ SELECT (${documentSql})::text FROM (SELECT (embedsync_row).*) AS r $doc$;`;
+}

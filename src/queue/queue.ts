@@ -1,0 +1,123 @@
+// The durable queue's operations, each one statement from sql/ (see the comments there for why each is
+// shaped as it is). Texts are rendered once per source; every value is a bind parameter.
+import type { Queryable } from '../db/pool.ts';
+import type { SourceSql } from '../db/source-sql.ts';
+import { renderSql } from '../db/sql-template.ts';
+import { encodeVectorArray } from '../db/vector-binary.ts';
+
+export interface ClaimedRow {
+  readonly id: string;
+  /** Queue version at claim time (bigint as text). */
+  readonly version: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+export interface DocumentRow {
+  readonly id: string;
+  readonly document: string;
+  readonly hash: string;
+  readonly storedHash: string | null;
+  readonly storedChecksum: string | null;
+  readonly missing: boolean;
+}
+
+export interface WriteItem {
+  readonly id: string;
+  readonly hash: string;
+  /** null for a blank document: embedding NULL with the current checksum, not retried. */
+  readonly vector: Float32Array | null;
+}
+
+export interface WriteResult {
+  readonly written: readonly string[];
+  readonly dequeued: readonly string[];
+  readonly lagSeconds: readonly number[];
+}
+
+export interface QueueStats {
+  readonly queued: number;
+  readonly leased: number;
+  readonly oldestSeconds: number;
+  readonly deadlettered: number;
+}
+
+export interface QueueOps {
+  claim(limit: number, owner: string, leaseSeconds: number): Promise<ClaimedRow[]>;
+  readDocuments(ids: readonly string[]): Promise<DocumentRow[]>;
+  write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
+  release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
+  fail(failures: readonly { id: string; error: string }[], owner: string, maxAttempts: number, retryBaseMs: number): Promise<{ dead: number; retried: number }>;
+  stats(): Promise<QueueStats>;
+}
+
+/** Looks up the vector type's oid (needed in the binary array header); it differs per database. */
+export async function vectorTypeOid(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid");
+  return rows[0]!.oid;
+}
+
+export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueOps {
+  const q = {
+    claim: renderSql('claim', s),
+    read: renderSql('read-documents', s),
+    write: renderSql('write-embeddings', s),
+    release: renderSql('release', s),
+    fail: renderSql('fail', s),
+    stats: renderSql('queue-stats', s),
+  };
+  return {
+    async claim(limit, owner, leaseSeconds) {
+      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null }>(
+        q.claim, [limit, owner, leaseSeconds]);
+      return rows.map((r) => ({ id: r.id, version: r.version, attempts: r.attempts, lastError: r.last_error }));
+    },
+    async readDocuments(ids) {
+      const { rows } = await db.query<{ id: string; document: string; hash: string; stored_hash: string | null; stored_checksum: string | null; missing: boolean }>(
+        q.read, [ids]);
+      return rows.map((r) => ({
+        id: r.id, document: r.document, hash: r.hash, storedHash: r.stored_hash, storedChecksum: r.stored_checksum, missing: r.missing,
+      }));
+    },
+    async write(items, finished, claimed, checksum) {
+      const { rows } = await db.query<{ id: string; lag_seconds: number | null; written: boolean }>(q.write, [
+        items.map((i) => i.id),
+        items.map((i) => i.hash),
+        // Binary: a Buffer parameter goes over the wire in binary format, skipping float<->text conversion.
+        encodeVectorArray(items.map((i) => i.vector), vectorOid),
+        checksum,
+        finished,
+        claimed.map((c) => c.id),
+        claimed.map((c) => c.version),
+      ]);
+      const written: string[] = [];
+      const dequeued: string[] = [];
+      const lagSeconds: number[] = [];
+      for (const r of rows) {
+        if (r.written) written.push(r.id);
+        else {
+          dequeued.push(r.id);
+          lagSeconds.push(r.lag_seconds ?? 0);
+        }
+      }
+      return { written, dequeued, lagSeconds };
+    },
+    async release(ids, owner, delayMs = 0) {
+      if (ids.length === 0) return 0;
+      const r = await db.query(q.release, [ids, owner, delayMs]);
+      return r.rowCount ?? 0;
+    },
+    async fail(failures, owner, maxAttempts, retryBaseMs) {
+      if (failures.length === 0) return { dead: 0, retried: 0 };
+      const { rows } = await db.query<{ dead: number; retried: number }>(q.fail, [
+        failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000)), owner, maxAttempts, retryBaseMs,
+      ]);
+      return rows[0]!;
+    },
+    async stats() {
+      const { rows } = await db.query<{ queued: number; leased: number; oldest_seconds: number; deadlettered: number }>(q.stats);
+      const r = rows[0]!;
+      return { queued: r.queued, leased: r.leased, oldestSeconds: r.oldest_seconds, deadlettered: r.deadlettered };
+    },
+  };
+}
