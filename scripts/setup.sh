@@ -31,6 +31,9 @@ need_pkg() {
 }
 
 need_pkg "postgresql-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}" redis-server
+# Static checks of deploy/: promtool (prometheus package) checks and unit-tests the alert rules, docker-compose
+# parses docker-compose.yml without a Docker engine. Neither service is started.
+need_pkg prometheus docker-compose
 
 sharedir="$("${PG_BIN}/pg_config" --sharedir 2>/dev/null || echo /usr/share/postgresql/${PG_MAJOR})"
 if [ -f "${sharedir}/extension/vector.control" ]; then
