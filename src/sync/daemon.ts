@@ -1,0 +1,136 @@
+// The sync daemon: composes the queue, the LISTEN connection, the worker loop, the reconciliation sweep and
+// the metrics gauges for one source table. NOTIFY is a hint; the poll interval and the sweep are the
+// backstops, and leases make any number of daemons safe to run side by side.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import type { SourceConfig, SyncConfig } from '../config/index.ts';
+import type { Encoder } from '../encoder/types.ts';
+import type { Logger } from '../log/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { inspectSource, SourceError } from '../db/source-info.ts';
+import { startListener, type Listener } from '../queue/listener.ts';
+import { queueOps, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
+import { enqueueStale } from '../queue/sweep.ts';
+import { createBatchProcessor } from './batch-processor.ts';
+import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
+
+export interface SyncDaemonOptions {
+  readonly pool: pg.Pool;
+  /** A new, unconnected client for the LISTEN connection. */
+  readonly connectListener: () => pg.Client;
+  readonly encoder: Encoder;
+  readonly source: SourceConfig;
+  readonly sync: SyncConfig;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Lease owner name; defaults to host:random. */
+  readonly owner?: string;
+  readonly listenerHeartbeatMs?: number;
+}
+
+export interface SyncDaemon {
+  readonly owner: string;
+  readonly ops: QueueOps;
+  readonly listener: Listener;
+  /** Look at the queue now (as a NOTIFY would). */
+  wake(): void;
+  /** Runs one reconciliation sweep now. */
+  sweep(): Promise<{ scanned: number; enqueued: number }>;
+  /** Stop claiming, finish or release the batch in hand, close the listener. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export class NotMigratedError extends Error {
+  override name = 'NotMigratedError';
+}
+
+export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon> {
+  const { pool, encoder, source, sync, logger, metrics } = o;
+  const info = await inspectSource(pool, source).catch((err: unknown) => {
+    if (err instanceof SourceError) throw new NotMigratedError(`${err.message}; run \`embedsync migrate\` first`);
+    throw err;
+  });
+  const state = await pool.query<{ dimensions: number; model_checksum: string; model: string }>(
+    'SELECT dimensions, model_checksum, model FROM embedsync.state WHERE source = $1', [info.sql.sourceKey],
+  ).catch(() => ({ rows: [] as { dimensions: number; model_checksum: string; model: string }[] }));
+  const st = state.rows[0];
+  if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
+  if (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions) {
+    throw new NotMigratedError(`the embedding column holds ${info.embeddingDimensions}-dimension vectors but ${encoder.info.name} makes ` +
+      `${encoder.info.dimensions}: run \`embedsync migrate\` for the model change`);
+  }
+  if (st.model_checksum !== encoder.info.checksum) {
+    logger.warn({ event: 'model_changed', stored: st.model_checksum, current: encoder.info.checksum },
+      'model checksum differs from the one recorded by migrate; rows will be re-embedded as the sweep finds them');
+  }
+
+  const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
+  const ops = queueOps(pool, info.sql, await vectorTypeOid(pool));
+  const process = createBatchProcessor({
+    ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs,
+    ...(metrics ? { metrics } : {}),
+    onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
+  });
+
+  const loop: WorkerLoop = startWorkerLoop<readonly ClaimedRow[]>({
+    fetch: async () => {
+      const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
+      return rows.length > 0 ? rows : null;
+    },
+    process,
+    pollIntervalMs: sync.pollIntervalMs,
+    debounceMs: sync.debounceMs,
+    onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
+  });
+
+  const listener = startListener({
+    connect: o.connectListener,
+    onNotify: () => loop.wake(),
+    // Notifications sent while we were away are lost: look at the queue right after every (re)subscribe.
+    onConnected: () => loop.wake(),
+    onError: (err, attempt) => logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
+    heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, sync.pollIntervalMs * 5)),
+  });
+
+  const runSweep = async () => {
+    const r = await enqueueStale(pool, info.sql, encoder.info.checksum);
+    if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
+    return r;
+  };
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const sweepTimer = setInterval(() => {
+    sweeping = runSweep().catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'));
+  }, sync.sweepIntervalMs);
+
+  const refreshGauges = async () => {
+    if (!metrics) return;
+    const s = await ops.stats();
+    metrics.queueDepth.set(s.queued);
+    metrics.oldestQueuedSeconds.set(s.oldestSeconds);
+    metrics.deadletterRows.set(s.deadlettered);
+  };
+  const gaugeTimer = setInterval(() => { refreshGauges().catch(() => undefined); }, Math.max(1000, sync.pollIntervalMs));
+  void refreshGauges().catch(() => undefined);
+
+  logger.info({ event: 'sync_started', owner, table: info.sql.sourceKey, model_checksum: encoder.info.checksum }, 'sync daemon started');
+  let stopped: Promise<void> | undefined;
+  return {
+    owner,
+    ops,
+    listener,
+    wake: () => loop.wake(),
+    sweep: runSweep,
+    stop() {
+      stopped ??= (async () => {
+        clearInterval(sweepTimer);
+        clearInterval(gaugeTimer);
+        // Leave a little of the shutdown budget for releasing the batch and closing connections.
+        await loop.stop(Math.max(100, sync.shutdownTimeoutMs - 2000));
+        await Promise.all([listener.stop(), sweeping.catch(() => undefined)]);
+        logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
+      })();
+      return stopped;
+    },
+  };
+}

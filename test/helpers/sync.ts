@@ -1,0 +1,131 @@
+// Shared setup for the sync tests: a fresh database with a leads table, migrated for the tiny model, and
+// a way to run daemons against it with short intervals.
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import type { Encoder, EncodeResult, Role } from '../../src/encoder/types.ts';
+import { createLogger } from '../../src/log/index.ts';
+import { migrateSchema } from '../../src/db/migrate.ts';
+import { createClient, createPool } from '../../src/db/pool.ts';
+import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
+import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
+
+export const TEST_ENV = {
+  EMBEDSYNC_POLL_INTERVAL_MS: '200',
+  EMBEDSYNC_DEBOUNCE_MS: '5',
+  EMBEDSYNC_LEASE_SECONDS: '2',
+  EMBEDSYNC_RETRY_BASE_MS: '20',
+  EMBEDSYNC_MAX_ATTEMPTS: '3',
+  EMBEDSYNC_SWEEP_INTERVAL_MS: '60000',
+  EMBEDSYNC_BATCH_SIZE: '64',
+} as const;
+
+/** Placeholder deterministic encoder until the local encoder is available. */
+export async function createTestEncoder(): Promise<Encoder> {
+  const dims = 64;
+  return {
+    info: {
+      name: 'hash-test', backend: 'local', dimensions: dims, pooling: 'mean', prompts: { query: '', document: '' },
+      normalize: true, maxTokens: 512, checksum: 'hashtest00000000', version: '0', file: '', loadTimeSeconds: 0,
+    },
+    async encode(texts: readonly string[], _role: Role): Promise<EncodeResult> {
+      const vectors = texts.map((t) => {
+        const v = new Float32Array(dims);
+        for (let i = 0; i < dims; i += 8) {
+          const h = createHash('sha256').update(`${i}:${t}`).digest();
+          for (let j = 0; j < 8; j++) v[i + j] = h.readInt32LE(j * 4) / 2 ** 31;
+        }
+        const n = Math.hypot(...v);
+        return v.map((x) => x / n);
+      });
+      return { vectors, tokens: texts.length, truncated: 0 };
+    },
+    async close() {},
+  };
+}
+
+/** Counts how often each text was encoded, and lets a test hook into an encode call. */
+export function instrument(inner: Encoder, hook?: (texts: readonly string[]) => Promise<void> | void): Encoder & { counts: Map<string, number> } {
+  const counts = new Map<string, number>();
+  return {
+    info: inner.info,
+    counts,
+    async encode(texts, role, options) {
+      for (const t of texts) counts.set(t, (counts.get(t) ?? 0) + 1);
+      await hook?.(texts);
+      return inner.encode(texts, role, options);
+    },
+    close: () => inner.close(),
+  };
+}
+
+export interface SyncTestDb {
+  readonly db: TestDatabase;
+  readonly pool: pg.Pool;
+  readonly config: Config;
+  readonly encoder: Encoder;
+  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string> }): Promise<SyncDaemon>;
+  close(): Promise<void>;
+}
+
+export async function setupSyncDb(env: Record<string, string> = {}): Promise<SyncTestDb> {
+  const db = await createTestDatabase('sync');
+  const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: db.url });
+  const pool = createPool({ databaseUrl: db.url, max: 8 });
+  await pool.query(LEADS_DDL);
+  const encoder = await createTestEncoder();
+  const c = createClient({ databaseUrl: db.url });
+  await c.connect();
+  try {
+    await migrateSchema(c, config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
+  } finally {
+    await c.end();
+  }
+  const daemons: SyncDaemon[] = [];
+  const logger = createLogger(process.env.EMBEDSYNC_TEST_LOG ?? 'silent');
+  return {
+    db, pool, config, encoder,
+    async startDaemon(o = {}) {
+      const cfg = o.env ? loadConfig({ ...TEST_ENV, ...env, ...o.env, DATABASE_URL: db.url }) : config;
+      const d = await startSyncDaemon({
+        pool, connectListener: () => createClient({ databaseUrl: db.url, applicationName: 'embedsync-listener' }),
+        encoder: o.encoder ?? encoder, source: cfg.source, sync: cfg.sync, logger,
+        ...(o.owner ? { owner: o.owner } : {}),
+      });
+      daemons.push(d);
+      return d;
+    },
+    async close() {
+      await Promise.all(daemons.map((d) => d.stop()));
+      await pool.end();
+      await encoder.close();
+      await db.drop();
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Parses pgvector's text output. */
+export function parseVector(text: string): number[] {
+  return text.slice(1, -1).split(',').map(Number);
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! ** 2; nb += b[i]! ** 2; }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** The document embedsync builds for the default text columns. */
+export function documentOf(title: string | null, description: string | null): string {
+  return [title, description].map((x) => x?.trim()).filter((x) => x).join('. ');
+}
