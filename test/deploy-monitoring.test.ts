@@ -22,7 +22,7 @@ async function exportedSeries(): Promise<Map<string, MetricType | 'histogram-par
   const metrics = createMetrics();
   const out = new Map<string, MetricType | 'histogram-part'>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
-    const type = m.type as MetricType;
+    const type = String(m.type) as MetricType;
     if (type === 'histogram' || type === 'summary') {
       for (const suffix of ['_bucket', '_sum', '_count']) out.set(m.name + suffix, 'histogram-part');
       if (type === 'summary') out.set(m.name, 'summary');
