@@ -1,0 +1,51 @@
+// The encoder module's public face: createEncoder(modelConfig) → Encoder (see types.ts for the contract).
+//
+// The local backend loads EMBEDDING_MODEL as a folder, or as a hub id `org/name[@revision]` downloaded into
+// the cache folder on first use. Vectors are always L2-normalized (info.normalize reports whether the model
+// itself declares a Normalize module; the checksum covers that setting either way).
+import { stat } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { createLocalEncoder } from './local-encoder.ts';
+import type { Encoder } from './types.ts';
+import type { ModelConfig } from '../config/index.ts';
+
+export type { Encoder, EncodeResult, ModelInfo, Role, PoolingMode } from './types.ts';
+export { EncodeError } from './types.ts';
+export { ModelFolderError } from './model-folder.ts';
+
+export interface CreateEncoderOptions {
+  /** Where a hub download draws its progress bar (only when it is a TTY). */
+  readonly progress?: { write(chunk: string): unknown; readonly isTTY?: boolean };
+  /** Relative model paths resolve against this folder (the CLI passes its cwd). */
+  readonly cwd?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Builds the configured encoder. Throws with the file and folder named when the model cannot be loaded. */
+export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptions = {}): Promise<Encoder> {
+  if (model.backend !== 'local') {
+    throw new Error(`EMBEDDING_BACKEND=${model.backend} is not available in this build`);
+  }
+  const dir = await resolveModelDir(model, opts);
+  return createLocalEncoder({
+    dir: dir.path,
+    name: dir.name,
+    dtype: model.dtype,
+    threads: model.threads,
+    maxBatchTokens: model.maxBatchTokens,
+    prompts: { query: model.queryPrompt, document: model.documentPrompt },
+  });
+}
+
+async function resolveModelDir(model: ModelConfig, opts: CreateEncoderOptions): Promise<{ path: string; name: string }> {
+  const local = isAbsolute(model.model) ? model.model : resolve(opts.cwd ?? '.', model.model);
+  if (await stat(local).then((s) => s.isDirectory(), () => false)) return { path: local, name: model.model };
+  const { parseHubId, downloadModel } = await import('../model/hub-download.ts');
+  const hub = parseHubId(model.model);
+  if (!hub) throw new Error(`EMBEDDING_MODEL ${JSON.stringify(model.model)} is neither an existing folder nor a hub id (org/name[@revision])`);
+  const path = await downloadModel(hub, {
+    endpoint: model.hfEndpoint, token: model.hfToken, cacheDir: model.cacheDir, dtype: model.dtype,
+    ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  return { path, name: model.model };
+}

@@ -1,0 +1,66 @@
+// Tokenizes with the model's own tokenizer.json and truncates like transformers' truncation=True for a single
+// sequence: the content is cut so that content + special tokens fit maxTokens.
+import { Tokenizer } from '@huggingface/tokenizers';
+
+export interface Tokenized {
+  readonly ids: readonly number[];
+  readonly truncated: boolean;
+}
+
+export class TextTokenizer {
+  private readonly tokenizer: Tokenizer;
+  /** Special tokens the post-processor puts before / after the content (e.g. <s> … </s>). */
+  private readonly prefix: readonly number[];
+  private readonly suffix: readonly number[];
+  /**
+   * Longest text (UTF-16 units) worth tokenizing: no token spells more than `longestToken` characters, so
+   * maxTokens tokens never reach past maxTokens × longestToken; twice that plus a margin keeps the word
+   * straddling the cut far from every kept token. A 10 MB input costs what a 50 kB one does.
+   * (A normalizer that deletes characters could in theory pull later text forward; none of the supported
+   * model families deletes more than it keeps.)
+   */
+  private readonly precutChars: number;
+  readonly padId: number;
+
+  constructor(tokenizerJson: object, tokenizerConfig: object, readonly maxTokens: number, padTokenId?: number) {
+    this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+    const probe = 'a';
+    const bare: number[] = this.tokenizer.encode(probe, { add_special_tokens: false }).ids;
+    const full: number[] = this.tokenizer.encode(probe).ids;
+    const at = full.findIndex((_: number, i: number) => bare.every((id: number, j: number) => full[i + j] === id));
+    if (bare.length === 0 || at < 0) throw new Error('tokenizer.json: cannot locate the content among the special tokens');
+    this.prefix = full.slice(0, at);
+    this.suffix = full.slice(at + bare.length);
+    if (this.prefix.length + this.suffix.length >= maxTokens) throw new Error(`max length ${maxTokens} leaves no room for text`);
+    let longest = 1;
+    for (const token of this.tokenizer.get_vocab(true).keys()) longest = Math.max(longest, token.length);
+    this.precutChars = 2 * maxTokens * longest + 1024;
+    const cfg = tokenizerConfig as { pad_token?: unknown };
+    const padToken = typeof cfg.pad_token === 'string' ? cfg.pad_token : (cfg.pad_token as { content?: string } | undefined)?.content;
+    this.padId = (padToken !== undefined ? this.tokenizer.token_to_id(padToken) : undefined) ?? padTokenId ?? 0;
+  }
+
+  /** Token count of a prompt as sentence-transformers counts it (specials before it included). */
+  promptLength(prompt: string): number {
+    return prompt ? this.prefix.length + this.tokenizer.encode(prompt, { add_special_tokens: false }).ids.length : 0;
+  }
+
+  /** `prompt` + `text`, with special tokens, at most maxTokens ids. */
+  encode(prompt: string, text: string): Tokenized {
+    let cut = text.length > this.precutChars;
+    let body = text;
+    if (cut) {
+      let end = this.precutChars;
+      const code = text.charCodeAt(end - 1);
+      if (code >= 0xd800 && code <= 0xdbff) end -= 1; // do not split a surrogate pair
+      body = text.slice(0, end);
+    }
+    let content = this.tokenizer.encode(prompt + body, { add_special_tokens: false }).ids;
+    const room = this.maxTokens - this.prefix.length - this.suffix.length;
+    if (content.length > room) {
+      content = content.slice(0, room);
+      cut = true;
+    }
+    return { ids: [...this.prefix, ...content, ...this.suffix], truncated: cut };
+  }
+}
