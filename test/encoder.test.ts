@@ -150,7 +150,7 @@ test('the checksum changes with one weight byte, and follows the normalize setti
   const row = Buffer.from(toFloat32(st.tensors.get('embeddings.word_embeddings.weight')!).slice(0, 8).buffer);
   const at = onnx.indexOf(row);
   assert.ok(at > 0);
-  onnx[at] ^= 1;
+  onnx[at] = onnx[at]! ^ 1;
   await writeFile(onnxPath, onnx);
   const flipped = await open(dir);
   try {
