@@ -1,0 +1,25 @@
+// What the route files receive from the app builder.
+import type { EmbeddingCache } from '../cache/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { Embedder } from './embedder.ts';
+import type { ModelState } from './model-state.ts';
+import type { Schemas } from './schemas.ts';
+
+/** Per-route @fastify/rate-limit settings (each route gets its own bucket per client). */
+export interface RouteRateLimit {
+  readonly max: number;
+  readonly timeWindow: number;
+  readonly errorResponseBuilder: (request: unknown, context: { after: string }) => Error;
+}
+
+export interface RouteContext {
+  readonly config: Config;
+  readonly model: ModelState;
+  readonly embedder: Embedder;
+  readonly cache: EmbeddingCache;
+  readonly metrics: Metrics;
+  readonly schemas: Schemas;
+  readonly status: (() => Promise<unknown>) | undefined;
+  readonly rateLimit: { readonly single: RouteRateLimit; readonly batch: RouteRateLimit };
+}

@@ -1,0 +1,150 @@
+// The one path every embedding route takes: cache lookup, then the misses (deduplicated) encoded in one encoder
+// call per role within the concurrency cap, then the fresh vectors cached. An input the encoder refuses is
+// isolated and reported per item; the rest still get their vectors.
+import { cacheKey, type EmbeddingCache } from '../cache/index.ts';
+import { EncodeError, type Encoder, type Role } from '../encoder/types.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { withSpan } from '../tracing/index.ts';
+import { HttpError } from './errors.ts';
+import { EncodeTimeoutError, OverloadedError, type ConcurrencyLimiter } from './limiter.ts';
+import type { ModelState } from './model-state.ts';
+
+export interface EmbedInput {
+  readonly text: string;
+  readonly role: Role;
+}
+
+export type EmbedOutcome =
+  | { readonly ok: true; readonly vector: Float32Array; readonly cached: boolean }
+  | { readonly ok: false; readonly error: string };
+
+export interface EmbedResult {
+  readonly outcomes: readonly EmbedOutcome[];
+  /** Tokens the model read for this request (cache hits cost none). */
+  readonly tokens: number;
+  readonly encoder: Encoder;
+}
+
+export interface EmbedderDeps {
+  readonly model: ModelState;
+  readonly cache: EmbeddingCache;
+  readonly limiter: ConcurrencyLimiter;
+  readonly metrics: Metrics;
+}
+
+interface Miss {
+  readonly key: string;
+  readonly text: string;
+  readonly role: Role;
+}
+
+export class Embedder {
+  constructor(private readonly deps: EmbedderDeps) {}
+
+  async embed(inputs: readonly EmbedInput[]): Promise<EmbedResult> {
+    const encoder = this.deps.model.encoder();
+    const { checksum, dimensions } = encoder.info;
+    const keys = inputs.map((x) => cacheKey(checksum, x.role, x.text));
+    const cached = await this.deps.cache.getMany(keys, dimensions);
+
+    const misses = new Map<string, Miss>();
+    inputs.forEach((x, i) => {
+      if (cached[i] === undefined && !misses.has(keys[i]!)) misses.set(keys[i]!, { key: keys[i]!, text: x.text, role: x.role });
+    });
+    let fresh = new Map<string, Float32Array | string>();
+    let tokens = 0;
+    if (misses.size > 0) {
+      ({ fresh, tokens } = await this.#encodeMisses(encoder, [...misses.values()]));
+      await this.deps.cache.setMany([...fresh].filter((e): e is [string, Float32Array] => typeof e[1] !== 'string'));
+    }
+    const outcomes = inputs.map((_, i): EmbedOutcome => {
+      const hit = cached[i];
+      if (hit) return { ok: true, vector: hit, cached: true };
+      const got = fresh.get(keys[i]!)!;
+      return typeof got === 'string' ? { ok: false, error: got } : { ok: true, vector: got, cached: false };
+    });
+    return { outcomes, tokens, encoder };
+  }
+
+  async #encodeMisses(encoder: Encoder, misses: readonly Miss[]): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
+    const { limiter, metrics } = this.deps;
+    const byRole = new Map<Role, Miss[]>();
+    for (const m of misses) byRole.set(m.role, [...(byRole.get(m.role) ?? []), m]);
+    const fresh = new Map<string, Float32Array | string>();
+    let tokens = 0;
+    const end = metrics.encodeSeconds.startTimer({ source: 'http' });
+    try {
+      await limiter.run(async (signal) => {
+        for (const [role, group] of byRole) {
+          const r = await withSpan('embedsync.encode', { 'embedsync.texts': group.length, 'embedsync.source': 'http' },
+            () => encodeIsolating(encoder, group.map((m) => m.text), role, signal));
+          group.forEach((m, i) => fresh.set(m.key, r.results[i]!));
+          tokens += r.tokens;
+          metrics.tokensTotal.inc(r.tokens);
+          if (r.truncated > 0) metrics.truncatedTotal.inc(r.truncated);
+        }
+      });
+    } catch (err) {
+      throw this.#httpError(err);
+    } finally {
+      end();
+    }
+    const refused = [...fresh.values()].filter((v) => typeof v === 'string').length;
+    if (refused > 0) metrics.encodeFailures.inc({ reason: 'input' }, refused);
+    return { fresh, tokens };
+  }
+
+  #httpError(err: unknown): unknown {
+    const { encodeFailures } = this.deps.metrics;
+    if (err instanceof OverloadedError) return new HttpError('overloaded', err.message, { 'retry-after': String(err.retryAfterSeconds) });
+    if (err instanceof EncodeTimeoutError) {
+      encodeFailures.inc({ reason: 'timeout' });
+      return new HttpError('timeout', err.message, { 'retry-after': String(err.retryAfterSeconds) });
+    }
+    if (err instanceof EncodeError) {
+      encodeFailures.inc({ reason: err.reason });
+      if (err.reason === 'timeout') return new HttpError('timeout', `encoder timed out: ${err.message}`, { 'retry-after': '5' });
+      if (err.reason === 'unavailable') return new HttpError('unavailable', `encoder unavailable: ${err.message}`, { 'retry-after': '5' });
+    } else {
+      encodeFailures.inc({ reason: 'internal' });
+    }
+    return err; // internal: logged by the error handler, answered as 500 with the request id
+  }
+}
+
+interface Isolated {
+  /** A vector, or the reason this input was refused. */
+  readonly results: (Float32Array | string)[];
+  readonly tokens: number;
+  readonly truncated: number;
+}
+
+/**
+ * Encodes `texts` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is set
+ * aside and the rest encoded again. Without an index to blame, the batch is halved until the culprit is alone.
+ */
+async function encodeIsolating(encoder: Encoder, texts: readonly string[], role: Role, signal: AbortSignal): Promise<Isolated> {
+  try {
+    const r = await encoder.encode(texts, role, { signal });
+    return { results: [...r.vectors], tokens: r.tokens, truncated: r.truncated };
+  } catch (err) {
+    if (!(err instanceof EncodeError) || err.reason !== 'input' || signal.aborted) throw err;
+    if (texts.length === 1) return { results: [err.message], tokens: 0, truncated: 0 };
+    const parts: (readonly [number, number])[] = err.index !== undefined && err.index >= 0 && err.index < texts.length
+      ? [[0, err.index], [err.index, err.index + 1], [err.index + 1, texts.length]]
+      : [[0, texts.length >> 1], [texts.length >> 1, texts.length]];
+    const results: (Float32Array | string)[] = [];
+    let tokens = 0;
+    let truncated = 0;
+    for (const [from, to] of parts) {
+      if (from === to) continue;
+      const r = err.index !== undefined && to - from === 1 && from === err.index
+        ? { results: [err.message], tokens: 0, truncated: 0 }
+        : await encodeIsolating(encoder, texts.slice(from, to), role, signal);
+      results.push(...r.results);
+      tokens += r.tokens;
+      truncated += r.truncated;
+    }
+    return { results, tokens, truncated };
+  }
+}

@@ -1,0 +1,61 @@
+// Probes, model information (native and TEI's /info), Prometheus metrics and the sync status.
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.ts';
+import { HttpError } from '../errors.ts';
+
+export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { model, schemas, config, metrics } = ctx;
+  const ops = ['operations'];
+
+  app.get('/health', { schema: { tags: ops, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }));
+
+  app.get('/ready', { schema: { tags: ops, summary: 'Readiness: 200 once the model is loaded and warmed up, else 503' } }, async (_request, reply) => {
+    const ready = model.phase === 'ready';
+    const info = model.info;
+    return reply.code(ready ? 200 : 503).send(ready && info
+      ? { status: 'ready', model: info.name, checksum: info.checksum }
+      : { status: model.phase, detail: model.describe() });
+  });
+
+  app.get('/model-info', { schema: schemas.modelInfo }, async () => {
+    const { info } = model.encoder();
+    return {
+      name: info.name, backend: info.backend, dimensions: info.dimensions, pooling: info.pooling,
+      normalize: info.normalize, prompts: info.prompts, max_tokens: info.maxTokens, checksum: info.checksum,
+      version: info.version, file: info.file, load_time_seconds: info.loadTimeSeconds,
+      limits: {
+        max_batch_size: config.http.maxBatchSize, max_text_length: config.http.maxTextLength,
+        max_concurrent_requests: config.http.maxConcurrentRequests, body_limit_bytes: config.http.bodyLimitBytes,
+      },
+    };
+  });
+
+  app.get('/info', { schema: schemas.teiInfo }, async () => {
+    const { info } = model.encoder();
+    return {
+      model_id: info.name, model_sha: info.checksum, model_dtype: config.model.dtype === 'int8' ? 'int8' : 'float32',
+      model_type: { embedding: { pooling: info.pooling } },
+      max_concurrent_requests: config.http.maxConcurrentRequests, max_input_length: info.maxTokens,
+      max_batch_tokens: config.model.maxBatchTokens, max_client_batch_size: config.http.maxBatchSize,
+      tokenization_workers: 1, version: info.version,
+    };
+  });
+
+  app.get('/metrics', { schema: { tags: ops, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+    const body = await metrics.registry.metrics();
+    return reply.type(metrics.registry.contentType).send(body);
+  });
+
+  app.get('/status', { schema: { tags: ops, summary: 'Sync status: queue, dead letters, embedding coverage' } }, async (request) => {
+    if (!ctx.status) {
+      throw new HttpError('not_found', 'sync status is not available: this process serves the HTTP API only (started with --no-sync)');
+    }
+    try {
+      return await ctx.status();
+    } catch (err) {
+      // The cause may name hosts or roles; it goes to the log, the client gets the request id.
+      request.log.warn({ event: 'status_failed', err }, 'status_failed');
+      throw new HttpError('unavailable', `sync status unavailable right now (database unreachable?); request id ${request.id}`, { 'retry-after': '5' });
+    }
+  });
+}

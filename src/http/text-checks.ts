@@ -1,0 +1,37 @@
+// Content checks a JSON schema cannot express with a clear message, and the prompt rule for OpenAI/TEI inputs.
+import type { Role } from '../encoder/types.ts';
+
+type WellFormed = { isWellFormed(): boolean };
+
+/** Why `text` cannot be embedded, naming `field`; undefined when it can. */
+export function textProblem(text: string, field: string): string | undefined {
+  if (text.includes('\0')) {
+    return `${field} contains a NUL character (\\u0000), which PostgreSQL text cannot store; remove it`;
+  }
+  if (!(text as unknown as WellFormed).isWellFormed()) {
+    return `${field} contains an unpaired UTF-16 surrogate, which is not valid Unicode`;
+  }
+  if (!/\S/u.test(text)) return `${field} is only whitespace; there is nothing to embed`;
+  return undefined;
+}
+
+export interface Prompted {
+  readonly text: string;
+  readonly role: Role;
+}
+
+/**
+ * OpenAI and TEI clients send text as the model should see it. When it already starts with one of the model's
+ * prompts, strip it and use that role: the encoder re-adds the same prompt, so the model sees exactly the input
+ * (and the cache entry is shared with native requests). Otherwise use a role with an empty prompt if there is
+ * one (again exactly the input), else `fallback`.
+ */
+export function resolveAsGiven(text: string, prompts: Readonly<Record<Role, string>>, fallback: Role): Prompted {
+  const candidates = (Object.entries(prompts) as [Role, string][])
+    .filter(([, p]) => p.length > 0 && text.startsWith(p))
+    .sort((a, b) => b[1].length - a[1].length);
+  const match = candidates[0];
+  if (match) return { text: text.slice(match[1].length), role: match[0] };
+  const bare = (Object.entries(prompts) as [Role, string][]).find(([, p]) => p.length === 0);
+  return { text, role: bare ? bare[0] : fallback };
+}
