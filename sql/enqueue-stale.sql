@@ -19,6 +19,6 @@ WITH chunk AS (
   ON CONFLICT (id) DO NOTHING
   RETURNING 1
 )
-SELECT (SELECT id::text FROM chunk ORDER BY id DESC LIMIT 1) AS last_id,
+SELECT (SELECT c.id::text FROM chunk c ORDER BY c.id DESC LIMIT 1) AS last_id,
        (SELECT count(*) FROM chunk)::int AS scanned,
        (SELECT count(*) FROM enqueued)::int AS enqueued

@@ -7,6 +7,10 @@ type Loader = () => Promise<Command>;
 export const COMMANDS: Readonly<Record<string, Loader>> = {
   embed: async () => (await import('./embed.ts')).embedCommand,
   model: async () => (await import('./model.ts')).modelCommand,
+  migrate: async () => (await import('./migrate.ts')).migrateCommand,
+  run: async () => (await import('./run.ts')).runCommand,
+  status: async () => (await import('./status.ts')).statusCommand,
+  deadletter: async () => (await import('./deadletter.ts')).deadletterCommand,
 };
 
 const HELP = [

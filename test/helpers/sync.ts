@@ -1,9 +1,10 @@
 // Shared setup for the sync tests: a fresh database with a leads table, migrated for the tiny model, and
 // a way to run daemons against it with short intervals.
-import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/index.ts';
-import type { Encoder, EncodeResult, Role } from '../../src/encoder/types.ts';
+import { createEncoder } from '../../src/encoder/index.ts';
+import type { Encoder } from '../../src/encoder/types.ts';
+import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { migrateSchema } from '../../src/db/migrate.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
@@ -20,28 +21,9 @@ export const TEST_ENV = {
   EMBEDSYNC_BATCH_SIZE: '64',
 } as const;
 
-/** Placeholder deterministic encoder until the local encoder is available. */
+/** The real local encoder on the committed tiny test model (64 dimensions, random weights). */
 export async function createTestEncoder(): Promise<Encoder> {
-  const dims = 64;
-  return {
-    info: {
-      name: 'hash-test', backend: 'local', dimensions: dims, pooling: 'mean', prompts: { query: '', document: '' },
-      normalize: true, maxTokens: 512, checksum: 'hashtest00000000', version: '0', file: '', loadTimeSeconds: 0,
-    },
-    async encode(texts: readonly string[], _role: Role): Promise<EncodeResult> {
-      const vectors = texts.map((t) => {
-        const v = new Float32Array(dims);
-        for (let i = 0; i < dims; i += 8) {
-          const h = createHash('sha256').update(`${i}:${t}`).digest();
-          for (let j = 0; j < 8; j++) v[i + j] = h.readInt32LE(j * 4) / 2 ** 31;
-        }
-        const n = Math.hypot(...v);
-        return v.map((x) => x / n);
-      });
-      return { vectors, tokens: texts.length, truncated: 0 };
-    },
-    async close() {},
-  };
+  return createEncoder(loadConfig({ EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1' }).model);
 }
 
 /** Counts how often each text was encoded, and lets a test hook into an encode call. */
@@ -70,7 +52,7 @@ export interface SyncTestDb {
 
 export async function setupSyncDb(env: Record<string, string> = {}): Promise<SyncTestDb> {
   const db = await createTestDatabase('sync');
-  const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: db.url });
+  const config = loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR });
   const pool = createPool({ databaseUrl: db.url, max: 8 });
   await pool.query(LEADS_DDL);
   const encoder = await createTestEncoder();

@@ -1,0 +1,65 @@
+// `embedsync migrate`: installs or upgrades the schema for the configured source and model, then enqueues
+// every row whose embedding is missing or stale (the backfill), with a progress bar on a terminal.
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/index.ts';
+import type { ModelInfo } from '../encoder/types.ts';
+import { migrateSchema, type MigrateResult } from '../db/migrate.ts';
+import { createClient } from '../db/pool.ts';
+import { enqueueStale } from '../queue/sweep.ts';
+import { UsageError, type Command, type Output } from './context.ts';
+import { progressBar } from './progress.ts';
+
+export interface MigrateOptions {
+  readonly config: Config;
+  readonly model: Pick<ModelInfo, 'name' | 'checksum' | 'dimensions'>;
+  /** Where the progress bar goes (drawn only on a TTY). */
+  readonly progress?: Output;
+  readonly signal?: AbortSignal;
+}
+
+export interface MigrateSummary extends MigrateResult {
+  readonly scanned: number;
+  readonly enqueued: number;
+}
+
+export async function migrate(o: MigrateOptions): Promise<MigrateSummary> {
+  const client = createClient({ databaseUrl: o.config.databaseUrl, applicationName: 'embedsync-migrate' });
+  await client.connect();
+  try {
+    const result = await migrateSchema(client, o.config.source, o.model);
+    const total = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${result.source.sql.table}`)).rows[0]!.n);
+    const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
+    const r = await enqueueStale(client, result.source.sql, o.model.checksum, {
+      ...(o.signal ? { signal: o.signal } : {}),
+      onProgress: (p) => bar.update(p.scanned, total),
+    });
+    bar.finish();
+    return { ...result, ...r };
+  } finally {
+    await client.end();
+  }
+}
+
+export const migrateCommand: Command = async (ctx) => {
+  try {
+    parseArgs({ args: [...ctx.argv], options: {}, allowPositionals: false });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate`);
+  }
+  const config = ctx.config();
+  const { createEncoder } = await import('../encoder/index.ts');
+  // The model decides the column's dimension and the checksum that marks its vectors.
+  const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
+  const model = encoder.info;
+  await encoder.close();
+  const r = await migrate({ config, model, progress: ctx.stderr, signal: ctx.signal });
+  const lines = [
+    r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
+    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (vector(${model.dimensions}))` : `${r.source.sql.table} columns present`,
+    `triggers installed on ${r.source.sql.table}; model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
+    ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
+    `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
+  ];
+  ctx.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+};

@@ -1,0 +1,95 @@
+// `embedsync run [--no-http] [--no-sync]`: the sync daemon and the HTTP embedding API in one process,
+// sharing one encoder and one metrics registry. The first SIGTERM/SIGINT (ctx.signal) stops claiming,
+// finishes or releases the batch in hand, drains HTTP requests and exits 0 within the shutdown budget.
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/index.ts';
+import type { Encoder } from '../encoder/types.ts';
+import { createLogger, type Logger } from '../log/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { createClient, createPool } from '../db/pool.ts';
+import { NotMigratedError, startSyncDaemon, type SyncDaemon } from '../sync/daemon.ts';
+import { getSyncStatus } from '../sync/status.ts';
+import { UsageError, type Command } from './context.ts';
+
+export interface RunOptions {
+  readonly config: Config;
+  readonly sync: boolean;
+  readonly http: boolean;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Builds the encoder; the HTTP API starts while it loads, the sync worker waits for it. */
+  readonly loadEncoder: () => Promise<Encoder>;
+}
+
+/** Runs until `signal` aborts, then shuts down cleanly. Rejects on a fatal start-up problem. */
+export async function runService(o: RunOptions): Promise<void> {
+  const { config, logger, signal } = o;
+  const metrics = o.metrics ?? createMetrics();
+  const encoderPromise = o.loadEncoder();
+  encoderPromise.catch(() => undefined); // reported where it is awaited
+  const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
+  let daemon: SyncDaemon | undefined;
+  let http: { close(): Promise<void> } | undefined;
+  try {
+    if (o.http) {
+      const { startHttpServer } = await import('../http/index.ts');
+      http = await startHttpServer({
+        config, encoder: encoderPromise, metrics, logger,
+        ...(pool ? { status: () => getSyncStatus(pool, config.source) } : {}),
+      });
+    }
+    if (pool) {
+      const encoder = await encoderPromise;
+      daemon = await startWithRetry(() => startSyncDaemon({
+        pool, encoder, source: config.source, sync: config.sync, logger, metrics,
+        connectListener: () => createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-listener' }),
+      }), logger, signal);
+    } else {
+      await encoderPromise;
+    }
+    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    logger.info({ event: 'shutdown' }, 'shutting down');
+  } finally {
+    await daemon?.stop();
+    await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
+    await pool?.end().catch(() => undefined);
+    await encoderPromise.then((e) => e.close(), () => undefined);
+  }
+}
+
+/** The database may not be up yet (or restarting): keep trying with backoff; a schema problem is fatal. */
+async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, signal: AbortSignal): Promise<SyncDaemon | undefined> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (err instanceof NotMigratedError) throw err;
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt - 1, 6));
+      logger.warn({ event: 'sync_start_retry', attempt, error: (err as Error).message }, 'database not reachable; retrying');
+      await new Promise((resolve) => {
+        const t = setTimeout(resolve, delay);
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve(undefined); }, { once: true });
+      });
+    }
+  }
+  return undefined;
+}
+
+export const runCommand: Command = async (ctx) => {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...ctx.argv], options: { 'no-http': { type: 'boolean', default: false }, 'no-sync': { type: 'boolean', default: false } } }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nusage: embedsync run [--no-http] [--no-sync]`);
+  }
+  if (values['no-http'] && values['no-sync']) throw new UsageError('--no-http and --no-sync together leave nothing to run');
+  const config = ctx.config();
+  const logger = createLogger(config.logLevel);
+  const { createEncoder } = await import('../encoder/index.ts');
+  await runService({
+    config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
+    loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal }),
+  });
+  return 0;
+};

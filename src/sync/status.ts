@@ -1,0 +1,63 @@
+// The sync status shown by `embedsync status` and GET /status: queue, dead letters, embedding coverage
+// and the model recorded by migrate. Reads only; never needs the model loaded.
+import type { SourceConfig } from '../config/index.ts';
+import type { Queryable } from '../db/pool.ts';
+import { inspectSource } from '../db/source-info.ts';
+import { renderSql } from '../db/sql-template.ts';
+import { queueOps, type QueueStats } from '../queue/queue.ts';
+
+export interface SyncStatus {
+  readonly table: string;
+  readonly model: string | null;
+  readonly modelChecksum: string | null;
+  readonly dimensions: number | null;
+  readonly queue: QueueStats;
+  readonly rows: {
+    readonly total: number;
+    /** Embedded by the current model. */
+    readonly current: number;
+    /** Embedded by another model (waiting for re-embedding). */
+    readonly stale: number;
+    /** No embedding yet. */
+    readonly missing: number;
+    /** Blank document: NULL embedding on purpose. */
+    readonly blank: number;
+  };
+}
+
+export type StatusProvider = () => Promise<SyncStatus>;
+
+export async function getSyncStatus(db: Queryable, source: SourceConfig): Promise<SyncStatus> {
+  const info = await inspectSource(db, source);
+  const st = (await db.query<{ model: string; model_checksum: string; dimensions: number }>(
+    'SELECT model, model_checksum, dimensions FROM embedsync.state WHERE source = $1', [info.sql.sourceKey])).rows[0];
+  const queue = await queueOps(db, info.sql, 0).stats();
+  const cov = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
+    renderSql('row-coverage', info.sql), [st?.model_checksum ?? null])).rows[0]!;
+  return {
+    table: info.sql.sourceKey,
+    model: st?.model ?? null,
+    modelChecksum: st?.model_checksum ?? null,
+    dimensions: st?.dimensions ?? info.embeddingDimensions ?? null,
+    queue,
+    rows: { total: cov.total, current: cov.current, stale: cov.stale, missing: cov.missing, blank: cov.blank },
+  };
+}
+
+export function formatStatus(s: SyncStatus): string {
+  const age = s.queue.oldestSeconds < 1 ? '-' : formatAge(s.queue.oldestSeconds);
+  return [
+    `table          ${s.table}`,
+    `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
+    `queue          ${s.queue.queued} queued, ${s.queue.leased} leased, oldest ${age}`,
+    `dead-lettered  ${s.queue.deadlettered}`,
+    `rows           ${s.rows.total} total: ${s.rows.current} current, ${s.rows.stale} stale, ${s.rows.missing} missing, ${s.rows.blank} blank`,
+    '',
+  ].join('\n');
+}
+
+function formatAge(sec: number): string {
+  if (sec < 120) return `${Math.round(sec)}s`;
+  if (sec < 7200) return `${Math.round(sec / 60)}m`;
+  return `${(sec / 3600).toFixed(1)}h`;
+}
