@@ -12,6 +12,7 @@ import type { ModelConfig } from '../config/index.ts';
 export type { Encoder, EncodeResult, ModelInfo, Role, PoolingMode } from './types.ts';
 export { EncodeError } from './types.ts';
 export { ModelFolderError } from './model-folder.ts';
+export { HubUnreachableError, HubDownloadError } from '../model/hub-download.ts';
 
 export interface CreateEncoderOptions {
   /** Where a hub download draws its progress bar (only when it is a TTY). */

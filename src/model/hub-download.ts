@@ -86,7 +86,7 @@ export async function downloadModel(hub: HubId, opts: DownloadOptions): Promise<
 }
 
 function progressBar(out: DownloadOptions['progress'], label: string, total: number | undefined) {
-  if (!out?.isTTY) return { update: (_done: number) => {}, end: () => {} };
+  if (!out?.isTTY) return { update: (_done: number) => {}, end: (_done: number) => {} };
   let last = 0;
   const mb = (n: number) => (n / 1e6).toFixed(1);
   const draw = (done: number) => {
@@ -102,7 +102,10 @@ function progressBar(out: DownloadOptions['progress'], label: string, total: num
         draw(done);
       }
     },
-    end() { out.write('\n'); },
+    end(done: number) {
+      draw(done);
+      out.write('\n');
+    },
   };
 }
 
@@ -166,12 +169,12 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
       body.on('data', (chunk: Buffer) => { done += chunk.length; bar.update(done); });
       await pipeline(body, createWriteStream(part, { flags: resumed ? 'a' : 'w' }));
     } catch (err) {
-      bar.end();
+      bar.end(done);
       if (opts.signal?.aborted) throw err;
       lastError = new HubUnreachableError(`download of ${hub.repo}/${file} broke off at ${done} bytes: ${causeText(err)}`, { cause: err });
       continue;
     }
-    bar.end();
+    bar.end(done);
     const size = (await stat(part)).size;
     if (Number.isFinite(total) && size !== total) {
       lastError = new HubUnreachableError(`download of ${hub.repo}/${file} ended at ${size} of ${total} bytes`);
