@@ -6,7 +6,8 @@ import { badRequest } from './errors.ts';
 
 export function installJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // Only JSON is accepted (text/plain too would let a browser page post here without a CORS preflight).
+  app.removeAllContentTypeParsers();
   const parse = (request: FastifyRequest, bytes: Buffer, done: (err: Error | null, body?: unknown) => void): void => {
     // An empty body is "no body": routes that need one say which fields are required.
     if (bytes.length === 0) {
@@ -23,5 +24,5 @@ export function installJsonParser(app: FastifyInstance): void {
     });
   };
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => parse(request, body as Buffer, done));
-  app.addContentTypeParser(/^application\/[\w.+-]*\+json$/, { parseAs: 'buffer' }, (request, body, done) => parse(request, body as Buffer, done));
+  app.addContentTypeParser(/^application\/[\w.-]+\+json\b/, { parseAs: 'buffer' }, (request, body, done) => parse(request, body as Buffer, done));
 }
