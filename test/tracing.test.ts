@@ -8,13 +8,14 @@ import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import {
-  currentTraceId, installHttpTracing, isTracingEnabled, startTracing, traceLogFields, withSpan,
+  currentTraceId, installHttpTracing, isTracingEnabled, recordSpan, startTracing, traceLogFields, withSpan,
 } from '../src/tracing/index.ts';
 
 interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number }
 interface OtlpAttr { key: string; value: OtlpValue }
 interface OtlpSpan {
   traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  startTimeUnixNano?: string | number; endTimeUnixNano?: string | number;
   attributes?: OtlpAttr[]; status?: { code?: number; message?: string }; events?: { name: string }[];
 }
 interface Received { spans: OtlpSpan[]; resources: Record<string, unknown>[]; headers: IncomingHttpHeaders[]; paths: string[] }
@@ -87,8 +88,12 @@ test('a batch span with claim, encode and write children arrives at the collecto
   assert.equal(tracing.enabled, true);
   let traceIdInside: string | undefined;
   let logFieldsInside: Readonly<Record<string, string>> = {};
+  // The claim happens before the batch is known to exist; it is recorded afterwards with its own timings.
+  const claimStart = performance.now();
+  await new Promise((r) => setTimeout(r, 20));
+  const claimEnd = performance.now();
   await withSpan('embedsync.batch', { 'embedsync.batch_size': 2, skipped: undefined }, async (batch) => {
-    await withSpan('embedsync.claim', {}, async (s) => { s.setAttributes({ 'embedsync.rows': 2 }); });
+    recordSpan('embedsync.claim', { 'embedsync.rows': 2 }, claimStart, claimEnd);
     await withSpan('embedsync.encode', { 'embedsync.texts': 2 }, async () => {
       await new Promise((r) => setTimeout(r, 5)); // context must survive a timer hop
       traceIdInside = currentTraceId();
@@ -96,7 +101,7 @@ test('a batch span with claim, encode and write children arrives at the collecto
     });
     await assert.rejects(withSpan('embedsync.write', {}, async () => { throw new Error('lost connection'); }), /lost connection/);
     batch.setAttributes({ 'embedsync.rows_written': 0 });
-  });
+  }, { startTime: claimStart });
   assert.equal(currentTraceId(), undefined, 'no span is current outside withSpan');
   await tracing.shutdown();
   assert.equal(isTracingEnabled(), false);
@@ -118,6 +123,13 @@ test('a batch span with claim, encode and write children arrives at the collecto
   assert.deepEqual(logFieldsInside, { trace_id: batch.traceId, span_id: encode.spanId });
   assert.deepEqual(attrs(batch.attributes), { 'embedsync.batch_size': 2, 'embedsync.rows_written': 0 });
   assert.deepEqual(attrs(claim.attributes), { 'embedsync.rows': 2 });
+  const ns = (v: string | number | undefined) => BigInt(String(v));
+  // Each span maps performance.now() onto the wall clock on its own, so the two agree to well under 1 ms.
+  const startGapMs = Number(ns(claim.startTimeUnixNano) - ns(batch.startTimeUnixNano)) / 1e6;
+  assert.ok(Math.abs(startGapMs) < 1, `the batch span starts with its claim (${startGapMs} ms apart)`);
+  const claimMs = Number(ns(claim.endTimeUnixNano) - ns(claim.startTimeUnixNano)) / 1e6;
+  assert.ok(Math.abs(claimMs - (claimEnd - claimStart)) < 1, `claim span lasts ${claimMs} ms`);
+  assert.ok(ns(encode.startTimeUnixNano) > ns(claim.endTimeUnixNano) - 1_000_000n, 'encode follows the claim');
   assert.equal(write.status?.code, 2, 'a failed step is marked ERROR');
   assert.equal(write.status?.message, 'lost connection');
   assert.ok(write.events?.some((e) => e.name === 'exception'));

@@ -2,7 +2,7 @@
 // traceLogFields (pino mixin) and installHttpTracing, none of which expose OpenTelemetry types.
 export { startTracing, type Tracing, type TracingOptions } from './start.ts';
 export {
-  withSpan, currentTraceId, traceLogFields, isTracingEnabled,
-  type SpanAttributes, type SpanAttributeValue, type SpanScope,
+  withSpan, recordSpan, currentTraceId, traceLogFields, isTracingEnabled,
+  type SpanAttributes, type SpanAttributeValue, type SpanOptions, type SpanScope,
 } from './spans.ts';
 export { installHttpTracing } from './http.ts';

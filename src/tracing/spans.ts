@@ -10,6 +10,11 @@ export interface SpanScope {
   setAttributes(attrs: SpanAttributes): void;
 }
 
+export interface SpanOptions {
+  /** When the span began, as a performance.now() value (default: now). */
+  readonly startTime?: number;
+}
+
 const NOOP_SCOPE: SpanScope = Object.freeze({ setAttributes: () => {} });
 
 // Set by startTracing while an exporter is running; undefined means tracing is off.
@@ -32,10 +37,13 @@ export function isTracingEnabled(): boolean {
  * Runs fn inside a span named `name`, a child of whatever span is current (so a batch span's claim, encode and
  * write steps nest under it). A thrown error is recorded on the span, marks it failed and is rethrown.
  */
-export async function withSpan<T>(name: string, attrs: SpanAttributes, fn: (span: SpanScope) => Promise<T>): Promise<T> {
+export async function withSpan<T>(
+  name: string, attrs: SpanAttributes, fn: (span: SpanScope) => Promise<T>, options: SpanOptions = {},
+): Promise<T> {
   const tracer = activeTracer;
   if (tracer === undefined) return fn(NOOP_SCOPE);
-  return tracer.startActiveSpan(name, { attributes: defined(attrs) }, async (span) => {
+  const spanOptions = { attributes: defined(attrs), ...(options.startTime !== undefined ? { startTime: options.startTime } : {}) };
+  return tracer.startActiveSpan(name, spanOptions, async (span) => {
     try {
       return await fn({ setAttributes: (more) => span.setAttributes(defined(more)) });
     } catch (err) {
@@ -45,6 +53,14 @@ export async function withSpan<T>(name: string, attrs: SpanAttributes, fn: (span
       span.end();
     }
   });
+}
+
+/**
+ * Records a step that already happened (timed by the caller with performance.now()) as a finished child of the
+ * current span: the sync worker claims rows before it knows there is a batch to trace.
+ */
+export function recordSpan(name: string, attrs: SpanAttributes, startTime: number, endTime: number): void {
+  activeTracer?.startSpan(name, { attributes: defined(attrs), startTime }).end(endTime);
 }
 
 /** The current trace id (32 hex chars), or undefined when tracing is off or no span is current. */
