@@ -10,6 +10,8 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'fail', 'enqueue-stale', 'queue-stats',
   'row-coverage', 'source-columns', 'source-install',
+  // Model migration and search (installed and run by migrate, search and index commands).
+  'similar-to', 'search', 'backfill-chunk',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -30,6 +32,9 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
       case 'checksum': return s.checksum;
       case 'embedded_at': return s.embeddedAt;
       case 'text_hash': return s.textHash;
+      // The state key as an SQL string literal (validated identifiers: no quotes), and bare for messages.
+      case 'source_key': return `'${s.sourceKey}'`;
+      case 'source_key_text': return s.sourceKey;
       case 'name': return quoteIdent(`${s.stem}_${need(arg, key)}`);
       case 'document': return s.document(need(arg, key));
       case 'document_changed': {
