@@ -1,0 +1,168 @@
+// HTTP API benchmark (prints figures; not a test). The server runs in a child process so autocannon and the
+// server do not share an event loop.
+//  1. POST /embed answered from the cache: client-side latency and server time (onRequest → response sent,
+//     from the server's request log lines), target p50 < 1 ms server time.
+//  2. POST /embed/batch of uncached texts: texts/s through HTTP vs calling the encoder in-process (in the server
+//     process, same batches, same concurrency), target ≥ 90%. The in-process baseline runs before and after
+//     the HTTP run and the two are averaged, to even out a noisy machine.
+// Model: EMBEDDING_MODEL if set, else the committed test model.
+//   usage: npm run bench:http [-- --seconds 5 --batch 32 --concurrency 2]
+import { fork, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    seconds: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '32' },
+    concurrency: { type: 'string', default: '2' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const BATCH = Number(values.batch);
+const CONCURRENCY = Number(values.concurrency);
+
+const WORDS = ('oak pine walnut table chair sofa lamp shelf desk bed mattress rug mirror cabinet drawer bench stool '
+  + 'leather linen velvet cotton wool steel brass glass marble modern rustic vintage compact large small blue green '
+  + 'grey black white natural handmade sturdy foldable outdoor kitchen bedroom office garden delivery warranty').split(' ');
+
+/** A unique product-like text of 12–40 words for counter value n. */
+function textFor(n: number): string {
+  let seed = (n * 2654435761) >>> 0;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const count = 12 + Math.floor(rand() * 29);
+  return `item ${n}: ${Array.from({ length: count }, () => WORDS[Math.floor(rand() * WORDS.length)]).join(' ')}`;
+}
+
+type Msg =
+  | { type: 'listening'; address: string }
+  | { type: 'server-times'; p50: number; p99: number; count: number }
+  | { type: 'baseline'; textsPerSecond: number };
+
+// ---------------------------------------------------------------- server process
+async function serve(): Promise<void> {
+  const { buildApp } = await import('../src/http/index.ts');
+  const { loadConfig } = await import('../src/config/index.ts');
+  const { createEncoder } = await import('../src/encoder/index.ts');
+  const { createLogger } = await import('../src/log/index.ts');
+  const { createMetrics } = await import('../src/metrics/index.ts');
+  const { TINY_MODEL_DIR } = await import('../src/model/tiny-model.ts');
+
+  const config = loadConfig({
+    ...process.env,
+    EMBEDDING_MODEL: process.env.EMBEDDING_MODEL ?? TINY_MODEL_DIR,
+    RATE_LIMIT: '1000000/second', RATE_LIMIT_BATCH: '1000000/second', MAX_QUEUED_REQUESTS: '1000',
+    MAX_BATCH_SIZE: String(Math.max(BATCH, 128)), REDIS_URL: '',
+  });
+  const encoder = await createEncoder(config.model);
+  let times: number[] = [];
+  // Production keeps request logging on; the bench reads server time from those same lines.
+  const logger = createLogger('info', {
+    write(line: string) {
+      const entry = JSON.parse(line) as { event?: string; duration_ms?: number };
+      if (entry.event === 'request' && typeof entry.duration_ms === 'number') times.push(entry.duration_ms);
+    },
+  });
+  const app = await buildApp({ config, encoder, metrics: createMetrics(), logger });
+  await app.embedsync.ready;
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const send = (m: Msg) => process.send!(m);
+  process.on('message', async (m: { type: string; from?: number; requests?: number }) => {
+    if (m.type === 'reset-times') times = [];
+    if (m.type === 'server-times') {
+      const sorted = [...times].sort((a, b) => a - b);
+      const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+      send({ type: 'server-times', p50: at(0.5), p99: at(0.99), count: sorted.length });
+    }
+    if (m.type === 'baseline') {
+      // Same batches and concurrency as the HTTP run, straight into the encoder.
+      let next = m.from!;
+      let texts = 0;
+      const deadline = performance.now() + SECONDS * 1000;
+      const started = performance.now();
+      await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+        while (performance.now() < deadline) {
+          const batch = Array.from({ length: BATCH }, () => textFor(next++));
+          texts += (await encoder.encode(batch, 'query')).vectors.length;
+        }
+      }));
+      send({ type: 'baseline', textsPerSecond: texts / ((performance.now() - started) / 1000) });
+    }
+    if (m.type === 'stop') {
+      await app.close();
+      await encoder.close();
+      process.exit(0);
+    }
+  });
+  send({ type: 'listening', address: `http://127.0.0.1:${port}` });
+}
+
+// ---------------------------------------------------------------- driver
+function ask<T extends Msg['type']>(child: ChildProcess, type: T, extra: object = {}): Promise<Extract<Msg, { type: T }>> {
+  return new Promise((resolve) => {
+    const on = (m: Msg) => {
+      if (m.type === type) {
+        child.off('message', on);
+        resolve(m as Extract<Msg, { type: T }>);
+      }
+    };
+    child.on('message', on);
+    if (type !== 'listening') child.send({ type, ...extra });
+  });
+}
+
+async function drive(): Promise<void> {
+  const child = fork(new URL(import.meta.url).pathname, ['--serve', '--seconds', String(SECONDS), '--batch', String(BATCH), '--concurrency', String(CONCURRENCY)], {
+    execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  try {
+    const { address } = await ask(child, 'listening');
+    const json = { 'content-type': 'application/json' };
+
+    // 1. cached /embed
+    const body = JSON.stringify({ text: 'cached search query about an oak dining table' });
+    await fetch(`${address}/embed`, { method: 'POST', headers: json, body });
+    await autocannon({ url: `${address}/embed`, method: 'POST', headers: json, body, connections: 4, duration: 1 }); // warm the JIT
+    child.send({ type: 'reset-times' });
+    const single = await autocannon({ url: `${address}/embed`, method: 'POST', headers: json, body, connections: 1, duration: SECONDS });
+    const singleServer = await ask(child, 'server-times');
+    child.send({ type: 'reset-times' });
+    const loaded = await autocannon({ url: `${address}/embed`, method: 'POST', headers: json, body, connections: 10, duration: SECONDS });
+    const loadedServer = await ask(child, 'server-times');
+    const failed = single.non2xx + single.errors + loaded.non2xx + loaded.errors;
+
+    // 2. uncached /embed/batch vs the encoder in-process
+    let n = 1_000_000;
+    const before = await ask(child, 'baseline', { from: 0 });
+    let items = 0;
+    const batchRun = await autocannon({
+      url: address, connections: CONCURRENCY, duration: SECONDS,
+      requests: [{
+        method: 'POST', path: '/embed/batch', headers: json,
+        setupRequest: (req) => {
+          const batch = Array.from({ length: BATCH }, () => ({ id: String(n), text: textFor(n++) }));
+          items += BATCH;
+          return { ...req, body: JSON.stringify({ items: batch }) };
+        },
+      }],
+    });
+    const afterBaseline = await ask(child, 'baseline', { from: 2_000_000 });
+    // Requests still in flight at the end are not counted: use completed responses × batch size.
+    const httpTexts = batchRun['2xx'] * BATCH / batchRun.duration;
+    const baseline = (before.textsPerSecond + afterBaseline.textsPerSecond) / 2;
+
+    const ms = (x: number) => `${x.toFixed(3)} ms`;
+    console.log(`bench:http  model ${process.env.EMBEDDING_MODEL ?? 'tiny test model'}, ${SECONDS} s per run`);
+    console.log(`/embed cached, 1 connection : ${single.requests.average.toFixed(0)} req/s, client p50 ${ms(single.latency.p50)} p99 ${ms(single.latency.p99)}, server p50 ${ms(singleServer.p50)} p99 ${ms(singleServer.p99)} (target p50 < 1 ms)`);
+    console.log(`/embed cached, 10 connections: ${loaded.requests.average.toFixed(0)} req/s, client p50 ${ms(loaded.latency.p50)} p99 ${ms(loaded.latency.p99)}, server p50 ${ms(loadedServer.p50)} p99 ${ms(loadedServer.p99)}`);
+    console.log(`/embed/batch uncached (${BATCH} texts, ${CONCURRENCY} in flight): ${httpTexts.toFixed(0)} texts/s over HTTP vs ${baseline.toFixed(0)} texts/s in-process (${before.textsPerSecond.toFixed(0)} before, ${afterBaseline.textsPerSecond.toFixed(0)} after) = ${((httpTexts / baseline) * 100).toFixed(1)}% (target >= 90%)`);
+    if (failed > 0 || batchRun.non2xx > 0 || batchRun.errors > 0) console.log(`WARNING: ${failed + batchRun.non2xx + batchRun.errors} failed requests`);
+    void items;
+  } finally {
+    child.send({ type: 'stop' });
+  }
+}
+
+await (values.serve ? serve() : drive());
