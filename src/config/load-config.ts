@@ -48,6 +48,11 @@ export interface ModelConfig {
   /** Optional identity pin for remotes that report none (OpenAI-compatible). */
   readonly checksumPin: string | undefined;
   readonly concurrency: number;
+  /** Most inputs per request to a remote (its own reported limit applies too). */
+  readonly remoteBatchSize: number | undefined;
+  readonly remoteTimeoutMs: number;
+  /** TEI prompt_name per role: the remote applies its own prompts instead of the daemon prepending them. */
+  readonly promptNames: Readonly<Record<'query' | 'document', string>> | undefined;
   /** Whether embedsync prepends the query/document prompts before sending to a remote. */
   readonly applyPrompts: boolean;
   readonly queryPrompt: string | undefined;
@@ -176,6 +181,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const backend = get('EMBEDDING_BACKEND', 'local' as Backend, (s) => parseEnum(s, BACKENDS));
   const endpoint = get('EMBEDDING_ENDPOINT', undefined as string | undefined, (s) => parseUrl(s, ['http:', 'https:']));
   if (backend !== 'local' && endpoint === undefined) problems.push(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${backend}`);
+  if (raw('EMBEDDING_PROMPT_NAMES') !== undefined && backend !== 'tei') problems.push('EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only');
   const home = options.homeDir ?? '.';
   const model: ModelConfig = {
     model: raw('EMBEDDING_MODEL') ?? DEFAULT_MODEL,
@@ -191,6 +197,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     remoteModel: raw('EMBEDDING_REMOTE_MODEL'),
     checksumPin: raw('EMBEDDING_CHECKSUM'),
     concurrency: int('EMBEDDING_CONCURRENCY', 2, 1, 64),
+    remoteBatchSize: get('EMBEDDING_REMOTE_BATCH_SIZE', undefined as number | undefined, (s) => parseInteger(s, 1, 100_000)),
+    remoteTimeoutMs: Math.round(get('EMBEDDING_REMOTE_TIMEOUT_SECONDS', 60, (s) => parseNumber(s, 0.1, 3600)) * 1000),
+    promptNames: get('EMBEDDING_PROMPT_NAMES', undefined as Readonly<Record<'query' | 'document', string>> | undefined, parsePromptNames),
     applyPrompts: get('EMBEDDING_APPLY_PROMPTS', true, parseBoolean),
     queryPrompt: merged['EMBEDDING_QUERY_PROMPT'],
     documentPrompt: merged['EMBEDDING_DOCUMENT_PROMPT'],
@@ -241,6 +250,18 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     http: { ...http, bodyLimitBytes: http.bodyLimitBytes || Math.max(1 << 20, http.maxTextLength * 6 * Math.min(http.maxBatchSize, 256) + 65_536) },
     cache, logLevel, otelEndpoint,
   };
+}
+
+/** `query:search_query,document:search_document` → { query, document }; both roles must be named. */
+function parsePromptNames(raw: string): Parsed<Readonly<Record<'query' | 'document', string>>> {
+  const out: Partial<Record<'query' | 'document', string>> = {};
+  for (const part of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(query|document)\s*[:=]\s*(\S+)$/.exec(part);
+    if (!m) return { ok: false, problem: `must look like query:NAME,document:NAME, got ${JSON.stringify(part)}` };
+    out[m[1] as 'query' | 'document'] = m[2]!;
+  }
+  if (out.query === undefined || out.document === undefined) return { ok: false, problem: 'must name a prompt for both query and document' };
+  return { ok: true, value: { query: out.query, document: out.document } };
 }
 
 function definedOnly(env: Env): Record<string, string> {

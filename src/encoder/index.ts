@@ -25,7 +25,9 @@ export interface CreateEncoderOptions {
 /** Builds the configured encoder. Throws with the file and folder named when the model cannot be loaded. */
 export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptions = {}): Promise<Encoder> {
   if (model.backend !== 'local') {
-    throw new Error(`EMBEDDING_BACKEND=${model.backend} is not available in this build`);
+    // Remote backends (embedsync, TEI, OpenAI-compatible): see remote/index.ts.
+    const { createRemoteEncoder } = await import('./remote/index.ts');
+    return createRemoteEncoder(model, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
   }
   const dir = await resolveModelDir(model, opts);
   return createLocalEncoder({

@@ -1,0 +1,55 @@
+// Remote encoder backends behind the Encoder interface: EMBEDDING_BACKEND=embedsync|tei|openai with
+// EMBEDDING_ENDPOINT. createRemoteEncoder contacts the remote at start (identity, limits, a probe encode
+// that learns the dimension) and fails with the address and the reason when it cannot.
+import { readFileSync } from 'node:fs';
+import type { ModelConfig } from '../../config/index.ts';
+import type { Encoder } from '../types.ts';
+import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
+import type { BackendAvailability } from './remote-encoder.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
+
+export type { BackendAvailability } from './remote-encoder.ts';
+export { RemoteEncoder } from './remote-encoder.ts';
+export { promptPlan, remoteChecksum } from './identity.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export interface RemoteEncoderOptions {
+  readonly cwd?: string;
+  readonly signal?: AbortSignal;
+  readonly retry?: RetryPolicy;
+  readonly breaker?: BreakerOptions;
+}
+
+/** What every backend's factory shares. */
+export interface RemoteCommon {
+  readonly retry: RetryPolicy;
+  readonly breaker: () => CircuitBreaker;
+  readonly cwd: string;
+  readonly signal: AbortSignal | undefined;
+  readonly startedAt: number;
+  readonly version: string;
+}
+
+export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncoderOptions = {}): Promise<Encoder> {
+  const common: RemoteCommon = {
+    retry: opts.retry ?? DEFAULT_RETRY_POLICY,
+    breaker: () => new CircuitBreaker(opts.breaker ?? DEFAULT_BREAKER),
+    cwd: opts.cwd ?? '.',
+    signal: opts.signal,
+    startedAt: performance.now(),
+    version: VERSION,
+  };
+  if (!model.endpoint) throw new Error(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${model.backend}`);
+  switch (model.backend) {
+    case 'embedsync': return (await import('./embedsync-encoder.ts')).createEmbedsyncEncoder(model, common);
+    case 'tei': return (await import('./tei-encoder.ts')).createTeiEncoder(model, common);
+    case 'openai': return (await import('./openai-encoder.ts')).createOpenAiEncoder(model, common);
+    default: throw new Error(`EMBEDDING_BACKEND=${model.backend} is not a remote backend`);
+  }
+}
+
+/** The breaker of a remote encoder (undefined for the local one), for callers that pause while it is open. */
+export function availabilityOf(encoder: Encoder): BackendAvailability | undefined {
+  return (encoder as { availability?: BackendAvailability }).availability;
+}

@@ -1,0 +1,47 @@
+// When to retry a remote request and how long to wait: 408/425/429/5xx and connection errors are worth
+// another try; Retry-After is honoured as the remote's own word; otherwise capped exponential backoff with
+// jitter, so many daemons hitting one recovering server do not retry in lockstep.
+
+export interface RetryPolicy {
+  /** Attempts per request, the first included. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+  /** A Retry-After longer than this ends the retries (the breaker then stays open that long). */
+  readonly maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 100,
+  maxDelayMs: 2000,
+  maxRetryAfterMs: 60_000,
+};
+
+/** Statuses that say "not now" rather than "not this request". */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or
+ * unreadable. `now` is injectable for the date form.
+ */
+export function parseRetryAfter(value: string | readonly string[] | undefined, now = Date.now()): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (typeof raw !== 'string' || raw.trim() === '') return undefined;
+  const s = raw.trim();
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const at = Date.parse(s);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * Delay before attempt `attempt + 1` (attempt counts from 0). With a Retry-After the wait is at least that
+ * long, plus up to 10% jitter; without, "equal jitter": half the capped exponential step fixed, half random.
+ */
+export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfterMs: number | undefined, random = Math.random): number {
+  if (retryAfterMs !== undefined) return Math.ceil(retryAfterMs * (1 + 0.1 * random()));
+  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
+  return Math.round(step / 2 + (step / 2) * random());
+}
