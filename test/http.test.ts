@@ -134,6 +134,9 @@ test('POST /embed with TEI { inputs }: bare array of vectors, prompt_name picks 
   const direct = await real.encode(['oak table', 'pine chair'], 'query');
   assert.ok(bits(many[0]).equals(bits(direct.vectors[0]!)));
   assert.ok(bits(many[1]).equals(bits(direct.vectors[1]!)));
+  // The model's own prompt names (sentence-transformers config) work as they do with TEI.
+  const named = (await post(t, '/embed', { inputs: ['oak table'], prompt_name: 'search_query' })).json();
+  assert.ok(bits(named[0]).equals(bits(direct.vectors[0]!)));
 
   const info = (await t.app.inject({ method: 'GET', url: '/info' })).json();
   assert.equal(info.model_id, real.info.name);

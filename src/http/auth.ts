@@ -2,6 +2,7 @@
 // taken says nothing about how much of a guess was right. The rate limiter runs before this check and counts
 // a wrong key against the caller's IP, so guessing is rate-limited too.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from './errors.ts';
 
@@ -43,7 +44,8 @@ export function createKeyCheck(apiKey: string | undefined): KeyCheck {
   return {
     clientId(request) {
       // Only a verified key names a client: unverified ones would let a caller mint fresh buckets at will.
-      return isValid(request) ? `key:${digest(presentedKey(request)!).subarray(0, 12).toString('hex')}` : `ip:${request.ip}`;
+      // IPv6 addresses count per /64, as one host usually owns the whole subnet.
+      return isValid(request) ? `key:${digest(presentedKey(request)!).subarray(0, 12).toString('hex')}` : `ip:${normalizeIP(request.ip)}`;
     },
     check(request) {
       if (expected === undefined || request.method === 'OPTIONS') return;

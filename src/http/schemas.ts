@@ -2,6 +2,7 @@
 // @fastify/swagger publishes the same objects as /openapi.json, so the docs cannot drift from the checks.
 import type { HttpConfig } from '../config/index.ts';
 import { ROLES } from '../encoder/types.ts';
+import { PROMPT_NAMES } from './text-checks.ts';
 
 export const TAGS = { embed: 'embeddings', compat: 'compatibility', ops: 'operations', cache: 'cache' } as const;
 
@@ -50,7 +51,10 @@ export function buildSchemas(http: HttpConfig) {
         text,
         role,
         inputs: { anyOf: [text, textList], description: 'TEI shape: one text or a list' },
-        prompt_name: { type: ['string', 'null'], enum: [...ROLES, null], description: 'TEI shape: which prompt to apply' },
+        prompt_name: {
+          type: ['string', 'null'], enum: [...Object.keys(PROMPT_NAMES), null],
+          description: 'TEI shape: which prompt to apply (query/search_query, document/search_document/passage)',
+        },
         normalize: { type: 'boolean', description: 'TEI shape: must be true (vectors are always L2-normalized)' },
         truncate: { type: 'boolean', description: 'TEI shape: accepted; inputs are always cut to the model max length' },
         truncation_direction: { type: 'string', enum: ['Right', 'right'] },

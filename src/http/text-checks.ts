@@ -15,6 +15,15 @@ export function textProblem(text: string, field: string): string | undefined {
   return undefined;
 }
 
+/**
+ * TEI's prompt_name names a prompt of the model's sentence-transformers config; models name them differently
+ * (query / search_query, document / passage / search_document), so each role answers to the usual names.
+ */
+export const PROMPT_NAMES: Readonly<Record<string, Role>> = {
+  query: 'query', search_query: 'query', queries: 'query',
+  document: 'document', search_document: 'document', passage: 'document', documents: 'document', passages: 'document',
+};
+
 export interface Prompted {
   readonly text: string;
   readonly role: Role;

@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../encoder/types.ts';
 import type { RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
-import { resolveAsGiven, textProblem } from '../text-checks.ts';
+import { PROMPT_NAMES, resolveAsGiven, textProblem } from '../text-checks.ts';
 
 interface EmbedBody {
   readonly text?: string;
   readonly role?: Role;
   readonly inputs?: string | readonly string[];
-  readonly prompt_name?: Role | null;
+  readonly prompt_name?: string | null;
   readonly normalize?: boolean;
 }
 
@@ -51,7 +51,7 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (problem) throw badRequest(problem);
     });
     const { prompts } = ctx.model.encoder().info;
-    const role = body.prompt_name ?? undefined;
+    const role = body.prompt_name ? PROMPT_NAMES[body.prompt_name] : undefined;
     const { outcomes } = await embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))));
     return outcomes.map((o, i) => {
       if (!o.ok) throw badRequest(`${many ? `inputs[${i}]` : 'inputs'} cannot be embedded: ${o.error}`);
