@@ -29,6 +29,12 @@ export interface SourceConfig {
   /** md5 of the document the stored embedding was made from (uuid), so unchanged text is never re-encoded. */
   readonly textHashColumn: string;
   readonly index: IndexKind;
+  /** Rebuild an ivfflat index once the row count moved by more than this factor since its build. */
+  readonly indexGrowthFactor: number;
+  /** Fewest rows to train an ivfflat index on. */
+  readonly indexMinRows: number;
+  /** maintenance_work_mem for index builds, e.g. 512MB. */
+  readonly indexBuildMemory: string;
 }
 
 export interface ModelConfig {
@@ -169,6 +175,10 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     embeddedAtColumn: ident('EMBEDSYNC_EMBEDDED_AT_COLUMN', 'embedded_at'),
     textHashColumn: ident('EMBEDSYNC_TEXT_HASH_COLUMN', 'embedding_text_hash'),
     index: get('EMBEDSYNC_INDEX', 'ivfflat' as IndexKind, (s) => parseEnum(s, INDEX_KINDS)),
+    indexGrowthFactor: get('EMBEDSYNC_INDEX_GROWTH_FACTOR', 2, (s) => parseNumber(s, 1.1, 1000)),
+    indexMinRows: int('EMBEDSYNC_INDEX_MIN_ROWS', 1000, 10, 1_000_000_000),
+    indexBuildMemory: get('EMBEDSYNC_INDEX_BUILD_MEMORY', '512MB', (s) =>
+      /^[1-9]\d*(kB|MB|GB)$/.test(s) ? { ok: true, value: s } : { ok: false, problem: `(${JSON.stringify(s)}) must be a size like 512MB or 2GB` }),
   };
   const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn];
   if (new Set(managed).size !== managed.length) {

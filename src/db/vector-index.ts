@@ -1,0 +1,223 @@
+// The vector index of the source's embedding column: when to build it, with how many ivfflat lists, and
+// when it has drifted far enough from its training data to need a rebuild.
+//
+// ivfflat learns its list centroids from the rows present at build time: built on an empty or tiny table
+// the centroids are meaningless and recall collapses as rows arrive, so it is built only once there are
+// enough rows to train (>= minRows and >= 10 x lists), with pgvector's guidance for lists (rows/1000 up
+// to 1M rows, sqrt(rows) above), and rebuilt when the row count has moved by more than growthFactor since.
+// HNSW needs no training and follows inserts by itself. Builds are CREATE INDEX CONCURRENTLY (readers and
+// writers carry on) under a new name, then the old index is dropped and the new one renamed.
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { IndexKind } from '../config/index.ts';
+import { quoteIdent } from '../config/identifiers.ts';
+import type { Queryable } from './pool.ts';
+import type { SourceSql } from './source-sql.ts';
+import { withShortLocks } from './short-lock.ts';
+
+export interface IndexPolicy {
+  readonly kind: IndexKind;
+  /** Rebuild an ivfflat index when rows/rows_at_build leaves [1/f, f]. */
+  readonly growthFactor: number;
+  /** Never train ivfflat on fewer rows (below this a sequential scan is fast anyway). */
+  readonly minRows: number;
+  /** maintenance_work_mem for the build session (the default 64MB makes large builds spill). */
+  readonly maintenanceWorkMem: string;
+}
+
+export const DEFAULT_INDEX_POLICY: IndexPolicy = { kind: 'ivfflat', growthFactor: 2, minRows: 1000, maintenanceWorkMem: '512MB' };
+
+/** pgvector's guidance: rows/1000 up to 1M rows, sqrt(rows) above. */
+export function ivfflatLists(rows: number): number {
+  return Math.max(1, rows <= 1_000_000 ? Math.floor(rows / 1000) : Math.floor(Math.sqrt(rows)));
+}
+
+/** Index name for a vector column: `<table>_<column>_idx`, shortened with a hash past 63 bytes. */
+export function vectorIndexName(s: SourceSql, column: string): string {
+  const name = `${s.stem}_${column}_idx`;
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 50)}_${createHash('md5').update(name).digest('hex').slice(0, 8)}`;
+}
+
+/** The quoted schema of the source table (indexes live there). */
+export function schemaOf(s: SourceSql): string {
+  return quoteIdent(s.sourceKey.slice(0, s.sourceKey.indexOf('.')));
+}
+
+export interface ExistingIndex {
+  readonly name: string;
+  readonly kind: string;
+  readonly valid: boolean;
+  readonly lists: number | undefined;
+}
+
+/** Vector indexes (ivfflat/hnsw) on `column` of the source table, valid or left invalid by a failed build. */
+export async function findVectorIndexes(db: Queryable, s: SourceSql, column: string): Promise<ExistingIndex[]> {
+  const { rows } = await db.query<{ name: string; kind: string; valid: boolean; options: string[] | null }>(
+    `SELECT c.relname AS name, am.amname AS kind, i.indisvalid AS valid, c.reloptions AS options
+     FROM pg_index i
+     JOIN pg_class c ON c.oid = i.indexrelid
+     JOIN pg_am am ON am.oid = c.relam
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = $1::regclass AND a.attname = $2 AND am.amname IN ('ivfflat', 'hnsw')
+     ORDER BY c.relname`, [s.table, column]);
+  return rows.map((r) => {
+    const lists = r.options?.find((o) => o.startsWith('lists='));
+    return { name: r.name, kind: r.kind, valid: r.valid, lists: lists ? Number(lists.slice(6)) : undefined };
+  });
+}
+
+export interface IndexRecord {
+  readonly name: string;
+  readonly kind: string;
+  readonly lists: number | null;
+  readonly dimensions: number;
+  readonly rowsAtBuild: number;
+  readonly buildSeconds: number;
+  readonly builtAt: Date;
+}
+
+export async function readIndexRecord(db: Queryable, sourceKey: string): Promise<IndexRecord | undefined> {
+  const { rows } = await db.query<{ name: string; kind: string; lists: number | null; dimensions: number; rows_at_build: string; build_seconds: number; built_at: Date }>(
+    'SELECT * FROM embedsync.vector_index WHERE source = $1', [sourceKey]);
+  const r = rows[0];
+  return r && { name: r.name, kind: r.kind, lists: r.lists, dimensions: r.dimensions, rowsAtBuild: Number(r.rows_at_build), buildSeconds: r.build_seconds, builtAt: r.built_at };
+}
+
+export async function recordIndex(db: Queryable, sourceKey: string, r: Omit<IndexRecord, 'builtAt'>): Promise<void> {
+  await db.query(
+    `INSERT INTO embedsync.vector_index (source, name, kind, lists, dimensions, rows_at_build, build_seconds)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (source) DO UPDATE SET name = excluded.name, kind = excluded.kind, lists = excluded.lists,
+       dimensions = excluded.dimensions, rows_at_build = excluded.rows_at_build, build_seconds = excluded.build_seconds, built_at = now()`,
+    [sourceKey, r.name, r.kind, r.lists, r.dimensions, r.rowsAtBuild, r.buildSeconds]);
+}
+
+/** Rows that have a vector in `column` (what the index is trained on and holds). */
+export async function countVectors(db: Queryable, s: SourceSql, column: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${s.table} WHERE ${quoteIdent(column)} IS NOT NULL`);
+  return Number(rows[0]!.n);
+}
+
+export interface IndexDecision {
+  readonly action: 'build' | 'rebuild' | 'drop' | 'keep' | 'wait';
+  readonly reason: string;
+  /** Lists a build would use now (ivfflat). */
+  readonly lists: number | undefined;
+}
+
+/** What the policy says to do, given the valid index on the column (if any), its record and the row count. */
+export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number): IndexDecision {
+  const lists = policy.kind === 'ivfflat' ? ivfflatLists(rows) : undefined;
+  if (policy.kind === 'none') {
+    return existing ? { action: 'drop', reason: `EMBEDSYNC_INDEX=none but ${existing.name} exists`, lists } : { action: 'keep', reason: 'no index wanted (EMBEDSYNC_INDEX=none)', lists };
+  }
+  if (policy.kind === 'ivfflat' && (rows < policy.minRows || rows < 10 * lists!)) {
+    const why = `${rows} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
+    return existing?.kind === 'ivfflat' ? { action: 'keep', reason: why, lists } : { action: 'wait', reason: why, lists };
+  }
+  if (!existing) return { action: 'build', reason: 'no index', lists };
+  if (existing.kind !== policy.kind) return { action: 'rebuild', reason: `index is ${existing.kind}, EMBEDSYNC_INDEX=${policy.kind}`, lists };
+  if (policy.kind === 'hnsw') return { action: 'keep', reason: 'hnsw follows inserts; no rebuild needed', lists };
+  // Without a record (an index made by hand) its lists tell roughly how many rows it was trained on.
+  const trained = record && record.name === existing.name ? record.rowsAtBuild : (existing.lists ?? 1) * 1000;
+  const ratio = rows / Math.max(1, trained);
+  if (ratio > policy.growthFactor || ratio < 1 / policy.growthFactor) {
+    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rows}; limit ${policy.growthFactor}x)`, lists };
+  }
+  return { action: 'keep', reason: `trained on ${trained} rows, now ${rows} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
+}
+
+export interface BuildSpec {
+  readonly s: SourceSql;
+  readonly column: string;
+  readonly name: string;
+  readonly kind: 'ivfflat' | 'hnsw';
+  readonly lists: number | undefined;
+  readonly maintenanceWorkMem: string;
+}
+
+/** CREATE INDEX CONCURRENTLY on a session of its own settings; returns the build's seconds. */
+export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec): Promise<number> {
+  // A build that died half-way leaves an invalid index of the same name behind: clear it first.
+  await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schemaOf(b.s)}.${quoteIdent(b.name)}`);
+  if (!/^\d+(kB|MB|GB)$/.test(b.maintenanceWorkMem)) throw new Error(`invalid maintenance_work_mem ${b.maintenanceWorkMem}`);
+  await client.query(`SET maintenance_work_mem = '${b.maintenanceWorkMem}'`);
+  const withClause = b.kind === 'ivfflat' ? ` WITH (lists = ${Math.max(1, Math.floor(b.lists ?? 1))})` : '';
+  const started = performance.now();
+  try {
+    await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(b.name)} ON ${b.s.table} USING ${b.kind} (${quoteIdent(b.column)} vector_cosine_ops)${withClause}`);
+  } finally {
+    await client.query('RESET maintenance_work_mem').catch(() => undefined);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+export interface IndexStatus {
+  readonly policy: IndexPolicy;
+  readonly column: string;
+  readonly index: ExistingIndex | undefined;
+  readonly invalid: readonly ExistingIndex[];
+  readonly record: IndexRecord | undefined;
+  readonly rows: number;
+  readonly decision: IndexDecision;
+}
+
+export async function getIndexStatus(db: Queryable, s: SourceSql, column: string, policy: IndexPolicy): Promise<IndexStatus> {
+  const all = await findVectorIndexes(db, s, column);
+  const want = vectorIndexName(s, column);
+  const index = all.find((i) => i.valid && i.name === want) ?? all.find((i) => i.valid);
+  const record = await readIndexRecord(db, s.sourceKey);
+  const rows = await countVectors(db, s, column);
+  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows, decision: decideIndex(policy, index, record, rows) };
+}
+
+export interface EnsureResult {
+  readonly action: IndexDecision['action'];
+  readonly reason: string;
+  readonly name: string | undefined;
+  readonly lists: number | undefined;
+  readonly rows: number;
+  readonly buildSeconds: number | undefined;
+}
+
+/**
+ * Brings the index of `column` in line with the policy: builds, rebuilds (force: even when not due) or drops
+ * it. Each step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build)
+ * are cleaned up or adopted on the next run.
+ */
+export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean }): Promise<EnsureResult> {
+  const name = vectorIndexName(s, column);
+  const temp = `${name.slice(0, 59)}_new`;
+  const schema = schemaOf(s);
+  for (const bad of (await findVectorIndexes(client, s, column)).filter((i) => !i.valid)) {
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(bad.name)}`);
+  }
+  const st = await getIndexStatus(client, s, column, policy);
+  let d = st.decision;
+  if (o.force && d.action === 'keep' && policy.kind !== 'none' && st.index) d = { ...d, action: 'rebuild', reason: 'forced' };
+  const result = (extra: Partial<EnsureResult> = {}): EnsureResult =>
+    ({ action: d.action, reason: d.reason, name: st.index?.name, lists: st.index?.lists, rows: st.rows, buildSeconds: undefined, ...extra });
+  if (d.action === 'keep' || d.action === 'wait') {
+    // A rebuild that stopped after dropping the old index: adopt the new one under the usual name.
+    if (st.index && st.index.name !== name && !(await findVectorIndexes(client, s, column)).some((i) => i.name === name)) {
+      await withShortLocks(client, () => client.query(`ALTER INDEX ${schema}.${quoteIdent(st.index!.name)} RENAME TO ${quoteIdent(name)}`));
+      return result({ name });
+    }
+    return result();
+  }
+  if (d.action === 'drop') {
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(st.index!.name)}`);
+    await client.query('DELETE FROM embedsync.vector_index WHERE source = $1', [s.sourceKey]);
+    return result({ name: undefined, lists: undefined });
+  }
+  const kind = policy.kind as 'ivfflat' | 'hnsw';
+  const buildName = st.index ? temp : name;
+  const seconds = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem });
+  if (st.index) {
+    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(st.index.name)}`);
+    await withShortLocks(client, () => client.query(`ALTER INDEX ${schema}.${quoteIdent(buildName)} RENAME TO ${quoteIdent(name)}`));
+  }
+  if (o.record !== false) await recordIndex(client, s.sourceKey, { name, kind, lists: kind === 'ivfflat' ? d.lists! : null, dimensions: o.dimensions, rowsAtBuild: st.rows, buildSeconds: seconds });
+  return result({ name, lists: kind === 'ivfflat' ? d.lists : undefined, buildSeconds: seconds });
+}

@@ -1,0 +1,49 @@
+// Queue operations whose read/write side follows the state table: the main columns normally, the shadow
+// columns while a dimension migration to this writer's model backfills, nothing at all when this writer's
+// model is not (or no longer) the recorded one. The target is re-read at most every `ttlMs` and at once
+// after a write fails (a swap renames the columns under a running daemon: that batch is released and the
+// next one goes to the right place).
+import type { SourceConfig } from '../config/index.ts';
+import type { Queryable } from './pool.ts';
+import type { SourceSql } from './source-sql.ts';
+import { queueOps, type QueueOps } from '../queue/queue.ts';
+import { nextColumns, readModelState, withColumns, writeTargetFor, type WriteTarget } from './model-state.ts';
+
+export interface TargetedOps {
+  readonly ops: QueueOps;
+  /** The current target, re-read from the state table when the cached one is older than ttlMs. */
+  refresh(): Promise<WriteTarget>;
+}
+
+export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, ttlMs = 500): TargetedOps {
+  const main = queueOps(db, s, vectorOid);
+  let nextOps: QueueOps | undefined;
+  let target: WriteTarget | undefined;
+  let readAt = 0;
+  let current: QueueOps = main;
+
+  const refresh = async (): Promise<WriteTarget> => {
+    if (target && performance.now() - readAt < ttlMs) return target;
+    const state = await readModelState(db, s.sourceKey);
+    target = writeTargetFor(state, checksum, s, () => withColumns(s, nextColumns(source)));
+    readAt = performance.now();
+    if (target.kind === 'next') current = nextOps ??= queueOps(db, target.sql, vectorOid);
+    else current = main;
+    return target;
+  };
+  const invalidate = (err: unknown): never => {
+    target = undefined;
+    throw err;
+  };
+  return {
+    refresh,
+    ops: {
+      claim: (...a) => main.claim(...a),
+      release: (...a) => main.release(...a),
+      fail: (...a) => main.fail(...a),
+      stats: () => main.stats(),
+      readDocuments: (ids) => current.readDocuments(ids).catch(invalidate),
+      write: (...a) => current.write(...a).catch(invalidate),
+    },
+  };
+}
