@@ -9,6 +9,7 @@ import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createClient, createPool } from '../db/pool.ts';
 import { NotMigratedError, startSyncDaemon, type SyncDaemon } from '../sync/daemon.ts';
 import { getSyncStatus } from '../sync/status.ts';
+import { startTracing } from '../tracing/index.ts';
 import { UsageError, type Command } from './context.ts';
 
 export interface RunOptions {
@@ -86,10 +87,20 @@ export const runCommand: Command = async (ctx) => {
   if (values['no-http'] && values['no-sync']) throw new UsageError('--no-http and --no-sync together leave nothing to run');
   const config = ctx.config();
   const logger = createLogger(config.logLevel);
-  const { createEncoder } = await import('../encoder/index.ts');
-  await runService({
-    config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
-    loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal }),
+  // Off (and the OpenTelemetry SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracing = await startTracing({
+    endpoint: config.otelEndpoint,
+    serviceName: 'embedsync',
+    onExportError: (message) => logger.warn({ event: 'trace_export_failed', error: message }, 'trace export failed'),
   });
+  const { createEncoder } = await import('../encoder/index.ts');
+  try {
+    await runService({
+      config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
+      loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal }),
+    });
+  } finally {
+    await tracing.shutdown();
+  }
   return 0;
 };

@@ -8,6 +8,7 @@
 import { EncodeError, type Encoder } from '../encoder/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
+import { withSpan } from '../tracing/index.ts';
 import type { ProcessResult } from './worker-loop.ts';
 
 export interface BatchProcessorDeps {
@@ -32,7 +33,11 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
     if (rows.length === 0) return out;
     try {
       const started = performance.now();
-      const r = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal });
+      const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
+        const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal });
+        span.setAttributes({ 'embedsync.tokens': encoded.tokens, 'embedsync.truncated': encoded.truncated });
+        return encoded;
+      });
       d.metrics?.encodeSeconds.observe({ source: 'sync' }, (performance.now() - started) / 1000);
       d.metrics?.tokensTotal.inc(r.tokens);
       d.metrics?.truncatedTotal.inc(r.truncated);
@@ -63,7 +68,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
   // data errors are bisected; connection errors propagate so the loop backs off and the lease expires.
   const readIsolated = async (claimed: readonly ClaimedRow[], failures: Failure[]): Promise<DocumentRow[]> => {
     try {
-      return await d.ops.readDocuments(claimed.map((c) => c.id));
+      return await withSpan('embedsync.read', { 'embedsync.rows': claimed.length }, () => d.ops.readDocuments(claimed.map((c) => c.id)));
     } catch (err) {
       if (!isRowDataError(err)) throw err;
       if (claimed.length === 1) {
@@ -80,7 +85,11 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
     items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string, failures: Failure[],
   ): Promise<WriteResult> => {
     try {
-      return await d.ops.write(items, finished, claimed, checksum);
+      return await withSpan('embedsync.write', { 'embedsync.rows': items.length, 'embedsync.dequeued': finished.length }, async (span) => {
+        const result = await d.ops.write(items, finished, claimed, checksum);
+        span.setAttributes({ 'embedsync.written': result.written.length });
+        return result;
+      });
     } catch (err) {
       if (!isRowDataError(err)) throw err;
       if (items.length <= 1) {

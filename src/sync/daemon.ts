@@ -12,6 +12,7 @@ import { inspectSource, SourceError } from '../db/source-info.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
 import { queueOps, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
+import { recordSpan, withSpan } from '../tracing/index.ts';
 import { createBatchProcessor } from './batch-processor.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
 
@@ -73,12 +74,23 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
   });
 
+  // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
+  // claim is timed here and recorded as the batch's first child once there is a batch.
+  let claimTiming = { start: 0, end: 0 };
   const loop: WorkerLoop = startWorkerLoop<readonly ClaimedRow[]>({
     fetch: async () => {
+      const start = performance.now();
       const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
+      claimTiming = { start, end: performance.now() };
       return rows.length > 0 ? rows : null;
     },
-    process,
+    process: (rows, signal) => {
+      const { start, end } = claimTiming;
+      return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': owner }, async () => {
+        recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, start, end);
+        return process(rows, signal);
+      }, { startTime: start });
+    },
     pollIntervalMs: sync.pollIntervalMs,
     debounceMs: sync.debounceMs,
     onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
