@@ -113,6 +113,28 @@ test('every path the runtime code reads is copied into the image and not exclude
   for (const top of needed) assert.ok(copied.some((c) => c === top || c.startsWith(`${top}/`)), `${top} is read at run time, so it is copied`);
 });
 
+test('every package the runtime code imports is a production dependency (the image installs with --omit=dev)', () => {
+  const pkg = JSON.parse(read('package.json')) as { dependencies: Record<string, string> };
+  assert.ok(dockerfile.some((i) => i.op === 'RUN' && i.args.includes('npm ci --omit=dev')));
+  const files = (function walk(dir: string): string[] {
+    return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
+  })(join(root, 'src')).filter((f) => f.endsWith('.ts')).concat(join(root, 'bin/embedsync.js'));
+  const used = new Map<string, string>();
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    // Static imports and re-exports (type-only ones are erased), and dynamic import('x') calls.
+    for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s+)?[^;'"]*?from\s*'([^']+)'|\bawait import\('([^']+)'\)/gms)) {
+      if (m[1]) continue;
+      const spec = m[2] ?? m[3]!;
+      if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+      used.set(name, relative(root, f));
+    }
+  }
+  assert.ok(used.has('fastify') && used.has('@opentelemetry/sdk-trace-base'), 'the scan finds the imports');
+  for (const [name, file] of used) assert.ok(name in pkg.dependencies, `${file} imports ${name}, which must be in dependencies, not devDependencies`);
+});
+
 test('the HEALTHCHECK command exits 0 only when /ready answers 200', async () => {
   const hc = runtime.find((i) => i.op === 'HEALTHCHECK')!.args;
   const cmd = JSON.parse(hc.slice(hc.indexOf('CMD ') + 4)) as string[];
