@@ -6,6 +6,7 @@
 // An unavailable backend (remote encoder down) is nobody's fault: the rows are released without counting
 // an attempt and the loop pauses with a growing backoff.
 import { EncodeError, type Encoder } from '../encoder/types.ts';
+import { availabilityOf } from '../encoder/remote/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
 import { withSpan } from '../tracing/index.ts';
@@ -130,7 +131,9 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
         await d.ops.release(claimed.map((c) => c.id), d.owner, 0);
         if (signal.aborted) return {};
         unavailableStreak += 1;
-        return { pauseMs: Math.min(30_000, 250 * 2 ** Math.min(unavailableStreak - 1, 7)) };
+        // A remote encoder's circuit breaker knows when its next probe is due: wait for exactly that.
+        const retryIn = availabilityOf(d.encoder)?.retryInMs() ?? 0;
+        return { pauseMs: retryIn > 0 ? retryIn : Math.min(30_000, 250 * 2 ** Math.min(unavailableStreak - 1, 7)) };
       }
       throw err;
     }

@@ -10,8 +10,10 @@ import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { inspectSource, SourceError } from '../db/source-info.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
-import { queueOps, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
+import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
+import { targetedQueueOps } from '../db/write-target.ts';
+import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { createBatchProcessor } from './batch-processor.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
@@ -57,17 +59,20 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   ).catch(() => ({ rows: [] as { dimensions: number; model_checksum: string; model: string }[] }));
   const st = state.rows[0];
   if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
-  if (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions) {
+  // The state table decides which columns this model writes: the main ones, the shadow columns of a
+  // dimension migration to it, or none (another model is recorded). Re-read as the loop runs (write-target.ts).
+  const targeted = targetedQueueOps(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum);
+  const target = await targeted.refresh();
+  if (target.kind !== 'next' && (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions)) {
     throw new NotMigratedError(`the embedding column holds ${info.embeddingDimensions}-dimension vectors but ${encoder.info.name} makes ` +
       `${encoder.info.dimensions}: run \`embedsync migrate\` for the model change`);
   }
-  if (st.model_checksum !== encoder.info.checksum) {
-    logger.warn({ event: 'model_changed', stored: st.model_checksum, current: encoder.info.checksum },
-      'model checksum differs from the one recorded by migrate; rows will be re-embedded as the sweep finds them');
+  if (target.kind === 'idle') {
+    logger.warn({ event: 'model_changed', stored: st.model_checksum, current: encoder.info.checksum }, `not writing vectors yet: ${target.reason}`);
   }
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
-  const ops = queueOps(pool, info.sql, await vectorTypeOid(pool));
+  const ops = targeted.ops;
   const process = createBatchProcessor({
     ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs,
     ...(metrics ? { metrics } : {}),
@@ -77,8 +82,12 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
   // claim is timed here and recorded as the batch's first child once there is a batch.
   let claimTiming = { start: 0, end: 0 };
+  const availability = availabilityOf(encoder);
   const loop: WorkerLoop = startWorkerLoop<readonly ClaimedRow[]>({
     fetch: async () => {
+      if ((await targeted.refresh()).kind === 'idle') return null;
+      // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
+      if (availability?.open) return null;
       const start = performance.now();
       const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
       claimTiming = { start, end: performance.now() };
@@ -106,7 +115,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   });
 
   const runSweep = async () => {
-    const r = await enqueueStale(pool, info.sql, encoder.info.checksum);
+    const t = await targeted.refresh();
+    if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };
+    const r = await enqueueStale(pool, t.sql, encoder.info.checksum);
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };
