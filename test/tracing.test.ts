@@ -194,6 +194,38 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
   assert.ok(handlerLines.every((l) => typeof l.reqId === 'string'), 'request lines keep their request id');
 });
 
+test('an unreachable collector is reported, never thrown, and cannot hold up shutdown', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const deadUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const errors: string[] = [];
+  const tracing = await startTracing({
+    endpoint: deadUrl, serviceName: 'embedsync-test', exportDelayMs: 20, exportTimeoutMs: 300, shutdownTimeoutMs: 300,
+    onExportError: (m) => errors.push(m),
+  });
+  running = tracing;
+  assert.equal(await withSpan('embedsync.batch', {}, async () => 'done'), 'done');
+  await waitUntil(() => errors.length > 0, 5000);
+  assert.match(errors[0]!, /ECONNREFUSED/);
+  assert.ok(!errors[0]!.includes('"stack"'), 'the message, not a serialised error');
+  await withSpan('embedsync.batch', {}, async () => undefined);
+  await tracing.flush(); // resolves
+  const started = performance.now();
+  await withSpan('embedsync.batch', {}, async () => undefined);
+  await tracing.shutdown();
+  assert.ok(performance.now() - started < 1500, `shutdown took ${performance.now() - started} ms`);
+  assert.equal(isTracingEnabled(), false);
+});
+
+async function waitUntil(fn: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 test('installHttpTracing adds nothing while tracing is off', async () => {
   const app = Fastify();
   installHttpTracing(app);

@@ -8,12 +8,14 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { errorMessage } from './error-message.ts';
 
 export interface TracerSdkOptions {
   readonly endpoint: string;
   readonly serviceName: string;
   readonly serviceVersion?: string;
   readonly exportDelayMs?: number;
+  readonly exportTimeoutMs?: number;
   readonly onExportError?: (message: string) => void;
 }
 
@@ -31,10 +33,10 @@ export function tracesUrl(endpoint: string): string {
 export function createTracerSdk(options: TracerSdkOptions): TracerSdk {
   const onError = options.onExportError;
   if (onError) {
-    const report = (message: string, ...args: unknown[]) => onError([message, ...args.map(String)].join(' '));
+    const report = (message: string, ...args: unknown[]) => onError([message, ...args].map(errorMessage).join(' '));
     diag.setLogger({ error: report, warn: report, info: () => {}, debug: () => {}, verbose: () => {} }, DiagLogLevel.WARN);
   }
-  const exporter = new OTLPTraceExporter({ url: tracesUrl(options.endpoint) });
+  const exporter = new OTLPTraceExporter({ url: tracesUrl(options.endpoint), timeoutMillis: options.exportTimeoutMs ?? 10_000 });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.serviceName,

@@ -1,5 +1,6 @@
 // Starts and stops the OpenTelemetry SDK. The SDK and exporter are imported only when tracing is switched on,
 // so a process without OTEL_EXPORTER_OTLP_ENDPOINT never loads them.
+import { errorMessage } from './error-message.ts';
 import { isTracingEnabled, setActiveTracer } from './spans.ts';
 
 export interface TracingOptions {
@@ -11,6 +12,10 @@ export interface TracingOptions {
   readonly exportDelayMs?: number;
   /** Where exporter problems go (an unreachable collector must not be silent, nor fatal). */
   readonly onExportError?: (message: string) => void;
+  /** How long one export request may take, retries included (default 10 s). */
+  readonly exportTimeoutMs?: number;
+  /** Longest wait for the last export at shutdown, so a dead collector cannot hold up the exit (default 2 s). */
+  readonly shutdownTimeoutMs?: number;
 }
 
 export interface Tracing {
@@ -29,15 +34,23 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
   const { createTracerSdk } = await import('./sdk.ts');
   const sdk = createTracerSdk({ ...options, endpoint: options.endpoint });
   setActiveTracer(sdk.tracer);
+  const report = (err: unknown) => options.onExportError?.(errorMessage(err));
   let stopped = false;
   return {
     enabled: true,
-    flush: () => sdk.flush(),
+    flush: () => sdk.flush().catch(report),
     shutdown: async () => {
       if (stopped) return;
       stopped = true;
       setActiveTracer(undefined);
-      await sdk.shutdown();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, options.shutdownTimeoutMs ?? 2000); });
+      try {
+        // A failed last export is reported, never thrown: shutdown runs while the process is exiting.
+        await Promise.race([sdk.shutdown().catch(report), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
