@@ -12,7 +12,11 @@ WITH input AS (
   UPDATE {{table}} t
   SET {{embedding}} = i.embedding, {{checksum}} = $4, {{text_hash}} = i.text_hash, {{embedded_at}} = now()
   FROM input i
-  WHERE t.{{id}} = i.id::{{id_type}} AND md5({{document:t}})::uuid = i.text_hash
+  -- The = ANY makes the source's primary key drive the plan: without it the planner may hash-join the whole
+  -- table, hashing every row's document, because it cannot tell the md5 check is far costlier than it looks.
+  WHERE t.{{id}} = ANY ($1::text[]::{{id_type}}[])
+    AND t.{{id}} = i.id::{{id_type}}
+    AND md5({{document:t}})::uuid = i.text_hash
   RETURNING i.id
 ), done AS (
   SELECT id FROM written
