@@ -1,4 +1,5 @@
-// `embedsync model <sub-command>`: info (what the encoder loads), make-test (write the test model).
+// `embedsync model <sub-command>`: info (what the encoder loads), make-test (write the test model),
+// import (convert a Hugging Face checkpoint, see model-import.ts).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command, type CommandContext } from './context.ts';
@@ -7,6 +8,7 @@ import { encoderFromContext } from './model-args.ts';
 const SUBCOMMANDS: Readonly<Record<string, (ctx: CommandContext) => Promise<number>>> = {
   info,
   'make-test': makeTest,
+  import: async (ctx) => (await import('./model-import.ts')).modelImport(ctx),
 };
 
 export const modelCommand: Command = async (ctx) => {

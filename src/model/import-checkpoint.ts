@@ -1,32 +1,132 @@
-// Turns a downloaded HF checkpoint folder (config.json + a single model.safetensors) into the layout the
-// encoder loads, by writing onnx/model.onnx next to it. The full importer (sharded checkpoints, fused ops,
-// int8) builds on this same converter.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CheckpointError, parseEncoderConfig } from './checkpoint.ts';
-import { convertCheckpoint } from './convert-checkpoint.ts';
-import { parseSafetensors } from './safetensors.ts';
+// Turns a Hugging Face checkpoint folder (config.json + model.safetensors or sharded safetensors, tokenizer
+// and sentence-transformers files) into the layout the encoder loads: onnx/model.onnx (fp32) and, with
+// quantize int8, onnx/model_quantized.onnx, plus the tokenizer / config files copied when the output is
+// another folder. Weights stream one tensor at a time from the checkpoint into the ONNX file.
+import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { CheckpointError, parseEncoderConfig, type EncoderConfig } from './checkpoint.ts';
+import { writeConvertedModel } from './convert-checkpoint.ts';
+import type { GraphVariant, Int8Kernel } from './encoder-graph.ts';
+import type { WrittenOnnx } from './onnx-file.ts';
+import { openCheckpointTensors, SafetensorsError } from './safetensors.ts';
 
-/** Converts dir/model.safetensors to dir/onnx/model.onnx (written atomically); returns the ONNX path. */
-export async function importCheckpoint(dir: string, producerVersion = '0'): Promise<string> {
-  let configJson: unknown;
+/** The graph import writes unless told otherwise: the faster one in bench/model.ts on this project's CPUs. */
+export const DEFAULT_VARIANT: GraphVariant = 'fused';
+export const DEFAULT_INT8_KERNEL: Int8Kernel = 'dqmatmul';
+
+/** Files copied next to the ONNX model when they exist (the weights are not: the ONNX file replaces them). */
+export const COPIED_FILES = [
+  'config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
+  'vocab.json', 'merges.txt', 'vocab.txt', 'sentencepiece.bpe.model',
+  'modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json', 'README.md',
+] as const;
+
+export interface ImportOptions {
+  /** Output folder (default: the checkpoint folder itself). */
+  readonly outDir?: string;
+  readonly quantize?: 'int8' | undefined;
+  readonly variant?: GraphVariant;
+  readonly int8Kernel?: Int8Kernel;
+  /** Model size above which weights go to external data (tests force a tiny value). */
+  readonly externalDataThreshold?: number;
+  readonly producerVersion?: string;
+  /** One line per step, for the CLI. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ImportResult {
+  readonly outDir: string;
+  readonly config: EncoderConfig;
+  /** The checkpoint files read (model.safetensors, or the index and its shards). */
+  readonly checkpointFiles: readonly string[];
+  readonly written: readonly WrittenOnnx[];
+  /** Relative paths copied into outDir. */
+  readonly copied: readonly string[];
+  readonly seconds: number;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((s) => s.isFile(), () => false);
+}
+
+async function readJson(path: string, required: boolean): Promise<unknown> {
+  let text: string;
   try {
-    configJson = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CheckpointError(`cannot read config.json in ${dir}: ${(err as Error).message}`, { cause: err });
+    if (!required && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CheckpointError(`cannot read ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const config = parseEncoderConfig(configJson, join(dir, 'config.json'));
-  const weightsPath = join(dir, 'model.safetensors');
-  let bytes: Buffer;
   try {
-    bytes = await readFile(weightsPath);
+    return JSON.parse(text);
   } catch (err) {
-    throw new CheckpointError(`cannot read model.safetensors in ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new CheckpointError(`${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  const onnx = convertCheckpoint({ config, weights: parseSafetensors(bytes, weightsPath).tensors, producerVersion });
-  const out = join(dir, 'onnx', 'model.onnx');
-  await mkdir(join(dir, 'onnx'), { recursive: true });
-  await writeFile(`${out}.part`, onnx);
-  await rename(`${out}.part`, out);
+}
+
+/** Module folders named in modules.json (e.g. 1_Pooling), whose config files the encoder reads. */
+async function moduleFiles(dir: string): Promise<string[]> {
+  const modules = await readJson(join(dir, 'modules.json'), false);
+  const paths = Array.isArray(modules) ? modules.map((m) => (m as { path?: unknown }).path).filter((p): p is string => typeof p === 'string' && p !== '') : ['1_Pooling'];
+  const out: string[] = [];
+  for (const p of paths) {
+    if (p.includes('..') || p.startsWith('/')) throw new CheckpointError(`${join(dir, 'modules.json')}: module path ${JSON.stringify(p)} leaves the folder`);
+    if (await isFile(join(dir, p, 'config.json'))) out.push(`${p}/config.json`);
+  }
   return out;
+}
+
+/** Imports the checkpoint in `srcDir`; see ImportOptions. Fails before writing anything when inputs are wrong. */
+export async function importModel(srcDir: string, opts: ImportOptions = {}): Promise<ImportResult> {
+  const started = performance.now();
+  const log = opts.log ?? (() => {});
+  const outDir = resolve(opts.outDir ?? srcDir);
+  const config = parseEncoderConfig(await readJson(join(srcDir, 'config.json'), true), join(srcDir, 'config.json'));
+  if (!(await isFile(join(srcDir, 'tokenizer.json')))) {
+    throw new CheckpointError(`${srcDir} has no tokenizer.json (embedsync tokenizes with the tokenizer.json of the model)`);
+  }
+  let checkpoint: ReturnType<typeof openCheckpointTensors>;
+  try {
+    checkpoint = openCheckpointTensors(srcDir);
+  } catch (err) {
+    if (err instanceof SafetensorsError || (err as NodeJS.ErrnoException).code) throw new CheckpointError(`cannot read the checkpoint: ${(err as Error).message}`, { cause: err });
+    throw err;
+  }
+  const written: WrittenOnnx[] = [];
+  try {
+    await mkdir(join(outDir, 'onnx'), { recursive: true });
+    const variant = opts.variant ?? DEFAULT_VARIANT;
+    const common = {
+      config, weights: checkpoint.tensors, producerVersion: opts.producerVersion ?? '0', variant,
+    } as const;
+    const writeOpts = opts.externalDataThreshold === undefined ? {} : { externalDataThreshold: opts.externalDataThreshold };
+    log(`converting ${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}) from ${checkpoint.files.join(', ')}: ${variant} graph, fp32`);
+    written.push(writeConvertedModel(join(outDir, 'onnx', 'model.onnx'), { ...common, weightType: 'fp32' }, writeOpts));
+    if (opts.quantize === 'int8') {
+      const int8Kernel = opts.int8Kernel ?? DEFAULT_INT8_KERNEL;
+      log(`quantizing the large MatMuls to int8 (${int8Kernel}); embeddings and LayerNorms stay fp32`);
+      written.push(writeConvertedModel(join(outDir, 'onnx', 'model_quantized.onnx'), { ...common, weightType: 'int8', int8Kernel }, writeOpts));
+    }
+  } finally {
+    checkpoint.close();
+  }
+  const copied: string[] = [];
+  if (resolve(srcDir) !== outDir) {
+    for (const f of [...COPIED_FILES, ...(await moduleFiles(srcDir))]) {
+      if (!(await isFile(join(srcDir, f)))) continue;
+      await mkdir(dirname(join(outDir, f)), { recursive: true });
+      await copyFile(join(srcDir, f), join(outDir, f));
+      copied.push(f);
+    }
+  }
+  return { outDir, config, checkpointFiles: checkpoint.files, written, copied, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * The hook a hub download runs when a repo has weights but no ONNX file: imports in place (fused fp32
+ * graph) and returns the ONNX path.
+ */
+export async function importCheckpoint(dir: string, producerVersion = '0'): Promise<string> {
+  const result = await importModel(dir, { producerVersion });
+  return result.written[0]!.path;
 }
