@@ -229,3 +229,15 @@ test('the daemon\'s compose environment is valid embedsync configuration', { ski
   const traced = composeConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' });
   assert.equal(loadConfig(traced.services.embedsync!.environment!).otelEndpoint, 'http://jaeger:4318');
 });
+
+test('every setting docs/operations.md names is one embedsync, the compose file or OpenTelemetry reads', () => {
+  const loader = read('src/config/load-config.ts');
+  const compose = read('docker-compose.yml');
+  const names = new Set(read('docs/operations.md').match(/\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b/g) ?? []);
+  assert.ok(names.size > 10);
+  for (const name of names) {
+    const known = loader.includes(`'${name}'`) || compose.includes(`\${${name}:`) || name.startsWith('OTEL_') ||
+      (name === 'ONNXRUNTIME_NODE_INSTALL' && read('Dockerfile').includes(name));
+    assert.ok(known, `${name} is mentioned in docs/operations.md but nothing reads it`);
+  }
+});
