@@ -188,7 +188,7 @@ test('CORS follows ALLOWED_ORIGINS', async () => {
 });
 
 test('MAX_CONCURRENT_REQUESTS caps encodes; beyond the wait queue a burst gets 503 with Retry-After', async () => {
-  const slow = slowEncoder(await tinyEncoder(), 150);
+  const slow = slowEncoder(await tinyEncoder(), 300);
   const t = await app({ encoder: slow, env: { MAX_CONCURRENT_REQUESTS: '2', MAX_QUEUED_REQUESTS: '2', RATE_LIMIT: '1000/second' } });
   slow.maxInFlight = 0;
   const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => post(t, '/embed', { text: `burst ${i}` })));
@@ -204,17 +204,21 @@ test('MAX_CONCURRENT_REQUESTS caps encodes; beyond the wait queue a burst gets 5
 });
 
 test('an encode over ENCODE_TIMEOUT_SECONDS → 503, and its slot is held until the encoder returns', async () => {
-  const slow = slowEncoder(await tinyEncoder(), 300);
+  const slow = slowEncoder(await tinyEncoder(), 500);
   const t = await app({ encoder: slow, env: { ENCODE_TIMEOUT_SECONDS: '0.1', MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '0' } });
   const started = Date.now();
   const res = await post(t, '/embed', { text: 'slow one' });
   assert.equal(res.statusCode, 503);
   assert.match(res.json().detail, /ENCODE_TIMEOUT_SECONDS \(0\.1 s\)/);
-  assert.ok(Date.now() - started < 280, 'answered at the deadline, not when the encoder finished');
-  assert.equal((await post(t, '/embed', { text: 'meanwhile' })).statusCode, 503, 'the one slot is still busy');
-  await new Promise((r) => setTimeout(r, 350));
-  assert.equal(t.app.embedsync.limiter.running, 0);
-  assert.match(await t.metrics.registry.metrics(), /embedding_encode_failures_total\{reason="timeout"\} 1/);
+  assert.ok(Date.now() - started < 400, 'answered at the deadline, not when the encoder finished');
+  const meanwhile = await post(t, '/embed', { text: 'meanwhile' });
+  assert.equal(meanwhile.statusCode, 503);
+  assert.match(meanwhile.json().detail, /MAX_CONCURRENT_REQUESTS/, 'the one slot is still held by the timed-out encode');
+  while (t.app.embedsync.limiter.running > 0) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(Date.now() - started >= 450, 'the slot was held until the encoder returned');
+  const afterwards = await post(t, '/embed', { text: 'afterwards' });
+  assert.match(afterwards.json().detail, /ENCODE_TIMEOUT_SECONDS/, 'the freed slot takes the next encode (which is slow again)');
+  assert.match(await t.metrics.registry.metrics(), /embedding_encode_failures_total\{reason="timeout"\} 2/);
 });
 
 test('an internal error → 500 with the request id, never a stack or the cause', async () => {
