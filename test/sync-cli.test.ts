@@ -3,10 +3,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
+import { listMigrations } from '../src/db/migrate.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
 
 interface Ran { code: number | null; stdout: string; stderr: string }
 
@@ -23,7 +34,7 @@ function cli(args: readonly string[], env: Record<string, string>) {
   return { child, done: done as Promise<Ran> };
 }
 
-test('migrate twice at once gives one schema; run embeds; the stored vector is what `embed` prints; SIGTERM exits 0', async () => {
+test('migrate twice at once gives one schema; run embeds; the stored vector is what `embed` prints; SIGTERM exits 0; /status over HTTP', async () => {
   const db = await createTestDatabase('synccli');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const env = { DATABASE_URL: db.url };
@@ -36,7 +47,7 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const migrations = await pool.query('SELECT name FROM embedsync.migrations');
-    assert.deepEqual(migrations.rows.map((r) => r.name), ['001_queue.sql']);
+    assert.deepEqual(migrations.rows.map((r) => r.name).sort(), listMigrations().map((m) => m.name));
     const triggers = await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal ORDER BY 1`);
     assert.deepEqual(triggers.rows.map((r) => r.tgname), ['leads_del', 'leads_ins', 'leads_trunc', 'leads_upd']);
     const cols = await pool.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attname = 'embedding'`);
@@ -45,7 +56,8 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     assert.equal((await pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 25);
     assert.match(a.stdout + b.stdout, /backfill: 25 rows scanned/);
 
-    run = cli(['run', '--no-http'], env);
+    const port = await freePort();
+    run = cli(['run'], { ...env, PORT: String(port), HOST: '127.0.0.1' });
     const doc = 'Квартира в центре. Две комнаты, свежий ремонт';
     const ins = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Квартира в центре', 'Две комнаты, свежий ремонт') RETURNING id`);
     const stored = await waitFor('embedded', async () => (await pool.query<{ e: string }>(
@@ -66,6 +78,12 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     assert.equal(status.code, 0, status.stderr);
     const s = JSON.parse(status.stdout);
     assert.deepEqual([s.rows.total, s.rows.current, s.rows.missing, s.queue.queued, s.dimensions], [26, 26, 0, 0, 64]);
+
+    // The same process serves the HTTP API, whose /status is this status.
+    const res = await waitFor('http up', () => fetch(`http://127.0.0.1:${port}/status`).then((r) => r, () => undefined), 20_000, 100);
+    assert.equal(res.status, 200);
+    const viaHttp = await res.json() as { rows: { current: number } };
+    assert.equal(viaHttp.rows.current, 26);
 
     const stopAt = Date.now();
     run.child.kill('SIGTERM');

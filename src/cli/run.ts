@@ -33,22 +33,22 @@ export async function runService(o: RunOptions): Promise<void> {
   let daemon: SyncDaemon | undefined;
   let http: { close(): Promise<void> } | undefined;
   try {
-    if (o.http) {
-      const { startHttpServer } = await import('../http/index.ts');
-      http = await startHttpServer({
+    // Both halves start side by side: the API answers (503 on /ready) while the model loads, and the sync
+    // worker does not wait for Fastify.
+    const [h, d] = await Promise.allSettled([
+      o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
         ...(pool ? { status: () => getSyncStatus(pool, config.source) } : {}),
-      });
-    }
-    if (pool) {
-      const encoder = await encoderPromise;
-      daemon = await startWithRetry(() => startSyncDaemon({
+      })) : Promise.resolve(undefined),
+      pool ? encoderPromise.then((encoder) => startWithRetry(() => startSyncDaemon({
         pool, encoder, source: config.source, sync: config.sync, logger, metrics,
         connectListener: () => createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-listener' }),
-      }), logger, signal);
-    } else {
-      await encoderPromise;
-    }
+      }), logger, signal)) : encoderPromise.then(() => undefined),
+    ]);
+    if (h.status === 'fulfilled') http = h.value;
+    if (d.status === 'fulfilled') daemon = d.value;
+    if (h.status === 'rejected') throw h.reason;
+    if (d.status === 'rejected') throw d.reason;
     if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     logger.info({ event: 'shutdown' }, 'shutting down');
   } finally {
