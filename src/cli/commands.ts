@@ -11,14 +11,16 @@ export const COMMANDS: Readonly<Record<string, Loader>> = {
   run: async () => (await import('./run.ts')).runCommand,
   status: async () => (await import('./status.ts')).statusCommand,
   deadletter: async () => (await import('./deadletter.ts')).deadletterCommand,
+  index: async () => (await import('./index-cmd.ts')).indexCommand,
+  search: async () => (await import('./search.ts')).searchCommand,
 };
 
 const HELP = [
   ['run [--no-http] [--no-sync]', 'run the sync daemon and the HTTP embedding API'],
-  ['migrate [--dry-run] [--in-place]', 'install or upgrade the schema; handle a model or dimension change'],
+  ['migrate [--dry-run] [--in-place] [--abort]', 'install or upgrade the schema; handle a model or dimension change'],
   ['status [--json]', 'queue, dead letters and embedding coverage'],
   ['deadletter list|retry', 'inspect and replay rows that failed'],
-  ['index status|rebuild', 'vector index state; rebuild it'],
+  ['index status|rebuild [--force]', 'vector index state; build or rebuild it when due'],
   ['search "text" [--limit 10]', 'nearest rows to a query'],
   ['embed "text" [--query] [--model DIR]', 'print one embedding as JSON'],
   ['model info|make-test|import', 'model details; write the test model; import a checkpoint'],

@@ -40,25 +40,47 @@ export async function migrate(o: MigrateOptions): Promise<MigrateSummary> {
   }
 }
 
+const MIGRATE_FLAGS = {
+  'dry-run': { type: 'boolean', default: false },
+  'in-place': { type: 'boolean', default: false },
+  abort: { type: 'boolean', default: false },
+} as const;
+
 export const migrateCommand: Command = async (ctx) => {
+  let flags;
   try {
-    parseArgs({ args: [...ctx.argv], options: {}, allowPositionals: false });
+    flags = parseArgs({ args: [...ctx.argv], options: MIGRATE_FLAGS, allowPositionals: false }).values;
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate`);
+    throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate [--dry-run] [--in-place] [--abort]`);
   }
   const config = ctx.config();
   const { createEncoder } = await import('../encoder/index.ts');
   // The model decides the column's dimension and the checksum that marks its vectors.
   const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
   const model = encoder.info;
-  await encoder.close();
+  // A dimension change (shadow columns or --in-place), --dry-run and --abort: see migrate-model.ts.
+  const { migrateModel, finishMigrate } = await import('./migrate-model.ts');
+  let pre;
+  try {
+    pre = await migrateModel({
+      config, encoder, dryRun: flags['dry-run'], inPlace: flags['in-place'], abort: flags.abort, progress: ctx.stderr, signal: ctx.signal,
+    });
+  } finally {
+    await encoder.close();
+  }
+  if (pre.handled) {
+    ctx.stdout.write(`${pre.lines.join('\n')}\n`);
+    return 0;
+  }
   const r = await migrate({ config, model, progress: ctx.stderr, signal: ctx.signal });
   const lines = [
+    ...pre.lines,
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
     r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (vector(${model.dimensions}))` : `${r.source.sql.table} columns present`,
     `triggers installed on ${r.source.sql.table}; model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
+    ...await finishMigrate(config, model),
   ];
   ctx.stdout.write(`${lines.join('\n')}\n`);
   return 0;

@@ -1,0 +1,157 @@
+// The model-change half of `embedsync migrate`: --dry-run plans, --abort, --in-place, and the shadow
+// migration for a dimension change (with a progress bar and ETA). The plain schema setup and the backfill
+// enqueue stay in migrate.ts; finishMigrate() then installs the search functions and builds the index.
+import type { Config } from '../config/index.ts';
+import type { Encoder, ModelInfo } from '../encoder/types.ts';
+import { MIGRATE_LOCK_KEY, migrateSchema } from '../db/migrate.ts';
+import { detectModelChange, dropVectorColumns, measureEncodeRate, rowsToEmbed, type Detected } from '../db/model-change.ts';
+import { createClient } from '../db/pool.ts';
+import { installSearchFunctions } from '../db/search-functions.ts';
+import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
+import { inspectSource } from '../db/source-info.ts';
+import { ensureIndex, ivfflatLists, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
+import { vectorTypeOid } from '../queue/queue.ts';
+import type { Output } from './context.ts';
+import { progressBar } from './progress.ts';
+
+export function indexPolicy(config: Config): IndexPolicy {
+  const s = config.source;
+  return { kind: s.index, growthFactor: s.indexGrowthFactor, minRows: s.indexMinRows, maintenanceWorkMem: s.indexBuildMemory };
+}
+
+export interface ModelMigrationOptions {
+  readonly config: Config;
+  /** The configured (new) model, open: the shadow backfill and the dry-run's rate measurement use it. */
+  readonly encoder: Encoder;
+  readonly dryRun?: boolean;
+  readonly inPlace?: boolean;
+  readonly abort?: boolean;
+  readonly progress?: Output;
+  readonly signal?: AbortSignal;
+  readonly lockTimeoutMs?: number;
+  readonly chunkSize?: number;
+  /** Failure injection for tests: throw at a named point as a crash there would. */
+  readonly fault?: (point: FaultPoint) => void | Promise<void>;
+}
+
+export interface ModelMigrationOutcome {
+  /** true: the command is complete; false: go on with the plain migrate (and then finishMigrate). */
+  readonly handled: boolean;
+  readonly lines: readonly string[];
+  readonly shadow?: ShadowMigrationResult;
+}
+
+export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigrationOutcome> {
+  const { config, encoder } = o;
+  const model = encoder.info;
+  const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-migrate' });
+  await client.connect();
+  try {
+    const d = await detectModelChange(client, config.source, model);
+    if (o.dryRun) return { handled: true, lines: await plan(client, o, d) };
+    if (o.abort) {
+      const done = d.state ? await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs) : false;
+      return { handled: true, lines: [done ? `migration to ${d.state!.migration!.model} aborted; shadow columns dropped` : 'no migration under way'] };
+    }
+    if (d.change.kind !== 'dimension') return { handled: false, lines: [] };
+    if (o.inPlace || !d.state) {
+      // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
+      await dropVectorColumns(client, config.source, d.info);
+      return { handled: false, lines: [`in place: dropped the vector(${d.change.fromDimensions}) column and its index; rows are re-embedded from scratch`] };
+    }
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+    try {
+      // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
+      await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });
+      const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
+      const r = await runShadowMigration({
+        client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicy(config),
+        onBackfill: (p) => bar.update(p.scanned, p.total),
+        onStep: (step) => { if (step === 'backfilled') bar.finish(); },
+        ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
+      });
+      bar.finish();
+      const lines = [
+        `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum})` +
+          (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
+        ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
+        `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
+        ...(r.index ? [indexLine(r.index)] : []),
+      ];
+      return { handled: true, lines, shadow: r };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => undefined);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** After the plain migrate: (re)installs the search functions and builds the index when it is due. */
+export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dimensions'>): Promise<string[]> {
+  const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-migrate' });
+  await client.connect();
+  try {
+    const info = await inspectSource(client, config.source);
+    await installSearchFunctions(client, info.sql);
+    const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions });
+    return ['search functions embedsync.similar_to and embedsync.search installed', indexLine(r)];
+  } finally {
+    await client.end();
+  }
+}
+
+export function indexLine(r: EnsureResult): string {
+  const lists = r.lists ? `, lists ${r.lists}` : '';
+  switch (r.action) {
+    case 'build':
+    case 'rebuild': return `index ${r.name} ${r.action === 'build' ? 'built' : 'rebuilt'} on ${r.rows} rows${lists} in ${r.buildSeconds!.toFixed(2)}s`;
+    case 'drop': return `index dropped (${r.reason})`;
+    case 'wait': return `no index yet: ${r.reason}`;
+    case 'keep': return `index ${r.name ?? '(none)'} kept: ${r.reason}`;
+  }
+}
+
+async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<string[]> {
+  const model = o.encoder.info;
+  const t = d.info.sql.sourceKey;
+  const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, d.change);
+  const rate = todo.rows > 0 ? await measureEncodeRate(client, d.info, o.encoder) : 0;
+  const eta = todo.rows > 0 ? `~${formatSeconds(todo.rows / rate)} at ${rate.toFixed(0)} rows/s (measured on this machine with ${model.name})` : 'nothing to encode';
+  const policy = indexPolicy(o.config);
+  const idx = policy.kind === 'ivfflat'
+    ? (todo.total >= policy.minRows ? `ivfflat, lists ${ivfflatLists(todo.total)}` : `none yet (ivfflat needs >= ${policy.minRows} rows)`)
+    : policy.kind;
+  const head = `plan for ${t}, model ${model.name} (${model.checksum}, ${model.dimensions} dimensions):`;
+  switch (d.change.kind) {
+    case 'setup':
+      return [head, `  set up schema embedsync, add vector(${model.dimensions}) columns and triggers`, `  enqueue ${todo.rows} of ${todo.total} rows for the daemon: ${eta}`, `  index: ${idx}`];
+    case 'none':
+      return [head, '  model unchanged', `  ${todo.rows} of ${todo.total} rows missing or stale: ${eta}`, `  index: ${idx}`];
+    case 'reembed':
+      return [head, `  same dimension, new checksum (was ${d.change.fromChecksum}): rows become stale, searches skip them until re-embedded`,
+        `  the daemon re-embeds ${todo.rows} of ${todo.total} rows: ${eta}`];
+    case 'dimension':
+      if (o.inPlace) {
+        return [head, `  IN PLACE: drop the vector(${d.change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,
+          `  add vector(${model.dimensions}); the daemon re-embeds ${todo.total} rows: ${eta}`, `  index: ${idx} once embedded (embedsync index rebuild)`];
+      }
+      return [head, `  dimension change ${d.change.fromDimensions} -> ${model.dimensions}, shadow migration` +
+          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''),
+        '  1 add shadow columns (metadata only)', `  2 backfill ${todo.rows} of ${todo.total} rows: ${eta}`,
+        `  3 build index on the shadow column: ${idx}`, '  4 swap columns in one short transaction, drop the old column and index',
+        '  searches keep using the current column until the swap'];
+  }
+}
+
+function formatSeconds(s: number): string {
+  if (s < 90) return `${Math.ceil(s)}s`;
+  if (s < 5400) return `${Math.round(s / 60)}min`;
+  return `${(s / 3600).toFixed(1)}h`;
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

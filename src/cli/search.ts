@@ -1,0 +1,68 @@
+// `embedsync search "text" [--limit 10] [--min-score 0] [--json]`: embeds the text with the model's query
+// prompt and prints the nearest rows via embedsync.search (the same function the backend can call).
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/index.ts';
+import type { Encoder } from '../encoder/types.ts';
+import { createPool, type Queryable } from '../db/pool.ts';
+import { inspectSource } from '../db/source-info.ts';
+import { encodeVector } from '../db/vector-binary.ts';
+import { UsageError, type Command } from './context.ts';
+
+export interface SearchHit {
+  readonly id: string;
+  readonly score: number;
+  readonly document: string;
+}
+
+export async function searchRows(db: Queryable, config: Config, encoder: Encoder, text: string, limit: number, minScore = 0): Promise<SearchHit[]> {
+  const info = await inspectSource(db, config.source);
+  const s = info.sql;
+  const q = (await encoder.encode([text], 'query')).vectors[0]!;
+  const { rows } = await db.query<{ id: string; score: number; document: string }>(
+    `SELECT h.id::text AS id, h.score, ${s.document('t')} AS document
+     FROM embedsync.search($1::vector, $2, $3) h JOIN ${s.table} t ON t.${s.id} = h.id
+     ORDER BY h.score DESC`,
+    // Binary parameter: pgvector's wire format, no float-to-text round trip.
+    [encodeVector(q), limit, minScore]);
+  return rows;
+}
+
+export const searchCommand: Command = async (ctx) => {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...ctx.argv], allowPositionals: true,
+      options: { limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' }, json: { type: 'boolean', default: false } },
+    });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\nusage: embedsync search "text" [--limit 10] [--min-score 0] [--json]`);
+  }
+  const text = parsed.positionals.join(' ').trim();
+  const limit = Number(parsed.values.limit);
+  const minScore = Number(parsed.values['min-score']);
+  if (!text) throw new UsageError('usage: embedsync search "text" [--limit 10] [--min-score 0] [--json]');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
+  if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
+  const config = ctx.config();
+  const { createEncoder } = await import('../encoder/index.ts');
+  const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
+  const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-search' });
+  try {
+    const hits = await searchRows(pool, config, encoder, text, limit, minScore);
+    if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(hits)}\n`);
+    else if (hits.length === 0) ctx.stdout.write('no rows found\n');
+    else {
+      const w = Math.max(...hits.map((h) => h.id.length));
+      ctx.stdout.write(hits.map((h) => `${h.score.toFixed(4)}  ${h.id.padStart(w)}  ${oneLine(h.document, 100)}`).join('\n') + '\n');
+    }
+    return 0;
+  } finally {
+    await pool.end();
+    await encoder.close();
+  }
+};
+
+function oneLine(s: string, max: number): string {
+  const t = s.replace(/\s+/g, ' ');
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
