@@ -212,12 +212,18 @@ test('promtool accepts the rules and the Prometheus config, and the alert unit t
 });
 
 test('Prometheus scrapes the daemon where compose runs it', () => {
-  const prom = parseYaml(read('deploy/prometheus.yml')) as { rule_files: string[]; scrape_configs: { metrics_path: string; static_configs: { targets: string[] }[] }[] };
+  const prom = parseYaml(read('deploy/prometheus.yml')) as {
+    rule_files: string[]; scrape_configs: { job_name: string; metrics_path: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
+  };
   assert.deepEqual(prom.rule_files, ['alerts.yml']);
   const job = prom.scrape_configs[0]!;
   assert.equal(job.metrics_path, '/metrics');
+  assert.ok(read('deploy/alerts.yml').includes(`up{job="${job.job_name}"}`), 'the down alert watches this job');
   const compose = parseYaml(read('docker-compose.yml')) as { services: Record<string, { volumes?: string[]; ports?: string[] }> };
-  const [host, port] = job.static_configs[0]!.targets[0]!.split(':');
+  // Service discovery through Docker's DNS, so every replica of the service is scraped.
+  const sd = job.dns_sd_configs[0]!;
+  assert.equal(sd.type, 'A');
+  const [host, port] = [sd.names[0]!, String(sd.port)];
   assert.ok(compose.services[host!], `scrape target ${host} is a compose service`);
   assert.ok((compose.services[host!]!.ports ?? []).some((p) => p.endsWith(`:${port}`)), `the daemon listens on ${port}`);
   const promMounts = compose.services.prometheus!.volumes ?? [];
