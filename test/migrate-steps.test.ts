@@ -1,0 +1,172 @@
+// Model migrations step by step: a crash at every step of the shadow migration resumes on the next run;
+// a same-dimension model change re-embeds only rows whose checksum differs; --dry-run, --abort, --in-place.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import type { Encoder } from '../src/encoder/types.ts';
+import { FAULT_POINTS, type FaultPoint } from '../src/db/shadow-migration.ts';
+import { readModelState } from '../src/db/model-state.ts';
+import { getSyncStatus } from '../src/sync/status.ts';
+import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
+import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
+import { cosine, instrument, parseVector } from './helpers/sync.ts';
+
+let models: Awaited<ReturnType<typeof tempModelRoot>>;
+let small: string;
+let sibling: string;
+before(async () => {
+  models = await tempModelRoot();
+  small = await writeModelVariant(models.root, { hidden: 48, seed: 7 });
+  sibling = await writeModelVariant(models.root, { hidden: 64, seed: 8 });
+});
+after(() => models.remove());
+
+const ENV = { EMBEDSYNC_INDEX_MIN_ROWS: '100' };
+
+async function vectorColumns(t: MigrateTestDb): Promise<string[]> {
+  const { rows } = await t.pool.query<{ c: string }>(
+    `SELECT attname || ' ' || format_type(atttypid, atttypmod) AS c FROM pg_attribute
+     WHERE attrelid = 'leads'::regclass AND NOT attisdropped AND attname IN
+       ('embedding', 'model_checksum', 'embedding_text_hash', 'embedding_next', 'model_checksum_next', 'embedding_text_hash_next')
+     ORDER BY attname`);
+  return rows.map((r) => r.c);
+}
+
+async function expectMigratedTo(t: MigrateTestDb, enc: Encoder, rows: number): Promise<void> {
+  assert.deepEqual(await vectorColumns(t), [`embedding vector(${enc.info.dimensions})`, 'embedding_text_hash uuid', 'model_checksum text']);
+  const st = await readModelState(t.pool, 'public.leads');
+  assert.equal(st?.checksum, enc.info.checksum);
+  assert.equal(st?.dimensions, enc.info.dimensions);
+  assert.equal(st?.migration, undefined);
+  const n = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL', [enc.info.checksum]);
+  assert.equal(n.rows[0]!.n, rows);
+  const sample = await t.pool.query<{ doc: string; e: string }>(
+    `SELECT concat_ws('. ', title, description) AS doc, embedding::text AS e FROM leads WHERE id IN (1, 150, ${rows}) ORDER BY id`);
+  const want = (await enc.encode(sample.rows.map((r) => r.doc), 'document')).vectors;
+  sample.rows.forEach((r, i) => assert.ok(cosine(parseVector(r.e), want[i]!) > 0.9999));
+  const idx = await t.pool.query<{ name: string; valid: boolean }>(
+    `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary`);
+  assert.deepEqual(idx.rows, [{ name: 'leads_embedding_idx', valid: true }]);
+  const sim = await t.pool.query('SELECT * FROM embedsync.similar_to(5, 10)');
+  assert.equal(sim.rowCount, 10);
+}
+
+class Crash extends Error {}
+
+test('a crash at every step of the shadow migration is resumed by the next run', async () => {
+  const rows = 300;
+  const t = await setupMigrateDb(rows, ENV);
+  try {
+    const a = await t.encoder(TINY_MODEL_DIR);
+    const b = await t.encoder(small);
+    await t.migrate({ encoder: a });
+    await t.embedAll(a);
+    await t.migrate({ encoder: a });
+    let from = a;
+    for (const point of FAULT_POINTS) {
+      const to = from === a ? b : a;
+      const counted = instrument(to);
+      await assert.rejects(t.migrate({ encoder: counted, chunkSize: 64, fault: (p: FaultPoint) => { if (p === point) throw new Crash(`crash ${p}`); } }), Crash);
+      const encodedBefore = [...counted.counts.values()].reduce((x, y) => x + y, 0);
+      const st = await readModelState(t.pool, 'public.leads');
+      const swapped = point === 'after-swap';
+      assert.equal(st?.dimensions, (swapped ? to : from).info.dimensions, `${point}: state dimension`);
+      assert.equal(st?.migration?.checksum, to.info.checksum, `${point}: the migration is recorded as under way`);
+      // Readers are unaffected by the interrupted migration: the current column answers queries.
+      assert.equal((await t.pool.query('SELECT * FROM embedsync.similar_to(7, 10)')).rowCount, 10, `${point}: search works`);
+
+      const r = await t.migrate({ encoder: counted, chunkSize: 64 });
+      assert.equal(r.handled, true);
+      await expectMigratedTo(t, to, rows);
+      const encodedTotal = [...counted.counts.values()].reduce((x, y) => x + y, 0);
+      if (point === 'mid-backfill') {
+        assert.ok(encodedBefore >= 64 && encodedBefore < rows, 'the crashed run had encoded part of the table');
+        assert.equal(encodedTotal, rows, 'the rerun encoded only the rest');
+      } else {
+        assert.equal(encodedTotal, rows, `${point}: every row encoded exactly once across both runs`);
+      }
+      from = to;
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+test('a same-dimension model change re-embeds only rows whose checksum differs, with progress in status', async () => {
+  const rows = 300;
+  const t = await setupMigrateDb(rows, ENV);
+  try {
+    const a = await t.encoder(TINY_MODEL_DIR);
+    const c = instrument(await t.encoder(sibling));
+    assert.equal(a.info.dimensions, c.info.dimensions);
+    assert.notEqual(a.info.checksum, c.info.checksum);
+    await t.migrate({ encoder: a });
+    await t.embedAll(a);
+    // 40 rows already carry the new model's vectors (say, a re-embedding that was cut short earlier).
+    const done = await t.pool.query<{ id: string; doc: string; h: string }>(
+      `SELECT id::text, concat_ws('. ', title, description) AS doc, embedding_text_hash::text AS h FROM leads WHERE id <= 40 ORDER BY id`);
+    const pre = (await c.encode(done.rows.map((r) => r.doc), 'document')).vectors;
+    for (const [i, r] of done.rows.entries()) {
+      await t.pool.query('UPDATE leads SET embedding = $2::vector, model_checksum = $3 WHERE id = $1', [r.id, `[${pre[i]!.join(',')}]`, c.info.checksum]);
+    }
+    c.counts.clear();
+
+    const plan = await t.migrate({ encoder: c, dryRun: true });
+    assert.match(plan.lines.join('\n'), /same dimension, new checksum/);
+    assert.match(plan.lines.join('\n'), /re-embeds 260 of 300 rows: ~\d+s at \d+ rows\/s/);
+    c.counts.clear();
+
+    const r = await t.migrate({ encoder: c });
+    assert.equal(r.handled, false, 'no shadow columns for a same-dimension change');
+    const cfg = t.config(sibling, ENV);
+    const before = await getSyncStatus(t.pool, cfg.source);
+    assert.deepEqual([before.rows.current, before.rows.stale, before.queue.queued], [40, 260, 260]);
+    // Search skips the stale rows meanwhile: only the 40 current ones can be found.
+    const found = await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.similar_to(1, 100)');
+    assert.equal(found.rowCount, 39);
+    assert.ok(found.rows.every((x) => Number(x.id) <= 40));
+
+    await t.embedAll(c);
+    const after = await getSyncStatus(t.pool, cfg.source);
+    assert.deepEqual([after.rows.current, after.rows.stale, after.queue.queued], [300, 0, 0]);
+    const encoded = [...c.counts.entries()];
+    assert.equal(encoded.length, 260, 'only stale rows were encoded');
+    assert.ok(encoded.every(([, n]) => n === 1), 'each once');
+    assert.ok(done.rows.every((x) => !c.counts.has(x.doc)), 'rows already current were not encoded');
+  } finally {
+    await t.close();
+  }
+});
+
+test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps the column type at once', async () => {
+  const rows = 200;
+  const t = await setupMigrateDb(rows, ENV);
+  try {
+    const a = await t.encoder(TINY_MODEL_DIR);
+    const b = await t.encoder(small);
+    await t.migrate({ encoder: a });
+    await t.embedAll(a);
+    const plan = (await t.migrate({ encoder: b, dryRun: true })).lines.join('\n');
+    assert.match(plan, /dimension change 64 -> 48, shadow migration/);
+    assert.match(plan, /backfill 200 of 200 rows: ~\d+s at \d+ rows\/s/);
+    assert.deepEqual(await vectorColumns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'model_checksum text'], 'a dry run changes nothing');
+
+    await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-backfill') throw new Crash(p); } }), Crash);
+    assert.equal((await vectorColumns(t)).length, 6);
+    const aborted = await t.migrate({ encoder: b, abort: true });
+    assert.match(aborted.lines.join('\n'), /aborted/);
+    assert.deepEqual(await vectorColumns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'model_checksum text']);
+    assert.equal((await readModelState(t.pool, 'public.leads'))?.migration, undefined);
+
+    const inPlace = await t.migrate({ encoder: b, inPlace: true });
+    assert.equal(inPlace.handled, false);
+    assert.match(inPlace.lines.join('\n'), /in place: dropped the vector\(64\) column/);
+    assert.match(inPlace.lines.join('\n'), /enqueued 200/);
+    assert.deepEqual(await vectorColumns(t), ['embedding vector(48)', 'embedding_text_hash uuid', 'model_checksum text']);
+    await t.embedAll(b);
+    await t.migrate({ encoder: b });
+    await expectMigratedTo(t, b, rows);
+  } finally {
+    await t.close();
+  }
+});
