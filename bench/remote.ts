@@ -1,0 +1,170 @@
+// Remote encoder benchmark (prints figures; not a test): rows/s of one sync daemon draining a backlog
+//   - with the encoder replaced by a constant-time vector source (the pipeline's own ceiling),
+//   - encoding locally (in-process ONNX),
+//   - using a remote embedsync (`embedsync run --no-sync` in its own process, loopback) with 1, 2 and 4
+//     requests in flight (EMBEDDING_CONCURRENCY),
+// all in one run on one database, so the ratios say where the pipeline, not the encoder, is the limit.
+// Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
+//   usage: npm run bench:remote [-- --rows 5000 --batch 128 --model DIR]
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig, type Env } from '../src/config/index.ts';
+import { createEncoder } from '../src/encoder/index.ts';
+import type { RemoteEncoder } from '../src/encoder/remote/index.ts';
+import type { Encoder } from '../src/encoder/types.ts';
+import { createLogger } from '../src/log/index.ts';
+import { migrateSchema } from '../src/db/migrate.ts';
+import { createClient, createPool } from '../src/db/pool.ts';
+import { startSyncDaemon } from '../src/sync/daemon.ts';
+import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+
+const { values } = parseArgs({ options: {
+  rows: { type: 'string', default: '5000' },
+  batch: { type: 'string', default: '128' },
+  model: { type: 'string', default: TINY_MODEL_DIR },
+} });
+const ROWS = Number(values.rows);
+const BATCH = String(Number(values.batch));
+const MODEL = values.model;
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Daemon B: the real CLI, HTTP half only, with the cache off (every scenario encodes the same texts). */
+async function startRemote(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const env = {
+    ...process.env, EMBEDDING_MODEL: MODEL, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn',
+    RATE_LIMIT: '1000000/second', RATE_LIMIT_BATCH: '1000000/second', CACHE_ENABLED: 'false', MAX_BATCH_SIZE: BATCH,
+    MAX_CONCURRENT_REQUESTS: '8', EMBEDDING_BACKEND: 'local',
+  };
+  const child = spawn(process.execPath, ['bin/embedsync.js', 'run', '--no-sync'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    if (ok) return { url, child };
+    if (child.exitCode !== null) throw new Error(`embedsync run --no-sync exited with ${child.exitCode}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGTERM');
+  throw new Error('remote embedsync did not become ready');
+}
+
+function constantEncoder(like: Encoder): Encoder {
+  const v = new Float32Array(like.info.dimensions);
+  v[0] = 1;
+  return {
+    info: { ...like.info, name: 'constant', checksum: 'constant00000000' },
+    async encode(texts) { return { vectors: texts.map(() => v), tokens: 0, truncated: 0 }; },
+    async close() {},
+  };
+}
+
+/** Fresh table, `rows` rows queued by the triggers, one daemon draining it; rows/s from start to empty queue. */
+async function drain(url: string, table: string, encoder: Encoder): Promise<number> {
+  const env: Env = {
+    DATABASE_URL: url, EMBEDSYNC_TABLE: table, EMBEDSYNC_BATCH_SIZE: BATCH, MAX_BATCH_SIZE: BATCH,
+    EMBEDSYNC_POLL_INTERVAL_MS: '100', EMBEDSYNC_DEBOUNCE_MS: '5',
+  };
+  const config = loadConfig(env);
+  const pool = createPool({ databaseUrl: url, max: 4 });
+  try {
+    await pool.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, title text, description text)`);
+    const c = createClient({ databaseUrl: url });
+    await c.connect();
+    await migrateSchema(c, config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions })
+      .finally(() => c.end());
+    await pool.query(`INSERT INTO ${table} (title, description)
+      SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт, рядом метро и парк' FROM generate_series(1, $1::int) g`, [ROWS]);
+    const queued = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM embedsync.queue`)).rows[0]!.n;
+    if ((await queued()) !== ROWS) throw new Error('backlog not queued');
+    const started = performance.now();
+    const daemon = await startSyncDaemon({
+      pool, encoder, source: config.source, sync: config.sync, logger: createLogger('warn'),
+      connectListener: () => createClient({ databaseUrl: url }),
+    });
+    while ((await queued()) > 0) await new Promise((r) => setTimeout(r, 20));
+    const ms = performance.now() - started;
+    await daemon.stop();
+    const done = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE model_checksum = $1 AND embedding IS NOT NULL`, [encoder.info.checksum])).rows[0]!.n;
+    if (done !== ROWS) throw new Error(`${table}: ${done} of ${ROWS} rows embedded`);
+    await pool.query(`DELETE FROM embedsync.state`);
+    return ROWS / (ms / 1000);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function main(): Promise<void> {
+  let pgDir: string | undefined;
+  let base = process.env.DATABASE_URL;
+  if (!base) {
+    pgDir = execFileSync('mktemp', ['-d', '/tmp/embedsync-bench-pg.XXXXXX']).toString().trim();
+    base = execFileSync('bash', ['scripts/pg-start.sh', pgDir]).toString().trim();
+  }
+  const dbName = `embedsync_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const u = new URL(base);
+  u.pathname = `/${dbName}`;
+  const url = u.toString();
+  let remote: { url: string; child: ChildProcess } | undefined;
+  const encoders: Encoder[] = [];
+  try {
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+    await db.end();
+    remote = await startRemote();
+    const local = await createEncoder(loadConfig({ EMBEDDING_MODEL: MODEL }, { cores: 2 }).model);
+    encoders.push(local);
+    console.log(`embedsync remote benchmark: ${fmt(ROWS)} rows, batch ${BATCH}, model ${local.info.name} (${local.info.dimensions} dims), ` +
+      `local threads 2, remote = \`embedsync run --no-sync\` on loopback`);
+
+    const results: [string, number][] = [];
+    const run = async (label: string, table: string, enc: Encoder) => {
+      const r = await drain(url, table, enc);
+      results.push([label, r]);
+      console.log(`  ${label.padEnd(40)} ${fmt(r).padStart(7)} rows/s`);
+    };
+    await run('pipeline ceiling (constant vectors)', 'bench_constant', constantEncoder(local));
+    await run('local encoder (in-process ONNX)', 'bench_local', local);
+    for (const c of [1, 2, 4]) {
+      const enc = await createEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: remote.url, EMBEDDING_CONCURRENCY: String(c) }).model);
+      encoders.push(enc);
+      await run(`remote embedsync, ${c} request${c > 1 ? 's' : ''} in flight`, `bench_remote_${c}`, enc);
+      console.log(`    (peak requests in flight: ${(enc as RemoteEncoder).peakInFlight})`);
+    }
+    const localRate = results[1]![1];
+    const ceiling = results[0]![1];
+    console.log('  ratios:');
+    for (const [label, r] of results.slice(2)) {
+      console.log(`    ${label.padEnd(38)} ${(r / localRate).toFixed(2)}× local, ${((r / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+    }
+    console.log(`    ${'local encoder'.padEnd(38)} ${((localRate / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+  } finally {
+    for (const e of encoders) await e.close().catch(() => undefined);
+    if (remote) {
+      remote.child.kill('SIGTERM');
+      await new Promise((r) => remote!.child.once('exit', r));
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+    if (pgDir) execFileSync('bash', ['scripts/pg-stop.sh', pgDir]);
+  }
+}
+
+await main();
