@@ -213,3 +213,44 @@ test('a dropped listener connection reconnects and still hears changes', async (
     await t.close();
   }
 });
+
+test('a slow batch keeps its lease: a second daemon does not encode it again', async () => {
+  const t = await setupSyncDb({ EMBEDSYNC_LEASE_SECONDS: '1' });
+  let slow = true;
+  const enc = instrument(t.encoder, async () => {
+    if (slow) {
+      slow = false;
+      await new Promise((r) => setTimeout(r, 2500));
+    }
+  });
+  try {
+    await t.startDaemon({ encoder: enc, owner: 'slow' });
+    await t.pool.query(`INSERT INTO leads (title) SELECT 'slow ' || g FROM generate_series(1, 10) g`);
+    await waitFor('slow batch claimed', async () => !slow);
+    await t.startDaemon({ encoder: enc, owner: 'other' });
+    await waitFor('drained', async () => (await queued(t.pool)) === 0, 8000);
+    assert.equal(enc.counts.size, 10);
+    assert.deepEqual([...new Set(enc.counts.values())], [1], 'each row encoded once');
+  } finally {
+    await t.close();
+  }
+});
+
+test('EMBEDSYNC_DOCUMENT_SQL: the expression decides what is embedded and what counts as a change', async () => {
+  const t = await setupSyncDb({ EMBEDSYNC_DOCUMENT_SQL: "concat_ws(' | ', title, city)" });
+  const enc = instrument(t.encoder);
+  try {
+    await t.startDaemon({ encoder: enc });
+    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description, city) VALUES ('Дом', 'не входит', 'Казань') RETURNING id`);
+    const id = rows[0]!.id;
+    const first = await waitFor('embedded', async () => (await embeddingOf(t.pool, id))?.e);
+    const expected = (await t.encoder.encode(['Дом | Казань'], 'document')).vectors[0]!;
+    assert.ok(cosine(parseVector(first), expected) > 0.99999);
+    await t.pool.query(`UPDATE leads SET description = 'другое' WHERE id = $1`, [id]);
+    assert.equal(await queued(t.pool), 0, 'a column outside the expression is not a change');
+    await t.pool.query(`UPDATE leads SET city = 'Пермь' WHERE id = $1`, [id]);
+    await waitFor('re-embedded', async () => enc.counts.get('Дом | Пермь') === 1 && (await queued(t.pool)) === 0);
+  } finally {
+    await t.close();
+  }
+});

@@ -8,7 +8,7 @@ import { documentFunctionName, type SourceSql } from './source-sql.ts';
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
-  'claim', 'read-documents', 'write-embeddings', 'release', 'fail', 'enqueue-stale', 'queue-stats',
+  'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
   'row-coverage', 'source-columns', 'source-install',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',

@@ -40,6 +40,7 @@ export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceS
     ops: {
       claim: (...a) => main.claim(...a),
       release: (...a) => main.release(...a),
+      extendLease: (...a) => main.extendLease!(...a),
       fail: (...a) => main.fail(...a),
       stats: () => main.stats(),
       readDocuments: (ids) => current.readDocuments(ids).catch(invalidate),

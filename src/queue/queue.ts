@@ -47,6 +47,8 @@ export interface QueueOps {
   readDocuments(ids: readonly string[]): Promise<DocumentRow[]>;
   write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
   release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
+  /** Optional so wrappers that forward a subset keep compiling; without it leases are not renewed. */
+  extendLease?(ids: readonly string[], owner: string, leaseSeconds: number): Promise<number>;
   fail(failures: readonly { id: string; error: string }[], owner: string, maxAttempts: number, retryBaseMs: number): Promise<{ dead: number; retried: number }>;
   stats(): Promise<QueueStats>;
 }
@@ -63,6 +65,7 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     read: renderSql('read-documents', s),
     write: renderSql('write-embeddings', s),
     release: renderSql('release', s),
+    extend: renderSql('extend-lease', s),
     fail: renderSql('fail', s),
     stats: renderSql('queue-stats', s),
   };
@@ -105,6 +108,11 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     async release(ids, owner, delayMs = 0) {
       if (ids.length === 0) return 0;
       const r = await db.query(q.release, [ids, owner, delayMs]);
+      return r.rowCount ?? 0;
+    },
+    async extendLease(ids, owner, leaseSeconds) {
+      if (ids.length === 0) return 0;
+      const r = await db.query(q.extend, [ids, owner, leaseSeconds]);
       return r.rowCount ?? 0;
     },
     async fail(failures, owner, maxAttempts, retryBaseMs) {

@@ -18,6 +18,7 @@ export interface BatchProcessorDeps {
   readonly owner: string;
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
+  readonly leaseSeconds: number;
   readonly metrics?: Metrics;
   readonly onFailure?: (f: { id: string; error: string; deadLettered: boolean }) => void;
 }
@@ -144,8 +145,8 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
     }
 
     const result = await writeIsolated(items, finished, claimed, checksum, failures);
-    const embedded = items.filter((i) => i.vector !== null).length;
-    d.metrics?.rowsEmbedded.inc(Math.min(embedded, result.written.length));
+    const written = new Set(result.written);
+    d.metrics?.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);
     for (const lag of result.lagSeconds) d.metrics?.changeToEmbeddingSeconds.observe(lag);
 
     if (failures.length > 0) {
@@ -162,13 +163,19 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
   };
 
   return async (claimed, signal) => {
+    // Renew the lease while the batch is in hand (a third of the way through each lease), so a slow encode
+    // is not mistaken for a dead daemon.
+    const ids = claimed.map((c) => c.id);
+    const renew = setInterval(() => { d.ops.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
     try {
       return await processBatch(claimed, signal);
     } catch (err) {
       // Database trouble (deadlock, restart): hand the rows back at once if we still can, so they do not
       // wait out the lease; if we cannot, the lease expiry brings them back.
-      await d.ops.release(claimed.map((c) => c.id), d.owner, 0).catch(() => undefined);
+      await d.ops.release(ids, d.owner, 0).catch(() => undefined);
       throw err;
+    } finally {
+      clearInterval(renew);
     }
   };
 }

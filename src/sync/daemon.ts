@@ -74,7 +74,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
   const ops = targeted.ops;
   const process = createBatchProcessor({
-    ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs,
+    ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
     ...(metrics ? { metrics } : {}),
     onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
   });
@@ -121,9 +121,12 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };
-  let sweeping: Promise<unknown> = Promise.resolve();
+  let sweeping: Promise<unknown> | undefined;
   const sweepTimer = setInterval(() => {
-    sweeping = runSweep().catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'));
+    if (sweeping) return; // a slow sweep on a big table: never two at once
+    sweeping = runSweep()
+      .catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'))
+      .finally(() => { sweeping = undefined; });
   }, sync.sweepIntervalMs);
 
   const refreshGauges = async () => {
@@ -150,7 +153,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
         clearInterval(gaugeTimer);
         // Leave a little of the shutdown budget for releasing the batch and closing connections.
         await loop.stop(Math.max(100, sync.shutdownTimeoutMs - 2000));
-        await Promise.all([listener.stop(), sweeping.catch(() => undefined)]);
+        await Promise.all([listener.stop(), sweeping]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();
       return stopped;
