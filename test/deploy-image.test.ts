@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/index.ts';
-import { usage } from '../src/cli/commands.ts';
+import { COMMANDS } from '../src/cli/commands.ts';
 
 const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
@@ -63,7 +63,7 @@ test('the container runs the CLI the way the README does, as a non-root user', (
   const readme = read('README.md');
   for (const cmd of ['migrate', 'run']) {
     assert.ok(readme.includes(`node ${pkg.bin.embedsync} ${cmd}`), `README shows node ${pkg.bin.embedsync} ${cmd}`);
-    assert.match(usage(), new RegExp(`^  ${cmd}\\b`, 'm'), `${cmd} is a CLI command`);
+    assert.ok(cmd in COMMANDS, `${cmd} is a CLI command`);
   }
   const userIdx = runtime.findIndex((i) => i.op === 'USER');
   assert.ok(userIdx >= 0, 'USER is set');
