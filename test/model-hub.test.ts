@@ -20,9 +20,11 @@ interface Hub {
   /** file name → how many more GETs to cut off half-way */
   cut: Map<string, number>;
   ignoreRange: boolean;
+  /** file name → how many more GETs to stall (half the body, then silence) */
+  stall: Map<string, number>;
 }
 
-const hub: Hub = { repos: new Map(), log: [], cut: new Map(), ignoreRange: false };
+const hub: Hub = { repos: new Map(), log: [], cut: new Map(), ignoreRange: false, stall: new Map() };
 let server: Server;
 let endpoint: string;
 let scratch: string;
@@ -56,6 +58,12 @@ before(async () => {
       'content-length': slice.length,
       ...(range && !hub.ignoreRange ? { 'content-range': `bytes ${from}-${body.length - 1}/${body.length}` } : {}),
     });
+    const stalls = hub.stall.get(file) ?? 0;
+    if (stalls > 0) {
+      hub.stall.set(file, stalls - 1);
+      res.write(slice.subarray(0, Math.floor(slice.length / 2)));
+      return;
+    }
     const cuts = hub.cut.get(file) ?? 0;
     if (cuts > 0) {
       hub.cut.set(file, cuts - 1);
@@ -136,6 +144,17 @@ test('a broken download leaves only a .part file; the next start resumes it, or 
     assert.ok((await readFile(join(dir, 'onnx/model.onnx'))).equals(hub.repos.get('embedsync/tiny')!.get('onnx/model.onnx')!));
     await assertNoPartFiles(dir);
   }
+});
+
+test('a body that stops flowing is abandoned after the stall timeout and resumed', async () => {
+  const cacheDir = join(scratch, 'stall');
+  hub.log.length = 0;
+  hub.stall.set('tokenizer.json', 1);
+  const dir = await downloadModel({ repo: 'embedsync/tiny', revision: 'main' }, opts(cacheDir, { stallTimeoutMs: 300 }));
+  const gets = hub.log.filter((l) => l.url.endsWith('/tokenizer.json'));
+  assert.equal(gets.length, 2);
+  assert.match(gets[1]!.range ?? '', /^bytes=[1-9]\d*-$/);
+  assert.ok((await readFile(join(dir, 'tokenizer.json'))).equals(hub.repos.get('embedsync/tiny')!.get('tokenizer.json')!));
 });
 
 test('unreachable hub and unknown repo give distinct errors', async () => {

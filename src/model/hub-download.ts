@@ -43,6 +43,8 @@ export interface DownloadOptions {
   /** Attempts per file before giving up (each resumes where the last stopped). */
   readonly attempts?: number;
   readonly retryDelayMs?: number;
+  /** A request with no response headers, or a body with no data, for this long is retried (default 20 s). */
+  readonly stallTimeoutMs?: number;
   /** Runs when the repo has weights but no ONNX file (default: convert a single model.safetensors). */
   readonly importCheckpoint?: (dir: string) => Promise<unknown>;
 }
@@ -128,14 +130,25 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
     const headers: Record<string, string> = { 'user-agent': 'embedsync' };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (have > 0) headers.range = `bytes=${have}-`;
+    // A silent network (no answer, or a body that stops flowing) must not hang start-up: abort and retry.
+    const stall = new AbortController();
+    const stallMs = opts.stallTimeoutMs ?? 20_000;
+    let timer = setTimeout(() => stall.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
+    const kick = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => stall.abort(new Error(`no data for ${stallMs} ms`)), stallMs);
+    };
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stall.signal]) : stall.signal;
     let res: Response;
     try {
-      res = await fetch(url, { headers, redirect: 'follow', ...(opts.signal ? { signal: opts.signal } : {}) });
+      res = await fetch(url, { headers, redirect: 'follow', signal });
     } catch (err) {
+      clearTimeout(timer);
       if (opts.signal?.aborted) throw err;
       lastError = new HubUnreachableError(`cannot reach ${opts.endpoint} for ${hub.repo}/${file}: ${causeText(err)}`, { cause: err });
       continue;
     }
+    if (res.status !== 200 && res.status !== 206) clearTimeout(timer);
     if (res.status === 404 && !required) {
       await res.body?.cancel();
       return false;
@@ -166,9 +179,11 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
     let done = start;
     try {
       const body = Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream<Uint8Array>);
-      body.on('data', (chunk: Buffer) => { done += chunk.length; bar.update(done); });
+      body.on('data', (chunk: Buffer) => { done += chunk.length; kick(); bar.update(done); });
       await pipeline(body, createWriteStream(part, { flags: resumed ? 'a' : 'w' }));
+      clearTimeout(timer);
     } catch (err) {
+      clearTimeout(timer);
       bar.end(done);
       if (opts.signal?.aborted) throw err;
       lastError = new HubUnreachableError(`download of ${hub.repo}/${file} broke off at ${done} bytes: ${causeText(err)}`, { cause: err });
