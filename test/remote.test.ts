@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig, type Env } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
-import { availabilityOf, createRemoteEncoder, type RemoteEncoder } from '../src/encoder/remote/index.ts';
+import { availabilityOf, createRemoteEncoder, type RemoteEncoder, type RemoteLogger } from '../src/encoder/remote/index.ts';
 import { parseRetryAfter, retryDelayMs, DEFAULT_RETRY_POLICY } from '../src/encoder/remote/retry-policy.ts';
 import { planChunks } from '../src/encoder/remote/chunking.ts';
 import { CircuitBreaker } from '../src/encoder/remote/circuit-breaker.ts';
@@ -30,9 +30,9 @@ after(async () => {
   await b.close();
 });
 
-function remote(env: Env, opts: { fast?: boolean } = { fast: true }): Promise<Encoder> {
+function remote(env: Env, opts: { fast?: boolean; logger?: RemoteLogger } = { fast: true }): Promise<Encoder> {
   const model = loadConfig({ EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_ENDPOINT: proxy.address, ...env }).model;
-  return createRemoteEncoder(model, opts.fast ? FAST : {});
+  return createRemoteEncoder(model, { ...(opts.fast ?? true ? FAST : {}), ...(opts.logger ? { logger: opts.logger } : {}) });
 }
 
 async function expectSame(a: Encoder, texts: readonly string[] = TEXTS): Promise<void> {
@@ -172,7 +172,9 @@ test('429 with Retry-After: the next attempt waits as told, then succeeds', asyn
 
 test('remote down: reason unavailable after the retries, then the breaker fails fast without a request; back up → it recovers', async () => {
   reset();
-  const a = await remote({ EMBEDDING_BACKEND: 'embedsync' });
+  const events: Record<string, unknown>[] = [];
+  const logger: RemoteLogger = { warn: (o) => events.push(o as Record<string, unknown>), info: (o) => events.push(o as Record<string, unknown>) };
+  const a = await remote({ EMBEDDING_BACKEND: 'embedsync' }, { logger });
   try {
     await b.stop();
     const e1 = await a.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
@@ -190,6 +192,8 @@ test('remote down: reason unavailable after the retries, then the breaker fails 
     const ok = await a.encode(['дом'], 'document');
     assert.ok(maxDiff(ok.vectors, (await b.encoder.encode(['дом'], 'document')).vectors) <= 1e-6);
     assert.equal(availabilityOf(a)!.open, false);
+    assert.deepEqual(events.map((e) => e.event), ['remote_encoder_unavailable', 'remote_encoder_recovered']);
+    assert.match(String(events[0]!.error), /POST \/embed\/batch: /);
   } finally {
     await b.start().catch(() => undefined);
     await a.close();

@@ -97,7 +97,7 @@ export const runCommand: Command = async (ctx) => {
   try {
     await runService({
       config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
-      loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal }),
+      loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger }),
     });
   } finally {
     await tracing.shutdown();

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { createLocalEncoder } from './local-encoder.ts';
+import type { RemoteLogger } from './remote/index.ts';
 import type { Encoder } from './types.ts';
 import type { ModelConfig } from '../config/index.ts';
 
@@ -20,6 +21,8 @@ export interface CreateEncoderOptions {
   /** Relative model paths resolve against this folder (the CLI passes its cwd). */
   readonly cwd?: string;
   readonly signal?: AbortSignal;
+  /** Remote backends report outages and recoveries here. */
+  readonly logger?: RemoteLogger;
 }
 
 /** Builds the configured encoder. Throws with the file and folder named when the model cannot be loaded. */
@@ -27,7 +30,9 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
   if (model.backend !== 'local') {
     // Remote backends (embedsync, TEI, OpenAI-compatible): see remote/index.ts.
     const { createRemoteEncoder } = await import('./remote/index.ts');
-    return createRemoteEncoder(model, { ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    return createRemoteEncoder(model, {
+      ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.logger ? { logger: opts.logger } : {}),
+    });
   }
   const dir = await resolveModelDir(model, opts);
   return createLocalEncoder({

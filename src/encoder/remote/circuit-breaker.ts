@@ -9,6 +9,8 @@ export interface BreakerOptions {
   readonly baseOpenMs: number;
   readonly maxOpenMs: number;
   readonly now?: () => number;
+  /** Told when the breaker trips (with the pause and the reason) and when the remote answers again. */
+  readonly onChange?: (change: { readonly open: boolean; readonly openMs?: number; readonly reason?: string }) => void;
 }
 
 export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 1, baseOpenMs: 1000, maxOpenMs: 15_000 };
@@ -71,6 +73,7 @@ export class CircuitBreaker {
 
   /** The remote answered (even a 4xx about the input: it is up). */
   success(): void {
+    if (this.openUntil !== 0) this.o.onChange?.({ open: false });
     this.failures = 0;
     this.trips = 0;
     this.openUntil = 0;
@@ -90,8 +93,10 @@ export class CircuitBreaker {
     if (this.state === 'half-open' || this.failures >= this.o.failureThreshold) {
       const coolDown = Math.min(this.o.maxOpenMs, this.o.baseOpenMs * 2 ** Math.min(this.trips, 20));
       this.trips += 1;
-      this.openUntil = this.now() + Math.max(coolDown, minOpenMs);
+      const openMs = Math.max(coolDown, minOpenMs);
+      this.openUntil = this.now() + openMs;
       this.failures = 0;
+      this.o.onChange?.({ open: true, openMs, reason });
     }
     this.settleProbe();
   }

@@ -14,7 +14,14 @@ export { promptPlan, remoteChecksum } from './identity.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** Where outages and recoveries are reported (the daemon's pino logger fits). */
+export interface RemoteLogger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
 export interface RemoteEncoderOptions {
+  readonly logger?: RemoteLogger;
   readonly cwd?: string;
   readonly signal?: AbortSignal;
   readonly retry?: RetryPolicy;
@@ -34,7 +41,18 @@ export interface RemoteCommon {
 export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncoderOptions = {}): Promise<Encoder> {
   const common: RemoteCommon = {
     retry: opts.retry ?? DEFAULT_RETRY_POLICY,
-    breaker: () => new CircuitBreaker(opts.breaker ?? DEFAULT_BREAKER),
+    breaker: () => new CircuitBreaker({
+      ...(opts.breaker ?? DEFAULT_BREAKER),
+      onChange: ({ open, openMs, reason }) => {
+        const endpoint = withoutCredentials(model.endpoint);
+        if (open) {
+          opts.logger?.warn({ event: 'remote_encoder_unavailable', backend: model.backend, endpoint, retry_in_ms: openMs, error: reason },
+            'remote encoder unavailable; rows stay queued until it answers again');
+        } else {
+          opts.logger?.info({ event: 'remote_encoder_recovered', backend: model.backend, endpoint }, 'remote encoder answers again');
+        }
+      },
+    }),
     cwd: opts.cwd ?? '.',
     signal: opts.signal,
     startedAt: performance.now(),
@@ -52,4 +70,12 @@ export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncode
 /** The breaker of a remote encoder (undefined for the local one), for callers that pause while it is open. */
 export function availabilityOf(encoder: Encoder): BackendAvailability | undefined {
   return (encoder as { availability?: BackendAvailability }).availability;
+}
+
+function withoutCredentials(endpoint: string | undefined): string | undefined {
+  if (!endpoint) return endpoint;
+  const u = new URL(endpoint);
+  u.username = '';
+  u.password = '';
+  return u.toString();
 }
