@@ -2,6 +2,7 @@
 // running in this process, which decodes the JSON export requests.
 import { test, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -141,6 +142,7 @@ test('a batch span with claim, encode and write children arrives at the collecto
 
 test('an HTTP request gets a SERVER span with route and status, child spans and trace ids in its log lines', async () => {
   collector.received.spans.length = 0;
+  collector.received.resources.length = 0;
   const tracing = await startTracing({ endpoint: collector.url, serviceName: 'embedsync-test' });
   running = tracing;
   const lines: Record<string, unknown>[] = [];
@@ -183,6 +185,8 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
   assert.equal(encodeInContinued?.parentSpanId, continued.spanId, 'handler spans are children of the request span');
   const fresh = servers.find((s) => s.name === 'POST /embed/:kind' && s.traceId !== remoteTrace)!;
   assert.ok(!fresh.parentSpanId, 'without traceparent the request starts a new trace');
+  const pkgVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  assert.ok(collector.received.resources.every((r) => r['service.version'] === pkgVersion), 'service.version defaults to the package version');
   const brokenSpan = byName(spans, 'GET /broken');
   assert.equal(brokenSpan.status?.code, 2);
   assert.equal(attrs(brokenSpan.attributes)['http.response.status_code'], 500);

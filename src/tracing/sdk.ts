@@ -1,6 +1,7 @@
 // The OpenTelemetry SDK wiring: a tracer provider with a batching OTLP/HTTP (JSON) exporter, async-context
 // propagation (so child spans and log lines find their parent across awaits) and W3C traceparent headers.
 // Sampling follows the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG variables, read by the SDK.
+import { readFileSync } from 'node:fs';
 import { context, diag, DiagLogLevel, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -30,7 +31,10 @@ export function tracesUrl(endpoint: string): string {
   return new URL('v1/traces', endpoint.endsWith('/') ? endpoint : `${endpoint}/`).toString();
 }
 
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 export function createTracerSdk(options: TracerSdkOptions): TracerSdk {
+  const serviceVersion = options.serviceVersion ?? PACKAGE_VERSION;
   const onError = options.onExportError;
   if (onError) {
     const report = (message: string, ...args: unknown[]) => onError([message, ...args].map(errorMessage).join(' '));
@@ -40,7 +44,7 @@ export function createTracerSdk(options: TracerSdkOptions): TracerSdk {
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: options.serviceName,
-      ...(options.serviceVersion ? { [ATTR_SERVICE_VERSION]: options.serviceVersion } : {}),
+      [ATTR_SERVICE_VERSION]: serviceVersion,
     }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: options.exportDelayMs ?? 5000 })],
   });
@@ -49,7 +53,7 @@ export function createTracerSdk(options: TracerSdkOptions): TracerSdk {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   return {
-    tracer: provider.getTracer('embedsync', options.serviceVersion),
+    tracer: provider.getTracer('embedsync', serviceVersion),
     flush: () => provider.forceFlush(),
     shutdown: async () => {
       try {

@@ -7,6 +7,7 @@ export interface TracingOptions {
   /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to <endpoint>/v1/traces. Undefined: tracing off. */
   readonly endpoint: string | undefined;
   readonly serviceName: string;
+  /** Default: the package version. */
   readonly serviceVersion?: string;
   /** Delay between span exports; the SDK default is 5 s. */
   readonly exportDelayMs?: number;
