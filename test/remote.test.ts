@@ -284,3 +284,15 @@ test('retry policy, chunk plan and breaker in isolation', () => {
   br.success();
   assert.equal(br.state, 'closed');
 });
+
+test('remote settings are validated at start-up with the others', () => {
+  const names = loadConfig({ EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://tei:80', EMBEDDING_PROMPT_NAMES: 'query:search_query, document=search_document' }).model;
+  assert.deepEqual(names.promptNames, { query: 'search_query', document: 'search_document' });
+  assert.throws(() => loadConfig({ EMBEDDING_BACKEND: 'openai', EMBEDDING_PROMPT_NAMES: 'query:q', EMBEDDING_REMOTE_BATCH_SIZE: '0', EMBEDDING_REMOTE_TIMEOUT_SECONDS: 'x' }), (err: Error) => {
+    for (const needle of ['EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=openai', 'EMBEDDING_PROMPT_NAMES must name a prompt for both',
+      'EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only', 'EMBEDDING_REMOTE_BATCH_SIZE', 'EMBEDDING_REMOTE_TIMEOUT_SECONDS']) {
+      assert.ok(err.message.includes(needle), `${needle} in ${err.message}`);
+    }
+    return true;
+  });
+});

@@ -7,7 +7,10 @@ export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
-  /** A Retry-After longer than this ends the retries (the breaker then stays open that long). */
+  /**
+   * A Retry-After longer than this ends the retries and the breaker stays open that long instead: the rows go
+   * back to the queue rather than sit in a claimed batch whose lease may run out meanwhile.
+   */
   readonly maxRetryAfterMs: number;
 }
 
@@ -15,7 +18,7 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxAttempts: 4,
   baseDelayMs: 100,
   maxDelayMs: 2000,
-  maxRetryAfterMs: 60_000,
+  maxRetryAfterMs: 10_000,
 };
 
 /** Statuses that say "not now" rather than "not this request". */
