@@ -1,0 +1,50 @@
+// Deterministic mixed Russian / English texts built from the test corpus's lead-like sentences, cut to a
+// target length in tokens of the model's tokenizer: the texts of the int8 quality gate and bench/model.ts.
+import { TINY_CORPUS } from './tiny-corpus.ts';
+
+const SENTENCES = TINY_CORPUS.split('\n').map((s) => s.trim()).filter(Boolean);
+const WORDS = SENTENCES.join(' ').split(/\s+/);
+
+/** mulberry32, seeded: same texts on every run and machine. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface MixedTextOptions {
+  readonly count: number;
+  /** Token length range (inclusive) as counted by `tokens`. */
+  readonly minTokens: number;
+  readonly maxTokens: number;
+  /** Token count of a text (with the model's special tokens and prompt, as the encoder feeds it). */
+  readonly tokens: (text: string) => number;
+  readonly seed?: number;
+}
+
+/**
+ * Texts whose lengths spread evenly over [minTokens, maxTokens]: whole sentences in shuffled order, some
+ * with words swapped in from the other language, trimmed word by word to the drawn length.
+ */
+export function mixedTexts({ count, minTokens, maxTokens, tokens, seed = 1 }: MixedTextOptions): string[] {
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const target = minTokens + Math.floor(rand() * (maxTokens - minTokens + 1));
+    const words: string[] = [];
+    while (tokens(words.join(' ')) < target) {
+      const sentence = pick(SENTENCES).split(/\s+/);
+      // Code-switching as in real leads: now and then a word from anywhere in the corpus.
+      for (const w of sentence) words.push(rand() < 0.15 ? pick(WORDS) : w);
+    }
+    while (words.length > 1 && tokens(words.join(' ')) > target) words.pop();
+    out.push(words.join(' '));
+  }
+  return out;
+}
