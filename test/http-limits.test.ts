@@ -140,6 +140,16 @@ test('RATE_LIMIT per client → 429 with Retry-After, then recovery; RATE_LIMIT_
   assert.equal((await post(t, '/embed/batch', batch)).statusCode, 200);
 });
 
+test('TRUST_PROXY: behind a proxy, clients are told apart by X-Forwarded-For', async () => {
+  const t = await app({ env: { RATE_LIMIT: '1/minute', TRUST_PROXY: '127.0.0.1' } });
+  const from = (client: string) => post(t, '/embed', { text: 'p' }, { 'x-forwarded-for': client }, '127.0.0.1');
+  assert.deepEqual([(await from('203.0.113.1')).statusCode, (await from('203.0.113.1')).statusCode], [200, 429]);
+  assert.equal((await from('203.0.113.2')).statusCode, 200, 'another client behind the same proxy');
+  const untrusted = await app({ env: { RATE_LIMIT: '1/minute' } });
+  await post(untrusted, '/embed', { text: 'p' }, { 'x-forwarded-for': '203.0.113.1' });
+  assert.equal((await post(untrusted, '/embed', { text: 'p' }, { 'x-forwarded-for': '203.0.113.9' })).statusCode, 429, 'without TRUST_PROXY the header is ignored');
+});
+
 test('API_KEY: Bearer or X-API-Key required except on probes and metrics; wrong keys are rate-limited', async () => {
   const key = 's3cret-key-value';
   const t = await app({ env: { API_KEY: key, RATE_LIMIT: '4/minute' } });

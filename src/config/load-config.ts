@@ -89,6 +89,8 @@ export interface HttpConfig {
   readonly allowedOrigins: readonly string[];
   readonly apiKey: string | undefined;
   readonly bodyLimitBytes: number;
+  /** Behind a reverse proxy: trust X-Forwarded-For from it (true, or its addresses/CIDRs), so rate limits see clients. */
+  readonly trustProxy: boolean | readonly string[];
 }
 
 export interface CacheConfig {
@@ -240,6 +242,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     allowedOrigins: get('ALLOWED_ORIGINS', ['*'] as readonly string[], parseList),
     apiKey: raw('API_KEY'),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 0, 0, 1 << 30),
+    trustProxy: get('TRUST_PROXY', false as boolean | readonly string[], (s) => (parseBoolean(s).ok ? parseBoolean(s) : parseList(s))),
   };
 
   const cache: CacheConfig = {
