@@ -184,6 +184,16 @@ test('GET /health, /model-info, /metrics, /cache/stats, POST /cache/clear', asyn
   assert.equal((await post(t, '/embed', { text: 'one' })).json().cached, false);
 });
 
+test('CACHE_ENABLED=false: every answer is fresh (and still identical)', async () => {
+  const t = await app({ env: { CACHE_ENABLED: 'false' } });
+  const a = await post(t, '/embed', { text: 'no cache here' });
+  const b = await post(t, '/embed', { text: 'no cache here' });
+  assert.deepEqual([a.json().cached, b.json().cached], [false, false]);
+  assert.equal(a.body, b.body);
+  const stats = (await t.app.inject({ method: 'GET', url: '/cache/stats' })).json();
+  assert.deepEqual([stats.enabled, stats.size, stats.hits], [false, 0, 0]);
+});
+
 test('GET /status: the provider\'s answer; 404 without one; 503 when it fails, without its details', async () => {
   const withStatus = await app({ status: async () => ({ queue_depth: 3, deadletter: 0 }) });
   assert.deepEqual((await withStatus.app.inject({ method: 'GET', url: '/status' })).json(), { queue_depth: 3, deadletter: 0 });
