@@ -32,6 +32,34 @@ async function exportedSeries(): Promise<Map<string, MetricType | 'histogram-par
   }
   return out;
 }
+/** Label names each exported series carries (histogram buckets add `le`). */
+function exportedLabels(): Map<string, ReadonlySet<string>> {
+  const out = new Map<string, ReadonlySet<string>>();
+  for (const m of createMetrics().registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[]; type?: string }[]) {
+    const labels = m.labelNames ?? [];
+    for (const name of [m.name, `${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`]) {
+      out.set(name, new Set(name.endsWith('_bucket') ? [...labels, 'le'] : labels));
+    }
+  }
+  return out;
+}
+// Labels Prometheus attaches to every scraped series.
+const TARGET_LABELS = ['instance', 'job'] as const;
+
+/** Labels an expression (and its legend / annotation templates) refers to that none of its metrics carry. */
+function unknownLabels(expr: string, templates: string, labels: Map<string, ReadonlySet<string>>): string[] {
+  const allowed = new Set<string>(TARGET_LABELS);
+  for (const n of metricNames(expr)) for (const l of labels.get(n) ?? []) allowed.add(l);
+  const stripped = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  const used = new Set<string>();
+  for (const m of stripped.matchAll(/\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
+    for (const l of m[1]!.split(',')) if (l.trim()) used.add(l.trim());
+  }
+  for (const m of stripped.matchAll(/\{([^}]*)\}/g)) for (const mm of m[1]!.matchAll(/(\w+)\s*(?:=~|!~|!=|=)/g)) used.add(mm[1]!);
+  for (const m of templates.matchAll(/\{\{\s*(\w+)\s*\}\}|\$labels\.(\w+)/g)) used.add(m[1] ?? m[2]!);
+  return [...used].filter((l) => !allowed.has(l)).map((l) => `label ${l} is on none of ${metricNames(expr).join(', ')} (in ${expr})`);
+}
+
 // Series Prometheus itself attaches to every scrape target; alerts may use them, dashboards do not need to.
 const SCRAPE_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
 
@@ -107,7 +135,7 @@ test('the PromQL reader finds metric names and skips functions, labels, ranges a
 });
 
 // ---- dashboard ----------------------------------------------------------------------------------------------
-interface Panel { type: string; title: string; datasource?: { uid?: string }; targets?: { expr: string; datasource?: { uid?: string } }[]; panels?: Panel[] }
+interface Panel { type: string; title: string; datasource?: { uid?: string }; targets?: { expr: string; legendFormat?: string; datasource?: { uid?: string } }[]; panels?: Panel[] }
 const dashboard = JSON.parse(read('deploy/grafana/dashboards/embedsync.json')) as { uid: string; panels: Panel[] };
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
 const dashboardExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
@@ -117,6 +145,14 @@ test('every dashboard query names only metrics the daemon exports, used as their
   assert.ok(dashboardExprs.length >= 20, `dashboard has ${dashboardExprs.length} queries`);
   const problems = dashboardExprs.flatMap(({ panel, expr }) => checkUsage(expr, series).map((p) => `${panel}: ${p}`));
   assert.deepEqual(problems, []);
+});
+
+test('dashboard queries and legends group by labels the metrics really have', () => {
+  const labels = exportedLabels();
+  const problems = panels.flatMap((p) => (p.targets ?? []).flatMap((t) => unknownLabels(t.expr, t.legendFormat ?? '', labels).map((x) => `${p.title}: ${x}`)));
+  assert.deepEqual(problems, []);
+  assert.match(unknownLabels('sum by (endpoint) (rate(embedsync_rows_embedded_total[5m]))', '', labels).join(), /label endpoint is on none/);
+  assert.deepEqual(unknownLabels('sum by (le, source) (rate(embedsync_encode_seconds_bucket{source="sync"}[5m]))', '{{source}} {{instance}}', labels), []);
 });
 
 test('the dashboard shows what operators asked for', () => {
@@ -189,8 +225,10 @@ test('every alert names exported metrics, waits a for: duration and says what to
   const docs = read('docs/operations.md');
   const anchors = new Set([...docs.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')));
   assert.ok(alertRules.length >= 4);
+  const labels = exportedLabels();
   for (const r of alertRules) {
     assert.deepEqual(checkUsage(r.expr, series, SCRAPE_SERIES), [], r.alert);
+    assert.deepEqual(unknownLabels(r.expr, Object.values(r.annotations ?? {}).join(' '), labels), [], r.alert);
     assert.match(r.for ?? '', /^\d+[smh]$/, `${r.alert} has a for: duration`);
     assert.ok(['page', 'warning'].includes(r.labels?.severity ?? ''), `${r.alert} severity`);
     assert.ok((r.annotations?.summary ?? '').length > 10 && (r.annotations?.description ?? '').length > 40, `${r.alert} annotations`);
