@@ -27,8 +27,17 @@ interface Failure { readonly id: string; readonly error: string }
 
 class Unavailable extends Error {}
 
-export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly ClaimedRow[], signal: AbortSignal) => Promise<ProcessResult> {
+export interface BatchProcessor {
+  process(claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult>;
+  /** Gives back batches that could not be released when they failed (database down); call before claiming. */
+  releaseOrphans(): Promise<void>;
+}
+
+export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   let unavailableStreak = 0;
+  // Ids of batches that failed while the database was unreachable: released as soon as it is back, so they
+  // do not sit out the rest of their lease.
+  const orphans = new Set<string>();
 
   const encodeIsolated = async (rows: readonly DocumentRow[], signal: AbortSignal, failures: Failure[]): Promise<Map<string, Float32Array>> => {
     const out = new Map<string, Float32Array>();
@@ -162,7 +171,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
     return {};
   };
 
-  return async (claimed, signal) => {
+  const process = async (claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult> => {
     // Renew the lease while the batch is in hand (a third of the way through each lease), so a slow encode
     // is not mistaken for a dead daemon.
     const ids = claimed.map((c) => c.id);
@@ -172,11 +181,21 @@ export function createBatchProcessor(d: BatchProcessorDeps): (claimed: readonly 
     } catch (err) {
       // Database trouble (deadlock, restart): hand the rows back at once if we still can, so they do not
       // wait out the lease; if we cannot, the lease expiry brings them back.
-      await d.ops.release(ids, d.owner, 0).catch(() => undefined);
+      await d.ops.release(ids, d.owner, 0).catch(() => { for (const id of ids) orphans.add(id); });
       throw err;
     } finally {
       clearInterval(renew);
     }
+  };
+
+  return {
+    process,
+    async releaseOrphans() {
+      if (orphans.size === 0) return;
+      const ids = [...orphans];
+      await d.ops.release(ids, d.owner, 0);
+      for (const id of ids) orphans.delete(id);
+    },
   };
 }
 

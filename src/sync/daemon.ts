@@ -73,7 +73,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
   const ops = targeted.ops;
-  const process = createBatchProcessor({
+  const processor = createBatchProcessor({
     ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
     ...(metrics ? { metrics } : {}),
     onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
@@ -88,6 +88,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       if ((await targeted.refresh()).kind === 'idle') return null;
       // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
       if (availability?.open) return null;
+      await processor.releaseOrphans();
       const start = performance.now();
       const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
       claimTiming = { start, end: performance.now() };
@@ -97,7 +98,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       const { start, end } = claimTiming;
       return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': owner }, async () => {
         recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, start, end);
-        return process(rows, signal);
+        return processor.process(rows, signal);
       }, { startTime: start });
     },
     pollIntervalMs: sync.pollIntervalMs,
