@@ -5,6 +5,7 @@ import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
 import { queueOps, type QueueStats } from '../queue/queue.ts';
+import { migrationProgress, type MigrationProgress } from '../db/shadow-migration.ts';
 
 export interface SyncStatus {
   readonly table: string;
@@ -23,11 +24,15 @@ export interface SyncStatus {
     /** Blank document: NULL embedding on purpose. */
     readonly blank: number;
   };
+  /** A dimension migration under way (shadow columns being filled). */
+  readonly migration?: MigrationProgress;
 }
 
 export type StatusProvider = () => Promise<SyncStatus>;
 
 export async function getSyncStatus(db: Queryable, source: SourceConfig): Promise<SyncStatus> {
+  const installed = await db.query<{ ok: boolean }>("SELECT to_regclass('embedsync.queue') IS NOT NULL AS ok");
+  if (!installed.rows[0]?.ok) throw new Error('embedsync is not installed in this database: run `embedsync migrate` first');
   const info = await inspectSource(db, source);
   const st = (await db.query<{ model: string; model_checksum: string; dimensions: number }>(
     'SELECT model, model_checksum, dimensions FROM embedsync.state WHERE source = $1', [info.sql.sourceKey])).rows[0];
@@ -41,6 +46,7 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig): Promis
     dimensions: st?.dimensions ?? info.embeddingDimensions ?? null,
     queue,
     rows: { total: cov.total, current: cov.current, stale: cov.stale, missing: cov.missing, blank: cov.blank },
+    ...await migrationProgress(db, source, info.sql).then((m) => (m ? { migration: m } : {})),
   };
 }
 
@@ -52,8 +58,15 @@ export function formatStatus(s: SyncStatus): string {
     `queue          ${s.queue.queued} queued, ${s.queue.leased} leased, oldest ${age}`,
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${s.rows.total} total: ${s.rows.current} current, ${s.rows.stale} stale, ${s.rows.missing} missing, ${s.rows.blank} blank`,
+    ...(s.rows.stale > 0 ? [`re-embedding   ${pct(s.rows.current + s.rows.blank, s.rows.total)} done, ${s.rows.stale} rows left (new model checksum)`] : []),
+    ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
+      (s.migration.done !== null ? `; new column ${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)})` : '')] : []),
     '',
   ].join('\n');
+}
+
+function pct(n: number, total: number): string {
+  return `${total > 0 ? ((100 * n) / total).toFixed(1) : '100.0'}%`;
 }
 
 function formatAge(sec: number): string {
