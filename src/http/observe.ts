@@ -15,6 +15,9 @@ export function requestId(req: IncomingMessage): string {
 
 const endpointOf = (request: FastifyRequest) => request.routeOptions.url ?? 'unmatched';
 
+/** Probes and scrapes arrive every few seconds; their successful answers are logged at debug level only. */
+const QUIET = new Set(['/health', '/ready', '/metrics']);
+
 export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -25,7 +28,8 @@ export function observeRequests(app: FastifyInstance, metrics: Metrics): void {
     metrics.requestsTotal.inc({ endpoint, status: String(reply.statusCode) });
     metrics.requestLatency.observe({ endpoint }, seconds);
     const path = request.url.split('?', 1)[0]!.slice(0, 200);
-    request.log.info({
+    const level = QUIET.has(endpoint) && reply.statusCode < 400 ? 'debug' : 'info';
+    request.log[level]({
       event: 'request', method: request.method, path, route: endpoint, status: reply.statusCode,
       duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
     }, 'request');
