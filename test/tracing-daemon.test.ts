@@ -1,7 +1,7 @@
 // `embedsync run` with OTEL_EXPORTER_OTLP_ENDPOINT set, as a real process against real Postgres and the tiny
 // model: a changed row yields one batch trace (claim, read, encode, write under the batch span), an HTTP request
 // yields a server span continuing the caller's trace with its encode as a child, log lines carry the trace id,
-// and SIGTERM flushes the spans before exiting 0.
+// SIGTERM flushes the spans before exiting 0, and /metrics has samples for the series the dashboard plots.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -37,7 +37,7 @@ const attr = (s: OtlpSpan, key: string) => {
   return v ? (v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : v.boolValue)) : undefined;
 };
 
-test('the daemon traces sync batches and HTTP requests and puts trace ids in its logs', async () => {
+test('the daemon traces sync batches and HTTP requests, puts trace ids in its logs and feeds the dashboard series', async () => {
   const t = await setupSyncDb();
   const collector = await startCollector();
   const child = spawn(process.execPath, ['bin/embedsync.js', 'run'], {
@@ -55,6 +55,7 @@ test('the daemon traces sync batches and HTTP requests and puts trace ids in its
   child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const remoteTrace = '0af7651916cd43dd8448eb211c80319c';
   const remoteParent = 'b7ad6b7169203331';
+  let metricsText = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   try {
     const listening = await waitFor('http_listening', async () => lines.find((l) => l.event === 'http_listening'), 20_000, 50);
@@ -74,6 +75,7 @@ test('the daemon traces sync batches and HTTP requests and puts trace ids in its
     await res.arrayBuffer();
     // Idle polls every 200 ms meanwhile: they must not produce batch traces.
     await new Promise((r) => setTimeout(r, 600));
+    metricsText = await (await fetch(`${base}/metrics`)).text();
 
     child.kill('SIGTERM');
     assert.equal(await exited, 0, stderr);
@@ -103,4 +105,24 @@ test('the daemon traces sync batches and HTTP requests and puts trace ids in its
   const httpEncode = spans.find((s) => s.name === 'embedsync.encode' && s.parentSpanId === server.spanId);
   assert.ok(httpEncode, 'the request\'s encode is a child of its server span');
   assert.ok(lines.some((l) => l.trace_id === remoteTrace), 'log lines written while serving the request carry its trace id');
+
+  // After one synced row and one request, the series the dashboard plots have samples.
+  const samples = metricsText.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => {
+    const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(l)!;
+    return { name: m[1]!, labels: m[2] ?? '', value: Number(m[3]) };
+  });
+  const value = (name: string, labels = '') => samples.filter((x) => x.name === name && x.labels.includes(labels)).reduce((a, x) => a + x.value, 0);
+  const present = (name: string) => samples.some((x) => x.name === name);
+  assert.equal(value('embedding_model_loaded'), 1);
+  assert.ok(value('embedsync_rows_embedded_total') >= 1);
+  assert.ok(value('embedsync_change_to_embedding_seconds_count') >= 1);
+  assert.ok(value('embedsync_encode_seconds_count', 'source="sync"') >= 1);
+  assert.ok(value('embedsync_encode_seconds_count', 'source="http"') >= 1);
+  assert.ok(value('embedsync_tokens_total') >= 1);
+  assert.ok(value('embedding_requests_total', 'status="200"') >= 1);
+  assert.ok(value('embedding_request_latency_seconds_count') >= 1);
+  assert.ok(value('embedding_cache_misses_total') >= 1);
+  for (const name of ['embedsync_queue_depth', 'embedsync_oldest_queued_seconds', 'embedsync_deadletter_rows', 'embedding_cache_hits_total', 'process_resident_memory_bytes']) {
+    assert.ok(present(name), `${name} has a sample`);
+  }
 });
