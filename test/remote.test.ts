@@ -2,6 +2,7 @@
 // natively (/embed/batch), through its OpenAI route (/v1/embeddings) and its TEI routes (/info, /embed).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { loadConfig, type Env } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { availabilityOf, createRemoteEncoder, type RemoteEncoder, type RemoteLogger } from '../src/encoder/remote/index.ts';
@@ -14,6 +15,7 @@ import { maxDiff, startDaemonB, startProxy, type DaemonB, type Proxy } from './h
 
 const FAST = {
   retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 5000 },
+  startupRetry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 5000 },
   breaker: { failureThreshold: 1, baseOpenMs: 300, maxOpenMs: 1000 },
 };
 
@@ -295,4 +297,26 @@ test('remote settings are validated at start-up with the others', () => {
     }
     return true;
   });
+});
+
+test('a daemon started before its remote waits for it (identity and probe are retried at start-up)', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const starting = Promise.all(['embedsync', 'openai'].map((backend) =>
+    createRemoteEncoder(loadConfig({ EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_BACKEND: backend, EMBEDDING_ENDPOINT: endpoint }).model)));
+  await new Promise((r) => setTimeout(r, 800));
+  const late = await startDaemonB({ PORT: String(port) });
+  try {
+    const [native, openai] = await starting;
+    assert.equal(native!.info.checksum, late.encoder.info.checksum);
+    assert.equal(openai!.info.dimensions, late.encoder.info.dimensions);
+    await Promise.all([native!.close(), openai!.close()]);
+  } finally {
+    await late.close();
+  }
 });

@@ -62,7 +62,7 @@ export async function createEmbedsyncEncoder(model: ModelConfig, c: RemoteCommon
   const client = new HttpClient({ endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs });
   try {
     const where = `${client.url('model-info')}`;
-    const remote = readModelInfo(await getJson(client, 'model-info', c.retry, c.signal), where);
+    const remote = readModelInfo(await getJson(client, 'model-info', c.startupRetry, c.signal), where);
     const problems: string[] = [];
     if (model.checksumPin !== undefined && model.checksumPin !== remote.checksum) {
       problems.push(`EMBEDDING_CHECKSUM is ${model.checksumPin} but the remote serves model_checksum ${remote.checksum} (${remote.name})`);
@@ -87,7 +87,7 @@ export async function createEmbedsyncEncoder(model: ModelConfig, c: RemoteCommon
         maxTokens: remote.maxTokens, checksum: remote.checksum, version: c.version, file: client.origin,
       },
     });
-    return await encoder.start();
+    return await encoder.start(c.startupRetry, c.signal);
   } catch (err) {
     await client.close();
     throw err;

@@ -6,7 +6,7 @@ import type { ModelConfig } from '../../config/index.ts';
 import type { Encoder } from '../types.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
 import type { BackendAvailability } from './remote-encoder.ts';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
+import { DEFAULT_RETRY_POLICY, STARTUP_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
 
 export type { BackendAvailability } from './remote-encoder.ts';
 export { RemoteEncoder } from './remote-encoder.ts';
@@ -25,12 +25,15 @@ export interface RemoteEncoderOptions {
   readonly cwd?: string;
   readonly signal?: AbortSignal;
   readonly retry?: RetryPolicy;
+  /** Start-up contacts (identity, probe encode): patient, since a remote may still be loading its model. */
+  readonly startupRetry?: RetryPolicy;
   readonly breaker?: BreakerOptions;
 }
 
 /** What every backend's factory shares. */
 export interface RemoteCommon {
   readonly retry: RetryPolicy;
+  readonly startupRetry: RetryPolicy;
   readonly breaker: () => CircuitBreaker;
   readonly cwd: string;
   readonly signal: AbortSignal | undefined;
@@ -41,6 +44,7 @@ export interface RemoteCommon {
 export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncoderOptions = {}): Promise<Encoder> {
   const common: RemoteCommon = {
     retry: opts.retry ?? DEFAULT_RETRY_POLICY,
+    startupRetry: opts.startupRetry ?? STARTUP_RETRY_POLICY,
     breaker: () => new CircuitBreaker({
       ...(opts.breaker ?? DEFAULT_BREAKER),
       onChange: ({ open, openMs, reason }) => {

@@ -59,7 +59,7 @@ export async function createOpenAiEncoder(model: ModelConfig, c: RemoteCommon): 
         normalize: true, maxTokens: 0, checksum, version: c.version, file: client.origin,
       },
     });
-    return await encoder.start();
+    return await encoder.start(c.startupRetry, c.signal);
   } catch (err) {
     await client.close();
     throw err;

@@ -85,9 +85,22 @@ export class RemoteEncoder implements Encoder {
     return this.slots.peak;
   }
 
-  /** Sends one probe encode: learns the dimension and proves the remote works before anything relies on it. */
-  async start(): Promise<this> {
-    const probe = await this.encode(['embedsync start-up probe'], 'document');
+  /**
+   * Sends one probe encode: learns the dimension and proves the remote works before anything relies on it.
+   * While the remote is unavailable the probe is repeated (after the breaker's pause) up to `patience`.
+   */
+  async start(patience: RetryPolicy, signal?: AbortSignal): Promise<this> {
+    let probe: EncodeResult;
+    const giveUpAt = Date.now() + patience.maxAttempts * patience.maxDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        probe = await this.encode(['embedsync start-up probe'], 'document', signal ? { signal } : {});
+        break;
+      } catch (err) {
+        if (!(err instanceof EncodeError) || err.reason !== 'unavailable' || Date.now() >= giveUpAt || signal?.aborted) throw err;
+        await sleep(Math.max(this.o.breaker.retryInMs(), retryDelayMs(patience, attempt - 1, undefined)), signal);
+      }
+    }
     const dimensions = probe.vectors[0]!.length;
     this.expectedDimensions = dimensions;
     this.info = { ...this.o.info, dimensions, loadTimeSeconds: (performance.now() - this.o.startedAt) / 1000 };

@@ -21,6 +21,14 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 10_000,
 };
 
+/** About a minute of patience at start-up (a remote started alongside may still be loading its model). */
+export const STARTUP_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 30,
+  baseDelayMs: 250,
+  maxDelayMs: 2000,
+  maxRetryAfterMs: 10_000,
+};
+
 /** Statuses that say "not now" rather than "not this request". */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;

@@ -33,7 +33,7 @@ export async function createTeiEncoder(model: ModelConfig, c: RemoteCommon): Pro
   const client = new HttpClient({ endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs });
   try {
     const where = `${client.url('info')}`;
-    const info = await getJson(client, 'info', c.retry, c.signal);
+    const info = await getJson(client, 'info', c.startupRetry, c.signal);
     const modelId = field<string>(info, 'model_id', 'string', where)!;
     const modelSha = field<string>(info, 'model_sha', 'string', where, true) ?? null;
     const maxClientBatch = field<number>(info, 'max_client_batch_size', 'number', where, true) ?? 32;
@@ -53,7 +53,7 @@ export async function createTeiEncoder(model: ModelConfig, c: RemoteCommon): Pro
         normalize: true, maxTokens: maxInput, checksum, version: c.version, file: client.origin,
       },
     });
-    return await encoder.start();
+    return await encoder.start(c.startupRetry, c.signal);
   } catch (err) {
     await client.close();
     throw err;
