@@ -168,6 +168,8 @@ test('API_KEY: Bearer or X-API-Key required except on probes and metrics; wrong 
   }
   const openapi = (await t.app.inject({ method: 'GET', url: '/openapi.json', headers: { 'x-api-key': key } })).json();
   assert.ok(openapi.components.securitySchemes.bearer, 'the spec documents the key');
+  assert.deepEqual(openapi.paths['/health'].get.security, [], 'and that probes need none');
+  assert.equal(openapi.paths['/embed'].post.security, undefined, 'the embedding routes inherit the requirement');
 
   // A guesser from one IP: wrong keys count against the IP's budget, then 429 even for more guesses.
   const guesses = [];

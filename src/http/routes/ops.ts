@@ -6,10 +6,12 @@ import { HttpError } from '../errors.ts';
 export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { model, schemas, config, metrics } = ctx;
   const ops = ['operations'];
+  // Reachable without an API key (security: [] overrides the document-wide requirement in /openapi.json).
+  const open = { tags: ops, security: [] };
 
-  app.get('/health', { schema: { tags: ops, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }));
+  app.get('/health', { schema: { ...open, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }));
 
-  app.get('/ready', { schema: { tags: ops, summary: 'Readiness: 200 once the model is loaded and warmed up, else 503' } }, async (_request, reply) => {
+  app.get('/ready', { schema: { ...open, summary: 'Readiness: 200 once the model is loaded and warmed up, else 503' } }, async (_request, reply) => {
     const ready = model.phase === 'ready';
     const info = model.info;
     return reply.code(ready ? 200 : 503).send(ready && info
@@ -41,7 +43,7 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
   });
 
-  app.get('/metrics', { schema: { tags: ops, summary: 'Prometheus metrics', hide: false } }, async (_request, reply) => {
+  app.get('/metrics', { schema: { ...open, summary: 'Prometheus metrics' } }, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
