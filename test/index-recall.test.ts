@@ -42,7 +42,7 @@ test(`ivfflat recall@10 vs exact on ${ROWS} rows at several probes; >= 0.95 at t
     const c = await db.pool.connect();
     try {
       await c.query('SET enable_indexscan = off');
-      const exact = [];
+      const exact: number[] = [];
       for (const q of qv) exact.push((await top10Distances(c, q))[9]!);
       await c.query('RESET enable_indexscan');
       await c.query('SET enable_seqscan = off'); // measure the index, whatever the planner would pick

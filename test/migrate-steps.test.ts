@@ -6,7 +6,7 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { FAULT_POINTS, type FaultPoint } from '../src/db/shadow-migration.ts';
 import { readModelState } from '../src/db/model-state.ts';
-import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
 import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
 import { cosine, instrument, parseVector } from './helpers/sync.ts';
@@ -121,6 +121,7 @@ test('a same-dimension model change re-embeds only rows whose checksum differs, 
     const cfg = t.config(sibling, ENV);
     const before = await getSyncStatus(t.pool, cfg.source);
     assert.deepEqual([before.rows.current, before.rows.stale, before.queue.queued], [40, 260, 260]);
+    assert.match(formatStatus(before), /re-embedding +13\.3% done, 260 rows left/);
     // Search skips the stale rows meanwhile: only the 40 current ones can be found.
     const found = await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.similar_to(1, 100)');
     assert.equal(found.rowCount, 39);
@@ -153,6 +154,9 @@ test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps t
 
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-backfill') throw new Crash(p); } }), Crash);
     assert.equal((await vectorColumns(t)).length, 6);
+    const st = await getSyncStatus(t.pool, t.config(small, ENV).source);
+    assert.deepEqual({ ...st.migration }, { model: small, checksum: b.info.checksum, dimensions: 48, step: 'backfilled', done: 200, total: 200 });
+    assert.match(formatStatus(st), /migration +to .* \(48 dimensions\), step backfilled done; new column 200\/200 rows \(100\.0%\)/);
     const aborted = await t.migrate({ encoder: b, abort: true });
     assert.match(aborted.lines.join('\n'), /aborted/);
     assert.deepEqual(await vectorColumns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'model_checksum text']);

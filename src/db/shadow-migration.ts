@@ -23,6 +23,7 @@ import { enqueueStale } from '../queue/sweep.ts';
 import { mainColumns, nextColumns, readModelState, withColumns, type MigrationStep, type ModelState } from './model-state.ts';
 import { installSearchFunctions } from './search-functions.ts';
 import { withShortLocks } from './short-lock.ts';
+import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { renderSql } from './sql-template.ts';
 import { ensureIndex, findVectorIndexes, recordIndex, schemaOf, vectorIndexName, type EnsureResult, type IndexPolicy } from './vector-index.ts';
@@ -263,12 +264,29 @@ export async function abortShadowMigration(client: pg.Client, source: SourceConf
   return true;
 }
 
-/** Model migration progress for status: shadow rows done out of all rows. */
-export async function shadowProgress(db: pg.Client | pg.Pool, source: SourceConfig, s: SourceSql, state: ModelState): Promise<{ done: number; total: number } | undefined> {
-  const m = state.migration;
-  if (!m || m.step === 'started' || m.step === 'swapped') return undefined;
-  const next = nextColumns(source);
-  const { rows } = await db.query<{ done: string; total: string }>(
-    `SELECT count(*) FILTER (WHERE ${quoteIdent(next.checksum)} = $1) AS done, count(*) AS total FROM ${s.table}`, [m.checksum]);
-  return { done: Number(rows[0]!.done), total: Number(rows[0]!.total) };
+export interface MigrationProgress {
+  readonly model: string;
+  readonly checksum: string;
+  readonly dimensions: number;
+  readonly step: MigrationStep;
+  /** Rows holding the new model's vector in the shadow column, of all rows (before the swap). */
+  readonly done: number | null;
+  readonly total: number | null;
+}
+
+/** A dimension migration under way, for status: its step and how far the backfill has got. */
+export async function migrationProgress(db: Queryable, source: SourceConfig, s: SourceSql): Promise<MigrationProgress | undefined> {
+  const state = await readModelState(db, s.sourceKey);
+  const m = state?.migration;
+  if (!m) return undefined;
+  let done: number | null = null;
+  let total: number | null = null;
+  if (m.step !== 'started' && m.step !== 'swapped') {
+    const next = nextColumns(source);
+    const { rows } = await db.query<{ done: string; total: string }>(
+      `SELECT count(*) FILTER (WHERE ${quoteIdent(next.checksum)} = $1) AS done, count(*) AS total FROM ${s.table}`, [m.checksum]);
+    done = Number(rows[0]!.done);
+    total = Number(rows[0]!.total);
+  }
+  return { model: m.model, checksum: m.checksum, dimensions: m.dimensions, step: m.step, done, total };
 }

@@ -9,7 +9,7 @@ import { createLogger } from '../../src/log/index.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
 import { migrate } from '../../src/cli/migrate.ts';
-import { finishMigrate, migrateModel, type ModelMigrationOptions } from '../../src/cli/migrate-model.ts';
+import { finishMigrate, migrateModel, type ModelMigrationOptions, type ModelMigrationOutcome } from '../../src/cli/migrate-model.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
 import { TEST_ENV, waitFor } from './sync.ts';
 
@@ -46,7 +46,7 @@ export interface MigrateTestDb {
   config(modelDir: string, env?: Record<string, string>): Config;
   encoder(modelDir: string): Promise<Encoder>;
   /** migrate as the command runs it: model change, else the plain migrate + backfill, then functions and index. */
-  migrate(o: Omit<ModelMigrationOptions, 'config'> & { env?: Record<string, string> }): Promise<{ lines: readonly string[]; handled: boolean }>;
+  migrate(o: Omit<ModelMigrationOptions, 'config'> & { env?: Record<string, string> }): Promise<ModelMigrationOutcome>;
   /** Runs a daemon on `encoder` until no row lacks a vector of that model, then stops it. */
   embedAll(encoder: Encoder, env?: Record<string, string>): Promise<void>;
   startDaemon(encoder: Encoder, env?: Record<string, string>): Promise<SyncDaemon>;
