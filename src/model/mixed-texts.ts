@@ -28,8 +28,9 @@ export interface MixedTextOptions {
 }
 
 /**
- * Texts whose lengths spread evenly over [minTokens, maxTokens]: whole sentences in shuffled order, some
- * with words swapped in from the other language, trimmed word by word to the drawn length.
+ * Texts whose lengths spread evenly over [minTokens, maxTokens]: sentences in shuffled order (the first from
+ * a random word on), some words swapped in from elsewhere in the corpus (the other language, often), trimmed
+ * word by word to the drawn length.
  */
 export function mixedTexts({ count, minTokens, maxTokens, tokens, seed = 1 }: MixedTextOptions): string[] {
   const rand = prng(seed);
@@ -39,7 +40,9 @@ export function mixedTexts({ count, minTokens, maxTokens, tokens, seed = 1 }: Mi
     const target = minTokens + Math.floor(rand() * (maxTokens - minTokens + 1));
     const words: string[] = [];
     while (tokens(words.join(' ')) < target) {
-      const sentence = pick(SENTENCES).split(/\s+/);
+      const whole = pick(SENTENCES).split(/\s+/);
+      // The first sentence starts anywhere, so short texts are not all sentence openings.
+      const sentence = words.length ? whole : whole.slice(Math.floor(rand() * (whole.length - 1)));
       // Code-switching as in real leads: now and then a word from anywhere in the corpus.
       for (const w of sentence) words.push(rand() < 0.15 ? pick(WORDS) : w);
     }
