@@ -1,10 +1,7 @@
 // Builds the Fastify app: parsers, hooks, plugins and routes, in the order their hooks must run
 // (request id → rate limit → auth → body → validation → handler).
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { readFileSync } from 'node:fs';
 import { EmbeddingCache } from '../cache/index.ts';
 import { installHttpTracing } from '../tracing/index.ts';
 import { createKeyCheck } from './auth.ts';
@@ -16,6 +13,7 @@ import { HttpError, sendError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
 import { ModelState } from './model-state.ts';
 import { observeRequests, requestId } from './observe.ts';
+import { installOpenApi } from './openapi.ts';
 import { installRateLimit, rateLimits } from './rate-limit.ts';
 import { buildSchemas } from './schemas.ts';
 import { validationError } from './validation.ts';
@@ -36,8 +34,6 @@ declare module 'fastify' {
     };
   }
 }
-
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, metrics, logger } = deps;
@@ -73,64 +69,49 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.decorate('embedsync', { model, cache, limiter, ready: model.ready });
   app.addHook('onClose', async () => cache.close());
 
-  installJsonParser(app);
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return sendError(request, reply, new HttpError('too_large', `request body is larger than ${http.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)`) as unknown as FastifyError);
-    }
-    return sendError(request, reply, err);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(request, reply, new HttpError('not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}`) as unknown as FastifyError));
+  try {
+    installJsonParser(app);
+    app.setErrorHandler((err: FastifyError, request, reply) => {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        return sendError(request, reply, new HttpError('too_large', `request body is larger than ${http.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)`) as unknown as FastifyError);
+      }
+      return sendError(request, reply, err);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendError(request, reply, new HttpError('not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}`) as unknown as FastifyError));
 
-  observeRequests(app, metrics);
-  const keys = createKeyCheck(http.apiKey);
-  await installRateLimit(app, http, keys);
-  // After every onRequest hook (rate limiting included) and before the body is read.
-  app.addHook('preParsing', async (request) => keys.check(request));
+    observeRequests(app, metrics);
+    const keys = createKeyCheck(http.apiKey);
+    await installRateLimit(app, http, keys);
+    // After every onRequest hook (rate limiting included) and before the body is read.
+    app.addHook('preParsing', async (request) => keys.check(request));
 
-  await app.register(cors, {
-    origin: http.allowedOrigins.includes('*') ? '*' : [...http.allowedOrigins],
-    methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id'],
-    exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
-    maxAge: 600,
-  });
+    await app.register(cors, {
+      origin: http.allowedOrigins.includes('*') ? '*' : [...http.allowedOrigins],
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id'],
+      exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+      maxAge: 600,
+    });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'embedsync embedding API',
-        version: VERSION,
-        description: 'Text embeddings from the daemon\'s model: the old embedding service\'s API, plus OpenAI- and TEI-compatible routes.',
-      },
-      ...(http.apiKey ? {
-        components: {
-          securitySchemes: {
-            bearer: { type: 'http', scheme: 'bearer' },
-            apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-          },
-        },
-        security: [{ bearer: [] }, { apiKey: [] }],
-      } : {}),
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+    await installOpenApi(app, http);
 
-  const schemas = buildSchemas(http);
-  const ctx: RouteContext = {
-    config, model, cache, metrics, schemas,
-    embedder: new Embedder({ model, cache, limiter, metrics }),
-    status: deps.status,
-    rateLimit: rateLimits(http),
-  };
-  embedRoutes(app, ctx);
-  openaiRoutes(app, ctx);
-  opsRoutes(app, ctx);
-  cacheRoutes(app, ctx);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    const schemas = buildSchemas(http);
+    const ctx: RouteContext = {
+      config, model, cache, metrics, schemas,
+      embedder: new Embedder({ model, cache, limiter, metrics }),
+      status: deps.status,
+      rateLimit: rateLimits(http),
+    };
+    embedRoutes(app, ctx);
+    openaiRoutes(app, ctx);
+    opsRoutes(app, ctx);
+    cacheRoutes(app, ctx);
 
-  await app.ready();
+    await app.ready();
+  } catch (err) {
+    await app.close().catch(() => undefined); // releases the Redis connection
+    throw err;
+  }
   return app;
 }
