@@ -32,6 +32,8 @@ export async function readOnnx(path: string): Promise<LoadedOnnx> {
 }
 
 export interface SharedSession {
+  /** The underlying session, for measuring the encoder against a bare run on the very same session. */
+  readonly raw: ort.InferenceSession;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType>;
@@ -69,6 +71,7 @@ export async function acquireSession(loaded: LoadedOnnx, threads: number): Promi
   e.users += 1;
   let released = false;
   return {
+    raw: session,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     run(feeds) {
