@@ -5,11 +5,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { loadConfig } from '../src/config/index.ts';
+import { modelCommand } from '../src/cli/model.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
 import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
@@ -248,4 +252,44 @@ test('embedsync model import end to end: folder in, loadable fp32 and int8 model
   assert.equal(embedded.embedding.length, 32);
   await assert.rejects(run(process.execPath, [bin, 'model', 'import', dir, '--quantize', 'int4'], { env }), /only int8 is supported/);
   await assert.rejects(run(process.execPath, [bin, 'model', 'import', 'not a hub id!'], { env }), /neither an existing folder nor a hub id/);
+});
+
+test('model import <hub id> downloads, imports in the model cache and copies the loadable folder to --out', async () => {
+  const { dir } = await writeCheckpoint('hub-src', { config: ROBERTA, dtype: 'BF16', seed: 13 });
+  const files = new Map<string, Buffer>();
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) files.set(join(e.parentPath, e.name).slice(dir.length + 1), await readFile(join(e.parentPath, e.name)));
+  }
+  const served: string[] = [];
+  const server = createServer((req, res) => {
+    const m = /^\/embedsync\/checkpoint\/resolve\/main\/(.+)$/.exec(req.url ?? '');
+    const body = m ? files.get(decodeURIComponent(m[1]!)) : undefined;
+    if (!body) return void res.writeHead(404).end();
+    served.push(decodeURIComponent(m![1]!));
+    res.writeHead(200, { 'content-length': body.length }).end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const cacheDir = join(scratch, 'hub-cache');
+    const out = join(scratch, 'hub-out');
+    const printed: string[] = [];
+    const ctx = {
+      argv: ['import', 'embedsync/checkpoint', '--out', out, '--quantize', 'int8'], env: {}, cores: 1, cwd: scratch,
+      config: () => loadConfig({ HF_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1' }),
+      stdout: { write: (s: string) => printed.push(s) }, stderr: { write: () => true }, signal: new AbortController().signal,
+    };
+    assert.equal(await modelCommand(ctx), 0);
+    assert.ok(served.includes('model.safetensors') && served.includes('tokenizer.json'));
+    assert.match(printed.join(''), /imported roberta \(2 layers, hidden 32\) into .*hub-out/);
+    const outFiles = (await readdir(out, { recursive: true })).map(String).sort();
+    assert.ok(outFiles.includes(join('onnx', 'model_quantized.onnx')) && outFiles.includes('tokenizer.json'), outFiles.join(', '));
+    assert.ok(!outFiles.some((f) => f.endsWith('.safetensors') || f.startsWith('.complete')), outFiles.join(', '));
+    for (const dtype of ['fp32', 'int8'] as const) {
+      const e = await createLocalEncoder({ dir: out, dtype, threads: 1, maxBatchTokens: 4096 });
+      assert.equal(e.info.dimensions, 32);
+      await e.close();
+    }
+  } finally {
+    server.close();
+  }
 });
