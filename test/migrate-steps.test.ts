@@ -174,3 +174,42 @@ test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps t
     await t.close();
   }
 });
+
+test('a daemon started on the new model writes the shadow columns while the migration runs', async () => {
+  const rows = 150;
+  const t = await setupMigrateDb(rows, ENV);
+  try {
+    const a = await t.encoder(TINY_MODEL_DIR);
+    const b = instrument(await t.encoder(small));
+    await t.migrate({ encoder: a });
+    await t.embedAll(a);
+    await assert.rejects(t.startDaemon(b), /holds 64-dimension vectors but .* makes 48/, 'before the migration the new model cannot run');
+    await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-columns') throw new Crash(p); } }), Crash);
+
+    const d = await t.startDaemon(b);
+    await t.pool.query(`UPDATE leads SET title = 'Новый заголовок' WHERE id = 9`);
+    const next = await waitForRow(t, `SELECT embedding_next::text AS e, model_checksum_next AS c, embedding::text AS old, model_checksum AS oc FROM leads WHERE id = 9 AND model_checksum_next IS NOT NULL`);
+    const want = (await b.encode(['Новый заголовок. ' + (await t.pool.query<{ d: string }>('SELECT description AS d FROM leads WHERE id = 9')).rows[0]!.d], 'document')).vectors[0]!;
+    assert.equal(next.c, b.info.checksum);
+    assert.ok(cosine(parseVector(next.e), want) > 0.9999);
+    assert.equal(next.oc, a.info.checksum, 'the old column keeps the old model\'s (now stale) vector');
+    assert.equal(parseVector(next.old).length, 64);
+    await d.stop();
+
+    b.counts.clear();
+    const r = await t.migrate({ encoder: b });
+    assert.equal(r.shadow!.encoded, rows - 1, 'the row the daemon did is not encoded again');
+    await expectMigratedTo(t, b, rows);
+  } finally {
+    await t.close();
+  }
+});
+
+async function waitForRow(t: MigrateTestDb, sql: string): Promise<Record<string, string>> {
+  for (let i = 0; i < 250; i++) {
+    const { rows } = await t.pool.query(sql);
+    if (rows[0]) return rows[0] as Record<string, string>;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${sql}`);
+}
