@@ -28,6 +28,13 @@ export interface SourceSql {
 
 const ALIAS = /^[a-z_][a-z0-9_]*$/;
 
+/**
+ * What JavaScript's trim() (and \s) call whitespace, as an SQL string: tabs, newlines, no-break and ideographic
+ * spaces, BOM... Trimming columns by exactly this set makes a document '' exactly when the daemon and the HTTP
+ * API call a text blank; btrim's default (spaces only) let a column of "\t\n" into the document as text.
+ */
+const WHITESPACE = "E' \\t\\n\\r\\f\\u000b\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff'";
+
 function alias(a: string): string {
   if (!ALIAS.test(a)) throw new Error(`bad SQL alias ${a}`);
   return a;
@@ -46,9 +53,9 @@ export function sourceSql(source: SourceConfig, idType: string): SourceSql {
   const cols = source.textColumns.map(quoteIdent);
   const document = (a: string): string =>
     source.documentSql !== undefined
-      ? `coalesce(${documentFunctionName(stem)}(${alias(a)}), '')`
+      ? `btrim(coalesce(${documentFunctionName(stem)}(${alias(a)}), ''), ${WHITESPACE})`
       // NULL and blank columns are skipped; concat_ws of nothing is ''.
-      : `concat_ws('. ', ${cols.map((c) => `nullif(btrim(${alias(a)}.${c}), '')`).join(', ')})`;
+      : `concat_ws('. ', ${cols.map((c) => `nullif(btrim(${alias(a)}.${c}, ${WHITESPACE}), '')`).join(', ')})`;
   return {
     table,
     sourceKey,
