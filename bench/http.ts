@@ -1,7 +1,8 @@
 // HTTP API benchmark (prints figures; not a test). The server runs in a child process so autocannon and the
 // server do not share an event loop.
 //  1. POST /embed answered from the cache: client-side latency, server time (onRequest → response sent, from
-//     the server's request log lines; target p50 < 1 ms) and the server process CPU time (all threads, GC included) per request.
+//     the server's request log lines; target p50 < 1 ms) and the server process CPU time per request
+//     (all threads, GC included).
 //  2. POST /embed/batch of uncached texts: texts/s through HTTP vs calling the encoder in-process (in the server
 //     process, same batch size, same concurrency), target ≥ 90%. The two alternate over several rounds, so a
 //     busy machine slows both alike.
