@@ -193,6 +193,16 @@ test('dashboard panels use the provisioned datasource and the provider loads the
   assert.ok(mounts.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'));
   const ids = panels.map((p) => (p as unknown as { id: number }).id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
+  // Grafana's grid is 24 columns wide; overlapping panels get pushed around and the layout falls apart.
+  type Box = { x: number; y: number; w: number; h: number };
+  const boxes = dashboard.panels.map((p) => ({ title: p.title, ...(p as unknown as { gridPos: Box }).gridPos }));
+  for (const a of boxes) assert.ok(a.x >= 0 && a.w > 0 && a.x + a.w <= 24, `${a.title} fits the grid`);
+  for (const [i, a] of boxes.entries()) {
+    for (const b of boxes.slice(i + 1)) {
+      const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+      assert.ok(!overlap, `${a.title} and ${b.title} overlap`);
+    }
+  }
 });
 
 test('promtool parses every dashboard query', { skip: promtool ? false : NO_PROMTOOL }, () => {
