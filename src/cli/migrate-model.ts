@@ -9,7 +9,7 @@ import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
 import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
 import { inspectSource } from '../db/source-info.ts';
-import { ensureIndex, ivfflatLists, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
+import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
 import type { Output } from './context.ts';
 import { progressBar } from './progress.ts';
@@ -76,7 +76,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
           (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
         ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
         `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
-        ...(r.index ? [indexLine(r.index)] : []),
+        // Built on the shadow column; it carries the usual name since the swap.
+        ...(r.index ? [indexLine({ ...r.index, name: vectorIndexName(d.info.sql, config.source.embeddingColumn) })] : []),
       ];
       return { handled: true, lines, shadow: r };
     } finally {
