@@ -3,12 +3,15 @@
 //   - encoding locally (in-process ONNX),
 //   - using a remote embedsync (`embedsync run --no-sync` in its own process, loopback) with 1, 2 and 4
 //     requests in flight (EMBEDDING_CONCURRENCY),
+//   - using a remote that answers at once (constant vectors, OpenAI protocol, own process): the HTTP path's
+//     own ceiling, i.e. what a remote far faster than this machine (a GPU pool) could deliver at most,
 // all in one run on one database, so the ratios say where the pipeline, not the encoder, is the limit.
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
 //   usage: npm run bench:remote [-- --rows 5000 --batch 128 --model DIR]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig, type Env } from '../src/config/index.ts';
@@ -60,6 +63,36 @@ async function startRemote(): Promise<{ url: string; child: ChildProcess }> {
   }
   child.kill('SIGTERM');
   throw new Error('remote embedsync did not become ready');
+}
+
+/**
+ * An OpenAI-compatible server in its own process that answers every input with the same unit vector at once:
+ * what the HTTP path itself carries (JSON, base64, keep-alive, requests in flight) when the encoder costs nothing.
+ */
+async function startConstantRemote(dimensions: number): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const script = `
+    const v = new Float32Array(${dimensions}); v[0] = 1;
+    const b64 = Buffer.from(v.buffer).toString('base64');
+    require('node:http').createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const input = JSON.parse(Buffer.concat(chunks).toString()).input;
+        const data = input.map((_, index) => ({ object: 'embedding', index, embedding: b64 }));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data, model: 'constant', usage: { prompt_tokens: 0, total_tokens: 0 } }));
+      });
+    }).listen(${port}, '127.0.0.1');`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`${url}/v1/embeddings`, { method: 'POST', body: '{"input":["x"]}' }).then((r) => r.ok, () => false);
+    if (up) return { url, child };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGTERM');
+  throw new Error('constant remote did not start');
 }
 
 function constantEncoder(like: Encoder): Encoder {
@@ -122,6 +155,7 @@ async function main(): Promise<void> {
   u.pathname = `/${dbName}`;
   const url = u.toString();
   let remote: { url: string; child: ChildProcess } | undefined;
+  let constantRemote: { url: string; child: ChildProcess } | undefined;
   const encoders: Encoder[] = [];
   try {
     const db = new pg.Client({ connectionString: url });
@@ -138,7 +172,7 @@ async function main(): Promise<void> {
     const run = async (label: string, table: string, enc: Encoder) => {
       const r = await drain(url, table, enc);
       results.push([label, r]);
-      console.log(`  ${label.padEnd(40)} ${fmt(r).padStart(7)} rows/s`);
+      console.log(`  ${label.padEnd(48)} ${fmt(r).padStart(7)} rows/s`);
     };
     await run('pipeline ceiling (constant vectors)', 'bench_constant', constantEncoder(local));
     await run('local encoder (in-process ONNX)', 'bench_local', local);
@@ -148,18 +182,31 @@ async function main(): Promise<void> {
       await run(`remote embedsync, ${c} request${c > 1 ? 's' : ''} in flight`, `bench_remote_${c}`, enc);
       console.log(`    (peak requests in flight: ${(enc as RemoteEncoder).peakInFlight})`);
     }
+    constantRemote = await startConstantRemote(local.info.dimensions);
+    for (const c of [1, 4]) {
+      const enc = await createEncoder(loadConfig({
+        EMBEDDING_BACKEND: 'openai', EMBEDDING_ENDPOINT: constantRemote.url, EMBEDDING_CONCURRENCY: String(c), EMBEDDING_REMOTE_BATCH_SIZE: BATCH,
+      }).model);
+      encoders.push(enc);
+      await run(`instant remote (HTTP path only), ${c} in flight`, `bench_instant_${c}`, enc);
+    }
+    // The ceiling once more at the end: on a shared machine the first figure alone can mislead.
+    await run('pipeline ceiling again (constant vectors)', 'bench_constant_2', constantEncoder(local));
     const localRate = results[1]![1];
-    const ceiling = results[0]![1];
+    const ceiling = Math.max(results[0]![1], results.at(-1)![1]);
+    results.pop();
     console.log('  ratios:');
     for (const [label, r] of results.slice(2)) {
-      console.log(`    ${label.padEnd(38)} ${(r / localRate).toFixed(2)}× local, ${((r / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+      console.log(`    ${label.padEnd(46)} ${(r / localRate).toFixed(2)}× local, ${((r / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
     }
-    console.log(`    ${'local encoder'.padEnd(38)} ${((localRate / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+    console.log(`    ${'local encoder'.padEnd(46)} ${((localRate / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+    console.log(`  (ceiling = the better of the two constant-vector runs; load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
   } finally {
     for (const e of encoders) await e.close().catch(() => undefined);
-    if (remote) {
-      remote.child.kill('SIGTERM');
-      await new Promise((r) => remote!.child.once('exit', r));
+    for (const r of [remote, constantRemote]) {
+      if (!r || r.child.exitCode !== null) continue;
+      r.child.kill('SIGTERM');
+      await new Promise((resolve) => r.child.once('exit', resolve));
     }
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
