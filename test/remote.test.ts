@@ -166,7 +166,7 @@ test('429 with Retry-After: the next attempt waits as told, then succeeds', asyn
     assert.equal(sent[0]!.status, 429);
     assert.equal(sent[1]!.status, 200);
     assert.ok(sent[1]!.at - sent[0]!.at >= 1000, `waited ${sent[1]!.at - sent[0]!.at} ms after Retry-After: 1`);
-    assert.ok(Date.now() - started < 3000);
+    assert.ok(Date.now() - started < 6000, 'one wait, not several');
   } finally {
     await a.close();
   }
@@ -187,7 +187,7 @@ test('remote down: reason unavailable after the retries, then the breaker fails 
     const t0 = performance.now();
     const e2 = await a.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
     assert.ok(e2 instanceof EncodeError && e2.reason === 'unavailable' && /circuit open/.test(e2.message), String(e2));
-    assert.ok(performance.now() - t0 < 50, 'fails fast while open');
+    assert.ok(performance.now() - t0 < 250, 'fails fast while open');
     assert.equal(proxy.requests.length, before, 'no request while open');
     await b.start();
     await new Promise((r) => setTimeout(r, availabilityOf(a)!.retryInMs() + 20));
