@@ -8,7 +8,7 @@
 //         replaced by a constant-time vector source, draining a backlog of all rows. Target: (c) >= 80% of (b).
 //  3. insert -> embedded latency (p50/p99) under a light stream (10 rows/s) with the tiny model.
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
-//   usage: npm run bench:sync [-- --rows 100000 --batch 500 --text-rows 20000 --stream 150]
+//   usage: npm run bench:sync [-- --rows 100000 --batch 500 --text-rows 20000 --stream 150 --rounds 2 --workers 2]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -33,11 +33,15 @@ const { values } = parseArgs({ options: {
   batch: { type: 'string', default: '500' },
   'text-rows': { type: 'string', default: '20000' },
   stream: { type: 'string', default: '150' },
+  rounds: { type: 'string', default: '2' },
+  workers: { type: 'string', default: '2' },
 } });
 const ROWS = Number(values.rows);
 const BATCH = Number(values.batch);
 const TEXT_ROWS = Math.min(ROWS, Number(values['text-rows']));
 const STREAM = Number(values.stream);
+const ROUNDS = Number(values.rounds);
+const WORKERS = Number(values.workers);
 const DIMS = 768;
 
 const LEADS = (name: string) => `CREATE TABLE ${name} (id bigserial PRIMARY KEY, title text, description text, city text,
@@ -171,13 +175,13 @@ async function triggerCost(db: pg.Client, url: string): Promise<void> {
 async function writePaths(db: pg.Client, url: string): Promise<void> {
   const vec = unitVector(7);
   const vecText = `[${Array.from(vec).join(',')}]`;
-  for (const t of ['w_text', 'w_copy']) {
+  for (const t of ['w_text', 'w_copy', 'leads']) {
     await db.query(LEADS(t));
     await db.query(FILL(t, t === 'w_text' ? TEXT_ROWS : ROWS));
-    await db.query(`ALTER TABLE ${t} ADD COLUMN embedding vector(${DIMS})`);
+    if (t !== 'leads') await db.query(`ALTER TABLE ${t} ADD COLUMN embedding vector(${DIMS})`);
     await db.query(`VACUUM ANALYZE ${t}`);
   }
-  // (a) text-format vectors through unnest.
+  // (a) text-format vectors through unnest (once: it is the slow reference).
   const aMs = await timed(async () => {
     for (let lo = 1; lo <= TEXT_ROWS; lo += BATCH) {
       const ids = Array.from({ length: Math.min(BATCH, TEXT_ROWS - lo + 1) }, (_, i) => lo + i);
@@ -185,11 +189,13 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
         [ids, ids.map(() => vecText)]);
     }
   });
+  await db.query('DROP TABLE w_text');
+
   // (b) binary COPY into a temp staging table, then UPDATE ... FROM staging.
   await db.query(`CREATE TEMP TABLE staging (id bigint, embedding vector(${DIMS})) ON COMMIT DELETE ROWS`);
   const header = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
   const trailer = Buffer.from([0xff, 0xff]);
-  const bMs = await timed(async () => {
+  const runCopy = () => timed(async () => {
     for (let lo = 1; lo <= ROWS; lo += BATCH) {
       const n = Math.min(BATCH, ROWS - lo + 1);
       const parts: Buffer[] = [header];
@@ -209,37 +215,50 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
       await db.query('COMMIT');
     }
   });
-  await db.query('DROP TABLE w_text, w_copy');
 
-  // (c) the daemon, end to end, on a backlog of every row.
-  await db.query(LEADS('leads'));
-  await db.query(FILL('leads', ROWS));
-  await db.query('VACUUM ANALYZE leads');
-  const enc = constantEncoder();
-  const { config, result } = await migrateTable(url, 'leads', enc);
+  // (c) the daemon, end to end, draining a backlog of every row. Each round uses a new model checksum, so
+  // the sweep finds every row stale and enqueues it (not timed: the backlog is the starting point).
+  const first = constantEncoder();
+  const { config, result } = await migrateTable(url, 'leads', first);
   const pool = createPool({ databaseUrl: url, max: 4 });
-  const backlog = await enqueueStale(pool, result.source.sql, enc.info.checksum);
-  const sync = { ...config.sync, batchSize: BATCH, pollIntervalMs: 100, debounceMs: 0 };
-  let daemon: Awaited<ReturnType<typeof startSyncDaemon>> | undefined;
-  const cMs = await timed(async () => {
-    daemon = await startSyncDaemon({ pool, encoder: enc, source: config.source, sync, logger: createLogger('silent'),
-      connectListener: () => createClient({ databaseUrl: url }) });
-    for (;;) {
-      const left = (await pool.query('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0].n;
-      if (left === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  });
-  await daemon!.stop();
-  const written = (await pool.query(`SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0].n;
-  await pool.end();
-  await db.query('DROP TABLE leads CASCADE; DROP SCHEMA embedsync CASCADE');
+  const sync = { ...config.sync, batchSize: BATCH, pollIntervalMs: 100, debounceMs: 0, workers: WORKERS };
+  const runDaemon = async (round: number) => {
+    const enc = { ...first, info: { ...first.info, checksum: `constant${String(round).padStart(8, '0')}` } };
+    // As `migrate` records a same-dimension model change; the daemon only writes for the recorded model.
+    await migrateTable(url, 'leads', enc);
+    const backlog = await enqueueStale(pool, result.source.sql, enc.info.checksum);
+    const daemon = await startSyncDaemon({ pool, encoder: enc, source: config.source, sync,
+      logger: createLogger('silent'), connectListener: () => createClient({ databaseUrl: url }) });
+    // Timed from here: the daemon is up (its first claim may already be running) and drains the backlog.
+    const ms = await timed(async () => {
+      for (;;) {
+        const left = (await pool.query('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0].n;
+        if (left === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    await daemon.stop();
+    const written = (await pool.query(`SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0].n;
+    if (written !== ROWS || backlog.enqueued !== ROWS) throw new Error(`daemon round ${round}: ${backlog.enqueued} enqueued, ${written} written, expected ${ROWS}`);
+    return ms;
+  };
 
-  const a = rate(TEXT_ROWS, aMs), b = rate(ROWS, bMs), c = rate(backlog.enqueued, cMs);
-  console.log(`\n2. write path, ${DIMS}-dim vectors, ${BATCH} rows per batch`);
-  console.log(`   (a) UPDATE FROM unnest, text vectors     ${fmt(a)} rows/s  (${fmt(TEXT_ROWS)} rows)`);
-  console.log(`   (b) binary COPY + UPDATE FROM staging    ${fmt(b)} rows/s  (${fmt(ROWS)} rows)`);
-  console.log(`   (c) daemon end to end (constant vectors) ${fmt(c)} rows/s  (${fmt(backlog.enqueued)} rows, ${fmt(written)} written)`);
+  // Interleaved rounds, best of each, so load from elsewhere on the machine hits both alike.
+  const bMs: number[] = [];
+  const cMs: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    bMs.push(await runCopy());
+    cMs.push(await runDaemon(round));
+  }
+  await pool.end();
+  await db.query('DROP TABLE w_copy, leads CASCADE; DROP SCHEMA embedsync CASCADE');
+
+  const a = rate(TEXT_ROWS, aMs), b = rate(ROWS, Math.min(...bMs)), c = rate(ROWS, Math.min(...cMs));
+  const each = (ms: number[]) => ms.map((x) => fmt(rate(ROWS, x))).join(', ');
+  console.log(`\n2. write path, ${DIMS}-dim vectors, ${BATCH} rows per batch, best of ${ROUNDS} interleaved rounds`);
+  console.log(`   (a) UPDATE FROM unnest, text vectors     ${fmt(a)} rows/s  (${fmt(TEXT_ROWS)} rows, once)`);
+  console.log(`   (b) binary COPY + UPDATE FROM staging    ${fmt(b)} rows/s  (${fmt(ROWS)} rows; rounds: ${each(bMs)})`);
+  console.log(`   (c) daemon end to end (constant vectors) ${fmt(c)} rows/s  (${fmt(ROWS)} rows, EMBEDSYNC_WORKERS=${WORKERS}; rounds: ${each(cMs)})`);
   console.log(`   (c)/(b) = ${(c / b * 100).toFixed(0)}%  (target >= 80%);  (c)/(a) = ${(c / a).toFixed(1)}x`);
 }
 

@@ -74,6 +74,8 @@ export interface SyncConfig {
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Claim/encode/write loops per daemon: one encodes while another writes. */
+  readonly workers: number;
 }
 
 export interface HttpConfig {
@@ -227,6 +229,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     maxAttempts: int('EMBEDSYNC_MAX_ATTEMPTS', 5, 1, 1000),
     retryBaseMs: int('EMBEDSYNC_RETRY_BASE_MS', 1000, 1, 3_600_000),
     shutdownTimeoutMs: int('EMBEDSYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    workers: int('EMBEDSYNC_WORKERS', 2, 1, 32),
   };
 
   const http: HttpConfig = {

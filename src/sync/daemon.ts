@@ -79,38 +79,44 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
   });
 
-  // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
-  // claim is timed here and recorded as the batch's first child once there is a batch.
-  let claimTiming = { start: 0, end: 0 };
   const availability = availabilityOf(encoder);
-  const loop: WorkerLoop = startWorkerLoop<readonly ClaimedRow[]>({
-    fetch: async () => {
-      if ((await targeted.refresh()).kind === 'idle') return null;
-      // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
-      if (availability?.open) return null;
-      await processor.releaseOrphans();
-      const start = performance.now();
-      const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
-      claimTiming = { start, end: performance.now() };
-      return rows.length > 0 ? rows : null;
-    },
-    process: (rows, signal) => {
-      const { start, end } = claimTiming;
-      return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': owner }, async () => {
-        recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, start, end);
-        return processor.process(rows, signal);
-      }, { startTime: start });
-    },
-    pollIntervalMs: sync.pollIntervalMs,
-    debounceMs: sync.debounceMs,
-    onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
-  });
+  // EMBEDSYNC_WORKERS loops share the work like separate daemons would (SKIP LOCKED): while one writes a
+  // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy.
+  const startLoop = (): WorkerLoop => {
+    // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
+    // claim is timed here and recorded as the batch's first child once there is a batch.
+    let claimTiming = { start: 0, end: 0 };
+    return startWorkerLoop<readonly ClaimedRow[]>({
+      fetch: async () => {
+        if ((await targeted.refresh()).kind === 'idle') return null;
+        // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
+        if (availability?.open) return null;
+        await processor.releaseOrphans();
+        const start = performance.now();
+        const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
+        claimTiming = { start, end: performance.now() };
+        return rows.length > 0 ? rows : null;
+      },
+      process: (rows, signal) => {
+        const { start, end } = claimTiming;
+        return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': owner }, async () => {
+          recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, start, end);
+          return processor.process(rows, signal);
+        }, { startTime: start });
+      },
+      pollIntervalMs: sync.pollIntervalMs,
+      debounceMs: sync.debounceMs,
+      onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
+    });
+  };
+  const loops = Array.from({ length: sync.workers ?? 1 }, startLoop);
+  const wake = () => { for (const l of loops) l.wake(); };
 
   const listener = startListener({
     connect: o.connectListener,
-    onNotify: () => loop.wake(),
+    onNotify: wake,
     // Notifications sent while we were away are lost: look at the queue right after every (re)subscribe.
-    onConnected: () => loop.wake(),
+    onConnected: wake,
     onError: (err, attempt) => logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
     heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, sync.pollIntervalMs * 5)),
   });
@@ -146,14 +152,14 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     owner,
     ops,
     listener,
-    wake: () => loop.wake(),
+    wake,
     sweep: runSweep,
     stop() {
       stopped ??= (async () => {
         clearInterval(sweepTimer);
         clearInterval(gaugeTimer);
         // Leave a little of the shutdown budget for releasing the batch and closing connections.
-        await loop.stop(Math.max(100, sync.shutdownTimeoutMs - 2000));
+        await Promise.all(loops.map((l) => l.stop(Math.max(100, sync.shutdownTimeoutMs - 2000))));
         await Promise.all([listener.stop(), sweeping]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();
