@@ -199,8 +199,8 @@ test('int8 quality gate on a small model: mean cosine ≥ 0.99 and min ≥ 0.97 
   assert.match((await readFile(join(out, 'onnx/model_quantized.onnx'))).toString('latin1'), /DynamicQuantizeMatMul/);
   const folder = await readModelFolder(out, 'fp32');
   const tok = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens);
-  const texts = mixedTexts({ count: 500, minTokens: 8, maxTokens: 40, tokens: (t) => tok.encode(folder.prompts.document, t).ids.length });
-  assert.ok(new Set(texts).size >= 400, `${new Set(texts).size} distinct texts`);
+  const texts = mixedTexts({ count: 500, minTokens: 8, maxTokens: 60, tokens: (t) => tok.encode(folder.prompts.document, t).ids.length });
+  assert.ok(new Set(texts).size >= 350, `${new Set(texts).size} distinct texts`);
   const open = (dtype: 'fp32' | 'int8') => createLocalEncoder({ dir: out, dtype, threads: 1, maxBatchTokens: 8192 });
   const [fp32, int8] = [await open('fp32'), await open('int8')];
   try {
