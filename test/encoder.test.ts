@@ -60,7 +60,7 @@ test('info comes from the model folder', () => {
   assert.equal(i.backend, 'local');
 });
 
-async function referenceVector(dir: string, pooling: PoolingMode, text: string, prompt: string): Promise<Float64Array> {
+async function referenceVector(dir: string, pooling: PoolingMode, text: string, prompt: string, skipPrompt = false): Promise<Float64Array> {
   const folder = await readModelFolder(dir, 'fp32');
   const tok = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, 512);
   const ids = tok.encode(prompt, text).ids;
@@ -70,7 +70,9 @@ async function referenceVector(dir: string, pooling: PoolingMode, text: string, 
   const H = cfg.hiddenSize;
   const v = new Float64Array(H);
   for (let d = 0; d < H; d++) {
-    const col = ids.map((_, t) => h[t * H + d]!);
+    // include_prompt=false: sentence-transformers leaves <s> and the prompt's tokens out of the pool.
+    const from = skipPrompt ? tok.promptLength(prompt) : 0;
+    const col = ids.map((_, t) => h[t * H + d]!).slice(from);
     v[d] = pooling === 'cls' ? col[0]! : pooling === 'lasttoken' ? col.at(-1)! : pooling === 'max' ? Math.max(...col) : col.reduce((a, b) => a + b, 0) / col.length;
   }
   const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
@@ -138,6 +140,21 @@ test('pooling mode is read from 1_Pooling/config.json (mean, max, lasttoken vs r
     } finally {
       await e.close();
     }
+  }
+});
+
+test('include_prompt=false leaves the prompt tokens out of mean pooling', async () => {
+  const dir = await copyModel('no-prompt-pool');
+  const path = join(dir, '1_Pooling/config.json');
+  const cfg = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  await writeFile(path, JSON.stringify({ ...cfg, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, include_prompt: false }));
+  const e = await open(dir);
+  try {
+    const v = (await e.encode([TEXTS[0]!], 'query')).vectors[0]!;
+    assert.ok(maxAbsDiff(v, await referenceVector(dir, 'mean', TEXTS[0]!, 'search_query: ', true)) <= 1e-4);
+    assert.ok(maxAbsDiff(v, await referenceVector(dir, 'mean', TEXTS[0]!, 'search_query: ', false)) > 1e-3);
+  } finally {
+    await e.close();
   }
 });
 
