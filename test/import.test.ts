@@ -18,6 +18,8 @@ import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
 import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
 import { CheckpointError, parseEncoderConfig, type EncoderConfig } from '../src/model/checkpoint.ts';
+import { convertCheckpoint } from '../src/model/convert-checkpoint.ts';
+import { INT8_KERNELS } from '../src/model/encoder-graph.ts';
 import { importModel } from '../src/model/import-checkpoint.ts';
 import { mixedTexts } from '../src/model/mixed-texts.ts';
 import { referenceForward } from '../src/model/reference-forward.ts';
@@ -214,6 +216,35 @@ test('int8 quality gate on a small model: mean cosine ≥ 0.99 and min ≥ 0.97 
     assert.ok(mean < 0.999999, 'int8 vectors differ from fp32 (the quantized file is really used)');
   } finally {
     await Promise.all([fp32.close(), int8.close()]);
+  }
+});
+
+test('every int8 kernel, in the plain and fused graphs, stays within cosine 0.999 of fp32 per token', async () => {
+  const cfg = parseEncoderConfig({ ...ROBERTA, hidden_size: 64, intermediate_size: 256 });
+  const weights = parseSafetensors(writeSafetensors(randomEncoderWeights(cfg, { seed: 21 }))).tensors;
+  const ids = [[0, 17, 3, 40, 9, 2, 300, 2]];
+  const feeds = {
+    input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat().map(BigInt)), [1, 8]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(8).fill(1n), [1, 8]),
+  };
+  const runModel = async (bytes: Uint8Array) => {
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    try {
+      return (await session.run(feeds)).last_hidden_state!.data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  };
+  const fp32 = await runModel(convertCheckpoint({ config: cfg, weights }));
+  for (const variant of ['plain', 'fused'] as const) {
+    for (const int8Kernel of INT8_KERNELS) {
+      const q = await runModel(convertCheckpoint({ config: cfg, weights, variant, weightType: 'int8', int8Kernel }));
+      for (let t = 0; t < 8; t++) {
+        const [a, b] = [fp32.subarray(t * 64, (t + 1) * 64), q.subarray(t * 64, (t + 1) * 64)];
+        const cos = a.reduce((s, x, i) => s + x * b[i]!, 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
+        assert.ok(cos >= 0.999, `${variant} ${int8Kernel} token ${t}: cosine ${cos}`);
+      }
+    }
   }
 });
 
