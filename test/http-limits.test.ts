@@ -210,9 +210,15 @@ test('MAX_CONCURRENT_REQUESTS caps encodes; beyond the wait queue a burst gets 5
   const rejected = burst.find((r) => r.statusCode === 503)!;
   assert.ok(Number(rejected.headers['retry-after']) >= 1);
   assert.match(rejected.json().detail, /MAX_CONCURRENT_REQUESTS.*MAX_QUEUED_REQUESTS/);
-  // Cache hits never wait for an encoder slot.
-  const hit = await post(t, '/embed', { text: 'burst 0' });
-  assert.equal(hit.statusCode, burst[0]!.statusCode === 200 ? 200 : hit.statusCode);
+  // Cache hits never wait for an encoder slot: with every slot and queue place taken, one is still answered.
+  const done = burst.findIndex((r) => r.statusCode === 200);
+  const saturating = Array.from({ length: 4 }, (_, i) => post(t, '/embed', { text: `again ${i}` }));
+  while (t.app.embedsync.limiter.running < 2) await new Promise((r) => setTimeout(r, 5));
+  const hit = await post(t, '/embed', { text: `burst ${done}` });
+  assert.equal(hit.statusCode, 200);
+  assert.equal(hit.json().cached, true);
+  assert.equal(t.app.embedsync.limiter.running, 2, 'answered while the encoder slots were all busy');
+  assert.deepEqual((await Promise.all(saturating)).map((r) => r.statusCode), [200, 200, 200, 200]);
 });
 
 test('an encode over ENCODE_TIMEOUT_SECONDS → 503, and its slot is held until the encoder returns', async () => {
