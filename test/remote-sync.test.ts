@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { loadConfig, type Env } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
-import { availabilityOf } from '../src/encoder/remote/index.ts';
+import { availabilityOf, createRemoteEncoder } from '../src/encoder/remote/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { runService } from '../src/cli/run.ts';
@@ -120,7 +120,40 @@ test('B stopped mid-backfill: A pauses, nothing dead-lettered, no attempts count
   }
 });
 
-test('B answering 429 with Retry-After: A waits as told and loses nothing', async () => {
+test('while the breaker is open (tripped by an API request) the worker claims nothing; rows wait, then are embedded', async () => {
+  const t = await setupSyncDb();
+  const a = await createRemoteEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: b.address }).model, {
+    retry: { maxAttempts: 2, baseDelayMs: 20, maxDelayMs: 50, maxRetryAfterMs: 5000 },
+    breaker: { failureThreshold: 1, baseOpenMs: 2500, maxOpenMs: 2500 },
+  });
+  // Count the claim statements the daemon sends (the real pool, observed).
+  let claims = 0;
+  const query = t.pool.query.bind(t.pool) as (...args: unknown[]) => unknown;
+  (t.pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].includes('SKIP LOCKED')) claims += 1;
+    return query(...args);
+  };
+  try {
+    await t.startDaemon({ encoder: a });
+    await b.stop();
+    await assert.rejects(a.encode(['a query from the HTTP API'], 'query'), /unavailable/);
+    assert.equal(availabilityOf(a)!.open, true);
+    const before = claims;
+    await insertRows(t.pool, 40); // NOTIFY wakes the worker
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(claims, before, 'no claim while the breaker is open');
+    assert.equal(await count(t.pool, 'SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NULL AND attempts = 0'), 40);
+    await b.start();
+    await waitFor('rows embedded after the pause', async () => (await embedded(t.pool, a.info.checksum)) === 40, 15_000, 50);
+    assert.equal(await deadLettered(t.pool), 0);
+  } finally {
+    await b.start().catch(() => undefined);
+    await t.close();
+    await a.close();
+  }
+});
+
+test('B answering 429 with Retry-After: A (both worker loops) waits as told and loses nothing', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BATCH_SIZE: '16' });
   const proxy = await startProxy(() => b.address);
   const a = await createEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: proxy.address, EMBEDDING_CONCURRENCY: '1' }).model);
@@ -138,7 +171,7 @@ test('B answering 429 with Retry-After: A waits as told and loses nothing', asyn
     assert.ok(limited.length >= 1, 'some requests were refused');
     for (const i of limited) {
       const next = sent[i + 1];
-      if (next) assert.ok(next.at - sent[i]!.at >= 1000, `request after a 429 came ${next.at - sent[i]!.at} ms later`);
+      if (next) assert.ok(next.at - sent[i]!.at >= 1000, `request after a 429 came ${next.at - sent[i]!.at} ms later: ${JSON.stringify(sent.map((r) => [r.at - sent[0]!.at, r.status, r.items]))}`);
     }
     assert.equal(await deadLettered(t.pool), 0);
     await assertStoredMatchB(t.pool);

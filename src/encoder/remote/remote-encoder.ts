@@ -73,6 +73,8 @@ export class RemoteEncoder implements Encoder {
   private readonly slots: Semaphore;
   private closed = false;
   private expectedDimensions: number | undefined;
+  /** No request before this time (ms since epoch): the remote's last Retry-After. */
+  private notBefore = 0;
 
   constructor(private readonly o: RemoteEncoderOptions) {
     this.slots = new Semaphore(o.concurrency);
@@ -190,7 +192,17 @@ export class RemoteEncoder implements Encoder {
       let problem: string;
       let retryAfterMs: number | undefined;
       try {
-        const answer = await this.slots.run(() => client.send('POST', path, body, signal));
+        const answer = await this.slots.run(async () => {
+          await this.untilRemoteReady(signal);
+          const a = await client.send('POST', path, body, signal);
+          // The remote's Retry-After holds back every request to it, not just this one's retry: set before
+          // the slot passes on, so no waiting request slips through.
+          const after = isRetryableStatus(a.status) ? parseRetryAfter(a.headers['retry-after']) : undefined;
+          if (after !== undefined && after <= retry.maxRetryAfterMs) {
+            this.notBefore = Math.max(this.notBefore, Date.now() + retryDelayMs(retry, attempt, after));
+          }
+          return a;
+        });
         if (answer.status >= 200 && answer.status < 300) {
           let parsed: ParsedAnswer;
           try {
@@ -233,7 +245,15 @@ export class RemoteEncoder implements Encoder {
         breaker.failure(problem, retryAfterMs);
         throw new EncodeError(`remote encoder at ${client.origin} unavailable after ${attempt + 1} attempt${attempt ? 's' : ''}: ${problem}`, 'unavailable');
       }
-      await sleep(retryDelayMs(retry, attempt, retryAfterMs), signal);
+      // With a Retry-After, untilRemoteReady() does the waiting.
+      if (retryAfterMs === undefined) await sleep(retryDelayMs(retry, attempt, undefined), signal);
+    }
+  }
+
+  /** Waits out a Retry-After the remote gave (to any request). */
+  private async untilRemoteReady(signal: AbortSignal | undefined): Promise<void> {
+    for (let wait = this.notBefore - Date.now(); wait > 0 && !signal?.aborted; wait = this.notBefore - Date.now()) {
+      await sleep(wait, signal);
     }
   }
 
