@@ -76,7 +76,8 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   };
 
   // Reading can fail for one row too (an EMBEDSYNC_DOCUMENT_SQL expression that errors on some value):
-  // data errors are bisected; connection errors propagate so the loop backs off and the lease expires.
+  // data errors are bisected; connection errors propagate so the loop backs off (the rows go back as soon
+  // as the database answers again).
   const readIsolated = async (claimed: readonly ClaimedRow[], failures: Failure[]): Promise<DocumentRow[]> => {
     try {
       return await withSpan('embedsync.read', { 'embedsync.rows': claimed.length }, () => d.ops.readDocuments(claimed.map((c) => c.id)));

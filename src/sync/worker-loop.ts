@@ -32,6 +32,7 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
   let stopping = false;
   let woken = false;
   let wakeSleeper: (() => void) | undefined;
+  let stopWaiter: (() => void) | undefined;
   let inFlight: AbortController | undefined;
   let errors = 0;
   let stopped: Promise<void> | undefined;
@@ -53,7 +54,6 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
       const t = setTimeout(() => { stopWaiter = undefined; resolve(); }, ms);
       stopWaiter = () => { clearTimeout(t); stopWaiter = undefined; resolve(); };
     });
-  let stopWaiter: (() => void) | undefined;
 
   const backoff = (): number => {
     errors += 1;
