@@ -102,3 +102,26 @@ test('ivfflat is built only with enough rows, with the computed lists, and rebui
     await db.drop();
   }
 });
+
+test('the daemon builds the index once the rows it embedded are enough to train it', async () => {
+  const { setupMigrateDb } = await import('./helpers/migrate-db.ts');
+  const { TINY_MODEL_DIR } = await import('../src/model/tiny-model.ts');
+  const t = await setupMigrateDb(150, { EMBEDSYNC_INDEX_MIN_ROWS: '100', EMBEDSYNC_SWEEP_INTERVAL_MS: '1000' });
+  try {
+    const enc = await t.encoder(TINY_MODEL_DIR);
+    const first = await t.migrate({ encoder: enc });
+    assert.match(first.lines.join('\n'), /no index yet: 0 rows with vectors/);
+    await t.startDaemon(enc);
+    const deadline = Date.now() + 20_000;
+    let rec: { name: string; rows: number; lists: number } | undefined;
+    while (!rec && Date.now() < deadline) {
+      rec = (await t.pool.query('SELECT name, rows_at_build::int AS rows, lists FROM embedsync.vector_index')).rows[0];
+      if (!rec) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(rec, { name: 'leads_embedding_idx', rows: 150, lists: 1 });
+    const valid = await t.pool.query(`SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'leads_embedding_idx' AND i.indisvalid`);
+    assert.equal(valid.rowCount, 1);
+  } finally {
+    await t.close();
+  }
+});

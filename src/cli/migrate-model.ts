@@ -7,6 +7,7 @@ import { MIGRATE_LOCK_KEY, migrateSchema } from '../db/migrate.ts';
 import { detectModelChange, dropVectorColumns, measureEncodeRate, rowsToEmbed, type Detected } from '../db/model-change.ts';
 import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
+import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
@@ -15,8 +16,7 @@ import type { Output } from './context.ts';
 import { progressBar } from './progress.ts';
 
 export function indexPolicy(config: Config): IndexPolicy {
-  const s = config.source;
-  return { kind: s.index, growthFactor: s.indexGrowthFactor, minRows: s.indexMinRows, maintenanceWorkMem: s.indexBuildMemory };
+  return indexPolicyOf(config.source);
 }
 
 export interface ModelMigrationOptions {

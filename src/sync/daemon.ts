@@ -13,6 +13,7 @@ import { startListener, type Listener } from '../queue/listener.ts';
 import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../db/write-target.ts';
+import { maintainIndex } from '../db/index-maintenance.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { createBatchProcessor } from './batch-processor.ts';
@@ -129,10 +130,18 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     return r;
   };
   let sweeping: Promise<unknown> | undefined;
+  const indexAbort = new AbortController();
   const sweepTimer = setInterval(() => {
     if (sweeping) return; // a slow sweep on a big table: never two at once
     sweeping = runSweep()
       .catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'))
+      // The vector index follows the table: built once there are rows to train it, rebuilt past the growth factor.
+      .then(() => maintainIndex(pool, source, info.sql, indexAbort.signal))
+      .then((r) => {
+        if (r && r.action !== 'keep' && r.action !== 'wait') {
+          logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds }, `vector index: ${r.reason}`);
+        }
+      }, (err: unknown) => { if (!indexAbort.signal.aborted) logger.warn({ event: 'vector_index_failed', err }, 'vector index maintenance failed'); })
       .finally(() => { sweeping = undefined; });
   }, sync.sweepIntervalMs);
 
@@ -158,6 +167,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       stopped ??= (async () => {
         clearInterval(sweepTimer);
         clearInterval(gaugeTimer);
+        indexAbort.abort();
         // Leave a little of the shutdown budget for releasing the batch and closing connections.
         await Promise.all(loops.map((l) => l.stop(Math.max(100, sync.shutdownTimeoutMs - 2000))));
         await Promise.all([listener.stop(), sweeping]);

@@ -1,0 +1,40 @@
+// Keeps the vector index in line with the policy while the daemon runs: after each reconciliation sweep,
+// one daemon (whichever takes the advisory lock; the others skip) builds the index once the table has
+// enough rows to train it and rebuilds it when the row count has drifted past the growth factor. Nothing
+// runs while a dimension migration is under way: the migration builds the new column's index itself.
+import type pg from 'pg';
+import type { SourceConfig } from '../config/index.ts';
+import { readModelState } from './model-state.ts';
+import type { SourceSql } from './source-sql.ts';
+import { ensureIndex, type EnsureResult, type IndexPolicy } from './vector-index.ts';
+
+/** Arbitrary but fixed: index builds of a database contend for this lock. */
+export const INDEX_LOCK_KEY = 7_310_462_118_054_552n;
+
+export function indexPolicyOf(source: SourceConfig): IndexPolicy {
+  return { kind: source.index, growthFactor: source.indexGrowthFactor, minRows: source.indexMinRows, maintenanceWorkMem: source.indexBuildMemory };
+}
+
+/** Builds, rebuilds or drops the index when due; undefined when another process holds the lock or a migration runs. */
+export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: SourceSql, signal?: AbortSignal): Promise<EnsureResult | undefined> {
+  if (signal?.aborted) return undefined;
+  const client = await pool.connect();
+  // A build can take minutes: on shutdown it is cancelled (the next run drops the invalid leftover).
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  const cancel = () => { pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined); };
+  signal?.addEventListener('abort', cancel, { once: true });
+  try {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [INDEX_LOCK_KEY.toString()]);
+    if (!rows[0]!.ok) return undefined;
+    try {
+      const state = await readModelState(client, s.sourceKey);
+      if (!state || state.migration) return undefined;
+      return await ensureIndex(client, s, source.embeddingColumn, indexPolicyOf(source), { dimensions: state.dimensions });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [INDEX_LOCK_KEY.toString()]);
+    }
+  } finally {
+    signal?.removeEventListener('abort', cancel);
+    client.release();
+  }
+}
