@@ -205,10 +205,10 @@ test('a daemon started on the new model writes the shadow columns while the migr
   }
 });
 
-async function waitForRow(t: MigrateTestDb, sql: string): Promise<Record<string, string>> {
+async function waitForRow(t: MigrateTestDb, sql: string): Promise<{ e: string; c: string; old: string; oc: string }> {
   for (let i = 0; i < 250; i++) {
     const { rows } = await t.pool.query(sql);
-    if (rows[0]) return rows[0] as Record<string, string>;
+    if (rows[0]) return rows[0] as { e: string; c: string; old: string; oc: string };
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`timed out waiting for ${sql}`);
