@@ -2,16 +2,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EncodeError } from '../src/encoder/types.ts';
+import { createMetrics } from '../src/metrics/index.ts';
 import { cosine, documentOf, instrument, parseVector, setupSyncDb, waitFor } from './helpers/sync.ts';
 
 const queued = async (pool: import('pg').Pool) => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
 const embeddingOf = async (pool: import('pg').Pool, id: string | number) =>
   (await pool.query<{ e: string | null; c: string | null }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = $1', [id])).rows[0];
 
-test('an inserted row is embedded within 2 s, with the vector of its document', async () => {
+test('an inserted row is embedded within 2 s, with the vector of its document; metrics count it', async () => {
   const t = await setupSyncDb();
+  const metrics = createMetrics({ defaultMetrics: false });
   try {
-    await t.startDaemon();
+    await t.startDaemon({ metrics });
     const started = Date.now();
     const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Квартира у метро', 'Две комнаты, ремонт') RETURNING id`);
     const id = rows[0]!.id;
@@ -21,6 +23,11 @@ test('an inserted row is embedded within 2 s, with the vector of its document', 
     assert.ok(cosine(parseVector(stored), expected) > 0.99999);
     assert.equal((await embeddingOf(t.pool, id))!.c, t.encoder.info.checksum);
     await waitFor('empty queue', async () => (await queued(t.pool)) === 0);
+    const value = async (name: string) => (await metrics.registry.getSingleMetric(name)!.get()).values;
+    assert.equal((await value('embedsync_rows_embedded_total'))[0]!.value, 1);
+    assert.ok((await value('embedsync_tokens_total'))[0]!.value > 3);
+    const lag = await value('embedsync_change_to_embedding_seconds');
+    assert.equal(lag.find((v) => (v as { metricName?: string }).metricName === 'embedsync_change_to_embedding_seconds_count')!.value, 1);
   } finally {
     await t.close();
   }

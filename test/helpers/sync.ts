@@ -6,6 +6,7 @@ import { createEncoder } from '../../src/encoder/index.ts';
 import type { Encoder } from '../../src/encoder/types.ts';
 import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
 import { createLogger } from '../../src/log/index.ts';
+import type { Metrics } from '../../src/metrics/index.ts';
 import { migrateSchema } from '../../src/db/migrate.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
@@ -46,7 +47,7 @@ export interface SyncTestDb {
   readonly pool: pg.Pool;
   readonly config: Config;
   readonly encoder: Encoder;
-  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string> }): Promise<SyncDaemon>;
+  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics }): Promise<SyncDaemon>;
   close(): Promise<void>;
 }
 
@@ -73,6 +74,7 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
         pool, connectListener: () => createClient({ databaseUrl: db.url, applicationName: 'embedsync-listener' }),
         encoder: o.encoder ?? encoder, source: cfg.source, sync: cfg.sync, logger,
         ...(o.owner ? { owner: o.owner } : {}),
+        ...(o.metrics ? { metrics: o.metrics } : {}),
       });
       daemons.push(d);
       return d;
