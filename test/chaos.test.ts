@@ -10,7 +10,7 @@ test('chaos (short form): kills, a Postgres restart and a listener drop leave no
   const kills = 5;
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/chaos.ts'], {
     env: {
-      ...process.env, CHAOS_ROWS: '2000', CHAOS_KILLS: String(kills), CHAOS_WRITER_SECONDS: '12', CHAOS_WRITER_PAUSE_MS: '30',
+      ...process.env, CHAOS_ROWS: '2000', CHAOS_KILLS: String(kills), CHAOS_WRITER_SECONDS: '12', CHAOS_WRITER_PAUSE_MS: '60',
       CHAOS_DRAIN_TIMEOUT_SECONDS: '120',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
