@@ -7,6 +7,8 @@ import type { Encoder } from '../src/encoder/types.ts';
 import { FAULT_POINTS, type FaultPoint } from '../src/db/shadow-migration.ts';
 import { readModelState } from '../src/db/model-state.ts';
 import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
+import pg from 'pg';
+import { adminUrl } from './helpers/db.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
 import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
 import { cosine, instrument, parseVector } from './helpers/sync.ts';
@@ -183,9 +185,16 @@ test('a daemon started on the new model writes the shadow columns while the migr
     const b = instrument(await t.encoder(small));
     await t.migrate({ encoder: a });
     await t.embedAll(a);
+    // A least-privilege daemon role (docs/security.md) keeps its column grants through the migration.
+    const role = `daemon_${t.db.name}`;
+    await t.pool.query(`CREATE ROLE ${role}`);
+    await t.pool.query(`GRANT UPDATE (embedding, model_checksum, embedding_text_hash) ON leads TO ${role}`);
+    const can = async (col: string) =>
+      (await t.pool.query<{ ok: boolean }>(`SELECT has_column_privilege($1, 'leads', $2, 'UPDATE') AS ok`, [role, col])).rows[0]!.ok;
     await assert.rejects(t.startDaemon(b), /holds 64-dimension vectors but .* makes 48/, 'before the migration the new model cannot run');
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-columns') throw new Crash(p); } }), Crash);
 
+    assert.deepEqual([await can('embedding_next'), await can('model_checksum_next'), await can('embedding_text_hash_next')], [true, true, true]);
     const d = await t.startDaemon(b);
     await t.pool.query(`UPDATE leads SET title = 'Новый заголовок' WHERE id = 9`);
     const next = await waitForRow(t, `SELECT embedding_next::text AS e, model_checksum_next AS c, embedding::text AS old, model_checksum AS oc FROM leads WHERE id = 9 AND model_checksum_next IS NOT NULL`);
@@ -200,8 +209,12 @@ test('a daemon started on the new model writes the shadow columns while the migr
     const r = await t.migrate({ encoder: b });
     assert.equal(r.shadow!.encoded, rows - 1, 'the row the daemon did is not encoded again');
     await expectMigratedTo(t, b, rows);
+    assert.deepEqual([await can('embedding'), await can('model_checksum'), await can('embedding_text_hash')], [true, true, true]);
   } finally {
     await t.close();
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS daemon_${t.db.name}`).finally(() => admin.end());
   }
 });
 

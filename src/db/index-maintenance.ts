@@ -24,6 +24,12 @@ export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: Sour
   const cancel = () => { pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined); };
   signal?.addEventListener('abort', cancel, { once: true });
   try {
+    // Only the table's owner may build indexes: a daemon running under least-privilege grants leaves it to
+    // `embedsync migrate` / `embedsync index rebuild` run as the owner.
+    const { rows: own } = await client.query<{ ok: boolean }>(
+      `SELECT pg_has_role(c.relowner, 'USAGE') AND has_table_privilege('embedsync.vector_index', 'SELECT, INSERT, UPDATE, DELETE') AS ok
+       FROM pg_class c WHERE c.oid = $1::regclass`, [s.table]);
+    if (!own[0]?.ok) return undefined;
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [INDEX_LOCK_KEY.toString()]);
     if (!rows[0]!.ok) return undefined;
     try {

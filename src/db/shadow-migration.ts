@@ -20,7 +20,7 @@ import { quoteIdent } from '../config/identifiers.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { queueOps, type WriteItem } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
-import { mainColumns, nextColumns, readModelState, withColumns, type MigrationStep, type ModelState } from './model-state.ts';
+import { mainColumns, nextColumns, readModelState, withColumns, type MigrationStep, type ModelState, type VectorColumns } from './model-state.ts';
 import { installSearchFunctions } from './search-functions.ts';
 import { withShortLocks } from './short-lock.ts';
 import type { Queryable } from './pool.ts';
@@ -118,6 +118,7 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
         ADD COLUMN IF NOT EXISTS ${quoteIdent(next.embedding)} vector(${dims(model.dimensions)}),
         ADD COLUMN IF NOT EXISTS ${quoteIdent(next.checksum)} text,
         ADD COLUMN IF NOT EXISTS ${quoteIdent(next.textHash)} uuid`);
+      await copyColumnGrants(client, s, main, next);
       await setStep('columns');
     }, shortLocks));
     step = 'columns';
@@ -198,6 +199,27 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
     });
   }
   return { from, to: { checksum: model.checksum, dimensions: model.dimensions }, steps, encoded, encodeSeconds, index, requeued };
+}
+
+const COLUMN_PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']);
+
+/**
+ * Column privileges belong to the column, not its name: a daemon role granted UPDATE on the vector columns
+ * (docs/security.md) would lose it at the swap. The shadow columns get the same grants as the ones they replace.
+ */
+async function copyColumnGrants(client: pg.Client, s: SourceSql, from: VectorColumns, to: VectorColumns): Promise<void> {
+  for (const k of ['embedding', 'checksum', 'textHash'] as const) {
+    const { rows } = await client.query<{ privilege: string; grantee: string }>(
+      `SELECT g.privilege_type AS privilege,
+              CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
+       FROM pg_attribute a CROSS JOIN LATERAL aclexplode(a.attacl) g LEFT JOIN pg_roles r ON r.oid = g.grantee
+       WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped`, [s.table, from[k]]);
+    for (const r of rows) {
+      // privilege_type is one of a closed set and the grantee comes quoted by quote_ident.
+      if (!COLUMN_PRIVILEGES.has(r.privilege)) continue;
+      await client.query(`GRANT ${r.privilege} (${quoteIdent(to[k])}) ON ${s.table} TO ${r.grantee}`);
+    }
+  }
 }
 
 function dims(d: number): number {
