@@ -38,15 +38,19 @@ export function mixedTexts({ count, minTokens, maxTokens, tokens, seed = 1 }: Mi
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const target = minTokens + Math.floor(rand() * (maxTokens - minTokens + 1));
-    const words: string[] = [];
-    while (tokens(words.join(' ')) < target) {
-      const whole = pick(SENTENCES).split(/\s+/);
-      // The first sentence starts anywhere, so short texts are not all sentence openings.
-      const sentence = words.length ? whole : whole.slice(Math.floor(rand() * (whole.length - 1)));
-      // Code-switching as in real leads: now and then a word from anywhere in the corpus.
-      for (const w of sentence) words.push(rand() < 0.15 ? pick(WORDS) : w);
+    let words: string[] = [];
+    // Trimming goes a whole word at a time; a text that falls under minTokens is drawn again.
+    for (let attempt = 0; attempt < 20 && (attempt === 0 || tokens(words.join(' ')) < minTokens); attempt++) {
+      words = [];
+      while (tokens(words.join(' ')) < target) {
+        const whole = pick(SENTENCES).split(/\s+/);
+        // The first sentence starts anywhere, so short texts are not all sentence openings.
+        const sentence = words.length ? whole : whole.slice(Math.floor(rand() * (whole.length - 1)));
+        // Code-switching as in real leads: now and then a word from anywhere in the corpus.
+        for (const w of sentence) words.push(rand() < 0.15 ? pick(WORDS) : w);
+      }
+      while (words.length > 1 && tokens(words.join(' ')) > target) words.pop();
     }
-    while (words.length > 1 && tokens(words.join(' ')) > target) words.pop();
     out.push(words.join(' '));
   }
   return out;
