@@ -11,8 +11,7 @@
 // is measured. The tiny model's measured encode rate is printed, with what encoding would add.
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
 //   usage: npm run bench:migrate [-- --rows 100000 --from 384 --to 1024]
-import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
@@ -26,6 +25,7 @@ import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { runShadowMigration, type ShadowMigrationResult } from '../src/db/shadow-migration.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps, vectorTypeOid } from '../src/queue/queue.ts';
+import { withBenchDatabase } from './bench-database.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '100000' },
@@ -115,29 +115,15 @@ const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
 async function main(): Promise<void> {
-  let pgDir: string | undefined;
-  let base = process.env.DATABASE_URL;
-  if (!base) {
-    pgDir = execFileSync('mktemp', ['-d', '/tmp/embedsync-bench-pg.XXXXXX']).toString().trim();
-    base = execFileSync('bash', ['scripts/pg-start.sh', pgDir]).toString().trim();
-  }
-  const dbName = `embedsync_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(base);
-  u.pathname = `/${dbName}`;
-  const url = u.toString();
-  const client = createClient({ databaseUrl: url });
-  await client.connect();
-  try {
-    await run(client, url);
-  } finally {
-    await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-    if (pgDir) execFileSync('bash', ['scripts/pg-stop.sh', pgDir]);
-  }
+  await withBenchDatabase(async (url) => {
+    const client = createClient({ databaseUrl: url });
+    await client.connect();
+    try {
+      await run(client, url);
+    } finally {
+      await client.end();
+    }
+  });
 }
 
 async function run(client: pg.Client, url: string): Promise<void> {

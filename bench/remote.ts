@@ -8,8 +8,7 @@
 // all in one run on one database, so the ratios say where the pipeline, not the encoder, is the limit.
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
 //   usage: npm run bench:remote [-- --rows 5000 --batch 128 --model DIR]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,6 +22,7 @@ import { migrateSchema } from '../src/db/migrate.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { withBenchDatabase } from './bench-database.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '5000' },
@@ -141,19 +141,10 @@ async function drain(url: string, table: string, encoder: Encoder): Promise<numb
 }
 
 async function main(): Promise<void> {
-  let pgDir: string | undefined;
-  let base = process.env.DATABASE_URL;
-  if (!base) {
-    pgDir = execFileSync('mktemp', ['-d', '/tmp/embedsync-bench-pg.XXXXXX']).toString().trim();
-    base = execFileSync('bash', ['scripts/pg-start.sh', pgDir]).toString().trim();
-  }
-  const dbName = `embedsync_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(base);
-  u.pathname = `/${dbName}`;
-  const url = u.toString();
+  await withBenchDatabase(run);
+}
+
+async function run(url: string): Promise<void> {
   let remote: { url: string; child: ChildProcess } | undefined;
   let constantRemote: { url: string; child: ChildProcess } | undefined;
   const encoders: Encoder[] = [];
@@ -169,17 +160,17 @@ async function main(): Promise<void> {
       `local threads 2, remote = \`embedsync run --no-sync\` on loopback`);
 
     const results: [string, number][] = [];
-    const run = async (label: string, table: string, enc: Encoder) => {
+    const measure = async (label: string, table: string, enc: Encoder) => {
       const r = await drain(url, table, enc);
       results.push([label, r]);
       console.log(`  ${label.padEnd(48)} ${fmt(r).padStart(7)} rows/s`);
     };
-    await run('pipeline ceiling (constant vectors)', 'bench_constant', constantEncoder(local));
-    await run('local encoder (in-process ONNX)', 'bench_local', local);
+    await measure('pipeline ceiling (constant vectors)', 'bench_constant', constantEncoder(local));
+    await measure('local encoder (in-process ONNX)', 'bench_local', local);
     for (const c of [1, 2, 4]) {
       const enc = await createEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: remote.url, EMBEDDING_CONCURRENCY: String(c) }).model);
       encoders.push(enc);
-      await run(`remote embedsync, ${c} request${c > 1 ? 's' : ''} in flight`, `bench_remote_${c}`, enc);
+      await measure(`remote embedsync, ${c} request${c > 1 ? 's' : ''} in flight`, `bench_remote_${c}`, enc);
       console.log(`    (peak requests in flight: ${(enc as RemoteEncoder).peakInFlight})`);
     }
     constantRemote = await startConstantRemote(local.info.dimensions);
@@ -188,10 +179,10 @@ async function main(): Promise<void> {
         EMBEDDING_BACKEND: 'openai', EMBEDDING_ENDPOINT: constantRemote.url, EMBEDDING_CONCURRENCY: String(c), EMBEDDING_REMOTE_BATCH_SIZE: BATCH,
       }).model);
       encoders.push(enc);
-      await run(`instant remote (HTTP path only), ${c} in flight`, `bench_instant_${c}`, enc);
+      await measure(`instant remote (HTTP path only), ${c} in flight`, `bench_instant_${c}`, enc);
     }
     // The ceiling once more at the end: on a shared machine the first figure alone can mislead.
-    await run('pipeline ceiling again (constant vectors)', 'bench_constant_2', constantEncoder(local));
+    await measure('pipeline ceiling again (constant vectors)', 'bench_constant_2', constantEncoder(local));
     const localRate = results[1]![1];
     const ceiling = Math.max(results[0]![1], results.at(-1)![1]);
     results.pop();
@@ -208,9 +199,6 @@ async function main(): Promise<void> {
       r.child.kill('SIGTERM');
       await new Promise((resolve) => r.child.once('exit', resolve));
     }
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-    if (pgDir) execFileSync('bash', ['scripts/pg-stop.sh', pgDir]);
   }
 }
 

@@ -9,8 +9,6 @@
 //  3. insert -> embedded latency (p50/p99) under a light stream (10 rows/s) with the tiny model.
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
 //   usage: npm run bench:sync [-- --rows 100000 --batch 500 --text-rows 20000 --stream 150 --rounds 2 --workers 2]
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -27,6 +25,7 @@ import { createClient, createPool } from '../src/db/pool.ts';
 import { encodeVector } from '../src/db/vector-binary.ts';
 import { enqueueStale } from '../src/queue/sweep.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
+import { withBenchDatabase } from './bench-database.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '100000' },
@@ -78,33 +77,19 @@ function constantEncoder(): Encoder {
 }
 
 async function main(): Promise<void> {
-  let pgDir: string | undefined;
-  let base = process.env.DATABASE_URL;
-  if (!base) {
-    pgDir = execFileSync('mktemp', ['-d', '/tmp/embedsync-bench-pg.XXXXXX']).toString().trim();
-    base = execFileSync('bash', ['scripts/pg-start.sh', pgDir]).toString().trim();
-  }
-  const dbName = `embedsync_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(base);
-  u.pathname = `/${dbName}`;
-  const url = u.toString();
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    await db.query('CREATE EXTENSION IF NOT EXISTS vector');
-    console.log(`embedsync sync benchmark: ${fmt(ROWS)} rows, ${DIMS}-dim vectors, batch ${BATCH}`);
-    await triggerCost(db, url);
-    await writePaths(db, url);
-    await latency(url);
-  } finally {
-    await db.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
-    if (pgDir) execFileSync('bash', ['scripts/pg-stop.sh', pgDir]);
-  }
+  await withBenchDatabase(async (url) => {
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    try {
+      await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+      console.log(`embedsync sync benchmark: ${fmt(ROWS)} rows, ${DIMS}-dim vectors, batch ${BATCH}`);
+      await triggerCost(db, url);
+      await writePaths(db, url);
+      await latency(url);
+    } finally {
+      await db.end();
+    }
+  });
 }
 
 async function migrateTable(url: string, table: string, enc: Pick<Encoder, 'info'>) {
