@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { prng } from '../src/model/prng.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -113,18 +114,6 @@ export async function runCli(args: readonly string[], env: Readonly<Record<strin
   const { code, signal } = await p.exited;
   if (code !== 0) throw new Error(`embedsync ${args.join(' ')} failed (${code ?? signal}):\n${p.output()}`);
   return p.output();
-}
-
-/** A small seeded PRNG (mulberry32), so a failing run can be replayed with the same seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

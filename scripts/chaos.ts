@@ -12,7 +12,8 @@ import { migrate } from '../src/cli/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
-import { killAll, prng, sleep, spawnCli, startCluster, type CliProcess } from './chaos-procs.ts';
+import { prng } from '../src/model/prng.ts';
+import { killAll, sleep, spawnCli, startCluster, type CliProcess } from './chaos-procs.ts';
 import { runWriter, seedLeads } from './chaos-writer.ts';
 import { verifyRows } from './chaos-verify.ts';
 

@@ -1,21 +1,10 @@
 // Deterministic mixed Russian / English texts built from the test corpus's lead-like sentences, cut to a
 // target length in tokens of the model's tokenizer: the texts of the int8 quality gate and bench/model.ts.
 import { TINY_CORPUS } from './tiny-corpus.ts';
+import { prng } from './prng.ts';
 
 const SENTENCES = TINY_CORPUS.split('\n').map((s) => s.trim()).filter(Boolean);
 const WORDS = SENTENCES.join(' ').split(/\s+/);
-
-/** mulberry32, seeded: same texts on every run and machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface MixedTextOptions {
   readonly count: number;

@@ -10,6 +10,7 @@ import { parseEncoderConfig, usesPaddingOffsetPositions, type EncoderConfig } fr
 import { convertCheckpoint } from './convert-checkpoint.ts';
 import { parseSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.ts';
 import { TINY_CORPUS } from './tiny-corpus.ts';
+import { prng } from './prng.ts';
 
 const HIDDEN = 64;
 const LAYERS = 2;
@@ -21,18 +22,6 @@ const SPECIAL = ['<s>', '<pad>', '</s>', '<unk>'] as const;
 const MASK = '<mask>';
 /** Kept constant so regenerating with a newer embedsync gives the same bytes. */
 const PRODUCER_VERSION = 'tiny-1';
-
-/** mulberry32: a 32-bit seeded PRNG, exact in JS integer arithmetic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const TINY_CONFIG = {
   architectures: ['RobertaModel'],
