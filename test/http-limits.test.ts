@@ -3,21 +3,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Encoder } from '../src/encoder/types.ts';
-import { makeApp, refusingEncoder, slowEncoder, tinyEncoder, type TestApp } from './helpers/http-app.ts';
+import { closeTestApps, refusingEncoder, slowEncoder, tinyEncoder, post, trackedApp, type TestApp } from './helpers/http-app.ts';
 
-const apps: TestApp[] = [];
-async function app(options: Parameters<typeof makeApp>[0] = {}): Promise<TestApp> {
-  const t = await makeApp(options);
-  apps.push(t);
-  return t;
-}
-after(async () => {
-  await Promise.all(apps.map((t) => t.app.close()));
-  await (await tinyEncoder()).close();
-});
+const app = trackedApp;
+after(closeTestApps);
 
-const post = (t: TestApp, url: string, payload: unknown, headers: Record<string, string> = {}, remoteAddress?: string) =>
-  t.app.inject({ method: 'POST', url, payload: payload as object, headers, ...(remoteAddress ? { remoteAddress } : {}) });
 
 test('400s name the field and the limit', async () => {
   const t = await app({ env: { MAX_TEXT_LENGTH: '20', MAX_BATCH_SIZE: '3' } });
@@ -97,9 +87,11 @@ test('OpenAI and TEI requests get errors in their own shapes', async () => {
 
 test('an input the encoder refuses fails alone in a batch (with or without an index to blame), and 400 alone', async () => {
   const real = await tinyEncoder();
+  let last: TestApp | undefined;
   for (const blame of ['index', 'none'] as const) {
     const refusing = refusingEncoder(real, '#poison#', blame);
     const t = await app({ encoder: refusing });
+    last = t;
     const items = ['alpha', 'beta #poison#', 'gamma', 'delta', 'epsilon'].map((text, i) => ({ id: `i${i}`, text }));
     const body = (await post(t, '/embed/batch', { items })).json();
     assert.equal(body.successful, 4, blame);
@@ -113,7 +105,7 @@ test('an input the encoder refuses fails alone in a batch (with or without an in
     assert.equal(single.statusCode, 400);
     assert.match(single.json().detail, /^text cannot be embedded/);
   }
-  const metrics = apps.at(-1)!.metrics;
+  const metrics = last!.metrics;
   assert.match(await metrics.registry.metrics(), /embedding_encode_failures_total\{reason="input"\} [1-9]/);
 });
 

@@ -1,22 +1,12 @@
 // Happy paths of every route, cache flags and bit-identity, OpenAI and TEI shapes, readiness and docs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { bits, deferred, makeApp, tinyEncoder, type TestApp } from './helpers/http-app.ts';
+import { bits, deferred, closeTestApps, tinyEncoder, post, trackedApp, type TestApp } from './helpers/http-app.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 
-const apps: TestApp[] = [];
-async function app(options: Parameters<typeof makeApp>[0] = {}): Promise<TestApp> {
-  const t = await makeApp(options);
-  apps.push(t);
-  return t;
-}
-after(async () => {
-  await Promise.all(apps.map((t) => t.app.close()));
-  await (await tinyEncoder()).close();
-});
+const app = trackedApp;
+after(closeTestApps);
 
-const post = (t: TestApp, url: string, payload: unknown, headers: Record<string, string> = {}) =>
-  t.app.inject({ method: 'POST', url, payload: payload as object, headers });
 
 test('POST /embed: the old fields, query role by default, cached on repeat and bit-identical', async () => {
   const t = await app();

@@ -98,3 +98,21 @@ export function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; r
 }
 
 export const bits = (v: Float32Array | readonly number[]) => Buffer.from(Float32Array.from(v).buffer);
+
+/** Apps made by a test file, closed (with the shared tiny encoder) by `closeTestApps` in its `after` hook. */
+const openApps: TestApp[] = [];
+
+export async function trackedApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const t = await makeApp(options);
+  openApps.push(t);
+  return t;
+}
+
+export async function closeTestApps(): Promise<void> {
+  await Promise.all(openApps.splice(0).map((t) => t.app.close()));
+  await (await tinyEncoder()).close();
+}
+
+/** POST through app.inject; `remoteAddress` stands in for another client (rate limits are per client). */
+export const post = (t: TestApp, url: string, payload: unknown, headers: Record<string, string> = {}, remoteAddress?: string) =>
+  t.app.inject({ method: 'POST', url, payload: payload as object, headers, ...(remoteAddress ? { remoteAddress } : {}) });
