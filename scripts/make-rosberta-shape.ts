@@ -8,26 +8,16 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseEncoderConfig } from '../src/model/checkpoint.ts';
 import { writeSafetensorsToFd } from '../src/model/safetensors.ts';
-import { randomEncoderWeights, TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { randomEncoderWeights, TINY_CONFIG, TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 
+// The test model's config with RoBERTa-large's sizes: every other field is the same.
 export const ROSBERTA_SHAPE = {
-  architectures: ['RobertaModel'],
-  attention_probs_dropout_prob: 0.1,
-  bos_token_id: 0,
-  eos_token_id: 2,
-  hidden_act: 'gelu',
-  hidden_dropout_prob: 0.1,
+  ...TINY_CONFIG,
   hidden_size: 1024,
-  initializer_range: 0.02,
   intermediate_size: 4096,
-  layer_norm_eps: 1e-5,
   max_position_embeddings: 514,
-  model_type: 'roberta',
   num_attention_heads: 16,
   num_hidden_layers: 24,
-  pad_token_id: 1,
-  position_embedding_type: 'absolute',
-  type_vocab_size: 1,
   vocab_size: 50265,
 } as const;
 
