@@ -7,10 +7,13 @@ import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../src/config/index.ts';
-import { createEncoder } from '../src/encoder/index.ts';
+import { loadConfig, type Dtype } from '../src/config/index.ts';
+import { modelCommand } from '../src/cli/model.ts';
+import { createEncoder, type Encoder } from '../src/encoder/index.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { cachedModelDir, downloadModel, HubDownloadError, HubUnreachableError, parseHubId } from '../src/model/hub-download.ts';
+import { parseSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.ts';
+import { TINY_CORPUS } from '../src/model/tiny-corpus.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 
 interface Hub {
@@ -37,11 +40,35 @@ async function readTree(dir: string): Promise<Map<string, Buffer>> {
   return files;
 }
 
+/** The checkpoint split as the hub publishes large models: model-0000k-of-0000n.safetensors + an index. */
+function shardCheckpoint(bytes: Buffer, count: number): Map<string, Buffer> {
+  const { tensors } = parseSafetensors(bytes);
+  const names = [...tensors.keys()].sort();
+  const files = new Map<string, Buffer>();
+  const weightMap: Record<string, string> = {};
+  for (let s = 0; s < count; s++) {
+    const file = `model-0000${s + 1}-of-0000${count}.safetensors`;
+    const part = names.filter((_, i) => i % count === s);
+    for (const n of part) weightMap[n] = file;
+    const toWrite = part.map((n) => {
+      const t = tensors.get(n)!;
+      return [n, { dtype: t.dtype as TensorToWrite['dtype'], shape: t.shape, data: toFloat32(t) }] as const;
+    });
+    files.set(file, Buffer.from(writeSafetensors(new Map(toWrite))));
+  }
+  files.set('model.safetensors.index.json', Buffer.from(JSON.stringify({ metadata: { total_size: bytes.length }, weight_map: weightMap })));
+  return files;
+}
+
 before(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'embedsync-hub-'));
   const tiny = await readTree(TINY_MODEL_DIR);
   hub.repos.set('embedsync/tiny', tiny);
-  hub.repos.set('embedsync/checkpoint-only', new Map([...tiny].filter(([f]) => !f.startsWith('onnx/'))));
+  const checkpointOnly = new Map([...tiny].filter(([f]) => !f.startsWith('onnx/')));
+  hub.repos.set('embedsync/checkpoint-only', checkpointOnly);
+  hub.repos.set('embedsync/onnx-only', new Map([...tiny].filter(([f]) => f !== 'model.safetensors')));
+  hub.repos.set('embedsync/no-weights', new Map([...checkpointOnly].filter(([f]) => f !== 'model.safetensors')));
+  hub.repos.set('embedsync/sharded', new Map([...hub.repos.get('embedsync/no-weights')!, ...shardCheckpoint(tiny.get('model.safetensors')!, 3)]));
   server = createServer((req, res) => {
     hub.log.push({ url: req.url ?? '', range: req.headers.range });
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
@@ -167,8 +194,21 @@ test('unreachable hub and unknown repo give distinct errors', async () => {
     (err: unknown) => err instanceof HubUnreachableError && /cannot reach/.test(err.message));
   await assert.rejects(downloadModel({ repo: 'embedsync/missing', revision: 'main' }, opts(join(scratch, 'missing'))),
     (err: unknown) => err instanceof HubDownloadError && /404/.test(err.message));
-  await assert.rejects(downloadModel({ repo: 'embedsync/tiny', revision: 'main' }, opts(join(scratch, 'int8'), { dtype: 'int8' })),
-    (err: unknown) => err instanceof HubDownloadError && /model_quantized\.onnx/.test(err.message));
+});
+
+test('a repo with nothing to import from says exactly what it lacks', async () => {
+  const cases = [
+    ['embedsync/onnx-only', 'int8', /ships onnx\/model\.onnx \(fp32\) but neither onnx\/model_quantized\.onnx nor a safetensors checkpoint \(model\.safetensors or model\.safetensors\.index\.json\) to quantize from; .*EMBEDDING_DTYPE=fp32/],
+    ['embedsync/no-weights', 'int8', /has neither onnx\/model_quantized\.onnx, onnx\/model\.onnx nor a safetensors checkpoint/],
+    ['embedsync/no-weights', 'fp32', /has neither onnx\/model\.onnx nor a safetensors checkpoint \(model\.safetensors or model\.safetensors\.index\.json\)/],
+  ] as const;
+  for (const [repo, dtype, message] of cases) {
+    await assert.rejects(downloadModel({ repo, revision: 'main' }, opts(join(scratch, `lacks-${dtype}`), { dtype })),
+      (err: unknown) => err instanceof HubDownloadError && message.test(err.message), `${repo} ${dtype}`);
+  }
+  // The fp32 file of the ONNX-only repo still serves EMBEDDING_DTYPE=fp32.
+  const dir = await downloadModel({ repo: 'embedsync/onnx-only', revision: 'main' }, opts(join(scratch, 'lacks-int8')));
+  assert.ok((await readFile(join(dir, 'onnx/model.onnx'))).equals(hub.repos.get('embedsync/tiny')!.get('onnx/model.onnx')!));
 });
 
 test('a repo with only model.safetensors is converted on first use; EMBEDDING_MODEL takes a hub id', async () => {
@@ -183,5 +223,194 @@ test('a repo with only model.safetensors is converted on first use; EMBEDDING_MO
     a.vectors.forEach((v, i) => assert.ok(v.every((x, j) => Math.abs(x - b.vectors[i]![j]!) <= 1e-6)));
   } finally {
     await Promise.all([imported.close(), reference.close()]);
+  }
+});
+
+const TEXTS = TINY_CORPUS.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 40);
+const modelConfig = (repo: string, cacheDir: string, dtype: Dtype) => loadConfig({
+  EMBEDDING_MODEL: repo, EMBEDDING_DTYPE: dtype, HF_ENDPOINT: endpoint, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1',
+}).model;
+const gets = (suffix: string) => hub.log.filter((l) => l.url.endsWith(suffix));
+const weightGets = () => hub.log.filter((l) => /\.safetensors$|\.onnx$/.test(l.url));
+/** GETs of safetensors files other than the probe for a single model.safetensors. */
+const shardGets = () => hub.log.filter((l) => l.url.endsWith('.safetensors') && !l.url.endsWith('/resolve/main/model.safetensors'));
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+async function vectors(encoder: Encoder): Promise<number[][]> {
+  return (await encoder.encode(TEXTS, 'document')).vectors.map((v) => [...v]);
+}
+
+function assertClose(a: number[][], b: number[][], tolerance: number, label: string): void {
+  assert.equal(a.length, b.length);
+  a.forEach((v, i) => assert.ok(v.every((x, j) => Math.abs(x - b[i]![j]!) <= tolerance), `${label}: text ${i}`));
+}
+
+test('EMBEDDING_DTYPE=int8 imports a checkpoint-only repo with int8 on first use; later starts and fp32 reuse the cache', async (t) => {
+  const cacheDir = join(scratch, 'int8-first');
+  const dir = cachedModelDir(cacheDir, { repo: 'embedsync/checkpoint-only', revision: 'main' });
+  const reference = await createLocalEncoder({ dir: TINY_MODEL_DIR, dtype: 'fp32', threads: 1, maxBatchTokens: 4096 });
+  const fp32Vectors = await vectors(reference);
+  await reference.close();
+
+  hub.log.length = 0;
+  const int8 = await createEncoder(modelConfig('embedsync/checkpoint-only', cacheDir, 'int8'));
+  let int8Checksum: string;
+  try {
+    assert.equal(int8.info.file, 'onnx/model_quantized.onnx');
+    int8Checksum = int8.info.checksum;
+    assert.equal(gets('/model.safetensors').length, 1);
+    // Only the file asked for is written; fp32 is imported when it is first asked for.
+    assert.equal(await exists(join(dir, 'onnx/model.onnx')), false);
+    // The int8 quality gate of test/import.test.ts, per text and on average; and really quantized.
+    const cosines = (await vectors(int8)).map((v, i) => v.reduce((s, x, j) => s + x * fp32Vectors[i]![j]!, 0));
+    const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
+    t.diagnostic(`int8 vs fp32 over ${cosines.length} texts: mean cosine ${mean.toFixed(5)}, min ${Math.min(...cosines).toFixed(5)}`);
+    assert.ok(mean >= 0.99 && Math.min(...cosines) >= 0.97, `mean ${mean}, min ${Math.min(...cosines)}`);
+    assert.ok(mean < 0.999999, `int8 vectors equal fp32 ones (mean cosine ${mean}): the quantized file was not used`);
+  } finally {
+    await int8.close();
+  }
+  const int8Bytes = await readFile(join(dir, 'onnx/model_quantized.onnx'));
+
+  // Second start: served from the cache, no request at all.
+  hub.log.length = 0;
+  const again = await createEncoder(modelConfig('embedsync/checkpoint-only', cacheDir, 'int8'));
+  assert.equal(again.info.checksum, int8Checksum);
+  await again.close();
+  assert.deepEqual(hub.log, []);
+
+  // fp32 later in the same cache: imported from the checkpoint kept there, no weights fetched again.
+  hub.log.length = 0;
+  const fp32 = await createEncoder(modelConfig('embedsync/checkpoint-only', cacheDir, 'fp32'));
+  try {
+    assert.equal(fp32.info.file, 'onnx/model.onnx');
+    assert.deepEqual(weightGets().map((l) => l.url), ['/embedsync/checkpoint-only/resolve/main/onnx/model.onnx'], 'only the 404 for the ONNX file');
+    assertClose(await vectors(fp32), fp32Vectors, 1e-6, 'fp32 after int8');
+  } finally {
+    await fp32.close();
+  }
+  assert.ok((await readFile(join(dir, 'onnx/model_quantized.onnx'))).equals(int8Bytes), 'the int8 file is left as it was');
+  await assertNoPartFiles(dir);
+});
+
+test('fp32 first use, then int8: the checkpoint is fetched again only when it was removed; a repo\'s own model.onnx is never replaced', async () => {
+  const cacheDir = join(scratch, 'fp32-first');
+  const single = { repo: 'embedsync/checkpoint-only', revision: 'main' };
+  const dir = await downloadModel(single, opts(cacheDir));
+  const fp32Bytes = await readFile(join(dir, 'onnx/model.onnx'));
+  assert.equal(await exists(join(dir, 'onnx/model_quantized.onnx')), false);
+  await rm(join(dir, 'model.safetensors'));
+  hub.log.length = 0;
+  assert.equal(await downloadModel(single, opts(cacheDir, { dtype: 'int8' })), dir);
+  assert.equal(gets('/model.safetensors').length, 1);
+  assert.ok((await readFile(join(dir, 'onnx/model.onnx'))).equals(fp32Bytes), 'fp32 file untouched by the int8 import');
+  const int8Bytes = await readFile(join(dir, 'onnx/model_quantized.onnx'));
+
+  // A repo shipping model.onnx and a checkpoint: int8 quantizes the checkpoint without fetching the fp32
+  // ONNX; fp32 later gets the repo's own file (the checksum other machines see), not an import.
+  const withOnnx = { repo: 'embedsync/tiny', revision: 'main' };
+  hub.log.length = 0;
+  const tinyDir = await downloadModel(withOnnx, opts(cacheDir, { dtype: 'int8' }));
+  assert.deepEqual(gets('/onnx/model.onnx'), []);
+  assert.equal(await exists(join(tinyDir, 'onnx/model.onnx')), false);
+  assert.ok((await readFile(join(tinyDir, 'onnx/model_quantized.onnx'))).equals(int8Bytes), 'the import is deterministic');
+  await downloadModel(withOnnx, opts(cacheDir));
+  assert.ok((await readFile(join(tinyDir, 'onnx/model.onnx'))).equals(hub.repos.get('embedsync/tiny')!.get('onnx/model.onnx')!));
+});
+
+test('a sharded checkpoint downloads every shard its index names, resumes a shard cut mid-way, and imports like the single file', async () => {
+  const cacheDir = join(scratch, 'sharded');
+  const served = hub.repos.get('embedsync/sharded')!;
+  const shards = [...served.keys()].filter((f) => f.endsWith('.safetensors')).sort();
+  assert.equal(shards.length, 3);
+  hub.log.length = 0;
+  hub.cut.set(shards[1]!, 1);
+  const drawn: string[] = [];
+  const sharded = await createEncoder(modelConfig('embedsync/sharded', cacheDir, 'fp32'), { progress: { isTTY: true, write: (s) => drawn.push(s) } });
+  const reference = await createLocalEncoder({ dir: TINY_MODEL_DIR, dtype: 'fp32', threads: 1, maxBatchTokens: 4096 });
+  try {
+    assertClose(await vectors(sharded), await vectors(reference), 1e-6, 'sharded fp32');
+  } finally {
+    await Promise.all([sharded.close(), reference.close()]);
+  }
+  const dir = cachedModelDir(cacheDir, { repo: 'embedsync/sharded', revision: 'main' });
+  for (const shard of shards) {
+    assert.ok((await readFile(join(dir, shard))).equals(served.get(shard)!), shard);
+    assert.ok(drawn.some((s) => s.includes(shard) && s.includes('100%')), `progress for ${shard}`);
+  }
+  const cut = gets(`/${shards[1]}`);
+  assert.equal(cut.length, 2);
+  assert.match(cut[1]!.range ?? '', /^bytes=[1-9]\d*-$/);
+  assert.deepEqual([shards[0], shards[2]].map((f) => gets(`/${f}`).length), [1, 1]);
+  await assertNoPartFiles(dir);
+
+  // int8 from the shards: the same bytes as from the single file.
+  hub.log.length = 0;
+  await downloadModel({ repo: 'embedsync/sharded', revision: 'main' }, opts(cacheDir, { dtype: 'int8' }));
+  assert.deepEqual(shardGets(), [], 'shards are kept in the cache');
+  const singleDir = await downloadModel({ repo: 'embedsync/checkpoint-only', revision: 'main' }, opts(cacheDir, { dtype: 'int8' }));
+  await downloadModel({ repo: 'embedsync/checkpoint-only', revision: 'main' }, opts(cacheDir));
+  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx']) {
+    assert.ok((await readFile(join(dir, f))).equals(await readFile(join(singleDir, f))), f);
+  }
+});
+
+test('model import <hub id> imports a sharded repo into the cache and copies the loadable folder to --out', async () => {
+  const cacheDir = join(scratch, 'cli-sharded');
+  const out = join(scratch, 'cli-sharded-out');
+  const printed: string[] = [];
+  const logged: string[] = [];
+  const ctx = {
+    argv: ['import', 'embedsync/sharded', '--out', out, '--quantize', 'int8'], env: {}, cores: 1, cwd: scratch,
+    config: () => loadConfig({ HF_ENDPOINT: endpoint, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1' }),
+    stdout: { write: (s: string) => printed.push(s) }, stderr: { write: (s: string) => logged.push(s) }, signal: new AbortController().signal,
+  };
+  assert.equal(await modelCommand(ctx), 0);
+  assert.match(printed.join(''), /wrote .*onnx\/model\.onnx .*\n.*wrote .*onnx\/model_quantized\.onnx/);
+  assert.match(printed.join(''), /imported roberta \(2 layers, hidden 64\) into .*cli-sharded-out/);
+  assert.match(logged.join(''), /from model\.safetensors\.index\.json, model-00001-of-00003\.safetensors/);
+  const outFiles = (await readdir(out, { recursive: true })).map(String);
+  assert.ok(!outFiles.some((f) => f.endsWith('.safetensors') || f.endsWith('.index.json') || f.startsWith('.complete')), outFiles.join(', '));
+  for (const dtype of ['fp32', 'int8'] as const) {
+    const e = await createLocalEncoder({ dir: out, dtype, threads: 1, maxBatchTokens: 4096 });
+    assert.equal(e.info.file, dtype === 'int8' ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx');
+    await e.close();
+  }
+  // Run again: everything is in the cache, nothing is fetched or imported.
+  hub.log.length = 0;
+  printed.length = 0;
+  assert.equal(await modelCommand({ ...ctx, argv: ['import', 'embedsync/sharded', '--quantize', 'int8'] }), 0);
+  assert.deepEqual(hub.log, []);
+  assert.match(printed.join(''), /nothing to import/);
+});
+
+test('a shard index naming anything but plain *.safetensors files in the model folder is refused before any shard is fetched', async () => {
+  const good = hub.repos.get('embedsync/sharded')!;
+  const index = JSON.parse(good.get('model.safetensors.index.json')!.toString()) as { weight_map: Record<string, string> };
+  const firstTensor = Object.keys(index.weight_map).sort()[0]!;
+  const id = { repo: 'embedsync/sharded-bad', revision: 'main' };
+  const cacheDir = join(scratch, 'bad-shards');
+  const dir = cachedModelDir(cacheDir, id);
+  const serveIndex = (text: string) => hub.repos.set(id.repo, new Map([...good, ['model.safetensors.index.json', Buffer.from(text)]]));
+  try {
+    for (const bad of ['../../../escape.safetensors', 'sub/model.safetensors', '..\\model.safetensors', '/etc/model.safetensors', '.hidden.safetensors', 'model.bin', 'model-1..safetensors', 7]) {
+      serveIndex(JSON.stringify({ ...index, weight_map: { ...index.weight_map, [firstTensor]: bad } }));
+      hub.log.length = 0;
+      await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) =>
+        err instanceof HubDownloadError && err.message.includes('not plain *.safetensors names') && err.message.includes(JSON.stringify(String(bad))), String(bad));
+      assert.deepEqual(shardGets(), [], `no shard fetched for ${String(bad)}`);
+      // Not kept, so a corrected index is fetched on the next start.
+      assert.equal(await exists(join(dir, 'model.safetensors.index.json')), false);
+    }
+    assert.equal(await exists(join(scratch, 'escape.safetensors')), false);
+    serveIndex('{"weight_map": ');
+    await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) => err instanceof HubDownloadError && /is not valid JSON/.test(err.message));
+    serveIndex(JSON.stringify({ ...index, weight_map: { ...index.weight_map, [firstTensor]: 'model-00009-of-00009.safetensors' } }));
+    await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) => err instanceof HubDownloadError && /model-00009-of-00009\.safetensors answered 404/.test(err.message));
+    serveIndex(JSON.stringify(index));
+    await downloadModel(id, opts(cacheDir));
+    assert.ok(await exists(join(dir, 'onnx/model.onnx')));
+  } finally {
+    hub.repos.delete(id.repo);
   }
 });

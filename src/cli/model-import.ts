@@ -1,12 +1,14 @@
 // `embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] [--int8-kernel K]`:
 // converts a Hugging Face BERT / RoBERTa / XLM-RoBERTa checkpoint into the folder layout the encoder loads.
-// A hub id downloads into the model cache (with a progress bar, resuming broken downloads) and is imported
-// there, so EMBEDDING_MODEL=<hub id> finds it later; --out also copies the result to a folder.
+// A hub id downloads into the model cache (with a progress bar, resuming broken downloads; a single or sharded
+// checkpoint) and is imported there, so EMBEDDING_MODEL=<hub id> finds it later; --out also copies the result
+// to a folder.
 import { cp, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError, type CommandContext } from './context.ts';
 import { GRAPH_VARIANTS, INT8_KERNELS, type GraphVariant, type Int8Kernel } from '../model/encoder-graph.ts';
+import type { ImportResult } from '../model/import-checkpoint.ts';
 
 const USAGE = 'usage: embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] [--int8-kernel dqmatmul|dqmatmul-u8|nbits]';
 
@@ -40,12 +42,12 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
   const { importModel } = await import('../model/import-checkpoint.ts');
   const source = positionals[0]!;
   const out = values.out === undefined ? undefined : resolve(ctx.cwd, values.out);
-  const options = {
-    ...(values.quantize === 'int8' ? { quantize: 'int8' as const } : {}),
+  const graphOptions = {
     ...(values.graph ? { variant: values.graph as GraphVariant } : {}),
     ...(kernel ? { int8Kernel: kernel as Int8Kernel } : {}),
     log: (line: string) => ctx.stderr.write(`${line}\n`),
   };
+  const options = { ...graphOptions, ...(values.quantize === 'int8' ? { quantize: 'int8' as const } : {}) };
   const local = resolve(ctx.cwd, source);
   let result;
   if (await stat(local).then((s) => s.isDirectory(), () => false)) {
@@ -55,16 +57,16 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
     const hub = parseHubId(source);
     if (!hub) throw new UsageError(`${JSON.stringify(source)} is neither an existing folder nor a hub id (org/name[@revision])\n${USAGE}`);
     const model = ctx.config().model;
-    let imported: Awaited<ReturnType<typeof importModel>> | undefined;
-    const dir = await downloadModel(hub, {
-      endpoint: model.hfEndpoint, token: model.hfToken, cacheDir: model.cacheDir, dtype: 'fp32',
+    const imports: ImportResult[] = [];
+    const download = (dtype: 'fp32' | 'int8') => downloadModel(hub, {
+      endpoint: model.hfEndpoint, token: model.hfToken, cacheDir: model.cacheDir, dtype,
       progress: ctx.stderr, signal: ctx.signal,
-      importCheckpoint: async (d) => { imported = await importModel(d, options); },
+      importOptions: graphOptions,
+      onImport: (r) => imports.push(r),
     });
-    if (!imported && options.quantize) {
-      // The repo ships its own fp32 ONNX; quantize from the checkpoint when it has one.
-      imported = await importModel(dir, options);
-    }
+    // fp32 first: with a checkpoint-only repo the int8 import then adds just the quantized file.
+    let dir = await download('fp32');
+    if (values.quantize === 'int8') dir = await download('int8');
     if (out) {
       // Everything the encoder loads, without the checkpoint weights and download bookkeeping.
       await cp(dir, out, {
@@ -72,11 +74,17 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
         filter: (src) => !/\.safetensors$|\.safetensors\.index\.json$|\.part$/.test(src) && !basename(src).startsWith('.complete'),
       });
     }
-    result = imported ? { ...imported, outDir: out ?? dir } : undefined;
-    if (!result) {
-      ctx.stdout.write(`${hub.repo} already has ONNX files; ${out ?? dir} is ready to load\n`);
+    if (!imports.length) {
+      ctx.stdout.write(`${hub.repo}: the ONNX files came from the hub or the model cache, nothing to import; ${out ?? dir} is ready to load\n`);
       return 0;
     }
+    result = {
+      outDir: out ?? dir,
+      config: imports[0]!.config,
+      written: imports.flatMap((r) => r.written),
+      copied: [],
+      seconds: imports.reduce((s, r) => s + r.seconds, 0),
+    };
   }
   for (const w of result.written) {
     ctx.stdout.write(`wrote ${w.path} (${mb(w.bytes)}${w.externalData ? ` + ${w.externalData} ${mb(w.externalBytes ?? 0)}` : ''})\n`);

@@ -2,12 +2,16 @@
 // the cache folder. Each file streams into `<file>.part`, resumes with a Range request after a broken
 // connection (also across restarts), is size-checked and renamed into place; a `.complete` marker written
 // last makes later starts skip the network. The cache never holds a half file under its final name.
+// A repo without the ONNX file asked for is imported from its safetensors checkpoint (single file or shards),
+// which stays in the cache so that the other dtype imports later without a second download.
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { importCheckpoint } from './import-checkpoint.ts';
+import { importModel, type ImportOptions, type ImportResult } from './import-checkpoint.ts';
+import { SHARD_INDEX, SINGLE_FILE } from './safetensors.ts';
+import { shardFiles, ShardIndexError } from './shard-index.ts';
 import type { Dtype } from '../config/index.ts';
 
 export interface HubId {
@@ -45,8 +49,10 @@ export interface DownloadOptions {
   readonly retryDelayMs?: number;
   /** A request with no response headers, or a body with no data, for this long is retried (default 20 s). */
   readonly stallTimeoutMs?: number;
-  /** Runs when the repo has weights but no ONNX file (default: convert a single model.safetensors). */
-  readonly importCheckpoint?: (dir: string) => Promise<unknown>;
+  /** How a checkpoint is imported when the repo lacks the ONNX file for `dtype` (graph, int8 kernel, log). */
+  readonly importOptions?: Pick<ImportOptions, 'variant' | 'int8Kernel' | 'producerVersion' | 'log'>;
+  /** Told what an import wrote into the cache folder. */
+  readonly onImport?: (result: ImportResult) => void;
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
@@ -75,16 +81,84 @@ export async function downloadModel(hub: HubId, opts: DownloadOptions): Promise<
 
   const onnxFile = ONNX_FILE[opts.dtype];
   if (!(await get(onnxFile, false))) {
-    if (opts.dtype === 'int8') {
-      throw new HubDownloadError(`${hub.repo}@${hub.revision} has no ${onnxFile}; import it with embedsync model import ${hub.repo} --quantize int8`);
-    }
-    if (!(await get('model.safetensors', false))) {
-      throw new HubDownloadError(`${hub.repo}@${hub.revision} has neither ${onnxFile} nor a single model.safetensors (sharded checkpoints: embedsync model import)`);
-    }
-    await (opts.importCheckpoint ?? importCheckpoint)(dir);
+    const label = `${hub.repo}@${hub.revision}`;
+    if (!(await fetchCheckpoint(hub, dir, opts))) throw new HubDownloadError(await noCheckpointMessage(hub, dir, label, opts));
+    // Only the missing file is written: an fp32 model already here (imported earlier, or the repo's own)
+    // keeps its bytes and so its checksum.
+    const result = await importModel(dir, {
+      ...opts.importOptions,
+      ...(opts.dtype === 'int8' ? { quantize: 'int8' as const, writeFp32: false } : {}),
+    });
+    opts.onImport?.(result);
   }
   await writeFile(marker, `${new Date().toISOString()}\n`);
   return dir;
+}
+
+const CHECKPOINT_NAMES = `a safetensors checkpoint (${SINGLE_FILE} or ${SHARD_INDEX})`;
+
+/**
+ * Brings the checkpoint into the cache: model.safetensors, or the shard index and every shard it names.
+ * False when the repo has neither.
+ */
+async function fetchCheckpoint(hub: HubId, dir: string, opts: DownloadOptions): Promise<boolean> {
+  const get = (file: string, required: boolean) => fetchFile(hub, file, join(dir, file), required, opts);
+  if (await get(SINGLE_FILE, false)) return true;
+  if (!(await get(SHARD_INDEX, false))) return false;
+  const indexPath = join(dir, SHARD_INDEX);
+  let shards: readonly string[];
+  try {
+    shards = shardFiles(JSON.parse(await readFile(indexPath, 'utf8')), `${hub.repo}/${SHARD_INDEX}`);
+  } catch (err) {
+    // Not kept: a corrected index on the hub is fetched again on the next start.
+    await rm(indexPath, { force: true });
+    if (err instanceof ShardIndexError || err instanceof SyntaxError) {
+      throw new HubDownloadError(`refusing ${hub.repo}@${hub.revision}: ${err instanceof SyntaxError ? `${SHARD_INDEX} is not valid JSON (${err.message})` : err.message}`, { cause: err });
+    }
+    throw err;
+  }
+  try {
+    for (const shard of shards) await get(shard, true);
+  } catch (err) {
+    // The index is tiny; fetching it again lets a repo that fixed a missing shard recover. Shard parts stay.
+    await rm(indexPath, { force: true });
+    throw err;
+  }
+  return true;
+}
+
+/** Says what the repo lacks when it has no checkpoint to import the ONNX file from. */
+async function noCheckpointMessage(hub: HubId, dir: string, label: string, opts: DownloadOptions): Promise<string> {
+  if (opts.dtype === 'fp32') return `${label} has neither ${ONNX_FILE.fp32} nor ${CHECKPOINT_NAMES} to import it from`;
+  const fp32Here = await stat(join(dir, ONNX_FILE.fp32)).then((s) => s.isFile(), () => false);
+  if (fp32Here || (await hubHas(hub, ONNX_FILE.fp32, opts))) {
+    return `${label} ships ${ONNX_FILE.fp32} (fp32) but neither ${ONNX_FILE.int8} nor ${CHECKPOINT_NAMES} to quantize from; ` +
+      'embedsync quantizes checkpoints, not ONNX files: run it with EMBEDDING_DTYPE=fp32';
+  }
+  return `${label} has neither ${ONNX_FILE.int8}, ${ONNX_FILE.fp32} nor ${CHECKPOINT_NAMES} to import from`;
+}
+
+function fileUrl(hub: HubId, file: string, endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/${hub.repo}/resolve/${encodeURIComponent(hub.revision)}/${file}`;
+}
+
+function requestHeaders(opts: DownloadOptions): Record<string, string> {
+  return { 'user-agent': 'embedsync', ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) };
+}
+
+/** Whether the hub has `file` (a HEAD request, for error messages only). */
+async function hubHas(hub: HubId, file: string, opts: DownloadOptions): Promise<boolean> {
+  const url = fileUrl(hub, file, opts.endpoint);
+  let res: Response;
+  try {
+    res = await fetch(url, { method: 'HEAD', headers: requestHeaders(opts), redirect: 'follow', signal: opts.signal ?? null });
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    throw new HubUnreachableError(`cannot reach ${opts.endpoint} for ${hub.repo}/${file}: ${causeText(err)}`, { cause: err });
+  }
+  if (res.status === 404) return false;
+  if (res.ok) return true;
+  throw (res.status >= 500 || res.status === 429 ? new HubUnreachableError(`${url} answered ${res.status}`) : new HubDownloadError(`${url} answered ${res.status}`));
 }
 
 function progressBar(out: DownloadOptions['progress'], label: string, total: number | undefined) {
@@ -119,7 +193,7 @@ const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((res, rej)
 /** Fetches one file into place; false when it does not exist on the hub and is not required. */
 async function fetchFile(hub: HubId, file: string, dest: string, required: boolean, opts: DownloadOptions): Promise<boolean> {
   if (await stat(dest).then((s) => s.isFile(), () => false)) return true;
-  const url = `${opts.endpoint.replace(/\/+$/, '')}/${hub.repo}/resolve/${encodeURIComponent(hub.revision)}/${file}`;
+  const url = fileUrl(hub, file, opts.endpoint);
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true });
   const attempts = opts.attempts ?? 4;
@@ -127,8 +201,7 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
   for (let attempt = 1; attempt <= attempts; attempt++) {
     if (attempt > 1) await sleep((opts.retryDelayMs ?? 500) * 2 ** (attempt - 2), opts.signal);
     const have = await stat(part).then((s) => s.size, () => 0);
-    const headers: Record<string, string> = { 'user-agent': 'embedsync' };
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    const headers = requestHeaders(opts);
     if (have > 0) headers.range = `bytes=${have}-`;
     // A silent network (no answer, or a body that stops flowing) must not hang start-up: abort and retry.
     const stall = new AbortController();

@@ -31,6 +31,11 @@ export interface ImportOptions {
   /** Output folder (default: the checkpoint folder itself). */
   readonly outDir?: string;
   readonly quantize?: 'int8' | undefined;
+  /**
+   * Write onnx/model.onnx (default true). A cache that already holds an fp32 file, or whose hub repo ships
+   * its own, asks for the int8 file alone: rewriting the fp32 one would change its checksum.
+   */
+  readonly writeFp32?: boolean;
   readonly variant?: GraphVariant;
   readonly int8Kernel?: Int8Kernel;
   /** Model size above which weights go to external data (default EXTERNAL_DATA_ABOVE; tests force a tiny value). */
@@ -87,6 +92,8 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
   const started = performance.now();
   const log = opts.log ?? (() => {});
   const outDir = resolve(opts.outDir ?? srcDir);
+  const fp32 = opts.writeFp32 ?? true;
+  if (!fp32 && opts.quantize !== 'int8') throw new CheckpointError('nothing to import: writeFp32 is false and no quantization was asked for');
   const config = parseEncoderConfig(await readJson(join(srcDir, 'config.json'), true), join(srcDir, 'config.json'));
   if (!(await isFile(join(srcDir, 'tokenizer.json')))) {
     throw new CheckpointError(`${srcDir} has no tokenizer.json (embedsync tokenizes with the tokenizer.json of the model)`);
@@ -106,8 +113,9 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
       config, weights: checkpoint.tensors, producerVersion: opts.producerVersion ?? '0', variant,
     } as const;
     const writeOpts = { externalDataThreshold: opts.externalDataThreshold ?? EXTERNAL_DATA_ABOVE };
-    log(`converting ${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}) from ${checkpoint.files.join(', ')}: ${variant} graph, fp32`);
-    written.push(writeConvertedModel(join(outDir, 'onnx', 'model.onnx'), { ...common, weightType: 'fp32' }, writeOpts));
+    const what = [...(fp32 ? ['fp32'] : []), ...(opts.quantize ? [opts.quantize] : [])].join(' + ');
+    log(`converting ${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}) from ${checkpoint.files.join(', ')}: ${variant} graph, ${what}`);
+    if (fp32) written.push(writeConvertedModel(join(outDir, 'onnx', 'model.onnx'), { ...common, weightType: 'fp32' }, writeOpts));
     if (opts.quantize === 'int8') {
       const int8Kernel = opts.int8Kernel ?? DEFAULT_INT8_KERNEL;
       log(`quantizing the large MatMuls to int8 (${int8Kernel}); embeddings and LayerNorms stay fp32`);
@@ -128,11 +136,3 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
   return { outDir, config, checkpointFiles: checkpoint.files, written, copied, seconds: (performance.now() - started) / 1000 };
 }
 
-/**
- * The hook a hub download runs when a repo has weights but no ONNX file: imports in place (fused fp32
- * graph) and returns the ONNX path.
- */
-export async function importCheckpoint(dir: string, producerVersion = '0'): Promise<string> {
-  const result = await importModel(dir, { producerVersion });
-  return result.written[0]!.path;
-}

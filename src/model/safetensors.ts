@@ -4,6 +4,7 @@
 // never holds the whole file in memory.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isPlainShardName } from './shard-index.ts';
 
 export const SAFETENSORS_DTYPES = ['F32', 'F16', 'BF16', 'I64', 'I32'] as const;
 export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
@@ -159,8 +160,8 @@ export function openCheckpointTensors(dir: string): OpenSafetensors & { readonly
   const weightMap = index.weight_map ?? {};
   const shardNames = [...new Set(Object.values(weightMap))].sort();
   if (!shardNames.length) throw new SafetensorsError(`${indexPath} has an empty weight_map`);
-  const bad = shardNames.filter((f) => f.includes('/') || f.includes('\\') || f.startsWith('.'));
-  if (bad.length) throw new SafetensorsError(`${indexPath} names shard files outside the folder: ${bad.join(', ')}`);
+  const bad = shardNames.filter((f) => typeof f !== 'string' || !isPlainShardName(f));
+  if (bad.length) throw new SafetensorsError(`${indexPath} names shard files that are not plain *.safetensors names in the folder: ${bad.join(', ')}`);
   const opened: OpenSafetensors[] = [];
   const closeAll = () => { for (const o of opened) o.close(); };
   try {
