@@ -4,6 +4,10 @@
 export const ROLES = ['query', 'document'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Who asks for vectors: the sync worker (and other background work) or the HTTP API; they share the encoder. */
+export const ENCODE_SOURCES = ['sync', 'http'] as const;
+export type EncodeSource = (typeof ENCODE_SOURCES)[number];
+
 export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken'] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
 
@@ -41,6 +45,8 @@ export interface EncodeResult {
 
 export interface EncodeOptions {
   readonly signal?: AbortSignal;
+  /** Whose share of the encoder's time this call uses (default 'sync'); see run-scheduler.ts. */
+  readonly source?: EncodeSource;
 }
 
 export interface Encoder {

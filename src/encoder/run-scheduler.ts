@@ -1,0 +1,210 @@
+// Shares one encoder between the sync worker and the HTTP API. Runs stay serialized (each already uses all
+// intra-op threads, and ONNX Runtime's Node binding runs them on the JS thread itself), but the next run is
+// picked by start-time fair queueing over the encoder time each source has used: while both want it, the sync
+// worker gets `syncShare` of the time and the HTTP API the rest, so neither can starve the other. A source with
+// nothing to do leaves its share to the other and banks no credit while idle.
+//
+// Measured: since a run blocks the JS thread, a sync worker that only competed for runs was starved anyway; each of
+// its database round trips between runs (claim, read, write) waited behind a whole HTTP run. So a source holding
+// work in hand (hold(): a batch between its runs) that is behind on its share keeps the encoder free for its
+// round trips, and that reserved time counts as its own.
+import { ENCODE_SOURCES, EncodeError, type EncodeSource, type Encoder } from './types.ts';
+
+export const DEFAULT_SYNC_SHARE = 0.5;
+
+interface Pending {
+  readonly seq: number;
+  readonly start: () => void;
+  readonly drop: (reason: unknown) => void;
+}
+
+export type ChargeListener = (source: EncodeSource, seconds: number) => void;
+
+export class RunScheduler {
+  #running = false;
+  #seq = 0;
+  readonly #queues: Record<EncodeSource, Pending[]> = { sync: [], http: [] };
+  /** Seconds used divided by the source's share: the source with the least goes next. */
+  readonly #virtual: Record<EncodeSource, number> = { sync: 0, http: 0 };
+  readonly #used: Record<EncodeSource, number> = { sync: 0, http: 0 };
+  #runningSource: EncodeSource | undefined;
+  #shares: Readonly<Record<EncodeSource, number>>;
+  readonly #listeners = new Set<ChargeListener>();
+  #idleWaiters: (() => void)[] = [];
+  readonly #holds: Record<EncodeSource, number> = { sync: 0, http: 0 };
+  /** The encoder kept free for a source behind on its share, since when, and the timer that ends it. */
+  #reserved: { readonly source: EncodeSource; readonly since: number; readonly timer: ReturnType<typeof setTimeout> } | undefined;
+
+  /** `now` in milliseconds; tests pass a clock of their own. */
+  constructor(syncShare = DEFAULT_SYNC_SHARE, private readonly now: () => number = () => performance.now()) {
+    this.#shares = sharesOf(syncShare);
+  }
+
+  set syncShare(share: number) {
+    this.#shares = sharesOf(share);
+  }
+
+  get syncShare(): number {
+    return this.#shares.sync;
+  }
+
+  /** Runs `task` when its turn comes; a `signal` that aborts while it waits takes it out of the queue. */
+  run<T>(source: EncodeSource, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted) return Promise.reject(aborted(signal));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => {
+        const q = this.#queues[source];
+        const i = q.indexOf(entry);
+        if (i >= 0) {
+          q.splice(i, 1);
+          reject(aborted(signal!));
+          this.#notifyIdle();
+        }
+      };
+      const entry: Pending = {
+        seq: this.#seq++,
+        start: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.#running = true;
+          this.#runningSource = source;
+          const began = this.now();
+          let result: Promise<T>;
+          try {
+            result = task();
+          } catch (err) {
+            result = Promise.reject(err);
+          }
+          result.then(resolve, reject).finally(() => {
+            this.#running = false;
+            this.#runningSource = undefined;
+            this.charge(source, (this.now() - began) / 1000);
+            this.#next();
+          });
+        },
+        drop: reject,
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#join(source);
+      this.#queues[source].push(entry);
+      this.#next();
+    });
+  }
+
+  /**
+   * `source` has work in hand that will need the encoder again soon (a claimed batch): while it is behind on its
+   * share, runs of the other source wait for it. Returns the release function (idempotent).
+   */
+  hold(source: EncodeSource): () => void {
+    this.#join(source);
+    this.#holds[source] += 1;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds[source] -= 1;
+      this.#next();
+    };
+  }
+
+  /** Counts encoder work done outside a run (tokenizing a batch) towards `source`'s share. */
+  charge(source: EncodeSource, seconds: number): void {
+    if (!(seconds > 0)) return;
+    this.#used[source] += seconds;
+    this.#virtual[source] += seconds / this.#shares[source];
+    for (const l of this.#listeners) l(source, seconds);
+  }
+
+  /** Encoder seconds used by each source so far. */
+  usedSeconds(source: EncodeSource): number {
+    return this.#used[source];
+  }
+
+  /** Called with every charge (a metrics counter); returns the unsubscribe function. */
+  onCharge(listener: ChargeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves once nothing runs or waits. */
+  idle(): Promise<void> {
+    if (!this.#running && this.#pending() === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #active(source: EncodeSource): boolean {
+    return this.#queues[source].length > 0 || this.#runningSource === source || this.#holds[source] > 0;
+  }
+
+  /** A source that was idle joins at the current virtual time: no credit for the time it did not ask. */
+  #join(source: EncodeSource): void {
+    if (!this.#active(source)) this.#virtual[source] = Math.max(this.#virtual[source], this.#floor(source));
+  }
+
+  /** The least virtual time among the other active sources (the time a newcomer joins at). */
+  #floor(source: EncodeSource): number {
+    let floor = -Infinity;
+    for (const s of ENCODE_SOURCES) {
+      if (s !== source && this.#active(s)) floor = floor === -Infinity ? this.#virtual[s] : Math.min(floor, this.#virtual[s]);
+    }
+    return floor;
+  }
+
+  #pending(): number {
+    return ENCODE_SOURCES.reduce((n, s) => n + this.#queues[s].length, 0);
+  }
+
+  #next(): void {
+    if (this.#running) return;
+    if (this.#reserved) {
+      const { source, since, timer } = this.#reserved;
+      clearTimeout(timer);
+      this.#reserved = undefined;
+      this.#virtual[source] += (this.now() - since) / 1000 / this.#shares[source];
+    }
+    let pick: EncodeSource | undefined;
+    for (const s of ENCODE_SOURCES) {
+      const head = this.#queues[s][0];
+      if (!head) continue;
+      if (pick === undefined) { pick = s; continue; }
+      const [a, b] = [this.#virtual[s], this.#virtual[pick]];
+      // Ties go to whichever waited longer.
+      if (a < b || (a === b && head.seq < this.#queues[pick][0]!.seq)) pick = s;
+    }
+    if (pick === undefined) {
+      this.#notifyIdle();
+      return;
+    }
+    for (const s of ENCODE_SOURCES) {
+      if (s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
+      // `s` is between two runs of a batch and behind: keep the encoder free for it until it asks again, lets
+      // go, or the reserved time has used up what it was owed.
+      const ms = Math.ceil((this.#virtual[pick] - this.#virtual[s]) * this.#shares[s] * 1000);
+      const timer = setTimeout(() => this.#next(), ms);
+      this.#reserved = { source: s, since: this.now(), timer };
+      return;
+    }
+    this.#queues[pick].shift()!.start();
+  }
+
+  #notifyIdle(): void {
+    if (this.#running || this.#pending() > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** The local backend's scheduler between the sync worker and the HTTP API; remote backends have none. */
+export function schedulerOf(encoder: Encoder): RunScheduler | undefined {
+  const s = (encoder as { scheduler?: unknown }).scheduler;
+  return s instanceof RunScheduler ? s : undefined;
+}
+
+function sharesOf(syncShare: number): Readonly<Record<EncodeSource, number>> {
+  if (!(syncShare > 0 && syncShare < 1)) throw new RangeError(`the sync share must be between 0 and 1, got ${syncShare}`);
+  return { sync: syncShare, http: 1 - syncShare };
+}
+
+function aborted(signal: AbortSignal): EncodeError {
+  return new EncodeError('encoding aborted while waiting for the encoder', 'timeout', undefined, { cause: signal.reason });
+}
