@@ -49,3 +49,12 @@ test('schema-qualified table and rate formats', () => {
   assert.deepEqual(c.source.table, { schema: 'crm', name: 'leads' });
   assert.deepEqual([c.http.rateLimit.max, c.http.rateLimit.windowMs], [5, 1000]);
 });
+
+test('EMBEDSYNC_SYNC_SHARE: half by default, a share strictly between the two sides, a bad value listed with the others', () => {
+  assert.equal(loadConfig({}).model.syncShare, 0.5);
+  assert.equal(loadConfig({ EMBEDSYNC_SYNC_SHARE: '0.8' }).model.syncShare, 0.8);
+  for (const bad of ['1', '0', '0.99', 'half']) {
+    assert.throws(() => loadConfig({ EMBEDSYNC_SYNC_SHARE: bad, MAX_BATCH_SIZE: 'lots' }),
+      (e: unknown) => e instanceof ConfigError && e.problems.length === 2 && e.problems.some((p) => p.startsWith('EMBEDSYNC_SYNC_SHARE ')));
+  }
+});

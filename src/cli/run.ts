@@ -3,6 +3,7 @@
 // finishes or releases the batch in hand, drains HTTP requests and exits 0 within the shutdown budget.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
+import { schedulerOf } from '../encoder/run-scheduler.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
@@ -29,6 +30,8 @@ export async function runService(o: RunOptions): Promise<void> {
   const metrics = o.metrics ?? createMetrics();
   const encoderPromise = o.loadEncoder();
   encoderPromise.catch(() => undefined); // reported where it is awaited
+  // How the local encoder's time splits between the sync worker and the HTTP API (EMBEDSYNC_SYNC_SHARE).
+  const unwatch = encoderPromise.then((e) => schedulerOf(e)?.onCharge((source, s) => metrics.encoderBusySeconds.inc({ source }, s)), () => undefined);
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let http: { close(): Promise<void> } | undefined;
@@ -55,6 +58,7 @@ export async function runService(o: RunOptions): Promise<void> {
     await daemon?.stop();
     await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
     await pool?.end().catch(() => undefined);
+    (await unwatch)?.();
     await encoderPromise.then((e) => e.close(), () => undefined);
   }
 }

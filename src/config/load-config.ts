@@ -1,6 +1,7 @@
 // Reads embedsync's settings from the environment (and optionally embedsync.config.json, same keys),
 // validates all of them and reports every problem at once. Env wins over the file.
 import { readFileSync, existsSync } from 'node:fs';
+import { DEFAULT_SYNC_SHARE } from '../encoder/run-scheduler.ts';
 import { BACKENDS, type Backend } from '../encoder/types.ts';
 import { identifierProblem, parseQualifiedName, type QualifiedName } from './identifiers.ts';
 import {
@@ -63,6 +64,8 @@ export interface ModelConfig {
   readonly applyPrompts: boolean;
   readonly queryPrompt: string | undefined;
   readonly documentPrompt: string | undefined;
+  /** Local backend: the sync worker's share of the encoder's time while the HTTP API wants it too. */
+  readonly syncShare: number;
 }
 
 export interface SyncConfig {
@@ -217,6 +220,8 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     applyPrompts: get('EMBEDDING_APPLY_PROMPTS', true, parseBoolean),
     queryPrompt: merged['EMBEDDING_QUERY_PROMPT'],
     documentPrompt: merged['EMBEDDING_DOCUMENT_PROMPT'],
+    // Both sides keep some of the encoder: 0 or 1 would let one starve the other.
+    syncShare: get('EMBEDSYNC_SYNC_SHARE', DEFAULT_SYNC_SHARE, (s) => parseNumber(s, 0.05, 0.95)),
   };
 
   const maxBatchSize = int('MAX_BATCH_SIZE', 128, 1, 10_000);

@@ -10,7 +10,8 @@ import type { RemoteLogger } from './remote/index.ts';
 import type { Encoder } from './types.ts';
 import type { ModelConfig } from '../config/index.ts';
 
-export type { Encoder, EncodeResult, ModelInfo, Role, PoolingMode } from './types.ts';
+export type { Encoder, EncodeResult, EncodeSource, ModelInfo, Role, PoolingMode } from './types.ts';
+export { RunScheduler, schedulerOf } from './run-scheduler.ts';
 export { EncodeError } from './types.ts';
 export { ModelFolderError } from './model-folder.ts';
 export { HubUnreachableError, HubDownloadError } from '../model/hub-download.ts';
@@ -42,6 +43,7 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     threads: model.threads,
     maxBatchTokens: model.maxBatchTokens,
     prompts: { query: model.queryPrompt, document: model.documentPrompt },
+    syncShare: model.syncShare,
   });
 }
 

@@ -6,9 +6,10 @@ import * as ort from 'onnxruntime-node';
 import { planBatches } from './batching.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { acquireSession, readOnnx, type SharedSession } from './onnx-session.ts';
+import type { RunScheduler } from './run-scheduler.ts';
 import { l2Normalize, pool } from './pooling.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
-import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type Encoder, type ModelInfo, type Role } from './types.ts';
+import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
 import type { Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -21,6 +22,8 @@ export interface LocalEncoderOptions {
   readonly threads: number;
   readonly maxBatchTokens: number;
   readonly prompts?: PromptOverrides;
+  /** The sync worker's share of the encoder's time while the HTTP API wants it too (EMBEDSYNC_SYNC_SHARE). */
+  readonly syncShare?: number;
 }
 
 /**
@@ -53,7 +56,7 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
   const loaded = await readOnnx(onnxPath);
   let session: SharedSession;
   try {
-    session = await acquireSession(loaded, opts.threads);
+    session = await acquireSession(loaded, opts.threads, opts.syncShare);
   } catch (err) {
     throw new Error(`ONNX Runtime cannot load ${folder.onnxFile} in model folder ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
@@ -90,6 +93,11 @@ class LocalEncoder implements Encoder {
   private readonly promptLengths: Readonly<Record<Role, number>>;
   private closed = false;
 
+  /** Who gets the session next: the sync worker or the HTTP API (for metrics and tests). */
+  get scheduler(): RunScheduler {
+    return this.session.scheduler;
+  }
+
   constructor(
     private readonly folder: ModelFolder,
     private readonly tokenizer: TextTokenizer,
@@ -107,7 +115,10 @@ class LocalEncoder implements Encoder {
    */
   async encode(texts: readonly string[], role: Role, options: EncodeOptions = {}): Promise<EncodeResult> {
     if (this.closed) throw new EncodeError('encoder is closed', 'unavailable');
+    const source: EncodeSource = options.source ?? 'sync';
     const prompt = this.folder.prompts[role];
+    // Tokenizing runs on the same thread as the model: it counts towards the caller's share of the encoder.
+    const tokenizeStart = performance.now();
     const tokenized = texts.map((text, i) => {
       if (typeof text !== 'string') throw new EncodeError(`input ${i} is not a string`, 'input', i);
       try {
@@ -116,12 +127,13 @@ class LocalEncoder implements Encoder {
         throw new EncodeError(`input ${i} cannot be tokenized: ${(err as Error).message}`, 'input', i, { cause: err });
       }
     });
+    this.session.scheduler.charge(source, (performance.now() - tokenizeStart) / 1000);
     const vectors: Float32Array[] = new Array(texts.length);
     let tokens = 0;
     for (const batch of planBatches(tokenized.map((t) => t.ids.length), this.maxBatchTokens)) {
       if (options.signal?.aborted) throw new EncodeError('encoding aborted', 'timeout', undefined, { cause: options.signal.reason });
       const rows = batch.map((i) => tokenized[i]!.ids);
-      const out = await this.runBatch(rows, this.promptLengths[role]);
+      const out = await this.runBatch(rows, this.promptLengths[role], source, options.signal);
       batch.forEach((inputIndex, r) => { vectors[inputIndex] = out[r]!; });
       for (const row of rows) tokens += row.length;
     }
@@ -129,7 +141,7 @@ class LocalEncoder implements Encoder {
   }
 
   /** Pads one batch, runs the model, pools (from token `poolStart`) and normalizes each row. */
-  private async runBatch(rows: readonly (readonly number[])[], poolStart: number): Promise<Float32Array[]> {
+  private async runBatch(rows: readonly (readonly number[])[], poolStart: number, source: EncodeSource, signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const width = Math.max(...rows.map((r) => r.length));
     const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.tokenizer.padId));
     const mask = new BigInt64Array(rows.length * width);
@@ -145,8 +157,9 @@ class LocalEncoder implements Encoder {
     if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(ids.length), dims);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = await this.session.run(feeds);
+      result = await this.session.run(feeds, source, signal);
     } catch (err) {
+      if (err instanceof EncodeError) throw err; // aborted while waiting for its turn
       throw new EncodeError(`model run failed: ${(err as Error).message}`, 'internal', undefined, { cause: err });
     }
     const name = ['last_hidden_state', 'token_embeddings'].find((n) => this.session.outputNames.includes(n)) ?? this.session.outputNames[0]!;

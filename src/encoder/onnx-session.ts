@@ -1,10 +1,13 @@
 // One ONNX Runtime session per model file per process, shared by every encoder that loads it, with runs
-// serialized (each run already uses all intra-op threads; overlapping runs would only fight over cores).
+// serialized (each run already uses all intra-op threads; overlapping runs would only fight over cores) and
+// shared fairly between the sync worker and the HTTP API (run-scheduler.ts).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { DEFAULT_SYNC_SHARE, RunScheduler } from './run-scheduler.ts';
+import type { EncodeSource } from './types.ts';
 
 /** Above this, ONNX files are hashed streaming and loaded by path (protobuf's 2 GB limit means external data). */
 const IN_MEMORY_LIMIT = 1 << 30;
@@ -36,20 +39,25 @@ export interface SharedSession {
   readonly raw: ort.InferenceSession;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType>;
+  /** Decides whose run goes next; also counts tokenizing time towards a source's share. */
+  readonly scheduler: RunScheduler;
+  run(feeds: Record<string, ort.Tensor>, source: EncodeSource, signal?: AbortSignal): Promise<ort.InferenceSession.ReturnType>;
   release(): Promise<void>;
 }
 
 interface Entry {
   readonly session: Promise<ort.InferenceSession>;
   users: number;
-  queue: Promise<unknown>;
+  readonly scheduler: RunScheduler;
 }
 
 const sessions = new Map<string, Entry>();
 
-/** The process-wide session for this model file (same bytes, same thread count), created on first use. */
-export async function acquireSession(loaded: LoadedOnnx, threads: number): Promise<SharedSession> {
+/**
+ * The process-wide session for this model file (same bytes, same thread count), created on first use.
+ * `syncShare`: the sync worker's share of the session's time while the HTTP API wants it too.
+ */
+export async function acquireSession(loaded: LoadedOnnx, threads: number, syncShare = DEFAULT_SYNC_SHARE): Promise<SharedSession> {
   const key = `${loaded.digest.toString('hex')}:${threads}`;
   let entry = sessions.get(key);
   if (!entry) {
@@ -66,11 +74,12 @@ export async function acquireSession(loaded: LoadedOnnx, threads: number): Promi
     const session = typeof loaded.source === 'string'
       ? ort.InferenceSession.create(loaded.source, options)
       : ort.InferenceSession.create(loaded.source, options);
-    entry = { session, users: 0, queue: Promise.resolve() };
+    entry = { session, users: 0, scheduler: new RunScheduler(syncShare) };
     sessions.set(key, entry);
     session.catch(() => sessions.delete(key));
   }
   const e = entry;
+  e.scheduler.syncShare = syncShare;
   const session = await e.session;
   e.users += 1;
   let released = false;
@@ -78,10 +87,9 @@ export async function acquireSession(loaded: LoadedOnnx, threads: number): Promi
     raw: session,
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run(feeds) {
-      const result = e.queue.then(() => session.run(feeds));
-      e.queue = result.catch(() => undefined);
-      return result;
+    scheduler: e.scheduler,
+    run(feeds, source, signal) {
+      return e.scheduler.run(source, () => session.run(feeds), signal);
     },
     async release() {
       if (released) return;
@@ -89,7 +97,7 @@ export async function acquireSession(loaded: LoadedOnnx, threads: number): Promi
       e.users -= 1;
       if (e.users === 0 && sessions.get(key) === e) {
         sessions.delete(key);
-        await e.queue;
+        await e.scheduler.idle();
         await session.release();
       }
     },

@@ -125,7 +125,7 @@ interface Isolated {
  */
 async function encodeIsolating(encoder: Encoder, texts: readonly string[], role: Role, signal: AbortSignal): Promise<Isolated> {
   try {
-    const r = await encoder.encode(texts, role, { signal });
+    const r = await encoder.encode(texts, role, { signal, source: 'http' });
     return { results: [...r.vectors], tokens: r.tokens, truncated: r.truncated };
   } catch (err) {
     if (!(err instanceof EncodeError) || err.reason !== 'input' || signal.aborted) throw err;

@@ -35,7 +35,7 @@ export class ModelState {
         const encoder = await source;
         this.#phase = 'warming';
         const warmStart = performance.now();
-        await encoder.encode([WARM_UP_TEXT], 'query');
+        await encoder.encode([WARM_UP_TEXT], 'query', { source: 'http' });
         this.#encoder = encoder;
         this.#phase = 'ready';
         const { info } = encoder;

@@ -20,6 +20,7 @@ export interface Metrics {
   readonly tokensTotal: Counter<string>;
   readonly truncatedTotal: Counter<string>;
   readonly encodeSeconds: Histogram<'source'>;
+  readonly encoderBusySeconds: Counter<'source'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -48,5 +49,6 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),
     encodeSeconds: new Histogram({ name: 'embedsync_encode_seconds', help: 'Encoder call duration by source (sync, http)', labelNames: ['source'] as const, buckets: [...LATENCY_BUCKETS], registers }),
+    encoderBusySeconds: new Counter({ name: 'embedsync_encoder_busy_seconds_total', help: 'Local encoder time (tokenizing and model runs) by source (sync, http), as EMBEDSYNC_SYNC_SHARE counts it', labelNames: ['source'] as const, registers }),
   };
 }
