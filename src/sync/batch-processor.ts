@@ -7,6 +7,7 @@
 // an attempt and the loop pauses with a growing backoff.
 import { EncodeError, type Encoder } from '../encoder/types.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
+import { schedulerOf } from '../encoder/run-scheduler.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
 import { withSpan } from '../tracing/index.ts';
@@ -45,7 +46,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
     try {
       const started = performance.now();
       const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
-        const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal });
+        const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync' });
         span.setAttributes({ 'embedsync.tokens': encoded.tokens, 'embedsync.truncated': encoded.truncated });
         return encoded;
       });
@@ -177,6 +178,9 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
     // is not mistaken for a dead daemon.
     const ids = claimed.map((c) => c.id);
     const renew = setInterval(() => { d.ops.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
+    // A batch in hand keeps the local encoder free for its database round trips while it is behind on its
+    // share, so HTTP runs (which block the JS thread) cannot get between each step of it.
+    const letGo = schedulerOf(d.encoder)?.hold('sync');
     try {
       return await processBatch(claimed, signal);
     } catch (err) {
@@ -185,6 +189,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
       await d.ops.release(ids, d.owner, 0).catch(() => { for (const id of ids) orphans.add(id); });
       throw err;
     } finally {
+      letGo?.();
       clearInterval(renew);
     }
   };
