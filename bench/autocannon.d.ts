@@ -1,4 +1,4 @@
-// The part of autocannon's API bench/http.ts uses (the package ships no types).
+// The part of autocannon's API the benchmarks use (the package ships no types).
 declare module 'autocannon' {
   interface Histogram {
     readonly average: number;
@@ -35,6 +35,7 @@ declare module 'autocannon' {
     readonly non2xx: number;
     readonly '2xx': number;
   }
-  function autocannon(options: Options): Promise<Result>;
+  /** Resolves with the results; stop() ends the run early. */
+  function autocannon(options: Options): Promise<Result> & { stop(): void };
   export default autocannon;
 }

@@ -1,12 +1,15 @@
 // `npm run bench:load`: 30 minutes of traffic compressed into LOAD_SECONDS (default 180) against one
-// `embedsync run` process (sync + HTTP) with the tiny model, on a throwaway cluster of its own.
-//   0. calibration: a backlog of rows is drained to measure the daemon's capacity (rows/s);
-//   1. first half: a writer inserts (and changes the text of) rows at a sustained rate of LOAD_FRACTION of that
-//      capacity, with a burst at 3x for 3 s every 30 s (a compressed 5-minute peak);
-//   2. second half: the same, with autocannon driving POST /embed (a mix of repeated and new queries) at once.
-// Printed per half: insert rate, queue depth (mean/max, at the end), change→embedding lag p50/p99 from the rows'
-// own timestamps (embedded_at minus the row's last change), HTTP req/s and latency; memory (RSS) of the process at start and end;
-// the load average (the machine may be shared).
+// `embedsync run` process (sync + HTTP) with the tiny model, on a throwaway cluster of its own. Two phases of
+// equal length, sync alone, then sync with autocannon driving POST /embed (4 connections, a mix of repeated and new
+// queries) all through the phase. Each phase:
+//   1. capacity: a backlog is drained, for an upper bound on the change rate;
+//   2. search: short trials at a steady change rate (inserts, and text updates of existing rows), bisecting for the
+//      highest rate at which the queue stays bounded (its low points stop rising and stay under 2 s of changes);
+//   3. sustained: the rest of the phase at that rate.
+// Printed per phase: the sustainable rate, the queue depth (mean/max/end), change→embedding lag p50/p99 from the
+// rows' own timestamps (embedded_at minus the row's last change), HTTP req/s and latency, how the encoder's time
+// split between sync and HTTP; memory (RSS) at start and end; the load average (the machine may be shared).
+// It prints figures; it does not fail on targets.
 import autocannon from 'autocannon';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -17,8 +20,9 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { runCli, sleep, spawnCli, startCluster, type CliProcess } from '../scripts/chaos-procs.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 180);
-const FRACTION = Number(process.env.LOAD_FRACTION ?? 0.6);
-const CALIBRATION_ROWS = Number(process.env.LOAD_CALIBRATION_ROWS ?? 3000);
+const CALIBRATION_ROWS = Number(process.env.LOAD_CALIBRATION_ROWS ?? 2000);
+const BATCH_SIZE = 128;
+const CONNECTIONS = 4;
 
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 /** The smallest of a few samples: RSS right after a collection, not wherever the heap happens to be. */
@@ -37,6 +41,7 @@ function freePort(): Promise<number> {
 }
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const say = (s: string) => process.stdout.write(`${s}\n`);
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 const cluster = await startCluster('embedsync-load-');
 let run: CliProcess | undefined;
@@ -48,10 +53,10 @@ try {
     changed_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
   const env = {
     DATABASE_URL: cluster.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', LOG_LEVEL: 'warn',
-    PORT: String(await freePort()), HOST: '127.0.0.1', RATE_LIMIT: '10000000/minute',
+    PORT: String(await freePort()), HOST: '127.0.0.1', RATE_LIMIT: '10000000/minute', EMBEDSYNC_BATCH_SIZE: String(BATCH_SIZE),
   };
   await runCli(['migrate'], env);
-  // Logs at info, as in production, to a file.
+  // Logs at info, as in production, to a file; EMBEDSYNC_SYNC_SHARE and the rest come from the environment.
   run = spawnCli({ name: 'run', args: ['run'], env: { ...env, LOG_LEVEL: 'info' }, logFile: join(cluster.dir, 'run.log'), readyText: '"event":"sync_started"' });
   await run.ready;
   const pid = run.child.pid!;
@@ -62,35 +67,35 @@ try {
   }
   const queued = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM embedsync.queue')).rows[0]!.n);
   const drain = async () => { while (await queued() > 0) await sleep(50); };
+  /** Encoder seconds by source so far, from /metrics. */
+  const encoderSeconds = async () => {
+    const text = await (await fetch(`${address}/metrics`)).text();
+    const value = (source: string) => Number(new RegExp(`^embedsync_encoder_busy_seconds_total\\{source="${source}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+    return { sync: value('sync'), http: value('http') };
+  };
 
-  // 0. capacity
-  await db.query(`INSERT INTO leads (title, description) SELECT 'warm-up ' || g, 'row' FROM generate_series(1, 200) g`);
-  await drain();
-  let t0 = performance.now();
-  await db.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g || ' квартира у метро', 'Description ' || g || ', balcony, ' || (g % 90) || ' m²'
-                  FROM generate_series(1, $1::int) g`, [CALIBRATION_ROWS]);
-  await drain();
-  const capacity = CALIBRATION_ROWS / ((performance.now() - t0) / 1000);
-  const rate = Math.max(1, capacity * FRACTION);
-  say(`capacity: ${CALIBRATION_ROWS} rows drained at ${capacity.toFixed(0)} rows/s; sustained rate ${rate.toFixed(0)} changes/s (${(FRACTION * 100).toFixed(0)}%), 3x bursts`);
-  // Warm the HTTP path too (JIT, connections, cache) before taking the starting memory figure.
-  await autocannon({ url: `${address}/embed`, connections: 4, duration: 3, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'warm-up query' }) });
-  const rssStart = await settledRss(pid);
-  say(`memory at start: ${rssStart.toFixed(0)} MB RSS (after warming both paths)`);
+  // Search queries repeat: 3 of 4 come from 500 popular ones (cache hits once seen), 1 in 4 is new.
+  let q = 0;
+  const httpLoad = (seconds: number) => autocannon({
+    url: address, connections: CONNECTIONS, duration: seconds,
+    requests: [{
+      method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' },
+      setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: q++ % 4 ? `popular query ${q % 500}` : `new query ${q} ${Math.random()}` }) }),
+    }],
+  });
 
-  const phase = async (name: string, seconds: number, withHttp: boolean) => {
-    const startedAt = new Date();
-    const depth: number[] = [];
-    let written = 0;
+  /** Changes (80% inserts, 20% text updates of existing rows) at `rate` per second until stopped. */
+  const startWriter = (rate: number) => {
     let stop = false;
-    const writer = (async () => {
-      const begin = performance.now();
+    let written = 0;
+    const done = (async () => {
+      let maxId = Number((await db.query<{ m: string | null }>('SELECT max(id) AS m FROM leads')).rows[0]!.m ?? 1);
       let owed = 0;
-      let maxId = Number((await db.query<{ m: string }>('SELECT max(id) AS m FROM leads')).rows[0]!.m);
+      let last = performance.now();
       while (!stop) {
-        const t = (performance.now() - begin) / 1000;
-        const burst = t % 30 < 3 ? 3 : 1;
-        owed += rate * burst * 0.1;
+        const now = performance.now();
+        owed += rate * (now - last) / 1000; // by the clock, so a slow statement does not lower the rate
+        last = now;
         const n = Math.floor(owed);
         owed -= n;
         const inserts = Math.ceil(n * 0.8);
@@ -108,40 +113,114 @@ try {
         await sleep(100);
       }
     })();
-    const sampler = setInterval(() => { void queued().then((q) => depth.push(q), () => undefined); }, 500);
-    let http: Awaited<ReturnType<typeof autocannon>> | undefined;
-    if (withHttp) {
-      let i = 0;
-      http = await autocannon({
-        url: address, connections: 4, duration: seconds,
-        requests: [{
-          method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' },
-          // Search queries repeat: 3 of 4 come from 500 popular ones (cache hits once seen), 1 in 4 is new.
-          setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: i++ % 4 ? `popular query ${i % 500}` : `new query ${i} ${Math.random()}` }) }),
-        }],
-      });
-    } else {
-      await sleep(seconds * 1000);
-    }
-    stop = true;
-    await writer;
-    clearInterval(sampler);
-    const endDepth = await queued();
-    t0 = performance.now();
+    return { stop: async () => { stop = true; await done; return written; } };
+  };
+
+  /**
+   * One trial: `seconds` at `rate`. The queue saw-tooths as batches are claimed, so its low points tell the trend:
+   * bounded when the lowest depth of the last third is no higher than that of the middle third (give or take
+   * half a batch, or 3% of the changes meanwhile) and under 2 s worth of changes.
+   */
+  const trial = async (rate: number, seconds: number) => {
     await drain();
-    const drainS = (performance.now() - t0) / 1000;
-    const lag = (await db.query<{ p50: number; p99: number; n: string }>(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99, count(*) AS n
-       FROM (SELECT extract(epoch FROM embedded_at - changed_at) AS s FROM leads WHERE changed_at >= $1 AND embedded_at IS NOT NULL) x`, [startedAt])).rows[0]!;
-    const mean = depth.reduce((a, b) => a + b, 0) / Math.max(1, depth.length);
-    say(`${name}: ${(written / seconds).toFixed(0)} changes/s for ${seconds} s; queue depth mean ${mean.toFixed(0)}, max ${Math.max(0, ...depth)}, ` +
-      `${endDepth} at the end (drained in ${drainS.toFixed(1)} s); change→embedding lag over ${lag.n} changed rows p50 ${(lag.p50 * 1000).toFixed(0)} ms, ` +
-      `p99 ${(lag.p99 * 1000).toFixed(0)} ms`);
-    if (http) {
-      say(`  HTTP /embed under autocannon (4 connections): ${http.requests.average.toFixed(0)} req/s, latency p50 ${http.latency.p50} ms, ` +
-        `p99 ${http.latency.p99} ms, ${http.non2xx} non-2xx, ${http.errors} errors`);
+    const writer = startWriter(rate);
+    const samples: { at: number; depth: number }[] = [];
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      samples.push({ at: (performance.now() - t0) / 1000, depth: await queued() });
+      await sleep(200);
     }
-    say(`  load average ${load()}`);
+    await writer.stop();
+    const low = (from: number, to: number) => Math.min(...samples.filter((x) => x.at >= from * seconds && x.at < to * seconds).map((x) => x.depth));
+    const [middle, last] = [low(1 / 3, 2 / 3), low(2 / 3, 1)];
+    const ok = last - middle <= Math.max(BATCH_SIZE / 2, 0.03 * rate * seconds / 3) && last <= 2 * rate;
+    return { rate, last, ok };
+  };
+
+  // Warm both paths (JIT, connections, cache, and the model's buffers at the batch shapes of the run) before taking
+  // the starting memory figure.
+  const backlog = (rows: number) => db.query(`INSERT INTO leads (title, description)
+    SELECT 'Lead ' || g || ' квартира у метро', 'Description ' || g || ', balcony, ' || (g % 90) || ' m²' FROM generate_series(1, $1::int) g`, [rows]);
+  await backlog(CALIBRATION_ROWS);
+  await drain();
+  const warm = startWriter(500);
+  await httpLoad(5);
+  await warm.stop();
+  await drain();
+  const rssStart = await settledRss(pid);
+  say(`memory at start: ${rssStart.toFixed(0)} MB RSS (after warming both paths)`);
+
+  const phase = async (name: string, seconds: number, withHttp: boolean) => {
+    const phaseEnd = performance.now() + seconds * 1000;
+    const searchHttp = withHttp ? httpLoad(seconds) : undefined;
+    try {
+      // 1. capacity: a backlog in full batches, the daemon's best case.
+      await drain();
+      let t0 = performance.now();
+      await backlog(CALIBRATION_ROWS);
+      await drain();
+      const capacity = CALIBRATION_ROWS / ((performance.now() - t0) / 1000);
+
+      // 2. search: bisect between a fifth of the backlog rate and a little over it, for half of the phase.
+      const trialSeconds = Math.max(5, Math.round(seconds * 0.09));
+      const searchEnd = performance.now() + seconds * 500;
+      let lo = 0;
+      let hi = capacity * 1.1;
+      let rate = capacity * 0.6;
+      const trials: string[] = [];
+      while (performance.now() + trialSeconds * 1000 < searchEnd) {
+        const r = await trial(rate, trialSeconds);
+        trials.push(`${r.rate.toFixed(0)} ${r.ok ? 'bounded' : `growing (queue ${r.last})`}`);
+        if (r.ok) lo = rate; else hi = rate;
+        rate = lo > 0 ? (lo + hi) / 2 : Math.max(1, rate / 2);
+      }
+      const sustainable = lo > 0 ? lo : rate;
+      say(`${name}: backlog drained at ${capacity.toFixed(0)} rows/s; ${trialSeconds} s trials (changes/s): ${trials.join(', ')}`);
+      say(`  sustainable change rate: ${sustainable.toFixed(0)} changes/s${lo > 0 ? '' : ' (no trial stayed bounded: the lowest rate tried)'}; load average ${load()}`);
+      searchHttp?.stop();
+      const searchResult = searchHttp ? await searchHttp : undefined;
+
+      // 3. sustained: the rest of the phase at that rate.
+      await drain();
+      const sustainedSeconds = Math.max(5, (phaseEnd - performance.now()) / 1000 - 3);
+      const startedAt = new Date();
+      const enc0 = await encoderSeconds();
+      const depth: number[] = [];
+      const sampler = setInterval(() => { void queued().then((d) => depth.push(d), () => undefined); }, 500);
+      const http = withHttp ? httpLoad(sustainedSeconds) : undefined;
+      const writer = startWriter(sustainable);
+      t0 = performance.now();
+      if (http) await http; else await sleep(sustainedSeconds * 1000);
+      const written = await writer.stop();
+      const elapsed = (performance.now() - t0) / 1000;
+      clearInterval(sampler);
+      const endDepth = await queued();
+      const enc1 = await encoderSeconds();
+      t0 = performance.now();
+      await drain();
+      const drainS = (performance.now() - t0) / 1000;
+      const lag = (await db.query<{ p50: number; p99: number; n: string }>(
+        `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99, count(*) AS n
+         FROM (SELECT extract(epoch FROM embedded_at - changed_at) AS s FROM leads WHERE changed_at >= $1 AND embedded_at IS NOT NULL) x`, [startedAt])).rows[0]!;
+      // The second quarter against the last: the first starts from an empty queue.
+      const quarter = Math.max(1, Math.floor(depth.length / 4));
+      const trend = mean(depth.slice(-quarter)) - mean(depth.slice(quarter, 2 * quarter));
+      say(`  sustained ${elapsed.toFixed(0)} s at ${(written / elapsed).toFixed(0)} changes/s: queue depth mean ${mean(depth).toFixed(0)}, max ${Math.max(0, ...depth)}, ` +
+        `${endDepth} at the end (drained in ${drainS.toFixed(1)} s; last quarter ${trend >= 0 ? '+' : ''}${trend.toFixed(0)} rows on the second: ` +
+        `${trend <= BATCH_SIZE ? 'bounded' : 'GROWING'}); change→embedding lag over ${lag.n} changed rows p50 ${(lag.p50 * 1000).toFixed(0)} ms, p99 ${(lag.p99 * 1000).toFixed(0)} ms`);
+      const [sync, httpS] = [enc1.sync - enc0.sync, enc1.http - enc0.http];
+      say(`  encoder time (embedsync_encoder_busy_seconds_total): sync ${sync.toFixed(1)} s, HTTP ${httpS.toFixed(1)} s ` +
+        `(sync ${(sync / Math.max(1e-9, sync + httpS) * 100).toFixed(0)}%)`);
+      if (http) {
+        const h = await http;
+        say(`  HTTP /embed under autocannon (${CONNECTIONS} connections): ${h.requests.average.toFixed(0)} req/s, latency p50 ${h.latency.p50} ms, ` +
+          `p99 ${h.latency.p99} ms, ${h.non2xx} non-2xx, ${h.errors} errors` +
+          (searchResult ? ` (during the search: ${searchResult.requests.average.toFixed(0)} req/s, p99 ${searchResult.latency.p99} ms, ${searchResult.non2xx} non-2xx)` : ''));
+      }
+      say(`  load average ${load()}`);
+    } finally {
+      searchHttp?.stop();
+    }
   };
   await phase('sync only', Math.round(SECONDS / 2), false);
   await phase('sync + HTTP', SECONDS - Math.round(SECONDS / 2), true);
