@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { paddedFeeds } from './padded-feeds.ts';
 import { planBatches } from '../src/encoder/batching.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
@@ -90,14 +91,6 @@ async function tokenizerOf(dir: string): Promise<{ tok: TextTokenizer; prompt: s
   return { tok, prompt: folder.prompts.document };
 }
 
-function feedsOf(rows: readonly (readonly number[])[], pad: number): Record<string, ort.Tensor> {
-  const width = Math.max(...rows.map((r) => r.length));
-  const ids = new BigInt64Array(rows.length * width).fill(BigInt(pad));
-  const mask = new BigInt64Array(rows.length * width);
-  rows.forEach((row, r) => row.forEach((id, t) => { ids[r * width + t] = BigInt(id); mask[r * width + t] = 1n; }));
-  return { input_ids: new ort.Tensor('int64', ids, [rows.length, width]), attention_mask: new ort.Tensor('int64', mask, [rows.length, width]) };
-}
-
 async function speed(spec: SpeedSpec): Promise<SpeedResult> {
   const texts = JSON.parse(readFileSync(spec.textsFile, 'utf8')) as string[];
   const { tok, prompt } = await tokenizerOf(MODEL_DIR);
@@ -109,7 +102,7 @@ async function speed(spec: SpeedSpec): Promise<SpeedResult> {
   const peak = await peakSessions(spec.threads);
   const runners: [string, (g: number) => Promise<unknown>][] = [
     ...ENCODERS.map((v): [string, (g: number) => Promise<unknown>] => [v.name, (g) => encoders.get(v.name)!.encode(groups[g]!.map((i) => texts[i]!), 'document')]),
-    [UNFUSED, (g) => unfused.run(feedsOf(groups[g]!.map((i) => ids[i]!), tok.padId))],
+    [UNFUSED, (g) => unfused.run(paddedFeeds(groups[g]!.map((i) => ids[i]!), tok.padId))],
   ];
   // First-run costs out of the timing: the smallest batch through everything.
   for (const [, run] of runners) await run(groups.length - 1);
