@@ -11,7 +11,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { cp, mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { paddedFeeds } from './padded-feeds.ts';
+import { paddedFeeds } from '../src/encoder/padded-feeds.ts';
 import { planBatches } from '../src/encoder/batching.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
@@ -70,7 +70,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 async function benchModel(label: string, dir: string): Promise<void> {
   const encoder = await createLocalEncoder({ dir, dtype: 'fp32', threads: THREADS, maxBatchTokens: BUDGET });
   const folder = await readModelFolder(dir, 'fp32');
-  const tok = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens);
+  const tok = TextTokenizer.of(folder);
   const texts = corpus(tok, N);
   const ids = texts.map((t) => tok.encode('search_document: ', t).ids);
   const tokens = ids.reduce((a, r) => a + r.length, 0);

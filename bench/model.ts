@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { paddedFeeds } from './padded-feeds.ts';
+import { paddedFeeds } from '../src/encoder/padded-feeds.ts';
 import { planBatches } from '../src/encoder/batching.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
@@ -87,7 +87,7 @@ async function peakSessions(threads: number): Promise<{ fp32: () => Promise<numb
 
 async function tokenizerOf(dir: string): Promise<{ tok: TextTokenizer; prompt: string }> {
   const folder = await readModelFolder(dir, 'fp32');
-  const tok = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens, folder.padTokenId);
+  const tok = TextTokenizer.of(folder);
   return { tok, prompt: folder.prompts.document };
 }
 

@@ -200,7 +200,7 @@ test('int8 quality gate on a small model: mean cosine ≥ 0.99 and min ≥ 0.97 
   assert.ok(int8Size < fp32Size * 0.6, `int8 ${int8Size} vs fp32 ${fp32Size} bytes`);
   assert.match((await readFile(join(out, 'onnx/model_quantized.onnx'))).toString('latin1'), /DynamicQuantizeMatMul/);
   const folder = await readModelFolder(out, 'fp32');
-  const tok = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens);
+  const tok = TextTokenizer.of(folder);
   const texts = mixedTexts({ count: 500, minTokens: 8, maxTokens: 60, tokens: (t) => tok.encode(folder.prompts.document, t).ids.length });
   assert.ok(new Set(texts).size >= 350, `${new Set(texts).size} distinct texts`);
   const open = (dtype: 'fp32' | 'int8') => createLocalEncoder({ dir: out, dtype, threads: 1, maxBatchTokens: 8192 });

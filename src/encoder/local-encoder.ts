@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { planBatches } from './batching.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { acquireSession, readOnnx, type SharedSession } from './onnx-session.ts';
+import { paddedFeeds } from './padded-feeds.ts';
 import type { RunScheduler } from './run-scheduler.ts';
 import { l2Normalize, pool } from './pooling.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
@@ -48,7 +49,7 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
   const folder = await readModelFolder(opts.dir, opts.dtype, opts.prompts);
   let tokenizer: TextTokenizer;
   try {
-    tokenizer = new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens, folder.padTokenId);
+    tokenizer = TextTokenizer.of(folder);
   } catch (err) {
     throw new Error(`tokenizer.json in model folder ${opts.dir} cannot be used: ${(err as Error).message}`, { cause: err });
   }
@@ -142,19 +143,7 @@ class LocalEncoder implements Encoder {
 
   /** Pads one batch, runs the model, pools (from token `poolStart`) and normalizes each row. */
   private async runBatch(rows: readonly (readonly number[])[], poolStart: number, source: EncodeSource, signal: AbortSignal | undefined): Promise<Float32Array[]> {
-    const width = Math.max(...rows.map((r) => r.length));
-    const ids = new BigInt64Array(rows.length * width).fill(BigInt(this.tokenizer.padId));
-    const mask = new BigInt64Array(rows.length * width);
-    rows.forEach((row, r) => row.forEach((id, t) => {
-      ids[r * width + t] = BigInt(id);
-      mask[r * width + t] = 1n;
-    }));
-    const dims = [rows.length, width];
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', ids, dims),
-      attention_mask: new ort.Tensor('int64', mask, dims),
-    };
-    if (this.session.inputNames.includes('token_type_ids')) feeds.token_type_ids = new ort.Tensor('int64', new BigInt64Array(ids.length), dims);
+    const feeds = paddedFeeds(rows, this.tokenizer.padId, this.session.inputNames.includes('token_type_ids'));
     let result: ort.InferenceSession.ReturnType;
     try {
       result = await this.session.run(feeds, source, signal);
@@ -166,6 +155,7 @@ class LocalEncoder implements Encoder {
     const output = result[name]!;
     const data = output.data as Float32Array;
     const H = output.dims.at(-1)!;
+    const width = feeds.input_ids!.dims[1]!;
     return rows.map((row, r) => {
       const v = output.dims.length === 2
         ? data.slice(r * H, (r + 1) * H) // the graph already pools (sentence_embedding)

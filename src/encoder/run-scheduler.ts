@@ -21,7 +21,6 @@ interface Pending {
 export type ChargeListener = (source: EncodeSource, seconds: number) => void;
 
 export class RunScheduler {
-  #running = false;
   #seq = 0;
   readonly #queues: Record<EncodeSource, Pending[]> = { sync: [], http: [] };
   /** Seconds used divided by the source's share: the source with the least goes next. */
@@ -65,7 +64,6 @@ export class RunScheduler {
         seq: this.#seq++,
         start: () => {
           signal?.removeEventListener('abort', onAbort);
-          this.#running = true;
           this.#runningSource = source;
           const began = this.now();
           let result: Promise<T>;
@@ -75,7 +73,6 @@ export class RunScheduler {
             result = Promise.reject(err);
           }
           result.then(resolve, reject).finally(() => {
-            this.#running = false;
             this.#runningSource = undefined;
             this.charge(source, (this.now() - began) / 1000);
             this.#next();
@@ -127,7 +124,7 @@ export class RunScheduler {
 
   /** Resolves once nothing runs or waits. */
   idle(): Promise<void> {
-    if (!this.#running && this.#pending() === 0) return Promise.resolve();
+    if (this.#runningSource === undefined && this.#pending() === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -154,7 +151,7 @@ export class RunScheduler {
   }
 
   #next(): void {
-    if (this.#running) return;
+    if (this.#runningSource !== undefined) return;
     if (this.#reserved) {
       const { source, since, timer } = this.#reserved;
       clearTimeout(timer);
@@ -187,7 +184,7 @@ export class RunScheduler {
   }
 
   #notifyIdle(): void {
-    if (this.#running || this.#pending() > 0) return;
+    if (this.#runningSource !== undefined || this.#pending() > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();

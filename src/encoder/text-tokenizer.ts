@@ -1,6 +1,7 @@
 // Tokenizes with the model's own tokenizer.json and truncates like transformers' truncation=True for a single
 // sequence: the content is cut so that content + special tokens fit maxTokens.
 import { Tokenizer } from '@huggingface/tokenizers';
+import type { ModelFolder } from './model-folder.ts';
 
 export interface Tokenized {
   readonly ids: readonly number[];
@@ -21,6 +22,11 @@ export class TextTokenizer {
    */
   private readonly precutChars: number;
   readonly padId: number;
+
+  /** The tokenizer of a model folder, with its max length and pad token. */
+  static of(folder: Pick<ModelFolder, 'tokenizerJson' | 'tokenizerConfig' | 'maxTokens' | 'padTokenId'>): TextTokenizer {
+    return new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens, folder.padTokenId);
+  }
 
   constructor(tokenizerJson: object, tokenizerConfig: object, readonly maxTokens: number, padTokenId?: number) {
     this.tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
