@@ -154,9 +154,7 @@ test('nothing logs texts, keys or the database password', { timeout: 120_000 }, 
     if (run?.alive) run.child.kill('SIGKILL');
     await admin.end();
     await db.drop();
-    const a = new pg.Client({ connectionString: adminUrl() });
-    await a.connect();
-    await a.query(`DROP ROLE IF EXISTS ${role}`).finally(() => a.end());
+    await dropRoles(role);
   }
 });
 
@@ -219,16 +217,20 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     if (run?.alive) run.child.kill('SIGKILL');
     await su.end();
     await db.drop();
-    const a = new pg.Client({ connectionString: adminUrl() });
-    await a.connect();
-    try {
-      for (const r of [daemonRole, migrator, owner]) {
-        await a.query(`DROP OWNED BY ${r} CASCADE`).catch(() => undefined);
-        await a.query(`DROP ROLE IF EXISTS ${r}`).catch(() => undefined);
-      }
-    } finally {
-      await a.end();
-    }
+    await dropRoles(daemonRole, migrator, owner);
   }
 });
 
+/** Test roles are cluster-wide: drop them (and anything they still own) whatever the test left behind. */
+async function dropRoles(...roles: readonly string[]): Promise<void> {
+  const a = new pg.Client({ connectionString: adminUrl() });
+  await a.connect();
+  try {
+    for (const r of roles) {
+      await a.query(`DROP OWNED BY ${r} CASCADE`).catch(() => undefined);
+      await a.query(`DROP ROLE IF EXISTS ${r}`).catch(() => undefined);
+    }
+  } finally {
+    await a.end();
+  }
+}
