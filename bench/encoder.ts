@@ -15,7 +15,7 @@ import { paddedFeeds } from '../src/encoder/padded-feeds.ts';
 import { planBatches } from '../src/encoder/batching.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
-import { acquireSession, readOnnx } from '../src/encoder/onnx-session.ts';
+import { createSession, readOnnx } from '../src/encoder/onnx-session.ts';
 import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
 import { parseEncoderConfig } from '../src/model/checkpoint.ts';
 import { convertCheckpoint } from '../src/model/convert-checkpoint.ts';
@@ -68,7 +68,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 }
 
 async function benchModel(label: string, dir: string): Promise<void> {
-  const encoder = await createLocalEncoder({ dir, dtype: 'fp32', threads: THREADS, maxBatchTokens: BUDGET });
+  const encoder = await createLocalEncoder({ dir, dtype: 'fp32', sessions: 1, threads: THREADS, maxBatchTokens: BUDGET });
   const folder = await readModelFolder(dir, 'fp32');
   const tok = TextTokenizer.of(folder);
   const texts = corpus(tok, N);
@@ -78,10 +78,9 @@ async function benchModel(label: string, dir: string): Promise<void> {
   const naiveGroups = Array.from({ length: Math.ceil(N / 32) }, (_, g) => ids.slice(g * 32, g * 32 + 32));
   const padded = (groups: (readonly number[])[][]) => groups.reduce((a, g) => a + g.length * Math.max(...g.map((r) => r.length)), 0);
   const sortedGroups = planBatches(ids.map((r) => r.length), BUDGET).map((b) => b.map((i) => ids[i]!));
-  // The very session the encoders run (one per model file and thread count per process): the bare run and
-  // encode() share its thread pool, so neither pays for the other's idle spinning threads.
-  const shared = await acquireSession(await readOnnx(join(dir, folder.onnxFile)), THREADS);
-  const session = shared.raw;
+  // A bare session with the encoder's options and thread count, on this thread; the encoder runs its own in a
+  // worker thread. They take turns, so neither competes with the other for cores.
+  const session = await createSession(await readOnnx(join(dir, folder.onnxFile)), THREADS);
   const sortedPlan = planBatches(ids.map((r) => r.length), BUDGET);
   // The plans compared on the bare session, so only the batching differs (the encoder itself always plans).
   const naiveBatches = naiveGroups.map((g) => paddedFeeds(g, tok.padId));
@@ -120,7 +119,7 @@ async function benchModel(label: string, dir: string): Promise<void> {
   console.log(line('fixed batches of 32 in arrival order (best rep)', t.naive));
   console.log(`  least-cost sorted batches speed-up over fixed batches of 32: ${(t.naive / t.sorted).toFixed(2)}x ` +
     `(padded tokens computed: ${padded(sortedGroups)} sorted vs ${padded(naiveGroups)} fixed, ${tokens} real)`);
-  await shared.release();
+  await session.release();
   await encoder.close();
 }
 

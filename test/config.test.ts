@@ -16,7 +16,9 @@ test('defaults match the old service', () => {
   assert.equal(c.cache.maxSize, 10_000);
   assert.deepEqual(c.http.allowedOrigins, ['*']);
   assert.equal(c.http.apiKey, undefined);
-  assert.equal(c.model.threads, 2);
+  // Two cores: two single-threaded sessions (encoderLayout).
+  assert.equal(c.model.sessions, 2);
+  assert.equal(c.model.threads, 1);
   assert.equal(c.source.table.name, 'leads');
   assert.deepEqual(c.source.textColumns, ['title', 'description']);
 });
@@ -57,4 +59,17 @@ test('EMBEDSYNC_SYNC_SHARE: half by default, a share strictly between the two si
     assert.throws(() => loadConfig({ EMBEDSYNC_SYNC_SHARE: bad, MAX_BATCH_SIZE: 'lots' }),
       (e: unknown) => e instanceof ConfigError && e.problems.length === 2 && e.problems.some((p) => p.startsWith('EMBEDSYNC_SYNC_SHARE ')));
   }
+});
+
+test('encoder sessions × threads: chosen from the cores, or from whichever of the two is set', () => {
+  const layout = (env: Record<string, string>, cores: number) => {
+    const m = loadConfig(env, { cores }).model;
+    return [m.sessions, m.threads];
+  };
+  assert.deepEqual(layout({}, 1), [1, 1]);
+  assert.deepEqual(layout({}, 16), [4, 4]);
+  assert.deepEqual(layout({ EMBEDDING_THREADS: '2' }, 8), [4, 2]);
+  assert.deepEqual(layout({ EMBEDDING_SESSIONS: '2' }, 8), [2, 4]);
+  assert.deepEqual(layout({ EMBEDDING_SESSIONS: '3', EMBEDDING_THREADS: '5' }, 2), [3, 5]);
+  assert.throws(() => loadConfig({ EMBEDDING_SESSIONS: '0', EMBEDDING_RUN_SECONDS: 'fast' }, { cores: 2 }), /EMBEDDING_SESSIONS[\s\S]*EMBEDDING_RUN_SECONDS/);
 });

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { schedulerOf } from '../encoder/run-scheduler.ts';
+import { paceOf } from '../encoder/run-sizer.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
@@ -32,6 +33,17 @@ export async function runService(o: RunOptions): Promise<void> {
   encoderPromise.catch(() => undefined); // reported where it is awaited
   // How the local encoder's time splits between the sync worker and the HTTP API (EMBEDSYNC_SYNC_SHARE).
   const unwatch = encoderPromise.then((e) => schedulerOf(e)?.onCharge((source, s) => metrics.encoderBusySeconds.inc({ source }, s)), () => undefined);
+  const paceTimer = setInterval(() => {
+    void encoderPromise.then((e) => { const p = paceOf(e); if (p) metrics.encoderTokensPerSecond.set(p.tokensPerSecond); }, () => undefined);
+  }, 1000);
+  paceTimer.unref();
+  // Shutdown has a budget: past it, runs still on a worker are abandoned (their rows go back to the queue).
+  let forceClose: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    forceClose = setTimeout(() => { void encoderPromise.then((e) => e.close(), () => undefined); }, Math.max(100, config.sync.shutdownTimeoutMs - 1000));
+    forceClose.unref();
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let http: { close(): Promise<void> } | undefined;
@@ -59,6 +71,9 @@ export async function runService(o: RunOptions): Promise<void> {
     await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
     await pool?.end().catch(() => undefined);
     (await unwatch)?.();
+    clearInterval(paceTimer);
+    clearTimeout(forceClose);
+    signal.removeEventListener('abort', onAbort);
     await encoderPromise.then((e) => e.close(), () => undefined);
   }
 }
@@ -91,6 +106,7 @@ export const runCommand: Command = async (ctx) => {
   if (values['no-http'] && values['no-sync']) throw new UsageError('--no-http and --no-sync together leave nothing to run');
   const config = ctx.config();
   const logger = createLogger(config.logLevel);
+  const metrics = createMetrics();
   // Off (and the OpenTelemetry SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracing = await startTracing({
     endpoint: config.otelEndpoint,
@@ -101,7 +117,14 @@ export const runCommand: Command = async (ctx) => {
   try {
     await runService({
       config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
-      loadEncoder: () => createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger }),
+      loadEncoder: () => createEncoder(config.model, {
+        progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger,
+        onWorkerExit: (e) => {
+          metrics.encoderWorkerRestarts.inc({ reason: e.reason });
+          logger.error({ event: 'encoder_worker_replaced', worker: e.worker, reason: e.reason, error: e.message }, 'encoder worker died; its run is retried and the worker replaced');
+        },
+      }),
+      metrics,
     });
   } finally {
     await tracing.shutdown();

@@ -42,8 +42,15 @@ export interface ModelConfig {
   /** Local folder or hub id. */
   readonly model: string;
   readonly dtype: Dtype;
+  /** Local backend: worker threads, each with its own ONNX Runtime session. */
+  readonly sessions: number;
+  /** Intra-op threads of each session. */
   readonly threads: number;
   readonly maxBatchTokens: number;
+  /** Local backend: target duration of one model run; runs and sync claims are sized to it. */
+  readonly runSeconds: number;
+  /** Local backend: a run this much longer than planned is abandoned and its worker replaced. */
+  readonly runTimeoutMs: number;
   readonly cacheDir: string;
   readonly hfEndpoint: string;
   readonly hfToken: string | undefined;
@@ -130,7 +137,7 @@ export class ConfigError extends Error {
 export interface LoadOptions {
   /** Path of embedsync.config.json; read when it exists. */
   readonly configFile?: string;
-  /** Default for EMBEDDING_THREADS (the machine's cores). */
+  /** The machine's cores: EMBEDDING_SESSIONS × EMBEDDING_THREADS are chosen from them (encoderLayout). */
   readonly cores?: number;
   readonly homeDir?: string;
 }
@@ -200,11 +207,21 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   if (backend !== 'local' && endpoint === undefined) problems.push(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${backend}`);
   if (raw('EMBEDDING_PROMPT_NAMES') !== undefined && backend !== 'tei') problems.push('EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only');
   const home = options.homeDir ?? '.';
+  const cores = Math.max(1, options.cores ?? 1);
+  const auto = encoderLayout(cores);
+  const sessionsSet = raw('EMBEDDING_SESSIONS') !== undefined;
+  const threadsSet = raw('EMBEDDING_THREADS') !== undefined;
+  const sessions = int('EMBEDDING_SESSIONS', threadsSet ? 1 : auto.sessions, 1, 64);
+  const threads = int('EMBEDDING_THREADS', sessionsSet ? Math.max(1, Math.floor(cores / sessions)) : auto.threads, 1, 256);
+  // Only EMBEDDING_THREADS given: as many sessions as fit the cores at that many threads each.
+  const layout = { sessions: threadsSet && !sessionsSet ? Math.max(1, Math.floor(cores / threads)) : sessions, threads };
   const model: ModelConfig = {
     model: raw('EMBEDDING_MODEL') ?? DEFAULT_MODEL,
     dtype: get('EMBEDDING_DTYPE', 'fp32' as Dtype, (s) => parseEnum(s, DTYPES)),
-    threads: int('EMBEDDING_THREADS', Math.max(1, options.cores ?? 1), 1, 256),
+    ...layout,
     maxBatchTokens: int('EMBEDDING_MAX_BATCH_TOKENS', 8192, 16, 1 << 20),
+    runSeconds: get('EMBEDDING_RUN_SECONDS', 1.5, (s) => parseNumber(s, 0.05, 60)),
+    runTimeoutMs: Math.round(get('EMBEDDING_RUN_TIMEOUT_SECONDS', 120, (s) => parseNumber(s, 1, 3600)) * 1000),
     cacheDir: raw('EMBEDSYNC_CACHE_DIR') ?? raw('HF_HOME') ?? `${home}/.cache/embedsync`,
     hfEndpoint: get('HF_ENDPOINT', 'https://huggingface.co', (s) => parseUrl(s, ['http:', 'https:'])),
     hfToken: raw('HF_TOKEN'),
@@ -312,4 +329,15 @@ function readConfigFile(path: string | undefined, problems: string[]): Record<st
     else problems.push(`${path}: ${k} must be a string, number, boolean or list of strings`);
   }
   return out;
+}
+
+/**
+ * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts): two single-threaded sessions
+ * encode ~1.6× the tokens/s of one session with two threads (small batches parallelize poorly inside one run),
+ * for ~1.8× the memory. Past 4 cores, sessions of 4 threads keep memory in check (each session holds its own
+ * weights: ~430 MB for RoSBERTa int8).
+ */
+export function encoderLayout(cores: number): { readonly sessions: number; readonly threads: number } {
+  const sessions = cores <= 2 ? cores : Math.max(2, Math.floor(cores / 4));
+  return { sessions, threads: Math.max(1, Math.floor(cores / sessions)) };
 }

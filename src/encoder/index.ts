@@ -8,10 +8,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { createLocalEncoder } from './local-encoder.ts';
 import type { RemoteLogger } from './remote/index.ts';
 import type { Encoder } from './types.ts';
+import type { WorkerExit } from './worker-pool.ts';
 import type { ModelConfig } from '../config/index.ts';
 
 export type { Encoder, EncodeResult, EncodeSource, ModelInfo, Role, PoolingMode } from './types.ts';
 export { RunScheduler, schedulerOf } from './run-scheduler.ts';
+export { paceOf, type Pace } from './run-sizer.ts';
+export type { WorkerExit } from './worker-pool.ts';
 export { EncodeError } from './types.ts';
 export { ModelFolderError } from './model-folder.ts';
 export { HubUnreachableError, HubDownloadError } from '../model/hub-download.ts';
@@ -24,6 +27,8 @@ export interface CreateEncoderOptions {
   readonly signal?: AbortSignal;
   /** Remote backends report outages and recoveries here. */
   readonly logger?: RemoteLogger;
+  /** The local backend reports a worker thread that died or overran (it is replaced) here. */
+  readonly onWorkerExit?: (e: WorkerExit) => void;
 }
 
 /** Builds the configured encoder. Throws with the file and folder named when the model cannot be loaded. */
@@ -40,8 +45,12 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     dir: dir.path,
     name: dir.name,
     dtype: model.dtype,
+    sessions: model.sessions,
     threads: model.threads,
     maxBatchTokens: model.maxBatchTokens,
+    runSeconds: model.runSeconds,
+    runTimeoutMs: model.runTimeoutMs,
+    ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
     prompts: { query: model.queryPrompt, document: model.documentPrompt },
     syncShare: model.syncShare,
   });

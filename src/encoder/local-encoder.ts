@@ -1,16 +1,15 @@
-// The local backend: a model folder run with ONNX Runtime in this process.
+// The local backend: a model folder run with ONNX Runtime on worker threads (worker-pool.ts), so the main
+// thread only does I/O. Each encode() call is cut into runs of about EMBEDDING_RUN_SECONDS (run-sizer.ts), and
+// each run takes its turn on a worker through the fair scheduler between the sync worker and the HTTP API.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { planBatches } from './batching.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
-import { acquireSession, readOnnx, type SharedSession } from './onnx-session.ts';
-import { paddedFeeds } from './padded-feeds.ts';
-import type { RunScheduler } from './run-scheduler.ts';
-import { l2Normalize, pool } from './pooling.ts';
+import { DEFAULT_SYNC_SHARE, RunScheduler } from './run-scheduler.ts';
+import { RunSizer, type Pace } from './run-sizer.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
+import { WorkerPool, type WorkerExit } from './worker-pool.ts';
 import type { Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -20,12 +19,22 @@ export interface LocalEncoderOptions {
   /** Shown as info.name (the hub id when the folder came from the hub). */
   readonly name?: string;
   readonly dtype: Dtype;
+  /** Worker threads, one ONNX Runtime session each (EMBEDDING_SESSIONS). */
+  readonly sessions?: number;
+  /** Intra-op threads of each session (EMBEDDING_THREADS). */
   readonly threads: number;
   readonly maxBatchTokens: number;
+  /** Target duration of one model run (EMBEDDING_RUN_SECONDS). */
+  readonly runSeconds?: number;
+  /** A run longer than this is abandoned and its worker replaced. */
+  readonly runTimeoutMs?: number;
   readonly prompts?: PromptOverrides;
   /** The sync worker's share of the encoder's time while the HTTP API wants it too (EMBEDSYNC_SYNC_SHARE). */
   readonly syncShare?: number;
+  readonly onWorkerExit?: (e: WorkerExit) => void;
 }
+
+export const DEFAULT_RUN_SECONDS = 1.5;
 
 /**
  * model_checksum: sha256 over the ONNX bytes loaded, tokenizer.json, and every setting that changes the
@@ -53,19 +62,25 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
   } catch (err) {
     throw new Error(`tokenizer.json in model folder ${opts.dir} cannot be used: ${(err as Error).message}`, { cause: err });
   }
-  const onnxPath = join(opts.dir, folder.onnxFile);
-  const loaded = await readOnnx(onnxPath);
-  let session: SharedSession;
+  const sessions = opts.sessions ?? 1;
+  const scheduler = new RunScheduler(opts.syncShare ?? DEFAULT_SYNC_SHARE, undefined, sessions);
+  let pool: WorkerPool;
   try {
-    session = await acquireSession(loaded, opts.threads, opts.syncShare);
+    pool = await WorkerPool.start({
+      folder, onnxPath: join(opts.dir, folder.onnxFile), sessions, threads: opts.threads, scheduler,
+      runTimeoutMs: opts.runTimeoutMs ?? 120_000,
+      ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
+    });
   } catch (err) {
     throw new Error(`ONNX Runtime cannot load ${folder.onnxFile} in model folder ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
-  const encoder = new LocalEncoder(folder, tokenizer, session, opts.maxBatchTokens);
+  const sizer = new RunSizer(opts.runSeconds ?? DEFAULT_RUN_SECONDS, opts.maxBatchTokens, folder.maxTokens, sessions);
+  const encoder = new LocalEncoder(folder, tokenizer, pool, scheduler, sizer, opts.maxBatchTokens);
   try {
-    // One warm-up run: learns the output dimension from the model and pays first-run costs at start-up.
-    const probe = await encoder.encode([''], 'query');
-    const dimensions = probe.vectors[0]!.length;
+    // One warm-up run per worker: learns the output dimension from the model, pays first-run costs at start-up
+    // and gives the pace a first measurement.
+    const probes = await Promise.all(Array.from({ length: sessions }, () => encoder.encode(['warm-up'], 'query')));
+    const dimensions = probes[0]!.vectors[0]!.length;
     if (folder.declaredDimensions !== undefined && folder.declaredDimensions !== dimensions) {
       throw new Error(`model folder ${opts.dir}: pooling config says ${folder.declaredDimensions} dimensions, the model outputs ${dimensions}`);
     }
@@ -77,13 +92,13 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
       prompts: folder.prompts,
       normalize: folder.normalize,
       maxTokens: folder.maxTokens,
-      checksum: modelChecksum(loaded.digest, folder),
+      checksum: modelChecksum(Buffer.from(pool.digest, 'hex'), folder),
       version: PACKAGE_VERSION,
       file: folder.onnxFile,
       loadTimeSeconds: (performance.now() - started) / 1000,
     };
   } catch (err) {
-    await session.release();
+    await encoder.close();
     throw err;
   }
   return encoder;
@@ -92,81 +107,86 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
 class LocalEncoder implements Encoder {
   info!: ModelInfo;
   private readonly promptLengths: Readonly<Record<Role, number>>;
+  private readonly promptTokens: Readonly<Record<Role, number>>;
   private closed = false;
-
-  /** Who gets the session next: the sync worker or the HTTP API (for metrics and tests). */
-  get scheduler(): RunScheduler {
-    return this.session.scheduler;
-  }
 
   constructor(
     private readonly folder: ModelFolder,
-    private readonly tokenizer: TextTokenizer,
-    private readonly session: SharedSession,
+    tokenizer: TextTokenizer,
+    private readonly pool: WorkerPool,
+    /** Who gets a worker next: the sync worker or the HTTP API (for metrics and tests). */
+    readonly scheduler: RunScheduler,
+    private readonly sizer: RunSizer,
     private readonly maxBatchTokens: number,
   ) {
     const lengths = {} as Record<Role, number>;
-    for (const r of ROLES) lengths[r] = folder.includePrompt ? 0 : tokenizer.promptLength(folder.prompts[r]);
+    const tokens = {} as Record<Role, number>;
+    for (const r of ROLES) {
+      tokens[r] = tokenizer.promptLength(folder.prompts[r]);
+      lengths[r] = folder.includePrompt ? 0 : tokens[r];
+    }
     this.promptLengths = lengths;
+    this.promptTokens = tokens;
+  }
+
+  /** The measured speed and the run size, for sizing sync claims. */
+  get pace(): Pace {
+    return this.sizer.pace;
+  }
+
+  /** The worker threads (tests stop one to check a crash is survived). */
+  get workers(): WorkerPool {
+    return this.pool;
   }
 
   /**
    * Vectors come back L2-normalized whether or not the model declares a Normalize module: stored vectors are
    * compared by cosine / inner product, and a unit vector has the same cosine as the raw one.
+   *
+   * An aborted `signal` drops the runs still waiting for a worker (the call rejects); runs already on a worker
+   * finish, since each is bounded by the run duration.
    */
   async encode(texts: readonly string[], role: Role, options: EncodeOptions = {}): Promise<EncodeResult> {
     if (this.closed) throw new EncodeError('encoder is closed', 'unavailable');
     const source: EncodeSource = options.source ?? 'sync';
-    const prompt = this.folder.prompts[role];
-    // Tokenizing runs on the same thread as the model: it counts towards the caller's share of the encoder.
-    const tokenizeStart = performance.now();
-    const tokenized = texts.map((text, i) => {
+    texts.forEach((text, i) => {
       if (typeof text !== 'string') throw new EncodeError(`input ${i} is not a string`, 'input', i);
-      try {
-        return this.tokenizer.encode(prompt, text);
-      } catch (err) {
-        throw new EncodeError(`input ${i} cannot be tokenized: ${(err as Error).message}`, 'input', i, { cause: err });
-      }
     });
-    this.session.scheduler.charge(source, (performance.now() - tokenizeStart) / 1000);
+    const prompt = this.folder.prompts[role];
     const vectors: Float32Array[] = new Array(texts.length);
     let tokens = 0;
-    for (const batch of planBatches(tokenized.map((t) => t.ids.length), this.maxBatchTokens)) {
-      if (options.signal?.aborted) throw new EncodeError('encoding aborted', 'timeout', undefined, { cause: options.signal.reason });
-      const rows = batch.map((i) => tokenized[i]!.ids);
-      const out = await this.runBatch(rows, this.promptLengths[role], source, options.signal);
-      batch.forEach((inputIndex, r) => { vectors[inputIndex] = out[r]!; });
-      for (const row of rows) tokens += row.length;
-    }
-    return { vectors, tokens, truncated: tokenized.filter((t) => t.truncated).length };
-  }
-
-  /** Pads one batch, runs the model, pools (from token `poolStart`) and normalizes each row. */
-  private async runBatch(rows: readonly (readonly number[])[], poolStart: number, source: EncodeSource, signal: AbortSignal | undefined): Promise<Float32Array[]> {
-    const feeds = paddedFeeds(rows, this.tokenizer.padId, this.session.inputNames.includes('token_type_ids'));
-    let result: ort.InferenceSession.ReturnType;
-    try {
-      result = await this.session.run(feeds, source, signal);
-    } catch (err) {
-      if (err instanceof EncodeError) throw err; // aborted while waiting for its turn
-      throw new EncodeError(`model run failed: ${(err as Error).message}`, 'internal', undefined, { cause: err });
-    }
-    const name = ['last_hidden_state', 'token_embeddings'].find((n) => this.session.outputNames.includes(n)) ?? this.session.outputNames[0]!;
-    const output = result[name]!;
-    const data = output.data as Float32Array;
-    const H = output.dims.at(-1)!;
-    const width = feeds.input_ids!.dims[1]!;
-    return rows.map((row, r) => {
-      const v = output.dims.length === 2
-        ? data.slice(r * H, (r + 1) * H) // the graph already pools (sentence_embedding)
-        : pool(this.folder.pooling, data.subarray(r * width * H, (r + 1) * width * H), H, row.length, poolStart);
-      return l2Normalize(v);
+    let truncated = 0;
+    const runs = this.sizer.plan(texts, this.promptTokens[role]).map(async (group) => {
+      let done;
+      try {
+        done = await this.pool.run({
+          texts: group.map((i) => texts[i]!), prompt, poolStart: this.promptLengths[role], maxBatchTokens: this.maxBatchTokens,
+        }, source, options.signal);
+      } catch (err) {
+        // An input error names the input within its run: map it back to the caller's index.
+        if (err instanceof EncodeError && err.reason === 'input' && err.index !== undefined) {
+          throw new EncodeError(err.message.replace(/^input \d+/, `input ${group[err.index]}`), 'input', group[err.index]);
+        }
+        throw err;
+      }
+      this.sizer.observe(done);
+      group.forEach((inputIndex, r) => { vectors[inputIndex] = new Float32Array(done.vectors, r * done.dims * 4, done.dims); });
+      tokens += done.tokens;
+      truncated += done.truncated;
     });
+    const settled = await Promise.allSettled(runs);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      // Prefer the error that blames one input, so the caller can isolate it rather than retry everything.
+      const blame = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof EncodeError && s.reason.reason === 'input');
+      throw (blame ?? failed).reason;
+    }
+    return { vectors, tokens, truncated };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.session.release();
+    await this.pool.close();
   }
 }

@@ -1,13 +1,13 @@
-// Shares one encoder between the sync worker and the HTTP API. Runs stay serialized (each already uses all
-// intra-op threads, and ONNX Runtime's Node binding runs them on the JS thread itself), but the next run is
-// picked by start-time fair queueing over the encoder time each source has used: while both want it, the sync
-// worker gets `syncShare` of the time and the HTTP API the rest, so neither can starve the other. A source with
-// nothing to do leaves its share to the other and banks no credit while idle.
+// Shares the encoder's worker threads (`capacity` runs at a time, one per worker) between the sync worker and
+// the HTTP API. The next run is picked by start-time fair queueing over the encoder time each source has used:
+// while both want it, the sync worker gets `syncShare` of the time and the HTTP API the rest, so neither can
+// starve the other. A source with nothing to do leaves its share to the other and banks no credit while idle;
+// on a tie the source that did not start the last run goes first, so a query arriving behind a backlog waits
+// only for the runs already in flight.
 //
-// Measured: since a run blocks the JS thread, a sync worker that only competed for runs was starved anyway; each of
-// its database round trips between runs (claim, read, write) waited behind a whole HTTP run. So a source holding
-// work in hand (hold(): a batch between its runs) that is behind on its share keeps the encoder free for its
-// round trips, and that reserved time counts as its own.
+// A source holding work in hand (hold(): a claimed batch between its runs, doing its database round trips) that
+// is behind on its share keeps the encoder free for it for at most what it is owed, and that time counts as its
+// own; without it a worker that only competed for runs would lose every gap to a saturating HTTP API.
 import { ENCODE_SOURCES, EncodeError, type EncodeSource, type Encoder } from './types.ts';
 
 export const DEFAULT_SYNC_SHARE = 0.5;
@@ -26,7 +26,8 @@ export class RunScheduler {
   /** Seconds used divided by the source's share: the source with the least goes next. */
   readonly #virtual: Record<EncodeSource, number> = { sync: 0, http: 0 };
   readonly #used: Record<EncodeSource, number> = { sync: 0, http: 0 };
-  #runningSource: EncodeSource | undefined;
+  readonly #running: Record<EncodeSource, number> = { sync: 0, http: 0 };
+  #lastStarted: EncodeSource | undefined;
   #shares: Readonly<Record<EncodeSource, number>>;
   readonly #listeners = new Set<ChargeListener>();
   #idleWaiters: (() => void)[] = [];
@@ -34,9 +35,10 @@ export class RunScheduler {
   /** The encoder kept free for a source behind on its share, since when, and the timer that ends it. */
   #reserved: { readonly source: EncodeSource; readonly since: number; readonly timer: ReturnType<typeof setTimeout> } | undefined;
 
-  /** `now` in milliseconds; tests pass a clock of their own. */
-  constructor(syncShare = DEFAULT_SYNC_SHARE, private readonly now: () => number = () => performance.now()) {
+  /** `now` in milliseconds; tests pass a clock of their own. `capacity`: runs at once (the encoder's workers). */
+  constructor(syncShare = DEFAULT_SYNC_SHARE, private readonly now: () => number = () => performance.now(), readonly capacity = 1) {
     this.#shares = sharesOf(syncShare);
+    if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
 
   set syncShare(share: number) {
@@ -64,7 +66,8 @@ export class RunScheduler {
         seq: this.#seq++,
         start: () => {
           signal?.removeEventListener('abort', onAbort);
-          this.#runningSource = source;
+          this.#running[source] += 1;
+          this.#lastStarted = source;
           const began = this.now();
           let result: Promise<T>;
           try {
@@ -73,7 +76,7 @@ export class RunScheduler {
             result = Promise.reject(err);
           }
           result.then(resolve, reject).finally(() => {
-            this.#runningSource = undefined;
+            this.#running[source] -= 1;
             this.charge(source, (this.now() - began) / 1000);
             this.#next();
           });
@@ -124,12 +127,16 @@ export class RunScheduler {
 
   /** Resolves once nothing runs or waits. */
   idle(): Promise<void> {
-    if (this.#runningSource === undefined && this.#pending() === 0) return Promise.resolve();
+    if (this.#runningCount() === 0 && this.#pending() === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #active(source: EncodeSource): boolean {
-    return this.#queues[source].length > 0 || this.#runningSource === source || this.#holds[source] > 0;
+    return this.#queues[source].length > 0 || this.#running[source] > 0 || this.#holds[source] > 0;
+  }
+
+  #runningCount(): number {
+    return this.#running.sync + this.#running.http;
   }
 
   /** A source that was idle joins at the current virtual time: no credit for the time it did not ask. */
@@ -151,7 +158,11 @@ export class RunScheduler {
   }
 
   #next(): void {
-    if (this.#runningSource !== undefined) return;
+    while (this.#runningCount() < this.capacity && this.#startOne());
+  }
+
+  /** Starts the next run if one may start now; false when nothing waits or the encoder is kept free. */
+  #startOne(): boolean {
     if (this.#reserved) {
       const { source, since, timer } = this.#reserved;
       clearTimeout(timer);
@@ -164,27 +175,29 @@ export class RunScheduler {
       if (!head) continue;
       if (pick === undefined) { pick = s; continue; }
       const [a, b] = [this.#virtual[s], this.#virtual[pick]];
-      // Ties go to whichever waited longer.
-      if (a < b || (a === b && head.seq < this.#queues[pick][0]!.seq)) pick = s;
+      // Ties go to the source that did not start the last run, then to whichever waited longer.
+      const tie = a === b && (this.#lastStarted === pick || (this.#lastStarted !== s && head.seq < this.#queues[pick][0]!.seq));
+      if (a < b || tie) pick = s;
     }
     if (pick === undefined) {
       this.#notifyIdle();
-      return;
+      return false;
     }
     for (const s of ENCODE_SOURCES) {
-      if (s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
+      if (s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#running[s] > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
       // `s` is between two runs of a batch and behind: keep the encoder free for it until it asks again, lets
       // go, or the reserved time has used up what it was owed.
       const ms = Math.ceil((this.#virtual[pick] - this.#virtual[s]) * this.#shares[s] * 1000);
       const timer = setTimeout(() => this.#next(), ms);
       this.#reserved = { source: s, since: this.now(), timer };
-      return;
+      return false;
     }
     this.#queues[pick].shift()!.start();
+    return true;
   }
 
   #notifyIdle(): void {
-    if (this.#runningSource !== undefined || this.#pending() > 0) return;
+    if (this.#runningCount() > 0 || this.#pending() > 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();

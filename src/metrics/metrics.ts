@@ -21,6 +21,9 @@ export interface Metrics {
   readonly truncatedTotal: Counter<string>;
   readonly encodeSeconds: Histogram<'source'>;
   readonly encoderBusySeconds: Counter<'source'>;
+  readonly encoderWorkerRestarts: Counter<'reason'>;
+  readonly encoderTokensPerSecond: Gauge<string>;
+  readonly syncClaimRows: Gauge<string>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -50,5 +53,8 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),
     encodeSeconds: new Histogram({ name: 'embedsync_encode_seconds', help: 'Encoder call duration by source (sync, http)', labelNames: ['source'] as const, buckets: [...LATENCY_BUCKETS], registers }),
     encoderBusySeconds: new Counter({ name: 'embedsync_encoder_busy_seconds_total', help: 'Local encoder time (tokenizing and model runs) by source (sync, http), as EMBEDSYNC_SYNC_SHARE counts it', labelNames: ['source'] as const, registers }),
+    encoderWorkerRestarts: new Counter({ name: 'embedsync_encoder_worker_restarts_total', help: 'Encoder worker threads replaced, by reason (crashed, overrun)', labelNames: ['reason'] as const, registers }),
+    encoderTokensPerSecond: new Gauge({ name: 'embedsync_encoder_tokens_per_second', help: 'Measured model speed of one encoder session (padded tokens per second, moving average)', registers }),
+    syncClaimRows: new Gauge({ name: 'embedsync_sync_claim_rows', help: 'Rows per sync claim, sized so a claim takes about one model run per session', registers }),
   };
 }

@@ -21,6 +21,8 @@ export interface BatchProcessorDeps {
   readonly retryBaseMs: number;
   readonly leaseSeconds: number;
   readonly metrics?: Metrics;
+  /** Told the rows and tokens of every encoded batch (claim sizing). */
+  readonly onEncoded?: (rows: number, tokens: number) => void;
   readonly onFailure?: (f: { id: string; error: string; deadLettered: boolean }) => void;
 }
 
@@ -52,6 +54,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
       });
       d.metrics?.encodeSeconds.observe({ source: 'sync' }, (performance.now() - started) / 1000);
       d.metrics?.tokensTotal.inc(r.tokens);
+      d.onEncoded?.(rows.length, r.tokens);
       d.metrics?.truncatedTotal.inc(r.truncated);
       rows.forEach((x, i) => out.set(x.id, r.vectors[i]!));
       return out;

@@ -16,7 +16,9 @@ import { targetedQueueOps } from '../db/write-target.ts';
 import { maintainIndex } from '../db/index-maintenance.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
+import { paceOf } from '../encoder/run-sizer.ts';
 import { createBatchProcessor } from './batch-processor.ts';
+import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
 
 export interface SyncDaemonOptions {
@@ -74,9 +76,12 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
   const ops = targeted.ops;
+  const loopCount = sync.workers ?? 1;
+  const sizer = new ClaimSizer(sync.batchSize, () => paceOf(encoder), loopCount, sync.leaseSeconds);
   const processor = createBatchProcessor({
     ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
     ...(metrics ? { metrics } : {}),
+    onEncoded: (rows, tokens) => sizer.observe(rows, tokens),
     onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
   });
 
@@ -94,7 +99,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
         if (availability?.open) return null;
         await processor.releaseOrphans();
         const start = performance.now();
-        const rows = await ops.claim(sync.batchSize, owner, sync.leaseSeconds);
+        const size = sizer.rows();
+        metrics?.syncClaimRows.set(size);
+        const rows = await ops.claim(size, owner, sync.leaseSeconds);
         claimTiming = { start, end: performance.now() };
         return rows.length > 0 ? rows : null;
       },
@@ -110,7 +117,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
     });
   };
-  const loops = Array.from({ length: sync.workers ?? 1 }, startLoop);
+  const loops = Array.from({ length: loopCount }, startLoop);
   const wake = () => { for (const l of loops) l.wake(); };
 
   const listener = startListener({

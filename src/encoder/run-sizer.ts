@@ -1,0 +1,77 @@
+// Sizes model runs by time, not only by tokens. The model's speed (padded tokens per second) is measured on every
+// run, as a moving average, and each run gets as many padded tokens as fit the target duration
+// (EMBEDDING_RUN_SECONDS): a query arriving behind a backlog waits at most one such run, shutdown stops between
+// runs, and a sync claim sized from the same pace finishes well inside its lease. The texts are not tokenized yet
+// (that happens in the worker), so their token counts are estimated from their length with a tokens-per-character
+// ratio learned from the runs as well.
+import { planBatches } from './batching.ts';
+
+/** Weight of the newest run in the moving averages: quick to follow a change of load, steady on noise. */
+const SMOOTHING = 0.3;
+
+export interface Pace {
+  /** Padded tokens per second of one worker, moving average. */
+  readonly tokensPerSecond: number;
+  /** Target duration of one run. */
+  readonly runSeconds: number;
+  /** Runs that go at once (one per worker). */
+  readonly parallelRuns: number;
+}
+
+export interface RunSample {
+  readonly paddedTokens: number;
+  readonly tokens: number;
+  readonly chars: number;
+  readonly seconds: number;
+}
+
+export class RunSizer {
+  #tokensPerSecond: number;
+  #tokensPerChar = 0.35;
+  #samples = 0;
+
+  constructor(
+    readonly runSeconds: number,
+    /** Memory bound of one model call, whatever the speed. */
+    readonly maxBatchTokens: number,
+    readonly maxTokens: number,
+    readonly parallelRuns: number,
+    initialTokensPerSecond = 1000,
+  ) {
+    this.#tokensPerSecond = initialTokensPerSecond;
+  }
+
+  get pace(): Pace {
+    return { tokensPerSecond: this.#tokensPerSecond, runSeconds: this.runSeconds, parallelRuns: this.parallelRuns };
+  }
+
+  /** Learns from a finished run; the first few count more, so a guess is replaced quickly. */
+  observe(s: RunSample): void {
+    if (!(s.seconds > 0) || s.paddedTokens <= 0) return;
+    const w = Math.max(SMOOTHING, 1 / (this.#samples + 1));
+    this.#samples += 1;
+    this.#tokensPerSecond += w * (s.paddedTokens / s.seconds - this.#tokensPerSecond);
+    if (s.chars > 0) this.#tokensPerChar += w * (s.tokens / s.chars - this.#tokensPerChar);
+  }
+
+  /** Padded tokens one run may take: the target duration's worth, at least one full-length text. */
+  budget(): number {
+    return Math.max(this.maxTokens, Math.min(this.maxBatchTokens, Math.round(this.#tokensPerSecond * this.runSeconds)));
+  }
+
+  /** Estimated tokens of `text` after its prompt, with special tokens, capped at the model's max length. */
+  estimate(text: string, promptTokens: number): number {
+    return Math.min(this.maxTokens, promptTokens + 2 + Math.ceil(text.length * this.#tokensPerChar));
+  }
+
+  /** Groups input indices into runs of about the target duration each. */
+  plan(texts: readonly string[], promptTokens: number): number[][] {
+    return planBatches(texts.map((t) => this.estimate(t, promptTokens)), this.budget());
+  }
+}
+
+/** The local backend's pace (for sizing sync claims); remote backends have none. */
+export function paceOf(encoder: object): Pace | undefined {
+  const p = (encoder as { pace?: unknown }).pace;
+  return p && typeof p === 'object' && 'tokensPerSecond' in p ? p as Pace : undefined;
+}

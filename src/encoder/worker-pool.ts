@@ -1,0 +1,237 @@
+// The encoder's worker threads, each owning one ONNX Runtime session (EMBEDDING_SESSIONS × EMBEDDING_THREADS).
+// Runs are handed out by the RunScheduler (fair share between the sync worker and the HTTP API), at most one per
+// worker. A worker that dies (an uncaught error, or terminated because its run overran badly) fails only its run,
+// with reason 'internal' so the caller isolates or retries it, and is replaced; the process stays up.
+//
+// A native crash inside ONNX Runtime (SIGSEGV) ends the whole process: threads share it. What survives that is
+// outside: leases bring the claimed rows back, the orchestrator restarts the daemon.
+import { Worker } from 'node:worker_threads';
+import type { ModelFolder } from './model-folder.ts';
+import { RunScheduler } from './run-scheduler.ts';
+import { EncodeError, type EncodeSource } from './types.ts';
+import type { RunDone, RunRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
+
+const ENTRY = new URL('./worker/entry.mjs', import.meta.url);
+
+export const WORKER_EXIT_REASONS = ['crashed', 'overrun'] as const;
+export type WorkerExitReason = (typeof WORKER_EXIT_REASONS)[number];
+
+export interface WorkerExit {
+  readonly worker: number;
+  readonly reason: WorkerExitReason;
+  readonly message: string;
+}
+
+export interface WorkerPoolOptions {
+  readonly folder: ModelFolder;
+  readonly onnxPath: string;
+  readonly sessions: number;
+  readonly threads: number;
+  readonly scheduler: RunScheduler;
+  /** A run longer than this is abandoned: its worker is terminated and replaced. */
+  readonly runTimeoutMs: number;
+  /** Told about every worker that died or was abandoned (log line and metric). */
+  readonly onWorkerExit?: (e: WorkerExit) => void;
+}
+
+interface Job {
+  readonly req: RunRequest;
+  readonly resolve: (r: RunDone) => void;
+  readonly reject: (err: unknown) => void;
+  readonly watchdog: ReturnType<typeof setTimeout>;
+}
+
+interface Slot {
+  readonly index: number;
+  worker: Worker;
+  ready: Promise<void>;
+  isReady: boolean;
+  job: Job | undefined;
+  /** Set when we end the worker ourselves (overrun, close): its exit is expected. */
+  ending: WorkerExitReason | 'close' | undefined;
+  /** What the worker last said on its way out (an uncaught error's message, or why we ended it). */
+  lastError?: string;
+}
+
+export class WorkerPool {
+  readonly #o: WorkerPoolOptions;
+  readonly #slots: Slot[] = [];
+  #digest: string | undefined;
+  #nextId = 1;
+  #closed = false;
+  #freeWaiters: (() => void)[] = [];
+  /** Why the pool cannot run at all (a replacement worker failed to load the model). */
+  #broken: string | undefined;
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+
+  private constructor(o: WorkerPoolOptions) {
+    this.#o = o;
+  }
+
+  /** Starts every worker and resolves once all have loaded the model; rejects with the load error. */
+  static async start(o: WorkerPoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(o);
+    // The first worker learns the model's digest; the others (and replacements) must load the same bytes.
+    // The rest start once it is ready and join as they load: the first vectors do not wait for every session.
+    pool.#slots.push(pool.#spawn(0));
+    try {
+      await pool.#slots[0]!.ready;
+    } catch (err) {
+      await pool.close(0);
+      throw err;
+    }
+    for (let i = 1; i < o.sessions; i++) pool.#slots.push(pool.#spawn(i));
+    return pool;
+  }
+
+  /** sha256 (hex) of the ONNX bytes every worker loaded. */
+  get digest(): string {
+    return this.#digest!;
+  }
+
+  get sessions(): number {
+    return this.#o.sessions;
+  }
+
+  /** Runs one request on a free worker when the scheduler gives `source` its turn. */
+  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal): Promise<RunDone> {
+    if (this.#closed) return Promise.reject(new EncodeError('encoder is closed', 'unavailable'));
+    return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal);
+  }
+
+  async #dispatch(req: RunRequest): Promise<RunDone> {
+    for (;;) {
+      if (this.#broken) throw new EncodeError(`encoder workers cannot start: ${this.#broken}`, 'unavailable');
+      if (this.#closed) throw new EncodeError('encoder is closed', 'unavailable');
+      const slot = this.#slots.find((s) => s.isReady && !s.job);
+      if (slot) return this.#send(slot, req);
+      // The scheduler never starts more runs than workers, so this waits only for a replacement to load.
+      await new Promise<void>((resolve) => this.#freeWaiters.push(resolve));
+    }
+  }
+
+  #send(slot: Slot, req: RunRequest): Promise<RunDone> {
+    return new Promise<RunDone>((resolve, reject) => {
+      const watchdog = setTimeout(() => {
+        this.#end(slot, 'overrun', `a run of ${req.texts.length} texts took over ${this.#o.runTimeoutMs} ms`);
+      }, this.#o.runTimeoutMs);
+      slot.job = { req, resolve, reject, watchdog };
+      // Only a worker with a run keeps the process alive: an idle pool never holds up a CLI command's exit.
+      slot.worker.ref();
+      slot.worker.postMessage(req);
+    });
+  }
+
+  #spawn(index: number): Slot {
+    const init: WorkerInit = {
+      folder: this.#o.folder, onnxPath: this.#o.onnxPath, threads: this.#o.threads,
+      ...(this.#digest ? { expectDigest: this.#digest } : {}),
+    };
+    // execArgv: [] — the worker registers its own TypeScript loader (entry.mjs) and needs none of the parent's flags.
+    const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}` });
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
+    const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
+    ready.catch(() => undefined);
+    const slot: Slot = { index, worker, ready, isReady: false, job: undefined, ending: undefined };
+    worker.on('message', (m: WorkerMessage) => {
+      switch (m.type) {
+        case 'ready':
+          this.#digest ??= m.digest;
+          this.inputNames = m.inputNames;
+          this.outputNames = m.outputNames;
+          slot.isReady = true;
+          worker.unref();
+          settle.resolve();
+          this.#wakeFree();
+          return;
+        case 'fatal':
+          slot.ending = 'close';
+          settle.reject(new Error(m.message));
+          // Without a single worker able to load the model, no run can ever start: fail them all clearly.
+          if (!this.#closed && !this.#slots.some((x) => x !== slot && x.isReady)) this.#broken = m.message;
+          void worker.terminate();
+          this.#wakeFree();
+          return;
+        case 'done':
+        case 'failed': {
+          const job = slot.job;
+          if (!job || job.req.id !== m.id) return;
+          clearTimeout(job.watchdog);
+          slot.job = undefined;
+          worker.unref();
+          if (m.type === 'done') job.resolve(m);
+          else job.reject(new EncodeError(m.message, m.reason, m.index));
+          this.#wakeFree();
+          return;
+        }
+      }
+    });
+    worker.on('error', (err) => {
+      // An uncaught error inside the worker: it exits next; 'exit' does the bookkeeping.
+      slot.lastError = err.message;
+    });
+    worker.on('exit', (code) => this.#exited(slot, code));
+    return slot;
+  }
+
+  #exited(slot: Slot, code: number): void {
+    const job = slot.job;
+    slot.job = undefined;
+    slot.isReady = false;
+    const reason = slot.ending;
+    const why = reason === 'overrun' ? `stopped: ${slot.lastError}` : `it exited (code ${code}${slot.lastError ? `: ${slot.lastError}` : ''})`;
+    if (job) {
+      clearTimeout(job.watchdog);
+      // Closing (shutdown past its budget) is not the run's fault: 'unavailable' gives its rows back untouched.
+      job.reject(reason === 'close' || this.#closed
+        ? new EncodeError('the encoder was closed during this run', 'unavailable')
+        : new EncodeError(`encoder worker ${slot.index} failed during this run: ${why}; the worker is replaced`, 'internal'));
+    }
+    if (reason === 'close' || this.#closed) {
+      this.#wakeFree();
+      return;
+    }
+    this.#o.onWorkerExit?.({ worker: slot.index, reason: reason === 'overrun' ? 'overrun' : 'crashed', message: why });
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots[at] = this.#spawn(slot.index);
+    this.#wakeFree();
+  }
+
+  #end(slot: Slot, reason: WorkerExitReason | 'close', message: string): void {
+    if (slot.ending) return;
+    slot.ending = reason;
+    slot.lastError = message;
+    void slot.worker.terminate();
+  }
+
+  #wakeFree(): void {
+    const waiters = this.#freeWaiters;
+    this.#freeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Stops worker `index` as if it had crashed (its run fails and it is replaced). */
+  kill(index: number): void {
+    const slot = this.#slots.find((s) => s.index === index);
+    if (slot) void slot.worker.terminate();
+  }
+
+  /**
+   * Stops every worker: runs in flight get up to `graceMs` to finish, then their workers are terminated and the
+   * runs fail. Idempotent.
+   */
+  async close(graceMs = 0): Promise<void> {
+    this.#closed = true;
+    this.#wakeFree();
+    const busy = this.#slots.filter((s) => s.job);
+    if (busy.length > 0 && graceMs > 0) {
+      const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
+      await Promise.race([this.#o.scheduler.idle(), deadline]);
+    }
+    await Promise.all(this.#slots.map(async (s) => {
+      s.ending ??= 'close';
+      await s.worker.terminate();
+    }));
+  }
+}

@@ -1,0 +1,96 @@
+// One encoder worker thread: owns an ONNX Runtime session and the tokenizer, and turns texts into normalized
+// vectors. ONNX Runtime's Node binding runs a model synchronously on the calling thread; here that thread is
+// this worker's, so the main thread's event loop (database, HTTP, LISTEN, timers) never waits for a run.
+import { parentPort, workerData } from 'node:worker_threads';
+import type * as ort from 'onnxruntime-node';
+import { planBatches } from '../batching.ts';
+import { createSession, readOnnx } from '../onnx-session.ts';
+import { paddedFeeds } from '../padded-feeds.ts';
+import { l2Normalize, pool } from '../pooling.ts';
+import { TextTokenizer, type Tokenized } from '../text-tokenizer.ts';
+import type { RunDone, RunFailed, RunRequest, WorkerInit, WorkerMessage } from './protocol.ts';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+async function start(): Promise<void> {
+  let session: ort.InferenceSession;
+  let tokenizer: TextTokenizer;
+  try {
+    tokenizer = TextTokenizer.of(init.folder);
+    const loaded = await readOnnx(init.onnxPath);
+    const digest = loaded.digest.toString('hex');
+    if (init.expectDigest !== undefined && digest !== init.expectDigest) {
+      throw new Error(`${init.onnxPath} changed on disk since the encoder started (sha256 ${digest.slice(0, 12)}…, expected ${init.expectDigest.slice(0, 12)}…)`);
+    }
+    session = await createSession(loaded, init.threads);
+    // A first run pays one-off costs (kernel selection, arena growth) before any caller waits on this worker.
+    await session.run(paddedFeeds([tokenizer.encode('', '').ids], tokenizer.padId, session.inputNames.includes('token_type_ids')));
+    post({ type: 'ready', digest, inputNames: session.inputNames, outputNames: session.outputNames });
+  } catch (err) {
+    post({ type: 'fatal', message: (err as Error).message });
+    return;
+  }
+  const withTokenTypes = session.inputNames.includes('token_type_ids');
+  const outputName = ['last_hidden_state', 'token_embeddings'].find((n) => session.outputNames.includes(n)) ?? session.outputNames[0]!;
+
+  const runOne = async (req: RunRequest): Promise<RunDone | RunFailed> => {
+    const started = performance.now();
+    const tokenized: Tokenized[] = [];
+    let chars = 0;
+    for (let i = 0; i < req.texts.length; i++) {
+      const text = req.texts[i]!;
+      chars += text.length;
+      try {
+        tokenized.push(tokenizer.encode(req.prompt, text));
+      } catch (err) {
+        return { type: 'failed', id: req.id, reason: 'input', index: i, message: `input ${i} cannot be tokenized: ${(err as Error).message}` };
+      }
+    }
+    let out: Float32Array | undefined;
+    let dims = 0;
+    let tokens = 0;
+    let padded = 0;
+    for (const batch of planBatches(tokenized.map((t) => t.ids.length), req.maxBatchTokens)) {
+      const rows = batch.map((i) => tokenized[i]!.ids);
+      const feeds = paddedFeeds(rows, tokenizer.padId, withTokenTypes);
+      let output: ort.Tensor;
+      try {
+        output = (await session.run(feeds))[outputName]!;
+      } catch (err) {
+        return { type: 'failed', id: req.id, reason: 'internal', message: `model run failed: ${(err as Error).message}` };
+      }
+      const data = output.data as Float32Array;
+      const H = output.dims.at(-1)!;
+      const width = feeds.input_ids!.dims[1]!;
+      if (!out) {
+        dims = H;
+        out = new Float32Array(req.texts.length * H);
+      }
+      batch.forEach((inputIndex, r) => {
+        const v = output.dims.length === 2
+          ? data.slice(r * H, (r + 1) * H) // the graph already pools (sentence_embedding)
+          : pool(init.folder.pooling, data.subarray(r * width * H, (r + 1) * width * H), H, rows[r]!.length, req.poolStart);
+        out!.set(l2Normalize(v), inputIndex * H);
+      });
+      for (const row of rows) tokens += row.length;
+      padded += rows.length * width;
+    }
+    const vectors = (out ?? new Float32Array(0)).buffer as ArrayBuffer;
+    return {
+      type: 'done', id: req.id, vectors, dims, tokens, paddedTokens: padded, chars,
+      truncated: tokenized.filter((t) => t.truncated).length, seconds: (performance.now() - started) / 1000,
+    };
+  };
+
+  // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.
+  port.on('message', (req: RunRequest) => {
+    runOne(req).then(
+      (r) => post(r, r.type === 'done' ? [r.vectors] : []),
+      (err: unknown) => post({ type: 'failed', id: req.id, reason: 'internal', message: (err as Error).message }),
+    );
+  });
+}
+
+void start();

@@ -1,0 +1,60 @@
+// Messages between the encoder's main-thread pool and its worker threads. Everything here is structured-clone
+// data; vectors travel as one transferred ArrayBuffer per run, so they cross threads without a copy.
+import type { ModelFolder } from '../model-folder.ts';
+import type { EncodeFailureReason } from '../types.ts';
+
+export interface WorkerInit {
+  /** The folder's settings and tokenizer, read once on the main thread. */
+  readonly folder: ModelFolder;
+  readonly onnxPath: string;
+  readonly threads: number;
+  /** sha256 (hex) the ONNX bytes must have: a replacement worker loads exactly what the first one did. */
+  readonly expectDigest?: string;
+}
+
+export interface RunRequest {
+  readonly id: number;
+  readonly texts: readonly string[];
+  readonly prompt: string;
+  /** First token that counts in mean/max/lasttoken pooling (prompt tokens left out). */
+  readonly poolStart: number;
+  /** Padded-token cap of one model call inside this run (memory bound). */
+  readonly maxBatchTokens: number;
+}
+
+export interface RunDone {
+  readonly type: 'done';
+  readonly id: number;
+  /** texts.length × dims float32, row after row, L2-normalized. */
+  readonly vectors: ArrayBuffer;
+  readonly dims: number;
+  /** Real tokens fed (after truncation) and padded positions computed. */
+  readonly tokens: number;
+  readonly paddedTokens: number;
+  readonly chars: number;
+  readonly truncated: number;
+  /** Tokenizing + model + pooling time inside the worker. */
+  readonly seconds: number;
+}
+
+export interface RunFailed {
+  readonly type: 'failed';
+  readonly id: number;
+  readonly message: string;
+  readonly reason: EncodeFailureReason;
+  readonly index?: number;
+}
+
+export interface WorkerReady {
+  readonly type: 'ready';
+  readonly digest: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+}
+
+export interface WorkerFatal {
+  readonly type: 'fatal';
+  readonly message: string;
+}
+
+export type WorkerMessage = RunDone | RunFailed | WorkerReady | WorkerFatal;
