@@ -1,10 +1,14 @@
 // The encoder's worker threads, each owning one ONNX Runtime session (EMBEDDING_SESSIONS × EMBEDDING_THREADS).
 // Runs are handed out by the RunScheduler (fair share between the sync worker and the HTTP API), at most one per
-// worker. A worker that dies (an uncaught error, or terminated because its run overran badly) fails only its run,
-// with reason 'internal' so the caller isolates or retries it, and is replaced; the process stays up.
+// worker. A worker that dies fails only its run, with reason 'internal' so the caller isolates or retries it, and
+// is replaced; the process stays up. A run that overruns badly is abandoned: its caller gets the same error at
+// once and a replacement worker starts.
 //
-// A native crash inside ONNX Runtime (SIGSEGV) ends the whole process: threads share it. What survives that is
-// outside: leases bring the claimed rows back, the orchestrator restarts the daemon.
+// A worker is never terminated while ONNX Runtime runs on it: the binding cannot hand back its result into a
+// terminating thread and aborts the whole process (measured: "terminate called after throwing an instance of
+// 'Napi::Error'"). So an abandoned worker retires when its run returns, and close() waits for runs in flight,
+// each bounded by the run size. A native crash inside ONNX Runtime (SIGSEGV) ends the process too: threads share
+// it. What survives that is outside: leases bring the claimed rows back, the orchestrator restarts the daemon.
 import { Worker } from 'node:worker_threads';
 import type { ModelFolder } from './model-folder.ts';
 import { RunScheduler } from './run-scheduler.ts';
@@ -48,7 +52,7 @@ interface Slot {
   isReady: boolean;
   job: Job | undefined;
   /** Set when we end the worker ourselves (overrun, close): its exit is expected. */
-  ending: WorkerExitReason | 'close' | undefined;
+  ending: 'close' | undefined;
   /** What the worker last said on its way out (an uncaught error's message, or why we ended it). */
   lastError?: string;
 }
@@ -60,6 +64,8 @@ export class WorkerPool {
   #nextId = 1;
   #closed = false;
   #freeWaiters: (() => void)[] = [];
+  /** Abandoned workers still inside a run: terminated as soon as it returns. */
+  readonly #retiring = new Set<Worker>();
   /** Why the pool cannot run at all (a replacement worker failed to load the model). */
   #broken: string | undefined;
   inputNames: readonly string[] = [];
@@ -78,7 +84,7 @@ export class WorkerPool {
     try {
       await pool.#slots[0]!.ready;
     } catch (err) {
-      await pool.close(0);
+      await pool.close();
       throw err;
     }
     for (let i = 1; i < o.sessions; i++) pool.#slots.push(pool.#spawn(i));
@@ -113,14 +119,30 @@ export class WorkerPool {
 
   #send(slot: Slot, req: RunRequest): Promise<RunDone> {
     return new Promise<RunDone>((resolve, reject) => {
-      const watchdog = setTimeout(() => {
-        this.#end(slot, 'overrun', `a run of ${req.texts.length} texts took over ${this.#o.runTimeoutMs} ms`);
-      }, this.#o.runTimeoutMs);
+      const watchdog = setTimeout(() => this.#abandon(slot), this.#o.runTimeoutMs);
       slot.job = { req, resolve, reject, watchdog };
       // Only a worker with a run keeps the process alive: an idle pool never holds up a CLI command's exit.
       slot.worker.ref();
       slot.worker.postMessage(req);
     });
+  }
+
+  /** The run on `slot` overran: fail it now, put a fresh worker in its place, retire the old one after its run. */
+  #abandon(slot: Slot): void {
+    const job = slot.job;
+    if (!job || this.#closed) return;
+    const message = `a run of ${job.req.texts.length} texts took over ${this.#o.runTimeoutMs} ms and was abandoned`;
+    slot.job = undefined;
+    job.reject(new EncodeError(`encoder worker ${slot.index}: ${message}; the worker is replaced`, 'internal'));
+    this.#retiring.add(slot.worker);
+    slot.worker.removeAllListeners('exit');
+    slot.worker.removeAllListeners('message');
+    const old = slot.worker;
+    old.on('message', () => { void old.terminate(); });
+    old.on('exit', () => this.#retiring.delete(old));
+    this.#o.onWorkerExit?.({ worker: slot.index, reason: 'overrun', message });
+    const at = this.#slots.indexOf(slot);
+    if (at >= 0) this.#slots[at] = this.#spawn(slot.index);
   }
 
   #spawn(index: number): Slot {
@@ -179,30 +201,23 @@ export class WorkerPool {
     const job = slot.job;
     slot.job = undefined;
     slot.isReady = false;
-    const reason = slot.ending;
-    const why = reason === 'overrun' ? `stopped: ${slot.lastError}` : `it exited (code ${code}${slot.lastError ? `: ${slot.lastError}` : ''})`;
+    const closing = slot.ending === 'close' || this.#closed;
+    const why = `it exited (code ${code}${slot.lastError ? `: ${slot.lastError}` : ''})`;
     if (job) {
       clearTimeout(job.watchdog);
-      // Closing (shutdown past its budget) is not the run's fault: 'unavailable' gives its rows back untouched.
-      job.reject(reason === 'close' || this.#closed
+      // Closing is not the run's fault: 'unavailable' gives its rows back untouched.
+      job.reject(closing
         ? new EncodeError('the encoder was closed during this run', 'unavailable')
         : new EncodeError(`encoder worker ${slot.index} failed during this run: ${why}; the worker is replaced`, 'internal'));
     }
-    if (reason === 'close' || this.#closed) {
+    if (closing) {
       this.#wakeFree();
       return;
     }
-    this.#o.onWorkerExit?.({ worker: slot.index, reason: reason === 'overrun' ? 'overrun' : 'crashed', message: why });
+    this.#o.onWorkerExit?.({ worker: slot.index, reason: 'crashed', message: why });
     const at = this.#slots.indexOf(slot);
     if (at >= 0) this.#slots[at] = this.#spawn(slot.index);
     this.#wakeFree();
-  }
-
-  #end(slot: Slot, reason: WorkerExitReason | 'close', message: string): void {
-    if (slot.ending) return;
-    slot.ending = reason;
-    slot.lastError = message;
-    void slot.worker.terminate();
   }
 
   #wakeFree(): void {
@@ -211,27 +226,21 @@ export class WorkerPool {
     for (const w of waiters) w();
   }
 
-  /** Stops worker `index` as if it had crashed (its run fails and it is replaced). */
-  kill(index: number): void {
-    const slot = this.#slots.find((s) => s.index === index);
-    if (slot) void slot.worker.terminate();
+  /**
+   * Makes worker `index` fail with an uncaught error at its next chance (between two model calls of a run, or at
+   * once when idle): the path a worker dying of a bug takes. For tests and operators' drills.
+   */
+  crash(index: number): void {
+    this.#slots.find((s) => s.index === index)?.worker.postMessage({ type: 'crash' });
   }
 
-  /**
-   * Stops every worker: runs in flight get up to `graceMs` to finish, then their workers are terminated and the
-   * runs fail. Idempotent.
-   */
-  async close(graceMs = 0): Promise<void> {
+  /** Stops every worker once the runs in flight have returned (each is bounded by the run size). Idempotent. */
+  async close(): Promise<void> {
     this.#closed = true;
     this.#wakeFree();
-    const busy = this.#slots.filter((s) => s.job);
-    if (busy.length > 0 && graceMs > 0) {
-      const deadline = new Promise((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([this.#o.scheduler.idle(), deadline]);
-    }
-    await Promise.all(this.#slots.map(async (s) => {
-      s.ending ??= 'close';
-      await s.worker.terminate();
+    await this.#o.scheduler.idle();
+    await Promise.all([...this.#slots.map((s) => s.worker), ...this.#retiring].map(async (w) => {
+      await w.terminate();
     }));
   }
 }

@@ -175,8 +175,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
         clearInterval(sweepTimer);
         clearInterval(gaugeTimer);
         indexAbort.abort();
-        // Leave a little of the shutdown budget for releasing the batch and closing connections.
-        await Promise.all(loops.map((l) => l.stop(Math.max(100, sync.shutdownTimeoutMs - 2000))));
+        // Stop between runs: runs of the batch in hand that have not reached a worker are dropped and its rows
+        // released; a run already on a worker returns within the run size.
+        await Promise.all(loops.map((l) => l.stop(0)));
         await Promise.all([listener.stop(), sweeping]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();

@@ -1,6 +1,8 @@
 // One encoder worker thread: owns an ONNX Runtime session and the tokenizer, and turns texts into normalized
 // vectors. ONNX Runtime's Node binding runs a model synchronously on the calling thread; here that thread is
 // this worker's, so the main thread's event loop (database, HTTP, LISTEN, timers) never waits for a run.
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { planBatches } from '../batching.ts';
@@ -8,9 +10,17 @@ import { createSession, readOnnx } from '../onnx-session.ts';
 import { paddedFeeds } from '../padded-feeds.ts';
 import { l2Normalize, pool } from '../pooling.ts';
 import { TextTokenizer, type Tokenized } from '../text-tokenizer.ts';
-import type { RunDone, RunFailed, RunRequest, WorkerInit, WorkerMessage } from './protocol.ts';
+import type { CrashRequest, RunDone, RunFailed, RunRequest, WorkerInit, WorkerMessage } from './protocol.ts';
 
 const port = parentPort!;
+
+// The model's threads run below the main thread's CPU priority (Linux: a thread's nice value, inherited by the
+// threads ONNX Runtime creates from it), so on a saturated machine the I/O thread — health checks, queries,
+// lease renewals — and Postgres still get the cores when they need them. Best effort: elsewhere nothing changes.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + 10));
+} catch { /* not Linux, or not allowed */ }
 const init = workerData as WorkerInit;
 const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -85,7 +95,11 @@ async function start(): Promise<void> {
   };
 
   // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.
-  port.on('message', (req: RunRequest) => {
+  port.on('message', (req: RunRequest | CrashRequest) => {
+    if ('type' in req) {
+      setImmediate(() => { throw new Error('worker crash requested'); });
+      return;
+    }
     runOne(req).then(
       (r) => post(r, r.type === 'done' ? [r.vectors] : []),
       (err: unknown) => post({ type: 'failed', id: req.id, reason: 'internal', message: (err as Error).message }),

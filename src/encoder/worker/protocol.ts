@@ -22,6 +22,11 @@ export interface RunRequest {
   readonly maxBatchTokens: number;
 }
 
+/** Makes the worker fail with an uncaught error at its next chance (crash drills; see WorkerPool.crash). */
+export interface CrashRequest {
+  readonly type: 'crash';
+}
+
 export interface RunDone {
   readonly type: 'done';
   readonly id: number;

@@ -1,0 +1,250 @@
+// bench:realmodel — the RoSBERTa-shaped int8 model (random weights) as users run it. Prints figures; does not
+// fail on targets.
+//  1. Throughput on the same lead texts (Russian and English, 30–200 tokens), each in a process of its own for
+//     a clean peak RSS: a bare ONNX Runtime session (pre-tokenized, the encoder's run plan, on the main
+//     thread) against the encoder with one session of the same threads; the encoder's default layout
+//     (EMBEDDING_SESSIONS × EMBEDDING_THREADS from the cores) and the other layout; the peer a Node user would
+//     pick, @huggingface/transformers' feature-extraction pipeline in batches of 32 in arrival order on the
+//     same model folder.
+//  2. The service: `embedsync run` on a backlog of lead rows in a throwaway Postgres, with an HTTP client
+//     sending /embed/batch back to back (the encoder saturated by sync and HTTP together): time to the first
+//     vector, leads/s, /health and /metrics latency, a short /embed's latency, SIGTERM time, peak RSS.
+//   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60]
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { encoderLayout } from '../src/config/index.ts';
+import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
+import { readModelFolder } from '../src/encoder/model-folder.ts';
+import { createSession, readOnnx } from '../src/encoder/onnx-session.ts';
+import { paddedFeeds } from '../src/encoder/padded-feeds.ts';
+import { planBatches } from '../src/encoder/batching.ts';
+import { RunSizer } from '../src/encoder/run-sizer.ts';
+import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
+import { importModel } from '../src/model/import-checkpoint.ts';
+import { mixedTexts } from '../src/model/mixed-texts.ts';
+import { writeShapedCheckpoint } from '../src/model/shaped-checkpoint.ts';
+import { withBenchDatabase } from './bench-database.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
+const { values } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '24' },
+    texts: { type: 'string', default: '96' },
+    rows: { type: 'string', default: '3000' },
+    seconds: { type: 'string', default: '60' },
+    child: { type: 'string' },
+    model: { type: 'string' },
+    'texts-file': { type: 'string' },
+  },
+});
+const CORES = availableParallelism();
+const RUN_SECONDS = 1.5;
+
+type Kind = 'bare' | 'encoder' | 'transformers';
+interface Spec { readonly kind: Kind; readonly sessions: number; readonly threads: number }
+interface Result { readonly seconds: number; readonly tokens: number; readonly texts: number; readonly rssMb: number }
+
+function peakRss(): () => number {
+  let peak = process.memoryUsage().rss;
+  const t = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss); }, 50);
+  t.unref();
+  return () => { clearInterval(t); return Math.max(peak, process.memoryUsage().rss) / 1e6; };
+}
+
+/** One measurement in this process (the parent starts one process per spec). */
+async function child(spec: Spec, dir: string, textsFile: string): Promise<Result> {
+  const texts = JSON.parse(readFileSync(textsFile, 'utf8')) as string[];
+  const folder = await readModelFolder(dir, 'int8');
+  const tok = TextTokenizer.of(folder);
+  const prompt = folder.prompts.document;
+  const tokens = texts.reduce((s, t) => s + tok.encode(prompt, t).ids.length, 0);
+  const rss = peakRss();
+  if (spec.kind === 'encoder') {
+    const enc = await createLocalEncoder({ dir, dtype: 'int8', sessions: spec.sessions, threads: spec.threads, maxBatchTokens: 8192, runSeconds: RUN_SECONDS });
+    await enc.encode(texts.slice(0, 8), 'document'); // the pace has its first measurements, as in a running daemon
+    const t = performance.now();
+    await enc.encode(texts, 'document');
+    const seconds = (performance.now() - t) / 1000;
+    await enc.close();
+    return { seconds, tokens, texts: texts.length, rssMb: rss() };
+  }
+  if (spec.kind === 'bare') {
+    const session = await createSession(await readOnnx(join(dir, folder.onnxFile)), spec.threads);
+    const ids = texts.map((t) => tok.encode(prompt, t).ids);
+    const feeds = (rows: readonly (readonly number[])[]) => paddedFeeds(rows, tok.padId, session.inputNames.includes('token_type_ids'));
+    await session.run(feeds(ids.slice(0, 8)));
+    // The encoder's own plan: runs of about RUN_SECONDS at the speed this session shows on a first batch.
+    const sizer = new RunSizer(RUN_SECONDS, 8192, folder.maxTokens, 1);
+    const probe = performance.now();
+    await session.run(feeds(ids.slice(8, 16)));
+    const padded = 8 * Math.max(...ids.slice(8, 16).map((r) => r.length));
+    sizer.observe({ paddedTokens: padded, tokens: padded, chars: 0, seconds: (performance.now() - probe) / 1000 });
+    const runs = planBatches(ids.map((r) => r.length), sizer.budget()).map((g) => feeds(g.map((i) => ids[i]!)));
+    const t = performance.now();
+    for (const f of runs) await session.run(f);
+    const seconds = (performance.now() - t) / 1000;
+    return { seconds, tokens, texts: texts.length, rssMb: rss() };
+  }
+  // The transformers.js pipeline reads `<localModelPath>/<name>/onnx/model_quantized.onnx`, as from the hub.
+  const { env, pipeline } = await import('@huggingface/transformers');
+  env.allowRemoteModels = false;
+  env.localModelPath = `${dirname(dir)}/`;
+  const extractor = await pipeline('feature-extraction', basename(dir), {
+    dtype: 'q8', use_external_data_format: existsSync(join(dir, 'onnx/model_quantized.onnx_data')),
+    session_options: { intraOpNumThreads: spec.threads, interOpNumThreads: 1 },
+  });
+  const withPrompt = texts.map((t) => prompt + t);
+  await extractor(withPrompt.slice(0, 8), { pooling: 'cls', normalize: true });
+  const t = performance.now();
+  for (let i = 0; i < withPrompt.length; i += 32) await extractor(withPrompt.slice(i, i + 32), { pooling: 'cls', normalize: true });
+  const seconds = (performance.now() - t) / 1000;
+  return { seconds, tokens, texts: texts.length, rssMb: rss() };
+}
+
+function runChild(spec: Spec, dir: string, textsFile: string): Result {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(spec), '--model', dir, '--texts-file', textsFile], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Result;
+}
+
+async function ensureModel(layers: number, log: (s: string) => void): Promise<string> {
+  const dir = resolve(ROOT, layers === 24 ? 'models/rosberta-shape' : `models/rosberta-shape-${layers}`);
+  if (!existsSync(join(dir, 'onnx/model_quantized.onnx'))) {
+    if (!existsSync(join(dir, 'model.safetensors'))) {
+      log(`generating the RoSBERTa-shaped checkpoint (${layers} layers) in ${dir} …`);
+      writeShapedCheckpoint(dir, { layers });
+    }
+    log('importing it with int8 …');
+    await importModel(dir, { quantize: 'int8' });
+  }
+  return dir;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+const pct = (xs: readonly number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+async function timed(url: string, init?: RequestInit): Promise<number> {
+  const t = performance.now();
+  const r = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) });
+  await r.arrayBuffer();
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return performance.now() - t;
+}
+
+function rssOf(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1000;
+  } catch {
+    return 0;
+  }
+}
+
+/** The service phase: `embedsync run` on a backlog, with HTTP load beside it. */
+async function service(dir: string, texts: readonly string[], rows: number, seconds: number, log: (s: string) => void): Promise<void> {
+  await withBenchDatabase(async (url) => {
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
+    await pool.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
+    const port = await freePort();
+    const env = {
+      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(port), HOST: '127.0.0.1',
+      EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'warn', RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', CACHE_ENABLED: 'false',
+    };
+    execFileSync(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const started = performance.now();
+    const run = spawn(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const exited = once(run, 'exit');
+    let peak = 0;
+    const rssTimer = setInterval(() => { peak = Math.max(peak, rssOf(run.pid!)); }, 250);
+    const embedded = async () => (await pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n;
+    while ((await embedded()) === 0) await new Promise((r) => setTimeout(r, 50));
+    const firstVector = (performance.now() - started) / 1000;
+    const base = `http://127.0.0.1:${port}`;
+    const windowStart = performance.now();
+    const startCount = await embedded();
+    const stopAt = windowStart + seconds * 1000;
+    const health: number[] = [];
+    const query: number[] = [];
+    let batches = 0;
+    const until = async (fn: () => Promise<void>) => { while (performance.now() < stopAt) await fn(); };
+    await Promise.all([
+      until(async () => { health.push(await timed(`${base}/health`)); health.push(await timed(`${base}/metrics`)); await new Promise((r) => setTimeout(r, 100)); }),
+      until(async () => {
+        query.push(await timed(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `квартира у метро ${query.length}` }) }));
+        await new Promise((r) => setTimeout(r, 500));
+      }),
+      until(async () => {
+        const items = texts.slice((batches * 16) % (texts.length - 16), (batches * 16) % (texts.length - 16) + 16).map((text, i) => ({ id: String(i), text: `${text} ${batches}` }));
+        await timed(`${base}/embed/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items, role: 'document' }) });
+        batches += 1;
+      }),
+    ]);
+    const leadsPerS = ((await embedded()) - startCount) / ((performance.now() - windowStart) / 1000);
+    const term = performance.now();
+    run.kill('SIGTERM');
+    const [code] = await exited;
+    const termMs = performance.now() - term;
+    clearInterval(rssTimer);
+    const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;
+    await pool.end();
+    const layout = encoderLayout(CORES);
+    log(`service (embedsync run, ${layout.sessions} sessions × ${layout.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
+    log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);
+    log(`  /health + /metrics: p50 ${ms(pct(health, 0.5))}, p99 ${ms(pct(health, 0.99))}, max ${ms(Math.max(...health))} (${health.length} probes)`);
+    log(`  short /embed: p50 ${ms(pct(query, 0.5))}, p99 ${ms(pct(query, 0.99))}, max ${ms(Math.max(...query))} (${query.length} queries)`);
+    log(`  SIGTERM → exit ${code} in ${ms(termMs)}; rows left leased: ${leased}; peak RSS ${peak.toFixed(0)} MB`);
+  });
+}
+
+async function main(): Promise<void> {
+  if (values.child) {
+    const r = await child(JSON.parse(values.child) as Spec, values.model!, values['texts-file']!);
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const log = (s: string) => process.stdout.write(`${s}\n`);
+  const dir = await ensureModel(Number(values.layers), log);
+  const folder = await readModelFolder(dir, 'int8');
+  const tok = TextTokenizer.of(folder);
+  const count = (t: string) => tok.encode(folder.prompts.document, t).ids.length;
+  const texts = mixedTexts({ count: Number(values.texts), minTokens: 30, maxTokens: 200, tokens: count, seed: 21 });
+  const textsFile = join(mkdtempSync(join(tmpdir(), 'embedsync-bench-')), 'texts.json');
+  writeFileSync(textsFile, JSON.stringify(texts));
+  const layout = encoderLayout(CORES);
+  const other = layout.sessions > 1 ? { sessions: 1, threads: CORES } : { sessions: CORES, threads: 1 };
+  log(`bench:realmodel — ${basename(dir)} (${values.layers} layers, hidden 1024, int8), ${texts.length} texts of 30–200 tokens, ${CORES} cores`);
+  const line = (label: string, r: Result, ref?: Result) => log(`  ${label.padEnd(52)} ${(r.tokens / r.seconds).toFixed(0).padStart(6)} tokens/s ${(r.texts / r.seconds).toFixed(1).padStart(6)} leads/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
+    (ref ? `  ${((r.tokens / r.seconds) / (ref.tokens / ref.seconds) * 100).toFixed(0)}% of ${ref === bare ? 'bare' : 'reference'}` : ''));
+  const bare = runChild({ kind: 'bare', sessions: 1, threads: CORES }, dir, textsFile);
+  const enc1 = runChild({ kind: 'encoder', sessions: 1, threads: CORES }, dir, textsFile);
+  const encDefault = runChild({ kind: 'encoder', ...layout }, dir, textsFile);
+  const encOther = runChild({ kind: 'encoder', ...other }, dir, textsFile);
+  const tjs = runChild({ kind: 'transformers', sessions: 1, threads: CORES }, dir, textsFile);
+  line(`bare session, ${CORES} threads (pre-tokenized)`, bare);
+  line(`encoder, 1 session × ${CORES} threads`, enc1, bare);
+  line(`encoder default, ${layout.sessions} sessions × ${layout.threads} threads`, encDefault, bare);
+  line(`encoder, ${other.sessions} sessions × ${other.threads} threads`, encOther, bare);
+  line(`transformers.js pipeline, batches of 32, ${CORES} threads`, tjs, bare);
+  log(`  encoder default vs transformers.js: ${((encDefault.tokens / encDefault.seconds) / (tjs.tokens / tjs.seconds)).toFixed(2)}x`);
+  await service(dir, texts, Number(values.rows), Number(values.seconds), log);
+}
+
+await main();
