@@ -14,12 +14,13 @@ CREATE OR REPLACE FUNCTION embedsync.{{name:ins}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
 BEGIN
-  -- A change coalesces with a pending one (version bump); a row held under lease keeps its lease, and the
-  -- daemon holding it sees the new version and leaves the row queued.
-  INSERT INTO embedsync.queue AS q (id)
-  SELECT r.{{id}}::text FROM new_rows r
+  -- A change coalesces with a pending one (new version); a row held under lease keeps its lease, and the
+  -- daemon holding it sees the new version and leaves the row queued. Versions come from one sequence, never
+  -- reused, so an entry deleted and re-created under the same id can't be mistaken for the one claimed.
+  INSERT INTO embedsync.queue AS q (id, version)
+  SELECT r.{{id}}::text, nextval('embedsync.queue_version') FROM new_rows r
   ON CONFLICT (id) DO UPDATE
-    SET version = q.version + 1, changed_at = now(), attempts = 0,
+    SET version = excluded.version, changed_at = now(), attempts = 0,
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
@@ -31,12 +32,12 @@ CREATE OR REPLACE FUNCTION embedsync.{{name:upd}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
 BEGIN
-  INSERT INTO embedsync.queue AS q (id)
-  SELECT nr.{{id}}::text
+  INSERT INTO embedsync.queue AS q (id, version)
+  SELECT nr.{{id}}::text, nextval('embedsync.queue_version')
   FROM new_rows nr LEFT JOIN old_rows o ON o.{{id}} = nr.{{id}}
   WHERE o.{{id}} IS NULL OR {{document_changed:nr,o}}
   ON CONFLICT (id) DO UPDATE
-    SET version = q.version + 1, changed_at = now(), attempts = 0,
+    SET version = excluded.version, changed_at = now(), attempts = 0,
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
   GET DIAGNOSTICS n = ROW_COUNT;
   IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
