@@ -17,8 +17,11 @@ BEGIN
   -- A change coalesces with a pending one (new version); a row held under lease keeps its lease, and the
   -- daemon holding it sees the new version and leaves the row queued. Versions come from one sequence, never
   -- reused, so an entry deleted and re-created under the same id can't be mistaken for the one claimed.
+  -- DISTINCT and IS NOT NULL: a statement that touches one id twice, or a NULL id (possible only if the id
+  -- lost its constraint after migrate), must not make the application's own write fail in this trigger.
   INSERT INTO embedsync.queue AS q (id, version)
-  SELECT r.{{id}}::text, nextval('embedsync.queue_version') FROM new_rows r
+  SELECT c.id, nextval('embedsync.queue_version')
+  FROM (SELECT DISTINCT r.{{id}}::text AS id FROM new_rows r WHERE r.{{id}} IS NOT NULL) c
   ON CONFLICT (id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0,
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
@@ -32,10 +35,14 @@ CREATE OR REPLACE FUNCTION embedsync.{{name:upd}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
 BEGIN
+  -- No EXCEPTION block here (a subtransaction per application UPDATE would overflow the subxid cache of
+  -- long transactions): raw column comparisons cannot raise; an EMBEDSYNC_DOCUMENT_SQL that raises on some
+  -- value fails the UPDATE, as it would fail the application's own use of that expression.
   INSERT INTO embedsync.queue AS q (id, version)
-  SELECT nr.{{id}}::text, nextval('embedsync.queue_version')
-  FROM new_rows nr LEFT JOIN old_rows o ON o.{{id}} = nr.{{id}}
-  WHERE o.{{id}} IS NULL OR {{document_changed:nr,o}}
+  SELECT c.id, nextval('embedsync.queue_version')
+  FROM (SELECT DISTINCT nr.{{id}}::text AS id
+        FROM new_rows nr LEFT JOIN old_rows o ON o.{{id}} = nr.{{id}}
+        WHERE nr.{{id}} IS NOT NULL AND (o.{{id}} IS NULL OR {{document_changed:nr,o}})) c
   ON CONFLICT (id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0,
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;

@@ -9,7 +9,7 @@ import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
-import { inspectSource } from '../db/source-info.ts';
+import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
 import type { Output } from './context.ts';
@@ -53,6 +53,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       const done = d.state ? await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs) : false;
       return { handled: true, lines: [done ? `migration to ${d.state!.migration!.model} aborted; shadow columns dropped` : 'no migration under way'] };
     }
+    // Before --in-place drops anything (migrateSchema checks it again for the plain path).
+    await checkIdColumn(client, config.source);
     if (d.change.kind !== 'dimension') return { handled: false, lines: [] };
     if (o.inPlace || !d.state) {
       // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
-import { inspectSource, SourceError, type SourceInfo } from './source-info.ts';
+import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from './source-info.ts';
 import { renderSql } from './sql-template.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
@@ -43,6 +43,13 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
   try {
+    // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
+    let info = await inspectSource(client, source);
+    await checkIdColumn(client, source);
+    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
+      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
+        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
+    }
     await client.query('CREATE EXTENSION IF NOT EXISTS vector');
     await client.query('CREATE SCHEMA IF NOT EXISTS embedsync');
     await client.query(`CREATE TABLE IF NOT EXISTS embedsync.migrations (
@@ -58,11 +65,6 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       applied.push(m.name);
     }
 
-    let info = await inspectSource(client, source);
-    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
-      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
-        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
-    }
     const addedColumns = info.missingColumns;
     const previous = await client.query<{ model_checksum: string }>('SELECT model_checksum FROM embedsync.state WHERE source = $1', [info.sql.sourceKey]);
     await inTransaction(client, async () => {
