@@ -13,6 +13,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   FROM {{table}} t,
        (SELECT (SELECT x.{{embedding}} FROM {{table}} x WHERE x.{{id}} = target_id) AS v) p
   WHERE t.{{id}} <> target_id
+    -- No probe vector (the id does not exist, or its row has none yet): no neighbours, rather than k rows in
+    -- arbitrary order with a NULL score. A qual on the InitPlan alone, so it is checked once, before any row.
+    AND p.v IS NOT NULL
     AND t.{{checksum}} = (SELECT s.model_checksum FROM embedsync.state s WHERE s.source = {{source_key}})
   ORDER BY t.{{embedding}} <=> p.v
   LIMIT k

@@ -1,5 +1,6 @@
 // The durable queue's operations, each one statement from sql/ (see the comments there for why each is
 // shaped as it is). Texts are rendered once per source; every value is a bind parameter.
+import { redacted } from '../db/pg-errors.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
@@ -76,8 +77,10 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
       return rows.map((r) => ({ id: r.id, version: r.version, attempts: r.attempts, lastError: r.last_error }));
     },
     async readDocuments(ids) {
+      // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote
+      // row values, so they leave here redacted, on their way to logs and dead letters.
       const { rows } = await db.query<{ id: string; document: string; hash: string; stored_hash: string | null; stored_checksum: string | null; missing: boolean }>(
-        q.read, [ids]);
+        q.read, [ids]).catch(redacted);
       return rows.map((r) => ({
         id: r.id, document: r.document, hash: r.hash, storedHash: r.stored_hash, storedChecksum: r.stored_checksum, missing: r.missing,
       }));
@@ -92,7 +95,7 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
         finished,
         claimed.map((c) => c.id),
         claimed.map((c) => c.version),
-      ]);
+      ]).catch(redacted);
       const written: string[] = [];
       const dequeued: string[] = [];
       const lagSeconds: number[] = [];
