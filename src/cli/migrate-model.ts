@@ -96,9 +96,10 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
   await client.connect();
   try {
     const info = await inspectSource(client, config.source);
-    await installSearchFunctions(client, info.sql);
+    const fns = await installSearchFunctions(client, info.sql);
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions });
-    return ['search functions embedsync.similar_to and embedsync.search installed', indexLine(r)];
+    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to and embedsync.search keep serving ${fns.defaultSource})`;
+    return [`search functions ${fns.functions.join(', ')} installed${serves}`, indexLine(r)];
   } finally {
     await client.end();
   }
