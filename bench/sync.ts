@@ -119,7 +119,8 @@ async function triggerCost(db: pg.Client, url: string): Promise<void> {
   await db.query(LEADS('t_rowqueue'));
   await db.query(`CREATE TABLE rowq2 (LIKE embedsync.queue INCLUDING ALL)`);
   await db.query(`CREATE FUNCTION rowq2_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
-    INSERT INTO rowq2 AS q (id) VALUES (NEW.id::text) ON CONFLICT (id) DO UPDATE SET version = q.version + 1;
+    INSERT INTO rowq2 AS q (source, id) VALUES ('public.t_rowqueue', NEW.id::text)
+      ON CONFLICT (source, id) DO UPDATE SET version = excluded.version;
     RETURN NULL; END $$`);
   await db.query(`CREATE TRIGGER rowq2_t AFTER INSERT ON t_rowqueue FOR EACH ROW EXECUTE FUNCTION rowq2_fn()`);
   // Interleaved rounds, best of 3, in 10,000-row statements.

@@ -1,10 +1,10 @@
--- Claims up to $1 due queue rows for lease owner $2 for $3 seconds.
+-- Claims up to $1 due queue rows of source $4 for lease owner $2 for $3 seconds.
 -- SKIP LOCKED lets several daemons claim side by side without waiting on each other; the oldest due rows go
 -- first via the next_attempt_at index. The lease *is* next_attempt_at (pushed to the lease expiry), so rows
 -- of a daemon that died become due again by themselves, with no separate reaper.
 WITH due AS (
   SELECT id FROM embedsync.queue
-  WHERE next_attempt_at <= now()
+  WHERE source = $4 AND next_attempt_at <= now()
   ORDER BY next_attempt_at
   LIMIT $1
   FOR UPDATE SKIP LOCKED
@@ -12,5 +12,5 @@ WITH due AS (
 UPDATE embedsync.queue q
 SET lease_owner = $2, next_attempt_at = clock_timestamp() + make_interval(secs => $3)
 FROM due
-WHERE q.id = due.id
+WHERE q.source = $4 AND q.id = due.id
 RETURNING q.id, q.version::text AS version, q.attempts, q.last_error

@@ -1,5 +1,5 @@
 -- One chunk of the reconciliation sweep (and of migrate's backfill): walks the source by primary key after
--- $1 (NULL to start), $3 rows at a time, and enqueues rows whose embedding is missing, was made by another
+-- $1 (NULL to start), $3 rows at a time, and enqueues (as source $4) rows whose embedding is missing, was made by another
 -- model than $2, or was made from other text (a change the triggers did not see, e.g. with triggers
 -- disabled during a restore). Keyset paging keeps each statement short; ON CONFLICT DO NOTHING leaves
 -- pending work and leases untouched.
@@ -14,9 +14,9 @@ WITH chunk AS (
   ORDER BY t.{{id}}
   LIMIT $3
 ), enqueued AS (
-  INSERT INTO embedsync.queue (id)
-  SELECT id::text FROM chunk WHERE stale
-  ON CONFLICT (id) DO NOTHING
+  INSERT INTO embedsync.queue (source, id)
+  SELECT $4, id::text FROM chunk WHERE stale
+  ON CONFLICT (source, id) DO NOTHING
   RETURNING 1
 )
 SELECT (SELECT c.id::text FROM chunk c ORDER BY c.id DESC LIMIT 1) AS last_id,

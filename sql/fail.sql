@@ -1,4 +1,4 @@
--- Records a failed attempt for each of $1 (with error $2[i]) still leased by $3. Below $4 attempts the row is
+-- Records a failed attempt for each of $1 (with error $2[i]) of source $6 still leased by $3. Below $4 attempts the row is
 -- retried after an exponential backoff from $5 ms (capped at an hour, with jitter so failures do not retry
 -- in lockstep); at $4 it moves to the dead-letter table. Both branches see the same snapshot and their
 -- conditions are disjoint, so each row goes exactly one way.
@@ -6,12 +6,12 @@ WITH f AS (
   SELECT * FROM unnest($1::text[], $2::text[]) AS f(id, error)
 ), dead AS (
   DELETE FROM embedsync.queue q USING f
-  WHERE q.id = f.id AND q.lease_owner = $3 AND q.attempts + 1 >= $4
-  RETURNING q.id, q.attempts + 1 AS attempts, f.error, q.enqueued_at
+  WHERE q.source = $6 AND q.id = f.id AND q.lease_owner = $3 AND q.attempts + 1 >= $4
+  RETURNING q.source, q.id, q.attempts + 1 AS attempts, f.error, q.enqueued_at
 ), buried AS (
-  INSERT INTO embedsync.deadletter AS x (id, attempts, last_error, enqueued_at)
-  SELECT id, attempts, error, enqueued_at FROM dead
-  ON CONFLICT (id) DO UPDATE SET attempts = excluded.attempts, last_error = excluded.last_error, failed_at = now()
+  INSERT INTO embedsync.deadletter AS x (source, id, attempts, last_error, enqueued_at)
+  SELECT source, id, attempts, error, enqueued_at FROM dead
+  ON CONFLICT (source, id) DO UPDATE SET attempts = excluded.attempts, last_error = excluded.last_error, failed_at = now()
   RETURNING x.id
 ), retried AS (
   UPDATE embedsync.queue q
@@ -19,7 +19,7 @@ WITH f AS (
       next_attempt_at = clock_timestamp()
         + make_interval(secs => least(3600, $5 / 1000.0 * 2 ^ q.attempts) * (0.75 + random() * 0.5))
   FROM f
-  WHERE q.id = f.id AND q.lease_owner = $3 AND q.attempts + 1 < $4
+  WHERE q.source = $6 AND q.id = f.id AND q.lease_owner = $3 AND q.attempts + 1 < $4
   RETURNING q.id
 )
 SELECT (SELECT count(*) FROM buried)::int AS dead, (SELECT count(*) FROM retried)::int AS retried

@@ -1,7 +1,8 @@
 -- Writes a batch and dequeues it in one statement (so one round trip and one implicit transaction).
 --   $1 ids, $2 text hashes (md5 of the document that was encoded), $3 vectors as vector[] sent in pgvector's
 --   binary format (a NULL element for a blank document), $4 model checksum, $5 ids finished without a write
---   (text unchanged, or the row is gone), $6/$7 every claimed id with the queue version that was claimed.
+--   (text unchanged, or the row is gone), $6/$7 every claimed id with the queue version that was claimed,
+--   $8 the source (queue and dead letters are keyed by source and id).
 -- A row is written only while its document still hashes to what was encoded: under READ COMMITTED a
 -- concurrent change makes Postgres re-check the WHERE on the newest row version, so a vector never lands on
 -- text it was not made from. A queue row is deleted only at the version claimed, so a change that arrived
@@ -25,10 +26,10 @@ WITH input AS (
 ), dequeued AS (
   DELETE FROM embedsync.queue q
   USING done d, unnest($6::text[], $7::bigint[]) AS c(id, version)
-  WHERE q.id = d.id AND c.id = d.id AND q.version = c.version
+  WHERE q.source = $8 AND q.id = d.id AND c.id = d.id AND q.version = c.version
   RETURNING q.id, extract(epoch FROM clock_timestamp() - q.changed_at)::float8 AS lag_seconds
 ), cleared AS (
-  DELETE FROM embedsync.deadletter x USING done d WHERE x.id = d.id
+  DELETE FROM embedsync.deadletter x USING done d WHERE x.source = $8 AND x.id = d.id
 )
 SELECT id, NULL::float8 AS lag_seconds, true AS written FROM written
 UNION ALL

@@ -105,8 +105,8 @@ test('deadletter list and retry', async () => {
     await pool.query(LEADS_DDL);
     assert.equal((await cli(['migrate'], env).done).code, 0);
     await pool.query(`INSERT INTO leads (title) VALUES ('a'), ('b')`);
-    await pool.query(`WITH m AS (DELETE FROM embedsync.queue WHERE id = '1' RETURNING id, enqueued_at)
-      INSERT INTO embedsync.deadletter (id, attempts, last_error, enqueued_at) SELECT id, 5, 'encode: boom', enqueued_at FROM m`);
+    await pool.query(`WITH m AS (DELETE FROM embedsync.queue WHERE id = '1' RETURNING source, id, enqueued_at)
+      INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) SELECT source, id, 5, 'encode: boom', enqueued_at FROM m`);
     const list = await cli(['deadletter', 'list'], env).done;
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^1\t5 attempts\t.*encode: boom$/m);

@@ -1,6 +1,7 @@
 // `embedsync deadletter list [--json] [--limit N]` and `deadletter retry (--all | ID...)`.
 import { parseArgs } from 'node:util';
 import { createPool } from '../db/pool.ts';
+import { sourceKeyOf } from '../db/source-sql.ts';
 import { listDeadLetters, retryDeadLetters } from '../queue/deadletter.ts';
 import { UsageError, type Command } from './context.ts';
 
@@ -24,14 +25,16 @@ export const deadletterCommand: Command = async (ctx) => {
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer\n${USAGE}`);
 
   const config = ctx.config();
+  // Dead letters of the configured table (EMBEDSYNC_TABLE) only.
+  const sourceKey = sourceKeyOf(config.source);
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-deadletter' });
   try {
     if (sub === 'retry') {
-      const n = await retryDeadLetters(pool, v.all ? undefined : parsed.positionals);
+      const n = await retryDeadLetters(pool, sourceKey, v.all ? undefined : parsed.positionals);
       ctx.stdout.write(`${n} row${n === 1 ? '' : 's'} moved back to the queue\n`);
       return 0;
     }
-    const rows = await listDeadLetters(pool, limit);
+    const rows = await listDeadLetters(pool, sourceKey, limit);
     if (v.json) ctx.stdout.write(`${JSON.stringify(rows)}\n`);
     else if (rows.length === 0) ctx.stdout.write('no dead letters\n');
     else {

@@ -9,7 +9,7 @@ import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
-import { inspectSource } from '../db/source-info.ts';
+import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
 import type { Output } from './context.ts';
@@ -53,6 +53,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       const done = d.state ? await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs) : false;
       return { handled: true, lines: [done ? `migration to ${d.state!.migration!.model} aborted; shadow columns dropped` : 'no migration under way'] };
     }
+    // Before --in-place drops anything (migrateSchema checks it again for the plain path).
+    await checkIdColumn(client, config.source);
     if (d.change.kind !== 'dimension') return { handled: false, lines: [] };
     if (o.inPlace || !d.state) {
       // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
@@ -94,9 +96,10 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
   await client.connect();
   try {
     const info = await inspectSource(client, config.source);
-    await installSearchFunctions(client, info.sql);
+    const fns = await installSearchFunctions(client, info.sql);
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions });
-    return ['search functions embedsync.similar_to and embedsync.search installed', indexLine(r)];
+    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to and embedsync.search keep serving ${fns.defaultSource})`;
+    return [`search functions ${fns.functions.join(', ')} installed${serves}`, indexLine(r)];
   } finally {
     await client.end();
   }

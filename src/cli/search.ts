@@ -1,9 +1,10 @@
 // `embedsync search "text" [--limit 10] [--min-score 0] [--json]`: embeds the text with the model's query
-// prompt and prints the nearest rows via embedsync.search (the same function the backend can call).
+// prompt and prints the nearest rows via the table's embedsync.<table>_search (the same function the backend can call).
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createPool, type Queryable } from '../db/pool.ts';
+import { quoteIdent } from '../config/identifiers.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
 import { UsageError, type Command } from './context.ts';
@@ -20,7 +21,7 @@ export async function searchRows(db: Queryable, config: Config, encoder: Encoder
   const q = (await encoder.encode([text], 'query')).vectors[0]!;
   const { rows } = await db.query<{ id: string; score: number; document: string }>(
     `SELECT h.id::text AS id, h.score, ${s.document('t')} AS document
-     FROM embedsync.search($1::vector, $2, $3) h JOIN ${s.table} t ON t.${s.id} = h.id
+     FROM embedsync.${quoteIdent(`${s.stem}_search`)}($1::vector, $2, $3) h JOIN ${s.table} t ON t.${s.id} = h.id
      ORDER BY h.score DESC`,
     // Binary parameter: pgvector's wire format, no float-to-text round trip.
     [encodeVector(q), limit, minScore]);

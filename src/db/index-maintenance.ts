@@ -19,11 +19,14 @@ export function indexPolicyOf(source: SourceConfig): IndexPolicy {
 export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: SourceSql, signal?: AbortSignal): Promise<EnsureResult | undefined> {
   if (signal?.aborted) return undefined;
   const client = await pool.connect();
-  // A build can take minutes: on shutdown it is cancelled (the next run drops the invalid leftover).
-  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-  const cancel = () => { pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined); };
-  signal?.addEventListener('abort', cancel, { once: true });
+  let cancel: (() => void) | undefined;
+  // A client that failed goes back destroyed: it may be mid-statement, or still without its timeout reset.
+  let broken: Error | undefined;
   try {
+    // A build can take minutes: on shutdown it is cancelled (the next run drops the invalid leftover).
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    cancel = () => { pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined); };
+    signal?.addEventListener('abort', cancel, { once: true });
     // Only the table's owner may build indexes: a daemon running under least-privilege grants leaves it to
     // `embedsync migrate` / `embedsync index rebuild` run as the owner.
     const { rows: own } = await client.query<{ ok: boolean }>(
@@ -35,12 +38,21 @@ export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: Sour
     try {
       const state = await readModelState(client, s.sourceKey);
       if (!state || state.migration) return undefined;
-      return await ensureIndex(client, s, source.embeddingColumn, indexPolicyOf(source), { dimensions: state.dimensions });
+      // The pool's statement timeout is for short statements; a build is cancelled only on shutdown.
+      await client.query('SET statement_timeout = 0');
+      try {
+        return await ensureIndex(client, s, source.embeddingColumn, indexPolicyOf(source), { dimensions: state.dimensions });
+      } finally {
+        await client.query('RESET statement_timeout');
+      }
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [INDEX_LOCK_KEY.toString()]);
     }
+  } catch (err) {
+    broken = err as Error;
+    throw err;
   } finally {
-    signal?.removeEventListener('abort', cancel);
-    client.release();
+    if (cancel) signal?.removeEventListener('abort', cancel);
+    client.release(broken);
   }
 }

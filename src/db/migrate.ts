@@ -6,8 +6,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
-import { inspectSource, SourceError, type SourceInfo } from './source-info.ts';
+import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from './source-info.ts';
 import { renderSql } from './sql-template.ts';
+import { sourceKeyOf, stemOf } from './source-sql.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 /** Arbitrary but fixed: every embedsync migrate of a database contends for this one lock. */
@@ -43,6 +44,14 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
   await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
   try {
+    // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
+    let info = await inspectSource(client, source);
+    await checkIdColumn(client, source);
+    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
+      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
+        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
+    }
+    await checkNameClash(client, source);
     await client.query('CREATE EXTENSION IF NOT EXISTS vector');
     await client.query('CREATE SCHEMA IF NOT EXISTS embedsync');
     await client.query(`CREATE TABLE IF NOT EXISTS embedsync.migrations (
@@ -52,17 +61,14 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     for (const m of listMigrations()) {
       if (done.has(m.version)) continue;
       await inTransaction(client, async () => {
+        // Migrations that key existing rows by source need to know which table this migrate is for.
+        await client.query("SELECT set_config('embedsync.migrating_source', $1, true)", [sourceKeyOf(source)]);
         await client.query(m.sql);
         await client.query('INSERT INTO embedsync.migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       });
       applied.push(m.name);
     }
 
-    let info = await inspectSource(client, source);
-    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
-      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
-        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
-    }
     const addedColumns = info.missingColumns;
     const previous = await client.query<{ model_checksum: string }>('SELECT model_checksum FROM embedsync.state WHERE source = $1', [info.sql.sourceKey]);
     await inTransaction(client, async () => {
@@ -83,6 +89,24 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     return { applied, addedColumns, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => undefined);
+  }
+}
+
+/**
+ * Two tables whose generated names would coincide (`a_b` in public and `b` in schema `a`) would share
+ * triggers and search functions: refused before anything changes.
+ */
+async function checkNameClash(client: pg.Client, source: SourceConfig): Promise<void> {
+  const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('embedsync.state')::text AS t")).rows[0]!.t !== null;
+  if (!exists) return;
+  const key = sourceKeyOf(source);
+  const stem = stemOf(source.table);
+  const { rows } = await client.query<{ source: string }>('SELECT source FROM embedsync.state WHERE source <> $1', [key]);
+  for (const r of rows) {
+    const dot = r.source.indexOf('.');
+    if (stemOf({ schema: r.source.slice(0, dot), name: r.source.slice(dot + 1) }) === stem) {
+      throw new SourceError(`${key} and ${r.source} would share the generated names embedsync.${stem}_*; rename one of the tables`);
+    }
   }
 }
 

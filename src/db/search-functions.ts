@@ -1,11 +1,29 @@
-// Installs embedsync.similar_to and embedsync.search (sql/similar-to.sql, sql/search.sql) for the
-// configured table. migrate runs it every time: CREATE OR REPLACE is cheap and keeps the functions in step
-// with the table's id type and column names.
+// Installs the search functions (sql/similar-to.sql, sql/search.sql) for a table: always its own
+// embedsync.<stem>_similar_to / <stem>_search, and the unqualified embedsync.similar_to / search only for
+// the table they were first installed for (embedsync.search_default), so a second table's migrate never
+// re-points them under the first table's readers. migrate runs it every time: CREATE OR REPLACE is cheap
+// and keeps the functions in step with the table's id type and column names.
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { renderSql } from './sql-template.ts';
 
-export async function installSearchFunctions(db: Queryable, s: SourceSql): Promise<void> {
-  await db.query(renderSql('similar-to', s));
-  await db.query(renderSql('search', s));
+export interface InstalledSearch {
+  /** Qualified names of the functions installed, per-table first. */
+  readonly functions: readonly string[];
+  /** The source the unqualified functions serve. */
+  readonly defaultSource: string;
+}
+
+export async function installSearchFunctions(db: Queryable, s: SourceSql): Promise<InstalledSearch> {
+  await db.query(renderSql('similar-to', s, { perTable: true }));
+  await db.query(renderSql('search', s, { perTable: true }));
+  const functions = [`embedsync.${s.stem}_similar_to`, `embedsync.${s.stem}_search`];
+  await db.query('INSERT INTO embedsync.search_default (source) VALUES ($1) ON CONFLICT DO NOTHING', [s.sourceKey]);
+  const defaultSource = (await db.query<{ source: string }>('SELECT source FROM embedsync.search_default')).rows[0]!.source;
+  if (defaultSource === s.sourceKey) {
+    await db.query(renderSql('similar-to', s, { perTable: false }));
+    await db.query(renderSql('search', s, { perTable: false }));
+    functions.push('embedsync.similar_to', 'embedsync.search');
+  }
+  return { functions, defaultSource };
 }

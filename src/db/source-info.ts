@@ -1,6 +1,6 @@
 // What the catalog says about the configured source table: its id type and the managed columns present.
 import type { SourceConfig } from '../config/index.ts';
-import { quoteQualified } from '../config/identifiers.ts';
+import { quoteIdent, quoteQualified } from '../config/identifiers.ts';
 import type { Queryable } from './pool.ts';
 import { sourceSql, type SourceSql } from './source-sql.ts';
 
@@ -41,4 +41,32 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
     embeddingDimensions: emb && emb.atttypmod > 0 ? emb.atttypmod : undefined,
     missingColumns: managed.filter((c) => !col.has(c)),
   };
+}
+
+/**
+ * Refuses an id column that does not name one row: embedsync queues, dequeues and writes by id, so
+ * duplicates would share one queue entry and a NULL id could not be queued at all. Says what to add.
+ */
+export async function checkIdColumn(db: Queryable, source: SourceConfig): Promise<void> {
+  const rel = quoteQualified(source.table);
+  const { rows } = await db.query<{ not_null: boolean; is_unique: boolean }>(
+    `SELECT a.attnotnull AS not_null,
+            EXISTS (SELECT 1 FROM pg_index i
+                    WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indnkeyatts = 1
+                      AND i.indkey[0] = a.attnum AND i.indpred IS NULL AND i.indexprs IS NULL) AS is_unique
+     FROM pg_attribute a
+     WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped`,
+    [rel, source.idColumn],
+  );
+  const r = rows[0];
+  if (!r) return; // a missing table or column is reported by inspectSource
+  if (r.is_unique && r.not_null) return;
+  const id = quoteIdent(source.idColumn);
+  const fix = !r.is_unique
+    ? `ALTER TABLE ${rel} ADD PRIMARY KEY (${id});` + (r.not_null ? ` (or ADD UNIQUE (${id}))` : '')
+    : `ALTER TABLE ${rel} ALTER COLUMN ${id} SET NOT NULL;`;
+  const what = [!r.is_unique && 'is not unique (no primary key or unique index on it alone)', !r.not_null && 'allows NULL']
+    .filter(Boolean).join(' and ');
+  throw new SourceError(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) of ${rel} ${what}: embedsync needs one row per id, ` +
+    `or the application's own writes could fail. Add it with: ${fix}`);
 }

@@ -45,11 +45,23 @@ export function documentFunctionName(stem: string): string {
   return `embedsync.${quoteIdent(`doc_${stem}`)}`;
 }
 
+/**
+ * Name stem of a source's generated triggers and functions: `table` in public, else `schema_table`. Short,
+ * deterministic, within NAMEDATALEN even for 63-byte table names.
+ */
+export function stemOf(t: { readonly schema: string; readonly name: string }): string {
+  return `${t.schema === 'public' ? '' : `${t.schema}_`}${t.name}`.slice(0, 40);
+}
+
+/** The key of a source in embedsync.state, queue and deadletter: "schema.table". */
+export function sourceKeyOf(source: Pick<SourceConfig, 'table'>): string {
+  return `${source.table.schema}.${source.table.name}`;
+}
+
 export function sourceSql(source: SourceConfig, idType: string): SourceSql {
   const table = quoteQualified(source.table);
-  const sourceKey = `${source.table.schema}.${source.table.name}`;
-  // Short, deterministic, within NAMEDATALEN even for 63-byte table names.
-  const stem = `${source.table.schema === 'public' ? '' : `${source.table.schema}_`}${source.table.name}`.slice(0, 40);
+  const sourceKey = sourceKeyOf(source);
+  const stem = stemOf(source.table);
   const cols = source.textColumns.map(quoteIdent);
   const document = (a: string): string =>
     source.documentSql !== undefined

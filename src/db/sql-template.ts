@@ -18,6 +18,8 @@ export type SqlName = (typeof SQL_FILES)[number];
 export interface TemplateExtras {
   readonly dimensions?: number;
   readonly documentSql?: string;
+  /** Search functions: true for the per-table name (`<stem>_similar_to`), false for the unqualified one. */
+  readonly perTable?: boolean;
 }
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
@@ -47,6 +49,7 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         return String(d);
       }
       case 'document_function': return documentFunction(s, extras.documentSql);
+      case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });

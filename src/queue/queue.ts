@@ -1,5 +1,7 @@
 // The durable queue's operations, each one statement from sql/ (see the comments there for why each is
-// shaped as it is). Texts are rendered once per source; every value is a bind parameter.
+// shaped as it is). Texts are rendered once per source; every value is a bind parameter, the source key too:
+// queue entries and dead letters of every table share one table, keyed by (source, id).
+import { redacted } from '../db/pg-errors.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
@@ -60,6 +62,7 @@ export async function vectorTypeOid(db: Queryable): Promise<number> {
 }
 
 export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueOps {
+  const source = s.sourceKey;
   const q = {
     claim: renderSql('claim', s),
     read: renderSql('read-documents', s),
@@ -72,12 +75,14 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
   return {
     async claim(limit, owner, leaseSeconds) {
       const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null }>(
-        q.claim, [limit, owner, leaseSeconds]);
+        q.claim, [limit, owner, leaseSeconds, source]);
       return rows.map((r) => ({ id: r.id, version: r.version, attempts: r.attempts, lastError: r.last_error }));
     },
     async readDocuments(ids) {
+      // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote
+      // row values, so they leave here redacted, on their way to logs and dead letters.
       const { rows } = await db.query<{ id: string; document: string; hash: string; stored_hash: string | null; stored_checksum: string | null; missing: boolean }>(
-        q.read, [ids]);
+        q.read, [ids]).catch(redacted);
       return rows.map((r) => ({
         id: r.id, document: r.document, hash: r.hash, storedHash: r.stored_hash, storedChecksum: r.stored_checksum, missing: r.missing,
       }));
@@ -92,7 +97,8 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
         finished,
         claimed.map((c) => c.id),
         claimed.map((c) => c.version),
-      ]);
+        source,
+      ]).catch(redacted);
       const written: string[] = [];
       const dequeued: string[] = [];
       const lagSeconds: number[] = [];
@@ -107,23 +113,23 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     },
     async release(ids, owner, delayMs = 0) {
       if (ids.length === 0) return 0;
-      const r = await db.query(q.release, [ids, owner, delayMs]);
+      const r = await db.query(q.release, [ids, owner, delayMs, source]);
       return r.rowCount ?? 0;
     },
     async extendLease(ids, owner, leaseSeconds) {
       if (ids.length === 0) return 0;
-      const r = await db.query(q.extend, [ids, owner, leaseSeconds]);
+      const r = await db.query(q.extend, [ids, owner, leaseSeconds, source]);
       return r.rowCount ?? 0;
     },
     async fail(failures, owner, maxAttempts, retryBaseMs) {
       if (failures.length === 0) return { dead: 0, retried: 0 };
       const { rows } = await db.query<{ dead: number; retried: number }>(q.fail, [
-        failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000)), owner, maxAttempts, retryBaseMs,
+        failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000)), owner, maxAttempts, retryBaseMs, source,
       ]);
       return rows[0]!;
     },
     async stats() {
-      const { rows } = await db.query<{ queued: number; leased: number; oldest_seconds: number; deadlettered: number }>(q.stats);
+      const { rows } = await db.query<{ queued: number; leased: number; oldest_seconds: number; deadlettered: number }>(q.stats, [source]);
       const r = rows[0]!;
       return { queued: r.queued, leased: r.leased, oldestSeconds: r.oldest_seconds, deadlettered: r.deadlettered };
     },

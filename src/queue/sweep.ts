@@ -23,7 +23,7 @@ export async function enqueueStale(db: Queryable, s: SourceSql, checksum: string
   let enqueued = 0;
   for (;;) {
     if (o.signal?.aborted) break;
-    const res: { rows: { last_id: string | null; scanned: number; enqueued: number }[] } = await db.query(text, [last, checksum, o.chunkSize ?? 5000]);
+    const res: { rows: { last_id: string | null; scanned: number; enqueued: number }[] } = await db.query(text, [last, checksum, o.chunkSize ?? 5000, s.sourceKey]);
     const r = res.rows[0]!;
     scanned += r.scanned;
     enqueued += r.enqueued;

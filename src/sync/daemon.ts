@@ -9,6 +9,7 @@ import type { Encoder } from '../encoder/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { inspectSource, SourceError } from '../db/source-info.ts';
+import { isNotMigrated } from '../db/pg-errors.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
 import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
@@ -59,7 +60,11 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   });
   const state = await pool.query<{ dimensions: number; model_checksum: string; model: string }>(
     'SELECT dimensions, model_checksum, model FROM embedsync.state WHERE source = $1', [info.sql.sourceKey],
-  ).catch(() => ({ rows: [] as { dimensions: number; model_checksum: string; model: string }[] }));
+  // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.
+  ).catch((err: unknown) => {
+    if (isNotMigrated(err)) return { rows: [] as { dimensions: number; model_checksum: string; model: string }[] };
+    throw err;
+  });
   const st = state.rows[0];
   if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
