@@ -11,6 +11,7 @@
 // it. What survives that is outside: leases bring the claimed rows back, the orchestrator restarts the daemon.
 import { Worker } from 'node:worker_threads';
 import type { ModelFolder } from './model-folder.ts';
+import { filesFingerprint, hashFiles, onnxFiles } from './onnx-session.ts';
 import { RunScheduler } from './run-scheduler.ts';
 import { EncodeError, type EncodeSource } from './types.ts';
 import type { RunDone, RunRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
@@ -61,6 +62,9 @@ export class WorkerPool {
   readonly #o: WorkerPoolOptions;
   readonly #slots: Slot[] = [];
   #digest: string | undefined;
+  /** The model files as the first worker loaded them; a replacement loads only the very same files. */
+  #fingerprint = '';
+  #files: readonly string[] = [];
   #nextId = 1;
   #closed = false;
   #freeWaiters: (() => void)[] = [];
@@ -79,10 +83,16 @@ export class WorkerPool {
   static async start(o: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(o);
     // The first worker learns the model's digest; the others (and replacements) must load the same bytes.
-    // The rest start once it is ready and join as they load: the first vectors do not wait for every session.
+    // The first worker loads the files while this thread hashes them (the checksum's part); the rest start once
+    // it is ready and join as they load, so the first vectors wait for neither.
+    const files = await onnxFiles(o.onnxPath);
+    pool.#files = files;
+    pool.#fingerprint = await filesFingerprint(files);
     pool.#slots.push(pool.#spawn(0));
     try {
-      await pool.#slots[0]!.ready;
+      const [digest] = await Promise.all([hashFiles(files), pool.#slots[0]!.ready]);
+      if (await filesFingerprint(files) !== pool.#fingerprint) throw new Error(`${o.onnxPath} changed on disk while it was loading`);
+      pool.#digest = digest.toString('hex');
     } catch (err) {
       await pool.close();
       throw err;
@@ -148,7 +158,7 @@ export class WorkerPool {
   #spawn(index: number): Slot {
     const init: WorkerInit = {
       folder: this.#o.folder, onnxPath: this.#o.onnxPath, threads: this.#o.threads,
-      ...(this.#digest ? { expectDigest: this.#digest } : {}),
+      ...(this.#digest ? { files: this.#files, fingerprint: this.#fingerprint } : {}),
     };
     // execArgv: [] — the worker registers its own TypeScript loader (entry.mjs) and needs none of the parent's flags.
     const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}` });
@@ -159,7 +169,6 @@ export class WorkerPool {
     worker.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'ready':
-          this.#digest ??= m.digest;
           this.inputNames = m.inputNames;
           this.outputNames = m.outputNames;
           slot.isReady = true;

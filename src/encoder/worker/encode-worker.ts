@@ -6,7 +6,7 @@ import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type * as ort from 'onnxruntime-node';
 import { planBatches } from '../batching.ts';
-import { createSession, readOnnx } from '../onnx-session.ts';
+import { createSession, filesFingerprint } from '../onnx-session.ts';
 import { paddedFeeds } from '../padded-feeds.ts';
 import { l2Normalize, pool } from '../pooling.ts';
 import { TextTokenizer, type Tokenized } from '../text-tokenizer.ts';
@@ -29,15 +29,14 @@ async function start(): Promise<void> {
   let tokenizer: TextTokenizer;
   try {
     tokenizer = TextTokenizer.of(init.folder);
-    const loaded = await readOnnx(init.onnxPath);
-    const digest = loaded.digest.toString('hex');
-    if (init.expectDigest !== undefined && digest !== init.expectDigest) {
-      throw new Error(`${init.onnxPath} changed on disk since the encoder started (sha256 ${digest.slice(0, 12)}…, expected ${init.expectDigest.slice(0, 12)}…)`);
+    if (init.files && init.fingerprint && await filesFingerprint(init.files) !== init.fingerprint) {
+      throw new Error(`${init.onnxPath} changed on disk since the encoder started; restart embedsync to load the new model`);
     }
-    session = await createSession(loaded, init.threads);
+    // Loaded by path: the pool hashes the same files meanwhile on the main thread and checks they did not change.
+    session = await createSession({ source: init.onnxPath }, init.threads);
     // A first run pays one-off costs (kernel selection, arena growth) before any caller waits on this worker.
     await session.run(paddedFeeds([tokenizer.encode('', '').ids], tokenizer.padId, session.inputNames.includes('token_type_ids')));
-    post({ type: 'ready', digest, inputNames: session.inputNames, outputNames: session.outputNames });
+    post({ type: 'ready', inputNames: session.inputNames, outputNames: session.outputNames });
   } catch (err) {
     post({ type: 'fatal', message: (err as Error).message });
     return;

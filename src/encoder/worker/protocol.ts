@@ -8,8 +8,9 @@ export interface WorkerInit {
   readonly folder: ModelFolder;
   readonly onnxPath: string;
   readonly threads: number;
-  /** sha256 (hex) the ONNX bytes must have: a replacement worker loads exactly what the first one did. */
-  readonly expectDigest?: string;
+  /** The files as the first worker loaded them (onnx-session.ts filesFingerprint): a later worker refuses others. */
+  readonly files?: readonly string[];
+  readonly fingerprint?: string;
 }
 
 export interface RunRequest {
@@ -52,7 +53,6 @@ export interface RunFailed {
 
 export interface WorkerReady {
   readonly type: 'ready';
-  readonly digest: string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
 }
