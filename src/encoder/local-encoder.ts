@@ -156,13 +156,18 @@ class LocalEncoder implements Encoder {
     const vectors: Float32Array[] = new Array(texts.length);
     let tokens = 0;
     let truncated = 0;
+    // The first run to fail drops the runs still waiting: the call fails anyway, and its caller retries or
+    // isolates without waiting for work it will throw away.
+    const giveUp = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, giveUp.signal]) : giveUp.signal;
     const runs = this.sizer.plan(texts, this.promptTokens[role]).map(async (group) => {
       let done;
       try {
         done = await this.pool.run({
           texts: group.map((i) => texts[i]!), prompt, poolStart: this.promptLengths[role], maxBatchTokens: this.maxBatchTokens,
-        }, source, options.signal);
+        }, source, signal);
       } catch (err) {
+        giveUp.abort(err);
         // An input error names the input within its run: map it back to the caller's index.
         if (err instanceof EncodeError && err.reason === 'input' && err.index !== undefined) {
           throw new EncodeError(err.message.replace(/^input \d+/, `input ${group[err.index]}`), 'input', group[err.index]);
@@ -175,11 +180,12 @@ class LocalEncoder implements Encoder {
       truncated += done.truncated;
     });
     const settled = await Promise.allSettled(runs);
-    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
-      // Prefer the error that blames one input, so the caller can isolate it rather than retry everything.
-      const blame = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && s.reason instanceof EncodeError && s.reason.reason === 'input');
-      throw (blame ?? failed).reason;
+    const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
+    if (failed.length > 0) {
+      // Prefer the error that blames one input, so the caller can isolate it rather than retry everything; a
+      // run dropped because another failed is never the one reported.
+      const blame = failed.find((e) => e instanceof EncodeError && e.reason === 'input');
+      throw blame ?? (giveUp.signal.aborted && !options.signal?.aborted ? giveUp.signal.reason : failed[0]);
     }
     return { vectors, tokens, truncated };
   }
