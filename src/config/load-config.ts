@@ -103,6 +103,12 @@ export interface HttpConfig {
   readonly bodyLimitBytes: number;
   /** Behind a reverse proxy: trust X-Forwarded-For from it (true, or its addresses/CIDRs), so rate limits see clients. */
   readonly trustProxy: boolean | readonly string[];
+  /** Time a client has to send a request body (slow senders are answered 408 and disconnected). */
+  readonly bodyTimeoutMs: number;
+  /** How long an embedding request waits for a model that is still loading before it is answered 503. */
+  readonly modelWaitMs: number;
+  /** OpenAI model names that select the query / document prompt (default: `<model>-query`, `<model>-document`). */
+  readonly modelAliases: { readonly query: string | undefined; readonly document: string | undefined };
 }
 
 export interface CacheConfig {
@@ -268,7 +274,13 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     apiKey: raw('API_KEY'),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 0, 0, 1 << 30),
     trustProxy: get('TRUST_PROXY', false as boolean | readonly string[], (s) => (parseBoolean(s).ok ? parseBoolean(s) : parseList(s))),
+    bodyTimeoutMs: Math.round(get('BODY_TIMEOUT_SECONDS', 30, (s) => parseNumber(s, 0.001, 3600)) * 1000),
+    modelWaitMs: Math.round(get('MODEL_WAIT_SECONDS', 10, (s) => parseNumber(s, 0, 600)) * 1000),
+    modelAliases: { query: raw('OPENAI_QUERY_MODEL'), document: raw('OPENAI_DOCUMENT_MODEL') },
   };
+  if (http.modelAliases.query !== undefined && http.modelAliases.query === http.modelAliases.document) {
+    problems.push('OPENAI_QUERY_MODEL and OPENAI_DOCUMENT_MODEL must differ');
+  }
 
   const cache: CacheConfig = {
     enabled: get('CACHE_ENABLED', true, parseBoolean),

@@ -5,7 +5,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { EmbeddingCache } from '../cache/index.ts';
 import { installHttpTracing } from '../tracing/index.ts';
 import { createKeyCheck } from './auth.ts';
-import { installJsonParser } from './body-parser.ts';
+import { bodyLimits } from './body-limits.ts';
+import { installJsonParser, tooLarge } from './body-parser.ts';
 import type { RouteContext } from './context.ts';
 import type { HttpDeps } from './deps.ts';
 import { Embedder } from './embedder.ts';
@@ -21,6 +22,19 @@ import { cacheRoutes } from './routes/cache.ts';
 import { embedRoutes } from './routes/embed.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { teiRoutes } from './routes/tei.ts';
+
+/** Headers the official OpenAI SDKs send (a browser asks the CORS preflight for them). */
+const OPENAI_SDK_HEADERS = [
+  'OpenAI-Organization', 'OpenAI-Project', 'OpenAI-Beta', 'X-Stainless-Arch', 'X-Stainless-Lang', 'X-Stainless-OS',
+  'X-Stainless-Package-Version', 'X-Stainless-Retry-Count', 'X-Stainless-Runtime', 'X-Stainless-Runtime-Version',
+  'X-Stainless-Timeout', 'X-Stainless-Async', 'X-Stainless-Helper-Method', 'X-Stainless-Poll-Helper',
+  'X-Stainless-Custom-Poll-Interval',
+] as const;
+
+/** A body at least this big is refused unread when no encode slot or queue place is free (reading and parsing
+ *  it would cost more than the cache lookup it could at best hit). Smaller ones still get that lookup. */
+const EARLY_REFUSAL_BYTES = 65_536;
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,14 +53,19 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const { config, metrics, logger } = deps;
   const http = config.http;
 
+  const limits = bodyLimits(http);
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // observe.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     genReqId: requestId,
-    bodyLimit: http.bodyLimitBytes,
+    // Routes that take text set their own; the rest take at most a small JSON object.
+    bodyLimit: limits.small,
+    // Backstop for bodies nobody reads (answered before parsing); the parser itself stops at BODY_TIMEOUT_SECONDS.
+    requestTimeout: Math.max(60_000, http.bodyTimeoutMs + 10_000),
     trustProxy: typeof http.trustProxy === 'boolean' ? http.trustProxy : [...http.trustProxy],
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // verbose: a failed `not` carries its schema, so the message can name the fields that exclude each other.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, verbose: true } },
     schemaErrorFormatter: (errors) => validationError(errors),
   });
 
@@ -70,10 +89,12 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => cache.close());
 
   try {
-    installJsonParser(app);
+    installJsonParser(app, { limits, timeoutMs: http.bodyTimeoutMs });
+    // Response schemas document (and the contract test checks) what is sent; they never filter it.
+    app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     app.setErrorHandler((err: FastifyError, request, reply) => {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return sendError(request, reply, new HttpError('too_large', `request body is larger than ${http.bodyLimitBytes} bytes (BODY_LIMIT_BYTES)`) as unknown as FastifyError);
+        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small) as unknown as FastifyError);
       }
       return sendError(request, reply, err);
     });
@@ -84,17 +105,26 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     const keys = createKeyCheck(http.apiKey);
     await installRateLimit(app, http, keys);
     // After every onRequest hook (rate limiting included) and before the body is read.
-    app.addHook('preParsing', async (request) => keys.check(request));
+    app.addHook('preParsing', async (request) => {
+      keys.check(request);
+      if (request.routeOptions.config.encodes && limiter.full && Number(request.headers['content-length'] ?? EARLY_REFUSAL_BYTES) >= EARLY_REFUSAL_BYTES) {
+        const busy = limiter.overloaded();
+        throw new HttpError('overloaded', busy.message, { 'retry-after': String(busy.retryAfterSeconds) });
+      }
+    });
+    app.addHook('preHandler', async (request) => {
+      if (request.routeOptions.config.needsModel) await model.waitReady(http.modelWaitMs);
+    });
 
     await app.register(cors, {
       origin: http.allowedOrigins.includes('*') ? '*' : [...http.allowedOrigins],
       methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'X-Request-Id', 'X-Requested-With', ...OPENAI_SDK_HEADERS],
       exposedHeaders: ['Retry-After', 'X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
       maxAge: 600,
     });
 
-    await installOpenApi(app, http);
+    await installOpenApi(app, http, model);
 
     const schemas = buildSchemas(http);
     const ctx: RouteContext = {
@@ -102,9 +132,11 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       embedder: new Embedder({ model, cache, limiter, metrics }),
       status: deps.status,
       rateLimit: rateLimits(http),
+      bodyLimits: limits,
     };
     embedRoutes(app, ctx);
     openaiRoutes(app, ctx);
+    teiRoutes(app, ctx);
     opsRoutes(app, ctx);
     cacheRoutes(app, ctx);
 

@@ -2,6 +2,7 @@
 import type { EmbeddingCache } from '../cache/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import type { BodyLimits } from './body-limits.ts';
 import type { Embedder } from './embedder.ts';
 import type { ModelState } from './model-state.ts';
 import type { Schemas } from './schemas.ts';
@@ -22,4 +23,14 @@ export interface RouteContext {
   readonly schemas: Schemas;
   readonly status: (() => Promise<unknown>) | undefined;
   readonly rateLimit: { readonly single: RouteRateLimit; readonly batch: RouteRateLimit };
+  readonly bodyLimits: BodyLimits;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Held up to MODEL_WAIT_SECONDS while the model loads, instead of an immediate 503. */
+    needsModel?: boolean;
+    /** Encodes: a large body is refused before it is read when every encode slot and queue place is taken. */
+    encodes?: boolean;
+  }
 }

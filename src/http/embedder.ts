@@ -41,7 +41,8 @@ interface Miss {
 export class Embedder {
   constructor(private readonly deps: EmbedderDeps) {}
 
-  async embed(inputs: readonly EmbedInput[]): Promise<EmbedResult> {
+  /** `deadline` (performance.now() time): when a request embeds in several calls, the time all of them share. */
+  async embed(inputs: readonly EmbedInput[], deadline?: number): Promise<EmbedResult> {
     const encoder = this.deps.model.encoder();
     const { checksum, dimensions } = encoder.info;
     const keys = inputs.map((x) => cacheKey(checksum, x.role, x.text));
@@ -54,7 +55,7 @@ export class Embedder {
     let fresh = new Map<string, Float32Array | string>();
     let tokens = 0;
     if (misses.size > 0) {
-      ({ fresh, tokens } = await this.#encodeMisses(encoder, [...misses.values()]));
+      ({ fresh, tokens } = await this.#encodeMisses(encoder, [...misses.values()], deadline));
       await this.deps.cache.setMany([...fresh].filter((e): e is [string, Float32Array] => typeof e[1] !== 'string'));
     }
     const outcomes = inputs.map((_, i): EmbedOutcome => {
@@ -66,7 +67,7 @@ export class Embedder {
     return { outcomes, tokens, encoder };
   }
 
-  async #encodeMisses(encoder: Encoder, misses: readonly Miss[]): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
+  async #encodeMisses(encoder: Encoder, misses: readonly Miss[], deadline?: number): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
     const { limiter, metrics } = this.deps;
     const byRole = new Map<Role, Miss[]>();
     for (const m of misses) byRole.set(m.role, [...(byRole.get(m.role) ?? []), m]);
@@ -83,7 +84,7 @@ export class Embedder {
           metrics.tokensTotal.inc(r.tokens);
           if (r.truncated > 0) metrics.truncatedTotal.inc(r.truncated);
         }
-      });
+      }, deadline);
     } catch (err) {
       throw this.#httpError(err);
     } finally {

@@ -3,13 +3,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 export const ERROR_KINDS = [
-  'validation', 'too_large', 'unsupported_media', 'auth', 'not_found', 'rate_limit', 'overloaded', 'timeout',
-  'unavailable', 'internal',
+  'validation', 'too_large', 'unsupported_media', 'auth', 'not_found', 'body_timeout', 'rate_limit', 'overloaded',
+  'timeout', 'unavailable', 'internal',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 const STATUS: Readonly<Record<ErrorKind, number>> = {
-  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, rate_limit: 429,
+  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, body_timeout: 408, rate_limit: 429,
   overloaded: 503, timeout: 503, unavailable: 503, internal: 500,
 };
 
@@ -28,12 +28,16 @@ export class HttpError extends Error {
 
 export const badRequest = (message: string) => new HttpError('validation', message);
 
-type Dialect = 'native' | 'openai' | 'tei';
+export const DIALECTS = ['native', 'openai', 'tei'] as const;
+export type Dialect = (typeof DIALECTS)[number];
 
-function dialectOf(request: FastifyRequest): Dialect {
+/** TEI's own routes; POST /embed speaks TEI when the body has TEI's { inputs }. */
+export const TEI_ROUTES: ReadonlySet<string> = new Set(['/', '/invocations', '/info']);
+
+export function dialectOf(request: FastifyRequest): Dialect {
   const url = request.routeOptions.url ?? request.url;
   if (url.startsWith('/v1/')) return 'openai';
-  if (url === '/info') return 'tei';
+  if (TEI_ROUTES.has(url)) return 'tei';
   const body = request.body as { inputs?: unknown } | undefined;
   if (url === '/embed' && body && typeof body === 'object' && 'inputs' in body) return 'tei';
   return 'native';
@@ -41,14 +45,18 @@ function dialectOf(request: FastifyRequest): Dialect {
 
 const OPENAI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'invalid_request_error', too_large: 'invalid_request_error', unsupported_media: 'invalid_request_error',
-  auth: 'authentication_error', not_found: 'invalid_request_error', rate_limit: 'rate_limit_error',
+  auth: 'authentication_error', not_found: 'invalid_request_error', body_timeout: 'invalid_request_error', rate_limit: 'rate_limit_error',
   overloaded: 'server_error', timeout: 'server_error', unavailable: 'server_error', internal: 'server_error',
 };
 const TEI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'Validation', too_large: 'Validation', unsupported_media: 'Validation', auth: 'Unauthorized',
-  not_found: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded', timeout: 'Backend',
+  not_found: 'Validation', body_timeout: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded', timeout: 'Backend',
   unavailable: 'Unhealthy', internal: 'Backend',
 };
+
+/** The values each dialect's error type takes, for the OpenAPI error schemas. */
+export const OPENAI_ERROR_TYPES = [...new Set(Object.values(OPENAI_TYPE))];
+export const TEI_ERROR_TYPES = [...new Set(Object.values(TEI_TYPE))];
 
 export function errorBody(request: FastifyRequest, kind: ErrorKind, message: string): object {
   switch (dialectOf(request)) {

@@ -44,15 +44,28 @@ export class ConcurrencyLimiter {
     return this.#queue.length;
   }
 
-  /** Runs `task` within the cap; throws OverloadedError when the queue is full, EncodeTimeoutError at the deadline. */
-  run<T>(task: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const { maxConcurrent, maxQueued, timeoutMs } = this.options;
-    if (this.#running >= maxConcurrent && this.#queue.length >= maxQueued) {
-      return Promise.reject(new OverloadedError(
-        `server busy: ${maxConcurrent} encodes running (MAX_CONCURRENT_REQUESTS) and ${maxQueued} waiting (MAX_QUEUED_REQUESTS); retry later`,
-        this.#retryAfter(),
-      ));
-    }
+  /** Every slot and every queue place taken: the next run() is refused at once. */
+  get full(): boolean {
+    return this.#running >= this.options.maxConcurrent && this.#queue.length >= this.options.maxQueued;
+  }
+
+  /** The error run() would refuse with now (for callers that check before doing work). */
+  overloaded(): OverloadedError {
+    const { maxConcurrent, maxQueued } = this.options;
+    return new OverloadedError(
+      `server busy: ${maxConcurrent} encodes running (MAX_CONCURRENT_REQUESTS) and ${maxQueued} waiting (MAX_QUEUED_REQUESTS); retry later`,
+      this.#retryAfter(),
+    );
+  }
+
+  /**
+   * Runs `task` within the cap; throws OverloadedError when the queue is full, EncodeTimeoutError at the deadline:
+   * `timeoutMs` from now, or the earlier `deadline` (a performance.now() time) of a request made of several runs.
+   */
+  run<T>(task: (signal: AbortSignal) => Promise<T>, deadline?: number): Promise<T> {
+    const { maxConcurrent, timeoutMs } = this.options;
+    if (this.full) return Promise.reject(this.overloaded());
+    const waitMs = Math.max(0, Math.min(timeoutMs, deadline === undefined ? timeoutMs : deadline - performance.now()));
     return new Promise<T>((resolve, reject) => {
       const controller = new AbortController();
       let settled = false;
@@ -66,7 +79,7 @@ export class ConcurrencyLimiter {
         const err = new EncodeTimeoutError(`encode took longer than ENCODE_TIMEOUT_SECONDS (${timeoutMs / 1000} s)`, this.#retryAfter());
         controller.abort(err);
         reject(err);
-      }, timeoutMs);
+      }, waitMs);
       timer.unref?.();
 
       const start = () => {

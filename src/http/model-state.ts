@@ -62,6 +62,18 @@ export class ModelState {
     return this.#encoder?.info;
   }
 
+  /**
+   * Resolves once the model is ready or failed, or after `maxMs`, whichever comes first: a request that arrives
+   * while the model loads is held briefly rather than refused, as clients that retry at once would otherwise
+   * spin on 503s.
+   */
+  async waitReady(maxMs: number): Promise<void> {
+    if (this.#phase === 'ready' || this.#phase === 'failed' || maxMs <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.ready, new Promise<void>((resolve) => { timer = setTimeout(resolve, maxMs); })]);
+    clearTimeout(timer);
+  }
+
   /** The encoder, or a 503 saying why there is none yet. */
   encoder(): Encoder {
     if (this.#encoder) return this.#encoder;

@@ -1,96 +1,119 @@
-// JSON schemas for every route: Fastify validates requests and serializes responses with them, and
-// @fastify/swagger publishes the same objects as /openapi.json, so the docs cannot drift from the checks.
+// JSON schemas for every route: Fastify validates requests with them, and @fastify/swagger publishes the same
+// objects as /openapi.json, so the docs cannot drift from the checks. Responses are documented (and checked by the
+// contract test), not used to serialize: what a schema says is what the server sends, never a filtered copy.
 import type { HttpConfig } from '../config/index.ts';
 import { ROLES } from '../encoder/types.ts';
-import { PROMPT_NAMES } from './text-checks.ts';
+import { OPENAI_MAX_INPUTS } from './body-limits.ts';
+import { EMBED_ERRORS, GUARDED_ERRORS, errorResponses, vector } from './schema-parts.ts';
+import { PROMPT_NAMES, TEXT_RULES } from './text-checks.ts';
 
 export const TAGS = { embed: 'embeddings', compat: 'compatibility', ops: 'operations', cache: 'cache' } as const;
 
-const vector = { type: 'array', items: { type: 'number' }, description: 'L2-normalized float32 values' } as const;
-
-const errorResponse = {
-  type: 'object',
-  description: 'Error; OpenAI routes use { error: { message, type } }, TEI-shaped requests { error, error_type }',
-  properties: { detail: { type: 'string' }, request_id: { type: 'string' } },
-  additionalProperties: true,
-} as const;
-
-function errors(...codes: number[]): Record<number, typeof errorResponse> {
-  return Object.fromEntries(codes.map((c) => [c, errorResponse]));
-}
-
-const COMMON_ERRORS = [400, 401, 413, 429, 500, 503] as const;
+/** TEI's truncation_direction values; inputs are always cut at the right, so Left is refused with a 400. */
+export const TRUNCATION_DIRECTIONS = ['Right', 'right', 'Left', 'left'] as const;
 
 export function buildSchemas(http: HttpConfig) {
+  const plainText = {
+    type: 'string', maxLength: http.maxTextLength,
+    description: `Text to embed, at most ${http.maxTextLength} characters (MAX_TEXT_LENGTH)`,
+  } as const;
   const text = {
-    type: 'string', minLength: 1, maxLength: http.maxTextLength,
-    description: `Text to embed, 1 to ${http.maxTextLength} characters (MAX_TEXT_LENGTH). No NUL characters.`,
+    ...plainText, minLength: 1, allOf: TEXT_RULES.map((r) => ({ pattern: r.pattern })),
+    description: `Text to embed, 1 to ${http.maxTextLength} characters (MAX_TEXT_LENGTH), not only whitespace, no NUL `
+      + 'characters, no unpaired surrogates',
   } as const;
   const role = {
     type: 'string', enum: [...ROLES],
     description: 'query adds the model\'s query prompt, document its document prompt',
   } as const;
-  const textList = {
-    type: 'array', items: text, minItems: 1, maxItems: http.maxBatchSize,
-    description: `1 to ${http.maxBatchSize} texts (MAX_BATCH_SIZE)`,
-  } as const;
+  const textList = (max: number, what: string) => ({
+    type: 'array', items: text, minItems: 1, maxItems: max, description: `1 to ${max} texts (${what})`,
+  } as const);
   const modelFields = {
     model_version: { type: 'string', description: 'embedsync version that produced the vector' },
     model_checksum: { type: 'string', description: 'identity of weights, tokenizer, pooling and prompts' },
   } as const;
+  const teiFields = {
+    inputs: { anyOf: [text, textList(http.maxBatchSize, 'MAX_BATCH_SIZE')], description: 'one text or a list' },
+    prompt_name: {
+      type: ['string', 'null'], enum: [...Object.keys(PROMPT_NAMES), null],
+      description: 'which prompt to apply (query/search_query, document/search_document/passage)',
+    },
+    normalize: { type: 'boolean', description: 'must be true (vectors are always L2-normalized)' },
+    truncate: { type: 'boolean', description: 'accepted; inputs are always cut to the model\'s max_input_length' },
+    truncation_direction: {
+      type: 'string', enum: [...TRUNCATION_DIRECTIONS],
+      description: 'Right (the default) only: Left is answered with 400, as inputs are cut at the right',
+    },
+  } as const;
+  const vectors = { type: 'array', items: vector, minItems: 1, description: 'one vector per input, in input order' } as const;
 
   const embed = {
     tags: [TAGS.embed],
+    operationId: 'embed',
     summary: 'Embed one text (also accepts TEI\'s { inputs } shape)',
     description: 'Native shape: { text, role? } (role defaults to query). TEI shape: { inputs: string | string[], '
       + 'prompt_name? } answers with a bare array of vectors, like text-embeddings-inference. Without prompt_name, '
-      + 'TEI inputs that already start with one of the model\'s prompts are embedded exactly as given.',
+      + 'TEI inputs that already start with one of the model\'s prompts are embedded exactly as given. The body '
+      + 'limit fits one text; send many texts to /embed/batch, / or /v1/embeddings. Exactly one of text or inputs.',
     body: {
       type: 'object',
-      properties: {
-        text,
-        role,
-        inputs: { anyOf: [text, textList], description: 'TEI shape: one text or a list' },
-        prompt_name: {
-          type: ['string', 'null'], enum: [...Object.keys(PROMPT_NAMES), null],
-          description: 'TEI shape: which prompt to apply (query/search_query, document/search_document/passage)',
-        },
-        normalize: { type: 'boolean', description: 'TEI shape: must be true (vectors are always L2-normalized)' },
-        truncate: { type: 'boolean', description: 'TEI shape: accepted; inputs are always cut to the model max length' },
-        truncation_direction: { type: 'string', enum: ['Right', 'right'] },
-      },
+      properties: { text, role, ...teiFields },
+      anyOf: [{ required: ['text'] }, { required: ['inputs'] }],
+      not: { required: ['text', 'inputs'] },
     },
     response: {
       200: {
         description: 'Native: one vector with its model identity. TEI shape: an array of vectors.',
         anyOf: [
           {
-            type: 'object',
+            type: 'object', additionalProperties: false,
             required: ['embedding', 'dimensions', 'model_version', 'model_checksum', 'cached'],
-            properties: { embedding: vector, dimensions: { type: 'integer' }, ...modelFields, cached: { type: 'boolean' } },
+            properties: { embedding: vector, dimensions: { type: 'integer', minimum: 1 }, ...modelFields, cached: { type: 'boolean' } },
           },
-          { type: 'array', items: vector },
+          vectors,
         ],
       },
-      ...errors(...COMMON_ERRORS),
+      ...errorResponses(['native', 'tei'], EMBED_ERRORS),
     },
   } as const;
 
+  const teiEmbed = (operationId: string, summary: string) => ({
+    tags: [TAGS.compat],
+    operationId,
+    summary,
+    description: 'TEI\'s embed: { inputs, prompt_name?, normalize?, truncate?, truncation_direction? } → array of vectors.',
+    body: { type: 'object', required: ['inputs'], properties: teiFields },
+    response: { 200: { ...vectors, description: 'One vector per input' }, ...errorResponses(['tei'], EMBED_ERRORS) },
+  } as const);
+
+  const batchItemOk = {
+    type: 'object', required: ['id', 'embedding', 'cached'], additionalProperties: false,
+    properties: { id: { type: 'string' }, embedding: vector, cached: { type: 'boolean' } },
+  } as const;
+  const batchItemFailed = {
+    type: 'object', required: ['id', 'embedding', 'cached', 'error'], additionalProperties: false,
+    properties: {
+      id: { type: 'string' }, embedding: { type: 'null' }, cached: { type: 'boolean', enum: [false] },
+      error: { type: 'string', description: 'why this item has no vector' },
+    },
+  } as const;
   const embedBatch = {
     tags: [TAGS.embed],
+    operationId: 'embedBatch',
     summary: 'Embed many texts; only cache misses are encoded, in one encoder call',
-    description: 'An item that cannot be embedded (e.g. a NUL character) comes back with embedding null and an '
-      + 'error, without failing the others.',
+    description: 'An item that cannot be embedded (empty, only whitespace, a NUL character, an unpaired surrogate, '
+      + 'refused by the model) comes back with embedding null and an error, without failing the others.',
     body: {
       type: 'object',
       required: ['items'],
       properties: {
         items: {
-          ...textList,
+          type: 'array', minItems: 1, maxItems: http.maxBatchSize,
           description: `1 to ${http.maxBatchSize} items (MAX_BATCH_SIZE)`,
           items: {
             type: 'object', required: ['id', 'text'],
-            properties: { id: { type: 'string', description: 'caller\'s id, echoed back' }, text },
+            properties: { id: { type: 'string', description: 'caller\'s id, echoed back' }, text: plainText },
           },
         },
         role: { ...role, description: `${role.description}; applies to every item (default query)` },
@@ -98,45 +121,37 @@ export function buildSchemas(http: HttpConfig) {
     },
     response: {
       200: {
-        type: 'object',
+        description: 'One result per item, in order',
+        type: 'object', additionalProperties: false,
         required: ['results', 'total', 'successful', 'cached_count', 'model_version', 'model_checksum'],
         properties: {
-          results: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['id', 'embedding', 'cached'],
-              properties: {
-                id: { type: 'string' },
-                embedding: { anyOf: [vector, { type: 'null' }] },
-                cached: { type: 'boolean' },
-                error: { type: 'string', description: 'present when this item failed' },
-              },
-            },
-          },
-          total: { type: 'integer' },
-          successful: { type: 'integer' },
-          cached_count: { type: 'integer' },
+          results: { type: 'array', items: { oneOf: [batchItemOk, batchItemFailed] } },
+          total: { type: 'integer', minimum: 1 },
+          successful: { type: 'integer', minimum: 0 },
+          cached_count: { type: 'integer', minimum: 0 },
           ...modelFields,
         },
       },
-      ...errors(...COMMON_ERRORS),
+      ...errorResponses(['native'], EMBED_ERRORS),
     },
   } as const;
 
   const openaiEmbeddings = {
     tags: [TAGS.compat],
+    operationId: 'createEmbedding',
     summary: 'OpenAI-compatible embeddings',
-    description: 'Same request and response as OpenAI\'s POST /v1/embeddings. base64 is little-endian float32. '
-      + 'Extension: input_type query|document selects the prompt; without it, inputs that already start with one '
-      + 'of the model\'s prompts are embedded exactly as given, others get the document prompt. usage counts the '
-      + 'tokens fed to the model (cached inputs cost none).',
+    description: 'Same request and response as OpenAI\'s POST /v1/embeddings: up to 2048 inputs, encoded '
+      + `${http.maxBatchSize} at a time (MAX_BATCH_SIZE); token arrays are refused. base64 is little-endian float32. `
+      + 'The prompt: input_type query|document (an extension), or a model alias (see GET /v1/models: '
+      + '<model>-query, <model>-document); without either, inputs that already start with one of the model\'s '
+      + 'prompts are embedded exactly as given, others get the document prompt. usage counts the tokens fed to the '
+      + 'model (cached inputs cost none).',
     body: {
       type: 'object',
       required: ['input'],
       properties: {
-        input: { anyOf: [text, textList] },
-        model: { type: 'string', description: 'accepted and ignored: the daemon serves one model' },
+        input: { anyOf: [text, textList(OPENAI_MAX_INPUTS, 'OpenAI\'s limit per request')] },
+        model: { type: 'string', description: 'a query/document alias selects that prompt; any other name is accepted and ignored' },
         encoding_format: { type: 'string', enum: ['float', 'base64'] },
         dimensions: { type: 'integer', minimum: 1, description: 'must equal the model\'s dimensions' },
         user: { type: 'string' },
@@ -145,47 +160,83 @@ export function buildSchemas(http: HttpConfig) {
     },
     response: {
       200: {
-        type: 'object',
+        description: 'One embedding per input, in input order',
+        type: 'object', additionalProperties: false,
         required: ['object', 'data', 'model', 'usage'],
         properties: {
           object: { type: 'string', enum: ['list'] },
           data: {
             type: 'array',
             items: {
-              type: 'object',
+              type: 'object', additionalProperties: false,
               required: ['object', 'index', 'embedding'],
               properties: {
                 object: { type: 'string', enum: ['embedding'] },
-                index: { type: 'integer' },
-                embedding: { anyOf: [vector, { type: 'string', description: 'base64 little-endian float32' }] },
+                index: { type: 'integer', minimum: 0 },
+                embedding: { anyOf: [vector, { type: 'string', pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'base64 little-endian float32' }] },
               },
             },
           },
           model: { type: 'string' },
           usage: {
-            type: 'object', required: ['prompt_tokens', 'total_tokens'],
-            properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } },
+            type: 'object', required: ['prompt_tokens', 'total_tokens'], additionalProperties: false,
+            properties: { prompt_tokens: { type: 'integer', minimum: 0 }, total_tokens: { type: 'integer', minimum: 0 } },
           },
         },
       },
-      ...errors(...COMMON_ERRORS),
+      ...errorResponses(['openai'], EMBED_ERRORS),
+    },
+  } as const;
+
+  const openaiModel = {
+    type: 'object', required: ['id', 'object', 'created', 'owned_by'], additionalProperties: false,
+    properties: { id: { type: 'string' }, object: { type: 'string', enum: ['model'] }, created: { type: 'integer' }, owned_by: { type: 'string' } },
+  } as const;
+  const openaiModels = {
+    tags: [TAGS.compat],
+    operationId: 'listModels',
+    summary: 'OpenAI-compatible model list: the loaded model and its query/document aliases',
+    response: {
+      200: {
+        description: 'The model and its aliases',
+        type: 'object', required: ['object', 'data'], additionalProperties: false,
+        properties: { object: { type: 'string', enum: ['list'] }, data: { type: 'array', items: openaiModel } },
+      },
+      ...errorResponses(['openai'], [...GUARDED_ERRORS, 503]),
+    },
+  } as const;
+  const openaiModelById = {
+    tags: [TAGS.compat],
+    operationId: 'retrieveModel',
+    summary: 'OpenAI-compatible model lookup (ids may contain slashes)',
+    params: { type: 'object', properties: { '*': { type: 'string' } } },
+    response: {
+      200: { description: 'The model or alias', ...openaiModel },
+      ...errorResponses(['openai'], [...GUARDED_ERRORS, 404, 503]),
     },
   } as const;
 
   const modelInfo = {
     tags: [TAGS.ops],
+    operationId: 'modelInfo',
     summary: 'The loaded model and the request limits',
     response: {
       200: {
-        type: 'object',
+        description: 'Model identity and limits',
+        type: 'object', additionalProperties: false,
+        required: ['name', 'backend', 'dimensions', 'pooling', 'normalize', 'prompts', 'max_tokens', 'checksum', 'version', 'file', 'load_time_seconds', 'limits'],
         properties: {
           name: { type: 'string' }, backend: { type: 'string' }, dimensions: { type: 'integer' },
           pooling: { type: 'string' }, normalize: { type: 'boolean' },
-          prompts: { type: 'object', properties: { query: { type: 'string' }, document: { type: 'string' } } },
+          prompts: {
+            type: 'object', required: ['query', 'document'], additionalProperties: false,
+            properties: { query: { type: 'string' }, document: { type: 'string' } },
+          },
           max_tokens: { type: 'integer' }, checksum: { type: 'string' }, version: { type: 'string' },
           file: { type: 'string' }, load_time_seconds: { type: 'number' },
           limits: {
-            type: 'object',
+            type: 'object', additionalProperties: false,
+            required: ['max_batch_size', 'max_text_length', 'max_concurrent_requests', 'body_limit_bytes'],
             properties: {
               max_batch_size: { type: 'integer' }, max_text_length: { type: 'integer' },
               max_concurrent_requests: { type: 'integer' }, body_limit_bytes: { type: 'integer' },
@@ -193,17 +244,21 @@ export function buildSchemas(http: HttpConfig) {
           },
         },
       },
-      ...errors(401, 429, 503),
+      ...errorResponses(['native'], [...GUARDED_ERRORS, 503]),
     },
   } as const;
 
   const teiInfo = {
     tags: [TAGS.compat],
+    operationId: 'teiInfo',
     summary: 'TEI-compatible /info',
     description: 'model_sha carries the model checksum, so TEI clients can tell models apart.',
     response: {
       200: {
-        type: 'object',
+        description: 'TEI\'s model information',
+        type: 'object', additionalProperties: false,
+        required: ['model_id', 'model_sha', 'model_dtype', 'model_type', 'max_concurrent_requests', 'max_input_length',
+          'max_batch_tokens', 'max_client_batch_size', 'tokenization_workers', 'version'],
         properties: {
           model_id: { type: 'string' }, model_sha: { type: 'string' }, model_dtype: { type: 'string' },
           model_type: { type: 'object', additionalProperties: true },
@@ -212,11 +267,15 @@ export function buildSchemas(http: HttpConfig) {
           tokenization_workers: { type: 'integer' }, version: { type: 'string' },
         },
       },
-      ...errors(401, 429, 503),
+      ...errorResponses(['tei'], [...GUARDED_ERRORS, 503]),
     },
   } as const;
 
-  return { embed, embedBatch, openaiEmbeddings, modelInfo, teiInfo, errorResponse };
+  return {
+    embed, embedBatch, openaiEmbeddings, openaiModels, openaiModelById, modelInfo, teiInfo,
+    teiRoot: teiEmbed('teiEmbedRoot', 'TEI-compatible embed at the server root (POST /)'),
+    teiInvocations: teiEmbed('teiEmbedInvocations', 'TEI-compatible embed (POST /invocations, as on SageMaker)'),
+  };
 }
 
 export type Schemas = ReturnType<typeof buildSchemas>;

@@ -3,15 +3,23 @@ import type { Role } from '../encoder/types.ts';
 
 type WellFormed = { isWellFormed(): boolean };
 
+/**
+ * The rules a JSON schema can state (as patterns, so /openapi.json carries them), each with the sentence a client
+ * gets when its text breaks it. validation.ts reads the sentence back by pattern.
+ */
+export const TEXT_RULES = [
+  { pattern: '^[^\\u0000]*$', problem: 'contains a NUL character (\\u0000), which PostgreSQL text cannot store; remove it' },
+  { pattern: '\\S', problem: 'is only whitespace; there is nothing to embed' },
+] as const;
+
 /** Why `text` cannot be embedded, naming `field`; undefined when it can. */
 export function textProblem(text: string, field: string): string | undefined {
-  if (text.includes('\0')) {
-    return `${field} contains a NUL character (\\u0000), which PostgreSQL text cannot store; remove it`;
-  }
+  if (text.length === 0) return `${field} must not be empty`;
+  if (text.includes('\0')) return `${field} ${TEXT_RULES[0].problem}`;
   if (!(text as unknown as WellFormed).isWellFormed()) {
     return `${field} contains an unpaired UTF-16 surrogate, which is not valid Unicode`;
   }
-  if (!/\S/u.test(text)) return `${field} is only whitespace; there is nothing to embed`;
+  if (!/\S/u.test(text)) return `${field} ${TEXT_RULES[1].problem}`;
   return undefined;
 }
 

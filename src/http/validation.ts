@@ -1,6 +1,8 @@
 // Turns Ajv errors into one sentence naming the field (items[3].text) and, for limits, the setting and its value.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { OPENAI_MAX_INPUTS } from './body-limits.ts';
 import { HttpError } from './errors.ts';
+import { TEXT_RULES } from './text-checks.ts';
 
 /** The setting behind each limit keyword used in the schemas. */
 const LIMIT_SETTING: Readonly<Record<string, string>> = { maxLength: 'MAX_TEXT_LENGTH', maxItems: 'MAX_BATCH_SIZE' };
@@ -28,7 +30,18 @@ function describe(error: FastifySchemaValidationError, field: string): string {
     case 'minLength':
       return `${name} must not be empty`;
     case 'maxItems':
-      return `${name} has more than ${LIMIT_SETTING.maxItems} (${String(p.limit)}) items`;
+      return p.limit === OPENAI_MAX_INPUTS
+        ? `${name} has more than ${OPENAI_MAX_INPUTS} items (the most one OpenAI embeddings request may carry)`
+        : `${name} has more than ${LIMIT_SETTING.maxItems} (${String(p.limit)}) items`;
+    case 'pattern': {
+      const rule = TEXT_RULES.find((r) => r.pattern === p.pattern);
+      return rule ? `${name} ${rule.problem}` : `${name} must match ${String(p.pattern)}`;
+    }
+    case 'not': {
+      // Only used for fields that exclude each other: { not: { required: [a, b] } } (Ajv's verbose mode gives the schema).
+      const both = (error as { schema?: { required?: string[] } }).schema?.required;
+      return both ? `send either ${both.join(' or ')}, not both` : `${name} is invalid`;
+    }
     case 'minItems':
       return `${name} must not be empty`;
     case 'enum':
@@ -60,6 +73,11 @@ export function formatValidation(errors: readonly FastifySchemaValidationError[]
   const constraint = atDeepest.find((e) => e.keyword !== 'type');
   const first = constraint ?? atDeepest[0]!;
   const field = fieldName(first.instancePath);
+  const missing = atDeepest.filter((e) => e.keyword === 'required').map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
+  if (missing.length > 1 && missing.length === atDeepest.length) {
+    // anyOf of alternatives, none sent: name them all.
+    return `${field ? `${field}.` : ''}${missing.join(' or ')} is required`;
+  }
   if (!constraint && atDeepest.length > 1) {
     const types = atDeepest.map((e) => String((e.params as { type: unknown }).type));
     return `${field || 'request body'} must be ${article(types.join(','))}`;

@@ -3,14 +3,13 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../encoder/types.ts';
 import type { RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
-import { PROMPT_NAMES, resolveAsGiven, textProblem } from '../text-checks.ts';
+import { textProblem } from '../text-checks.ts';
+import { embedTei, type TeiBody } from './tei.ts';
 
 interface EmbedBody {
   readonly text?: string;
   readonly role?: Role;
   readonly inputs?: string | readonly string[];
-  readonly prompt_name?: string | null;
-  readonly normalize?: boolean;
 }
 
 interface BatchBody {
@@ -21,13 +20,17 @@ interface BatchBody {
 export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { embedder, schemas, metrics } = ctx;
 
-  app.post('/embed', { schema: schemas.embed, config: { rateLimit: ctx.rateLimit.single } }, async (request) => {
+  app.post('/embed', {
+    schema: schemas.embed, bodyLimit: ctx.bodyLimits.single,
+    config: { rateLimit: ctx.rateLimit.single, needsModel: true, encodes: true },
+  }, async (request) => {
     const body = request.body as EmbedBody;
-    if (body.inputs !== undefined) return embedTei(body);
-    if (body.text === undefined) throw badRequest('text is required (or inputs, for the TEI request shape)');
-    const problem = textProblem(body.text, 'text');
+    if (body.inputs !== undefined) return embedTei(ctx, body as TeiBody);
+    // The schema requires exactly one of text/inputs; the checks below the schema cannot word as clearly.
+    const text = body.text!;
+    const problem = textProblem(text, 'text');
     if (problem) throw badRequest(problem);
-    const { outcomes, encoder } = await embedder.embed([{ text: body.text, role: body.role ?? 'query' }]);
+    const { outcomes, encoder } = await embedder.embed([{ text, role: body.role ?? 'query' }]);
     const outcome = outcomes[0]!;
     if (!outcome.ok) throw badRequest(`text cannot be embedded: ${outcome.error}`);
     const { info } = encoder;
@@ -40,28 +43,13 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
   });
 
-  /** TEI answers a bare array of vectors; prompt_name picks the prompt, as TEI does. */
-  async function embedTei(body: EmbedBody): Promise<number[][]> {
-    if (body.text !== undefined) throw badRequest('send either text or inputs, not both');
-    if (body.normalize === false) throw badRequest('normalize=false is not supported: embedsync always returns L2-normalized vectors');
-    const many = Array.isArray(body.inputs);
-    const texts: readonly string[] = many ? (body.inputs as readonly string[]) : [body.inputs as string];
-    texts.forEach((t, i) => {
-      const problem = textProblem(t, many ? `inputs[${i}]` : 'inputs');
-      if (problem) throw badRequest(problem);
-    });
-    const { prompts } = ctx.model.encoder().info;
-    const role = body.prompt_name ? PROMPT_NAMES[body.prompt_name] : undefined;
-    const { outcomes } = await embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))));
-    return outcomes.map((o, i) => {
-      if (!o.ok) throw badRequest(`${many ? `inputs[${i}]` : 'inputs'} cannot be embedded: ${o.error}`);
-      return Array.from(o.vector);
-    });
-  }
-
-  app.post('/embed/batch', { schema: schemas.embedBatch, config: { rateLimit: ctx.rateLimit.batch } }, async (request: FastifyRequest) => {
+  app.post('/embed/batch', {
+    schema: schemas.embedBatch, bodyLimit: ctx.bodyLimits.batch,
+    config: { rateLimit: ctx.rateLimit.batch, needsModel: true, encodes: true },
+  }, async (request: FastifyRequest) => {
     const body = request.body as BatchBody;
     const role = body.role ?? 'query';
+    // Every per-text problem (empty, whitespace, NUL, surrogate) is an item error, like a refusal by the model.
     const problems = body.items.map((item, i) => textProblem(item.text, `items[${i}].text`));
     const valid = body.items.flatMap((item, i) => (problems[i] === undefined ? [{ i, text: item.text }] : []));
     const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })));

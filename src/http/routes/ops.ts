@@ -2,16 +2,55 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { GUARDED_ERRORS, errorResponses } from '../schema-parts.ts';
+
+const ops = ['operations'];
+// Reachable without an API key (security: [] overrides the document-wide requirement in /openapi.json).
+const open = { tags: ops, security: [] };
+const internal = errorResponses(['native'], [500]);
+
+const health = {
+  ...open, operationId: 'health', summary: 'Liveness: the process answers',
+  response: { 200: { description: 'Alive', type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', enum: ['ok'] } } }, ...internal },
+} as const;
+
+const ready = {
+  ...open, operationId: 'ready', summary: 'Readiness: 200 once the model is loaded and warmed up, else 503',
+  response: {
+    200: {
+      description: 'Ready', type: 'object', required: ['status', 'model', 'checksum'], additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['ready'] }, model: { type: 'string' }, checksum: { type: 'string' } },
+    },
+    503: {
+      description: 'Not ready yet, or the model failed to load', type: 'object', required: ['status', 'detail'], additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['loading', 'warming', 'failed'] }, detail: { type: 'string' } },
+    },
+    ...internal,
+  },
+} as const;
+
+const metricsSchema = {
+  ...open, operationId: 'metrics', summary: 'Prometheus metrics',
+  response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...internal },
+} as const;
+
+const status = {
+  tags: ops, operationId: 'syncStatus', summary: 'Sync status: queue, dead letters, embedding coverage',
+  response: {
+    200: {
+      description: 'As `embedsync status --json`', type: 'object', required: ['table', 'queue', 'rows'], additionalProperties: true,
+      properties: { table: { type: 'string' }, queue: { type: 'object' }, rows: { type: 'object' } },
+    },
+    ...errorResponses(['native'], [...GUARDED_ERRORS, 404, 503]),
+  },
+} as const;
 
 export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { model, schemas, config, metrics } = ctx;
-  const ops = ['operations'];
-  // Reachable without an API key (security: [] overrides the document-wide requirement in /openapi.json).
-  const open = { tags: ops, security: [] };
 
-  app.get('/health', { schema: { ...open, summary: 'Liveness: the process answers' } }, async () => ({ status: 'ok' }));
+  app.get('/health', { schema: health }, async () => ({ status: 'ok' }));
 
-  app.get('/ready', { schema: { ...open, summary: 'Readiness: 200 once the model is loaded and warmed up, else 503' } }, async (_request, reply) => {
+  app.get('/ready', { schema: ready }, async (_request, reply) => {
     const ready = model.phase === 'ready';
     const info = model.info;
     return reply.code(ready ? 200 : 503).send(ready && info
@@ -19,7 +58,7 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
       : { status: model.phase, detail: model.describe() });
   });
 
-  app.get('/model-info', { schema: schemas.modelInfo }, async () => {
+  app.get('/model-info', { schema: schemas.modelInfo, config: { needsModel: true } }, async () => {
     const { info } = model.encoder();
     return {
       name: info.name, backend: info.backend, dimensions: info.dimensions, pooling: info.pooling,
@@ -32,7 +71,7 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
   });
 
-  app.get('/info', { schema: schemas.teiInfo }, async () => {
+  app.get('/info', { schema: schemas.teiInfo, config: { needsModel: true } }, async () => {
     const { info } = model.encoder();
     return {
       model_id: info.name, model_sha: info.checksum, model_dtype: config.model.dtype === 'int8' ? 'int8' : 'float32',
@@ -43,12 +82,12 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
   });
 
-  app.get('/metrics', { schema: { ...open, summary: 'Prometheus metrics' } }, async (_request, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const body = await metrics.registry.metrics();
     return reply.type(metrics.registry.contentType).send(body);
   });
 
-  app.get('/status', { schema: { tags: ops, summary: 'Sync status: queue, dead letters, embedding coverage' } }, async (request) => {
+  app.get('/status', { schema: status }, async (request) => {
     if (!ctx.status) {
       throw new HttpError('not_found', 'sync status is not available: this process serves the HTTP API only (started with --no-sync)');
     }
