@@ -20,7 +20,8 @@ test('400s name the field and the limit', async () => {
     ['/embed', { text: 'bad \ud800 surrogate' }, /^text contains an unpaired UTF-16 surrogate/],
     ['/embed', { text: 123 }, /^text must be a string$/],
     ['/embed', { text: 'ok', role: 'admin' }, /^role must be one of "query", "document"$/],
-    ['/embed', {}, /^text is required/],
+    ['/embed', {}, /^text or inputs is required$/],
+    ['/embed', { text: 'a', inputs: 'b' }, /^send either text or inputs, not both$/],
     ['/embed', [1, 2], /^request body must be an object$/],
     ['/embed/batch', { items: [1, 2, 3, 4].map((i) => ({ id: `${i}`, text: 'x' })) }, /^items has more than MAX_BATCH_SIZE \(3\) items$/],
     ['/embed/batch', { items: [] }, /^items must not be empty$/],
@@ -37,7 +38,7 @@ test('400s name the field and the limit', async () => {
     }
     assert.equal(res.statusCode, 400, `${url} ${JSON.stringify(payload)} → ${res.statusCode} ${res.body}`);
     const body = res.json();
-    assert.match(body.detail, message);
+    assert.match(body.detail ?? body.error, message); // (with inputs, the TEI shape: { error, error_type })
     assert.equal(body.request_id, res.headers['x-request-id']);
   }
 });
@@ -63,6 +64,12 @@ test('malformed JSON, invalid UTF-8, wrong media type → 400/415; a body over t
   const big = await post(t, '/embed', { text: 'z'.repeat(3000) });
   assert.equal(big.statusCode, 413);
   assert.match(big.json().detail, /larger than 2000 bytes \(BODY_LIMIT_BYTES\)/);
+  // The same limit caps the single-text route, whose own is smaller still (one text of MAX_TEXT_LENGTH).
+  const nested = await t.app.inject({ method: 'POST', url: '/embed/batch', payload: `${'['.repeat(17)}${']'.repeat(17)}`, headers: json });
+  assert.equal(nested.statusCode, 400);
+  assert.equal(nested.json().detail, 'request body nests JSON deeper than 16 levels');
+  const brackets = await post(t, '/embed', { text: '[[[[[[[[[[[[[[[[[[[[ in a string, brackets are text' });
+  assert.equal(brackets.statusCode, 200, 'brackets inside strings do not count');
 });
 
 test('OpenAI and TEI requests get errors in their own shapes', async () => {
@@ -71,7 +78,12 @@ test('OpenAI and TEI requests get errors in their own shapes', async () => {
   assert.equal(wrongType.statusCode, 400);
   assert.equal(wrongType.json().error.message, 'input must be a string or an array');
   assert.equal(wrongType.json().error.type, 'invalid_request_error');
-  assert.equal((await post(t, '/v1/embeddings', { input: [1, 2] })).json().error.message, 'input[0] must be a string');
+  assert.equal((await post(t, '/v1/embeddings', { input: ['ok', 2] })).json().error.message, 'input[1] must be a string');
+  for (const tokens of [[1, 2], [[1, 2], [3]]]) {
+    const res = await post(t, '/v1/embeddings', { input: tokens });
+    assert.equal(res.statusCode, 400);
+    assert.match(res.json().error.message, /^input is a token array: this server accepts text only/);
+  }
   assert.match((await post(t, '/v1/embeddings', { input: ['ok', 'x'.repeat(21)] })).json().error.message, /^input\[1\] is longer than MAX_TEXT_LENGTH \(20/);
   assert.match((await post(t, '/v1/embeddings', { input: 'ok', dimensions: 3 })).json().error.message, /^dimensions must be 64/);
   assert.match((await post(t, '/v1/embeddings', { input: 'a\u0000' })).json().error.message, /NUL/);

@@ -109,7 +109,7 @@ test('POST /v1/embeddings: OpenAI shape, float and base64 (little-endian float32
   assert.ok(bits(plain.data[0].embedding).equals(bits(body.data[0].embedding)));
 
   const models = (await t.app.inject({ method: 'GET', url: '/v1/models' })).json();
-  assert.deepEqual(models.data.map((m: { id: string }) => m.id), [real.info.name]);
+  assert.deepEqual(models.data.map((m: { id: string }) => m.id), [real.info.name, `${real.info.name}-query`, `${real.info.name}-document`]);
 });
 
 test('POST /embed with TEI { inputs }: bare array of vectors, prompt_name picks the prompt', async () => {
@@ -168,7 +168,11 @@ test('GET /health, /model-info, /metrics, /cache/stats, POST /cache/clear', asyn
   assert.match(metrics.body, /embedsync_tokens_total [1-9]/);
   assert.match(metrics.body, /embedding_request_latency_seconds_count\{endpoint="\/embed"\} 3/);
 
-  const cleared = await post(t, '/cache/clear', undefined);
+  const bodiless = await post(t, '/cache/clear', undefined);
+  assert.equal(bodiless.statusCode, 415, 'a bodiless POST could come from any web page without a preflight');
+  assert.match(bodiless.json().detail, /Content-Type: application\/json .*X-Requested-With/);
+  assert.equal((await t.app.inject({ method: 'GET', url: '/cache/stats' })).json().size, 2, 'nothing cleared');
+  const cleared = await post(t, '/cache/clear', {});
   assert.equal(cleared.statusCode, 200);
   assert.deepEqual(cleared.json(), { status: 'cleared', cleared: 2 });
   assert.equal((await post(t, '/embed', { text: 'one' })).json().cached, false);
@@ -198,16 +202,18 @@ test('GET /status: the provider\'s answer; 404 without one; 503 when it fails, w
   assert.equal(bad.json().request_id, bad.headers['x-request-id']);
 });
 
-test('/ready is 503 while the model loads, 200 once loaded and warmed up; embeds wait for it with 503', async () => {
+test('/ready is 503 while the model loads, 200 once loaded and warmed up; embeds wait MODEL_WAIT_SECONDS, then 503', async () => {
   const real = await tinyEncoder();
   const loading = deferred<Encoder>();
   let warmed = 0;
   const watching: Encoder = { info: real.info, close: async () => {}, encode: (texts, role, o) => { warmed += 1; return real.encode(texts, role, o); } };
-  const t = await app({ encoder: loading.promise, ready: false });
+  const t = await app({ encoder: loading.promise, ready: false, env: { MODEL_WAIT_SECONDS: '0.2' } });
   const before = await t.app.inject({ method: 'GET', url: '/ready' });
   assert.equal(before.statusCode, 503);
   assert.match(before.json().detail, /loading/);
+  const asked = Date.now();
   const early = await post(t, '/embed', { text: 'too early' });
+  assert.ok(Date.now() - asked >= 190, 'held for MODEL_WAIT_SECONDS first');
   assert.equal(early.statusCode, 503);
   assert.match(early.json().detail, /model is loading/);
   assert.ok(early.headers['retry-after']);
@@ -241,7 +247,7 @@ test('/openapi.json and /docs come from the route schemas', async () => {
   const res = await t.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(res.statusCode, 200);
   const spec = res.json();
-  assert.equal(spec.openapi, '3.0.3');
+  assert.equal(spec.openapi, '3.1.0');
   for (const path of ['/embed', '/embed/batch', '/v1/embeddings', '/health', '/ready', '/model-info', '/metrics', '/cache/stats', '/cache/clear', '/status', '/info']) {
     assert.ok(spec.paths[path], `documents ${path}`);
   }

@@ -94,7 +94,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     app.setErrorHandler((err: FastifyError, request, reply) => {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small) as unknown as FastifyError);
+        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small, limits) as unknown as FastifyError);
       }
       return sendError(request, reply, err);
     });

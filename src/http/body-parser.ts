@@ -18,8 +18,12 @@ export interface BodyOptions {
 
 type Done = (err: Error | null, body?: unknown) => void;
 
-export function tooLarge(limit: number): HttpError {
-  return new HttpError('too_large', `request body is larger than ${limit} bytes, the limit of this route (see BODY_LIMIT_BYTES and MAX_TEXT_LENGTH)`);
+/** 413 naming where the route's limit comes from. */
+export function tooLarge(limit: number, limits: BodyLimits): HttpError {
+  const why = limit === limits.batch ? 'BODY_LIMIT_BYTES'
+    : limit === limits.single ? 'one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings'
+      : 'this route takes a small JSON object';
+  return new HttpError('too_large', `request body is larger than ${limit} bytes (${why})`);
 }
 
 export function installJsonParser(app: FastifyInstance, options: BodyOptions): void {
@@ -43,7 +47,7 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
     const { drain } = options.limits;
     const declared = Number(request.headers['content-length']);
     // Too big to be worth draining: answer now (Fastify closes the connection after the answer).
-    if (declared > Math.max(limit, drain)) return done(tooLarge(limit));
+    if (declared > Math.max(limit, drain)) return done(tooLarge(limit, options.limits));
     const chunks: Buffer[] = [];
     let received = 0;
     let finished = false;
@@ -63,10 +67,10 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
       if (received <= limit) chunks.push(chunk);
       else {
         chunks.length = 0;
-        if (received > Math.max(limit, drain)) finish(tooLarge(limit));
+        if (received > Math.max(limit, drain)) finish(tooLarge(limit, options.limits));
       }
     };
-    const onEnd = () => (received > limit ? finish(tooLarge(limit)) : finish(null, Buffer.concat(chunks, received)));
+    const onEnd = () => (received > limit ? finish(tooLarge(limit, options.limits)) : finish(null, Buffer.concat(chunks, received)));
     const onError = (err: Error) => finish(err);
     const timer = setTimeout(() => finish(new HttpError('body_timeout',
       `request body not received within BODY_TIMEOUT_SECONDS (${options.timeoutMs / 1000} s)`)), options.timeoutMs);

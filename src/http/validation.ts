@@ -34,6 +34,8 @@ function describe(error: FastifySchemaValidationError, field: string): string {
         ? `${name} has more than ${OPENAI_MAX_INPUTS} items (the most one OpenAI embeddings request may carry)`
         : `${name} has more than ${LIMIT_SETTING.maxItems} (${String(p.limit)}) items`;
     case 'pattern': {
+      // allOf's patterns run before minLength; an empty text still reads as empty.
+      if ((error as { data?: unknown }).data === '') return `${name} must not be empty`;
       const rule = TEXT_RULES.find((r) => r.pattern === p.pattern);
       return rule ? `${name} ${rule.problem}` : `${name} must match ${String(p.pattern)}`;
     }

@@ -38,8 +38,7 @@ const status = {
   tags: ops, operationId: 'syncStatus', summary: 'Sync status: queue, dead letters, embedding coverage',
   response: {
     200: {
-      description: 'As `embedsync status --json`', type: 'object', required: ['table', 'queue', 'rows'], additionalProperties: true,
-      properties: { table: { type: 'string' }, queue: { type: 'object' }, rows: { type: 'object' } },
+      description: 'What `embedsync status --json` prints (table, queue, rows, migration)', type: 'object', additionalProperties: true,
     },
     ...errorResponses(['native'], [...GUARDED_ERRORS, 404, 503]),
   },
