@@ -60,7 +60,7 @@ export function buildSchemas(http: HttpConfig) {
       type: 'object',
       properties: { text, role, ...teiFields },
       anyOf: [{ required: ['text'] }, { required: ['inputs'] }],
-      not: { required: ['text', 'inputs'] },
+      not: { type: 'object', required: ['text', 'inputs'] },
     },
     response: {
       200: {

@@ -40,7 +40,7 @@ function describe(error: FastifySchemaValidationError, field: string): string {
       return rule ? `${name} ${rule.problem}` : `${name} must match ${String(p.pattern)}`;
     }
     case 'not': {
-      // Only used for fields that exclude each other: { not: { required: [a, b] } } (Ajv's verbose mode gives the schema).
+      // Only used for fields that exclude each other: { not: { type: 'object', required: [a, b] } } (Ajv's verbose mode gives the schema).
       const both = (error as { schema?: { required?: string[] } }).schema?.required;
       return both ? `send either ${both.join(' or ')}, not both` : `${name} is invalid`;
     }
