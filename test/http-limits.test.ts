@@ -3,6 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Encoder } from '../src/encoder/types.ts';
+import { assertContract } from './helpers/contract.ts';
 import { closeTestApps, refusingEncoder, slowEncoder, tinyEncoder, post, trackedApp, type TestApp } from './helpers/http-app.ts';
 
 const app = trackedApp;
@@ -284,4 +285,9 @@ test('logs: one line per request with its id; never texts or keys', async () => 
   assert.deepEqual(requestLines.map((l) => l.status), [200, 200, 401]);
   const all = t.rawLogs.join('');
   assert.ok(!/should-not-appear/.test(all), 'no text or key in the logs');
+});
+
+test('every response above matches /openapi.json (status documented, body valid)', async () => {
+  const { checked } = await assertContract();
+  assert.ok(checked > 20, `checked ${checked} responses`);
 });

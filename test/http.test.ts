@@ -1,6 +1,7 @@
 // Happy paths of every route, cache flags and bit-identity, OpenAI and TEI shapes, readiness and docs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertContract } from './helpers/contract.ts';
 import { bits, deferred, closeTestApps, tinyEncoder, post, trackedApp, type TestApp } from './helpers/http-app.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 
@@ -259,4 +260,9 @@ test('/openapi.json and /docs come from the route schemas', async () => {
   assert.ok([200, 302].includes(docs.statusCode));
   const page = await t.app.inject({ method: 'GET', url: docs.statusCode === 302 ? (docs.headers.location as string) : '/docs' });
   assert.match(page.body, /swagger/i);
+});
+
+test('every response above matches /openapi.json (status documented, body valid)', async () => {
+  const { checked } = await assertContract();
+  assert.ok(checked > 20, `checked ${checked} responses`);
 });

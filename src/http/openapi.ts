@@ -9,7 +9,11 @@ import type { ModelState } from './model-state.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-type Doc = { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, object> } }> } }>> };
+type Operation = {
+  requestBody?: { content: Record<string, { schema: { properties?: Record<string, object> } }> };
+  parameters?: { name: string; in: string; description?: string }[];
+};
+type Doc = { paths: Record<string, Record<string, Operation>> };
 
 export async function installOpenApi(app: FastifyInstance, http: HttpConfig, model: ModelState): Promise<void> {
   await app.register(swagger, {
@@ -41,6 +45,13 @@ export async function installOpenApi(app: FastifyInstance, http: HttpConfig, mod
     const dimensions = model.info?.dimensions;
     const props = doc.paths['/v1/embeddings']?.post?.requestBody?.content['application/json']?.schema.properties;
     if (dimensions !== undefined && props?.dimensions) props.dimensions = { ...props.dimensions, enum: [dimensions] };
+    // Fastify's wildcard (ids with slashes) reads as a named parameter.
+    const byId = doc.paths['/v1/models/{*}'];
+    if (byId) {
+      delete doc.paths['/v1/models/{*}'];
+      for (const p of byId.get?.parameters ?? []) if (p.name === '*') Object.assign(p, { name: 'model', description: 'model id; may contain slashes' });
+      doc.paths['/v1/models/{model}'] = byId;
+    }
     return doc;
   });
 }

@@ -7,6 +7,7 @@ import { buildApp } from '../../src/http/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
 import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
+import { recordResponses } from './contract.ts';
 
 export function testConfig(env: Env = {}): Config {
   return loadConfig({ EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', HOST: '127.0.0.1', PORT: '0', ...env });
@@ -104,6 +105,7 @@ const openApps: TestApp[] = [];
 
 export async function trackedApp(options: TestAppOptions = {}): Promise<TestApp> {
   const t = await makeApp(options);
+  recordResponses(t.app, t.config.http.apiKey);
   openApps.push(t);
   return t;
 }
