@@ -5,17 +5,12 @@ import assert from 'node:assert/strict';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 
-interface Spec {
+export interface Spec {
   readonly paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>>;
 }
-interface Received {
+interface Received extends ResponseSeen {
   /** The spec of the app that answered, fetched when the contract is checked (so it never shows in a test's logs). */
   readonly spec: () => Promise<Spec>;
-  readonly method: string;
-  readonly path: string;
-  readonly status: number;
-  readonly contentType: string;
-  readonly body: string;
 }
 
 const received: Received[] = [];
@@ -67,45 +62,45 @@ function findPath(spec: Spec, path: string): string | undefined {
 
 const UNDOCUMENTED = new Set(['/openapi.json']);
 
+export interface ResponseSeen {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** What is wrong with one response under `spec` ('' when nothing; undefined when the spec does not cover it). */
+export function responseProblem(spec: Spec, r: ResponseSeen, ajv = new Ajv2020({ strict: false, allErrors: true })): string | undefined {
+  if (r.method === 'OPTIONS' || UNDOCUMENTED.has(r.path) || r.path.startsWith('/docs')) return undefined;
+  const path = findPath(spec, decodeURIComponent(r.path));
+  const where = `${r.method} ${r.path} → ${r.status}`;
+  const operation = path ? spec.paths[path]![r.method.toLowerCase()] : undefined;
+  // Only unknown routes may be missing from the spec, and they answer 404.
+  if (!operation) return r.status === 404 ? undefined : `${where}: route not in the spec`;
+  const response = operation.responses[String(r.status)];
+  if (!response) return `${where}: status not documented`;
+  const [type, media] = Object.entries(response.content ?? {})[0] ?? [];
+  if (!type || !media) return '';
+  if (!r.contentType.startsWith(type)) return `${where}: content-type ${r.contentType}, documented ${type}`;
+  if (!type.includes('json')) return '';
+  let validate = compiled.get(media.schema);
+  if (!validate) compiled.set(media.schema, (validate = ajv.compile(media.schema)));
+  return validate(JSON.parse(r.body)) ? '' : `${where}: ${ajv.errorsText(validate.errors)} in ${r.body.slice(0, 300)}`;
+}
+
+const compiled = new WeakMap<object, (data: unknown) => boolean & { errors?: unknown }>() as WeakMap<object, ReturnType<Ajv2020['compile']>>;
+
 /** Validates every recorded response (and forgets them); fails listing each mismatch. */
 export async function assertContract(): Promise<{ checked: number }> {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
-  const compiled = new WeakMap<object, ReturnType<typeof ajv.compile>>();
   const problems: string[] = [];
   let checked = 0;
   for (const r of received.splice(0)) {
-    if (r.method === 'OPTIONS' || UNDOCUMENTED.has(r.path) || r.path.startsWith('/docs')) continue;
-    const spec = await r.spec();
-    const path = findPath(spec, decodeURIComponent(r.path));
-    const where = `${r.method} ${r.path} → ${r.status}`;
-    if (!path) {
-      // Only unknown routes may be missing from the spec, and they answer 404 in the native shape.
-      if (r.status !== 404) problems.push(`${where}: route not in the spec`);
-      continue;
-    }
-    const operation = spec.paths[path]![r.method.toLowerCase()];
-    if (!operation) {
-      if (r.status !== 404) problems.push(`${where}: method not in the spec`);
-      continue;
-    }
-    const response = operation.responses[String(r.status)];
-    if (!response) {
-      problems.push(`${where}: status not documented`);
-      continue;
-    }
+    const problem = responseProblem(await r.spec(), r, ajv);
+    if (problem === undefined) continue;
     checked++;
-    const [type, media] = Object.entries(response.content ?? {})[0] ?? [];
-    if (!type || !media) continue;
-    if (!r.contentType.startsWith(type)) {
-      problems.push(`${where}: content-type ${r.contentType}, documented ${type}`);
-      continue;
-    }
-    if (!type.includes('json')) continue;
-    let validate = compiled.get(media.schema);
-    if (!validate) compiled.set(media.schema, (validate = ajv.compile(media.schema)));
-    if (!validate(JSON.parse(r.body))) {
-      problems.push(`${where}: ${ajv.errorsText(validate.errors)} in ${r.body.slice(0, 300)}`);
-    }
+    if (problem) problems.push(problem);
   }
   assert.deepEqual(problems, [], `responses that break /openapi.json:\n${problems.join('\n')}`);
   return { checked };
