@@ -25,7 +25,7 @@ export interface BodyLimits {
 
 export function bodyLimits(http: HttpConfig): BodyLimits {
   const single = Math.min(http.bodyLimitBytes, http.maxTextLength * BYTES_PER_CHAR + 4096);
-  return { single, batch: http.bodyLimitBytes, small: Math.min(16_384, single), drain: http.bodyLimitBytes };
+  return { single, batch: http.bodyLimitBytes, small: 16_384, drain: http.bodyLimitBytes };
 }
 
 /**
