@@ -180,6 +180,15 @@ test('per-route body limits: /embed fits one text, the batch routes BODY_LIMIT_B
   assert.equal(tooBig.statusCode, 413);
   assert.equal(tooBig.json().detail, `request body is larger than ${single} bytes (one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings)`);
   assert.equal((await post(t, '/embed', { text: '\u{1F600}'.repeat(1000) })).statusCode, 200, 'a full-length text fits');
+  // TEI clients post lists to /embed within TEI's own 2 MB payload limit (capped by BODY_LIMIT_BYTES, 1 MiB here).
+  const list = Array.from({ length: 100 }, (_, i) => `${i} ${'\u00e9'.repeat(990)}`);
+  const tei = await post(t, '/embed', { truncate: true, inputs: list });
+  assert.ok(tei.payload.length > 0 && JSON.stringify({ inputs: list }).length > single);
+  assert.equal(tei.statusCode, 200, tei.body.slice(0, 200));
+  assert.equal(tei.json().length, 100);
+  const teiTooBig = await post(t, '/embed', { inputs: ['x'], padding: 'p'.repeat(1 << 20) });
+  assert.equal(teiTooBig.statusCode, 413);
+  assert.match(teiTooBig.json().detail, /^request body is larger than 1048576 bytes \(BODY_LIMIT_BYTES\)$/, 'TEI\'s 2 MB, capped by BODY_LIMIT_BYTES');
   assert.equal((await post(t, '/embed/batch', { items: [{ id: 'a', text: 'x' }], padding: 'p'.repeat(single) })).statusCode, 200);
   const clear = await post(t, '/cache/clear', { padding: 'p'.repeat(20_000) });
   assert.equal(clear.statusCode, 413);

@@ -11,9 +11,14 @@ export const MAX_JSON_DEPTH = 16;
 /** The longest JSON spelling of one code point: a surrogate pair as two \uXXXX escapes. */
 const BYTES_PER_CHAR = 12;
 
+/** text-embeddings-inference's default --payload-limit: TEI clients post their lists to POST /embed within it. */
+export const TEI_PAYLOAD_LIMIT = 2_000_000;
+
 export interface BodyLimits {
-  /** POST /embed: one text (its TEI shape may carry a few short ones). */
+  /** POST /embed in the native shape: one text. */
   readonly single: number;
+  /** POST /embed in TEI's shape (a top-level "inputs"): a list, within TEI's own payload limit. */
+  readonly teiEmbed: number;
   /** /embed/batch, /v1/embeddings, TEI's POST / and /invocations: BODY_LIMIT_BYTES. */
   readonly batch: number;
   /** Every other route (e.g. POST /cache/clear takes {}). */
@@ -25,7 +30,8 @@ export interface BodyLimits {
 
 export function bodyLimits(http: HttpConfig): BodyLimits {
   const single = Math.min(http.bodyLimitBytes, http.maxTextLength * BYTES_PER_CHAR + 4096);
-  return { single, batch: http.bodyLimitBytes, small: 16_384, drain: http.bodyLimitBytes };
+  const teiEmbed = Math.min(http.bodyLimitBytes, Math.max(single, TEI_PAYLOAD_LIMIT));
+  return { single, teiEmbed, batch: http.bodyLimitBytes, small: 16_384, drain: http.bodyLimitBytes };
 }
 
 /**
@@ -44,6 +50,30 @@ export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
     else if (b === 0x5b || b === 0x7b) {
       if (++depth > max) return true;
     } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** True when the JSON object in `bytes` (possibly only its beginning) has the top-level key `key`. */
+export function hasTopLevelKey(bytes: Uint8Array, key: string): boolean {
+  const wanted = Buffer.from(JSON.stringify(key));
+  let depth = 0;
+  let inString = false;
+  let expectKey = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) {
+      if (depth === 1 && expectKey && Buffer.compare(bytes.subarray(i, i + wanted.length), wanted) === 0) return true;
+      inString = true;
+      expectKey = false;
+    } else if (b === 0x7b || b === 0x5b) {
+      depth++;
+      expectKey = depth === 1 && b === 0x7b;
+    } else if (b === 0x7d || b === 0x5d) depth--;
+    else if (b === 0x2c && depth === 1) expectKey = true;
   }
   return false;
 }

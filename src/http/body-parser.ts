@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_JSON_DEPTH, nestsDeeperThan, type BodyLimits } from './body-limits.ts';
+import { hasTopLevelKey, MAX_JSON_DEPTH, nestsDeeperThan, type BodyLimits } from './body-limits.ts';
 import { badRequest, HttpError } from './errors.ts';
 
 export interface BodyOptions {
@@ -22,6 +22,7 @@ type Done = (err: Error | null, body?: unknown) => void;
 export function tooLarge(limit: number, limits: BodyLimits): HttpError {
   const why = limit === limits.batch ? 'BODY_LIMIT_BYTES'
     : limit === limits.single ? 'one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings'
+      : limit === limits.teiEmbed ? 'TEI\'s payload limit for a list of inputs; send more to /embed/batch, POST / or /v1/embeddings'
       : 'this route takes a small JSON object';
   return new HttpError('too_large', `request body is larger than ${limit} bytes (${why})`);
 }
@@ -43,7 +44,10 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
   };
 
   const read = (request: FastifyRequest, payload: Readable, done: Done): void => {
-    const limit = request.routeOptions.bodyLimit ?? options.limits.small;
+    let limit = request.routeOptions.bodyLimit ?? options.limits.small;
+    // POST /embed: the native shape's limit until the body shows TEI's top-level "inputs" (clients post lists there).
+    const teiAware = request.routeOptions.config.teiShape === true;
+    let shapeKnown = !teiAware;
     const { drain } = options.limits;
     const declared = Number(request.headers['content-length']);
     // Too big to be worth draining: answer now (Fastify closes the connection after the answer).
@@ -64,6 +68,10 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
     };
     const onData = (chunk: Buffer) => {
       received += chunk.length;
+      if (!shapeKnown && received > options.limits.single) {
+        shapeKnown = true;
+        limit = hasTopLevelKey(Buffer.concat([...chunks, chunk]), 'inputs') ? options.limits.teiEmbed : options.limits.single;
+      }
       if (received <= limit) chunks.push(chunk);
       else {
         chunks.length = 0;

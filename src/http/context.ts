@@ -30,6 +30,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Held up to MODEL_WAIT_SECONDS while the model loads, instead of an immediate 503. */
     needsModel?: boolean;
+    /** Takes TEI's shape too: the body limit grows to TEI's once a top-level "inputs" shows (body-parser.ts). */
+    teiShape?: boolean;
     /** Encodes: a large body is refused before it is read when every encode slot and queue place is taken. */
     encodes?: boolean;
   }

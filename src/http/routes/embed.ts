@@ -21,8 +21,8 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { embedder, schemas, metrics } = ctx;
 
   app.post('/embed', {
-    schema: schemas.embed, bodyLimit: ctx.bodyLimits.single,
-    config: { rateLimit: ctx.rateLimit.single, needsModel: true, encodes: true },
+    schema: schemas.embed, bodyLimit: ctx.bodyLimits.teiEmbed,
+    config: { rateLimit: ctx.rateLimit.single, needsModel: true, encodes: true, teiShape: true },
   }, async (request) => {
     const body = request.body as EmbedBody;
     if (body.inputs !== undefined) return embedTei(ctx, body as TeiBody);
