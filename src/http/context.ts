@@ -1,4 +1,5 @@
 // What the route files receive from the app builder.
+import type { FastifyReply } from 'fastify';
 import type { EmbeddingCache } from '../cache/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -24,6 +25,14 @@ export interface RouteContext {
   readonly status: (() => Promise<unknown>) | undefined;
   readonly rateLimit: { readonly single: RouteRateLimit; readonly batch: RouteRateLimit };
   readonly bodyLimits: BodyLimits;
+}
+
+/**
+ * ENCODE_TIMEOUT_SECONDS counted from the request's arrival (a performance.now() time), so time spent reading,
+ * parsing and waiting counts too and a client is answered at the stated time.
+ */
+export function encodeDeadline(ctx: RouteContext, reply: FastifyReply): number {
+  return performance.now() - reply.elapsedTime + ctx.config.http.encodeTimeoutMs;
 }
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 // POST /embed (the old service's shape, and TEI's { inputs } shape) and POST /embed/batch.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Role } from '../../encoder/types.ts';
-import type { RouteContext } from '../context.ts';
+import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { textProblem } from '../text-checks.ts';
 import { embedTei, type TeiBody } from './tei.ts';
@@ -23,14 +23,14 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/embed', {
     schema: schemas.embed, bodyLimit: ctx.bodyLimits.teiEmbed,
     config: { rateLimit: ctx.rateLimit.single, needsModel: true, encodes: true, teiShape: true },
-  }, async (request) => {
+  }, async (request, reply) => {
     const body = request.body as EmbedBody;
-    if (body.inputs !== undefined) return embedTei(ctx, body as TeiBody);
+    if (body.inputs !== undefined) return embedTei(ctx, body as TeiBody, encodeDeadline(ctx, reply));
     // The schema requires exactly one of text/inputs; the checks below the schema cannot word as clearly.
     const text = body.text!;
     const problem = textProblem(text, 'text');
     if (problem) throw badRequest(problem);
-    const { outcomes, encoder } = await embedder.embed([{ text, role: body.role ?? 'query' }]);
+    const { outcomes, encoder } = await embedder.embed([{ text, role: body.role ?? 'query' }], encodeDeadline(ctx, reply));
     const outcome = outcomes[0]!;
     if (!outcome.ok) throw badRequest(`text cannot be embedded: ${outcome.error}`);
     const { info } = encoder;
@@ -46,13 +46,13 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post('/embed/batch', {
     schema: schemas.embedBatch, bodyLimit: ctx.bodyLimits.batch,
     config: { rateLimit: ctx.rateLimit.batch, needsModel: true, encodes: true },
-  }, async (request: FastifyRequest) => {
+  }, async (request: FastifyRequest, reply) => {
     const body = request.body as BatchBody;
     const role = body.role ?? 'query';
     // Every per-text problem (empty, whitespace, NUL, surrogate) is an item error, like a refusal by the model.
     const problems = body.items.map((item, i) => textProblem(item.text, `items[${i}].text`));
     const valid = body.items.flatMap((item, i) => (problems[i] === undefined ? [{ i, text: item.text }] : []));
-    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })));
+    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })), encodeDeadline(ctx, reply));
     const byIndex = new Map(valid.map(({ i }, j) => [i, outcomes[j]!]));
     const results = body.items.map((item, i) => {
       const o = byIndex.get(i);

@@ -2,7 +2,7 @@
 // built on them (LangChain, LlamaIndex) work unchanged.
 import type { FastifyInstance } from 'fastify';
 import type { ModelInfo, Role } from '../../encoder/types.ts';
-import type { RouteContext } from '../context.ts';
+import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest, HttpError } from '../errors.ts';
 import { resolveAsGiven, textProblem } from '../text-checks.ts';
 import type { EmbedOutcome } from '../embedder.ts';
@@ -50,7 +50,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
         throw badRequest('input is a token array: this server accepts text only (a string or an array of strings); send the text itself');
       }
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const body = request.body as OpenAiBody;
     const many = Array.isArray(body.input);
     const texts: readonly string[] = many ? (body.input as readonly string[]) : [body.input as string];
@@ -72,7 +72,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const inputs = texts.map((text) => (role ? { text, role } : resolveAsGiven(text, info.prompts, 'document')));
     // Encoded MAX_BATCH_SIZE at a time, one after another: a 2048-input request holds one encode slot at a time
     // (others' requests interleave), and all of it shares one ENCODE_TIMEOUT_SECONDS deadline.
-    const deadline = performance.now() + ctx.config.http.encodeTimeoutMs;
+    const deadline = encodeDeadline(ctx, reply);
     const outcomes: EmbedOutcome[] = [];
     let tokens = 0;
     let encoder = ctx.model.encoder();

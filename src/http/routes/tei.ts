@@ -1,7 +1,7 @@
 // TEI's embed at POST / and POST /invocations (clients given the server root as their endpoint post there), and
 // the TEI request shape of POST /embed. Errors come back in TEI's { error, error_type } shape (errors.ts).
 import type { FastifyInstance } from 'fastify';
-import type { RouteContext } from '../context.ts';
+import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { PROMPT_NAMES, resolveAsGiven, textProblem } from '../text-checks.ts';
 
@@ -14,7 +14,7 @@ export interface TeiBody {
 }
 
 /** TEI answers a bare array of vectors; prompt_name picks the prompt, as TEI does. */
-export async function embedTei(ctx: RouteContext, body: TeiBody): Promise<number[][]> {
+export async function embedTei(ctx: RouteContext, body: TeiBody, deadline: number): Promise<number[][]> {
   if (body.normalize === false) throw badRequest('normalize=false is not supported: embedsync always returns L2-normalized vectors');
   if (body.truncation_direction !== undefined && body.truncation_direction.toLowerCase() === 'left') {
     throw badRequest('truncation_direction Left is not supported: inputs longer than max_input_length are cut at the right; send Right or leave it out');
@@ -27,7 +27,7 @@ export async function embedTei(ctx: RouteContext, body: TeiBody): Promise<number
   });
   const { prompts } = ctx.model.encoder().info;
   const role = body.prompt_name ? PROMPT_NAMES[body.prompt_name] : undefined;
-  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))));
+  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))), deadline);
   return outcomes.map((o, i) => {
     if (!o.ok) throw badRequest(`${many ? `inputs[${i}]` : 'inputs'} cannot be embedded: ${o.error}`);
     return Array.from(o.vector);
@@ -38,6 +38,6 @@ export function teiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const options = (schema: object) => ({
     schema, bodyLimit: ctx.bodyLimits.batch, config: { rateLimit: ctx.rateLimit.batch, needsModel: true, encodes: true },
   });
-  app.post('/', options(ctx.schemas.teiRoot), async (request) => embedTei(ctx, request.body as TeiBody));
-  app.post('/invocations', options(ctx.schemas.teiInvocations), async (request) => embedTei(ctx, request.body as TeiBody));
+  app.post('/', options(ctx.schemas.teiRoot), async (request, reply) => embedTei(ctx, request.body as TeiBody, encodeDeadline(ctx, reply)));
+  app.post('/invocations', options(ctx.schemas.teiInvocations), async (request, reply) => embedTei(ctx, request.body as TeiBody, encodeDeadline(ctx, reply)));
 }
