@@ -105,7 +105,7 @@ function nextSteps(c: Config): string[] {
   const env: [string, string | undefined][] = [
     ['DATABASE_URL', c.databaseUrl], ['EMBEDDING_MODEL', model],
     // Source settings the user gave this run: the CLI needs the same ones.
-    ...(['EMBEDSYNC_TABLE', 'EMBEDSYNC_ID_COLUMN', 'EMBEDSYNC_TEXT_COLUMNS', 'EMBEDSYNC_EMBEDDING_COLUMN', 'PORT'] as const)
+    ...(['EMBEDSYNC_TABLE', 'EMBEDSYNC_ID_COLUMN', 'EMBEDSYNC_TEXT_COLUMNS', 'EMBEDSYNC_EMBEDDING_COLUMN'] as const)
       .map((k) => [k, process.env[k]] as [string, string | undefined]),
   ];
   return [

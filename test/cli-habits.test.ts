@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -112,20 +113,26 @@ test('embed reads its text from stdin (- or piped in); an over-long command line
   assert.match(viaStdin.stderr, /text cut to the model's 512 tokens/);
 });
 
-test('errors name the setting and the fix: database, hub, non-text column, not migrated; one prefix; HINT and DETAIL kept', async () => {
+test('errors name the setting and the fix: database, hub, non-text column, not migrated, port taken; one prefix; HINT and DETAIL kept', async () => {
   const db = await createTestDatabase('clierr');
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   const cache = await mkdtemp(join(tmpdir(), 'embedsync-cache-'));
   try {
     await client.query(LEADS_DDL);
-    const [refused, unknownHost, hub, numeric, unmigrated] = await Promise.all([
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const busyPort = (busy.address() as AddressInfo).port;
+    const [refused, unknownHost, hub, numeric, unmigrated, portTaken] = await Promise.all([
       cli(['status'], NOWHERE),
       cli(['status'], { ...NOWHERE, DATABASE_URL: 'postgres://nobody:hunter2@no-such-host.invalid/db' }),
       cli(['embed', 'x'], { ...NOWHERE, EMBEDDING_MODEL: 'some-org/some-model', HF_ENDPOINT: 'http://127.0.0.1:1', EMBEDSYNC_CACHE_DIR: cache }),
       cli(['migrate'], { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TEXT_COLUMNS: 'title,price' }),
       cli(['status'], { DATABASE_URL: db.url }),
-    ]);
+      cli(['run', '--no-sync'], { ...NOWHERE, EMBEDDING_MODEL: TINY_MODEL_DIR, HOST: '127.0.0.1', PORT: String(busyPort), LOG_LEVEL: 'silent' }),
+    ]).finally(() => busy.close());
+    assert.equal(portTaken.code, 1);
+    assert.match(portTaken.stderr, new RegExp(`^embedsync: listen EADDRINUSE.*\\n  fix: the HTTP API cannot listen on 127\\.0\\.0\\.1:${busyPort}; set PORT`));
     for (const r of [refused, unknownHost]) {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^embedsync: cannot connect to PostgreSQL at postgres:\/\/nobody:\*\*\*@.* \(DATABASE_URL\)/);

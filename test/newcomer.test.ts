@@ -53,7 +53,7 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
     // The copy-paste lines, run exactly as printed, from the project folder.
     const lines = out.slice(out.indexOf('Try it')).split('\n').map((l) => l.trim()).filter((l) => /^(export|psql|npx embedsync status)/.test(l));
     assert.equal(lines.length, 3, out);
-    assert.equal(lines[0], `export DATABASE_URL=${db.url} EMBEDDING_MODEL=${TINY_MODEL_DIR} PORT=${busyPort}`);
+    assert.equal(lines[0], `export DATABASE_URL=${db.url} EMBEDDING_MODEL=${TINY_MODEL_DIR}`);
     const sql = await readmeQuickStartSql();
     assert.ok(lines[1]!.includes(sql), `the demo's psql line runs the README's query: ${lines[1]}`);
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|EMBEDDING_MODEL|PG)/.test(k)));

@@ -34,8 +34,13 @@ export function explainError(err: unknown, s: ErrorSettings): string {
   const message = stripPrefix(err instanceof Error ? err.message : String(err));
   const e = err as { code?: string; detail?: string; hint?: string; errors?: { code?: string }[] };
   const code = e?.code ?? e?.errors?.[0]?.code;
-  if (code && ((CONNECT_CODES as readonly string[]).includes(code) || code in SERVER_REFUSALS || /SASL|password must be a string/.test(message))) {
-    return databaseUnreachable(message || code, code, s);
+  if ((code && ((CONNECT_CODES as readonly string[]).includes(code) || code in SERVER_REFUSALS)) || /^SASL: .*password must be a string/.test(message)) {
+    return databaseUnreachable(message || String(code), code ?? '', s);
+  }
+  if (code === 'EADDRINUSE' || code === 'EACCES') {
+    const e2 = err as { port?: number; address?: string };
+    return `${message}\n  fix: the HTTP API cannot listen on ${e2.address ?? 'HOST'}:${e2.port ?? 'PORT'}; set PORT (and HOST) to a free port, ` +
+      'stop the process holding it, or run with --no-http';
   }
   // By name: importing the downloader (and its checkpoint importer) would slow every command's start.
   if ((err as Error)?.name === 'HubUnreachableError') return hubUnreachable(message, s);
@@ -44,7 +49,7 @@ export function explainError(err: unknown, s: ErrorSettings): string {
 }
 
 function databaseUnreachable(message: string, code: string, s: ErrorSettings): string {
-  const why = SERVER_REFUSALS[code] ? `${SERVER_REFUSALS[code]} (${message})` : message;
+  const why = code && SERVER_REFUSALS[code] ? `${SERVER_REFUSALS[code]} (${message})` : message;
   const where = s.databaseUrl
     ? `${maskUrl(s.databaseUrl)} (DATABASE_URL)`
     : `host=${s.pgEnv.PGHOST ?? 'localhost'} port=${s.pgEnv.PGPORT ?? '5432'} user=${s.pgEnv.PGUSER ?? '(login name)'} database=${s.pgEnv.PGDATABASE ?? '(user name)'} (DATABASE_URL is not set: libpq's PG* variables and defaults)`;
