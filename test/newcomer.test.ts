@@ -41,7 +41,7 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
       exited.then(([code]) => { throw new Error(`the demo exited (${code}) before its answer:\n${out}\n${err}`); }),
     ]);
     assert.doesNotMatch(err, /EADDRINUSE|Error:/);
-    assert.match(out, /search functions embedsync\.similar_to and embedsync\.search installed/);
+    assert.match(out, /search functions .*embedsync\.similar_to, embedsync\.search installed/);
     const moved = new RegExp(`port ${busyPort} \\(PORT\\) is busy; the HTTP API uses port (\\d+) instead`).exec(out);
     assert.ok(moved, out);
     const port = Number(moved[1]);
@@ -78,7 +78,7 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
       assert.ok(checks.every((l) => l.startsWith('✔')), doctor.stdout);
 
       await client.query('ALTER TABLE leads DISABLE TRIGGER ALL');
-      await client.query(`INSERT INTO embedsync.deadletter (id, attempts, last_error, enqueued_at) VALUES ('999', 5, 'boom', now())`);
+      await client.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) VALUES ('public.leads', '999', 5, 'boom', now())`);
       const sick = spawnSync(process.execPath, ['bin/embedsync.js', 'doctor', '--no-model'], { cwd: ROOT, env, encoding: 'utf8' });
       assert.equal(sick.status, 1, sick.stdout + sick.stderr);
       assert.match(sick.stdout, /✘ triggers +0 of 4 embedsync triggers enabled on "public"\."leads"\n +fix: embedsync migrate/);
@@ -121,7 +121,7 @@ test('docker compose on a fresh database: the init script the postgres container
     });
     assert.equal(migrated.status, 0, migrated.stderr);
     assert.match(migrated.stdout, /backfill: 36 rows scanned, 36 enqueued/);
-    assert.match(migrated.stdout, /search functions embedsync\.similar_to and embedsync\.search installed/);
+    assert.match(migrated.stdout, /search functions .*embedsync\.similar_to, embedsync\.search installed/);
     // The function answers (empty until the daemon has embedded the rows, but it exists and runs).
     const { rowCount } = await client.query('SELECT * FROM embedsync.similar_to(4, 5)');
     assert.equal(rowCount, 0);
