@@ -117,12 +117,16 @@ export function wantsHelp(argv: readonly string[]): boolean {
   return (end < 0 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
 }
 
-/** Bigger command lines crash ONNX Runtime's session creation (SIGSEGV); long text goes through stdin. */
-export const MAX_ARGV_BYTES = 24 * 1024;
+/**
+ * Bigger command lines crash ONNX Runtime's session creation (SIGSEGV): measured from about 14.5 KB of arguments
+ * (the text or anything else) with the encoder's worker threads, whatever the environment's size. Long text goes
+ * through stdin.
+ */
+export const MAX_ARGV_BYTES = 8 * 1024;
 
 export function argvProblem(argv: readonly string[]): string | undefined {
   const bytes = argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
   if (bytes <= MAX_ARGV_BYTES) return undefined;
-  return `the command line is ${Math.ceil(bytes / 1024)} KB; arguments above ${MAX_ARGV_BYTES / 1024} KB crash the ONNX runtime. ` +
+  return `the command line is ${Math.ceil(bytes / 1024)} KB; arguments above ${MAX_ARGV_BYTES / 1024} KB can crash the ONNX runtime. ` +
     'Pass long text on stdin instead: `embedsync embed - < text.txt` (or `... | embedsync embed`), `embedsync search - < query.txt`';
 }
