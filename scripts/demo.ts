@@ -1,7 +1,10 @@
-// `npm start`'s demo: seeds a few dozen leads (empty table only), migrates, runs the daemon (sync + HTTP)
-// until every lead is embedded, prints a similarity query with its answer, and keeps running until Ctrl-C.
-// When the model hub cannot be reached it says so and runs on the bundled tiny test model instead.
-import { readFileSync } from 'node:fs';
+// `npm start`'s demo: seeds a few dozen leads (empty table only), migrates (schema, search functions, index),
+// runs the daemon (sync + HTTP) until every lead is embedded, prints a similarity query with its answer and the
+// lines to try it yourself, and keeps running until Ctrl-C. When the model hub cannot be reached it says so and
+// runs on the bundled tiny test model instead. The HTTP API takes PORT, or 8000, or any free port when busy.
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config/index.ts';
@@ -11,10 +14,13 @@ import { createLogger } from '../src/log/index.ts';
 import { HubUnreachableError } from '../src/model/hub-download.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { migrate } from '../src/cli/migrate.ts';
+import { finishMigrate } from '../src/cli/migrate-model.ts';
 import { runService } from '../src/cli/run.ts';
 import { quoteIdent, quoteQualified } from '../src/config/identifiers.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
+/** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
+const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l USING (id) ORDER BY s.score DESC;';
 let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: process.env.HOME ?? '.' });
 
 let encoder: Encoder;
@@ -42,6 +48,13 @@ if (config.source.table.schema === 'public' && config.source.table.name === 'lea
 }
 const m = await migrate({ config, model, progress: process.stderr });
 say(`migrated: ${m.scanned} rows in ${table}, ${m.enqueued} enqueued for embedding`);
+for (const line of await finishMigrate(config, model)) say(line);
+
+const port = await freePort(config.http.port, config.http.host);
+if (port !== config.http.port) {
+  say(`port ${config.http.port}${process.env.PORT ? ' (PORT)' : ''} is busy; the HTTP API uses port ${port} instead`);
+  config = { ...config, http: { ...config.http, port } };
+}
 
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
@@ -50,7 +63,8 @@ const service = runService({
   config, sync: true, http: true, signal: controller.signal, logger: createLogger('warn'),
   loadEncoder: async () => encoder,
 });
-service.catch(() => controller.abort());
+let serviceError: unknown;
+service.catch((err: unknown) => { serviceError = err; controller.abort(); });
 
 const started = Date.now();
 for (;;) {
@@ -74,7 +88,48 @@ if (randomWeights) say('\n(random-weight test model: the ranking above is not me
 await db.end();
 
 if (!controller.signal.aborted) {
-  say(`\nThe daemon keeps running (HTTP API on port ${config.http.port}). Insert or update a lead and it is re-embedded;`);
-  say('`npx embedsync status` shows the queue. Ctrl-C to stop.');
+  say(`\nThe daemon keeps running, HTTP API on http://localhost:${config.http.port}. Insert or update a lead and it is re-embedded.`);
+  say('Try it in another terminal (from this folder) while this one runs:\n');
+  for (const line of nextSteps(config)) say(`  ${line}`);
+  say('\nCtrl-C to stop.');
 }
-await service;
+await service.catch(() => undefined);
+if (serviceError) {
+  process.stderr.write(`embedsync: the daemon stopped: ${(serviceError as Error).message ?? String(serviceError)}\n`);
+  process.exitCode = 1;
+}
+
+/** The commands a newcomer types next: the settings this demo used, psql, the README's query, the CLI. */
+function nextSteps(c: Config): string[] {
+  const model = existsSync(c.model.model) ? resolve(c.model.model) : c.model.model;
+  const env: [string, string | undefined][] = [
+    ['DATABASE_URL', c.databaseUrl], ['EMBEDDING_MODEL', model],
+    // Source settings the user gave this run: the CLI needs the same ones.
+    ...(['EMBEDSYNC_TABLE', 'EMBEDSYNC_ID_COLUMN', 'EMBEDSYNC_TEXT_COLUMNS', 'EMBEDSYNC_EMBEDDING_COLUMN'] as const)
+      .map((k) => [k, process.env[k]] as [string, string | undefined]),
+  ];
+  return [
+    `export ${env.filter(([, v]) => v).map(([k, v]) => `${k}=${shellQuote(v!)}`).join(' ')}`,
+    `psql "$DATABASE_URL" -c ${shellQuote(README_SQL)}`,
+    'npx embedsync status',
+    'npx embedsync search "квартира у метро"',
+    `curl -s localhost:${c.http.port}/embed -H 'content-type: application/json' -d '{"text": "привет мир"}' | head -c 200`,
+  ];
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
+}
+
+/** The preferred port when it is free, else one the system picks (so a busy 8000 never stops the demo). */
+async function freePort(preferred: number, host: string): Promise<number> {
+  const tryListen = (p: number) => new Promise<number | undefined>((done) => {
+    const srv = createServer();
+    srv.once('error', () => done(undefined));
+    srv.listen(p, host, () => {
+      const got = (srv.address() as { port: number }).port;
+      srv.close(() => done(got));
+    });
+  });
+  return (await tryListen(preferred)) ?? (await tryListen(0))!;
+}

@@ -1,21 +1,37 @@
 // Composition root: the only module that touches `process` (argv, env, signals, exit codes).
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { ConfigError, loadConfig, type Config } from './config/index.ts';
 import { UsageError, type Command, type CommandContext } from './cli/context.ts';
-import { COMMANDS, usage } from './cli/commands.ts';
+import { argvProblem, COMMANDS, commandUsage, usage, wantsHelp } from './cli/commands.ts';
+import { explainError } from './cli/errors.ts';
+
+let config: Config | undefined;
 
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(name === 'help' && rest[0] ? commandUsage(rest[0], rest.slice(1)) : usage());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`embedsync ${pkg.version}\n`);
+    return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
     process.stderr.write(`embedsync: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
     return 2;
   }
+  if (wantsHelp(rest)) {
+    process.stdout.write(commandUsage(name, rest));
+    return 0;
+  }
+  const tooLong = argvProblem(process.argv);
+  if (tooLong) throw new UsageError(tooLong);
 
   const controller = new AbortController();
   let signals = 0;
@@ -30,7 +46,6 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  let config: Config | undefined;
   const ctx: CommandContext = {
     argv: rest,
     env: process.env,
@@ -44,6 +59,15 @@ async function main(): Promise<number> {
     signal: controller.signal,
     cores: availableParallelism(),
     cwd: process.cwd(),
+    stdin: {
+      // isatty, not process.stdin.isTTY: touching process.stdin opens a handle on the pipe for every command.
+      isTTY: isatty(0),
+      readAll: async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of process.stdin) chunks.push(c as Buffer);
+        return Buffer.concat(chunks).toString('utf8');
+      },
+    },
   };
   const command: Command = await load();
   return command(ctx);
@@ -56,7 +80,13 @@ main().then(
       process.stderr.write(`embedsync: ${err.message}\n`);
       process.exitCode = 2;
     } else {
-      process.stderr.write(`embedsync: ${err instanceof Error ? err.message : String(err)}\n`);
+      const message = explainError(err, {
+        databaseUrl: config ? config.databaseUrl : process.env.DATABASE_URL,
+        model: config?.model.model ?? process.env.EMBEDDING_MODEL,
+        hfEndpoint: config?.model.hfEndpoint ?? process.env.HF_ENDPOINT,
+        pgEnv: process.env,
+      });
+      process.stderr.write(`embedsync: ${message}\n`);
       if (process.env.EMBEDSYNC_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
       process.exitCode = 1;
     }

@@ -18,6 +18,15 @@ export interface CommandContext {
   readonly signal: AbortSignal;
   readonly cores: number;
   readonly cwd: string;
+  /** Standard input, for `embed -` and text piped in; absent where there is none (tests, embedding callers). */
+  readonly stdin?: Input;
+}
+
+export interface Input {
+  /** A terminal: nothing is piped in, so a missing text is a usage error rather than a wait. */
+  readonly isTTY: boolean;
+  /** All of it, as UTF-8. */
+  readAll(): Promise<string>;
 }
 
 /** Resolves to the process exit code. */
@@ -25,4 +34,16 @@ export type Command = (ctx: CommandContext) => Promise<number>;
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * The text operand of `embed` / `search`: the argument, or stdin for `-` (or no argument with stdin piped in).
+ * One trailing newline (what `echo` and editors add) is dropped.
+ */
+export async function textOperand(ctx: CommandContext, positionals: readonly string[], usage: string): Promise<string> {
+  if (positionals.length > 1) throw new UsageError(`one text, not ${positionals.length} (quote it, or pipe it in)\n${usage}`);
+  const arg = positionals[0];
+  if (arg !== undefined && arg !== '-') return arg;
+  if (!ctx.stdin || (arg === undefined && ctx.stdin.isTTY)) throw new UsageError(usage);
+  return (await ctx.stdin.readAll()).replace(/\r?\n$/, '');
 }

@@ -1,9 +1,10 @@
-// `embedsync embed "text" [--query] [--model DIR]`: one embedding as JSON on stdout.
+// `embedsync embed "text" [--query] [--model DIR]`: one embedding as JSON on stdout. `-` (or no text with
+// stdin piped in) reads the text from stdin: the way in for long texts.
 import { parseArgs } from 'node:util';
-import { UsageError, type Command } from './context.ts';
+import { textOperand, UsageError, type Command } from './context.ts';
 import { encoderFromContext } from './model-args.ts';
 
-const USAGE = 'usage: embedsync embed "text" [--query] [--model DIR]';
+const USAGE = 'usage: embedsync embed "text" | - [--query] [--model DIR]';
 
 export const embedCommand: Command = async (ctx) => {
   let parsed;
@@ -16,10 +17,10 @@ export const embedCommand: Command = async (ctx) => {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
-  if (parsed.positionals.length !== 1) throw new UsageError(USAGE);
+  const text = await textOperand(ctx, parsed.positionals, USAGE);
   const encoder = await encoderFromContext(ctx, parsed.values.model);
   try {
-    const result = await encoder.encode([parsed.positionals[0]!], parsed.values.query ? 'query' : 'document');
+    const result = await encoder.encode([text], parsed.values.query ? 'query' : 'document');
     if (result.truncated) ctx.stderr.write(`embedsync: text cut to the model's ${encoder.info.maxTokens} tokens\n`);
     const vector = result.vectors[0]!;
     ctx.stdout.write(`${JSON.stringify({

@@ -7,7 +7,9 @@ import { createPool, type Queryable } from '../db/pool.ts';
 import { quoteIdent } from '../config/identifiers.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
-import { UsageError, type Command } from './context.ts';
+import { textOperand, UsageError, type Command } from './context.ts';
+
+const SEARCH_USAGE = 'usage: embedsync search "text" | - [--limit 10] [--min-score 0] [--json]';
 
 export interface SearchHit {
   readonly id: string;
@@ -36,12 +38,14 @@ export const searchCommand: Command = async (ctx) => {
       options: { limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' }, json: { type: 'boolean', default: false } },
     });
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nusage: embedsync search "text" [--limit 10] [--min-score 0] [--json]`);
+    throw new UsageError(`${(err as Error).message}\n${SEARCH_USAGE}`);
   }
-  const text = parsed.positionals.join(' ').trim();
+  // Unquoted words are one query; `-` (or nothing, with stdin piped in) reads it from stdin.
+  const text = (parsed.positionals.length > 1 ? parsed.positionals.join(' ')
+    : await textOperand(ctx, parsed.positionals, SEARCH_USAGE)).trim();
   const limit = Number(parsed.values.limit);
   const minScore = Number(parsed.values['min-score']);
-  if (!text) throw new UsageError('usage: embedsync search "text" [--limit 10] [--min-score 0] [--json]');
+  if (!text) throw new UsageError(SEARCH_USAGE);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
   if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
   const config = ctx.config();

@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { DEFAULT_SYNC_SHARE } from '../encoder/run-scheduler.ts';
 import { BACKENDS, type Backend } from '../encoder/types.ts';
+import { nearestSetting, SETTINGS } from './settings.ts';
 import { identifierProblem, parseQualifiedName, type QualifiedName } from './identifiers.ts';
 import {
   parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parseRate, parseUrl,
@@ -335,6 +336,11 @@ function readConfigFile(path: string | undefined, problems: string[]): Record<st
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(data)) {
+    if (!(SETTINGS as readonly string[]).includes(k)) {
+      const near = nearestSetting(k);
+      problems.push(`${path}: unknown setting ${k}${near ? ` (did you mean ${near}?)` : ''}; docs/configuration.md lists them all`);
+      continue;
+    }
     if (typeof v === 'string') out[k] = v;
     else if (typeof v === 'number' || typeof v === 'boolean') out[k] = String(v);
     else if (Array.isArray(v) && v.every((x) => typeof x === 'string')) out[k] = v.join(',');

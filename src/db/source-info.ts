@@ -12,6 +12,9 @@ export interface SourceInfo {
   readonly missingColumns: readonly string[];
 }
 
+/** Column types whose values are text as they are; anything else needs EMBEDSYNC_DOCUMENT_SQL to say how. */
+export const TEXT_TYPES = ['text', 'varchar', 'bpchar', 'citext', 'name'] as const;
+
 export class SourceError extends Error {
   override name = 'SourceError';
 }
@@ -30,7 +33,14 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
   const id = col.get(source.idColumn);
   if (!id) problems.push(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) does not exist in ${rel}`);
   if (source.documentSql === undefined) {
-    for (const c of source.textColumns) if (!col.get(c)) problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) does not exist in ${rel}`);
+    for (const c of source.textColumns) {
+      const t = col.get(c);
+      if (!t) problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) does not exist in ${rel}`);
+      else if (!(TEXT_TYPES as readonly string[]).includes(t.typname)) {
+        problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) is ${t.type}; allowed are text, character varying, character, citext: ` +
+          `drop it from EMBEDSYNC_TEXT_COLUMNS, or build the document with EMBEDSYNC_DOCUMENT_SQL (e.g. title || ' ' || ${c}::text)`);
+      }
+    }
   }
   const emb = col.get(source.embeddingColumn);
   if (emb && emb.typname !== 'vector') problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector`);

@@ -34,6 +34,9 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig): Promis
   const installed = await db.query<{ ok: boolean }>("SELECT to_regclass('embedsync.queue') IS NOT NULL AS ok");
   if (!installed.rows[0]?.ok) throw new Error('embedsync is not installed in this database: run `embedsync migrate` first');
   const info = await inspectSource(db, source);
+  if (info.missingColumns.length > 0) {
+    throw new Error(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): run \`embedsync migrate\` first`);
+  }
   const st = (await db.query<{ model: string; model_checksum: string; dimensions: number }>(
     'SELECT model, model_checksum, dimensions FROM embedsync.state WHERE source = $1', [info.sql.sourceKey])).rows[0];
   const queue = await queueOps(db, info.sql, 0).stats();

@@ -1,0 +1,165 @@
+// `embedsync doctor [--no-model]`: checks the setup end to end and prints one line per check, ✔ or ✘ with
+// the fix. Exit code 0 when every check passed, 1 otherwise. Reads only: it never migrates or writes.
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import type { Config } from '../config/index.ts';
+import { quoteQualified } from '../config/identifiers.ts';
+import { readModelState, type ModelState } from '../db/model-state.ts';
+import { createClient } from '../db/pool.ts';
+import { inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
+import { getIndexStatus } from '../db/vector-index.ts';
+import { queueOps } from '../queue/queue.ts';
+import { UsageError, type Command, type CommandContext } from './context.ts';
+import { explainError } from './errors.ts';
+import { indexPolicy } from './migrate-model.ts';
+
+export interface Check {
+  readonly ok: boolean;
+  readonly name: string;
+  /** What was found. */
+  readonly found: string;
+  /** What to do about it (failed checks). */
+  readonly fix?: string;
+}
+
+/** A queue entry older than this means no daemon is keeping up (or none runs). */
+const STALE_QUEUE_SECONDS = 300;
+const USAGE = 'usage: embedsync doctor [--no-model]';
+
+export const doctorCommand: Command = async (ctx) => {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...ctx.argv], options: { 'no-model': { type: 'boolean', default: false } } }));
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${USAGE}`);
+  }
+  const config = ctx.config();
+  const checks = await runChecks(ctx, config, !values['no-model']);
+  for (const c of checks) ctx.stdout.write(`${formatCheck(c)}\n`);
+  const failed = checks.filter((c) => !c.ok).length;
+  ctx.stdout.write(failed ? `\n${failed} of ${checks.length} checks failed\n` : `\nall ${checks.length} checks passed\n`);
+  return failed ? 1 : 0;
+};
+
+export function formatCheck(c: Check): string {
+  return `${c.ok ? '✔' : '✘'} ${c.name.padEnd(16)} ${c.found}${c.ok || !c.fix ? '' : `\n  ${' '.repeat(16)} fix: ${c.fix}`}`;
+}
+
+export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean): Promise<Check[]> {
+  const checks: Check[] = [];
+  const add = (c: Check) => { checks.push(c); return c.ok; };
+  const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-doctor' });
+  try {
+    await client.connect();
+  } catch (err) {
+    add({ ok: false, name: 'database', found: explainError(err, { databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env }).split('\n')[0]!,
+      fix: 'start the database or set DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)' });
+    return [...checks, ...await modelChecks(ctx, config, loadModel, undefined)];
+  }
+  try {
+    const v = (await client.query<{ v: string; u: string; db: string }>('SELECT current_setting(\'server_version\') AS v, current_user AS u, current_database() AS db')).rows[0]!;
+    add({ ok: true, name: 'database', found: `PostgreSQL ${v.v}, database ${v.db} as ${v.u}` });
+
+    const ext = (await client.query<{ installed: string | null; available: string | null }>(
+      `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
+              (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS available`)).rows[0]!;
+    add(ext.installed ? { ok: true, name: 'pgvector', found: `pgvector ${ext.installed}` }
+      : ext.available ? { ok: false, name: 'pgvector', found: `pgvector ${ext.available} is available but not installed in this database`, fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
+        : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server', fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' });
+
+    const table = quoteQualified(config.source.table);
+    let info: SourceInfo | undefined;
+    try {
+      info = await inspectSource(client, config.source);
+      add({ ok: true, name: 'source table', found: `${table}, id column ${config.source.idColumn} (${info.sql.idType})` });
+    } catch (err) {
+      if (!(err instanceof SourceError)) throw err;
+      add({ ok: false, name: 'source table', found: err.message, fix: 'set EMBEDSYNC_TABLE, EMBEDSYNC_ID_COLUMN and EMBEDSYNC_TEXT_COLUMNS to your table (docs/configuration.md)' });
+    }
+    const installed = (await client.query<{ ok: boolean }>("SELECT to_regclass('embedsync.queue') IS NOT NULL AS ok")).rows[0]!.ok;
+    const migrated = info !== undefined && installed && info.missingColumns.length === 0;
+    if (info) {
+      add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
+        : { ok: false, name: 'schema', found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed', fix: 'embedsync migrate' });
+      const triggers = await triggerCount(client, table);
+      add(triggers === 4 ? { ok: true, name: 'triggers', found: `4 embedsync triggers enabled on ${table}` }
+        : { ok: false, name: 'triggers', found: `${triggers} of 4 embedsync triggers enabled on ${table}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+    }
+    if (info && migrated) add(await privilegeCheck(client, config, table));
+
+    const state = info && installed ? await readModelState(client, info.sql.sourceKey) : undefined;
+    checks.push(...await modelChecks(ctx, config, loadModel, state));
+
+    if (info && migrated) {
+      const q = await queueOps(client, info.sql, 0).stats();
+      const behind = q.oldestSeconds > STALE_QUEUE_SECONDS;
+      add({ ok: !behind, name: 'queue', found: `${q.queued} queued, ${q.leased} leased, oldest ${Math.round(q.oldestSeconds)} s`,
+        fix: 'no daemon is keeping up: start `embedsync run` (or more of them), and see `embedsync status`' });
+      add({ ok: q.deadlettered === 0, name: 'dead letters', found: `${q.deadlettered} row${q.deadlettered === 1 ? '' : 's'} failed every attempt`,
+        fix: '`embedsync deadletter list` shows why; fix the cause, then `embedsync deadletter retry --all`' });
+      const s = await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicy(config));
+      const due = s.decision.action === 'build' || s.decision.action === 'rebuild' || s.decision.action === 'drop' || s.invalid.length > 0;
+      add({ ok: !due, name: 'index', found: `${s.index ? `${s.index.name} (${s.index.kind})` : 'no index'}: ${s.decision.action}, ${s.decision.reason}` +
+        (s.invalid.length ? `; invalid leftovers ${s.invalid.map((x) => x.name).join(', ')}` : ''),
+      fix: 'embedsync index rebuild' });
+    }
+    return checks;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function triggerCount(client: pg.Client, table: string): Promise<number> {
+  // Triggers calling functions of schema embedsync, the ones source-install.sql creates.
+  const { rows } = await client.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace ns ON ns.oid = p.pronamespace
+     WHERE t.tgrelid = to_regclass($1) AND ns.nspname = 'embedsync' AND NOT t.tgisinternal AND t.tgenabled <> 'D'`, [table]);
+  return rows[0]!.n;
+}
+
+/** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */
+async function privilegeCheck(client: pg.Client, config: Config, table: string): Promise<Check> {
+  const s = config.source;
+  const read = [s.idColumn, ...(s.documentSql === undefined ? s.textColumns : []), s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn];
+  const write = [s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn];
+  // One privilege per test: has_table_privilege with a list answers true when *any* of them is held.
+  const tables = [['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
+    ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'], ['embedsync.state', 'SELECT']] as const;
+  const columns = [...read.map((c) => [c, 'SELECT'] as const), ...write.map((c) => [c, 'UPDATE'] as const)];
+  const { rows } = await client.query<{ what: string; ok: boolean }>(
+    `SELECT 'USAGE on schema embedsync' AS what, has_schema_privilege('embedsync', 'USAGE') AS ok
+     UNION ALL SELECT p || ' on ' || o, has_table_privilege(o, p) FROM unnest($1::text[], $2::text[]) AS x(o, p)
+     UNION ALL SELECT p || ' (' || c || ') on ' || $5, has_column_privilege($5, c, p) FROM unnest($3::text[], $4::text[]) AS y(c, p)`,
+    [tables.map((t) => t[0]), tables.map((t) => t[1]), columns.map((c) => c[0]), columns.map((c) => c[1]), table]);
+  const missing = rows.filter((r) => !r.ok).map((r) => r.what);
+  return missing.length === 0
+    ? { ok: true, name: 'privileges', found: 'this role may read the source and write vectors and the queue' }
+    : { ok: false, name: 'privileges', found: `this role lacks ${missing.join('; ')}`, fix: 'GRANT them to the daemon\'s role (docs/security.md gives the statements)' };
+}
+
+async function modelChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean, state: ModelState | undefined): Promise<Check[]> {
+  if (!loadModel) return [];
+  const { createEncoder } = await import('../encoder/index.ts');
+  let encoder;
+  try {
+    encoder = await createEncoder(config.model, { cwd: ctx.cwd, signal: ctx.signal });
+  } catch (err) {
+    const message = explainError(err, { databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env });
+    const [first, ...rest] = message.split('\n');
+    return [{ ok: false, name: 'model', found: `EMBEDDING_MODEL=${config.model.model} does not load: ${first}`,
+      fix: rest.length ? rest.map((l) => l.trim().replace(/^fix: /, '')).join(' ') : 'set EMBEDDING_MODEL to a model folder or a reachable hub id (docs/models.md)' }];
+  }
+  try {
+    const i = encoder.info;
+    const loaded: Check = { ok: true, name: 'model', found: `${i.name}: ${i.dimensions} dimensions, checksum ${i.checksum}` };
+    if (!state) return [loaded];
+    const same = state.checksum === i.checksum;
+    return [loaded, {
+      ok: same, name: 'model checksum',
+      found: same ? `the table's vectors are from this model (${state.checksum})` : `the table's vectors are from ${state.model} (${state.checksum}, ${state.dimensions} dimensions), EMBEDDING_MODEL is ${i.name} (${i.checksum}, ${i.dimensions})`,
+      fix: 'embedsync migrate (re-embeds for the new model), or set EMBEDDING_MODEL back to the recorded model',
+    }];
+  } finally {
+    await encoder.close();
+  }
+}
