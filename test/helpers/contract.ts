@@ -29,7 +29,7 @@ function specOf(app: FastifyInstance, apiKey: string | undefined): () => Promise
 /** Records every response `app.inject` returns from now on. */
 export function recordResponses(app: FastifyInstance, apiKey: string | undefined): void {
   const spec = specOf(app, apiKey);
-  const inject = app.inject.bind(app) as (o: InjectOptions) => Promise<import('light-my-request').Response>;
+  const inject = app.inject.bind(app) as (o: InjectOptions) => Promise<import('fastify').LightMyRequestResponse>;
   (app as unknown as { inject: typeof inject }).inject = async (options: InjectOptions) => {
     const res = await inject(options);
     received.push({
