@@ -4,17 +4,18 @@
 // is replaced; the process stays up. A run that overruns badly is abandoned: its caller gets the same error at
 // once and a replacement worker starts.
 //
-// A worker is never terminated while ONNX Runtime runs on it: the binding cannot hand back its result into a
-// terminating thread and aborts the whole process (measured: "terminate called after throwing an instance of
-// 'Napi::Error'"). So an abandoned worker retires when its run returns, and close() waits for runs in flight,
-// each bounded by the run size. A native crash inside ONNX Runtime (SIGSEGV) ends the process too: threads share
+// A worker is never terminated from outside: the binding cannot hand a run's result, or finalize its session,
+// in a thread being torn down, and aborts the whole process (measured: "terminate called after throwing an
+// instance of 'Napi::Error'"). Workers are asked to stop instead: each releases its session and ends its own
+// thread. So an abandoned worker retires when its run returns, and close() waits for runs in flight, each
+// bounded by the run size. A native crash inside ONNX Runtime (SIGSEGV) ends the process too: threads share
 // it. What survives that is outside: leases bring the claimed rows back, the orchestrator restarts the daemon.
 import { Worker } from 'node:worker_threads';
 import type { ModelFolder } from './model-folder.ts';
 import { filesFingerprint, hashFiles, onnxFiles } from './onnx-session.ts';
 import { RunScheduler } from './run-scheduler.ts';
 import { EncodeError, type EncodeSource } from './types.ts';
-import type { RunDone, RunRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
+import type { RunDone, RunRequest, StopRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
 
 const ENTRY = new URL('./worker/entry.mjs', import.meta.url);
 
@@ -33,7 +34,7 @@ export interface WorkerPoolOptions {
   readonly sessions: number;
   readonly threads: number;
   readonly scheduler: RunScheduler;
-  /** A run longer than this is abandoned: its worker is terminated and replaced. */
+  /** A run longer than this is abandoned: its worker is retired and replaced. */
   readonly runTimeoutMs: number;
   /** Told about every worker that died or was abandoned (log line and metric). */
   readonly onWorkerExit?: (e: WorkerExit) => void;
@@ -68,7 +69,7 @@ export class WorkerPool {
   #nextId = 1;
   #closed = false;
   #freeWaiters: (() => void)[] = [];
-  /** Abandoned workers still inside a run: terminated as soon as it returns. */
+  /** Abandoned workers still inside a run: asked to stop as soon as it returns. */
   readonly #retiring = new Set<Worker>();
   /** Why the pool cannot run at all (a replacement worker failed to load the model). */
   #broken: string | undefined;
@@ -148,7 +149,7 @@ export class WorkerPool {
     slot.worker.removeAllListeners('exit');
     slot.worker.removeAllListeners('message');
     const old = slot.worker;
-    old.on('message', () => { void old.terminate(); });
+    old.on('message', () => { void stopWorker(old); });
     old.on('exit', () => this.#retiring.delete(old));
     this.#o.onWorkerExit?.({ worker: slot.index, reason: 'overrun', message });
     const at = this.#slots.indexOf(slot);
@@ -161,7 +162,7 @@ export class WorkerPool {
       ...(this.#digest ? { files: this.#files, fingerprint: this.#fingerprint } : {}),
     };
     // execArgv: [] — the worker registers its own TypeScript loader (entry.mjs) and needs none of the parent's flags.
-    const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}` });
+    const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}`, resourceLimits: { stackSizeMb: 64 } });
     let settle!: { resolve: () => void; reject: (err: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     ready.catch(() => undefined);
@@ -172,7 +173,7 @@ export class WorkerPool {
           this.inputNames = m.inputNames;
           this.outputNames = m.outputNames;
           slot.isReady = true;
-          worker.unref();
+          idle(worker);
           settle.resolve();
           this.#wakeFree();
           return;
@@ -181,7 +182,7 @@ export class WorkerPool {
           settle.reject(new Error(m.message));
           // Without a single worker able to load the model, no run can ever start: fail them all clearly.
           if (!this.#closed && !this.#slots.some((x) => x !== slot && x.isReady)) this.#broken = m.message;
-          void worker.terminate();
+          void stopWorker(worker);
           this.#wakeFree();
           return;
         case 'done':
@@ -190,7 +191,7 @@ export class WorkerPool {
           if (!job || job.req.id !== m.id) return;
           clearTimeout(job.watchdog);
           slot.job = undefined;
-          worker.unref();
+          idle(worker);
           if (m.type === 'done') job.resolve(m);
           else job.reject(new EncodeError(m.message, m.reason, m.index));
           this.#wakeFree();
@@ -248,8 +249,24 @@ export class WorkerPool {
     this.#closed = true;
     this.#wakeFree();
     await this.#o.scheduler.idle();
-    await Promise.all([...this.#slots.map((s) => s.worker), ...this.#retiring].map(async (w) => {
-      await w.terminate();
-    }));
+    await Promise.all([...this.#slots.map((s) => s.worker), ...this.#retiring].map(stopWorker));
   }
+}
+
+/** Workers asked to stop: they keep the process alive until they are gone. */
+const stopping = new WeakSet<Worker>();
+
+/** A worker with nothing to do does not keep the process alive (unless it is on its way out). */
+function idle(worker: Worker): void {
+  if (!stopping.has(worker)) worker.unref();
+}
+
+/** Asks a worker to release its session and end its thread once it is idle; resolves when it has. */
+async function stopWorker(worker: Worker): Promise<void> {
+  if (worker.threadId === -1) return; // already gone
+  stopping.add(worker);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.ref();
+  worker.postMessage({ type: 'stop' } satisfies StopRequest);
+  await exited;
 }

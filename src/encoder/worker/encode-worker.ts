@@ -10,7 +10,7 @@ import { createSession, filesFingerprint } from '../onnx-session.ts';
 import { paddedFeeds } from '../padded-feeds.ts';
 import { l2Normalize, pool } from '../pooling.ts';
 import { TextTokenizer, type Tokenized } from '../text-tokenizer.ts';
-import type { CrashRequest, RunDone, RunFailed, RunRequest, WorkerInit, WorkerMessage } from './protocol.ts';
+import type { CrashRequest, StopRequest, RunDone, RunFailed, RunRequest, WorkerInit, WorkerMessage } from './protocol.ts';
 
 const port = parentPort!;
 
@@ -94,7 +94,12 @@ async function start(): Promise<void> {
   };
 
   // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.
-  port.on('message', (req: RunRequest | CrashRequest) => {
+  port.on('message', (req: RunRequest | CrashRequest | StopRequest) => {
+    if ('type' in req && req.type === 'stop') {
+      // The session goes first, on this thread, so nothing of ONNX Runtime is left to finalize at teardown.
+      void session.release().catch(() => undefined).then(() => port.close());
+      return;
+    }
     if ('type' in req) {
       setImmediate(() => { throw new Error('worker crash requested'); });
       return;

@@ -28,6 +28,11 @@ export interface CrashRequest {
   readonly type: 'crash';
 }
 
+/** Releases the session and ends the worker's thread (the pool sends it only to an idle worker). */
+export interface StopRequest {
+  readonly type: 'stop';
+}
+
 export interface RunDone {
   readonly type: 'done';
   readonly id: number;
