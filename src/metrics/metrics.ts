@@ -24,6 +24,7 @@ export interface Metrics {
   readonly encoderWorkerRestarts: Counter<'reason'>;
   readonly encoderTokensPerSecond: Gauge<string>;
   readonly syncClaimRows: Gauge<string>;
+  readonly modelMismatch: Gauge<'source'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -56,5 +57,6 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     encoderWorkerRestarts: new Counter({ name: 'embedsync_encoder_worker_restarts_total', help: 'Encoder worker threads replaced, by reason (crashed, overrun)', labelNames: ['reason'] as const, registers }),
     encoderTokensPerSecond: new Gauge({ name: 'embedsync_encoder_tokens_per_second', help: 'Measured model speed of one encoder session (padded tokens per second, moving average)', registers }),
     syncClaimRows: new Gauge({ name: 'embedsync_sync_claim_rows', help: 'Rows per sync claim, sized so a claim takes about one model run per session', registers }),
+    modelMismatch: new Gauge({ name: 'embedsync_model_mismatch', help: '1 while migrate has recorded another model for the source than this daemon runs (it writes nothing)', labelNames: ['source'] as const, registers }),
   };
 }
