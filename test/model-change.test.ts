@@ -230,6 +230,12 @@ test('the write statement refuses a model other than the recorded one, and the s
     assert.deepEqual(ok.written, ['2']);
     const okShadow = await shadow.write([{ id: '4', hash: (await ops.readDocuments(['4']))[0]!.hash, vector }], [], [], c.info.checksum);
     assert.deepEqual(okShadow.written, ['4']);
+
+    // The next migrate resumes the same-dimension migration where it stopped.
+    const resumed = await t.migrate({ encoder: c });
+    assert.equal(resumed.handled, true);
+    assert.match(resumed.lines.join('\n'), /, resumed after step columns/);
+    assert.equal(resumed.shadow!.encoded, 19, 'row 4 already held its new vector');
   } finally {
     await t.close();
   }
