@@ -139,6 +139,7 @@ test('a running daemon of the old model learns of the swap at once: warning with
     await waitFor('A syncing', async () => logA.find((l) => l.event === 'sync_started'));
     assert.equal((await fetch(`${address}/ready`)).status, 200);
     assert.match(await metrics.registry.metrics(), /embedsync_model_mismatch\{source="public.leads"\} 0/);
+    await waitFor('per-table queue gauge', async () => /embedsync_queue_depth\{source="public.leads"\} 0/.test(await metrics.registry.metrics()));
 
     // The old daemon still embeds while nothing has changed.
     await t.pool.query(`UPDATE leads SET title = 'до смены модели' WHERE id = 3`);

@@ -12,10 +12,10 @@ export interface Metrics {
   readonly cacheHits: Counter<string>;
   readonly cacheMisses: Counter<string>;
   readonly activeRequests: Gauge<string>;
-  readonly queueDepth: Gauge<string>;
-  readonly oldestQueuedSeconds: Gauge<string>;
+  readonly queueDepth: Gauge<'source'>;
+  readonly oldestQueuedSeconds: Gauge<'source'>;
   readonly rowsEmbedded: Counter<string>;
-  readonly deadletterRows: Gauge<string>;
+  readonly deadletterRows: Gauge<'source'>;
   readonly changeToEmbeddingSeconds: Histogram<string>;
   readonly tokensTotal: Counter<string>;
   readonly truncatedTotal: Counter<string>;
@@ -45,10 +45,11 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     cacheHits: new Counter({ name: 'embedding_cache_hits_total', help: 'Embedding cache hits', registers }),
     cacheMisses: new Counter({ name: 'embedding_cache_misses_total', help: 'Embedding cache misses', registers }),
     activeRequests: new Gauge({ name: 'embedding_active_requests', help: 'Encodes running for HTTP requests', registers }),
-    queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows waiting in the sync queue', registers }),
-    oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the oldest queued row', registers }),
+    // Per source table (schema.table): several daemons, one per table, can share a dashboard.
+    queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows of the source waiting in the sync queue', labelNames: ['source'] as const, registers }),
+    oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the source\'s oldest queued row', labelNames: ['source'] as const, registers }),
     rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
-    deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows in the dead-letter table', registers }),
+    deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows of the source in the dead-letter table', labelNames: ['source'] as const, registers }),
     changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
     tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),

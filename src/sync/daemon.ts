@@ -177,9 +177,10 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const refreshGauges = async () => {
     if (!metrics) return;
     const s = await ops.stats();
-    metrics.queueDepth.set(s.queued);
-    metrics.oldestQueuedSeconds.set(s.oldestSeconds);
-    metrics.deadletterRows.set(s.deadlettered);
+    const labels = { source: info.sql.sourceKey };
+    metrics.queueDepth.set(labels, s.queued);
+    metrics.oldestQueuedSeconds.set(labels, s.oldestSeconds);
+    metrics.deadletterRows.set(labels, s.deadlettered);
   };
   const gaugeTimer = setInterval(() => { refreshGauges().catch(() => undefined); }, Math.max(1000, sync.pollIntervalMs));
   void refreshGauges().catch(() => undefined);
