@@ -7,6 +7,9 @@
 -- concurrent change makes Postgres re-check the WHERE on the newest row version, so a vector never lands on
 -- text it was not made from. A queue row is deleted only at the version claimed, so a change that arrived
 -- meanwhile (the trigger bumps version) stays queued and is encoded again.
+-- embedsync.writer_allowed raises unless $4 is the model these columns take (migrations/005_model_guard.sql):
+-- a daemon on a model that migrate has replaced writes and dequeues nothing. It has no column in it, so it
+-- is a one-time filter, evaluated once per statement before any row, even for a batch of nothing.
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::vector[]) AS i(id, text_hash, embedding)
 ), written AS (
@@ -15,7 +18,8 @@ WITH input AS (
   FROM input i
   -- The = ANY makes the source's primary key drive the plan: without it the planner may hash-join the whole
   -- table, hashing every row's document, because it cannot tell the md5 check is far costlier than it looks.
-  WHERE t.{{id}} = ANY ($1::text[]::{{id_type}}[])
+  WHERE embedsync.writer_allowed($8, $4, {{shadow}})
+    AND t.{{id}} = ANY ($1::text[]::{{id_type}}[])
     AND t.{{id}} = i.id::{{id_type}}
     AND md5({{document:t}})::uuid = i.text_hash
   RETURNING i.id
@@ -26,10 +30,11 @@ WITH input AS (
 ), dequeued AS (
   DELETE FROM embedsync.queue q
   USING done d, unnest($6::text[], $7::bigint[]) AS c(id, version)
-  WHERE q.source = $8 AND q.id = d.id AND c.id = d.id AND q.version = c.version
+  WHERE embedsync.writer_allowed($8, $4, {{shadow}})
+    AND q.source = $8 AND q.id = d.id AND c.id = d.id AND q.version = c.version
   RETURNING q.id, extract(epoch FROM clock_timestamp() - q.changed_at)::float8 AS lag_seconds
 ), cleared AS (
-  DELETE FROM embedsync.deadletter x USING done d WHERE x.source = $8 AND x.id = d.id
+  DELETE FROM embedsync.deadletter x USING done d WHERE embedsync.writer_allowed($8, $4, {{shadow}}) AND x.source = $8 AND x.id = d.id
 )
 SELECT id, NULL::float8 AS lag_seconds, true AS written FROM written
 UNION ALL

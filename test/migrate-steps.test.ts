@@ -1,5 +1,6 @@
 // Model migrations step by step: a crash at every step of the shadow migration resumes on the next run;
-// a same-dimension model change re-embeds only rows whose checksum differs; --dry-run, --abort, --in-place.
+// a same-dimension model change runs the same shadow migration, or with --in-place re-embeds only rows whose
+// checksum differs; --dry-run, --abort, --in-place.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
@@ -94,7 +95,7 @@ test('a crash at every step of the shadow migration is resumed by the next run',
   }
 });
 
-test('a same-dimension model change re-embeds only rows whose checksum differs, with progress in status', async () => {
+test('a same-dimension model change --in-place re-embeds only rows whose checksum differs, with progress in status', async () => {
   const rows = 300;
   const t = await setupMigrateDb(rows, ENV);
   try {
@@ -113,18 +114,23 @@ test('a same-dimension model change re-embeds only rows whose checksum differs, 
     }
     c.counts.clear();
 
-    const plan = await t.migrate({ encoder: c, dryRun: true });
-    assert.match(plan.lines.join('\n'), /same dimension, new checksum/);
+    const shadowPlan = (await t.migrate({ encoder: c, dryRun: true })).lines.join('\n');
+    assert.match(shadowPlan, /same dimension, new checksum \(was [0-9a-f]{16}\), shadow migration/);
+    assert.match(shadowPlan, /backfill 300 of 300 rows: ~\d+s at \d+ rows\/s/);
+    assert.match(shadowPlan, /searches keep answering from the current column until the swap/);
+    const plan = await t.migrate({ encoder: c, dryRun: true, inPlace: true });
+    assert.match(plan.lines.join('\n'), /IN PLACE: same dimension, new checksum/);
     assert.match(plan.lines.join('\n'), /re-embeds 260 of 300 rows: ~\d+s at \d+ rows\/s/);
     c.counts.clear();
 
-    const r = await t.migrate({ encoder: c });
-    assert.equal(r.handled, false, 'no shadow columns for a same-dimension change');
+    const r = await t.migrate({ encoder: c, inPlace: true });
+    assert.equal(r.handled, false, 'no shadow columns for an in-place change');
+    assert.match(r.lines.join('\n'), /next: restart every daemon serving public\.leads/);
     const cfg = t.config(sibling, ENV);
     const before = await getSyncStatus(t.pool, cfg.source);
     assert.deepEqual([before.rows.current, before.rows.stale, before.queue.queued], [40, 260, 260]);
     assert.match(formatStatus(before), /re-embedding +13\.3% done, 260 rows left/);
-    // Search skips the stale rows meanwhile: only the 40 current ones can be found.
+    // In place, search skips the stale rows meanwhile: only the 40 current ones can be found.
     const found = await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.similar_to(1, 100)');
     assert.equal(found.rowCount, 39);
     assert.ok(found.rows.every((x) => Number(x.id) <= 40));

@@ -1,6 +1,7 @@
 // The model-change half of `embedsync migrate`: --dry-run plans, --abort, --in-place, and the shadow
-// migration for a dimension change (with a progress bar and ETA). The plain schema setup and the backfill
-// enqueue stay in migrate.ts; finishMigrate() then installs the search functions and builds the index.
+// migration for every model change, same dimension or not (with a progress bar and ETA), so search answers
+// from the old vectors until the new ones are complete. The plain schema setup and the backfill enqueue stay
+// in migrate.ts; finishMigrate() then installs the search functions and builds the index.
 import type { Config } from '../config/index.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
 import { MIGRATE_LOCK_KEY, migrateSchema } from '../db/migrate.ts';
@@ -55,12 +56,21 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
     }
     // Before --in-place drops anything (migrateSchema checks it again for the plain path).
     await checkIdColumn(client, config.source);
-    if (d.change.kind !== 'dimension') return { handled: false, lines: [] };
-    if (o.inPlace || !d.state) {
+    if (d.change.kind === 'reembed' && o.inPlace) {
+      // The plain migrate records the new model: rows become stale and the daemon re-embeds them. An unfinished
+      // shadow migration to it goes first, or daemons of the new model would go on filling its columns.
+      if (d.state?.migration) await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs);
+      return { handled: false, lines: [`in place: ${d.info.sql.sourceKey} now takes ${model.name} vectors; rows embedded by ` +
+        `${d.change.fromChecksum} are stale and skipped by search until the daemon has re-embedded them`, nextSteps(config, d.change.fromChecksum)] };
+    }
+    if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed') return { handled: false, lines: [] };
+    if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
       // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
       await dropVectorColumns(client, config.source, d.info);
-      return { handled: false, lines: [`in place: dropped the vector(${d.change.fromDimensions}) column and its index; rows are re-embedded from scratch`] };
+      const lines = [`in place: dropped the vector(${d.change.fromDimensions}) column and its index; rows are re-embedded from scratch`];
+      return { handled: false, lines: d.state ? [...lines, nextSteps(config, d.state.checksum)] : lines };
     }
+    if (!d.state) return { handled: false, lines: [] };
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
     try {
       // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
@@ -74,12 +84,13 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       });
       bar.finish();
       const lines = [
-        `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum})` +
+        `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
           (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
         ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
         `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
         // Built on the shadow column; it carries the usual name since the swap.
         ...(r.index ? [indexLine({ ...r.index, name: vectorIndexName(d.info.sql, config.source.embeddingColumn) })] : []),
+        nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
       ];
       return { handled: true, lines, shadow: r };
     } finally {
@@ -105,6 +116,13 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
   }
 }
 
+/** What the operator does after a model change: daemons on the old model write nothing until restarted. */
+export function nextSteps(config: Config, fromChecksum: string | undefined): string {
+  return `next: restart every daemon serving ${config.source.table.schema}.${config.source.table.name} with ` +
+    `EMBEDDING_MODEL=${config.model.model}; daemons still on ${fromChecksum ?? 'the previous model'} write nothing and answer /ready with 503 ` +
+    '(EMBEDSYNC_EXIT_ON_MODEL_CHANGE=true makes them exit instead)';
+}
+
 export function indexLine(r: EnsureResult): string {
   const lists = r.lists ? `, lists ${r.lists}` : '';
   switch (r.action) {
@@ -119,7 +137,8 @@ export function indexLine(r: EnsureResult): string {
 async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<string[]> {
   const model = o.encoder.info;
   const t = d.info.sql.sourceKey;
-  const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, d.change);
+  const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed') && !o.inPlace;
+  const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, shadow);
   const rate = todo.rows > 0 ? await measureEncodeRate(client, d.info, o.encoder) : 0;
   const eta = todo.rows > 0 ? `~${formatSeconds(todo.rows / rate)} at ${rate.toFixed(0)} rows/s (measured on this machine with ${model.name})` : 'nothing to encode';
   const policy = indexPolicy(o.config);
@@ -127,24 +146,30 @@ async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: De
     ? (todo.total >= policy.minRows ? `ivfflat, lists ${ivfflatLists(todo.total)}` : `none yet (ivfflat needs >= ${policy.minRows} rows)`)
     : policy.kind;
   const head = `plan for ${t}, model ${model.name} (${model.checksum}, ${model.dimensions} dimensions):`;
+  const shadowSteps = () => [
+    '  1 add shadow columns (metadata only)', `  2 backfill ${todo.rows} of ${todo.total} rows: ${eta}`,
+    `  3 build index on the shadow column: ${idx}`, '  4 swap columns in one short transaction, drop the old column and index',
+    '  searches keep answering from the current column until the swap',
+    `  then restart every daemon of ${t} with EMBEDDING_MODEL=${o.config.model.model}`];
   switch (d.change.kind) {
     case 'setup':
       return [head, `  set up schema embedsync, add vector(${model.dimensions}) columns and triggers`, `  enqueue ${todo.rows} of ${todo.total} rows for the daemon: ${eta}`, `  index: ${idx}`];
     case 'none':
       return [head, '  model unchanged', `  ${todo.rows} of ${todo.total} rows missing or stale: ${eta}`, `  index: ${idx}`];
     case 'reembed':
-      return [head, `  same dimension, new checksum (was ${d.change.fromChecksum}): rows become stale, searches skip them until re-embedded`,
-        `  the daemon re-embeds ${todo.rows} of ${todo.total} rows: ${eta}`];
+      if (o.inPlace) {
+        return [head, `  IN PLACE: same dimension, new checksum (was ${d.change.fromChecksum}): rows become stale, searches skip them until re-embedded`,
+          `  the daemon re-embeds ${todo.rows} of ${todo.total} rows: ${eta}`];
+      }
+      return [head, `  same dimension, new checksum (was ${d.change.fromChecksum}), shadow migration` +
+          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''), ...shadowSteps()];
     case 'dimension':
       if (o.inPlace) {
         return [head, `  IN PLACE: drop the vector(${d.change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,
           `  add vector(${model.dimensions}); the daemon re-embeds ${todo.total} rows: ${eta}`, `  index: ${idx} once embedded (embedsync index rebuild)`];
       }
       return [head, `  dimension change ${d.change.fromDimensions} -> ${model.dimensions}, shadow migration` +
-          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''),
-        '  1 add shadow columns (metadata only)', `  2 backfill ${todo.rows} of ${todo.total} rows: ${eta}`,
-        `  3 build index on the shadow column: ${idx}`, '  4 swap columns in one short transaction, drop the old column and index',
-        '  searches keep using the current column until the swap'];
+          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''), ...shadowSteps()];
   }
 }
 

@@ -11,6 +11,7 @@ import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createClient, createPool } from '../db/pool.ts';
 import { NotMigratedError, startSyncDaemon, type SyncDaemon } from '../sync/daemon.ts';
 import { getSyncStatus } from '../sync/status.ts';
+import { ModelChangedError } from '../sync/model-watch.ts';
 import { startTracing } from '../tracing/index.ts';
 import { UsageError, type Command } from './context.ts';
 
@@ -25,7 +26,10 @@ export interface RunOptions {
   readonly loadEncoder: () => Promise<Encoder>;
 }
 
-/** Runs until `signal` aborts, then shuts down cleanly. Rejects on a fatal start-up problem. */
+/**
+ * Runs until `signal` aborts, then shuts down cleanly. Rejects on a fatal start-up problem, and with
+ * ModelChangedError once migrate records another model when EMBEDSYNC_EXIT_ON_MODEL_CHANGE is set.
+ */
 export async function runService(o: RunOptions): Promise<void> {
   const { config, logger, signal } = o;
   const metrics = o.metrics ?? createMetrics();
@@ -47,16 +51,20 @@ export async function runService(o: RunOptions): Promise<void> {
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let http: { close(): Promise<void> } | undefined;
+  let modelChanged: ((err: ModelChangedError) => void) | undefined;
+  const exitOnModelChange = new Promise<never>((_resolve, reject) => { modelChanged = reject; });
+  exitOnModelChange.catch(() => undefined); // reported where it is awaited
   try {
     // Both halves start side by side: the API answers (503 on /ready) while the model loads, and the sync
     // worker does not wait for Fastify.
     const [h, d] = await Promise.allSettled([
       o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
-        ...(pool ? { status: () => getSyncStatus(pool, config.source) } : {}),
+        ...(pool ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
       })) : Promise.resolve(undefined),
       pool ? encoderPromise.then((encoder) => startWithRetry(() => startSyncDaemon({
         pool, encoder, source: config.source, sync: config.sync, logger, metrics,
+        onModelMismatch: (m) => { if (config.sync.exitOnModelChange) modelChanged?.(new ModelChangedError(m)); },
         connectListener: () => createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-listener' }),
       }), logger, signal)) : encoderPromise.then(() => undefined),
     ]);
@@ -64,7 +72,7 @@ export async function runService(o: RunOptions): Promise<void> {
     if (d.status === 'fulfilled') daemon = d.value;
     if (h.status === 'rejected') throw h.reason;
     if (d.status === 'rejected') throw d.reason;
-    if (!signal.aborted) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    if (!signal.aborted) await Promise.race([new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), exitOnModelChange]);
     logger.info({ event: 'shutdown' }, 'shutting down');
   } finally {
     await daemon?.stop();

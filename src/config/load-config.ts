@@ -87,6 +87,8 @@ export interface SyncConfig {
   readonly shutdownTimeoutMs: number;
   /** Claim/encode/write loops per daemon: one encodes while another writes. */
   readonly workers: number;
+  /** Exit (non-zero) once migrate records another model, so an orchestrator restarts with the new config. */
+  readonly exitOnModelChange: boolean;
 }
 
 export interface HttpConfig {
@@ -259,6 +261,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     retryBaseMs: int('EMBEDSYNC_RETRY_BASE_MS', 1000, 1, 3_600_000),
     shutdownTimeoutMs: int('EMBEDSYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     workers: int('EMBEDSYNC_WORKERS', 2, 1, 32),
+    exitOnModelChange: get('EMBEDSYNC_EXIT_ON_MODEL_CHANGE', false, parseBoolean),
   };
 
   const http: HttpConfig = {

@@ -1,6 +1,7 @@
 // What `embedsync migrate` has to do for the configured model, judged from the state table and the
-// catalog: nothing, a first setup, a same-dimension re-embedding (rows become stale; the daemon re-encodes
-// only rows whose checksum differs), or a dimension change (the shadow migration, or --in-place).
+// catalog: nothing, a first setup, a new model of the same dimension, or a dimension change. Both changes
+// run the shadow migration (or, with --in-place, re-embed over the current column); a migration already
+// under way to this model is resumed.
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
 import { quoteIdent } from '../config/identifiers.ts';
@@ -14,7 +15,7 @@ import { findVectorIndexes, schemaOf } from './vector-index.ts';
 export type ModelChange =
   | { readonly kind: 'setup' }
   | { readonly kind: 'none' }
-  | { readonly kind: 'reembed'; readonly fromChecksum: string }
+  | { readonly kind: 'reembed'; readonly fromChecksum: string; readonly resumeAfter: string | undefined }
   | { readonly kind: 'dimension'; readonly fromDimensions: number; readonly resumeAfter: string | undefined };
 
 export interface Detected {
@@ -31,19 +32,22 @@ export async function detectModelChange(db: Queryable, source: SourceConfig, mod
   const state = hasState ? await readModelState(db, info.sql.sourceKey) : undefined;
   const m = state?.migration;
   let change: ModelChange;
-  if (m && m.checksum === model.checksum) change = { kind: 'dimension', fromDimensions: state!.dimensions, resumeAfter: m.step };
-  else if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
+  if (m && m.checksum === model.checksum) {
+    change = m.dimensions === state!.dimensions && m.step !== 'swapped'
+      ? { kind: 'reembed', fromChecksum: state!.checksum, resumeAfter: m.step }
+      : { kind: 'dimension', fromDimensions: state!.dimensions, resumeAfter: m.step };
+  } else if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
     change = { kind: 'dimension', fromDimensions: info.embeddingDimensions, resumeAfter: undefined };
   } else if (!state) change = { kind: 'setup' };
-  else if (state.checksum !== model.checksum) change = { kind: 'reembed', fromChecksum: state.checksum };
+  else if (state.checksum !== model.checksum) change = { kind: 'reembed', fromChecksum: state.checksum, resumeAfter: undefined };
   else change = { kind: 'none' };
   return { change, info, state };
 }
 
-/** Rows the new model must encode: rows with a document whose vector is not by this model of this text. */
-export async function rowsToEmbed(db: Queryable, source: SourceConfig, info: SourceInfo, model: Model, change: ModelChange): Promise<{ rows: number; total: number }> {
+/** Rows the new model must encode: rows with a document whose vector (in the shadow columns when `shadow`) is not by this model of this text. */
+export async function rowsToEmbed(db: Queryable, source: SourceConfig, info: SourceInfo, model: Model, shadow: boolean): Promise<{ rows: number; total: number }> {
   const s = info.sql;
-  const cols = change.kind === 'dimension' ? nextColumns(source) : mainColumns(source);
+  const cols = shadow ? nextColumns(source) : mainColumns(source);
   const present = (await db.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2 AND NOT attisdropped', [s.table, cols.checksum])).rows[0]!.n > 0;
   const stale = present

@@ -66,9 +66,9 @@ export function nextColumns(source: SourceConfig): VectorColumns {
   return suffixed(mainColumns(source), '_next');
 }
 
-/** The same SQL fragments, aimed at other vector columns: one write path serves both column sets. */
+/** The same SQL fragments, aimed at the shadow columns: one write path serves both column sets. */
 export function withColumns(s: SourceSql, c: VectorColumns): SourceSql {
-  return { ...s, embedding: quoteIdent(c.embedding), checksum: quoteIdent(c.checksum), textHash: quoteIdent(c.textHash) };
+  return { ...s, embedding: quoteIdent(c.embedding), checksum: quoteIdent(c.checksum), textHash: quoteIdent(c.textHash), shadow: true };
 }
 
 /** Which columns a writer holding model `checksum` should fill, per the state. */

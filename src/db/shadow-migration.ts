@@ -1,4 +1,6 @@
-// A dimension change (e.g. 384 -> 1024) without taking search offline, as a sequence of resumable steps:
+// A model change — a new dimension (e.g. 384 -> 1024) or new weights of the same dimension — without taking
+// search offline: the old vectors answer every query until the new ones are complete, then one short swap.
+// A sequence of resumable steps:
 //
 //   started     target model recorded on the state row
 //   columns     <embedding>_next vector(N'), <checksum>_next, <text_hash>_next added (metadata-only ALTER)
@@ -13,7 +15,8 @@
 // the main column throughout; the only ACCESS EXCLUSIVE locks are the two metadata-only ALTERs, each
 // waiting at most lockTimeoutMs (withShortLocks). Daemons running the new model write the shadow columns
 // meanwhile (src/db/write-target.ts); daemons still on the old model keep the old column current until
-// the swap, after which they stand idle.
+// the swap, after which they write nothing (the write statement refuses them, migrations/005_model_guard.sql)
+// and report the mismatch (src/sync/model-watch.ts).
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
 import { quoteIdent } from '../config/identifiers.ts';

@@ -16,6 +16,8 @@ export interface SourceSql {
   readonly checksum: string;
   readonly embeddedAt: string;
   readonly textHash: string;
+  /** true when embedding/checksum/textHash name a model migration's shadow columns (model-state.ts withColumns). */
+  readonly shadow: boolean;
   /** Name stem (unquoted) for generated trigger functions and triggers. */
   readonly stem: string;
   /** The document of row `alias`: never NULL, '' when every text column is NULL or blank. */
@@ -77,6 +79,7 @@ export function sourceSql(source: SourceConfig, idType: string): SourceSql {
     checksum: quoteIdent(source.checksumColumn),
     embeddedAt: quoteIdent(source.embeddedAtColumn),
     textHash: quoteIdent(source.textHashColumn),
+    shadow: false,
     stem,
     document,
     documentHash: (a) => `md5(${document(a)})::uuid`,

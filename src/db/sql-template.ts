@@ -34,6 +34,7 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
       case 'checksum': return s.checksum;
       case 'embedded_at': return s.embeddedAt;
       case 'text_hash': return s.textHash;
+      case 'shadow': return s.shadow ? 'true' : 'false';
       // The state key as an SQL string literal (validated identifiers: no quotes), and bare for messages.
       case 'source_key': return `'${s.sourceKey}'`;
       case 'source_key_text': return s.sourceKey;

@@ -2,20 +2,29 @@
 // columns while a dimension migration to this writer's model backfills, nothing at all when this writer's
 // model is not (or no longer) the recorded one. The target is re-read at most every `ttlMs` and at once
 // after a write fails (a swap renames the columns under a running daemon: that batch is released and the
-// next one goes to the right place).
+// next one goes to the right place). Every read of the state is also handed to onState, so the daemon can
+// tell its operator when migrate has recorded another model (src/sync/model-watch.ts).
 import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { queueOps, type QueueOps } from '../queue/queue.ts';
-import { nextColumns, readModelState, withColumns, writeTargetFor, type WriteTarget } from './model-state.ts';
+import { nextColumns, readModelState, withColumns, writeTargetFor, type ModelState, type WriteTarget } from './model-state.ts';
 
 export interface TargetedOps {
   readonly ops: QueueOps;
   /** The current target, re-read from the state table when the cached one is older than ttlMs. */
   refresh(): Promise<WriteTarget>;
+  /** Forget the cached target: the next refresh() reads the state (on a model-change notification). */
+  invalidate(): void;
 }
 
-export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, ttlMs = 500): TargetedOps {
+export interface TargetedOpsOptions {
+  readonly ttlMs?: number;
+  readonly onState?: (state: ModelState | undefined, target: WriteTarget) => void;
+}
+
+export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, o: TargetedOpsOptions = {}): TargetedOps {
+  const ttlMs = o.ttlMs ?? 500;
   const main = queueOps(db, s, vectorOid);
   let nextOps: QueueOps | undefined;
   let target: WriteTarget | undefined;
@@ -27,6 +36,7 @@ export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceS
     const state = await readModelState(db, s.sourceKey);
     target = writeTargetFor(state, checksum, s, () => withColumns(s, nextColumns(source)));
     readAt = performance.now();
+    o.onState?.(state, target);
     if (target.kind === 'next') current = nextOps ??= queueOps(db, target.sql, vectorOid);
     else current = main;
     return target;
@@ -37,6 +47,7 @@ export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceS
   };
   return {
     refresh,
+    invalidate: () => { target = undefined; },
     ops: {
       claim: (...a) => main.claim(...a),
       release: (...a) => main.release(...a),

@@ -131,6 +131,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       config, model, cache, metrics, schemas,
       embedder: new Embedder({ model, cache, limiter, metrics }),
       status: deps.status,
+      notReady: deps.notReady,
       rateLimit: rateLimits(http),
       bodyLimits: limits,
     };

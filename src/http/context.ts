@@ -23,6 +23,7 @@ export interface RouteContext {
   readonly metrics: Metrics;
   readonly schemas: Schemas;
   readonly status: (() => Promise<unknown>) | undefined;
+  readonly notReady: (() => string | undefined) | undefined;
   readonly rateLimit: { readonly single: RouteRateLimit; readonly batch: RouteRateLimit };
   readonly bodyLimits: BodyLimits;
 }

@@ -16,4 +16,6 @@ export interface HttpDeps {
   readonly logger: Logger;
   /** GET /status; absent when the process runs without the sync worker (404 with a clear message). */
   readonly status?: () => Promise<unknown>;
+  /** Why the process should take no traffic although its model is ready (the sync daemon's model was replaced). */
+  readonly notReady?: () => string | undefined;
 }

@@ -12,10 +12,10 @@ export interface Metrics {
   readonly cacheHits: Counter<string>;
   readonly cacheMisses: Counter<string>;
   readonly activeRequests: Gauge<string>;
-  readonly queueDepth: Gauge<string>;
-  readonly oldestQueuedSeconds: Gauge<string>;
+  readonly queueDepth: Gauge<'source'>;
+  readonly oldestQueuedSeconds: Gauge<'source'>;
   readonly rowsEmbedded: Counter<string>;
-  readonly deadletterRows: Gauge<string>;
+  readonly deadletterRows: Gauge<'source'>;
   readonly changeToEmbeddingSeconds: Histogram<string>;
   readonly tokensTotal: Counter<string>;
   readonly truncatedTotal: Counter<string>;
@@ -24,6 +24,7 @@ export interface Metrics {
   readonly encoderWorkerRestarts: Counter<'reason'>;
   readonly encoderTokensPerSecond: Gauge<string>;
   readonly syncClaimRows: Gauge<string>;
+  readonly modelMismatch: Gauge<'source'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -44,10 +45,11 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     cacheHits: new Counter({ name: 'embedding_cache_hits_total', help: 'Embedding cache hits', registers }),
     cacheMisses: new Counter({ name: 'embedding_cache_misses_total', help: 'Embedding cache misses', registers }),
     activeRequests: new Gauge({ name: 'embedding_active_requests', help: 'Encodes running for HTTP requests', registers }),
-    queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows waiting in the sync queue', registers }),
-    oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the oldest queued row', registers }),
+    // Per source table (schema.table): several daemons, one per table, can share a dashboard.
+    queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows of the source waiting in the sync queue', labelNames: ['source'] as const, registers }),
+    oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the source\'s oldest queued row', labelNames: ['source'] as const, registers }),
     rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
-    deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows in the dead-letter table', registers }),
+    deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows of the source in the dead-letter table', labelNames: ['source'] as const, registers }),
     changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
     tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),
@@ -56,5 +58,6 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     encoderWorkerRestarts: new Counter({ name: 'embedsync_encoder_worker_restarts_total', help: 'Encoder worker threads replaced, by reason (crashed, overrun)', labelNames: ['reason'] as const, registers }),
     encoderTokensPerSecond: new Gauge({ name: 'embedsync_encoder_tokens_per_second', help: 'Measured model speed of one encoder session (padded tokens per second, moving average)', registers }),
     syncClaimRows: new Gauge({ name: 'embedsync_sync_claim_rows', help: 'Rows per sync claim, sized so a claim takes about one model run per session', registers }),
+    modelMismatch: new Gauge({ name: 'embedsync_model_mismatch', help: '1 while migrate has recorded another model for the source than this daemon runs (it writes nothing)', labelNames: ['source'] as const, registers }),
   };
 }

@@ -21,6 +21,7 @@ import { paceOf } from '../encoder/run-sizer.ts';
 import { createBatchProcessor } from './batch-processor.ts';
 import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
+import { watchModel, type ModelMismatch } from './model-watch.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -34,12 +35,16 @@ export interface SyncDaemonOptions {
   /** Lease owner name; defaults to host:random. */
   readonly owner?: string;
   readonly listenerHeartbeatMs?: number;
+  /** migrate recorded another model than this daemon's: it writes nothing from now on (model-watch.ts). */
+  readonly onModelMismatch?: (m: ModelMismatch) => void;
 }
 
 export interface SyncDaemon {
   readonly owner: string;
   readonly ops: QueueOps;
   readonly listener: Listener;
+  /** Set while migrate has recorded another model for the table than this daemon runs. */
+  readonly modelMismatch: ModelMismatch | undefined;
   /** Look at the queue now (as a NOTIFY would). */
   wake(): void;
   /** Runs one reconciliation sweep now. */
@@ -69,13 +74,17 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
   // dimension migration to it, or none (another model is recorded). Re-read as the loop runs (write-target.ts).
-  const targeted = targetedQueueOps(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum);
+  const watch = watchModel({
+    source: info.sql.sourceKey, checksum: encoder.info.checksum, logger,
+    ...(metrics ? { metrics } : {}), ...(o.onModelMismatch ? { onMismatch: o.onModelMismatch } : {}),
+  });
+  const targeted = targetedQueueOps(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: watch.observe });
   const target = await targeted.refresh();
   if (target.kind !== 'next' && (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions)) {
     throw new NotMigratedError(`the embedding column holds ${info.embeddingDimensions}-dimension vectors but ${encoder.info.name} makes ` +
       `${encoder.info.dimensions}: run \`embedsync migrate\` for the model change`);
   }
-  if (target.kind === 'idle') {
+  if (target.kind === 'idle' && !watch.mismatch) {
     logger.warn({ event: 'model_changed', stored: st.model_checksum, current: encoder.info.checksum }, `not writing vectors yet: ${target.reason}`);
   }
 
@@ -127,28 +136,36 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   const listener = startListener({
     connect: o.connectListener,
-    onNotify: wake,
+    // "model:<source>": migrate changed this table's model or migration; re-read the state now.
+    onNotify: (payload) => {
+      if (payload === `model:${info.sql.sourceKey}`) {
+        targeted.invalidate();
+        void targeted.refresh().catch(() => undefined);
+      }
+      wake();
+    },
     // Notifications sent while we were away are lost: look at the queue right after every (re)subscribe.
     onConnected: wake,
     onError: (err, attempt) => logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
     heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, sync.pollIntervalMs * 5)),
   });
 
+  // stop() aborts both the sweep (between its chunks) and the index maintenance, and waits for them.
+  const indexAbort = new AbortController();
   const runSweep = async () => {
     const t = await targeted.refresh();
     if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };
-    const r = await enqueueStale(pool, t.sql, encoder.info.checksum);
+    const r = await enqueueStale(pool, t.sql, encoder.info.checksum, { signal: indexAbort.signal });
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };
   let sweeping: Promise<unknown> | undefined;
-  const indexAbort = new AbortController();
   const sweepTimer = setInterval(() => {
     if (sweeping) return; // a slow sweep on a big table: never two at once
     sweeping = runSweep()
       .catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'))
       // The vector index follows the table: built once there are rows to train it, rebuilt past the growth factor.
-      .then(() => maintainIndex(pool, source, info.sql, indexAbort.signal))
+      .then(() => (indexAbort.signal.aborted || watch.mismatch ? undefined : maintainIndex(pool, source, info.sql, indexAbort.signal)))
       .then((r) => {
         if (r && r.action !== 'keep' && r.action !== 'wait') {
           logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds }, `vector index: ${r.reason}`);
@@ -160,9 +177,10 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const refreshGauges = async () => {
     if (!metrics) return;
     const s = await ops.stats();
-    metrics.queueDepth.set(s.queued);
-    metrics.oldestQueuedSeconds.set(s.oldestSeconds);
-    metrics.deadletterRows.set(s.deadlettered);
+    const labels = { source: info.sql.sourceKey };
+    metrics.queueDepth.set(labels, s.queued);
+    metrics.oldestQueuedSeconds.set(labels, s.oldestSeconds);
+    metrics.deadletterRows.set(labels, s.deadlettered);
   };
   const gaugeTimer = setInterval(() => { refreshGauges().catch(() => undefined); }, Math.max(1000, sync.pollIntervalMs));
   void refreshGauges().catch(() => undefined);
@@ -173,6 +191,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     owner,
     ops,
     listener,
+    get modelMismatch() { return watch.mismatch; },
     wake,
     sweep: runSweep,
     stop() {

@@ -15,15 +15,16 @@ const health = {
 } as const;
 
 const ready = {
-  ...open, operationId: 'ready', summary: 'Readiness: 200 once the model is loaded and warmed up, else 503',
+  ...open, operationId: 'ready',
+  summary: 'Readiness: 200 once the model is loaded and warmed up, else 503 (also once migrate has recorded another model for the table this process syncs)',
   response: {
     200: {
       description: 'Ready', type: 'object', required: ['status', 'model', 'checksum'], additionalProperties: false,
       properties: { status: { type: 'string', enum: ['ready'] }, model: { type: 'string' }, checksum: { type: 'string' } },
     },
     503: {
-      description: 'Not ready yet, or the model failed to load', type: 'object', required: ['status', 'detail'], additionalProperties: false,
-      properties: { status: { type: 'string', enum: ['loading', 'warming', 'failed'] }, detail: { type: 'string' } },
+      description: 'Not ready yet, the model failed to load, or the synced table now takes another model', type: 'object', required: ['status', 'detail'], additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['loading', 'warming', 'failed', 'model_mismatch'] }, detail: { type: 'string' } },
     },
     ...internal,
   },
@@ -52,6 +53,9 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/ready', { schema: ready }, async (_request, reply) => {
     const ready = model.phase === 'ready';
     const info = model.info;
+    // Query vectors from this model would not match the table's any more: out of rotation until restarted.
+    const mismatch = ready ? ctx.notReady?.() : undefined;
+    if (mismatch) return reply.code(503).send({ status: 'model_mismatch', detail: mismatch });
     return reply.code(ready ? 200 : 503).send(ready && info
       ? { status: 'ready', model: info.name, checksum: info.checksum }
       : { status: model.phase, detail: model.describe() });
