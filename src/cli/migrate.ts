@@ -82,6 +82,7 @@ export const migrateCommand: Command = async (ctx) => {
     `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     ...await finishMigrate(config, model),
   ];
+  for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);
   ctx.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 };

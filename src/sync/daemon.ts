@@ -14,13 +14,13 @@ import { startListener, type Listener } from '../queue/listener.ts';
 import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../db/write-target.ts';
-import { maintainIndex } from '../db/index-maintenance.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { paceOf } from '../encoder/run-sizer.ts';
 import { createBatchProcessor } from './batch-processor.ts';
 import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
+import { startSweeper, type Sweeper } from './sweeper.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -42,8 +42,10 @@ export interface SyncDaemon {
   readonly listener: Listener;
   /** Look at the queue now (as a NOTIFY would). */
   wake(): void;
-  /** Runs one reconciliation sweep now. */
+  /** Runs a full reconciliation over the whole table now. */
   sweep(): Promise<{ scanned: number; enqueued: number }>;
+  /** The once-per-table sweep passes (cheap pass, paced verification). */
+  readonly sweeper: Sweeper;
   /** Stop claiming, finish or release the batch in hand, close the listener. Idempotent. */
   stop(): Promise<void>;
 }
@@ -134,6 +136,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, sync.pollIntervalMs * 5)),
   });
 
+  // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts).
   const runSweep = async () => {
     const t = await targeted.refresh();
     if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };
@@ -141,21 +144,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };
-  let sweeping: Promise<unknown> | undefined;
-  const indexAbort = new AbortController();
-  const sweepTimer = setInterval(() => {
-    if (sweeping) return; // a slow sweep on a big table: never two at once
-    sweeping = runSweep()
-      .catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'))
-      // The vector index follows the table: built once there are rows to train it, rebuilt past the growth factor.
-      .then(() => maintainIndex(pool, source, info.sql, indexAbort.signal))
-      .then((r) => {
-        if (r && r.action !== 'keep' && r.action !== 'wait') {
-          logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds }, `vector index: ${r.reason}`);
-        }
-      }, (err: unknown) => { if (!indexAbort.signal.aborted) logger.warn({ event: 'vector_index_failed', err }, 'vector index maintenance failed'); })
-      .finally(() => { sweeping = undefined; });
-  }, sync.sweepIntervalMs);
+  const sweeper = startSweeper({
+    pool, source, sql: info.sql, sync, checksum: encoder.info.checksum, target: () => targeted.refresh(), logger, ...(metrics ? { metrics } : {}),
+  });
 
   const refreshGauges = async () => {
     if (!metrics) return;
@@ -175,15 +166,15 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     listener,
     wake,
     sweep: runSweep,
+    sweeper,
     stop() {
       stopped ??= (async () => {
-        clearInterval(sweepTimer);
         clearInterval(gaugeTimer);
-        indexAbort.abort();
+        const sweepStopped = sweeper.stop();
         // Stop between runs: runs of the batch in hand that have not reached a worker are dropped and its rows
         // released; a run already on a worker returns within the run size.
         await Promise.all(loops.map((l) => l.stop(0)));
-        await Promise.all([listener.stop(), sweeping]);
+        await Promise.all([listener.stop(), sweepStopped]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();
       return stopped;
