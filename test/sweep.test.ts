@@ -50,7 +50,7 @@ test('four daemons with running loops verify the table at most once per period, 
     const metrics = [0, 1, 2, 3].map(() => createMetrics({ defaultMetrics: false }));
     const started = Date.now();
     const daemons = await Promise.all(metrics.map((m, i) => t.startDaemon({ owner: `d${i}`, metrics: m })));
-    await waitFor('a finished round', async () => (await sweepRow(t.pool, 'verify')).last_finished_at, 8000, 50);
+    await waitFor('a finished round', async () => (await sweepRow(t.pool, 'verify')).last_finished_at, 20_000, 50);
     await new Promise((r) => setTimeout(r, 2000));
     await Promise.all(daemons.map((d) => d.stop()));
     const elapsed = (Date.now() - started) / 1000;
