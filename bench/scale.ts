@@ -17,6 +17,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrate } from '../src/cli/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
+import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
@@ -142,6 +143,7 @@ async function main(): Promise<void> {
     const m = await migrate({ config, model: enc.info });
     log(`   migrate (columns, triggers, checksum index, backfill enqueue of ${fmt(m.enqueued)} rows): ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const s = (await inspectSource(db, config.source)).sql;
+    await installSearchFunctions(db, s);
     await db.query('ANALYZE embedsync.queue');
     const statusMs: number[] = [];
     for (let i = 0; i < 3; i++) { t = performance.now(); await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
@@ -167,6 +169,7 @@ async function main(): Promise<void> {
       const before = await queued();
       const cpu0 = clusterCpuSeconds(postmaster);
       t = performance.now();
+      if (before === 0) continue;
       if (n < 4) await sleep(PHASE_S * 1000);
       else while ((await queued()) > 0) await sleep(250);
       const secs = (performance.now() - t) / 1000;
