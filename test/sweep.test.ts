@@ -1,5 +1,5 @@
 // The reconciliation sweeps against real Postgres: once per table however many daemons run, a cheap pass
-// through the checksum index, a paced verification that resumes from its stored position.
+// through a partial index of the rows not embedded by the current model, a paced verification that resumes from its stored position.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
@@ -121,7 +121,7 @@ test('verification resumes from its stored position after a restart, and finds t
   }
 });
 
-test('the cheap pass finds a row with no vector through the checksum index, skipping queued and dead-lettered rows', async () => {
+test('the cheap pass finds a row with no vector through the partial index, skipping queued and dead-lettered rows', async () => {
   const t = await setupSyncDb(MANUAL);
   try {
     await fillCurrent(t.pool, 20_000, t.encoder.info.checksum);
@@ -133,8 +133,8 @@ test('the cheap pass finds a row with no vector through the checksum index, skip
     await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, enqueued_at) VALUES ('public.leads', $1, 3, now())`, [rows[2]!.id]);
 
     const plan = (await t.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM leads t
-      WHERE (t.model_checksum IS NULL OR t.model_checksum < $1 OR t.model_checksum > $1)`.replace(/\$1/g, `'${t.encoder.info.checksum}'`))).rows.map((r) => r['QUERY PLAN']).join('\n');
-    assert.match(plan, /leads_embedsync_checksum/, plan);
+      WHERE t.model_checksum IS DISTINCT FROM '${t.encoder.info.checksum}'`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    assert.match(plan, /leads_embedsync_stale/, plan);
     assert.doesNotMatch(plan, /Seq Scan/, plan);
 
     const d = await t.startDaemon();
@@ -151,25 +151,33 @@ test('the cheap pass finds a row with no vector through the checksum index, skip
   }
 });
 
-test('migrate creates the sweep rows and the checksum index, and rebuilds an invalid one', async () => {
+test('migrate creates the sweep rows and the partial index, rebuilds an invalid one, and replaces it for a new model', async () => {
   const t = await setupSyncDb(MANUAL);
   try {
     const idx = async () => (await t.pool.query<{ valid: boolean }>(`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-      WHERE c.relname = 'leads_embedsync_checksum'`)).rows[0]?.valid;
+      WHERE c.relname = 'leads_embedsync_stale'`)).rows[0]?.valid;
     assert.equal(await idx(), true);
     assert.equal((await t.pool.query('SELECT 1 FROM embedsync.sweep WHERE source = $1', ['public.leads'])).rowCount, 2);
     // As an interrupted CREATE INDEX CONCURRENTLY leaves it.
-    await t.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'leads_embedsync_checksum'::regclass`);
+    await t.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'leads_embedsync_stale'::regclass`);
     const { migrateSchema } = await import('../src/db/migrate.ts');
     const { createClient } = await import('../src/db/pool.ts');
     const c = createClient({ databaseUrl: t.db.url });
     await c.connect();
     try {
       await migrateSchema(c, t.config.source, t.encoder.info);
+      assert.equal(await idx(), true);
+      // A row embedded by the current model is not in it: writes of current vectors add no entries.
+      await fillCurrent(t.pool, 10, t.encoder.info.checksum);
+      const entries = async () => (await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads
+        WHERE model_checksum IS DISTINCT FROM '${t.encoder.info.checksum}'`)).rows[0]!.n;
+      assert.equal(await entries(), 0);
+      await migrateSchema(c, t.config.source, { ...t.encoder.info, checksum: 'another0model1' });
+      const def = (await t.pool.query<{ d: string }>(`SELECT pg_get_indexdef('leads_embedsync_stale'::regclass) AS d`)).rows[0]!.d;
+      assert.match(def, /IS DISTINCT FROM 'another0model1'/);
     } finally {
       await c.end();
     }
-    assert.equal(await idx(), true);
   } finally {
     await t.close();
   }

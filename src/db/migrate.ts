@@ -93,9 +93,9 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
     // the table instead of an index: a warning, not a refusal.
     const warnings: string[] = [];
-    await ensureSweepIndex(client, info.sql).catch((err: unknown) => {
+    await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
       if ((err as { code?: string }).code !== '42501') throw err;
-      warnings.push(`could not create the sweep's checksum index on ${info.sql.table} (${(err as Error).message}): ` +
+      warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
         `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);

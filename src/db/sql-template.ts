@@ -24,6 +24,8 @@ export interface TemplateExtras {
   readonly perTable?: boolean;
   /** source-sweep-index: build without blocking writers (plain tables only). */
   readonly concurrently?: boolean;
+  /** source-sweep-index: the current model's checksum, as a literal in the index predicate. */
+  readonly modelChecksum?: string;
 }
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
@@ -53,11 +55,18 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         return String(d);
       }
       case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
+      case 'model_checksum': return checksumLiteral(extras.modelChecksum);
       case 'document_function': return documentFunction(s, extras.documentSql);
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });
+}
+
+/** A model checksum as an SQL literal, for DDL (an index predicate) where parameters cannot go. */
+export function checksumLiteral(checksum: string | undefined): string {
+  if (checksum === undefined || !/^[A-Za-z0-9._:+\/=-]{1,200}$/.test(checksum)) throw new Error(`unexpected model checksum ${JSON.stringify(checksum)}`);
+  return `'${checksum}'`;
 }
 
 function need(v: string | undefined, key: string): string {

@@ -1,7 +1,7 @@
 // Reconciliation. enqueueStale walks the whole source by primary key in chunks and enqueues rows whose
 // embedding is missing, from another model, or from other text: migrate runs it once as the backfill.
 // The daemons reconcile with sweepStep instead, once per table however many of them run (embedsync.sweep):
-// a frequent cheap pass over the checksum index, and a slow verification of every row's text hash in
+// a frequent cheap pass over a partial index of the rows not embedded by the current model, and a slow verification of every row's text hash in
 // keyset chunks, paced to one round per period and resumable from its stored position.
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.ts';
