@@ -91,9 +91,21 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
       client.release();
     }
     const q = (await encoder.encode(['changed. row 5'], 'document')).vectors[0]!;
-    const hits = await pool.query<{ id: string; score: number }>(`SELECT id::text, score FROM embedsync.leads_search($1::vector, 3)`, [`[${Array.from(q).join(',')}]`]);
-    assert.equal(hits.rows[0]!.id, '5');
-    assert.ok(hits.rows[0]!.score > 0.999);
+    // In a read-only transaction, as on a read replica: search writes nothing.
+    const rc = await pool.connect();
+    try {
+      await rc.query('BEGIN READ ONLY');
+      const hits = await rc.query<{ id: string; score: number }>(`SELECT id::text, score FROM embedsync.leads_search($1::vector, 3)`, [`[${Array.from(q).join(',')}]`]);
+      await rc.query('COMMIT');
+      assert.equal(hits.rows[0]!.id, '5');
+      assert.ok(hits.rows[0]!.score > 0.999);
+      // 14 rows a partition: the planner would rather scan them; with scans off, the index path must exist.
+      await rc.query('SET enable_seqscan = off');
+      const plan = (await rc.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM embedsync.leads_search($1::vector, 3)`, [`[${Array.from(q).join(',')}]`])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.equal(plan.match(/Index Scan using leads_embedding_idx_\w+_p\d on leads_p\d/g)?.length, 3, 'each partition\'s ivfflat index serves the search');
+    } finally {
+      rc.release();
+    }
   } finally {
     await pool.end();
     await encoder.close();
