@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     const enc = scaleEncoder(DIMS);
     t = performance.now();
     const m = await migrate({ config, model: enc.info });
-    log(`   migrate (columns, triggers, checksum index, backfill enqueue of ${fmt(m.enqueued)} rows): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(`   migrate (columns, triggers, sweep index, backfill enqueue of ${fmt(m.enqueued)} rows): ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const s = (await inspectSource(db, config.source)).sql;
     await installSearchFunctions(db, s);
     await db.query('ANALYZE embedsync.queue');
@@ -194,7 +194,10 @@ async function main(): Promise<void> {
     log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
       `at the default once a minute: ${(cheap.ms / Math.max(1, cheap.calls) * 60 / 1000).toFixed(3)} s of database time per hour`);
     log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); leads rows read: ${fmt(reads1.seq - reads0.seq)} by scans, ${fmt(reads1.idx - reads0.idx)} through indexes`);
-    // One full verification round at full speed (what the default spreads over 24 hours).
+    // One full verification round at full speed (what the default spreads over 24 hours), with the daemons
+    // stopped: their own verification pacing would otherwise take the pass and push its next step hours out.
+    for (const d of daemons) await stopDaemon(d);
+    await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
     const r0 = await tableReads(db);
     const c0 = clusterCpuSeconds(postmaster);
     await db.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL, round_started_at = NULL WHERE pass = 'verify'`);
@@ -207,7 +210,9 @@ async function main(): Promise<void> {
       if (st.finished) break;
     }
     const roundS = (performance.now() - t) / 1000, roundCpu = clusterCpuSeconds(postmaster) - c0, r1 = await tableReads(db);
-    log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, database CPU ${roundCpu.toFixed(1)} s, ` +
+    const chunks = await statementTotals(db, '%One chunk of the reconciliation sweep%');
+    log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, database CPU ${roundCpu.toFixed(1)} s ` +
+      `(chunk statements ${(chunks.ms / 1000).toFixed(1)} s), ` +
       `rows read ${fmt(r1.seq - r0.seq + r1.idx - r0.idx)}; spread over 24 h: ${(roundCpu / 24).toFixed(2)} CPU s per hour`);
     t = performance.now();
     const c1 = clusterCpuSeconds(postmaster);
@@ -215,7 +220,6 @@ async function main(): Promise<void> {
     const oldS = (performance.now() - t) / 1000, oldCpu = clusterCpuSeconds(postmaster) - c1;
     log(`   before (every daemon swept the whole table every minute): one sweep ${oldS.toFixed(1)} s, ${oldCpu.toFixed(1)} CPU s; ` +
       `x 4 daemons x 60/h = ${fmt(oldCpu * 240)} CPU s per hour`);
-    for (const d of daemons) await stopDaemon(d);
 
     // Memory of each daemon over the run (RSS after a full collection, MB): first 10 s, middle, last 10 s.
     log(`\n   daemon memory, RSS after a full GC (MB): start / middle / end over the run`);
