@@ -213,6 +213,8 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
     // As `migrate` records a same-dimension model change; the daemon only writes for the recorded model.
     await migrateTable(url, 'leads', enc);
     const backlog = await enqueueStale(pool, result.source.sql, enc.info.checksum);
+    // As `embedsync migrate` does after a large backfill: the queue's statistics describe the backlog.
+    await pool.query('ANALYZE embedsync.queue');
     const daemon = await startSyncDaemon({ pool, encoder: enc, source: config.source, sync,
       logger: createLogger('silent'), connectListener: () => createClient({ databaseUrl: url }) });
     // Timed from here: the daemon is up (its first claim may already be running) and drains the backlog.

@@ -182,3 +182,18 @@ test('migrate creates the sweep rows and the partial index, rebuilds an invalid 
     await t.close();
   }
 });
+
+test('migrate refreshes the queue\'s planner statistics after a large backfill', async () => {
+  const t = await setupSyncDb(MANUAL);
+  try {
+    await fillCurrent(t.pool, 1500, 'an0older0model');
+    const { migrate } = await import('../src/cli/migrate.ts');
+    const r = await migrate({ config: t.config, model: t.encoder.info });
+    assert.equal(r.enqueued, 1500);
+    const st = (await t.pool.query<{ rows: number; analyzed: boolean }>(`SELECT c.reltuples::int AS rows, s.last_analyze IS NOT NULL AS analyzed
+      FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'embedsync.queue'::regclass`)).rows[0]!;
+    assert.deepEqual(st, { rows: 1500, analyzed: true });
+  } finally {
+    await t.close();
+  }
+});
