@@ -45,8 +45,21 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(`${dir}${f}`, 'utf8') }));
 }
 
+/**
+ * Takes the migrate lock by polling rather than waiting inside one statement: a migrate that waits in
+ * pg_advisory_lock holds a transaction open the whole time, and the holder's CREATE INDEX CONCURRENTLY
+ * waits for every such transaction to end — a deadlock between two `migrate` runs started together.
+ */
+export async function takeMigrateLock(client: pg.Client | pg.PoolClient): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATE_LOCK_KEY.toString()]);
+    if (rows[0]!.ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
-  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+  await takeMigrateLock(client);
   try {
     // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
     let info = await inspectSource(client, source);
