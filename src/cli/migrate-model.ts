@@ -4,7 +4,7 @@
 // in migrate.ts; finishMigrate() then installs the search functions and builds the index.
 import type { Config } from '../config/index.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
-import { MIGRATE_LOCK_KEY, migrateSchema } from '../db/migrate.ts';
+import { MIGRATE_LOCK_KEY, migrateSchema, takeMigrateLock } from '../db/migrate.ts';
 import { detectModelChange, dropVectorColumns, measureEncodeRate, rowsToEmbed, type Detected } from '../db/model-change.ts';
 import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
@@ -71,7 +71,7 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       return { handled: false, lines: d.state ? [...lines, nextSteps(config, d.state.checksum)] : lines };
     }
     if (!d.state) return { handled: false, lines: [] };
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+    await takeMigrateLock(client);
     try {
       // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
       await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });

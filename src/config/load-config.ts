@@ -80,7 +80,12 @@ export interface SyncConfig {
   readonly batchSize: number;
   readonly debounceMs: number;
   readonly pollIntervalMs: number;
+  /** The cheap sweep pass (rows with no vector or another model's): how often, per table. */
   readonly sweepIntervalMs: number;
+  /** The full text-hash verification: one round over the table per period at most. */
+  readonly verifyPeriodMs: number;
+  readonly verifyMaxRowsPerSecond: number;
+  readonly verifyChunkRows: number;
   readonly leaseSeconds: number;
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
@@ -256,6 +261,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     debounceMs: int('EMBEDSYNC_DEBOUNCE_MS', 20, 0, 10_000),
     pollIntervalMs: int('EMBEDSYNC_POLL_INTERVAL_MS', 2000, 50, 3_600_000),
     sweepIntervalMs: int('EMBEDSYNC_SWEEP_INTERVAL_MS', 60_000, 1000, 86_400_000),
+    verifyPeriodMs: Math.round(get('EMBEDSYNC_VERIFY_PERIOD_HOURS', 24, (s) => parseNumber(s, 0.0001, 8760)) * 3_600_000),
+    verifyMaxRowsPerSecond: int('EMBEDSYNC_VERIFY_MAX_ROWS_PER_SECOND', 2000, 1, 1_000_000),
+    verifyChunkRows: int('EMBEDSYNC_VERIFY_CHUNK_ROWS', 1000, 1, 100_000),
     leaseSeconds: int('EMBEDSYNC_LEASE_SECONDS', 60, 1, 86_400),
     maxAttempts: int('EMBEDSYNC_MAX_ATTEMPTS', 5, 1, 1000),
     retryBaseMs: int('EMBEDSYNC_RETRY_BASE_MS', 1000, 1, 3_600_000),

@@ -9,6 +9,8 @@ import type { SourceConfig } from '../config/index.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from './source-info.ts';
 import { renderSql } from './sql-template.ts';
 import { sourceKeyOf, stemOf } from './source-sql.ts';
+import { ensureSweepIndex } from './sweep-index.ts';
+import { ensureSweepRows } from '../queue/sweep.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 /** Arbitrary but fixed: every embedsync migrate of a database contends for this one lock. */
@@ -23,6 +25,8 @@ export interface ModelIdentity {
 export interface MigrateResult {
   readonly applied: readonly string[];
   readonly addedColumns: readonly string[];
+  /** Things migrate could not do that embedsync works without (said on stderr by the CLI). */
+  readonly warnings: readonly string[];
   /** The previous model checksum when it changed (rows become stale and are re-embedded). */
   readonly previousChecksum: string | undefined;
   readonly source: SourceInfo;
@@ -41,8 +45,21 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(`${dir}${f}`, 'utf8') }));
 }
 
+/**
+ * Takes the migrate lock by polling rather than waiting inside one statement: a migrate that waits in
+ * pg_advisory_lock holds a transaction open the whole time, and the holder's CREATE INDEX CONCURRENTLY
+ * waits for every such transaction to end — a deadlock between two `migrate` runs started together.
+ */
+export async function takeMigrateLock(client: pg.Client | pg.PoolClient): Promise<void> {
+  for (;;) {
+    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATE_LOCK_KEY.toString()]);
+    if (rows[0]!.ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
-  await client.query('SELECT pg_advisory_lock($1)', [MIGRATE_LOCK_KEY.toString()]);
+  await takeMigrateLock(client);
   try {
     // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
     let info = await inspectSource(client, source);
@@ -83,10 +100,20 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
          WHERE (state.model, state.model_checksum, state.dimensions) IS DISTINCT FROM (excluded.model, excluded.model_checksum, excluded.dimensions)`,
         [info.sql.sourceKey, model.name, model.checksum, model.dimensions],
       );
+      await ensureSweepRows(client, info.sql.sourceKey);
+    });
+    // Not in a transaction: a plain table's index is built concurrently. Without the right to create it (a
+    // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
+    // the table instead of an index: a warning, not a refusal.
+    const warnings: string[] = [];
+    await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
+      if ((err as { code?: string }).code !== '42501') throw err;
+      warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
+        `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous.rows[0]?.model_checksum;
-    return { applied, addedColumns, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
+    return { applied, addedColumns, warnings, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => undefined);
   }

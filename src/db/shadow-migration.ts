@@ -25,6 +25,7 @@ import { queueOps, type WriteItem } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { mainColumns, nextColumns, readModelState, withColumns, type MigrationStep, type ModelState, type VectorColumns } from './model-state.ts';
 import { installSearchFunctions } from './search-functions.ts';
+import { ensureSweepIndex } from './sweep-index.ts';
 import { withShortLocks } from './short-lock.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
@@ -196,6 +197,10 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
       // Rows whose text changed between the last catch-up and the swap: the daemon re-embeds them.
       requeued = (await enqueueStale(client, s, model.checksum)).enqueued;
       await installSearchFunctions(client, s);
+      // The sweep's partial index went with the old checksum column: again, for the new model (idempotent).
+      await ensureSweepIndex(client, s, model.checksum).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== '42501') throw err;
+      });
       await client.query(
         `UPDATE embedsync.state SET target_model = NULL, target_checksum = NULL, target_dimensions = NULL, migration_step = NULL,
            migration_started = NULL, updated_at = now() WHERE source = $1`, [s.sourceKey]);

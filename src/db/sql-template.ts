@@ -10,6 +10,8 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
   'row-coverage', 'source-columns', 'source-install',
+  // Reconciliation sweeps, once per table (src/queue/sweep.ts).
+  'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
 ] as const;
@@ -20,6 +22,10 @@ export interface TemplateExtras {
   readonly documentSql?: string;
   /** Search functions: true for the per-table name (`<stem>_similar_to`), false for the unqualified one. */
   readonly perTable?: boolean;
+  /** source-sweep-index: build without blocking writers (plain tables only). */
+  readonly concurrently?: boolean;
+  /** source-sweep-index: the current model's checksum, as a literal in the index predicate. */
+  readonly modelChecksum?: string;
 }
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
@@ -49,11 +55,19 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
         return String(d);
       }
+      case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
+      case 'model_checksum': return checksumLiteral(extras.modelChecksum);
       case 'document_function': return documentFunction(s, extras.documentSql);
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });
+}
+
+/** A model checksum as an SQL literal, for DDL (an index predicate) where parameters cannot go. */
+export function checksumLiteral(checksum: string | undefined): string {
+  if (checksum === undefined || !/^[A-Za-z0-9._:+\/=-]{1,200}$/.test(checksum)) throw new Error(`unexpected model checksum ${JSON.stringify(checksum)}`);
+  return `'${checksum}'`;
 }
 
 function need(v: string | undefined, key: string): string {

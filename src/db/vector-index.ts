@@ -14,6 +14,7 @@ import { quoteIdent } from '../config/identifiers.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { withShortLocks } from './short-lock.ts';
+import { createPartitionedIndex, dropIndex, isPartitioned } from './partitioned-index.ts';
 
 export interface IndexPolicy {
   readonly kind: IndexKind;
@@ -137,16 +138,25 @@ export interface BuildSpec {
   readonly maintenanceWorkMem: string;
 }
 
-/** CREATE INDEX CONCURRENTLY on a session of its own settings; returns the build's seconds. */
+/**
+ * CREATE INDEX CONCURRENTLY on a session of its own settings; returns the build's seconds. A partitioned
+ * table's index is built partition by partition (partitioned-index.ts), each with lists for its own rows.
+ */
 export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec): Promise<number> {
+  const partitioned = await isPartitioned(client, b.s.table);
   // A build that died half-way leaves an invalid index of the same name behind: clear it first.
-  await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schemaOf(b.s)}.${quoteIdent(b.name)}`);
+  await dropIndex(client, schemaOf(b.s), b.name, partitioned);
   if (!/^\d+(kB|MB|GB)$/.test(b.maintenanceWorkMem)) throw new Error(`invalid maintenance_work_mem ${b.maintenanceWorkMem}`);
   await client.query(`SET maintenance_work_mem = '${b.maintenanceWorkMem}'`);
-  const withClause = b.kind === 'ivfflat' ? ` WITH (lists = ${Math.max(1, Math.floor(b.lists ?? 1))})` : '';
+  const using = (lists: number | undefined) => `${b.kind} (${quoteIdent(b.column)} vector_cosine_ops)` +
+    (b.kind === 'ivfflat' ? ` WITH (lists = ${Math.max(1, Math.floor(lists ?? 1))})` : '');
   const started = performance.now();
   try {
-    await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(b.name)} ON ${b.s.table} USING ${b.kind} (${quoteIdent(b.column)} vector_cosine_ops)${withClause}`);
+    if (partitioned) {
+      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, using(b.lists), (rows) => using(ivfflatLists(rows)));
+    } else {
+      await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(b.name)} ON ${b.s.table} USING ${using(b.lists)}`);
+    }
   } finally {
     await client.query('RESET maintenance_work_mem').catch(() => undefined);
   }
@@ -190,8 +200,9 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   const name = vectorIndexName(s, column);
   const temp = `${name.slice(0, 59)}_new`;
   const schema = schemaOf(s);
+  const partitioned = await isPartitioned(client, s.table);
   for (const bad of (await findVectorIndexes(client, s, column)).filter((i) => !i.valid)) {
-    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(bad.name)}`);
+    await dropIndex(client, schema, bad.name, partitioned);
   }
   const st = await getIndexStatus(client, s, column, policy);
   let d = st.decision;
@@ -207,7 +218,7 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
     return result();
   }
   if (d.action === 'drop') {
-    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(st.index!.name)}`);
+    await dropIndex(client, schema, st.index!.name, partitioned);
     await client.query('DELETE FROM embedsync.vector_index WHERE source = $1', [s.sourceKey]);
     return result({ name: undefined, lists: undefined });
   }
@@ -215,7 +226,7 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   const buildName = st.index ? temp : name;
   const seconds = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem });
   if (st.index) {
-    await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${schema}.${quoteIdent(st.index.name)}`);
+    await dropIndex(client, schema, st.index.name, partitioned);
     await withShortLocks(client, () => client.query(`ALTER INDEX ${schema}.${quoteIdent(buildName)} RENAME TO ${quoteIdent(name)}`));
   }
   if (o.record !== false) await recordIndex(client, s.sourceKey, { name, kind, lists: kind === 'ivfflat' ? d.lists! : null, dimensions: o.dimensions, rowsAtBuild: st.rows, buildSeconds: seconds });

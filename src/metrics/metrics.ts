@@ -25,6 +25,12 @@ export interface Metrics {
   readonly encoderTokensPerSecond: Gauge<string>;
   readonly syncClaimRows: Gauge<string>;
   readonly modelMismatch: Gauge<'source'>;
+  readonly sweepRows: Counter<'pass'>;
+  readonly sweepFound: Counter<'pass'>;
+  readonly sweepSeconds: Counter<'pass'>;
+  readonly sweepPosition: Gauge<string>;
+  readonly sweepEstimatedRows: Gauge<string>;
+  readonly sweepLastVerified: Gauge<string>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
@@ -59,5 +65,12 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     encoderTokensPerSecond: new Gauge({ name: 'embedsync_encoder_tokens_per_second', help: 'Measured model speed of one encoder session (padded tokens per second, moving average)', registers }),
     syncClaimRows: new Gauge({ name: 'embedsync_sync_claim_rows', help: 'Rows per sync claim, sized so a claim takes about one model run per session', registers }),
     modelMismatch: new Gauge({ name: 'embedsync_model_mismatch', help: '1 while migrate has recorded another model for the source than this daemon runs (it writes nothing)', labelNames: ['source'] as const, registers }),
+    // Sweeps run once per table: only the daemon that ran a step counts it, so sum these over daemons.
+    sweepRows: new Counter({ name: 'embedsync_sweep_rows_total', help: 'Rows the reconciliation sweep looked at, by pass (changed, verify)', labelNames: ['pass'] as const, registers }),
+    sweepFound: new Counter({ name: 'embedsync_sweep_found_total', help: 'Rows the reconciliation sweep enqueued, by pass', labelNames: ['pass'] as const, registers }),
+    sweepSeconds: new Counter({ name: 'embedsync_sweep_seconds_total', help: 'Time spent in sweep steps (database round trips), by pass', labelNames: ['pass'] as const, registers }),
+    sweepPosition: new Gauge({ name: 'embedsync_sweep_verify_position_rows', help: 'Rows verified so far in the current verification round', registers }),
+    sweepEstimatedRows: new Gauge({ name: 'embedsync_sweep_verify_table_rows', help: 'Rows a verification round covers (planner estimate)', registers }),
+    sweepLastVerified: new Gauge({ name: 'embedsync_sweep_last_verified_timestamp_seconds', help: 'When a verification round last covered the whole table (0: never)', registers }),
   };
 }

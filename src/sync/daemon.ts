@@ -14,7 +14,6 @@ import { startListener, type Listener } from '../queue/listener.ts';
 import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../db/write-target.ts';
-import { maintainIndex } from '../db/index-maintenance.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { paceOf } from '../encoder/run-sizer.ts';
@@ -22,6 +21,7 @@ import { createBatchProcessor } from './batch-processor.ts';
 import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
 import { watchModel, type ModelMismatch } from './model-watch.ts';
+import { startSweeper, type Sweeper } from './sweeper.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -47,8 +47,10 @@ export interface SyncDaemon {
   readonly modelMismatch: ModelMismatch | undefined;
   /** Look at the queue now (as a NOTIFY would). */
   wake(): void;
-  /** Runs one reconciliation sweep now. */
+  /** Runs a full reconciliation over the whole table now. */
   sweep(): Promise<{ scanned: number; enqueued: number }>;
+  /** The once-per-table sweep passes (cheap pass, paced verification). */
+  readonly sweeper: Sweeper;
   /** Stop claiming, finish or release the batch in hand, close the listener. Idempotent. */
   stop(): Promise<void>;
 }
@@ -150,29 +152,19 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, sync.pollIntervalMs * 5)),
   });
 
-  // stop() aborts both the sweep (between its chunks) and the index maintenance, and waits for them.
-  const indexAbort = new AbortController();
+  // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts), and stop() stops
+  // both between chunks. A daemon whose model is no longer the recorded one has an idle target: it sweeps nothing.
+  const stopping = new AbortController();
   const runSweep = async () => {
     const t = await targeted.refresh();
     if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };
-    const r = await enqueueStale(pool, t.sql, encoder.info.checksum, { signal: indexAbort.signal });
+    const r = await enqueueStale(pool, t.sql, encoder.info.checksum, { signal: stopping.signal });
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };
-  let sweeping: Promise<unknown> | undefined;
-  const sweepTimer = setInterval(() => {
-    if (sweeping) return; // a slow sweep on a big table: never two at once
-    sweeping = runSweep()
-      .catch((err: unknown) => logger.warn({ event: 'sweep_failed', err }, 'reconciliation sweep failed'))
-      // The vector index follows the table: built once there are rows to train it, rebuilt past the growth factor.
-      .then(() => (indexAbort.signal.aborted || watch.mismatch ? undefined : maintainIndex(pool, source, info.sql, indexAbort.signal)))
-      .then((r) => {
-        if (r && r.action !== 'keep' && r.action !== 'wait') {
-          logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds }, `vector index: ${r.reason}`);
-        }
-      }, (err: unknown) => { if (!indexAbort.signal.aborted) logger.warn({ event: 'vector_index_failed', err }, 'vector index maintenance failed'); })
-      .finally(() => { sweeping = undefined; });
-  }, sync.sweepIntervalMs);
+  const sweeper = startSweeper({
+    pool, source, sql: info.sql, sync, checksum: encoder.info.checksum, target: () => targeted.refresh(), logger, ...(metrics ? { metrics } : {}),
+  });
 
   const refreshGauges = async () => {
     if (!metrics) return;
@@ -194,15 +186,16 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     get modelMismatch() { return watch.mismatch; },
     wake,
     sweep: runSweep,
+    sweeper,
     stop() {
       stopped ??= (async () => {
-        clearInterval(sweepTimer);
         clearInterval(gaugeTimer);
-        indexAbort.abort();
+        stopping.abort();
+        const sweepStopped = sweeper.stop();
         // Stop between runs: runs of the batch in hand that have not reached a worker are dropped and its rows
         // released; a run already on a worker returns within the run size.
         await Promise.all(loops.map((l) => l.stop(0)));
-        await Promise.all([listener.stop(), sweeping]);
+        await Promise.all([listener.stop(), sweepStopped]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();
       return stopped;

@@ -4,6 +4,7 @@ import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
+import type { SourceSql } from '../db/source-sql.ts';
 import { queueOps, type QueueStats } from '../queue/queue.ts';
 import { migrationProgress, type MigrationProgress } from '../db/shadow-migration.ts';
 
@@ -24,8 +25,23 @@ export interface SyncStatus {
     /** Blank document: NULL embedding on purpose. */
     readonly blank: number;
   };
+  /** The reconciliation sweeps (absent before the migrate that installs them). */
+  readonly sweep?: SweepStatus;
   /** A dimension migration under way (shadow columns being filled). */
   readonly migration?: MigrationProgress;
+}
+
+export interface SweepStatus {
+  /** When a verification round last covered the whole table (ISO time), null if none has yet. */
+  readonly lastVerifiedAt: string | null;
+  readonly lastVerifySeconds: number | null;
+  /** Rows the last finished round enqueued (text changed behind the triggers' back). */
+  readonly lastVerifyFound: number | null;
+  /** The round under way: rows verified so far, of about this many. */
+  readonly verifyRows: number;
+  readonly estimatedRows: number;
+  /** When the cheap pass (no vector, another model's) last ran. */
+  readonly changedAt: string | null;
 }
 
 export type StatusProvider = () => Promise<SyncStatus>;
@@ -49,6 +65,7 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig): Promis
     dimensions: st?.dimensions ?? info.embeddingDimensions ?? null,
     queue,
     rows: { total: cov.total, current: cov.current, stale: cov.stale, missing: cov.missing, blank: cov.blank },
+    ...await sweepStatus(db, info.sql).then((w) => (w ? { sweep: w } : {})),
     ...await migrationProgress(db, source, info.sql).then((m) => (m ? { migration: m } : {})),
   };
 }
@@ -62,10 +79,29 @@ export function formatStatus(s: SyncStatus): string {
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${s.rows.total} total: ${s.rows.current} current, ${s.rows.stale} stale, ${s.rows.missing} missing, ${s.rows.blank} blank`,
     ...(s.rows.stale > 0 ? [`re-embedding   ${pct(s.rows.current + s.rows.blank, s.rows.total)} done, ${s.rows.stale} rows left (new model checksum)`] : []),
+    ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
+      `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
     ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
       (s.migration.done !== null ? `; new column ${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)})` : '')] : []),
     '',
   ].join('\n');
+}
+
+async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus | undefined> {
+  const exists = (await db.query<{ ok: boolean }>("SELECT to_regclass('embedsync.sweep') IS NOT NULL AS ok")).rows[0]!.ok;
+  if (!exists) return undefined;
+  const { rows } = await db.query<{ pass: string; last_finished_at: Date | null; last_round_seconds: number | null; last_found: string | null; round_rows: string; estimated_rows: number }>(
+    renderSql('sweep-status', sql), [sql.sourceKey, sql.table]);
+  const verify = rows.find((r) => r.pass === 'verify');
+  const changed = rows.find((r) => r.pass === 'changed');
+  return {
+    lastVerifiedAt: verify?.last_finished_at?.toISOString() ?? null,
+    lastVerifySeconds: verify?.last_round_seconds ?? null,
+    lastVerifyFound: verify?.last_found == null ? null : Number(verify.last_found),
+    verifyRows: Number(verify?.round_rows ?? 0),
+    estimatedRows: rows[0]?.estimated_rows ?? 0,
+    changedAt: changed?.last_finished_at?.toISOString() ?? null,
+  };
 }
 
 function pct(n: number, total: number): string {
