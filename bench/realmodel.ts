@@ -86,7 +86,7 @@ async function child(spec: Spec, dir: string, textsFile: string): Promise<Result
     const probe = performance.now();
     await session.run(feeds(ids.slice(8, 16)));
     const padded = 8 * Math.max(...ids.slice(8, 16).map((r) => r.length));
-    sizer.observe({ paddedTokens: padded, tokens: padded, chars: 0, seconds: (performance.now() - probe) / 1000 });
+    sizer.observe({ paddedTokens: padded, tokens: padded, bytes: 0, seconds: (performance.now() - probe) / 1000 });
     const runs = planBatches(ids.map((r) => r.length), sizer.budget()).map((g) => feeds(g.map((i) => ids[i]!)));
     const t = performance.now();
     for (const f of runs) await session.run(f);

@@ -2,6 +2,7 @@
 // thread only does I/O. Each encode() call is cut into runs of about EMBEDDING_RUN_SECONDS (run-sizer.ts), and
 // each run takes its turn on a worker through the fair scheduler between the sync worker and the HTTP API.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
@@ -160,12 +161,15 @@ class LocalEncoder implements Encoder {
     // isolates without waiting for work it will throw away.
     const giveUp = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, giveUp.signal]) : giveUp.signal;
-    const runs = this.sizer.plan(texts, this.promptTokens[role]).map(async (group) => {
+    const plan = this.sizer.plan(texts, this.promptTokens[role]);
+    setMaxListeners(plan.length + 10, signal); // one listener per run waiting for a worker
+    const runs = plan.map(async (group) => {
+      const cost = group.length * Math.max(...group.map((i) => this.sizer.estimate(texts[i]!, this.promptTokens[role])));
       let done;
       try {
         done = await this.pool.run({
           texts: group.map((i) => texts[i]!), prompt, poolStart: this.promptLengths[role], maxBatchTokens: this.maxBatchTokens,
-        }, source, signal);
+        }, source, signal, cost);
       } catch (err) {
         giveUp.abort(err);
         // An input error names the input within its run: map it back to the caller's index.

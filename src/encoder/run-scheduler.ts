@@ -14,6 +14,9 @@ export const DEFAULT_SYNC_SHARE = 0.5;
 
 interface Pending {
   readonly seq: number;
+  /** The run's size (e.g. padded tokens): within a source the smallest goes first, until one has waited too long. */
+  readonly cost: number;
+  readonly queuedAt: number;
   readonly start: () => void;
   readonly drop: (reason: unknown) => void;
 }
@@ -35,8 +38,16 @@ export class RunScheduler {
   /** The encoder kept free for a source behind on its share, since when, and the timer that ends it. */
   #reserved: { readonly source: EncodeSource; readonly since: number; readonly timer: ReturnType<typeof setTimeout> } | undefined;
 
-  /** `now` in milliseconds; tests pass a clock of their own. `capacity`: runs at once (the encoder's workers). */
-  constructor(syncShare = DEFAULT_SYNC_SHARE, private readonly now: () => number = () => performance.now(), readonly capacity = 1) {
+  /**
+   * `now` in milliseconds; tests pass a clock of their own. `capacity`: runs at once (the encoder's workers).
+   * `agingMs`: how long the oldest run of a source may be passed over by smaller ones.
+   */
+  constructor(
+    syncShare = DEFAULT_SYNC_SHARE,
+    private readonly now: () => number = () => performance.now(),
+    readonly capacity = 1,
+    private readonly agingMs = 3000,
+  ) {
     this.#shares = sharesOf(syncShare);
     if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
@@ -49,8 +60,12 @@ export class RunScheduler {
     return this.#shares.sync;
   }
 
-  /** Runs `task` when its turn comes; a `signal` that aborts while it waits takes it out of the queue. */
-  run<T>(source: EncodeSource, task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  /**
+   * Runs `task` when its turn comes; a `signal` that aborts while it waits takes it out of the queue. Within a
+   * source, the run of least `cost` goes first (a one-text query does not wait behind a batch of the same source),
+   * unless the oldest has waited longer than `agingMs`: then it goes, so large runs are never starved.
+   */
+  run<T>(source: EncodeSource, task: () => Promise<T>, signal?: AbortSignal, cost = 0): Promise<T> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
@@ -64,6 +79,8 @@ export class RunScheduler {
       };
       const entry: Pending = {
         seq: this.#seq++,
+        cost,
+        queuedAt: this.now(),
         start: () => {
           signal?.removeEventListener('abort', onAbort);
           this.#running[source] += 1;
@@ -192,8 +209,17 @@ export class RunScheduler {
       this.#reserved = { source: s, since: this.now(), timer };
       return false;
     }
-    this.#queues[pick].shift()!.start();
+    const q = this.#queues[pick];
+    q.splice(this.#nextOf(q), 1)[0]!.start();
     return true;
+  }
+
+  /** Index of the run to start next in a source's queue (kept in arrival order). */
+  #nextOf(q: readonly Pending[]): number {
+    if (this.now() - q[0]!.queuedAt >= this.agingMs) return 0;
+    let best = 0;
+    for (let i = 1; i < q.length; i++) if (q[i]!.cost < q[best]!.cost) best = i;
+    return best;
   }
 
   #notifyIdle(): void {

@@ -21,13 +21,14 @@ export interface Pace {
 export interface RunSample {
   readonly paddedTokens: number;
   readonly tokens: number;
-  readonly chars: number;
+  readonly bytes: number;
   readonly seconds: number;
 }
 
 export class RunSizer {
   #tokensPerSecond: number;
-  #tokensPerChar = 0.35;
+  /** Tokens per UTF-8 byte of text (see estimate()). */
+  #tokensPerByte = 0.25;
   #samples = 0;
 
   constructor(
@@ -51,7 +52,7 @@ export class RunSizer {
     const w = Math.max(SMOOTHING, 1 / (this.#samples + 1));
     this.#samples += 1;
     this.#tokensPerSecond += w * (s.paddedTokens / s.seconds - this.#tokensPerSecond);
-    if (s.chars > 0) this.#tokensPerChar += w * (s.tokens / s.chars - this.#tokensPerChar);
+    if (s.bytes > 0) this.#tokensPerByte += w * (s.tokens / s.bytes - this.#tokensPerByte);
   }
 
   /** Padded tokens one run may take: the target duration's worth, at least one full-length text. */
@@ -59,9 +60,13 @@ export class RunSizer {
     return Math.max(this.maxTokens, Math.min(this.maxBatchTokens, Math.round(this.#tokensPerSecond * this.runSeconds)));
   }
 
-  /** Estimated tokens of `text` after its prompt, with special tokens, capped at the model's max length. */
+  /**
+   * Estimated tokens of `text` after its prompt, with special tokens, capped at the model's max length. Counted
+   * per UTF-8 byte rather than per character: byte-level tokenizers spend about as many tokens per byte on
+   * Cyrillic as on Latin text, while per character Cyrillic costs about twice as much.
+   */
   estimate(text: string, promptTokens: number): number {
-    return Math.min(this.maxTokens, promptTokens + 2 + Math.ceil(text.length * this.#tokensPerChar));
+    return Math.min(this.maxTokens, promptTokens + 2 + Math.ceil(Buffer.byteLength(text) * this.#tokensPerByte));
   }
 
   /** Groups input indices into runs of about the target duration each. */

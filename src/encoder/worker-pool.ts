@@ -111,10 +111,10 @@ export class WorkerPool {
     return this.#o.sessions;
   }
 
-  /** Runs one request on a free worker when the scheduler gives `source` its turn. */
-  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal): Promise<RunDone> {
+  /** Runs one request on a free worker when the scheduler gives `source` its turn; `cost`: its estimated size. */
+  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal, cost = 0): Promise<RunDone> {
     if (this.#closed) return Promise.reject(new EncodeError('encoder is closed', 'unavailable'));
-    return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal);
+    return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal, cost);
   }
 
   async #dispatch(req: RunRequest): Promise<RunDone> {

@@ -47,10 +47,10 @@ async function start(): Promise<void> {
   const runOne = async (req: RunRequest): Promise<RunDone | RunFailed> => {
     const started = performance.now();
     const tokenized: Tokenized[] = [];
-    let chars = 0;
+    let bytes = 0;
     for (let i = 0; i < req.texts.length; i++) {
       const text = req.texts[i]!;
-      chars += text.length;
+      bytes += Buffer.byteLength(text);
       try {
         tokenized.push(tokenizer.encode(req.prompt, text));
       } catch (err) {
@@ -88,7 +88,7 @@ async function start(): Promise<void> {
     }
     const vectors = (out ?? new Float32Array(0)).buffer as ArrayBuffer;
     return {
-      type: 'done', id: req.id, vectors, dims, tokens, paddedTokens: padded, chars,
+      type: 'done', id: req.id, vectors, dims, tokens, paddedTokens: padded, bytes,
       truncated: tokenized.filter((t) => t.truncated).length, seconds: (performance.now() - started) / 1000,
     };
   };

@@ -42,7 +42,8 @@ export interface RunDone {
   /** Real tokens fed (after truncation) and padded positions computed. */
   readonly tokens: number;
   readonly paddedTokens: number;
-  readonly chars: number;
+  /** UTF-8 bytes of the texts (the run sizer learns tokens per byte). */
+  readonly bytes: number;
   readonly truncated: number;
   /** Tokenizing + model + pooling time inside the worker. */
   readonly seconds: number;
