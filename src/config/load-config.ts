@@ -361,10 +361,10 @@ function readConfigFile(path: string | undefined, problems: string[]): Record<st
 }
 
 /**
- * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts): two single-threaded sessions
- * encode ~1.6× the tokens/s of one session with two threads (small batches parallelize poorly inside one run),
- * for ~1.8× the memory. Past 4 cores, sessions of 4 threads keep memory in check (each session holds its own
- * weights: ~430 MB for RoSBERTa int8).
+ * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts, RoSBERTa int8): two
+ * single-threaded sessions encode 1.1–1.2× the tokens/s of one session with two threads (small batches
+ * parallelize poorly inside one run), for ~1.6× the memory. Past 4 cores, sessions of 4 threads keep memory in
+ * check (each session holds its own weights: ~350 MB for RoSBERTa int8).
  */
 export function encoderLayout(cores: number): { readonly sessions: number; readonly threads: number } {
   const sessions = cores <= 2 ? cores : Math.max(2, Math.floor(cores / 4));
