@@ -246,3 +246,24 @@ test('createEncoder takes the model from the configuration', async () => {
   }
   await assert.rejects(createEncoder({ ...cfg.model, model: 'not a model' }), /neither an existing folder nor a hub id/);
 });
+
+test('truncation at the left keeps the special tokens, the prompt and the end of the text', async () => {
+  const folder = await readModelFolder(TINY_MODEL_DIR, 'fp32');
+  const tok = TextTokenizer.of(folder);
+  const prompt = folder.prompts.document;
+  const text = `opening ${'middle '.repeat(2000)}closing`;
+  const left = tok.encode(prompt, text, 'left');
+  const right = tok.encode(prompt, text, 'right');
+  assert.equal(left.ids.length, folder.maxTokens);
+  assert.ok(left.truncated && right.truncated);
+  const full = tok.encode(prompt, 'x').ids;
+  // The prompt alone ends in a space token that, before text, joins the next word: compare up to it.
+  const promptIds = tok.encode(prompt, '').ids.slice(0, -2);
+  assert.ok(promptIds.length > 1);
+  assert.deepEqual(left.ids.slice(0, promptIds.length), promptIds, 'special tokens and prompt first');
+  assert.equal(left.ids.at(-1), full.at(-1), 'the closing special token stays');
+  const closing = tok.encode('', ' closing').ids.slice(1, -1); // as it stands after a space
+  assert.deepEqual(left.ids.slice(-1 - closing.length, -1), closing, 'the end of the text is kept');
+  assert.notDeepEqual(left.ids, right.ids);
+  assert.deepEqual(tok.encode(prompt, 'short text', 'left'), tok.encode(prompt, 'short text', 'right'));
+});

@@ -92,7 +92,6 @@ test('TEI: POST / and /invocations embed; errors in TEI\'s shape on every TEI ro
     const q = (await post(t, url, { inputs: 'oak table', prompt_name: 'query' })).json();
     assert.ok(bits(q[0]).equals(bits((await real.encode(['oak table'], 'query')).vectors[0]!)));
     for (const [payload, message] of [
-      [{ inputs: 'x', truncation_direction: 'Left' }, /^truncation_direction Left is not supported/],
       [{ inputs: 'x', truncation_direction: 'Up' }, /^truncation_direction must be one of "Right", "right", "Left", "left"$/],
       [{ inputs: ['ok', ' '] }, /^inputs\[1\] is only whitespace/],
       [{ inputs: 'y'.repeat(41) }, /^inputs is longer than MAX_TEXT_LENGTH/],
@@ -108,6 +107,24 @@ test('TEI: POST / and /invocations embed; errors in TEI\'s shape on every TEI ro
     assert.equal(notJson.statusCode, 415);
     assert.equal(notJson.json().error_type, 'Validation');
   }
+});
+
+test('TEI truncation_direction Left keeps the prompt and the end of an over-long input; Right its beginning', async () => {
+  const real = await tinyEncoder();
+  const t = await trackedApp({});
+  const long = `beginning ${'filler words '.repeat(400)} the distinct ending`;
+  const [left, right, shortLeft, shortRight] = await Promise.all([
+    post(t, '/', { inputs: long, truncation_direction: 'Left' }),
+    post(t, '/', { inputs: long, truncation_direction: 'Right' }),
+    post(t, '/', { inputs: 'oak table', truncation_direction: 'left' }),
+    post(t, '/', { inputs: 'oak table' }),
+  ]);
+  for (const r of [left, right, shortLeft, shortRight]) assert.equal(r.statusCode, 200, r.body);
+  const expect = async (truncate: 'left' | 'right') => bits((await real.encode([long], 'document', { truncate })).vectors[0]!);
+  assert.ok(bits(left.json()[0]).equals(await expect('left')), 'Left: the encoder cut at the left');
+  assert.ok(bits(right.json()[0]).equals(await expect('right')));
+  assert.ok(!bits(left.json()[0]).equals(bits(right.json()[0])), 'an over-long input gives another vector cut at the other end');
+  assert.ok(bits(shortLeft.json()[0]).equals(bits(shortRight.json()[0])), 'a text that fits is not cut either way');
 });
 
 test('while the model loads, requests are held up to MODEL_WAIT_SECONDS and answered once it is ready', async () => {

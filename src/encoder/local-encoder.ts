@@ -169,6 +169,7 @@ class LocalEncoder implements Encoder {
       try {
         done = await this.pool.run({
           texts: group.map((i) => texts[i]!), prompt, poolStart: this.promptLengths[role], maxBatchTokens: this.maxBatchTokens,
+          truncate: options.truncate ?? 'right',
         }, source, signal, cost);
       } catch (err) {
         giveUp.abort(err);

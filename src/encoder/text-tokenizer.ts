@@ -2,6 +2,7 @@
 // sequence: the content is cut so that content + special tokens fit maxTokens.
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { ModelFolder } from './model-folder.ts';
+import type { TruncationSide } from './types.ts';
 
 export interface Tokenized {
   readonly ids: readonly number[];
@@ -51,20 +52,33 @@ export class TextTokenizer {
     return prompt ? this.prefix.length + this.tokenizer.encode(prompt, { add_special_tokens: false }).ids.length : 0;
   }
 
-  /** `prompt` + `text`, with special tokens, at most maxTokens ids. */
-  encode(prompt: string, text: string): Tokenized {
+  /**
+   * `prompt` + `text`, with special tokens, at most maxTokens ids. `side` left keeps the prompt and the end of
+   * the text (TEI's truncation_direction Left), right keeps its beginning.
+   */
+  encode(prompt: string, text: string, side: TruncationSide = 'right'): Tokenized {
     let cut = text.length > this.precutChars;
     let body = text;
-    if (cut) {
+    if (cut && side === 'right') {
       let end = this.precutChars;
       const code = text.charCodeAt(end - 1);
       if (code >= 0xd800 && code <= 0xdbff) end -= 1; // do not split a surrogate pair
       body = text.slice(0, end);
+    } else if (cut) {
+      let start = text.length - this.precutChars;
+      const code = text.charCodeAt(start);
+      if (code >= 0xdc00 && code <= 0xdfff) start += 1;
+      body = text.slice(start);
     }
     let content = this.tokenizer.encode(prompt + body, { add_special_tokens: false }).ids;
     const room = this.maxTokens - this.prefix.length - this.suffix.length;
     if (content.length > room) {
-      content = content.slice(0, room);
+      if (side === 'right') {
+        content = content.slice(0, room);
+      } else {
+        const keep = prompt ? Math.min(room, this.tokenizer.encode(prompt, { add_special_tokens: false }).ids.length) : 0;
+        content = [...content.slice(0, keep), ...content.slice(content.length - (room - keep))];
+      }
       cut = true;
     }
     return { ids: [...this.prefix, ...content, ...this.suffix], truncated: cut };

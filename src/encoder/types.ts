@@ -43,8 +43,14 @@ export interface EncodeResult {
   readonly truncated: number;
 }
 
+/** Which end of an over-long input is cut (TEI's truncation_direction); the prompt is always kept. */
+export const TRUNCATION_SIDES = ['right', 'left'] as const;
+export type TruncationSide = (typeof TRUNCATION_SIDES)[number];
+
 export interface EncodeOptions {
   readonly signal?: AbortSignal;
+  /** Local backend: which end of an over-long text is cut (default right). Remote backends cut at the right. */
+  readonly truncate?: TruncationSide;
   /** Whose share of the encoder's time this call uses (default 'sync'); see run-scheduler.ts. */
   readonly source?: EncodeSource;
 }

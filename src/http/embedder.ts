@@ -2,7 +2,7 @@
 // call per role within the concurrency cap, then the fresh vectors cached. An input the encoder refuses is
 // isolated and reported per item; the rest still get their vectors.
 import { cacheKey, type EmbeddingCache } from '../cache/index.ts';
-import { EncodeError, type Encoder, type Role } from '../encoder/types.ts';
+import { EncodeError, type Encoder, type Role, type TruncationSide } from '../encoder/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { withSpan } from '../tracing/index.ts';
 import { HttpError } from './errors.ts';
@@ -41,11 +41,14 @@ interface Miss {
 export class Embedder {
   constructor(private readonly deps: EmbedderDeps) {}
 
-  /** `deadline` (performance.now() time): when a request embeds in several calls, the time all of them share. */
-  async embed(inputs: readonly EmbedInput[], deadline?: number): Promise<EmbedResult> {
+  /**
+   * `deadline` (performance.now() time): when a request embeds in several calls, the time all of them share.
+   * `truncate`: which end of an over-long text is cut (TEI's truncation_direction).
+   */
+  async embed(inputs: readonly EmbedInput[], deadline?: number, truncate: TruncationSide = 'right'): Promise<EmbedResult> {
     const encoder = this.deps.model.encoder();
     const { checksum, dimensions } = encoder.info;
-    const keys = inputs.map((x) => cacheKey(checksum, x.role, x.text));
+    const keys = inputs.map((x) => cacheKey(checksum, x.role, x.text, truncate));
     const cached = await this.deps.cache.getMany(keys, dimensions);
 
     const misses = new Map<string, Miss>();
@@ -55,7 +58,7 @@ export class Embedder {
     let fresh = new Map<string, Float32Array | string>();
     let tokens = 0;
     if (misses.size > 0) {
-      ({ fresh, tokens } = await this.#encodeMisses(encoder, [...misses.values()], deadline));
+      ({ fresh, tokens } = await this.#encodeMisses(encoder, [...misses.values()], truncate, deadline));
       await this.deps.cache.setMany([...fresh].filter((e): e is [string, Float32Array] => typeof e[1] !== 'string'));
     }
     const outcomes = inputs.map((_, i): EmbedOutcome => {
@@ -67,7 +70,7 @@ export class Embedder {
     return { outcomes, tokens, encoder };
   }
 
-  async #encodeMisses(encoder: Encoder, misses: readonly Miss[], deadline?: number): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
+  async #encodeMisses(encoder: Encoder, misses: readonly Miss[], truncate: TruncationSide, deadline?: number): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
     const { limiter, metrics } = this.deps;
     const byRole = new Map<Role, Miss[]>();
     for (const m of misses) byRole.set(m.role, [...(byRole.get(m.role) ?? []), m]);
@@ -78,7 +81,7 @@ export class Embedder {
       await limiter.run(async (signal) => {
         for (const [role, group] of byRole) {
           const r = await withSpan('embedsync.encode', { 'embedsync.texts': group.length, 'embedsync.source': 'http' },
-            () => encodeIsolating(encoder, group.map((m) => m.text), role, signal));
+            () => encodeIsolating(encoder, group.map((m) => m.text), role, signal, truncate));
           group.forEach((m, i) => fresh.set(m.key, r.results[i]!));
           tokens += r.tokens;
           metrics.tokensTotal.inc(r.tokens);
@@ -124,9 +127,9 @@ interface Isolated {
  * Encodes `texts` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is set
  * aside and the rest encoded again. Without an index to blame, the batch is halved until the culprit is alone.
  */
-async function encodeIsolating(encoder: Encoder, texts: readonly string[], role: Role, signal: AbortSignal): Promise<Isolated> {
+async function encodeIsolating(encoder: Encoder, texts: readonly string[], role: Role, signal: AbortSignal, truncate: TruncationSide): Promise<Isolated> {
   try {
-    const r = await encoder.encode(texts, role, { signal, source: 'http' });
+    const r = await encoder.encode(texts, role, { signal, source: 'http', truncate });
     return { results: [...r.vectors], tokens: r.tokens, truncated: r.truncated };
   } catch (err) {
     if (!(err instanceof EncodeError) || err.reason !== 'input' || signal.aborted) throw err;
@@ -141,7 +144,7 @@ async function encodeIsolating(encoder: Encoder, texts: readonly string[], role:
       if (from === to) continue;
       const r = err.index !== undefined && to - from === 1 && from === err.index
         ? { results: [err.message], tokens: 0, truncated: 0 }
-        : await encodeIsolating(encoder, texts.slice(from, to), role, signal);
+        : await encodeIsolating(encoder, texts.slice(from, to), role, signal, truncate);
       results.push(...r.results);
       tokens += r.tokens;
       truncated += r.truncated;

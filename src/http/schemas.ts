@@ -9,7 +9,7 @@ import { PROMPT_NAMES, TEXT_RULES } from './text-checks.ts';
 
 export const TAGS = { embed: 'embeddings', compat: 'compatibility', ops: 'operations', cache: 'cache' } as const;
 
-/** TEI's truncation_direction values; inputs are always cut at the right, so Left is refused with a 400. */
+/** TEI's truncation_direction values: Left keeps the prompt and the end of an over-long input (local encoder). */
 export const TRUNCATION_DIRECTIONS = ['Right', 'right', 'Left', 'left'] as const;
 
 export function buildSchemas(http: HttpConfig) {
@@ -43,7 +43,7 @@ export function buildSchemas(http: HttpConfig) {
     truncate: { type: 'boolean', description: 'accepted; inputs are always cut to the model\'s max_input_length' },
     truncation_direction: {
       type: 'string', enum: [...TRUNCATION_DIRECTIONS],
-      description: 'Right (the default) only: Left is answered with 400, as inputs are cut at the right',
+      description: 'Which end of an input longer than max_input_length is cut: Right (the default) or Left (keeps the end; the prompt is kept either way; local encoder only, 400 with a remote backend)',
     },
   } as const;
   const vectors = { type: 'array', items: vector, minItems: 1, description: 'one vector per input, in input order' } as const;

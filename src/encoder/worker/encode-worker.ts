@@ -52,7 +52,7 @@ async function start(): Promise<void> {
       const text = req.texts[i]!;
       bytes += Buffer.byteLength(text);
       try {
-        tokenized.push(tokenizer.encode(req.prompt, text));
+        tokenized.push(tokenizer.encode(req.prompt, text, req.truncate));
       } catch (err) {
         return { type: 'failed', id: req.id, reason: 'input', index: i, message: `input ${i} cannot be tokenized: ${(err as Error).message}` };
       }

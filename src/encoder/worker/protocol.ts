@@ -1,7 +1,7 @@
 // Messages between the encoder's main-thread pool and its worker threads. Everything here is structured-clone
 // data; vectors travel as one transferred ArrayBuffer per run, so they cross threads without a copy.
 import type { ModelFolder } from '../model-folder.ts';
-import type { EncodeFailureReason } from '../types.ts';
+import type { EncodeFailureReason, TruncationSide } from '../types.ts';
 
 export interface WorkerInit {
   /** The folder's settings and tokenizer, read once on the main thread. */
@@ -21,6 +21,7 @@ export interface RunRequest {
   readonly poolStart: number;
   /** Padded-token cap of one model call inside this run (memory bound). */
   readonly maxBatchTokens: number;
+  readonly truncate: TruncationSide;
 }
 
 /** Makes the worker fail with an uncaught error at its next chance (crash drills; see WorkerPool.crash). */

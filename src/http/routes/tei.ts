@@ -16,8 +16,10 @@ export interface TeiBody {
 /** TEI answers a bare array of vectors; prompt_name picks the prompt, as TEI does. */
 export async function embedTei(ctx: RouteContext, body: TeiBody, deadline: number): Promise<number[][]> {
   if (body.normalize === false) throw badRequest('normalize=false is not supported: embedsync always returns L2-normalized vectors');
-  if (body.truncation_direction !== undefined && body.truncation_direction.toLowerCase() === 'left') {
-    throw badRequest('truncation_direction Left is not supported: inputs longer than max_input_length are cut at the right; send Right or leave it out');
+  const truncate = body.truncation_direction?.toLowerCase() === 'left' ? 'left' : 'right';
+  // Remote backends cut at the right, whatever is asked: refuse rather than answer with other vectors.
+  if (truncate === 'left' && ctx.model.encoder().info.backend !== 'local') {
+    throw badRequest(`truncation_direction Left needs the local encoder; the ${ctx.model.encoder().info.backend} backend cuts inputs at the right: send Right or leave it out`);
   }
   const many = Array.isArray(body.inputs);
   const texts: readonly string[] = many ? (body.inputs as readonly string[]) : [body.inputs as string];
@@ -27,7 +29,7 @@ export async function embedTei(ctx: RouteContext, body: TeiBody, deadline: numbe
   });
   const { prompts } = ctx.model.encoder().info;
   const role = body.prompt_name ? PROMPT_NAMES[body.prompt_name] : undefined;
-  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))), deadline);
+  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))), deadline, truncate);
   return outcomes.map((o, i) => {
     if (!o.ok) throw badRequest(`${many ? `inputs[${i}]` : 'inputs'} cannot be embedded: ${o.error}`);
     return Array.from(o.vector);
