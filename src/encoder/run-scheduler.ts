@@ -200,8 +200,10 @@ export class RunScheduler {
       this.#notifyIdle();
       return false;
     }
+    // Only the last free worker is kept for a source between its runs: one is all its next run needs.
+    const lastSlot = this.#runningCount() + 1 >= this.capacity;
     for (const s of ENCODE_SOURCES) {
-      if (s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#running[s] > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
+      if (!lastSlot || s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#running[s] > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
       // `s` is between two runs of a batch and behind: keep the encoder free for it until it asks again, lets
       // go, or the reserved time has used up what it was owed.
       const ms = Math.ceil((this.#virtual[pick] - this.#virtual[s]) * this.#shares[s] * 1000);
