@@ -6,7 +6,9 @@
 //   3. Sweep cost with 4 daemons idle: the cheap pass per run and per hour, one full verification round
 //      (database CPU seconds, rows read), against the old per-daemon full sweep.
 //   4. ivfflat build and rebuild; search latency p50/p99 at the smallest probes giving recall@10 >= 0.95.
-//   usage: npm run bench:scale [-- --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50]
+//   5. Backfill through the remote backend against a second embedsync (bench/scale-remote.ts), 1 and 2 daemons,
+//      --phase-seconds each, on a table of its own (--remote-rows; 0 skips the phase).
+//   usage: npm run bench:scale [-- --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -22,6 +24,7 @@ import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
+import { remotePhase } from './scale-remote.ts';
 import { clusteredVectors, scaleEncoder } from './scale-vectors.ts';
 
 const { values } = parseArgs({ options: {
@@ -31,6 +34,7 @@ const { values } = parseArgs({ options: {
   'idle-seconds': { type: 'string', default: '60' },
   queries: { type: 'string', default: '50' },
   batch: { type: 'string', default: '500' },
+  'remote-rows': { type: 'string', default: '100000' },
 } });
 const ROWS = Number(values.rows);
 const DIMS = Number(values.dims);
@@ -38,6 +42,7 @@ const PHASE_S = Number(values['phase-seconds']);
 const IDLE_S = Number(values['idle-seconds']);
 const QUERIES = Number(values.queries);
 const BATCH = values.batch!;
+const REMOTE_ROWS = Number(values['remote-rows']);
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
@@ -266,7 +271,11 @@ async function main(): Promise<void> {
     } finally {
       qc.release();
     }
-    log(`\nbackfill rows/s by daemons: ${rates.join(', ')}; total ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+    const remoteRates = REMOTE_ROWS > 0 ? await remotePhase({
+      db, url, rows: REMOTE_ROWS, phaseSeconds: PHASE_S, daemonEnv: denv, log,
+      startDaemon: async (owner, e) => { const d = await startDaemon(url, owner, e); daemons.push(d); return d; }, stopDaemon,
+    }) : [];
+    log(`\nbackfill rows/s by daemons: ${rates.join(', ')}${remoteRates.length ? `; through the remote backend: ${remoteRates.join(', ')}` : ''}; total ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   } finally {
     for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGKILL');
     await db.end().catch(() => undefined);
