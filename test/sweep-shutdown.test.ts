@@ -24,13 +24,15 @@ test('stop() during a reconciliation sweep of a large table returns within a chu
     assert.deepEqual(full, { scanned: rows, enqueued: 0 });
     await probe.stop();
 
-    const d = await t.startDaemon();
-    // The timer's sweep has started: its chunk query is running on the daemon's pool.
+    const d = await t.startDaemon({ env: { EMBEDSYNC_SWEEP_INTERVAL_MS: '86400000' } });
+    // A full reconciliation has started: its chunk query is running on the daemon's pool.
+    const sweeping = d.sweep().catch(() => undefined);
     await waitFor('sweep under way', async () => (await t.pool.query(
       "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%enqueue%' AND pid <> pg_backend_pid()")).rowCount! > 0, 5000, 5);
     const s0 = performance.now();
     await d.stop();
     const stopMs = performance.now() - s0;
+    await sweeping;
     assert.ok(stopMs < fullMs / 3, `stop took ${stopMs.toFixed(0)} ms; a whole sweep takes ${fullMs.toFixed(0)} ms`);
     await new Promise((r) => setTimeout(r, 300));
     const still = await t.pool.query(
