@@ -78,10 +78,11 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
   const sizer = new RunSizer(opts.runSeconds ?? DEFAULT_RUN_SECONDS, opts.maxBatchTokens, folder.maxTokens, sessions);
   const encoder = new LocalEncoder(folder, tokenizer, pool, scheduler, sizer, opts.maxBatchTokens);
   try {
-    // One warm-up run per worker: learns the output dimension from the model, pays first-run costs at start-up
-    // and gives the pace a first measurement.
-    const probes = await Promise.all(Array.from({ length: sessions }, () => encoder.encode(['warm-up'], 'query')));
-    const dimensions = probes[0]!.vectors[0]!.length;
+    // One short probe through the whole path (each worker has warmed up on its own): learns the output dimension
+    // from the model, and gives the pace a first, low measurement, so the first sync claims are small and the
+    // first vectors land quickly while the pace learns the real speed.
+    const probe = await encoder.encode(['warm-up'], 'query');
+    const dimensions = probe.vectors[0]!.length;
     if (folder.declaredDimensions !== undefined && folder.declaredDimensions !== dimensions) {
       throw new Error(`model folder ${opts.dir}: pooling config says ${folder.declaredDimensions} dimensions, the model outputs ${dimensions}`);
     }
@@ -163,8 +164,7 @@ class LocalEncoder implements Encoder {
     const signal = options.signal ? AbortSignal.any([options.signal, giveUp.signal]) : giveUp.signal;
     const plan = this.sizer.plan(texts, this.promptTokens[role]);
     setMaxListeners(plan.length + 10, signal); // one listener per run waiting for a worker
-    const runs = plan.map(async (group) => {
-      const cost = group.length * Math.max(...group.map((i) => this.sizer.estimate(texts[i]!, this.promptTokens[role])));
+    const runs = plan.map(async ({ indices: group, cost }) => {
       let done;
       try {
         done = await this.pool.run({
@@ -187,10 +187,9 @@ class LocalEncoder implements Encoder {
     const settled = await Promise.allSettled(runs);
     const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected').map((s) => s.reason as unknown);
     if (failed.length > 0) {
-      // Prefer the error that blames one input, so the caller can isolate it rather than retry everything; a
-      // run dropped because another failed is never the one reported.
-      const blame = failed.find((e) => e instanceof EncodeError && e.reason === 'input');
-      throw blame ?? (giveUp.signal.aborted && !options.signal?.aborted ? giveUp.signal.reason : failed[0]);
+      // Prefer the error that blames one input, so the caller can isolate it rather than retry everything; else
+      // the first failure (every failure aborts giveUp, so its reason is the first), never a run it dropped.
+      throw failed.find((e) => e instanceof EncodeError && e.reason === 'input') ?? giveUp.signal.reason;
     }
     return { vectors, tokens, truncated };
   }

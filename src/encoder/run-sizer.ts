@@ -25,6 +25,11 @@ export interface RunSample {
   readonly seconds: number;
 }
 
+export interface PlannedRun {
+  readonly indices: readonly number[];
+  readonly cost: number;
+}
+
 export class RunSizer {
   #tokensPerSecond: number;
   /** Tokens per UTF-8 byte of text (see estimate()). */
@@ -69,9 +74,10 @@ export class RunSizer {
     return Math.min(this.maxTokens, promptTokens + 2 + Math.ceil(Buffer.byteLength(text) * this.#tokensPerByte));
   }
 
-  /** Groups input indices into runs of about the target duration each. */
-  plan(texts: readonly string[], promptTokens: number): number[][] {
-    return planBatches(texts.map((t) => this.estimate(t, promptTokens)), this.budget());
+  /** Groups input indices into runs of about the target duration each; `cost`: a run's estimated padded tokens. */
+  plan(texts: readonly string[], promptTokens: number): PlannedRun[] {
+    const estimates = texts.map((t) => this.estimate(t, promptTokens));
+    return planBatches(estimates, this.budget()).map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
   }
 }
 

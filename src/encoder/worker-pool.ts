@@ -53,8 +53,8 @@ interface Slot {
   ready: Promise<void>;
   isReady: boolean;
   job: Job | undefined;
-  /** Set when we end the worker ourselves (overrun, close): its exit is expected. */
-  ending: 'close' | undefined;
+  /** Set when we end the worker ourselves (its model failed to load, or close): its exit is expected. */
+  closing: boolean;
   /** What the worker last said on its way out (an uncaught error's message, or why we ended it). */
   lastError?: string;
 }
@@ -73,19 +73,18 @@ export class WorkerPool {
   readonly #retiring = new Set<Worker>();
   /** Why the pool cannot run at all (a replacement worker failed to load the model). */
   #broken: string | undefined;
-  inputNames: readonly string[] = [];
-  outputNames: readonly string[] = [];
 
   private constructor(o: WorkerPoolOptions) {
     this.#o = o;
   }
 
-  /** Starts every worker and resolves once all have loaded the model; rejects with the load error. */
+  /**
+   * Resolves once the first worker has loaded the model (rejects with its load error). It loads the files while
+   * this thread hashes them (the checksum's part); the rest start then and join as they load, so the first
+   * vectors wait for neither. Later workers and replacements load only files with the same fingerprint.
+   */
   static async start(o: WorkerPoolOptions): Promise<WorkerPool> {
     const pool = new WorkerPool(o);
-    // The first worker learns the model's digest; the others (and replacements) must load the same bytes.
-    // The first worker loads the files while this thread hashes them (the checksum's part); the rest start once
-    // it is ready and join as they load, so the first vectors wait for neither.
     const files = await onnxFiles(o.onnxPath);
     pool.#files = files;
     pool.#fingerprint = await filesFingerprint(files);
@@ -105,10 +104,6 @@ export class WorkerPool {
   /** sha256 (hex) of the ONNX bytes every worker loaded. */
   get digest(): string {
     return this.#digest!;
-  }
-
-  get sessions(): number {
-    return this.#o.sessions;
   }
 
   /** Runs one request on a free worker when the scheduler gives `source` its turn; `cost`: its estimated size. */
@@ -166,19 +161,17 @@ export class WorkerPool {
     let settle!: { resolve: () => void; reject: (err: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     ready.catch(() => undefined);
-    const slot: Slot = { index, worker, ready, isReady: false, job: undefined, ending: undefined };
+    const slot: Slot = { index, worker, ready, isReady: false, job: undefined, closing: false };
     worker.on('message', (m: WorkerMessage) => {
       switch (m.type) {
         case 'ready':
-          this.inputNames = m.inputNames;
-          this.outputNames = m.outputNames;
           slot.isReady = true;
           idle(worker);
           settle.resolve();
           this.#wakeFree();
           return;
         case 'fatal':
-          slot.ending = 'close';
+          slot.closing = true;
           settle.reject(new Error(m.message));
           // Without a single worker able to load the model, no run can ever start: fail them all clearly.
           if (!this.#closed && !this.#slots.some((x) => x !== slot && x.isReady)) this.#broken = m.message;
@@ -211,7 +204,7 @@ export class WorkerPool {
     const job = slot.job;
     slot.job = undefined;
     slot.isReady = false;
-    const closing = slot.ending === 'close' || this.#closed;
+    const closing = slot.closing || this.#closed;
     const why = `it exited (code ${code}${slot.lastError ? `: ${slot.lastError}` : ''})`;
     if (job) {
       clearTimeout(job.watchdog);

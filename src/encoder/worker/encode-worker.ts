@@ -34,9 +34,6 @@ async function start(): Promise<void> {
     }
     // Loaded by path: the pool hashes the same files meanwhile on the main thread and checks they did not change.
     session = await createSession({ source: init.onnxPath }, init.threads);
-    // A first run pays one-off costs (kernel selection, arena growth) before any caller waits on this worker.
-    await session.run(paddedFeeds([tokenizer.encode('', '').ids], tokenizer.padId, session.inputNames.includes('token_type_ids')));
-    post({ type: 'ready', inputNames: session.inputNames, outputNames: session.outputNames });
   } catch (err) {
     post({ type: 'fatal', message: (err as Error).message });
     return;
@@ -92,6 +89,14 @@ async function start(): Promise<void> {
       truncated: tokenized.filter((t) => t.truncated).length, seconds: (performance.now() - started) / 1000,
     };
   };
+
+  // A first run pays one-off costs (kernel selection, arena growth) before any caller waits on this worker.
+  const warmUp = await runOne({ id: 0, texts: [''], prompt: '', poolStart: 0, maxBatchTokens: tokenizer.maxTokens, truncate: 'right' });
+  if (warmUp.type === 'failed') {
+    post({ type: 'fatal', message: warmUp.message });
+    return;
+  }
+  post({ type: 'ready' });
 
   // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.
   port.on('message', (req: RunRequest | CrashRequest | StopRequest) => {

@@ -60,8 +60,6 @@ export interface RunFailed {
 
 export interface WorkerReady {
   readonly type: 'ready';
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
 }
 
 export interface WorkerFatal {
