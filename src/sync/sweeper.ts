@@ -1,6 +1,7 @@
 // The daemon's reconciliation: two loops, one per sweep pass, each trying a step of its pass for the table
 // whenever it is due (src/queue/sweep.ts decides, under a row lock in embedsync.sweep, which daemon runs it).
 // The daemon that ran the cheap pass then looks after the vector index, so that too happens once per table.
+import { setTimeout as delay } from 'node:timers/promises';
 import type pg from 'pg';
 import type { SourceConfig, SyncConfig } from '../config/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -84,12 +85,8 @@ export function startSweeper(o: SweeperOptions): Sweeper {
     }
   };
 
-  const sleep = (ms: number) => new Promise<void>((resolve) => {
-    if (abort.signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() { clearTimeout(timer); abort.signal.removeEventListener('abort', done); resolve(); }
-    abort.signal.addEventListener('abort', done, { once: true });
-  });
+  // Cut short by stop(): the loops end at once instead of sleeping out their poll.
+  const sleep = (ms: number) => delay(ms, undefined, { signal: abort.signal }).catch(() => undefined);
 
   const loop = async (pass: SweepPass, firstDelayMs: number) => {
     const pollMs = Math.min(pass === 'changed' ? sync.sweepIntervalMs : MAX_POLL_MS, MAX_POLL_MS);
