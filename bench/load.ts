@@ -18,7 +18,6 @@
 // sampled every second for its max, and for what lives outside the V8 heap (ONNX Runtime, malloc, buffers, the
 // cache's vectors: RSS minus the heap), which does not follow the collections.
 import autocannon from 'autocannon';
-import { createServer, type AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +25,7 @@ import pg from 'pg';
 import { WebSocket } from 'undici';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { runCli, sleep, spawnCli, startCluster, type CliProcess } from '../scripts/chaos-procs.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 180);
 const SUSTAINED_SHARE = 0.9;
@@ -49,14 +49,6 @@ async function connectInspector(port: number): Promise<{ collect: () => Promise<
   });
   // A process with a debugger attached waits for it to go before exiting.
   return { collect, close: () => ws.close() };
-}
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    }).on('error', reject);
-  });
 }
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const say = (s: string) => process.stdout.write(`${s}\n`);

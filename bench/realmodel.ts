@@ -15,7 +15,6 @@ import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -31,6 +30,7 @@ import { importModel } from '../src/model/import-checkpoint.ts';
 import { mixedTexts } from '../src/model/mixed-texts.ts';
 import { writeShapedCheckpoint } from '../src/model/shaped-checkpoint.ts';
 import { withBenchDatabase } from './bench-database.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
@@ -129,14 +129,6 @@ async function ensureModel(layers: number, log: (s: string) => void): Promise<st
   return dir;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 const pct = (xs: readonly number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN;
 const ms = (x: number) => `${x.toFixed(0)} ms`;

@@ -23,6 +23,7 @@ import { createClient, createPool } from '../src/db/pool.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { withBenchDatabase } from './bench-database.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '5000' },
@@ -35,15 +36,6 @@ const MODEL = values.model;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Daemon B: the real CLI, HTTP half only, with the cache off (every scenario encodes the same texts). */
 async function startRemote(): Promise<{ url: string; child: ChildProcess }> {

@@ -3,11 +3,11 @@
 // their own table against it. That model makes 64-dimension vectors, so the phase has its own table
 // (`leads_remote`, vector(64)) migrated for the remote's checksum; `leads` and its 128-dim column are untouched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { migrate } from '../src/cli/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 export const REMOTE_MODEL = 'test/fixtures/models/tiny-roberta';
 
@@ -26,13 +26,6 @@ export interface RemotePhaseOptions<D extends DaemonLike> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The second embedsync: HTTP only, the test model, rate limits out of the way of the daemons. */
 async function startRemote(url: string): Promise<{ child: ChildProcess; endpoint: string }> {

@@ -3,7 +3,6 @@
 // lines to try it yourself, and keeps running until Ctrl-C. When the model hub cannot be reached it says so and
 // runs on the bundled tiny test model instead. The HTTP API takes PORT, or 8000, or any free port when busy.
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
@@ -17,6 +16,7 @@ import { migrate } from '../src/cli/migrate.ts';
 import { finishMigrate } from '../src/cli/migrate-model.ts';
 import { runService } from '../src/cli/run.ts';
 import { quoteIdent, quoteQualified } from '../src/config/identifiers.ts';
+import { freePort } from './free-port.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 /** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
@@ -121,15 +121,3 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
-/** The preferred port when it is free, else one the system picks (so a busy 8000 never stops the demo). */
-async function freePort(preferred: number, host: string): Promise<number> {
-  const tryListen = (p: number) => new Promise<number | undefined>((done) => {
-    const srv = createServer();
-    srv.once('error', () => done(undefined));
-    srv.listen(p, host, () => {
-      const got = (srv.address() as { port: number }).port;
-      srv.close(() => done(got));
-    });
-  });
-  return (await tryListen(preferred)) ?? (await tryListen(0))!;
-}

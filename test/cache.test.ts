@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { LruTtlCache, EmbeddingCache, cacheKey, bytesToVector, vectorToBytes } from '../src/cache/index.ts';
 import type { CacheConfig } from '../src/config/index.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const REDIS_URL = process.env.EMBEDSYNC_TEST_REDIS_URL;
 const quiet = { warn: () => {}, info: () => {} };
@@ -177,12 +177,3 @@ async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -7,25 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createEncoder, EncodeError, type WorkerExit } from '../src/encoder/index.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { midModelDir } from './helpers/real-model.ts';
 import { setupSyncDb, waitFor } from './helpers/sync.ts';
+import { freePort } from '../scripts/free-port.ts';
 
 const ROWS = 400;
 const SHUTDOWN_MS = 5000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Lead-like rows of 30–200 tokens, Russian and English. */
 const BACKLOG_SQL = `INSERT INTO leads (title, description, city)

@@ -3,21 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import pg from 'pg';
 import { listMigrations } from '../src/db/migrate.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { freePort } from '../scripts/free-port.ts';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Ran { code: number | null; stdout: string; stderr: string }
 
