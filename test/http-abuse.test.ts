@@ -3,6 +3,7 @@
 // probes that never wait behind encoding.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { startHttpServer, type HttpServer } from '../src/http/index.ts';
 import { createLogger } from '../src/log/index.ts';
@@ -173,4 +174,28 @@ test('/health and /ready answer quickly while the real encoder is saturated with
 
 test('every response above matches /openapi.json', async () => {
   await assertContract();
+});
+
+test('shutdown: a request in flight is answered, with its keep-alive connection closed, so close() does not wait for the client', async () => {
+  const server = await start({}, slowEncoder(await tinyEncoder(), 500));
+  const { port } = new URL(server.address);
+  const agent = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 });
+  const answer = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: Number(port), path: '/embed', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ text: 'oak table' }));
+  });
+  await new Promise((r) => setTimeout(r, 100)); // the request is being encoded
+  const started = performance.now();
+  const closed = server.close();
+  const r = await answer;
+  await closed;
+  const ms = performance.now() - started;
+  agent.destroy();
+  assert.equal(r.status, 200);
+  assert.equal(r.connection, 'close');
+  assert.ok(ms < 3000, `close() took ${ms.toFixed(0)} ms with a keep-alive client`);
 });

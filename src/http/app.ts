@@ -87,6 +87,13 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   });
   app.decorate('embedsync', { model, cache, limiter, ready: model.ready });
   app.addHook('onClose', async () => cache.close());
+  // A request in flight when shutdown begins keeps its keep-alive connection, which close() would then wait on
+  // until the client's idle timeout (72 s with Node's fetch): its answer says the connection ends with it.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   try {
     installJsonParser(app, { limits, timeoutMs: http.bodyTimeoutMs });
