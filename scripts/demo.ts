@@ -15,7 +15,7 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { migrate } from '../src/cli/migrate.ts';
 import { finishMigrate } from '../src/cli/migrate-model.ts';
 import { runService } from '../src/cli/run.ts';
-import { quoteIdent, quoteQualified } from '../src/config/identifiers.ts';
+import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
 import { freePort } from './free-port.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../config/index.ts';
-import { quoteQualified } from '../config/identifiers.ts';
+import { quoteQualified } from '../db/quote.ts';
 import { readModelState, type ModelState } from '../db/model-state.ts';
 import { createClient } from '../db/pool.ts';
 import { inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createPool, type Queryable } from '../db/pool.ts';
-import { quoteIdent } from '../config/identifiers.ts';
+import { quoteIdent } from '../db/quote.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
 import { textOperand, UsageError, type Command } from './context.ts';

@@ -1,5 +1,5 @@
 // SQL identifiers from config end up in DDL and queries, so they are validated against a strict
-// ASCII pattern and always emitted quoted. Anything else is refused with the reason.
+// ASCII pattern (and emitted quoted by src/db/quote.ts). Anything else is refused with the reason.
 
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 const MAX_IDENT_BYTES = 63; // NAMEDATALEN - 1: Postgres would silently truncate longer names.
@@ -13,12 +13,6 @@ export function identifierProblem(name: string): string | null {
   }
   if (Buffer.byteLength(name) > MAX_IDENT_BYTES) return `is longer than ${MAX_IDENT_BYTES} bytes`;
   return null;
-}
-
-export function quoteIdent(name: string): string {
-  const problem = identifierProblem(name);
-  if (problem) throw new Error(`unsafe SQL identifier ${JSON.stringify(name)}: ${problem}`);
-  return `"${name}"`;
 }
 
 export interface QualifiedName {
@@ -36,8 +30,4 @@ export function parseQualifiedName(value: string): { value?: QualifiedName; prob
     if (problem) return { problem: `${JSON.stringify(part)} ${problem}` };
   }
   return { value: { schema, name } };
-}
-
-export function quoteQualified(q: QualifiedName): string {
-  return `${quoteIdent(q.schema)}.${quoteIdent(q.name)}`;
 }

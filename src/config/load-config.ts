@@ -1,8 +1,6 @@
 // Reads embedsync's settings from the environment (and optionally embedsync.config.json, same keys),
 // validates all of them and reports every problem at once. Env wins over the file.
 import { readFileSync, existsSync } from 'node:fs';
-import { DEFAULT_SYNC_SHARE } from '../encoder/run-scheduler.ts';
-import { BACKENDS, type Backend } from '../encoder/types.ts';
 import { nearestSetting, SETTINGS } from './settings.ts';
 import { identifierProblem, parseQualifiedName, type QualifiedName } from './identifiers.ts';
 import {
@@ -18,6 +16,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const DEFAULT_MODEL = 'ai-forever/ru-en-RoSBERTa';
+/** Where vectors come from: the local ONNX model or a remote service (src/encoder/remote/). */
+export const BACKENDS = ['local', 'embedsync', 'tei', 'openai'] as const;
+export type Backend = (typeof BACKENDS)[number];
+/** The sync worker's share of the encoder's time while the HTTP API also wants it (src/encoder/run-scheduler.ts). */
+export const DEFAULT_SYNC_SHARE = 0.5;
 
 export interface SourceConfig {
   readonly table: QualifiedName;

@@ -4,7 +4,7 @@
 // under way to this model is resumed.
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
-import { quoteIdent } from '../config/identifiers.ts';
+import { quoteIdent } from './quote.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
 import { mainColumns, nextColumns, readModelState, type ModelState } from './model-state.ts';
 import type { Queryable } from './pool.ts';

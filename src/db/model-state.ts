@@ -1,8 +1,8 @@
 // The model state of a source as embedsync.state records it, including a model migration under way, and
 // the shadow/retired column names a dimension migration uses. One place reads it, so the daemon, migrate,
 // status and the search functions agree on which column holds which model's vectors.
-import type { SourceConfig } from '../config/index.ts';
-import { identifierProblem, quoteIdent } from '../config/identifiers.ts';
+import { identifierProblem, type SourceConfig } from '../config/index.ts';
+import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 

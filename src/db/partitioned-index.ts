@@ -4,7 +4,7 @@
 // that partition carry on), attached to the parent's; once every partition's is attached the parent's is valid.
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { quoteIdent } from '../config/identifiers.ts';
+import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 
 export async function isPartitioned(db: Queryable, table: string): Promise<boolean> {

@@ -19,7 +19,7 @@
 // and report the mismatch (src/sync/model-watch.ts).
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
-import { quoteIdent } from '../config/identifiers.ts';
+import { quoteIdent } from './quote.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { queueOps, type WriteItem } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';

@@ -1,6 +1,6 @@
 // What the catalog says about the configured source table: its id type and the managed columns present.
 import type { SourceConfig } from '../config/index.ts';
-import { quoteIdent, quoteQualified } from '../config/identifiers.ts';
+import { quoteIdent, quoteQualified } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import { sourceSql, type SourceSql } from './source-sql.ts';
 

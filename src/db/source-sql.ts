@@ -3,7 +3,7 @@
 // parameters. The id type comes from the catalog, so queue ids (text) can be cast back and the source's
 // primary-key index is used.
 import type { SourceConfig } from '../config/index.ts';
-import { quoteIdent, quoteQualified } from '../config/identifiers.ts';
+import { quoteIdent, quoteQualified } from './quote.ts';
 
 export interface SourceSql {
   /** `"schema"."table"`, also the source key in embedsync.state. */

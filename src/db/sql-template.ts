@@ -2,7 +2,7 @@
 // expressions for the configured source. Values never pass through here: they are bind parameters.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { quoteIdent } from '../config/identifiers.ts';
+import { checksumLiteral, quoteIdent } from './quote.ts';
 import { documentFunctionName, type SourceSql } from './source-sql.ts';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -62,12 +62,6 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });
-}
-
-/** A model checksum as an SQL literal, for DDL (an index predicate) where parameters cannot go. */
-export function checksumLiteral(checksum: string | undefined): string {
-  if (checksum === undefined || !/^[A-Za-z0-9._:+\/=-]{1,200}$/.test(checksum)) throw new Error(`unexpected model checksum ${JSON.stringify(checksum)}`);
-  return `'${checksum}'`;
 }
 
 function need(v: string | undefined, key: string): string {

@@ -3,9 +3,9 @@
 // writers are not blocked while it builds. Its predicate names the model checksum, so a model change replaces
 // it; a concurrent build that was interrupted leaves an invalid index, which is dropped and built again.
 import type pg from 'pg';
-import { quoteIdent } from '../config/identifiers.ts';
 import type { SourceSql } from './source-sql.ts';
-import { checksumLiteral, renderSql } from './sql-template.ts';
+import { checksumLiteral, quoteIdent } from './quote.ts';
+import { renderSql } from './sql-template.ts';
 
 export function sweepIndexName(s: SourceSql): string {
   return `${s.stem}_embedsync_stale`;

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { IndexKind } from '../config/index.ts';
-import { quoteIdent } from '../config/identifiers.ts';
+import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { withShortLocks } from './short-lock.ts';

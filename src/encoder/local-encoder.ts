@@ -6,12 +6,12 @@ import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
-import { DEFAULT_SYNC_SHARE, RunScheduler } from './run-scheduler.ts';
+import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer, type Pace } from './run-sizer.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
 import { WorkerPool, type WorkerExit } from './worker-pool.ts';
-import type { Dtype } from '../config/index.ts';
+import { DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 

@@ -8,9 +8,8 @@
 // A source holding work in hand (hold(): a claimed batch between its runs, doing its database round trips) that
 // is behind on its share keeps the encoder free for it for at most what it is owed, and that time counts as its
 // own; without it a worker that only competed for runs would lose every gap to a saturating HTTP API.
+import { DEFAULT_SYNC_SHARE } from '../config/index.ts';
 import { ENCODE_SOURCES, EncodeError, type EncodeSource, type Encoder } from './types.ts';
-
-export const DEFAULT_SYNC_SHARE = 0.5;
 
 interface Pending {
   readonly seq: number;

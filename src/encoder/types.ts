@@ -1,5 +1,6 @@
 // The contract every encoder backend (local ONNX, remote embedsync/TEI/OpenAI) fulfils.
 // The sync worker, the HTTP API and migrate see only this.
+import type { Backend } from '../config/index.ts';
 
 export const ROLES = ['query', 'document'] as const;
 export type Role = (typeof ROLES)[number];
@@ -10,9 +11,6 @@ export type EncodeSource = (typeof ENCODE_SOURCES)[number];
 
 export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken'] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
-
-export const BACKENDS = ['local', 'embedsync', 'tei', 'openai'] as const;
-export type Backend = (typeof BACKENDS)[number];
 
 export interface ModelInfo {
   /** Hub id or folder the model came from. */
