@@ -1,6 +1,7 @@
 // A Hugging Face BERT/RoBERTa encoder checkpoint: config.json fields and parameter lookup by HF name,
 // independent of the model-class prefix ("bert.", "roberta.", or none).
-import { toFloat32, type TensorEntry } from './safetensors.ts';
+import { toFloat32 } from './dtype-conversion.ts';
+import type { TensorEntry } from './safetensors-format.ts';
 
 export const MODEL_TYPES = ['bert', 'roberta', 'xlm-roberta'] as const;
 export type ModelType = (typeof MODEL_TYPES)[number];

@@ -10,7 +10,7 @@ import {
 } from './encoder-graph.ts';
 import { GraphBuilder } from './graph-builder.ts';
 import { writeOnnxFile, type WriteOnnxOptions, type WrittenOnnx } from './onnx-file.ts';
-import type { TensorEntry } from './safetensors.ts';
+import type { TensorEntry } from './safetensors-format.ts';
 
 export const OPSET = OPSET_VERSION;
 export const GRAPH_INPUTS = ['input_ids', 'attention_mask'] as const;

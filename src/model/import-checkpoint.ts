@@ -8,7 +8,8 @@ import { CheckpointError, parseEncoderConfig, type EncoderConfig } from './check
 import { writeConvertedModel } from './convert-checkpoint.ts';
 import type { GraphVariant, Int8Kernel } from './encoder-graph.ts';
 import type { WrittenOnnx } from './onnx-file.ts';
-import { openCheckpointTensors, SafetensorsError } from './safetensors.ts';
+import { SafetensorsError } from './safetensors-format.ts';
+import { openCheckpointTensors } from './sharded-checkpoint.ts';
 
 /** The graph import writes unless told otherwise: the faster one in bench/model.ts on this project's CPUs. */
 export const DEFAULT_VARIANT: GraphVariant = 'fused';

@@ -2,6 +2,10 @@
 // file holding each tensor). The names come from a downloaded file and become paths in the model cache, so
 // only plain `*.safetensors` file names in the same folder are accepted.
 
+/** The two layouts of a checkpoint's weights: one file, or an index naming its shards. */
+export const SINGLE_FILE = 'model.safetensors';
+export const SHARD_INDEX = 'model.safetensors.index.json';
+
 const PLAIN_SHARD = /^[A-Za-z0-9_][\w.-]{0,200}\.safetensors$/;
 
 export class ShardIndexError extends Error {
