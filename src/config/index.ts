@@ -1,3 +1,6 @@
+export * from './choices.ts';
+export * from './defaults.ts';
+export * from './types.ts';
 export * from './load-config.ts';
 export * from './identifiers.ts';
 export type { RateLimit } from './parsers.ts';

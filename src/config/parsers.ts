@@ -68,3 +68,15 @@ export function parseUrl(raw: string, protocols: readonly string[]): Parsed<stri
     return bad('is not a valid URL');
   }
 }
+
+/** `query:search_query,document:search_document` → { query, document }; both roles must be named. */
+export function parsePromptNames(raw: string): Parsed<Readonly<Record<'query' | 'document', string>>> {
+  const out: Partial<Record<'query' | 'document', string>> = {};
+  for (const part of raw.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(query|document)\s*[:=]\s*(\S+)$/.exec(part);
+    if (!m) return { ok: false, problem: `must look like query:NAME,document:NAME, got ${JSON.stringify(part)}` };
+    out[m[1] as 'query' | 'document'] = m[2]!;
+  }
+  if (out.query === undefined || out.document === undefined) return { ok: false, problem: 'must name a prompt for both query and document' };
+  return { ok: true, value: { query: out.query, document: out.document } };
+}

@@ -1,0 +1,12 @@
+// The closed sets a setting may take its value from, as `as const` tuples with the union types they give.
+
+export const INDEX_KINDS = ['ivfflat', 'hnsw', 'none'] as const;
+export type IndexKind = (typeof INDEX_KINDS)[number];
+export const DTYPES = ['fp32', 'int8'] as const;
+export type Dtype = (typeof DTYPES)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where vectors come from: the local ONNX model or a remote service (src/encoder/remote/). */
+export const BACKENDS = ['local', 'embedsync', 'tei', 'openai'] as const;
+export type Backend = (typeof BACKENDS)[number];

@@ -1,0 +1,16 @@
+// Defaults that are more than a literal in the loader: named here because other rooms show or reuse them.
+
+export const DEFAULT_MODEL = 'ai-forever/ru-en-RoSBERTa';
+/** The sync worker's share of the encoder's time while the HTTP API also wants it (src/encoder/run-scheduler.ts). */
+export const DEFAULT_SYNC_SHARE = 0.5;
+
+/**
+ * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts, RoSBERTa int8): two
+ * single-threaded sessions encode 1.1–1.2× the tokens/s of one session with two threads (small batches
+ * parallelize poorly inside one run), for ~1.6× the memory. Past 4 cores, sessions of 4 threads keep memory in
+ * check (each session holds its own weights: ~350 MB for RoSBERTa int8).
+ */
+export function encoderLayout(cores: number): { readonly sessions: number; readonly threads: number } {
+  const sessions = cores <= 2 ? cores : Math.max(2, Math.floor(cores / 4));
+  return { sessions, threads: Math.max(1, Math.floor(cores / sessions)) };
+}

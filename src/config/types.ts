@@ -1,0 +1,125 @@
+// The shape of a loaded configuration, one interface per section (source table, model, sync, HTTP, cache).
+import type { Backend, Dtype, IndexKind, LogLevel } from './choices.ts';
+import type { QualifiedName } from './identifiers.ts';
+import type { RateLimit } from './parsers.ts';
+
+export interface SourceConfig {
+  readonly table: QualifiedName;
+  readonly idColumn: string;
+  readonly textColumns: readonly string[];
+  /** Overrides textColumns for building the document; an SQL expression over the row. */
+  readonly documentSql: string | undefined;
+  readonly embeddingColumn: string;
+  readonly checksumColumn: string;
+  readonly embeddedAtColumn: string;
+  /** md5 of the document the stored embedding was made from (uuid), so unchanged text is never re-encoded. */
+  readonly textHashColumn: string;
+  readonly index: IndexKind;
+  /** Rebuild an ivfflat index once the row count moved by more than this factor since its build. */
+  readonly indexGrowthFactor: number;
+  /** Fewest rows to train an ivfflat index on. */
+  readonly indexMinRows: number;
+  /** maintenance_work_mem for index builds, e.g. 512MB. */
+  readonly indexBuildMemory: string;
+}
+
+export interface ModelConfig {
+  /** Local folder or hub id. */
+  readonly model: string;
+  readonly dtype: Dtype;
+  /** Local backend: worker threads, each with its own ONNX Runtime session. */
+  readonly sessions: number;
+  /** Intra-op threads of each session. */
+  readonly threads: number;
+  readonly maxBatchTokens: number;
+  /** Local backend: target duration of one model run; runs and sync claims are sized to it. */
+  readonly runSeconds: number;
+  /** Local backend: a run this much longer than planned is abandoned and its worker replaced. */
+  readonly runTimeoutMs: number;
+  readonly cacheDir: string;
+  readonly hfEndpoint: string;
+  readonly hfToken: string | undefined;
+  readonly backend: Backend;
+  readonly endpoint: string | undefined;
+  readonly apiKey: string | undefined;
+  /** Model name the remote expects (OpenAI `model`, TEI ignores it). */
+  readonly remoteModel: string | undefined;
+  /** Optional identity pin for remotes that report none (OpenAI-compatible). */
+  readonly checksumPin: string | undefined;
+  readonly concurrency: number;
+  /** Most inputs per request to a remote (its own reported limit applies too). */
+  readonly remoteBatchSize: number | undefined;
+  readonly remoteTimeoutMs: number;
+  /** TEI prompt_name per role: the remote applies its own prompts instead of the daemon prepending them. */
+  readonly promptNames: Readonly<Record<'query' | 'document', string>> | undefined;
+  /** Whether embedsync prepends the query/document prompts before sending to a remote. */
+  readonly applyPrompts: boolean;
+  readonly queryPrompt: string | undefined;
+  readonly documentPrompt: string | undefined;
+  /** Local backend: the sync worker's share of the encoder's time while the HTTP API wants it too. */
+  readonly syncShare: number;
+}
+
+export interface SyncConfig {
+  readonly batchSize: number;
+  readonly debounceMs: number;
+  readonly pollIntervalMs: number;
+  /** The cheap sweep pass (rows with no vector or another model's): how often, per table. */
+  readonly sweepIntervalMs: number;
+  /** The full text-hash verification: one round over the table per period at most. */
+  readonly verifyPeriodMs: number;
+  readonly verifyMaxRowsPerSecond: number;
+  readonly verifyChunkRows: number;
+  readonly leaseSeconds: number;
+  readonly maxAttempts: number;
+  readonly retryBaseMs: number;
+  readonly shutdownTimeoutMs: number;
+  /** Claim/encode/write loops per daemon: one encodes while another writes. */
+  readonly workers: number;
+  /** Exit (non-zero) once migrate records another model, so an orchestrator restarts with the new config. */
+  readonly exitOnModelChange: boolean;
+}
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly maxBatchSize: number;
+  readonly maxTextLength: number;
+  readonly maxConcurrentRequests: number;
+  readonly maxQueuedRequests: number;
+  readonly encodeTimeoutMs: number;
+  readonly rateLimit: RateLimit;
+  readonly rateLimitBatch: RateLimit;
+  readonly allowedOrigins: readonly string[];
+  readonly apiKey: string | undefined;
+  readonly bodyLimitBytes: number;
+  /** Behind a reverse proxy: trust X-Forwarded-For from it (true, or its addresses/CIDRs), so rate limits see clients. */
+  readonly trustProxy: boolean | readonly string[];
+  /** Time a client has to send a request body (slow senders are answered 408 and disconnected). */
+  readonly bodyTimeoutMs: number;
+  /** How long an embedding request waits for a model that is still loading before it is answered 503. */
+  readonly modelWaitMs: number;
+  /** OpenAI model names that select the query / document prompt (default: `<model>-query`, `<model>-document`). */
+  readonly modelAliases: { readonly query: string | undefined; readonly document: string | undefined };
+}
+
+export interface CacheConfig {
+  readonly enabled: boolean;
+  readonly ttlSeconds: number;
+  readonly maxSize: number;
+  readonly redisUrl: string | undefined;
+}
+
+export interface Config {
+  /** undefined: connect with libpq's PG* variables. */
+  readonly databaseUrl: string | undefined;
+  readonly source: SourceConfig;
+  readonly model: ModelConfig;
+  readonly sync: SyncConfig;
+  readonly http: HttpConfig;
+  readonly cache: CacheConfig;
+  readonly logLevel: LogLevel;
+  readonly otelEndpoint: string | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
