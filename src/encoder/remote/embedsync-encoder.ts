@@ -6,7 +6,7 @@ import type { PoolingMode, Role } from '../types.ts';
 import { HttpClient } from './http-client.ts';
 import { RemoteChangedError, RemoteEncoder, type Dialect, type ParsedAnswer } from './remote-encoder.ts';
 import { field, getJson, RemoteStartError } from './startup.ts';
-import type { RemoteCommon } from './index.ts';
+import type { RemoteCommon } from './common.ts';
 
 interface RemoteModelInfo {
   readonly name: string;

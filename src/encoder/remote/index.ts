@@ -5,12 +5,14 @@ import { readFileSync } from 'node:fs';
 import type { ModelConfig } from '../../config/index.ts';
 import type { Encoder } from '../types.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
+import type { RemoteCommon } from './common.ts';
 import type { BackendAvailability } from './remote-encoder.ts';
 import { DEFAULT_RETRY_POLICY, STARTUP_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
 
 export type { BackendAvailability } from './remote-encoder.ts';
 export { RemoteEncoder } from './remote-encoder.ts';
 export { promptPlan, remoteChecksum } from './identity.ts';
+export type { RemoteCommon } from './common.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -28,17 +30,6 @@ export interface RemoteEncoderOptions {
   /** Start-up contacts (identity, probe encode): patient, since a remote may still be loading its model. */
   readonly startupRetry?: RetryPolicy;
   readonly breaker?: BreakerOptions;
-}
-
-/** What every backend's factory shares. */
-export interface RemoteCommon {
-  readonly retry: RetryPolicy;
-  readonly startupRetry: RetryPolicy;
-  readonly breaker: () => CircuitBreaker;
-  readonly cwd: string;
-  readonly signal: AbortSignal | undefined;
-  readonly startedAt: number;
-  readonly version: string;
 }
 
 export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncoderOptions = {}): Promise<Encoder> {

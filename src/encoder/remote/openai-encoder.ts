@@ -5,7 +5,7 @@
 import type { ModelConfig } from '../../config/index.ts';
 import { HttpClient } from './http-client.ts';
 import { promptPlan, remoteChecksum } from './identity.ts';
-import type { RemoteCommon } from './index.ts';
+import type { RemoteCommon } from './common.ts';
 import { RemoteChangedError, RemoteEncoder, type Dialect, type ParsedAnswer } from './remote-encoder.ts';
 
 /** Inputs per request when EMBEDDING_REMOTE_BATCH_SIZE is not set (OpenAI itself takes up to 2048). */

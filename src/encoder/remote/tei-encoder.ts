@@ -6,7 +6,7 @@ import type { ModelConfig } from '../../config/index.ts';
 import type { PoolingMode, Role } from '../types.ts';
 import { HttpClient } from './http-client.ts';
 import { promptPlan, remoteChecksum } from './identity.ts';
-import type { RemoteCommon } from './index.ts';
+import type { RemoteCommon } from './common.ts';
 import { RemoteChangedError, RemoteEncoder, type Dialect, type ParsedAnswer } from './remote-encoder.ts';
 import { field, getJson } from './startup.ts';
 
