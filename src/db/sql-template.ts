@@ -1,5 +1,7 @@
 // Loads the .sql files of sql/ and fills their {{placeholders}} with quoted identifiers and generated
-// expressions for the configured source. Values never pass through here: they are bind parameters.
+// expressions: for the configured source (renderSql), or for indexes and partitions found in the catalog
+// (renderCatalogSql). Statements without placeholders are plain text (loadSql). Values never pass through
+// here: they are bind parameters.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checksumLiteral, quoteIdent } from './quote.ts';
@@ -41,7 +43,7 @@ export interface TemplateExtras {
    * regclass::text spell it (partitions and their schemas are the user's, so the catalog quotes them). */
   readonly relation?: string;
   readonly partition?: string;
-  /** {{column}}: a column of the source other than the configured ones (a shadow column, say). */
+  /** {{column}}: a column the caller names (the configured embedding column or a shadow one). */
   readonly column?: string;
   /** {{index_method}} and {{index_with}}: the vector index's access method and, for ivfflat, its lists. */
   readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
