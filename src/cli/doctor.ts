@@ -6,6 +6,7 @@ import type { Config } from '../config/index.ts';
 import { quoteQualified } from '../db/quote.ts';
 import { readModelState, type ModelState } from '../db/model-state.ts';
 import { createClient } from '../db/pool.ts';
+import { loadSql } from '../db/sql-template.ts';
 import { inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
 import { getIndexStatus } from '../db/vector-index.ts';
 import { queueOps } from '../queue/queue.ts';
@@ -57,12 +58,10 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
     return [...checks, ...await modelChecks(ctx, config, loadModel, undefined)];
   }
   try {
-    const v = (await client.query<{ v: string; u: string; db: string }>('SELECT current_setting(\'server_version\') AS v, current_user AS u, current_database() AS db')).rows[0]!;
+    const v = (await client.query<{ v: string; u: string; db: string }>(loadSql('doctor-server'))).rows[0]!;
     add({ ok: true, name: 'database', found: `PostgreSQL ${v.v}, database ${v.db} as ${v.u}` });
 
-    const ext = (await client.query<{ installed: string | null; available: string | null }>(
-      `SELECT (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS installed,
-              (SELECT default_version FROM pg_available_extensions WHERE name = 'vector') AS available`)).rows[0]!;
+    const ext = (await client.query<{ installed: string | null; available: string | null }>(loadSql('doctor-pgvector'))).rows[0]!;
     add(ext.installed ? { ok: true, name: 'pgvector', found: `pgvector ${ext.installed}` }
       : ext.available ? { ok: false, name: 'pgvector', found: `pgvector ${ext.available} is available but not installed in this database`, fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
         : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server', fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' });
@@ -76,7 +75,7 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       if (!(err instanceof SourceError)) throw err;
       add({ ok: false, name: 'source table', found: err.message, fix: 'set EMBEDSYNC_TABLE, EMBEDSYNC_ID_COLUMN and EMBEDSYNC_TEXT_COLUMNS to your table (docs/configuration.md)' });
     }
-    const installed = (await client.query<{ ok: boolean }>("SELECT to_regclass('embedsync.queue') IS NOT NULL AS ok")).rows[0]!.ok;
+    const installed = (await client.query<{ ok: boolean }>(loadSql('doctor-installed'))).rows[0]!.ok;
     const migrated = info !== undefined && installed && info.missingColumns.length === 0;
     if (info) {
       add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
@@ -110,10 +109,7 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
 }
 
 async function triggerCount(client: pg.Client, table: string): Promise<number> {
-  // Triggers calling functions of schema embedsync, the ones source-install.sql creates.
-  const { rows } = await client.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace ns ON ns.oid = p.pronamespace
-     WHERE t.tgrelid = to_regclass($1) AND ns.nspname = 'embedsync' AND NOT t.tgisinternal AND t.tgenabled <> 'D'`, [table]);
+  const { rows } = await client.query<{ n: number }>(loadSql('doctor-triggers'), [table]);
   return rows[0]!.n;
 }
 
@@ -126,10 +122,7 @@ async function privilegeCheck(client: pg.Client, config: Config, table: string):
   const tables = [['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
     ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'], ['embedsync.state', 'SELECT']] as const;
   const columns = [...read.map((c) => [c, 'SELECT'] as const), ...write.map((c) => [c, 'UPDATE'] as const)];
-  const { rows } = await client.query<{ what: string; ok: boolean }>(
-    `SELECT 'USAGE on schema embedsync' AS what, has_schema_privilege('embedsync', 'USAGE') AS ok
-     UNION ALL SELECT p || ' on ' || o, has_table_privilege(o, p) FROM unnest($1::text[], $2::text[]) AS x(o, p)
-     UNION ALL SELECT p || ' (' || c || ') on ' || $5, has_column_privilege($5, c, p) FROM unnest($3::text[], $4::text[]) AS y(c, p)`,
+  const { rows } = await client.query<{ what: string; ok: boolean }>(loadSql('doctor-privileges'),
     [tables.map((t) => t[0]), tables.map((t) => t[1]), columns.map((c) => c[0]), columns.map((c) => c[1]), table]);
   const missing = rows.filter((r) => !r.ok).map((r) => r.what);
   return missing.length === 0

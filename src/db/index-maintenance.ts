@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
 import { readModelState } from './model-state.ts';
 import type { SourceSql } from './source-sql.ts';
+import { loadSql } from './sql-template.ts';
 import { ensureIndex, type EnsureResult, type IndexPolicy } from './vector-index.ts';
 
 /** Arbitrary but fixed: index builds of a database contend for this lock. */
@@ -24,29 +25,27 @@ export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: Sour
   let broken: Error | undefined;
   try {
     // A build can take minutes: on shutdown it is cancelled (the next run drops the invalid leftover).
-    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    cancel = () => { pool.query('SELECT pg_cancel_backend($1)', [pid]).catch(() => undefined); };
+    const pid = (await client.query<{ pid: number }>(loadSql('session-pid'))).rows[0]!.pid;
+    cancel = () => { pool.query(loadSql('session-cancel'), [pid]).catch(() => undefined); };
     signal?.addEventListener('abort', cancel, { once: true });
     // Only the table's owner may build indexes: a daemon running under least-privilege grants leaves it to
     // `embedsync migrate` / `embedsync index rebuild` run as the owner.
-    const { rows: own } = await client.query<{ ok: boolean }>(
-      `SELECT pg_has_role(c.relowner, 'USAGE') AND has_table_privilege('embedsync.vector_index', 'SELECT, INSERT, UPDATE, DELETE') AS ok
-       FROM pg_class c WHERE c.oid = $1::regclass`, [s.table]);
+    const { rows: own } = await client.query<{ ok: boolean }>(loadSql('index-build-allowed'), [s.table]);
     if (!own[0]?.ok) return undefined;
-    const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [INDEX_LOCK_KEY.toString()]);
+    const { rows } = await client.query<{ ok: boolean }>(loadSql('index-lock'), [INDEX_LOCK_KEY.toString()]);
     if (!rows[0]!.ok) return undefined;
     try {
       const state = await readModelState(client, s.sourceKey);
       if (!state || state.migration) return undefined;
       // The pool's statement timeout is for short statements; a build is cancelled only on shutdown.
-      await client.query('SET statement_timeout = 0');
+      await client.query(loadSql('session-statement-timeout-off'));
       try {
         return await ensureIndex(client, s, source.embeddingColumn, indexPolicyOf(source), { dimensions: state.dimensions });
       } finally {
-        await client.query('RESET statement_timeout');
+        await client.query(loadSql('session-statement-timeout-reset'));
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [INDEX_LOCK_KEY.toString()]);
+      await client.query(loadSql('index-unlock'), [INDEX_LOCK_KEY.toString()]);
     }
   } catch (err) {
     broken = err as Error;

@@ -6,15 +6,23 @@ import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
+import { loadSql, renderCatalogSql } from './sql-template.ts';
+
+/** A vector index's definition: cosine ops on `column`; lists for ivfflat. */
+export interface VectorIndexSpec {
+  readonly column: string;
+  readonly method: 'ivfflat' | 'hnsw';
+  readonly lists: number | undefined;
+}
 
 export async function isPartitioned(db: Queryable, table: string): Promise<boolean> {
-  const { rows } = await db.query<{ p: boolean }>(`SELECT relkind = 'p' AS p FROM pg_class WHERE oid = $1::regclass`, [table]);
+  const { rows } = await db.query<{ p: boolean }>(loadSql('partition-check'), [table]);
   return rows[0]?.p ?? false;
 }
 
 /** DROP INDEX, CONCURRENTLY where Postgres allows it (not on a partitioned index, which drops its partitions' too). */
 export async function dropIndex(client: pg.Client | pg.PoolClient, schema: string, name: string, partitioned: boolean): Promise<void> {
-  await client.query(`DROP INDEX ${partitioned ? '' : 'CONCURRENTLY'} IF EXISTS ${schema}.${quoteIdent(name)}`);
+  await client.query(renderCatalogSql('index-drop', { concurrently: !partitioned, relation: `${schema}.${quoteIdent(name)}` }));
 }
 
 /** Partition index names carry a build nonce: a rebuild (built beside the old index, then swapped) never collides. */
@@ -24,34 +32,27 @@ function childName(name: string, nonce: string, n: number): string {
 }
 
 /**
- * Builds `using` (e.g. `ivfflat (embedding vector_cosine_ops) WITH (lists = 10)`) as index `name` on the
- * partitioned `table` and each of its partitions (any depth). `childUsing` gives each leaf's own definition
- * (its lists, from its own row count).
+ * Builds vector index `name` as `index` says on the partitioned `table` and each of its partitions (any
+ * depth). `leafIndex` gives each leaf's own definition (its lists, from its own row count).
  */
 export async function createPartitionedIndex(client: pg.Client | pg.PoolClient, table: string, schema: string, name: string,
-  using: string, childUsing: (leafRows: number) => string): Promise<void> {
+  index: VectorIndexSpec, leafIndex: (leafRows: number) => VectorIndexSpec): Promise<void> {
   const { rows } = await client.query<{ rel: string; schema: string; parent: string | null; leaf: boolean; rows: number }>(
-    `SELECT p.relid::regclass::text AS rel, n.nspname AS schema, p.parentrelid::regclass::text AS parent, p.isleaf AS leaf,
-            greatest(c.reltuples, 0)::float8 AS rows
-     FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-     ORDER BY p.level, p.relid`, [table]);
+    loadSql('partition-tree'), [table]);
   // Partition indexes an interrupted build left unattached (they would cost every write) go first.
-  const stray = await client.query<{ q: string }>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(ic.relname) AS q
-     FROM pg_partition_tree($1::regclass) p JOIN pg_index i ON i.indrelid = p.relid
-     JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_namespace n ON n.oid = ic.relnamespace
-     WHERE p.parentrelid IS NOT NULL AND starts_with(ic.relname, $2)
-       AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = ic.oid)`, [table, name.slice(0, 40)]);
-  for (const r of stray.rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${r.q}`);
+  const stray = await client.query<{ q: string }>(loadSql('partition-stray-indexes'), [table, name.slice(0, 40)]);
+  for (const r of stray.rows) await client.query(renderCatalogSql('index-drop', { concurrently: true, relation: r.q }));
   const nonce = randomBytes(3).toString('hex');
   const indexOf = new Map<string, string>();
   let n = 0;
   for (const r of rows) {
     const idx = r.parent === null ? name : childName(name, nonce, n++);
     const qualified = `${quoteIdent(r.parent === null ? schema.replace(/^"|"$/g, '') : r.schema)}.${quoteIdent(idx)}`;
-    if (r.leaf && r.parent !== null) await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(idx)} ON ${r.rel} USING ${childUsing(r.rows)}`);
-    else await client.query(`CREATE INDEX ${quoteIdent(idx)} ON ONLY ${r.rel} USING ${using}`);
-    if (r.parent !== null) await client.query(`ALTER INDEX ${indexOf.get(r.parent)!} ATTACH PARTITION ${qualified}`);
+    const leaf = r.leaf && r.parent !== null;
+    const spec = leaf ? leafIndex(r.rows) : index;
+    await client.query(renderCatalogSql(leaf ? 'index-create' : 'index-create-parent',
+      { index: idx, relation: r.rel, column: spec.column, vectorIndex: spec }));
+    if (r.parent !== null) await client.query(renderCatalogSql('index-attach', { relation: indexOf.get(r.parent)!, partition: qualified }));
     indexOf.set(r.rel, qualified);
   }
 }

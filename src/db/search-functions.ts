@@ -5,7 +5,7 @@
 // and keeps the functions in step with the table's id type and column names.
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
-import { renderSql } from './sql-template.ts';
+import { loadSql, renderSql } from './sql-template.ts';
 
 export interface InstalledSearch {
   /** Qualified names of the functions installed, per-table first. */
@@ -18,8 +18,8 @@ export async function installSearchFunctions(db: Queryable, s: SourceSql): Promi
   await db.query(renderSql('similar-to', s, { perTable: true }));
   await db.query(renderSql('search', s, { perTable: true }));
   const functions = [`embedsync.${s.stem}_similar_to`, `embedsync.${s.stem}_search`];
-  await db.query('INSERT INTO embedsync.search_default (source) VALUES ($1) ON CONFLICT DO NOTHING', [s.sourceKey]);
-  const defaultSource = (await db.query<{ source: string }>('SELECT source FROM embedsync.search_default')).rows[0]!.source;
+  await db.query(loadSql('search-default-claim'), [s.sourceKey]);
+  const defaultSource = (await db.query<{ source: string }>(loadSql('search-default-read'))).rows[0]!.source;
   if (defaultSource === s.sourceKey) {
     await db.query(renderSql('similar-to', s, { perTable: false }));
     await db.query(renderSql('search', s, { perTable: false }));

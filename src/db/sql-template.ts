@@ -1,5 +1,7 @@
 // Loads the .sql files of sql/ and fills their {{placeholders}} with quoted identifiers and generated
-// expressions for the configured source. Values never pass through here: they are bind parameters.
+// expressions: for the configured source (renderSql), or for indexes and partitions found in the catalog
+// (renderCatalogSql). Statements without placeholders are plain text (loadSql). Values never pass through
+// here: they are bind parameters.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checksumLiteral, quoteIdent } from './quote.ts';
@@ -14,6 +16,15 @@ export const SQL_FILES = [
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
+  // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
+  'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
+  'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
+  'index-drop', 'index-build-allowed', 'index-lock', 'index-unlock', 'partition-check', 'partition-tree',
+  'partition-stray-indexes', 'source-sweep-index-state', 'session-pid', 'session-cancel',
+  'session-statement-timeout-off', 'session-statement-timeout-reset',
+  // Queue side: sweep rows, dead letters, wake-ups, search defaults and doctor's checks.
+  'sweep-rows', 'notify', 'deadletter-list', 'deadletter-retry', 'vector-type-oid', 'search-default-claim',
+  'search-default-read', 'doctor-server', 'doctor-pgvector', 'doctor-installed', 'doctor-triggers', 'doctor-privileges',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -26,12 +37,54 @@ export interface TemplateExtras {
   readonly concurrently?: boolean;
   /** source-sweep-index: the current model's checksum, as a literal in the index predicate. */
   readonly modelChecksum?: string;
+  /** {{index}}: an index name of our own making (bare: CREATE INDEX and RENAME TO take no schema). */
+  readonly index?: string;
+  /** {{relation}}, {{partition}}: a table, partition or index, schema-qualified or not, as quote_ident and
+   * regclass::text spell it (partitions and their schemas are the user's, so the catalog quotes them). */
+  readonly relation?: string;
+  readonly partition?: string;
+  /** {{column}}: a column the caller names (the configured embedding column or a shadow one). */
+  readonly column?: string;
+  /** {{index_method}} and {{index_with}}: the vector index's access method and, for ivfflat, its lists. */
+  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
+}
+
+// Each file is read once: the texts are part of the program, not configuration.
+const texts = new Map<SqlName, string>();
+const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,]+))?\}\}/g;
+
+function readSql(name: SqlName): string {
+  let text = texts.get(name);
+  if (text === undefined) {
+    text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8');
+    texts.set(name, text);
+  }
+  return text;
+}
+
+/** The text of sql/<name>.sql, a statement with no placeholders (its values are bind parameters). */
+export function loadSql(name: SqlName): string {
+  const text = readSql(name);
+  if (text.match(PLACEHOLDER)) throw new Error(`sql/${name}.sql has placeholders: render it with renderSql`);
+  return text;
+}
+
+/** Renders a statement on catalog objects (indexes, partitions) that needs no source: only the extras' placeholders. */
+export function renderCatalogSql(name: SqlName, extras: TemplateExtras): string {
+  return fill(name, undefined, extras);
 }
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
 export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = {}): string {
-  const text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8');
-  return text.replace(/\{\{([a-z_]+)(?::([a-z_,]+))?\}\}/g, (_m, key: string, arg: string | undefined) => {
+  return fill(name, s, extras);
+}
+
+function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtras): string {
+  return readSql(name).replace(PLACEHOLDER, (_m, key: string, arg: string | undefined) => {
+    const catalog = catalogPart(key, extras);
+    if (catalog !== undefined) return catalog;
+    if (!source) throw new Error(`sql/${name}.sql: {{${key}}} needs the source (renderSql)`);
+    const s = source;
     switch (key) {
       case 'table': return s.table;
       case 'id': return s.id;
@@ -55,7 +108,6 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
         return String(d);
       }
-      case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
       case 'model_checksum': return checksumLiteral(extras.modelChecksum);
       case 'document_function': return documentFunction(s, extras.documentSql);
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
@@ -64,7 +116,35 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
   });
 }
 
-function need(v: string | undefined, key: string): string {
+// Catalog names: quoted identifiers ("" doubled inside) or plain lower-case ones, at most schema-qualified.
+const CATALOG_NAME = /^(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?$/;
+
+function catalogPart(key: string, extras: TemplateExtras): string | undefined {
+  switch (key) {
+    case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
+    case 'index': return quoteIdent(need(extras.index, key));
+    case 'column': return quoteIdent(need(extras.column, key));
+    case 'relation': return catalogName(extras.relation, key);
+    case 'partition': return catalogName(extras.partition, key);
+    case 'index_method': {
+      const m = extras.vectorIndex?.method;
+      if (m !== 'ivfflat' && m !== 'hnsw') throw new Error(`invalid vector index method ${m}`);
+      return m;
+    }
+    case 'index_with': {
+      const v = need(extras.vectorIndex, key);
+      return v.method === 'ivfflat' ? `WITH (lists = ${Math.max(1, Math.floor(v.lists ?? 1))})` : '';
+    }
+    default: return undefined;
+  }
+}
+
+function catalogName(v: string | undefined, key: string): string {
+  if (!CATALOG_NAME.test(need(v, key))) throw new Error(`{{${key}}}: ${JSON.stringify(v)} is not a quoted SQL name`);
+  return v!;
+}
+
+function need<T>(v: T | undefined, key: string): T {
   if (!v) throw new Error(`placeholder {{${key}}} needs an argument`);
   return v;
 }

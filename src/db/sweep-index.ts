@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import type { SourceSql } from './source-sql.ts';
 import { checksumLiteral, quoteIdent } from './quote.ts';
-import { renderSql } from './sql-template.ts';
+import { loadSql, renderCatalogSql, renderSql } from './sql-template.ts';
 
 export function sweepIndexName(s: SourceSql): string {
   return `${s.stem}_embedsync_stale`;
@@ -14,13 +14,11 @@ export function sweepIndexName(s: SourceSql): string {
 export async function ensureSweepIndex(client: pg.Client | pg.PoolClient, s: SourceSql, checksum: string): Promise<void> {
   const name = sweepIndexName(s);
   const { rows } = await client.query<{ partitioned: boolean; schema: string; valid: boolean | null; current: boolean | null }>(
-    `SELECT c.relkind = 'p' AS partitioned, n.nspname AS schema, i.indisvalid AS valid,
-            strpos(pg_get_expr(i.indpred, i.indrelid), $3) > 0 AS current
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     LEFT JOIN (pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid AND ic.relname = $2) ON i.indrelid = c.oid
-     WHERE c.oid = $1::regclass`, [s.table, name, checksumLiteral(checksum)]);
+    loadSql('source-sweep-index-state'), [s.table, name, checksumLiteral(checksum)]);
   const t = rows[0]!;
   if (t.valid === true && t.current === true) return;
-  if (t.valid !== null) await client.query(`DROP INDEX ${t.partitioned ? '' : 'CONCURRENTLY'} IF EXISTS ${quoteIdent(t.schema)}.${quoteIdent(name)}`);
+  if (t.valid !== null) {
+    await client.query(renderCatalogSql('index-drop', { concurrently: !t.partitioned, relation: `${quoteIdent(t.schema)}.${quoteIdent(name)}` }));
+  }
   await client.query(renderSql('source-sweep-index', s, { concurrently: !t.partitioned, modelChecksum: checksum }));
 }

@@ -14,7 +14,8 @@ import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { withShortLocks } from './short-lock.ts';
-import { createPartitionedIndex, dropIndex, isPartitioned } from './partitioned-index.ts';
+import { loadSql, renderCatalogSql, renderSql } from './sql-template.ts';
+import { createPartitionedIndex, dropIndex, isPartitioned, type VectorIndexSpec } from './partitioned-index.ts';
 
 export interface IndexPolicy {
   readonly kind: IndexKind;
@@ -55,13 +56,7 @@ export interface ExistingIndex {
 /** Vector indexes (ivfflat/hnsw) on `column` of the source table, valid or left invalid by a failed build. */
 export async function findVectorIndexes(db: Queryable, s: SourceSql, column: string): Promise<ExistingIndex[]> {
   const { rows } = await db.query<{ name: string; kind: string; valid: boolean; options: string[] | null }>(
-    `SELECT c.relname AS name, am.amname AS kind, i.indisvalid AS valid, c.reloptions AS options
-     FROM pg_index i
-     JOIN pg_class c ON c.oid = i.indexrelid
-     JOIN pg_am am ON am.oid = c.relam
-     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-     WHERE i.indrelid = $1::regclass AND a.attname = $2 AND am.amname IN ('ivfflat', 'hnsw')
-     ORDER BY c.relname`, [s.table, column]);
+    loadSql('index-find'), [s.table, column]);
   return rows.map((r) => {
     const lists = r.options?.find((o) => o.startsWith('lists='));
     return { name: r.name, kind: r.kind, valid: r.valid, lists: lists ? Number(lists.slice(6)) : undefined };
@@ -80,23 +75,18 @@ export interface IndexRecord {
 
 export async function readIndexRecord(db: Queryable, sourceKey: string): Promise<IndexRecord | undefined> {
   const { rows } = await db.query<{ name: string; kind: string; lists: number | null; dimensions: number; rows_at_build: string; build_seconds: number; built_at: Date }>(
-    'SELECT * FROM embedsync.vector_index WHERE source = $1', [sourceKey]);
+    loadSql('index-record-read'), [sourceKey]);
   const r = rows[0];
   return r && { name: r.name, kind: r.kind, lists: r.lists, dimensions: r.dimensions, rowsAtBuild: Number(r.rows_at_build), buildSeconds: r.build_seconds, builtAt: r.built_at };
 }
 
 export async function recordIndex(db: Queryable, sourceKey: string, r: Omit<IndexRecord, 'builtAt'>): Promise<void> {
-  await db.query(
-    `INSERT INTO embedsync.vector_index (source, name, kind, lists, dimensions, rows_at_build, build_seconds)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (source) DO UPDATE SET name = excluded.name, kind = excluded.kind, lists = excluded.lists,
-       dimensions = excluded.dimensions, rows_at_build = excluded.rows_at_build, build_seconds = excluded.build_seconds, built_at = now()`,
-    [sourceKey, r.name, r.kind, r.lists, r.dimensions, r.rowsAtBuild, r.buildSeconds]);
+  await db.query(loadSql('index-record-write'), [sourceKey, r.name, r.kind, r.lists, r.dimensions, r.rowsAtBuild, r.buildSeconds]);
 }
 
 /** Rows that have a vector in `column` (what the index is trained on and holds). */
 export async function countVectors(db: Queryable, s: SourceSql, column: string): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${s.table} WHERE ${quoteIdent(column)} IS NOT NULL`);
+  const { rows } = await db.query<{ n: string }>(renderSql('index-count-vectors', s, { column }));
   return Number(rows[0]!.n);
 }
 
@@ -147,18 +137,17 @@ export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec
   // A build that died half-way leaves an invalid index of the same name behind: clear it first.
   await dropIndex(client, schemaOf(b.s), b.name, partitioned);
   if (!/^\d+(kB|MB|GB)$/.test(b.maintenanceWorkMem)) throw new Error(`invalid maintenance_work_mem ${b.maintenanceWorkMem}`);
-  await client.query(`SET maintenance_work_mem = '${b.maintenanceWorkMem}'`);
-  const using = (lists: number | undefined) => `${b.kind} (${quoteIdent(b.column)} vector_cosine_ops)` +
-    (b.kind === 'ivfflat' ? ` WITH (lists = ${Math.max(1, Math.floor(lists ?? 1))})` : '');
+  await client.query(loadSql('index-build-memory'), [b.maintenanceWorkMem]);
+  const index: VectorIndexSpec = { column: b.column, method: b.kind, lists: b.lists };
   const started = performance.now();
   try {
     if (partitioned) {
-      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, using(b.lists), (rows) => using(ivfflatLists(rows)));
+      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, index, (rows) => ({ ...index, lists: ivfflatLists(rows) }));
     } else {
-      await client.query(`CREATE INDEX CONCURRENTLY ${quoteIdent(b.name)} ON ${b.s.table} USING ${using(b.lists)}`);
+      await client.query(renderCatalogSql('index-create', { index: b.name, relation: b.s.table, column: b.column, vectorIndex: index }));
     }
   } finally {
-    await client.query('RESET maintenance_work_mem').catch(() => undefined);
+    await client.query(loadSql('index-build-memory-reset')).catch(() => undefined);
   }
   return (performance.now() - started) / 1000;
 }
@@ -212,14 +201,14 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   if (d.action === 'keep' || d.action === 'wait') {
     // A rebuild that stopped after dropping the old index: adopt the new one under the usual name.
     if (st.index && st.index.name !== name && !(await findVectorIndexes(client, s, column)).some((i) => i.name === name)) {
-      await withShortLocks(client, () => client.query(`ALTER INDEX ${schema}.${quoteIdent(st.index!.name)} RENAME TO ${quoteIdent(name)}`));
+      await withShortLocks(client, () => client.query(renameIndex(schema, st.index!.name, name)));
       return result({ name });
     }
     return result();
   }
   if (d.action === 'drop') {
     await dropIndex(client, schema, st.index!.name, partitioned);
-    await client.query('DELETE FROM embedsync.vector_index WHERE source = $1', [s.sourceKey]);
+    await client.query(loadSql('index-record-delete'), [s.sourceKey]);
     return result({ name: undefined, lists: undefined });
   }
   const kind = policy.kind as 'ivfflat' | 'hnsw';
@@ -227,8 +216,12 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   const seconds = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem });
   if (st.index) {
     await dropIndex(client, schema, st.index.name, partitioned);
-    await withShortLocks(client, () => client.query(`ALTER INDEX ${schema}.${quoteIdent(buildName)} RENAME TO ${quoteIdent(name)}`));
+    await withShortLocks(client, () => client.query(renameIndex(schema, buildName, name)));
   }
   if (o.record !== false) await recordIndex(client, s.sourceKey, { name, kind, lists: kind === 'ivfflat' ? d.lists! : null, dimensions: o.dimensions, rowsAtBuild: st.rows, buildSeconds: seconds });
   return result({ name, lists: kind === 'ivfflat' ? d.lists : undefined, buildSeconds: seconds });
+}
+
+function renameIndex(schema: string, from: string, to: string): string {
+  return renderCatalogSql('index-rename', { relation: `${schema}.${quoteIdent(from)}`, index: to });
 }

@@ -4,7 +4,7 @@
 import { redacted } from '../db/pg-errors.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { renderSql } from '../db/sql-template.ts';
+import { loadSql, renderSql } from '../db/sql-template.ts';
 import { encodeVectorArray } from '../db/vector-binary.ts';
 
 export interface ClaimedRow {
@@ -57,7 +57,7 @@ export interface QueueOps {
 
 /** Looks up the vector type's oid (needed in the binary array header); it differs per database. */
 export async function vectorTypeOid(db: Queryable): Promise<number> {
-  const { rows } = await db.query<{ oid: number }>("SELECT 'vector'::regtype::oid::int AS oid");
+  const { rows } = await db.query<{ oid: number }>(loadSql('vector-type-oid'));
   return rows[0]!.oid;
 }
 

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { renderSql } from '../db/sql-template.ts';
+import { loadSql, renderSql } from '../db/sql-template.ts';
 
 export interface SweepProgress {
   readonly scanned: number;
@@ -37,7 +37,7 @@ export async function enqueueStale(db: Queryable, s: SourceSql, checksum: string
     last = r.last_id;
   }
   // One wake-up for running daemons (the sweep's INSERTs bypass the source triggers).
-  if (enqueued > 0) await db.query("SELECT pg_notify('embedsync', $1)", [String(enqueued)]);
+  if (enqueued > 0) await db.query(loadSql('notify'), [String(enqueued)]);
   return { scanned, enqueued };
 }
 
@@ -73,9 +73,7 @@ export interface SweepStep {
 
 /** Creates the sweep rows of a source (migrate does; the daemon too, for a database migrated before them). */
 export async function ensureSweepRows(db: Queryable, sourceKey: string): Promise<void> {
-  await db.query(
-    `INSERT INTO embedsync.sweep (source, pass) SELECT $1, p FROM unnest($2::text[]) p ON CONFLICT (source, pass) DO NOTHING`,
-    [sourceKey, SWEEP_PASSES]);
+  await db.query(loadSql('sweep-rows'), [sourceKey, SWEEP_PASSES]);
 }
 
 interface ClaimRow { position: string | null; round_seconds: number | null; estimated_rows: number }
@@ -112,7 +110,7 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
     }
     const adv = (await client.query<{ round_rows: string }>(renderSql('sweep-advance', s),
       [s.sourceKey, pass, position, scanned, enqueued, nextInMs / 1000])).rows[0]!;
-    if (enqueued > 0) await client.query("SELECT pg_notify('embedsync', $1)", [String(enqueued)]);
+    if (enqueued > 0) await client.query(loadSql('notify'), [String(enqueued)]);
     await client.query('COMMIT');
     return { pass, ran: true, scanned, enqueued, roundRows: Number(adv.round_rows), estimatedRows, finished: position === null, nextInMs };
   } catch (err) {
