@@ -3,6 +3,7 @@
 // Retry-After, the circuit breaker, per-input isolation when the remote refuses a request, and checks on
 // every answer (count, dimension, unit length). A backend only says how to phrase a request and read
 // the answer (Dialect).
+import { setTimeout } from 'node:timers/promises';
 import { EncodeError, type EncodeOptions, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
 import { planChunks, jsonBytes, type ChunkLimits } from './chunking.ts';
 import { BreakerOpenError, CircuitBreaker } from './circuit-breaker.ts';
@@ -298,14 +299,7 @@ function cut(s: string, max: number): string {
   return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts: the callers look at the signal themselves. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return setTimeout(ms, undefined, { signal }).catch(() => undefined);
 }
