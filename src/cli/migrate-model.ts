@@ -14,7 +14,7 @@ import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
 import type { Output } from './context.ts';
-import { progressBar } from './progress.ts';
+import { progressBar } from '../lib/progress-bar.ts';
 
 export function indexPolicy(config: Config): IndexPolicy {
   return indexPolicyOf(config.source);

@@ -7,7 +7,7 @@ import { migrateSchema, type MigrateResult } from '../db/migrate.ts';
 import { createClient } from '../db/pool.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { UsageError, type Command, type Output } from './context.ts';
-import { progressBar } from './progress.ts';
+import { progressBar } from '../lib/progress-bar.ts';
 
 export interface MigrateOptions {
   readonly config: Config;

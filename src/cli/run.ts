@@ -6,6 +6,7 @@ import type { Config } from '../config/index.ts';
 import { schedulerOf } from '../encoder/run-scheduler.ts';
 import { paceOf } from '../encoder/run-sizer.ts';
 import type { Encoder } from '../encoder/types.ts';
+import { backoff } from '../lib/backoff.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createClient, createPool } from '../db/pool.ts';
@@ -93,7 +94,7 @@ async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, 
       return await start();
     } catch (err) {
       if (err instanceof NotMigratedError) throw err;
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt - 1, 6));
+      const delay = backoff({ baseMs: 250, maxMs: 10_000, maxExponent: 6 }).delayMs(attempt - 1);
       logger.warn({ event: 'sync_start_retry', attempt, error: (err as Error).message }, 'database not reachable; retrying');
       await new Promise((resolve) => {
         const t = setTimeout(resolve, delay);

@@ -2,7 +2,9 @@
 // one every later reader queues behind it, so a plain ALTER behind one slow query stalls all of search.
 // Here each attempt waits at most lockTimeoutMs for its locks (lock_timeout), then gives up, rolls back and
 // retries after a growing, jittered pause: readers are never held up for longer than one attempt's wait.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { backoff } from '../lib/backoff.ts';
 
 export interface ShortLockOptions {
   /** Longest a reader may queue behind this transaction. */
@@ -13,6 +15,8 @@ export interface ShortLockOptions {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
+// 40 ms doubling to 2 s, each between half and one and a half times that.
+const RETRY = backoff({ baseMs: 40, maxMs: 2000, maxExponent: 6, jitter: 'spread' });
 
 export async function withShortLocks<T>(client: pg.Client | pg.PoolClient, fn: () => Promise<T>, o: ShortLockOptions = {}): Promise<T> {
   const timeout = Math.max(1, Math.round(o.lockTimeoutMs ?? 100));
@@ -29,8 +33,8 @@ export async function withShortLocks<T>(client: pg.Client | pg.PoolClient, fn: (
       await client.query('ROLLBACK').catch(() => undefined);
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= max) throw err;
       o.onRetry?.(attempt, err as Error);
-      const pause = Math.min(2000, 20 * 2 ** Math.min(attempt, 7)) * (0.5 + Math.random());
-      await new Promise((r) => setTimeout(r, pause));
+      // An abort ends the pause; the check at the top of the loop then throws its reason.
+      await sleep(RETRY.delayMs(attempt - 1), undefined, { signal: o.signal }).catch(() => undefined);
     }
   }
 }

@@ -4,6 +4,7 @@
 import { cacheKey, type EmbeddingCache } from '../cache/index.ts';
 import { EncodeError, type Encoder, type Role, type TruncationSide } from '../encoder/types.ts';
 import type { Metrics } from '../metrics/index.ts';
+import { isolateFailures } from '../lib/isolate-failures.ts';
 import { withSpan } from '../tracing/index.ts';
 import { HttpError } from './errors.ts';
 import { EncodeTimeoutError, OverloadedError, type ConcurrencyLimiter } from './limiter.ts';
@@ -81,8 +82,8 @@ export class Embedder {
       await limiter.run(async (signal) => {
         for (const [role, group] of byRole) {
           const r = await withSpan('embedsync.encode', { 'embedsync.texts': group.length, 'embedsync.source': 'http' },
-            () => encodeIsolating(encoder, group.map((m) => m.text), role, signal, truncate));
-          group.forEach((m, i) => fresh.set(m.key, r.results[i]!));
+            () => encodeIsolating(encoder, group, role, signal, truncate));
+          for (const [key, result] of r.results) fresh.set(key, result);
           tokens += r.tokens;
           metrics.tokensTotal.inc(r.tokens);
           if (r.truncated > 0) metrics.truncatedTotal.inc(r.truncated);
@@ -117,38 +118,29 @@ export class Embedder {
 }
 
 interface Isolated {
-  /** A vector, or the reason this input was refused. */
-  readonly results: (Float32Array | string)[];
+  /** A vector, or the reason this input was refused, by cache key. */
+  readonly results: Map<string, Float32Array | string>;
   readonly tokens: number;
   readonly truncated: number;
 }
 
 /**
- * Encodes `texts` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is set
- * aside and the rest encoded again. Without an index to blame, the batch is halved until the culprit is alone.
+ * Encodes `group` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is
+ * set aside and the rest encoded again. Without an index to blame, the group is halved until the culprit is alone.
  */
-async function encodeIsolating(encoder: Encoder, texts: readonly string[], role: Role, signal: AbortSignal, truncate: TruncationSide): Promise<Isolated> {
-  try {
-    const r = await encoder.encode(texts, role, { signal, source: 'http', truncate });
-    return { results: [...r.vectors], tokens: r.tokens, truncated: r.truncated };
-  } catch (err) {
-    if (!(err instanceof EncodeError) || err.reason !== 'input' || signal.aborted) throw err;
-    if (texts.length === 1) return { results: [err.message], tokens: 0, truncated: 0 };
-    const parts: (readonly [number, number])[] = err.index !== undefined && err.index >= 0 && err.index < texts.length
-      ? [[0, err.index], [err.index, err.index + 1], [err.index + 1, texts.length]]
-      : [[0, texts.length >> 1], [texts.length >> 1, texts.length]];
-    const results: (Float32Array | string)[] = [];
-    let tokens = 0;
-    let truncated = 0;
-    for (const [from, to] of parts) {
-      if (from === to) continue;
-      const r = err.index !== undefined && to - from === 1 && from === err.index
-        ? { results: [err.message], tokens: 0, truncated: 0 }
-        : await encodeIsolating(encoder, texts.slice(from, to), role, signal, truncate);
-      results.push(...r.results);
-      tokens += r.tokens;
-      truncated += r.truncated;
-    }
-    return { results, tokens, truncated };
-  }
+function encodeIsolating(encoder: Encoder, group: readonly Miss[], role: Role, signal: AbortSignal, truncate: TruncationSide): Promise<Isolated> {
+  return isolateFailures<Miss, Isolated>(group, {
+    attempt: async (piece) => {
+      const r = await encoder.encode(piece.map((m) => m.text), role, { signal, source: 'http', truncate });
+      return { results: new Map(piece.map((m, i) => [m.key, r.vectors[i]!])), tokens: r.tokens, truncated: r.truncated };
+    },
+    isolates: (err) => err instanceof EncodeError && err.reason === 'input' && !signal.aborted,
+    blame: (err) => (err as EncodeError).index,
+    failed: (m, err) => ({ results: new Map([[m.key, (err as EncodeError).message]]), tokens: 0, truncated: 0 }),
+    join: (parts) => ({
+      results: new Map(parts.flatMap((p) => [...p.results])),
+      tokens: parts.reduce((sum, p) => sum + p.tokens, 0),
+      truncated: parts.reduce((sum, p) => sum + p.truncated, 0),
+    }),
+  });
 }

@@ -9,6 +9,9 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoff } from '../lib/backoff.ts';
+import { progressBar, type ProgressOutput } from '../lib/progress-bar.ts';
 import { importModel, type ImportOptions, type ImportResult } from './import-checkpoint.ts';
 import { SHARD_INDEX, SINGLE_FILE } from './safetensors.ts';
 import { shardFiles, ShardIndexError } from './shard-index.ts';
@@ -42,7 +45,7 @@ export interface DownloadOptions {
   readonly dtype: Dtype;
   readonly token?: string | undefined;
   /** Progress bar target; drawn only when it is a TTY. */
-  readonly progress?: { write(chunk: string): unknown; readonly isTTY?: boolean };
+  readonly progress?: ProgressOutput;
   readonly signal?: AbortSignal;
   /** Attempts per file before giving up (each resumes where the last stopped). */
   readonly attempts?: number;
@@ -161,35 +164,6 @@ async function hubHas(hub: HubId, file: string, opts: DownloadOptions): Promise<
   throw (res.status >= 500 || res.status === 429 ? new HubUnreachableError(`${url} answered ${res.status}`) : new HubDownloadError(`${url} answered ${res.status}`));
 }
 
-function progressBar(out: DownloadOptions['progress'], label: string, total: number | undefined) {
-  if (!out?.isTTY) return { update: (_done: number) => {}, end: (_done: number) => {} };
-  let last = 0;
-  const mb = (n: number) => (n / 1e6).toFixed(1);
-  const draw = (done: number) => {
-    const pct = total ? Math.floor((done / total) * 100) : 0;
-    const bar = total ? `[${'#'.repeat(Math.floor(pct / 5)).padEnd(20)}] ${String(pct).padStart(3)}% ` : '';
-    out.write(`\r${label} ${bar}${mb(done)}${total ? `/${mb(total)}` : ''} MB`);
-  };
-  return {
-    update(done: number) {
-      const now = Date.now();
-      if (now - last >= 100) {
-        last = now;
-        draw(done);
-      }
-    },
-    end(done: number) {
-      draw(done);
-      out.write('\n');
-    },
-  };
-}
-
-const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((res, rej) => {
-  const t = setTimeout(res, ms);
-  signal?.addEventListener('abort', () => { clearTimeout(t); rej(signal.reason); }, { once: true });
-});
-
 /** Fetches one file into place; false when it does not exist on the hub and is not required. */
 async function fetchFile(hub: HubId, file: string, dest: string, required: boolean, opts: DownloadOptions): Promise<boolean> {
   if (await stat(dest).then((s) => s.isFile(), () => false)) return true;
@@ -197,9 +171,11 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true });
   const attempts = opts.attempts ?? 4;
+  const retry = backoff({ baseMs: opts.retryDelayMs ?? 500, maxMs: Infinity });
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    if (attempt > 1) await sleep((opts.retryDelayMs ?? 500) * 2 ** (attempt - 2), opts.signal);
+    // An abort rejects with the signal's reason, as the download itself would.
+    if (attempt > 1) await sleep(retry.delayMs(attempt - 2), undefined, { signal: opts.signal }).catch(() => opts.signal?.throwIfAborted());
     const have = await stat(part).then((s) => s.size, () => 0);
     const headers = requestHeaders(opts);
     if (have > 0) headers.range = `bytes=${have}-`;
@@ -248,21 +224,22 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
       ? Number(/\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1] ?? NaN)
       : length;
     const start = resumed ? have : 0;
-    const bar = progressBar(opts.progress, file, Number.isFinite(total) ? total : undefined);
+    const bar = progressBar(opts.progress, file, { bytes: true });
+    const known = Number.isFinite(total) ? total : undefined;
     let done = start;
     try {
       const body = Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream<Uint8Array>);
-      body.on('data', (chunk: Buffer) => { done += chunk.length; kick(); bar.update(done); });
+      body.on('data', (chunk: Buffer) => { done += chunk.length; kick(); bar.update(done, known); });
       await pipeline(body, createWriteStream(part, { flags: resumed ? 'a' : 'w' }));
       clearTimeout(timer);
     } catch (err) {
       clearTimeout(timer);
-      bar.end(done);
+      bar.finish();
       if (opts.signal?.aborted) throw err;
       lastError = new HubUnreachableError(`download of ${hub.repo}/${file} broke off at ${done} bytes: ${causeText(err)}`, { cause: err });
       continue;
     }
-    bar.end(done);
+    bar.finish();
     const size = (await stat(part)).size;
     if (Number.isFinite(total) && size !== total) {
       lastError = new HubUnreachableError(`download of ${hub.repo}/${file} ended at ${size} of ${total} bytes`);

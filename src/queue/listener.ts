@@ -3,6 +3,7 @@
 // and on any failure it reconnects with exponential backoff and re-subscribes. onConnected fires after every
 // (re)subscribe, because notifications sent while disconnected are gone and the caller should look now.
 import type pg from 'pg';
+import { backoff } from '../lib/backoff.ts';
 
 export const NOTIFY_CHANNEL = 'embedsync';
 
@@ -25,8 +26,7 @@ export interface Listener {
 
 export function startListener(o: ListenerOptions): Listener {
   const heartbeatMs = o.heartbeatMs ?? 10_000;
-  const minMs = o.backoffMinMs ?? 100;
-  const maxMs = o.backoffMaxMs ?? 10_000;
+  const retry = backoff({ baseMs: o.backoffMinMs ?? 100, maxMs: o.backoffMaxMs ?? 10_000, jitter: 'half' });
   let stopped = false;
   let client: pg.Client | undefined;
   let connected = false;
@@ -46,8 +46,7 @@ export function startListener(o: ListenerOptions): Listener {
     if (stopped) return;
     failures += 1;
     if (err) o.onError?.(err, failures);
-    const delay = Math.min(maxMs, minMs * 2 ** (failures - 1)) * (0.5 + Math.random() * 0.5);
-    timer = setTimeout(() => { running = connectOnce(); }, delay);
+    timer = setTimeout(() => { running = connectOnce(); }, retry.delayMs(failures - 1));
   };
 
   const connectOnce = async (): Promise<void> => {

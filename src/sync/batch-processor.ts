@@ -1,16 +1,17 @@
 // Handles one claimed batch: read documents, skip what needs no encoding, encode the rest, write vectors
 // and dequeue in one statement, then give back what changed meanwhile and record failures.
 //
-// Failure isolation: an input error that names its index fails just that row; any other failure of a
-// multi-row step is bisected until the bad row stands alone, so one bad row never blocks the others.
-// An unavailable backend (remote encoder down) is nobody's fault: the rows are released without counting
-// an attempt and the loop pauses with a growing backoff.
-import { EncodeError, type Encoder } from '../encoder/types.ts';
+// Failure isolation (batch-steps.ts): one bad row never blocks the others. An unavailable backend (remote
+// encoder down) is nobody's fault: the rows are released without counting an attempt and the loop pauses
+// with a growing backoff.
+import type { Encoder } from '../encoder/types.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { schedulerOf } from '../encoder/run-scheduler.ts';
+import { backoff } from '../lib/backoff.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
-import { withSpan } from '../tracing/index.ts';
+import type { ClaimedRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
+import { classify } from './batch-classify.ts';
+import { encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure } from './batch-steps.ts';
 import type { ProcessResult } from './worker-loop.ts';
 
 export interface BatchProcessorDeps {
@@ -26,15 +27,14 @@ export interface BatchProcessorDeps {
   readonly onFailure?: (f: { id: string; error: string; deadLettered: boolean }) => void;
 }
 
-interface Failure { readonly id: string; readonly error: string }
-
-class Unavailable extends Error {}
-
 export interface BatchProcessor {
   process(claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult>;
   /** Gives back batches that could not be released when they failed (database down); call before claiming. */
   releaseOrphans(): Promise<void>;
 }
+
+/** The pause while the backend stays unavailable and its breaker names no time: 250 ms doubling to 30 s. */
+const UNAVAILABLE_PAUSE = backoff({ baseMs: 250, maxMs: 30_000, maxExponent: 7 });
 
 export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   let unavailableStreak = 0;
@@ -42,104 +42,15 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   // do not sit out the rest of their lease.
   const orphans = new Set<string>();
 
-  const encodeIsolated = async (rows: readonly DocumentRow[], signal: AbortSignal, failures: Failure[]): Promise<Map<string, Float32Array>> => {
-    const out = new Map<string, Float32Array>();
-    if (rows.length === 0) return out;
-    try {
-      const started = performance.now();
-      const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
-        const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync' });
-        span.setAttributes({ 'embedsync.tokens': encoded.tokens, 'embedsync.truncated': encoded.truncated });
-        return encoded;
-      });
-      d.metrics?.encodeSeconds.observe({ source: 'sync' }, (performance.now() - started) / 1000);
-      d.metrics?.tokensTotal.inc(r.tokens);
-      d.onEncoded?.(rows.length, r.tokens);
-      d.metrics?.truncatedTotal.inc(r.truncated);
-      rows.forEach((x, i) => out.set(x.id, r.vectors[i]!));
-      return out;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      if (err instanceof EncodeError && err.reason === 'unavailable') throw new Unavailable(err.message, { cause: err });
-      if (err instanceof EncodeError && err.reason === 'input' && err.index !== undefined && rows[err.index]) {
-        failures.push({ id: rows[err.index]!.id, error: `encode: ${err.message}` });
-        const rest = rows.filter((_, i) => i !== err.index);
-        for (const [k, v] of await encodeIsolated(rest, signal, failures)) out.set(k, v);
-        return out;
-      }
-      if (rows.length === 1) {
-        failures.push({ id: rows[0]!.id, error: `encode: ${errorText(err)}` });
-        return out;
-      }
-      const mid = rows.length >> 1;
-      for (const half of [rows.slice(0, mid), rows.slice(mid)]) {
-        for (const [k, v] of await encodeIsolated(half, signal, failures)) out.set(k, v);
-      }
-      return out;
-    }
-  };
-
-  // Reading can fail for one row too (an EMBEDSYNC_DOCUMENT_SQL expression that errors on some value):
-  // data errors are bisected; connection errors propagate so the loop backs off (the rows go back as soon
-  // as the database answers again).
-  const readIsolated = async (claimed: readonly ClaimedRow[], failures: Failure[]): Promise<DocumentRow[]> => {
-    try {
-      return await withSpan('embedsync.read', { 'embedsync.rows': claimed.length }, () => d.ops.readDocuments(claimed.map((c) => c.id)));
-    } catch (err) {
-      if (!isRowDataError(err)) throw err;
-      if (claimed.length === 1) {
-        failures.push({ id: claimed[0]!.id, error: `read: ${errorText(err)}` });
-        return [];
-      }
-      const mid = claimed.length >> 1;
-      return [...await readIsolated(claimed.slice(0, mid), failures), ...await readIsolated(claimed.slice(mid), failures)];
-    }
-  };
-
-  // A write can fail for one row too (a constraint or a user trigger on the source table).
-  const writeIsolated = async (
-    items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string, failures: Failure[],
-  ): Promise<WriteResult> => {
-    try {
-      return await withSpan('embedsync.write', { 'embedsync.rows': items.length, 'embedsync.dequeued': finished.length }, async (span) => {
-        const result = await d.ops.write(items, finished, claimed, checksum);
-        span.setAttributes({ 'embedsync.written': result.written.length });
-        return result;
-      });
-    } catch (err) {
-      if (!isRowDataError(err)) throw err;
-      if (items.length <= 1) {
-        if (items[0]) failures.push({ id: items[0].id, error: `write: ${errorText(err)}` });
-        return finished.length ? d.ops.write([], finished, claimed, checksum) : { written: [], dequeued: [], lagSeconds: [] };
-      }
-      const mid = items.length >> 1;
-      const a = await writeIsolated(items.slice(0, mid), finished, claimed, checksum, failures);
-      const b = await writeIsolated(items.slice(mid), [], claimed, checksum, failures);
-      return { written: [...a.written, ...b.written], dequeued: [...a.dequeued, ...b.dequeued], lagSeconds: [...a.lagSeconds, ...b.lagSeconds] };
-    }
-  };
-
   const processBatch = async (claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult> => {
     const checksum = d.encoder.info.checksum;
     const failures: Failure[] = [];
-    const docs = await readIsolated(claimed, failures);
-    const seen = new Set(docs.map((x) => x.id));
-    const failedIds = new Set(failures.map((f) => f.id));
-    // Gone from the source (deleted after the claim): nothing to embed, just dequeue.
-    const finished = claimed.filter((c) => !seen.has(c.id) && !failedIds.has(c.id)).map((c) => c.id);
-    const items: WriteItem[] = [];
-    const toEncode: DocumentRow[] = [];
-    for (const doc of docs) {
-      const upToDate = doc.storedHash === doc.hash && doc.storedChecksum === checksum;
-      const blank = doc.document.trim() === '';
-      if (upToDate && (blank ? doc.missing : !doc.missing)) finished.push(doc.id);
-      else if (blank) items.push({ id: doc.id, hash: doc.hash, vector: null });
-      else toEncode.push(doc);
-    }
+    const docs = await readDocuments(d, claimed, failures);
+    const { finished, blanks, toEncode } = classify(claimed, docs, new Set(failures.map((f) => f.id)), checksum);
 
     let vectors: Map<string, Float32Array>;
     try {
-      vectors = await encodeIsolated(toEncode, signal, failures);
+      vectors = await encodeDocuments(d, toEncode, signal, failures);
     } catch (err) {
       if (err instanceof Unavailable || signal.aborted) {
         // Not the rows' fault: give them back untouched; pause longer while the backend stays down.
@@ -148,31 +59,21 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
         unavailableStreak += 1;
         // A remote encoder's circuit breaker knows when its next probe is due: wait for exactly that.
         const retryIn = availabilityOf(d.encoder)?.retryInMs() ?? 0;
-        return { pauseMs: retryIn > 0 ? retryIn : Math.min(30_000, 250 * 2 ** Math.min(unavailableStreak - 1, 7)) };
+        return { pauseMs: retryIn > 0 ? retryIn : UNAVAILABLE_PAUSE.delayMs(unavailableStreak - 1) };
       }
       throw err;
     }
     unavailableStreak = 0;
+    const items: WriteItem[] = [...blanks];
     for (const doc of toEncode) {
       const v = vectors.get(doc.id);
       if (v) items.push({ id: doc.id, hash: doc.hash, vector: v });
     }
 
-    const result = await writeIsolated(items, finished, claimed, checksum, failures);
-    const written = new Set(result.written);
-    d.metrics?.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);
-    for (const lag of result.lagSeconds) d.metrics?.changeToEmbeddingSeconds.observe(lag);
-
-    if (failures.length > 0) {
-      await d.ops.fail(failures, d.owner, d.maxAttempts, d.retryBaseMs);
-      const attempts = new Map(claimed.map((c) => [c.id, c.attempts]));
-      for (const f of failures) d.onFailure?.({ ...f, deadLettered: (attempts.get(f.id) ?? 0) + 1 >= d.maxAttempts });
-    }
-    // Whatever is neither dequeued nor failed changed while we worked (or its write found other text):
-    // back to the queue at once, without counting an attempt.
-    const dequeued = new Set(result.dequeued);
-    const back = claimed.map((c) => c.id).filter((id) => !dequeued.has(id) && !failures.some((f) => f.id === id));
-    await d.ops.release(back, d.owner, 0);
+    const result = await writeVectors(d, items, finished, claimed, checksum, failures);
+    observeWrite(d.metrics, items, result);
+    await recordFailures(d, claimed, failures);
+    await releaseRest(d, claimed, result, failures);
     return {};
   };
 
@@ -208,12 +109,26 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   };
 }
 
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult): void {
+  const written = new Set(result.written);
+  metrics?.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);
+  for (const lag of result.lagSeconds) metrics?.changeToEmbeddingSeconds.observe(lag);
 }
 
-/** SQLSTATE classes that point at one row's data (22 data exception, 23 constraint, 2202E array ...). */
-function isRowDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '42804' || code === 'P0001');
+/** Counts an attempt for each failed row (dead-lettering it at maxAttempts) and tells onFailure. */
+async function recordFailures(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], failures: readonly Failure[]): Promise<void> {
+  if (failures.length === 0) return;
+  await d.ops.fail(failures, d.owner, d.maxAttempts, d.retryBaseMs);
+  const attempts = new Map(claimed.map((c) => [c.id, c.attempts]));
+  for (const f of failures) d.onFailure?.({ ...f, deadLettered: (attempts.get(f.id) ?? 0) + 1 >= d.maxAttempts });
+}
+
+/**
+ * Whatever is neither dequeued nor failed changed while we worked (or its write found other text): back to
+ * the queue at once, without counting an attempt.
+ */
+async function releaseRest(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[]): Promise<void> {
+  const dequeued = new Set(result.dequeued);
+  const back = claimed.map((c) => c.id).filter((id) => !dequeued.has(id) && !failures.some((f) => f.id === id));
+  await d.ops.release(back, d.owner, 0);
 }

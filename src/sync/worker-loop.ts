@@ -4,6 +4,8 @@
 // after a wake it waits a short debounce so a burst of changes lands in one batch. stop() is idempotent:
 // no new claims, the batch in hand finishes (its AbortSignal fires after the grace period, so process()
 // can give the rows back), and it resolves once the loop has exited.
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import { backoff } from '../lib/backoff.ts';
 
 export interface ProcessResult {
   /** Pause before the next claim (e.g. the encoder backend is unavailable). */
@@ -31,35 +33,23 @@ export interface WorkerLoop {
 export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
   let stopping = false;
   let woken = false;
-  let wakeSleeper: (() => void) | undefined;
-  let stopWaiter: (() => void) | undefined;
+  // wake() and stop() cut a sleep short; only stop() cuts a pause short.
+  let sleeping: AbortController | undefined;
+  const halt = new AbortController();
   let inFlight: AbortController | undefined;
   let errors = 0;
   let stopped: Promise<void> | undefined;
 
-  /** Sleeps up to ms; returns early on wake() or stop(). */
-  const sleep = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wakeSleeper = undefined;
-        resolve();
-      }
-      wakeSleeper = done;
-    });
-  const pause = (ms: number): Promise<void> =>
-    new Promise((resolve) => {
-      // Not interrupted by wake(): only stop() cuts a pause short.
-      const t = setTimeout(() => { stopWaiter = undefined; resolve(); }, ms);
-      stopWaiter = () => { clearTimeout(t); stopWaiter = undefined; resolve(); };
-    });
-
-  const backoff = (): number => {
-    errors += 1;
-    const min = o.errorBackoffMinMs ?? 100;
-    return Math.min(o.errorBackoffMaxMs ?? 10_000, min * 2 ** (errors - 1));
+  const sleep = async (ms: number): Promise<void> => {
+    const c = new AbortController();
+    sleeping = c;
+    await sleepMs(ms, undefined, { signal: c.signal }).catch(() => undefined);
+    if (sleeping === c) sleeping = undefined;
   };
+  const pause = (ms: number): Promise<void> => sleepMs(ms, undefined, { signal: halt.signal }).catch(() => undefined);
+
+  const errorBackoff = backoff({ baseMs: o.errorBackoffMinMs ?? 100, maxMs: o.errorBackoffMaxMs ?? 10_000 });
+  const nextErrorPause = (): number => errorBackoff.delayMs(errors++);
 
   const loop = async (): Promise<void> => {
     while (!stopping) {
@@ -69,7 +59,7 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
         batch = await o.fetch();
       } catch (err) {
         o.onError(err);
-        await pause(backoff());
+        await pause(nextErrorPause());
         continue;
       }
       if (batch === null) {
@@ -86,7 +76,7 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
         if (r?.pauseMs && !stopping) await pause(r.pauseMs);
       } catch (err) {
         o.onError(err);
-        if (!stopping) await pause(backoff());
+        if (!stopping) await pause(nextErrorPause());
       } finally {
         inFlight = undefined;
       }
@@ -97,14 +87,14 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
   return {
     wake() {
       woken = true;
-      wakeSleeper?.();
+      sleeping?.abort();
     },
     get busy() { return inFlight !== undefined; },
     stop(graceMs = 10_000) {
       stopped ??= (async () => {
         stopping = true;
-        wakeSleeper?.();
-        stopWaiter?.();
+        sleeping?.abort();
+        halt.abort();
         const t = setTimeout(() => inFlight?.abort(new Error('shutting down')), graceMs);
         try {
           await running;

@@ -3,6 +3,7 @@
 // network; after a cool-down (doubling per trip, capped, or the remote's Retry-After) one probe request
 // goes through (half-open) while the others wait for its outcome. The sync worker reads `open` to stop
 // claiming rows it could not encode anyway.
+import { backoff, type Backoff } from '../../lib/backoff.ts';
 
 export interface BreakerOptions {
   readonly failureThreshold: number;
@@ -32,9 +33,11 @@ export class CircuitBreaker {
   private probe: { done: Promise<void>; settle: () => void } | undefined;
   private lastFailure: string | undefined;
   private readonly now: () => number;
+  private readonly coolDown: Backoff;
 
   constructor(private readonly o: BreakerOptions = DEFAULT_BREAKER) {
     this.now = o.now ?? Date.now;
+    this.coolDown = backoff({ baseMs: o.baseOpenMs, maxMs: o.maxOpenMs, maxExponent: 20 });
   }
 
   get state(): BreakerState {
@@ -91,7 +94,7 @@ export class CircuitBreaker {
     }
     this.failures += 1;
     if (this.state === 'half-open' || this.failures >= this.o.failureThreshold) {
-      const coolDown = Math.min(this.o.maxOpenMs, this.o.baseOpenMs * 2 ** Math.min(this.trips, 20));
+      const coolDown = this.coolDown.delayMs(this.trips);
       this.trips += 1;
       const openMs = Math.max(coolDown, minOpenMs);
       this.openUntil = this.now() + openMs;

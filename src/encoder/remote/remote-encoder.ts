@@ -3,8 +3,10 @@
 // Retry-After, the circuit breaker, per-input isolation when the remote refuses a request, and checks on
 // every answer (count, dimension, unit length). A backend only says how to phrase a request and read
 // the answer (Dialect).
+import { setTimeout } from 'node:timers/promises';
 import { EncodeError, type EncodeOptions, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
 import { planChunks, jsonBytes, type ChunkLimits } from './chunking.ts';
+import { isolateFailures } from '../../lib/isolate-failures.ts';
 import { BreakerOpenError, CircuitBreaker } from './circuit-breaker.ts';
 import { ConnectionError, type HttpClient } from './http-client.ts';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry-policy.ts';
@@ -58,6 +60,13 @@ interface Rejected {
   readonly rejected: true;
   readonly status: number;
   readonly message: string;
+}
+
+/** The remote refused a request as a whole (a 4xx about the input, no index): one input in it is at fault. */
+class Refused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
 }
 
 interface Encoded {
@@ -135,18 +144,30 @@ export class RemoteEncoder implements Encoder {
     return { vectors, tokens, truncated };
   }
 
-  /** Inputs [from, to) in one request; when the remote refuses it, halves until the refused input stands alone. */
-  private async encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined): Promise<Encoded> {
-    const answer = await this.call(texts.slice(from, to), role, signal);
-    if ('rejected' in answer) {
-      if (to - from === 1) throw new EncodeError(`the remote refused input ${from} (HTTP ${answer.status}): ${answer.message}`, 'input', from);
-      const mid = (from + to) >> 1;
-      const halves = await settleAll([this.encodeRange(texts, from, mid, role, signal), this.encodeRange(texts, mid, to, role, signal)]);
-      return { vectors: [...halves[0]!.vectors, ...halves[1]!.vectors], tokens: halves[0]!.tokens + halves[1]!.tokens };
-    }
+  /**
+   * Inputs [from, to) in one request; when the remote refuses it, halves (both halves at once) until the
+   * refused input stands alone and fails the whole call with its index.
+   */
+  private encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined): Promise<Encoded> {
+    return isolateFailures(texts.slice(from, to), {
+      attempt: (piece, at) => this.encodePiece(piece, from + at, role, signal),
+      isolates: (err) => err instanceof Refused,
+      failed: (_, err, at) => {
+        const { status, message } = err as Refused;
+        throw new EncodeError(`the remote refused input ${from + at} (HTTP ${status}): ${message}`, 'input', from + at);
+      },
+      join: (parts) => ({ vectors: parts.flatMap((p) => p.vectors), tokens: parts.reduce((sum, p) => sum + p.tokens, 0) }),
+      each: (halves) => settleAll(halves.map((half) => half())),
+    });
+  }
+
+  /** One request for `texts`, the inputs from `from` on; a refusal of the whole request throws Refused. */
+  private async encodePiece(texts: readonly string[], from: number, role: Role, signal: AbortSignal | undefined): Promise<Encoded> {
+    const answer = await this.call(texts, role, signal);
+    if ('rejected' in answer) throw new Refused(answer.status, answer.message);
     if (!answer.ok) throw new EncodeError(`the remote refused input ${from + answer.index}: ${answer.message}`, 'input', from + answer.index);
-    if (answer.vectors.length !== to - from) {
-      throw this.changed(`the remote answered ${answer.vectors.length} embeddings for ${to - from} inputs`);
+    if (answer.vectors.length !== texts.length) {
+      throw this.changed(`the remote answered ${answer.vectors.length} embeddings for ${texts.length} inputs`);
     }
     const vectors = answer.vectors.map((raw, i) => {
       let v: Float32Array;
@@ -298,14 +319,7 @@ function cut(s: string, max: number): string {
   return s.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts: the callers look at the signal themselves. */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  return setTimeout(ms, undefined, { signal }).catch(() => undefined);
 }

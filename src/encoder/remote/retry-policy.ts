@@ -1,6 +1,7 @@
 // When to retry a remote request and how long to wait: 408/425/429/5xx and connection errors are worth
 // another try; Retry-After is honoured as the remote's own word; otherwise capped exponential backoff with
 // jitter, so many daemons hitting one recovering server do not retry in lockstep.
+import { backoff } from '../../lib/backoff.ts';
 
 export interface RetryPolicy {
   /** Attempts per request, the first included. */
@@ -53,6 +54,5 @@ export function parseRetryAfter(value: string | readonly string[] | undefined, n
  */
 export function retryDelayMs(policy: RetryPolicy, attempt: number, retryAfterMs: number | undefined, random = Math.random): number {
   if (retryAfterMs !== undefined) return Math.ceil(retryAfterMs * (1 + 0.1 * random()));
-  const step = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt);
-  return Math.round(step / 2 + (step / 2) * random());
+  return Math.round(backoff({ baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: 'half' }).delayMs(attempt, random));
 }

@@ -1,5 +1,6 @@
 // Start-up requests (a remote's /model-info or /info) with the same retries as encoding: a remote that is
 // still starting gets a few seconds; one that stays down fails start-up with its address and the reason.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionError, type HttpClient } from './http-client.ts';
 import { errorMessage } from './remote-encoder.ts';
 import { isRetryableStatus, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry-policy.ts';
@@ -30,7 +31,8 @@ export async function getJson(client: HttpClient, path: string, retry: RetryPoli
       problem = err.message;
     }
     if (attempt + 1 >= retry.maxAttempts || signal?.aborted) throw new RemoteStartError(`remote encoder at ${client.origin} is not reachable: ${problem}`);
-    await new Promise((r) => setTimeout(r, Math.min(retryDelayMs(retry, attempt, retryAfterMs), retry.maxRetryAfterMs)));
+    // An abort ends the wait; the next send() sees the aborted signal and fails as it would have.
+    await sleep(Math.min(retryDelayMs(retry, attempt, retryAfterMs), retry.maxRetryAfterMs), undefined, { signal }).catch(() => undefined);
   }
 }
 
