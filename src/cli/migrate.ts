@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { ModelInfo } from '../encoder/types.ts';
-import { migrateSchema, type MigrateResult } from '../db/migrate.ts';
+import { migrateSchema, type MigrateResult } from '../migration/schema-install.ts';
 import { createClient } from '../db/pool.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { UsageError, type Command, type Output } from './context.ts';

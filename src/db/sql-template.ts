@@ -14,6 +14,13 @@ export const SQL_FILES = [
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
+  // The state repository (src/db/state-repository.ts): every read and write of embedsync.state.
+  'state-read', 'state-record-model', 'state-begin-migration', 'state-set-step', 'state-swap', 'state-clear-migration',
+  'state-other-sources', 'schema-has-table',
+  // Schema install and model changes (src/migration/).
+  'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
+  'shadow-columns', 'column-grants', 'drop-vector-columns', 'forget-index-record', 'row-count', 'migration-progress',
+  'column-present', 'rows-to-embed', 'encode-sample',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -26,12 +33,30 @@ export interface TemplateExtras {
   readonly concurrently?: boolean;
   /** source-sweep-index: the current model's checksum, as a literal in the index predicate. */
   readonly modelChecksum?: string;
+  /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
+  readonly noVectorColumns?: boolean;
 }
+
+const cache = new Map<SqlName, string>();
+
+function readSql(name: SqlName): string {
+  let text = cache.get(name);
+  if (text === undefined) cache.set(name, text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8'));
+  return text;
+}
+
+/** The text of sql/<name>.sql for statements that name no source object: it must have no placeholder. */
+export function loadSql(name: SqlName): string {
+  const text = readSql(name);
+  if (PLACEHOLDER.test(text)) throw new Error(`sql/${name}.sql has placeholders: render it with renderSql`);
+  return text;
+}
+
+const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/;
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
 export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = {}): string {
-  const text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8');
-  return text.replace(/\{\{([a-z_]+)(?::([a-z_,]+))?\}\}/g, (_m, key: string, arg: string | undefined) => {
+  return readSql(name).replace(new RegExp(PLACEHOLDER.source, 'g'), (_m, key: string, arg: string | undefined) => {
     switch (key) {
       case 'table': return s.table;
       case 'id': return s.id;
@@ -50,6 +75,10 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         const [a, b] = need(arg, key).split(',');
         return s.documentChanged(need(a, key), need(b, key));
       }
+      case 'stale': {
+        const [alias, document, param] = need(arg, key).split(',');
+        return extras.noVectorColumns ? 'true' : staleRule(s, need(alias, key), need(document, key), need(param, key));
+      }
       case 'dimensions': {
         const d = extras.dimensions;
         if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
@@ -62,6 +91,23 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });
+}
+
+const ALIAS = /^[a-z_][a-z0-9_]*$/;
+const DOCUMENT = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
+const PARAM = /^\$[1-9][0-9]*$/;
+
+/**
+ * The one rule for "row `alias` needs (re)encoding by model `param`", given its document expression: its
+ * vector is by another model, or was made from other text, or its presence does not match the document
+ * (a document has a vector, a blank one has none). The sweep, the backfill, migrate's plan and the daemon's
+ * read (the stale column of read-documents) all use it, so they agree on which rows are current.
+ */
+function staleRule(s: SourceSql, alias: string, document: string, param: string): string {
+  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) throw new Error(`bad {{stale:${alias},${document},${param}}}`);
+  return `(${alias}.${s.checksum} IS DISTINCT FROM ${param}
+          OR ${alias}.${s.textHash} IS DISTINCT FROM md5(${document})::uuid
+          OR (${alias}.${s.embedding} IS NULL) <> (${document} = ''))`;
 }
 
 function need(v: string | undefined, key: string): string {
