@@ -8,6 +8,4 @@ SELECT t.{{id}}::text AS id,
        {{stale:t,d.document,$3}} AS stale
 FROM {{table}} t
 CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
-WHERE $1::text IS NULL OR t.{{id}} > $1::text::{{id_type}}
-ORDER BY t.{{id}}
-LIMIT $2
+{{keyset_page:t,$1,$2}}

@@ -8,9 +8,7 @@ WITH chunk AS (
          {{stale:t,d.document,$2}} AS stale
   FROM {{table}} t
   CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
-  WHERE $1::text IS NULL OR t.{{id}} > $1::text::{{id_type}}
-  ORDER BY t.{{id}}
-  LIMIT $3
+  {{keyset_page:t,$1,$3}}
 ), enqueued AS (
   INSERT INTO embedsync.queue (source, id)
   SELECT $4, id::text FROM chunk WHERE stale

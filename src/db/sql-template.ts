@@ -79,6 +79,10 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
         const [alias, document, param] = need(arg, key).split(',');
         return extras.noVectorColumns ? 'true' : staleRule(s, need(alias, key), need(document, key), need(param, key));
       }
+      case 'keyset_page': {
+        const [alias, after, limit] = need(arg, key).split(',');
+        return keysetPage(s, need(alias, key), need(after, key), need(limit, key));
+      }
       case 'dimensions': {
         const d = extras.dimensions;
         if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
@@ -108,6 +112,17 @@ function staleRule(s: SourceSql, alias: string, document: string, param: string)
   return `(${alias}.${s.checksum} IS DISTINCT FROM ${param}
           OR ${alias}.${s.textHash} IS DISTINCT FROM md5(${document})::uuid
           OR (${alias}.${s.embedding} IS NULL) <> (${document} = ''))`;
+}
+
+/**
+ * The next `limit` rows of `alias` after id `after` (NULL to start) in key order: keyset paging keeps each
+ * chunk of a whole-table walk (sweep, backfill) a short statement, and a rerun skips the finished part fast.
+ */
+function keysetPage(s: SourceSql, alias: string, after: string, limit: string): string {
+  if (!ALIAS.test(alias) || !PARAM.test(after) || !PARAM.test(limit)) throw new Error(`bad {{keyset_page:${alias},${after},${limit}}}`);
+  return `WHERE ${after}::text IS NULL OR ${alias}.${s.id} > ${after}::text::${s.idType}
+ORDER BY ${alias}.${s.id}
+LIMIT ${limit}`;
 }
 
 function need(v: string | undefined, key: string): string {
