@@ -37,6 +37,9 @@ export interface TemplateExtras {
   readonly noVectorColumns?: boolean;
 }
 
+// {{key}} or {{key:args}}; args are aliases, column paths (d.document) and parameters ($2).
+const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/;
+// Read once per process: the files ship with the code and do not change under it.
 const cache = new Map<SqlName, string>();
 
 function readSql(name: SqlName): string {
@@ -51,8 +54,6 @@ export function loadSql(name: SqlName): string {
   if (PLACEHOLDER.test(text)) throw new Error(`sql/${name}.sql has placeholders: render it with renderSql`);
   return text;
 }
-
-const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/;
 
 /** Returns the text of sql/<name>.sql with every placeholder filled; an unknown placeholder throws. */
 export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = {}): string {

@@ -66,12 +66,11 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     if (err instanceof SourceError) throw new NotMigratedError(`${err.message}; run \`embedsync migrate\` first`);
     throw err;
   });
-  const st = await readModelState(pool, info.sql.sourceKey)
   // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.
-    .catch((err: unknown) => {
-      if (isNotMigrated(err)) return undefined;
-      throw err;
-    });
+  const st = await readModelState(pool, info.sql.sourceKey).catch((err: unknown) => {
+    if (isNotMigrated(err)) return undefined;
+    throw err;
+  });
   if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
   // dimension migration to it, or none (another model is recorded). Re-read as the loop runs (write-target.ts).
