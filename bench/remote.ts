@@ -18,7 +18,7 @@ import { createEncoder } from '../src/encoder/index.ts';
 import type { RemoteEncoder } from '../src/encoder/remote/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
-import { migrateSchema } from '../src/db/migrate.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';

@@ -20,7 +20,7 @@ import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
-import { migrateSchema } from '../src/db/migrate.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { encodeVector } from '../src/db/vector-binary.ts';
 import { enqueueStale } from '../src/queue/sweep.ts';

@@ -1,18 +1,14 @@
 -- One chunk of the reconciliation sweep (and of migrate's backfill): walks the source by primary key after
--- $1 (NULL to start), $3 rows at a time, and enqueues (as source $4) rows whose embedding is missing, was made by another
--- model than $2, or was made from other text (a change the triggers did not see, e.g. with triggers
--- disabled during a restore). Keyset paging keeps each statement short; ON CONFLICT DO NOTHING leaves
--- pending work and leases untouched.
+-- $1 (NULL to start), $3 rows at a time, and enqueues (as source $4) rows that are stale for model $2 (the
+-- one staleness rule of sql-template.ts: a vector missing, by another model, or made from other text, e.g. a change the
+-- triggers did not see with triggers disabled during a restore). Keyset paging keeps each statement short;
+-- ON CONFLICT DO NOTHING leaves pending work and leases untouched.
 WITH chunk AS (
   SELECT t.{{id}} AS id,
-         (t.{{checksum}} IS DISTINCT FROM $2
-          OR t.{{text_hash}} IS DISTINCT FROM md5(d.document)::uuid
-          OR (t.{{embedding}} IS NULL AND d.document <> '')) AS stale
+         {{stale:t,d.document,$2}} AS stale
   FROM {{table}} t
   CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
-  WHERE $1::text IS NULL OR t.{{id}} > $1::text::{{id_type}}
-  ORDER BY t.{{id}}
-  LIMIT $3
+  {{keyset_page:t,$1,$3}}
 ), enqueued AS (
   INSERT INTO embedsync.queue (source, id)
   SELECT $4, id::text FROM chunk WHERE stale

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/index.ts';
-import { migrateSchema } from '../src/db/migrate.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { installSearchFunctions } from '../src/db/search-functions.ts';

@@ -10,7 +10,7 @@ import { availabilityOf, createRemoteEncoder } from '../src/encoder/remote/index
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { runService } from '../src/cli/run.ts';
-import { migrateSchema } from '../src/db/migrate.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient } from '../src/db/pool.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { documentOf, parseVector, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrateSchema } from '../src/db/migrate.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { setupSyncDb } from './helpers/sync.ts';
 

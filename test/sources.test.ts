@@ -90,7 +90,7 @@ test('search functions: per table always, the unqualified ones keep serving the 
 
 test('upgrade: queue entries and dead letters from before sources belong to the installed table', async () => {
   const { createTestDatabase, LEADS_DDL } = await import('./helpers/db.ts');
-  const { listMigrations, migrateSchema } = await import('../src/db/migrate.ts');
+  const { listMigrations, migrateSchema } = await import('../src/migration/schema-install.ts');
   const db = await createTestDatabase('upg');
   const c = createClient({ databaseUrl: db.url });
   await c.connect();

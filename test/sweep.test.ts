@@ -160,7 +160,7 @@ test('migrate creates the sweep rows and the partial index, rebuilds an invalid 
     assert.equal((await t.pool.query('SELECT 1 FROM embedsync.sweep WHERE source = $1', ['public.leads'])).rowCount, 2);
     // As an interrupted CREATE INDEX CONCURRENTLY leaves it.
     await t.pool.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'leads_embedsync_stale'::regclass`);
-    const { migrateSchema } = await import('../src/db/migrate.ts');
+    const { migrateSchema } = await import('../src/migration/schema-install.ts');
     const { createClient } = await import('../src/db/pool.ts');
     const c = createClient({ databaseUrl: t.db.url });
     await c.connect();

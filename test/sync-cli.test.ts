@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
-import { listMigrations } from '../src/db/migrate.ts';
+import { listMigrations } from '../src/migration/schema-install.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';

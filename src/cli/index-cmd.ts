@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { createClient } from '../db/pool.ts';
-import { readModelState } from '../db/model-state.ts';
+import { readModelState } from '../db/state-repository.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, getIndexStatus, type IndexStatus } from '../db/vector-index.ts';
 import { UsageError, type Command } from './context.ts';

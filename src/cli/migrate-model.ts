@@ -4,12 +4,16 @@
 // in migrate.ts; finishMigrate() then installs the search functions and builds the index.
 import type { Config } from '../config/index.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
-import { MIGRATE_LOCK_KEY, migrateSchema, takeMigrateLock } from '../db/migrate.ts';
-import { detectModelChange, dropVectorColumns, measureEncodeRate, rowsToEmbed, type Detected } from '../db/model-change.ts';
+import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
+import { migrateSchema } from '../migration/schema-install.ts';
+import { detectModelChange, rowsToEmbed, type Detected } from '../migration/plan.ts';
+import { measureEncodeRate } from '../migration/encode-rate.ts';
+import { dropVectorColumns } from '../migration/in-place.ts';
 import { createClient } from '../db/pool.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
-import { abortShadowMigration, runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../db/shadow-migration.ts';
+import { abortShadowMigration } from '../migration/abort.ts';
+import { runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../migration/steps.ts';
 import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
@@ -94,7 +98,7 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       ];
       return { handled: true, lines, shadow: r };
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATE_LOCK_KEY.toString()]).catch(() => undefined);
+      await releaseMigrateLock(client);
     }
   } finally {
     await client.end();

@@ -3,8 +3,9 @@
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { ModelInfo } from '../encoder/types.ts';
-import { migrateSchema, type MigrateResult } from '../db/migrate.ts';
+import { migrateSchema, type MigrateResult } from '../migration/schema-install.ts';
 import { createClient } from '../db/pool.ts';
+import { renderSql } from '../db/sql-template.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { UsageError, type Command, type Output } from './context.ts';
 import { progressBar } from '../lib/progress-bar.ts';
@@ -30,7 +31,7 @@ export async function migrate(o: MigrateOptions): Promise<MigrateSummary> {
   await client.connect();
   try {
     const result = await migrateSchema(client, o.config.source, o.model);
-    const total = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${result.source.sql.table}`)).rows[0]!.n);
+    const total = Number((await client.query<{ n: string }>(renderSql('row-count', result.source.sql))).rows[0]!.n);
     const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
     const r = await enqueueStale(client, result.source.sql, o.model.checksum, {
       ...(o.signal ? { signal: o.signal } : {}),

@@ -4,7 +4,7 @@
 // runs while a dimension migration is under way: the migration builds the new column's index itself.
 import type pg from 'pg';
 import type { SourceConfig } from '../config/index.ts';
-import { readModelState } from './model-state.ts';
+import { readModelState } from './state-repository.ts';
 import type { SourceSql } from './source-sql.ts';
 import { loadSql } from './sql-template.ts';
 import { ensureIndex, type EnsureResult, type IndexPolicy } from './vector-index.ts';

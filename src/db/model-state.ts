@@ -1,9 +1,9 @@
 // The model state of a source as embedsync.state records it, including a model migration under way, and
-// the shadow/retired column names a dimension migration uses. One place reads it, so the daemon, migrate,
-// status and the search functions agree on which column holds which model's vectors.
+// the shadow column names a model migration uses. The state is read and written only through
+// state-repository.ts, so the daemon, migrate, status and the search functions agree on which column holds
+// which model's vectors.
 import { identifierProblem, type SourceConfig } from '../config/index.ts';
 import { quoteIdent } from './quote.ts';
-import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 
 /** Steps of a dimension migration, in order; migration_step holds the last one completed. */
@@ -21,23 +21,6 @@ export interface ModelState {
     readonly step: MigrationStep;
     readonly started: Date;
   } | undefined;
-}
-
-export async function readModelState(db: Queryable, sourceKey: string): Promise<ModelState | undefined> {
-  const { rows } = await db.query<{
-    model: string; model_checksum: string; dimensions: number; target_model: string | null; target_checksum: string | null;
-    target_dimensions: number | null; migration_step: MigrationStep | null; migration_started: Date | null;
-  }>('SELECT * FROM embedsync.state WHERE source = $1', [sourceKey]);
-  const r = rows[0];
-  if (!r) return undefined;
-  return {
-    model: r.model,
-    checksum: r.model_checksum,
-    dimensions: r.dimensions,
-    migration: r.migration_step && r.target_checksum && r.target_model && r.target_dimensions
-      ? { model: r.target_model, checksum: r.target_checksum, dimensions: r.target_dimensions, step: r.migration_step, started: r.migration_started ?? new Date(0) }
-      : undefined,
-  };
 }
 
 /** The managed columns that carry one model's vectors (embedded_at is shared). */

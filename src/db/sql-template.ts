@@ -25,6 +25,13 @@ export const SQL_FILES = [
   // Queue side: sweep rows, dead letters, wake-ups, search defaults and doctor's checks.
   'sweep-rows', 'notify', 'deadletter-list', 'deadletter-retry', 'vector-type-oid', 'search-default-claim',
   'search-default-read', 'doctor-server', 'doctor-pgvector', 'doctor-installed', 'doctor-triggers', 'doctor-privileges',
+  // The state repository (src/db/state-repository.ts): every read and write of embedsync.state.
+  'state-read', 'state-record-model', 'state-begin-migration', 'state-set-step', 'state-swap', 'state-clear-migration',
+  'state-other-sources', 'schema-has-table',
+  // Schema install and model changes (src/migration/).
+  'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
+  'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
+  'column-present', 'rows-to-embed', 'encode-sample',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -47,11 +54,14 @@ export interface TemplateExtras {
   readonly column?: string;
   /** {{index_method}} and {{index_with}}: the vector index's access method and, for ivfflat, its lists. */
   readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
+  /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
+  readonly noVectorColumns?: boolean;
 }
 
 // Each file is read once: the texts are part of the program, not configuration.
 const texts = new Map<SqlName, string>();
-const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,]+))?\}\}/g;
+// {{key}} or {{key:args}}; args are aliases, column paths (d.document) and parameters ($2).
+const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/g;
 
 function readSql(name: SqlName): string {
   let text = texts.get(name);
@@ -103,6 +113,14 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         const [a, b] = need(arg, key).split(',');
         return s.documentChanged(need(a, key), need(b, key));
       }
+      case 'stale': {
+        const [alias, document, param] = need(arg, key).split(',');
+        return extras.noVectorColumns ? 'true' : staleRule(s, need(alias, key), need(document, key), need(param, key));
+      }
+      case 'keyset_page': {
+        const [alias, after, limit] = need(arg, key).split(',');
+        return keysetPage(s, need(alias, key), need(after, key), need(limit, key));
+      }
       case 'dimensions': {
         const d = extras.dimensions;
         if (!Number.isInteger(d) || d! < 1 || d! > 16_000) throw new Error(`invalid vector dimension ${d}`);
@@ -114,6 +132,34 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
   });
+}
+
+const ALIAS = /^[a-z_][a-z0-9_]*$/;
+const DOCUMENT = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
+const PARAM = /^\$[1-9][0-9]*$/;
+
+/**
+ * The one rule for "row `alias` needs (re)encoding by model `param`", given its document expression: its
+ * vector is by another model, or was made from other text, or its presence does not match the document
+ * (a document has a vector, a blank one has none). The sweep, the backfill, migrate's plan and the daemon's
+ * read (the stale column of read-documents) all use it, so they agree on which rows are current.
+ */
+function staleRule(s: SourceSql, alias: string, document: string, param: string): string {
+  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) throw new Error(`bad {{stale:${alias},${document},${param}}}`);
+  return `(${alias}.${s.checksum} IS DISTINCT FROM ${param}
+          OR ${alias}.${s.textHash} IS DISTINCT FROM md5(${document})::uuid
+          OR (${alias}.${s.embedding} IS NULL) <> (${document} = ''))`;
+}
+
+/**
+ * The next `limit` rows of `alias` after id `after` (NULL to start) in key order: keyset paging keeps each
+ * chunk of a whole-table walk (sweep, backfill) a short statement, and a rerun skips the finished part fast.
+ */
+function keysetPage(s: SourceSql, alias: string, after: string, limit: string): string {
+  if (!ALIAS.test(alias) || !PARAM.test(after) || !PARAM.test(limit)) throw new Error(`bad {{keyset_page:${alias},${after},${limit}}}`);
+  return `WHERE ${after}::text IS NULL OR ${alias}.${s.id} > ${after}::text::${s.idType}
+ORDER BY ${alias}.${s.id}
+LIMIT ${limit}`;
 }
 
 // Catalog names: quoted identifiers ("" doubled inside) or plain lower-case ones, at most schema-qualified.

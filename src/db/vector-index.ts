@@ -222,6 +222,7 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   return result({ name, lists: kind === 'ivfflat' ? d.lists : undefined, buildSeconds: seconds });
 }
 
-function renameIndex(schema: string, from: string, to: string): string {
+/** ALTER INDEX <schema>.<from> RENAME TO <to>: a rebuilt or shadow index takes the usual name. */
+export function renameIndex(schema: string, from: string, to: string): string {
   return renderCatalogSql('index-rename', { relation: `${schema}.${quoteIdent(from)}`, index: to });
 }

@@ -13,7 +13,8 @@ import { isNotMigrated } from '../db/pg-errors.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
 import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
-import { targetedQueueOps } from '../db/write-target.ts';
+import { targetedQueueOps } from '../queue/write-target.ts';
+import { readModelState } from '../db/state-repository.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { paceOf } from '../encoder/run-sizer.ts';
@@ -65,14 +66,11 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     if (err instanceof SourceError) throw new NotMigratedError(`${err.message}; run \`embedsync migrate\` first`);
     throw err;
   });
-  const state = await pool.query<{ dimensions: number; model_checksum: string; model: string }>(
-    'SELECT dimensions, model_checksum, model FROM embedsync.state WHERE source = $1', [info.sql.sourceKey],
   // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.
-  ).catch((err: unknown) => {
-    if (isNotMigrated(err)) return { rows: [] as { dimensions: number; model_checksum: string; model: string }[] };
+  const st = await readModelState(pool, info.sql.sourceKey).catch((err: unknown) => {
+    if (isNotMigrated(err)) return undefined;
     throw err;
   });
-  const st = state.rows[0];
   if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
   // dimension migration to it, or none (another model is recorded). Re-read as the loop runs (write-target.ts).
@@ -87,7 +85,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       `${encoder.info.dimensions}: run \`embedsync migrate\` for the model change`);
   }
   if (target.kind === 'idle' && !watch.mismatch) {
-    logger.warn({ event: 'model_changed', stored: st.model_checksum, current: encoder.info.checksum }, `not writing vectors yet: ${target.reason}`);
+    logger.warn({ event: 'model_changed', stored: st.checksum, current: encoder.info.checksum }, `not writing vectors yet: ${target.reason}`);
   }
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;

@@ -6,7 +6,8 @@ import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { queueOps, type QueueStats } from '../queue/queue.ts';
-import { migrationProgress, type MigrationProgress } from '../db/shadow-migration.ts';
+import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
+import { readModelState } from '../db/state-repository.ts';
 
 export interface SyncStatus {
   readonly table: string;
@@ -53,15 +54,14 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig): Promis
   if (info.missingColumns.length > 0) {
     throw new Error(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): run \`embedsync migrate\` first`);
   }
-  const st = (await db.query<{ model: string; model_checksum: string; dimensions: number }>(
-    'SELECT model, model_checksum, dimensions FROM embedsync.state WHERE source = $1', [info.sql.sourceKey])).rows[0];
+  const st = await readModelState(db, info.sql.sourceKey);
   const queue = await queueOps(db, info.sql, 0).stats();
   const cov = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
-    renderSql('row-coverage', info.sql), [st?.model_checksum ?? null])).rows[0]!;
+    renderSql('row-coverage', info.sql), [st?.checksum ?? null])).rows[0]!;
   return {
     table: info.sql.sourceKey,
     model: st?.model ?? null,
-    modelChecksum: st?.model_checksum ?? null,
+    modelChecksum: st?.checksum ?? null,
     dimensions: st?.dimensions ?? info.embeddingDimensions ?? null,
     queue,
     rows: { total: cov.total, current: cov.current, stale: cov.stale, missing: cov.missing, blank: cov.blank },

@@ -7,7 +7,7 @@ import type { Encoder } from '../../src/encoder/types.ts';
 import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
 import { createLogger } from '../../src/log/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
-import { migrateSchema } from '../../src/db/migrate.ts';
+import { migrateSchema } from '../../src/migration/schema-install.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';

@@ -5,10 +5,11 @@
 // next one goes to the right place). Every read of the state is also handed to onState, so the daemon can
 // tell its operator when migrate has recorded another model (src/sync/model-watch.ts).
 import type { SourceConfig } from '../config/index.ts';
-import type { Queryable } from './pool.ts';
-import type { SourceSql } from './source-sql.ts';
-import { queueOps, type QueueOps } from '../queue/queue.ts';
-import { nextColumns, readModelState, withColumns, writeTargetFor, type ModelState, type WriteTarget } from './model-state.ts';
+import { nextColumns, withColumns, writeTargetFor, type ModelState, type WriteTarget } from '../db/model-state.ts';
+import type { Queryable } from '../db/pool.ts';
+import type { SourceSql } from '../db/source-sql.ts';
+import { readModelState } from '../db/state-repository.ts';
+import { queueOps, type QueueOps } from './queue.ts';
 
 export interface TargetedOps {
   readonly ops: QueueOps;
@@ -54,7 +55,7 @@ export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceS
       extendLease: (...a) => main.extendLease!(...a),
       fail: (...a) => main.fail(...a),
       stats: () => main.stats(),
-      readDocuments: (ids) => current.readDocuments(ids).catch(invalidate),
+      readDocuments: (...a) => current.readDocuments(...a).catch(invalidate),
       write: (...a) => current.write(...a).catch(invalidate),
     },
   };

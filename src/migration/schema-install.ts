@@ -1,0 +1,118 @@
+// Installs and upgrades embedsync's schema: the numbered, forward-only files of migrations/ (bookkept in
+// embedsync.migrations), then the source-specific columns and triggers generated from config, then the
+// model state and the sweep's rows. Everything runs under the migrate lock, so concurrent `migrate` runs
+// serialize and the second finds nothing left to do.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import type { SourceConfig } from '../config/index.ts';
+import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
+import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
+import { loadSql, renderSql } from '../db/sql-template.ts';
+import { sourceKeyOf, stemOf } from '../db/source-sql.ts';
+import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelIdentity } from '../db/state-repository.ts';
+import { ensureSweepIndex } from '../db/sweep-index.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { ensureSweepRows } from '../queue/sweep.ts';
+
+export { inTransaction } from '../db/transaction.ts';
+export { MIGRATE_LOCK_KEY, takeMigrateLock } from '../db/migrate-lock.ts';
+export type { ModelIdentity } from '../db/state-repository.ts';
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+
+export interface MigrateResult {
+  readonly applied: readonly string[];
+  readonly addedColumns: readonly string[];
+  /** Things migrate could not do that embedsync works without (said on stderr by the CLI). */
+  readonly warnings: readonly string[];
+  /** The previous model checksum when it changed (rows become stale and are re-embedded). */
+  readonly previousChecksum: string | undefined;
+  readonly source: SourceInfo;
+}
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .filter((f) => /^\d+_[a-z0-9_-]+\.sql$/.test(f))
+    .sort()
+    .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(`${dir}${f}`, 'utf8') }));
+}
+
+export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
+  await takeMigrateLock(client);
+  try {
+    // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
+    let info = await inspectSource(client, source);
+    await checkIdColumn(client, source);
+    if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
+      throw new SourceError(`${info.sql.table}.${source.embeddingColumn} holds vector(${info.embeddingDimensions}) but the model ` +
+        `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
+    }
+    await checkNameClash(client, source);
+    const applied = await applyMigrations(client, sourceKeyOf(source));
+
+    const addedColumns = info.missingColumns;
+    const previous = await readModelState(client, info.sql.sourceKey);
+    await inTransaction(client, async () => {
+      // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
+      await client.query("SET LOCAL lock_timeout = '5s'");
+      if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
+      await client.query(renderSql('source-install', info.sql, { documentSql: source.documentSql }));
+      await recordModel(client, info.sql.sourceKey, model);
+      await ensureSweepRows(client, info.sql.sourceKey);
+    });
+    // Not in a transaction: a plain table's index is built concurrently. Without the right to create it (a
+    // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
+    // the table instead of an index: a warning, not a refusal.
+    const warnings: string[] = [];
+    await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
+      if ((err as { code?: string }).code !== '42501') throw err;
+      warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
+        `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
+    });
+    if (addedColumns.length > 0) info = await inspectSource(client, source);
+    const prev = previous?.checksum;
+    return { applied, addedColumns, warnings, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
+  } finally {
+    await releaseMigrateLock(client);
+  }
+}
+
+/** Runs the migrations/ files this database has not had yet, each in its own transaction with its record. */
+async function applyMigrations(client: pg.Client, sourceKey: string): Promise<string[]> {
+  await client.query(loadSql('schema-bootstrap'));
+  const done = new Set((await client.query<{ version: number }>(loadSql('migrations-applied'))).rows.map((r) => r.version));
+  const applied: string[] = [];
+  for (const m of listMigrations()) {
+    if (done.has(m.version)) continue;
+    await inTransaction(client, async () => {
+      await client.query(loadSql('migrating-source'), [sourceKey]);
+      await client.query(m.sql);
+      await client.query(loadSql('migration-record'), [m.version, m.name]);
+    });
+    applied.push(m.name);
+  }
+  return applied;
+}
+
+/**
+ * Two tables whose generated names would coincide (`a_b` in public and `b` in schema `a`) would share
+ * triggers and search functions: refused before anything changes.
+ */
+async function checkNameClash(client: pg.Client, source: SourceConfig): Promise<void> {
+  if (!(await hasSchemaTable(client, 'state'))) return;
+  const key = sourceKeyOf(source);
+  const stem = stemOf(source.table);
+  for (const other of await otherSources(client, key)) {
+    const dot = other.indexOf('.');
+    if (stemOf({ schema: other.slice(0, dot), name: other.slice(dot + 1) }) === stem) {
+      throw new SourceError(`${key} and ${other} would share the generated names embedsync.${stem}_*; rename one of the tables`);
+    }
+  }
+}
