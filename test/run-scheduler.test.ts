@@ -70,6 +70,28 @@ test('a source alone gets every run, and banks no credit for the time it was idl
   assert.equal(count(order.slice(0, 10), 'http'), 5, order.join(' '));
 });
 
+test('a source joining while the other runs gets no credit for the part of that run before it asked', async () => {
+  let clock = 0;
+  const s = new RunScheduler(0.5, () => clock);
+  const order: EncodeSource[] = [];
+  let joined!: () => void;
+  const joinedNow = new Promise<void>((r) => { joined = r; });
+  // HTTP alone runs 100 ms; sync asks 90 ms into it, so only the last 10 ms were shared.
+  const first = s.run('http', async () => {
+    clock += 90;
+    await joinedNow;
+    clock += 10;
+  });
+  await sleep(0);
+  const run = (source: EncodeSource) => s.run(source, async () => { order.push(source); await sleep(0); clock += 5; });
+  const sync = Array.from({ length: 10 }, () => run('sync'));
+  const http = Array.from({ length: 10 }, () => run('http'));
+  joined();
+  await Promise.all([first, ...sync, ...http]);
+  // Owed 10 ms: two 5 ms runs, then turns. Credited the whole run, sync would go 20 times in a row.
+  assert.deepEqual(order.slice(0, 6), ['sync', 'sync', 'http', 'sync', 'http', 'sync'], order.join(' '));
+});
+
 test('tokenizing time charged while both wait counts towards the share', async () => {
   const { s, order, queue } = bench(0.5);
   const charges: [EncodeSource, number][] = [];

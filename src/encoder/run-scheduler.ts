@@ -1,7 +1,8 @@
 // Shares the encoder's worker threads (`capacity` runs at a time, one per worker) between the sync worker and
 // the HTTP API. The next run is picked by start-time fair queueing over the encoder time each source has used:
 // while both want it, the sync worker gets `syncShare` of the time and the HTTP API the rest, so neither can
-// starve the other. A source with nothing to do leaves its share to the other and banks no credit while idle;
+// starve the other. A source with nothing to do leaves its share to the other and banks no credit while idle
+// (it joins level with the other, counting the other's runs in flight up to now, not only those finished);
 // on a tie the source that did not start the last run goes first, so a query arriving behind a backlog waits
 // only for the runs already in flight.
 //
@@ -29,6 +30,8 @@ export class RunScheduler {
   readonly #virtual: Record<EncodeSource, number> = { sync: 0, http: 0 };
   readonly #used: Record<EncodeSource, number> = { sync: 0, http: 0 };
   readonly #running: Record<EncodeSource, number> = { sync: 0, http: 0 };
+  /** Sum of the start times of the source's runs in flight: with #running, their time so far. */
+  readonly #startedSum: Record<EncodeSource, number> = { sync: 0, http: 0 };
   #lastStarted: EncodeSource | undefined;
   #shares: Readonly<Record<EncodeSource, number>>;
   readonly #listeners = new Set<ChargeListener>();
@@ -82,9 +85,10 @@ export class RunScheduler {
         queuedAt: this.now(),
         start: () => {
           signal?.removeEventListener('abort', onAbort);
-          this.#running[source] += 1;
-          this.#lastStarted = source;
           const began = this.now();
+          this.#running[source] += 1;
+          this.#startedSum[source] += began;
+          this.#lastStarted = source;
           let result: Promise<T>;
           try {
             result = task();
@@ -93,6 +97,7 @@ export class RunScheduler {
           }
           result.then(resolve, reject).finally(() => {
             this.#running[source] -= 1;
+            this.#startedSum[source] -= began;
             this.charge(source, (this.now() - began) / 1000);
             this.#next();
           });
@@ -160,11 +165,18 @@ export class RunScheduler {
     if (!this.#active(source)) this.#virtual[source] = Math.max(this.#virtual[source], this.#floor(source));
   }
 
-  /** The least virtual time among the other active sources (the time a newcomer joins at). */
+  /**
+   * The least virtual time among the other active sources (the time a newcomer joins at), counting their runs in
+   * flight and encoder time kept free for them up to now: those are charged only when they end, and the part
+   * before the newcomer asked was the other's alone (without it a newcomer was owed a whole run it never waited for).
+   */
   #floor(source: EncodeSource): number {
     let floor = -Infinity;
     for (const s of ENCODE_SOURCES) {
-      if (s !== source && this.#active(s)) floor = floor === -Infinity ? this.#virtual[s] : Math.min(floor, this.#virtual[s]);
+      if (s === source || !this.#active(s)) continue;
+      const ms = this.#running[s] * this.now() - this.#startedSum[s] + (this.#reserved?.source === s ? this.now() - this.#reserved.since : 0);
+      const v = this.#virtual[s] + ms / 1000 / this.#shares[s];
+      floor = floor === -Infinity ? v : Math.min(floor, v);
     }
     return floor;
   }
