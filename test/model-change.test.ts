@@ -198,7 +198,7 @@ test('the write statement refuses a model other than the recorded one, and the s
     await t.pool.query(`UPDATE leads SET title = 'изменено' WHERE id IN (2, 3)`);
     const claimed = await ops.claim(10, 'rogue', 30);
     assert.deepEqual(claimed.map((x) => x.id).sort(), ['2', '3']);
-    const [doc] = await ops.readDocuments(['2']);
+    const [doc] = await ops.readDocuments(['2'], a.info.checksum);
     const vector = new Float32Array(a.info.dimensions).fill(0.1);
     const before = await t.pool.query('SELECT id, embedding::text, model_checksum, embedding_text_hash FROM leads ORDER BY id');
 
@@ -229,7 +229,7 @@ test('the write statement refuses a model other than the recorded one, and the s
     // The recorded model writes the main columns as before, the target model the shadow ones.
     const ok = await ops.write([{ id: '2', hash: doc!.hash, vector }], ['3'], claimed, a.info.checksum);
     assert.deepEqual(ok.written, ['2']);
-    const okShadow = await shadow.write([{ id: '4', hash: (await ops.readDocuments(['4']))[0]!.hash, vector }], [], [], c.info.checksum);
+    const okShadow = await shadow.write([{ id: '4', hash: (await ops.readDocuments(['4'], c.info.checksum))[0]!.hash, vector }], [], [], c.info.checksum);
     assert.deepEqual(okShadow.written, ['4']);
 
     // The next migrate resumes the same-dimension migration where it stopped.

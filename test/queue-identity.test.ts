@@ -15,7 +15,7 @@ test('claim id 1, delete row 1, finish it as gone, re-insert id 1: the new entry
     assert.equal(claimed?.id, '1');
     // The application "replaces" the row while the batch is in hand.
     await t.pool.query('DELETE FROM leads WHERE id = 1');
-    assert.deepEqual(await ops.readDocuments(['1']), [], 'the daemon sees the row gone');
+    assert.deepEqual(await ops.readDocuments(['1'], 'any-model'), [], 'the daemon sees the row gone');
     await t.pool.query(`INSERT INTO leads (id, title) VALUES (1, 'second text')`);
     // The in-flight batch finishes id 1 as gone, with the version it claimed.
     const r = await ops.write([], ['1'], [claimed!], t.encoder.info.checksum);

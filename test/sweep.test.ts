@@ -151,6 +151,30 @@ test('the cheap pass finds a row with no vector through the partial index, skipp
   }
 });
 
+test('one stale rule: a row blanked behind the triggers with its vector left is found by verification, and the daemon clears the vector', async () => {
+  const t = await setupSyncDb(MANUAL);
+  try {
+    await fillCurrent(t.pool, 5, t.encoder.info.checksum);
+    // Its hash and checksum say "current" for the blank text; only the vector that a blank document must not have is wrong.
+    await t.pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
+    const { rows } = await t.pool.query<{ id: string }>(
+      `UPDATE leads SET title = NULL, description = '  ', embedding_text_hash = md5('')::uuid WHERE id = (SELECT min(id) FROM leads) RETURNING id::text`);
+    await t.pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
+    const id = rows[0]!.id;
+
+    const d = await t.startDaemon();
+    await t.pool.query(`UPDATE embedsync.sweep SET due_at = now() WHERE pass = 'verify'`);
+    assert.equal((await d.sweeper.step('verify')).enqueued, 1, 'the blanked row, and only it');
+    await waitFor('vector cleared', async () => (await t.pool.query<{ cleared: boolean }>(
+      'SELECT embedding IS NULL AS cleared FROM leads WHERE id = $1', [id])).rows[0]!.cleared);
+    await waitFor('queue empty', async () => await queued(t.pool) === 0);
+    await t.pool.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL WHERE pass = 'verify'`);
+    assert.equal((await d.sweeper.step('verify')).enqueued, 0, 'current once cleared: the daemon and the sweep agree');
+  } finally {
+    await t.close();
+  }
+});
+
 test('migrate creates the sweep rows and the partial index, rebuilds an invalid one, and replaces it for a new model', async () => {
   const t = await setupSyncDb(MANUAL);
   try {

@@ -19,9 +19,6 @@ export interface DocumentRow {
   readonly id: string;
   readonly document: string;
   readonly hash: string;
-  readonly storedHash: string | null;
-  readonly storedChecksum: string | null;
-  readonly missing: boolean;
   /** Needs encoding by the model readDocuments was given (sql-template.ts's staleness rule, as the sweep uses). */
   readonly stale: boolean;
 }
@@ -48,8 +45,8 @@ export interface QueueStats {
 
 export interface QueueOps {
   claim(limit: number, owner: string, leaseSeconds: number): Promise<ClaimedRow[]>;
-  /** `checksum`: the writer's model, which `stale` is judged against (without it, against no model). */
-  readDocuments(ids: readonly string[], checksum?: string): Promise<DocumentRow[]>;
+  /** `checksum`: the writer's model, which `stale` is judged against. */
+  readDocuments(ids: readonly string[], checksum: string): Promise<DocumentRow[]>;
   write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
   release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
   /** Optional so wrappers that forward a subset keep compiling; without it leases are not renewed. */
@@ -84,12 +81,8 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     async readDocuments(ids, checksum) {
       // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote
       // row values, so they leave here redacted, on their way to logs and dead letters.
-      const { rows } = await db.query<{ id: string; document: string; hash: string; stored_hash: string | null; stored_checksum: string | null; missing: boolean; stale: boolean }>(
-        q.read, [ids, checksum ?? null]).catch(redacted);
-      return rows.map((r) => ({
-        id: r.id, document: r.document, hash: r.hash, storedHash: r.stored_hash, storedChecksum: r.stored_checksum, missing: r.missing,
-        stale: r.stale,
-      }));
+      const { rows } = await db.query<DocumentRow>(q.read, [ids, checksum]).catch(redacted);
+      return rows;
     },
     async write(items, finished, claimed, checksum) {
       const { rows } = await db.query<{ id: string; lag_seconds: number | null; written: boolean }>(q.write, [

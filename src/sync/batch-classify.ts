@@ -11,25 +11,20 @@ export interface Classified {
   readonly toEncode: DocumentRow[];
 }
 
-/** The stored embedding already belongs to this text and model (for a blank document: it is NULL). */
-export function isUpToDate(doc: DocumentRow, checksum: string): boolean {
-  const current = doc.storedHash === doc.hash && doc.storedChecksum === checksum;
-  return current && (isBlank(doc) ? doc.missing : !doc.missing);
-}
-
 function isBlank(doc: DocumentRow): boolean {
   return doc.document.trim() === '';
 }
 
 /** `failedIds`: rows whose reading failed; they are neither finished nor encoded. */
-export function classify(claimed: readonly ClaimedRow[], docs: readonly DocumentRow[], failedIds: ReadonlySet<string>, checksum: string): Classified {
+export function classify(claimed: readonly ClaimedRow[], docs: readonly DocumentRow[], failedIds: ReadonlySet<string>): Classified {
   const seen = new Set(docs.map((x) => x.id));
   // Gone from the source (deleted after the claim): nothing to embed, just dequeue.
   const finished = claimed.filter((c) => !seen.has(c.id) && !failedIds.has(c.id)).map((c) => c.id);
   const blanks: WriteItem[] = [];
   const toEncode: DocumentRow[] = [];
   for (const doc of docs) {
-    if (isUpToDate(doc, checksum)) finished.push(doc.id);
+    // doc.stale: the rule the sweep and the backfill use too (src/db/sql-template.ts), judged in the read.
+    if (!doc.stale) finished.push(doc.id);
     else if (isBlank(doc)) blanks.push({ id: doc.id, hash: doc.hash, vector: null });
     else toEncode.push(doc);
   }

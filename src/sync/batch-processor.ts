@@ -45,8 +45,8 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   const processBatch = async (claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult> => {
     const checksum = d.encoder.info.checksum;
     const failures: Failure[] = [];
-    const docs = await readDocuments(d, claimed, failures);
-    const { finished, blanks, toEncode } = classify(claimed, docs, new Set(failures.map((f) => f.id)), checksum);
+    const docs = await readDocuments(d, claimed, checksum, failures);
+    const { finished, blanks, toEncode } = classify(claimed, docs, new Set(failures.map((f) => f.id)));
 
     let vectors: Map<string, Float32Array>;
     try {

@@ -23,9 +23,9 @@ export interface StepDeps {
 // Reading can fail for one row too (an EMBEDSYNC_DOCUMENT_SQL expression that errors on some value):
 // data errors are bisected; connection errors propagate so the loop backs off (the rows go back as soon
 // as the database answers again).
-export function readDocuments(d: StepDeps, claimed: readonly ClaimedRow[], failures: Failure[]): Promise<DocumentRow[]> {
+export function readDocuments(d: StepDeps, claimed: readonly ClaimedRow[], checksum: string, failures: Failure[]): Promise<DocumentRow[]> {
   return isolateFailures(claimed, {
-    attempt: (piece) => withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => d.ops.readDocuments(piece.map((c) => c.id))),
+    attempt: (piece) => withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => d.ops.readDocuments(piece.map((c) => c.id), checksum)),
     isolates: isRowDataError,
     failed: (c, err) => {
       failures.push({ id: c.id, error: `read: ${errorText(err)}` });
