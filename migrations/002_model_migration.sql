@@ -7,7 +7,7 @@ ALTER TABLE embedsync.state
   ADD COLUMN target_model       text,
   ADD COLUMN target_checksum    text,
   ADD COLUMN target_dimensions  integer,
-  -- NULL when no migration runs; else the last step completed (see src/db/shadow-migration.ts).
+  -- NULL when no migration runs; else the last step completed (see src/migration/steps.ts).
   ADD COLUMN migration_step     text,
   ADD COLUMN migration_started  timestamptz;
 
