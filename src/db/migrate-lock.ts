@@ -1,5 +1,6 @@
 // The one session advisory lock every `embedsync migrate` of a database takes, so concurrent runs serialize
 // and the second finds nothing left to do.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { loadSql } from './sql-template.ts';
 
@@ -15,7 +16,7 @@ export async function takeMigrateLock(client: pg.Client | pg.PoolClient): Promis
   for (;;) {
     const { rows } = await client.query<{ ok: boolean }>(loadSql('migrate-lock-try'), [MIGRATE_LOCK_KEY.toString()]);
     if (rows[0]!.ok) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

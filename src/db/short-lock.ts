@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { backoff } from '../lib/backoff.ts';
+import { loadSql } from './sql-template.ts';
 
 export interface ShortLockOptions {
   /** Longest a reader may queue behind this transaction. */
@@ -25,7 +26,7 @@ export async function withShortLocks<T>(client: pg.Client | pg.PoolClient, fn: (
     o.signal?.throwIfAborted();
     await client.query('BEGIN');
     try {
-      await client.query(`SET LOCAL lock_timeout = '${timeout}ms'`);
+      await client.query(loadSql('lock-timeout-local'), [`${timeout}ms`]);
       const out = await fn();
       await client.query('COMMIT');
       return out;

@@ -31,7 +31,7 @@ export const SQL_FILES = [
   // Schema install and model changes (src/migration/).
   'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
   'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
-  'column-present', 'rows-to-embed', 'encode-sample',
+  'column-present', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 

@@ -61,7 +61,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     const previous = await readModelState(client, info.sql.sourceKey);
     await inTransaction(client, async () => {
       // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
-      await client.query("SET LOCAL lock_timeout = '5s'");
+      await client.query(loadSql('lock-timeout-local'), ['5s']);
       if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
       await client.query(renderSql('source-install', info.sql, { documentSql: source.documentSql }));
       await recordModel(client, info.sql.sourceKey, model);

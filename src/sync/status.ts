@@ -7,7 +7,7 @@ import { renderSql } from '../db/sql-template.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { queueOps, type QueueStats } from '../queue/queue.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
-import { readModelState } from '../db/state-repository.ts';
+import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
 
 export interface SyncStatus {
   readonly table: string;
@@ -48,8 +48,7 @@ export interface SweepStatus {
 export type StatusProvider = () => Promise<SyncStatus>;
 
 export async function getSyncStatus(db: Queryable, source: SourceConfig): Promise<SyncStatus> {
-  const installed = await db.query<{ ok: boolean }>("SELECT to_regclass('embedsync.queue') IS NOT NULL AS ok");
-  if (!installed.rows[0]?.ok) throw new Error('embedsync is not installed in this database: run `embedsync migrate` first');
+  if (!await hasSchemaTable(db, 'queue')) throw new Error('embedsync is not installed in this database: run `embedsync migrate` first');
   const info = await inspectSource(db, source);
   if (info.missingColumns.length > 0) {
     throw new Error(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): run \`embedsync migrate\` first`);
@@ -88,8 +87,7 @@ export function formatStatus(s: SyncStatus): string {
 }
 
 async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus | undefined> {
-  const exists = (await db.query<{ ok: boolean }>("SELECT to_regclass('embedsync.sweep') IS NOT NULL AS ok")).rows[0]!.ok;
-  if (!exists) return undefined;
+  if (!await hasSchemaTable(db, 'sweep')) return undefined;
   const { rows } = await db.query<{ pass: string; last_finished_at: Date | null; last_round_seconds: number | null; last_found: string | null; round_rows: string; estimated_rows: number }>(
     renderSql('sweep-status', sql), [sql.sourceKey, sql.table]);
   const verify = rows.find((r) => r.pass === 'verify');
