@@ -10,7 +10,7 @@ import { detectModelChange, rowsToEmbed, type Detected } from '../migration/plan
 import { measureEncodeRate } from '../migration/encode-rate.ts';
 import { dropVectorColumns } from '../migration/in-place.ts';
 import { createClient } from '../db/pool.ts';
-import { installSearchFunctions } from '../db/search-functions.ts';
+import { installSearchFunctions, type InstalledSearch } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration } from '../migration/abort.ts';
 import { runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../migration/steps.ts';
@@ -111,7 +111,15 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
   await client.connect();
   try {
     const info = await inspectSource(client, config.source);
-    const fns = await installSearchFunctions(client, info.sql);
+    // Under the migrate lock: two migrates replacing the same functions at once fail with "tuple concurrently
+    // updated". The index build has its own lock (and must not hold this one: it waits for other transactions).
+    await takeMigrateLock(client);
+    let fns: InstalledSearch;
+    try {
+      fns = await installSearchFunctions(client, info.sql);
+    } finally {
+      await releaseMigrateLock(client);
+    }
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions });
     const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to and embedsync.search keep serving ${fns.defaultSource})`;
     return [`search functions ${fns.functions.join(', ')} installed${serves}`, indexLine(r)];
