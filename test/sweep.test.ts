@@ -12,13 +12,21 @@ const sweepRow = async (pool: pg.Pool, pass: string) => (await pool.query<{ posi
 const queued = async (pool: pg.Pool) => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
 
 /** Rows that look embedded by the current model (no encoding needed to set them up). */
-async function fillCurrent(pool: pg.Pool, n: number, checksum: string, dimensions = 64): Promise<void> {
+/** One statement the triggers do not see (a restore, a manual fix): nothing is queued for it. */
+async function behindTriggers<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<R[]> {
   await pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
-  await pool.query(`INSERT INTO leads (title, description, model_checksum, embedding_text_hash, embedding)
+  try {
+    return (await pool.query<R>(sql, params)).rows;
+  } finally {
+    await pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
+  }
+}
+
+async function fillCurrent(pool: pg.Pool, n: number, checksum: string, dimensions = 64): Promise<void> {
+  await behindTriggers(pool, `INSERT INTO leads (title, description, model_checksum, embedding_text_hash, embedding)
     SELECT 'title ' || g, 'description ' || g, $2, md5('title ' || g || '. description ' || g)::uuid,
            ('[' || array_to_string(array_fill(0.125::real, ARRAY[$3::int]), ',') || ']')::vector
     FROM generate_series(1, $1) g`, [n, checksum, dimensions]);
-  await pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
   await pool.query('ANALYZE leads');
 }
 
@@ -75,9 +83,7 @@ test('verification resumes from its stored position after a restart, and finds t
     await fillCurrent(t.pool, 250, t.encoder.info.checksum);
     const ids = (await t.pool.query<{ id: string }>('SELECT id FROM leads ORDER BY id')).rows.map((r) => r.id);
     // Changed behind the triggers' back, near the end of the table: still the current checksum.
-    await t.pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
-    await t.pool.query(`UPDATE leads SET title = 'changed quietly' WHERE id = $1`, [ids[240]]);
-    await t.pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
+    await behindTriggers(t.pool, `UPDATE leads SET title = 'changed quietly' WHERE id = $1`, [ids[240]]);
     assert.equal(await queued(t.pool), 0);
 
     const first = await t.startDaemon({ owner: 'first' });
@@ -126,9 +132,7 @@ test('the cheap pass finds a row with no vector through the partial index, skipp
   try {
     await fillCurrent(t.pool, 20_000, t.encoder.info.checksum);
     // Restored with the triggers disabled: no vector, no checksum, never queued.
-    await t.pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
-    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('restored', 'row'), ('queued', 'row'), ('dead', 'row') RETURNING id`);
-    await t.pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
+    const rows = await behindTriggers<{ id: string }>(t.pool, `INSERT INTO leads (title, description) VALUES ('restored', 'row'), ('queued', 'row'), ('dead', 'row') RETURNING id`);
     await t.pool.query(`INSERT INTO embedsync.queue (source, id, next_attempt_at) VALUES ('public.leads', $1, now() + interval '1 hour')`, [rows[1]!.id]);
     await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, enqueued_at) VALUES ('public.leads', $1, 3, now())`, [rows[2]!.id]);
 
@@ -156,11 +160,8 @@ test('one stale rule: a row blanked behind the triggers with its vector left is 
   try {
     await fillCurrent(t.pool, 5, t.encoder.info.checksum);
     // Its hash and checksum say "current" for the blank text; only the vector that a blank document must not have is wrong.
-    await t.pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
-    const { rows } = await t.pool.query<{ id: string }>(
-      `UPDATE leads SET title = NULL, description = '  ', embedding_text_hash = md5('')::uuid WHERE id = (SELECT min(id) FROM leads) RETURNING id::text`);
-    await t.pool.query('ALTER TABLE leads ENABLE TRIGGER USER');
-    const id = rows[0]!.id;
+    const [{ id }] = await behindTriggers<{ id: string }>(t.pool,
+      `UPDATE leads SET title = NULL, description = '  ', embedding_text_hash = md5('')::uuid WHERE id = (SELECT min(id) FROM leads) RETURNING id::text`) as [{ id: string }];
 
     const d = await t.startDaemon();
     await t.pool.query(`UPDATE embedsync.sweep SET due_at = now() WHERE pass = 'verify'`);
