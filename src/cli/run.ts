@@ -1,6 +1,7 @@
 // `embedsync run [--no-http] [--no-sync]`: the sync daemon and the HTTP embedding API in one process,
 // sharing one encoder and one metrics registry. The first SIGTERM/SIGINT (ctx.signal) stops claiming,
 // finishes or releases the batch in hand, drains HTTP requests and exits 0 within the shutdown budget.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { schedulerOf } from '../encoder/run-scheduler.ts';
@@ -87,6 +88,8 @@ export async function runService(o: RunOptions): Promise<void> {
   }
 }
 
+const START_RETRY = backoff({ baseMs: 250, maxMs: 10_000, maxExponent: 6 });
+
 /** The database may not be up yet (or restarting): keep trying with backoff; a schema problem is fatal. */
 async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, signal: AbortSignal): Promise<SyncDaemon | undefined> {
   for (let attempt = 1; !signal.aborted; attempt++) {
@@ -94,12 +97,9 @@ async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, 
       return await start();
     } catch (err) {
       if (err instanceof NotMigratedError) throw err;
-      const delay = backoff({ baseMs: 250, maxMs: 10_000, maxExponent: 6 }).delayMs(attempt - 1);
       logger.warn({ event: 'sync_start_retry', attempt, error: (err as Error).message }, 'database not reachable; retrying');
-      await new Promise((resolve) => {
-        const t = setTimeout(resolve, delay);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(undefined); }, { once: true });
-      });
+      // An abort ends the wait; the loop's condition then stops it.
+      await sleep(START_RETRY.delayMs(attempt - 1), undefined, { signal }).catch(() => undefined);
     }
   }
   return undefined;
