@@ -3,6 +3,8 @@
 export const DEFAULT_MODEL = 'ai-forever/ru-en-RoSBERTa';
 /** The sync worker's share of the encoder's time while the HTTP API also wants it (src/encoder/run-scheduler.ts). */
 export const DEFAULT_SYNC_SHARE = 0.5;
+/** Target duration of one model run (EMBEDDING_RUN_SECONDS): what a query waits for at most behind a run in flight. */
+export const DEFAULT_RUN_SECONDS = 1;
 
 /**
  * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts, RoSBERTa int8): two

@@ -3,7 +3,7 @@
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
 import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, type Backend, type Dtype, type IndexKind, type LogLevel } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
-import { DEFAULT_MODEL, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
+import { DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
 import {
   parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parsePromptNames, parseRate, parseUrl, type Parsed,
@@ -104,7 +104,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     dtype: get('EMBEDDING_DTYPE', 'fp32' as Dtype, (s) => parseEnum(s, DTYPES)),
     ...layout,
     maxBatchTokens: int('EMBEDDING_MAX_BATCH_TOKENS', 8192, 16, 1 << 20),
-    runSeconds: get('EMBEDDING_RUN_SECONDS', 1.5, (s) => parseNumber(s, 0.05, 60)),
+    runSeconds: get('EMBEDDING_RUN_SECONDS', DEFAULT_RUN_SECONDS, (s) => parseNumber(s, 0.05, 60)),
     runTimeoutMs: Math.round(get('EMBEDDING_RUN_TIMEOUT_SECONDS', 120, (s) => parseNumber(s, 1, 3600)) * 1000),
     cacheDir: raw('EMBEDSYNC_CACHE_DIR') ?? raw('HF_HOME') ?? `${home}/.cache/embedsync`,
     hfEndpoint: get('HF_ENDPOINT', 'https://huggingface.co', (s) => parseUrl(s, ['http:', 'https:'])),

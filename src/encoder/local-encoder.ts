@@ -11,7 +11,7 @@ import { RunSizer, type Pace } from './run-sizer.ts';
 import { TextTokenizer } from './text-tokenizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
 import { WorkerPool, type WorkerExit } from './worker-pool.ts';
-import { DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
+import { DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -34,8 +34,6 @@ export interface LocalEncoderOptions {
   readonly syncShare?: number;
   readonly onWorkerExit?: (e: WorkerExit) => void;
 }
-
-export const DEFAULT_RUN_SECONDS = 1.5;
 
 /**
  * model_checksum: sha256 over the ONNX bytes loaded, tokenizer.json, and every setting that changes the
