@@ -1,7 +1,7 @@
 // The rooms of src/ (its top-level folders, and main.ts) stand on floors: a room imports only rooms on lower
 // floors, so no two rooms can import each other, and a file of the ground floor depends on nothing else of
 // src/. Also no circle of files inside a room. docs/architecture.md draws the same picture; CI runs this
-// through test/rooms.test.ts, and `npx tsx scripts/check-rooms.ts` prints the room graph.
+// through test/rooms.test.ts, and `npm run rooms` prints the room graph.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
