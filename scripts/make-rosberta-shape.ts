@@ -1,6 +1,6 @@
 // Writes a random checkpoint with ai-forever/ru-en-RoSBERTa's shape (RoBERTa-large: 24 layers, hidden 1024,
 // 16 heads, intermediate 4096, 514 positions, vocab 50265, CLS pooling, the two prompts, Normalize) and the
-// test model's tokenizer, for benchmarks of import, int8 and speed; smaller shapes with --layers / --hidden.
+// test model's tokenizer grown to the vocabulary, for benchmarks of import, int8 and speed; smaller shapes with --layers / --hidden.
 // Random weights: its vectors mean nothing. Generated, never committed (models/ is ignored).
 //   usage: npx tsx scripts/make-rosberta-shape.ts [--out models/rosberta-shape] [--layers 24] [--hidden 1024] [--vocab 50265] [--dtype F32|F16|BF16]
 import { parseArgs } from 'node:util';

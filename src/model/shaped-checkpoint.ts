@@ -1,10 +1,12 @@
-// Random checkpoints in a chosen BERT-family shape with the test model's tokenizer: real-sized models for
-// benchmarks and for the tests that must see what a model of seconds per run does to the process. Random
-// weights: their vectors mean nothing. Generated, never committed.
-import { closeSync, copyFileSync, mkdirSync, openSync, renameSync, writeFileSync } from 'node:fs';
+// Random checkpoints in a chosen BERT-family shape, with the test model's tokenizer grown to the shape's
+// vocabulary (sized-tokenizer.ts): real-sized models for benchmarks and for the tests that must see what a
+// model of seconds per run does to the process. Random weights: their vectors mean nothing. Generated, never
+// committed.
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseEncoderConfig, type EncoderConfig } from './checkpoint.ts';
 import { writeSafetensorsToFd } from './safetensors.ts';
+import { sizedTokenizerJson } from './sized-tokenizer.ts';
 import { randomEncoderWeights, TINY_CONFIG, TINY_MODEL_DIR } from './tiny-model.ts';
 
 /** ai-forever/ru-en-RoSBERTa's shape (RoBERTa-large); every other field is the test model's. */
@@ -46,7 +48,8 @@ export function writeShapedCheckpoint(outDir: string, o: ShapeOptions = {}): { r
   mkdirSync(join(out, '1_Pooling'), { recursive: true });
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   writeFileSync(join(out, 'config.json'), json(configJson));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json']) {
+  writeFileSync(join(out, 'tokenizer.json'), sizedTokenizerJson(readFileSync(join(TINY_MODEL_DIR, 'tokenizer.json'), 'utf8'), configJson.vocab_size));
+  for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json']) {
     copyFileSync(join(TINY_MODEL_DIR, f), join(out, f));
   }
   writeFileSync(join(out, '1_Pooling', 'config.json'), json({
@@ -54,7 +57,7 @@ export function writeShapedCheckpoint(outDir: string, o: ShapeOptions = {}): { r
     pooling_mode_max_tokens: false, pooling_mode_mean_sqrt_len_tokens: false, pooling_mode_weightedmean_tokens: false,
     pooling_mode_lasttoken: false, include_prompt: true,
   }));
-  writeFileSync(join(out, 'README.md'), `# Random model in a real model's shape (embedsync benchmarks and tests)\n\nRandom weights; the tokenizer is embedsync's test tokenizer.\n`);
+  writeFileSync(join(out, 'README.md'), `# Random model in a real model's shape (embedsync benchmarks and tests)\n\nRandom weights; the tokenizer is embedsync's test tokenizer grown to the vocabulary size with synthetic merges.\n`);
   // Generated as F32, stored in the requested dtype (the writer rounds to F16 / BF16).
   const dtype = o.dtype ?? 'F32';
   const weights = new Map([...randomEncoderWeights(cfg, { seed: o.seed ?? 424242 })].map(([k, t]) => [k, { ...t, dtype }] as const));
