@@ -197,6 +197,10 @@ test('missing files are named with their folder; int8 selects model_quantized.on
   const q = await open(dir, { dtype: 'int8' });
   assert.equal(q.info.file, 'onnx/model_quantized.onnx');
   await q.close();
+  // Present but unusable: the workers load the tokenizer, and the error still names the file, not the model.
+  const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as { model: object };
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, model: { ...tokenizer.model, vocab: {} } }));
+  await assert.rejects(open(dir), (err: Error) => /^tokenizer\.json in model folder .* cannot be used/.test(err.message) && err.message.includes(dir));
   await rm(join(dir, 'tokenizer.json'));
   await assert.rejects(open(dir), (err: Error) => err.message.includes('tokenizer.json') && err.message.includes(dir));
   await rm(join(dir, 'onnx/model.onnx'));

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer, type Pace } from './run-sizer.ts';
-import { TextTokenizer } from './text-tokenizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
-import { WorkerPool, type WorkerExit } from './worker-pool.ts';
+import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
 import { DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -55,12 +54,6 @@ export function modelChecksum(onnxDigest: Uint8Array, folder: ModelFolder): stri
 export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Encoder> {
   const started = performance.now();
   const folder = await readModelFolder(opts.dir, opts.dtype, opts.prompts);
-  let tokenizer: TextTokenizer;
-  try {
-    tokenizer = TextTokenizer.of(folder);
-  } catch (err) {
-    throw new Error(`tokenizer.json in model folder ${opts.dir} cannot be used: ${(err as Error).message}`, { cause: err });
-  }
   const sessions = opts.sessions ?? 1;
   const scheduler = new RunScheduler(opts.syncShare ?? DEFAULT_SYNC_SHARE, undefined, sessions);
   let pool: WorkerPool;
@@ -71,10 +64,13 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
       ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
     });
   } catch (err) {
+    if (err instanceof TokenizerLoadError) {
+      throw new Error(`tokenizer.json in model folder ${opts.dir} cannot be used: ${err.message}`, { cause: err });
+    }
     throw new Error(`ONNX Runtime cannot load ${folder.onnxFile} in model folder ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
   const sizer = new RunSizer(opts.runSeconds ?? DEFAULT_RUN_SECONDS, opts.maxBatchTokens, folder.maxTokens, sessions);
-  const encoder = new LocalEncoder(folder, tokenizer, pool, scheduler, sizer, opts.maxBatchTokens);
+  const encoder = new LocalEncoder(folder, pool.promptTokens, pool, scheduler, sizer, opts.maxBatchTokens);
   try {
     // One short probe through the whole path (each worker has warmed up on its own): learns the output dimension
     // from the model, and gives the pace a first, low measurement, so the first sync claims are small and the
@@ -112,7 +108,8 @@ class LocalEncoder implements Encoder {
 
   constructor(
     private readonly folder: ModelFolder,
-    tokenizer: TextTokenizer,
+    /** Tokens of each role's prompt (counted by a worker: only the workers hold a tokenizer). */
+    promptTokens: Readonly<Record<Role, number>>,
     private readonly pool: WorkerPool,
     /** Who gets a worker next: the sync worker or the HTTP API (for metrics and tests). */
     readonly scheduler: RunScheduler,
@@ -120,13 +117,9 @@ class LocalEncoder implements Encoder {
     private readonly maxBatchTokens: number,
   ) {
     const lengths = {} as Record<Role, number>;
-    const tokens = {} as Record<Role, number>;
-    for (const r of ROLES) {
-      tokens[r] = tokenizer.promptLength(folder.prompts[r]);
-      lengths[r] = folder.includePrompt ? 0 : tokens[r];
-    }
+    for (const r of ROLES) lengths[r] = folder.includePrompt ? 0 : promptTokens[r];
     this.promptLengths = lengths;
-    this.promptTokens = tokens;
+    this.promptTokens = promptTokens;
   }
 
   /** The measured speed and the run size, for sizing sync claims. */

@@ -29,13 +29,18 @@ async function start(): Promise<void> {
   let tokenizer: TextTokenizer;
   try {
     tokenizer = TextTokenizer.of(init.folder);
+  } catch (err) {
+    post({ type: 'fatal', message: (err as Error).message, stage: 'tokenizer' });
+    return;
+  }
+  try {
     if (init.files && init.fingerprint && await filesFingerprint(init.files) !== init.fingerprint) {
       throw new Error(`${init.onnxPath} changed on disk since the encoder started; restart embedsync to load the new model`);
     }
     // Loaded by path: the pool hashes the same files meanwhile on the main thread and checks they did not change.
     session = await createSession({ source: init.onnxPath }, init.threads);
   } catch (err) {
-    post({ type: 'fatal', message: (err as Error).message });
+    post({ type: 'fatal', message: (err as Error).message, stage: 'model' });
     return;
   }
   const withTokenTypes = session.inputNames.includes('token_type_ids');
@@ -93,10 +98,11 @@ async function start(): Promise<void> {
   // A first run pays one-off costs (kernel selection, arena growth) before any caller waits on this worker.
   const warmUp = await runOne({ id: 0, texts: [''], prompt: '', poolStart: 0, maxBatchTokens: tokenizer.maxTokens, truncate: 'right' });
   if (warmUp.type === 'failed') {
-    post({ type: 'fatal', message: warmUp.message });
+    post({ type: 'fatal', message: warmUp.message, stage: 'model' });
     return;
   }
-  post({ type: 'ready' });
+  const promptTokens = { query: tokenizer.promptLength(init.folder.prompts.query), document: tokenizer.promptLength(init.folder.prompts.document) };
+  post({ type: 'ready', promptTokens });
 
   // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.
   port.on('message', (req: RunRequest | CrashRequest | StopRequest) => {

@@ -1,7 +1,7 @@
 // Messages between the encoder's main-thread pool and its worker threads. Everything here is structured-clone
 // data; vectors travel as one transferred ArrayBuffer per run, so they cross threads without a copy.
 import type { ModelFolder } from '../model-folder.ts';
-import type { EncodeFailureReason, TruncationSide } from '../types.ts';
+import type { EncodeFailureReason, Role, TruncationSide } from '../types.ts';
 
 export interface WorkerInit {
   /** The folder's settings and tokenizer, read once on the main thread. */
@@ -60,11 +60,15 @@ export interface RunFailed {
 
 export interface WorkerReady {
   readonly type: 'ready';
+  /** Tokens of each role's prompt, counted by the worker's tokenizer (the main thread holds none). */
+  readonly promptTokens: Readonly<Record<Role, number>>;
 }
 
 export interface WorkerFatal {
   readonly type: 'fatal';
   readonly message: string;
+  /** What could not be loaded: the tokenizer (tokenizer.json) or the model. */
+  readonly stage: 'tokenizer' | 'model';
 }
 
 export type WorkerMessage = RunDone | RunFailed | WorkerReady | WorkerFatal;
