@@ -10,7 +10,7 @@ export const DEFAULT_RUN_SECONDS = 1;
  * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts, RoSBERTa int8): two
  * single-threaded sessions encode 1.1–1.2× the tokens/s of one session with two threads (small batches
  * parallelize poorly inside one run), for ~1.6× the memory. Past 4 cores, sessions of 4 threads keep memory in
- * check (each session holds its own weights: ~350 MB for RoSBERTa int8).
+ * check (each worker holds its own weights and tokenizer: ~400 MB for RoSBERTa int8).
  */
 export function encoderLayout(cores: number): { readonly sessions: number; readonly threads: number } {
   const sessions = cores <= 2 ? cores : Math.max(2, Math.floor(cores / 4));
