@@ -1,7 +1,7 @@
 // Model migrations step by step: a crash at every step of the shadow migration resumes on the next run;
 // a same-dimension model change runs the same shadow migration, or with --in-place re-embeds only rows whose
 // checksum differs; --dry-run, --abort, --in-place.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import type { Encoder } from '../src/encoder/types.ts';
@@ -11,18 +11,10 @@ import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import pg from 'pg';
 import { adminUrl } from './helpers/db.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
-import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
+import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { cosine, instrument, parseVector } from './helpers/sync.ts';
 
-let models: Awaited<ReturnType<typeof tempModelRoot>>;
-let small: string;
-let sibling: string;
-before(async () => {
-  models = await tempModelRoot();
-  small = await writeModelVariant(models.root, { hidden: 48, seed: 7 });
-  sibling = await writeModelVariant(models.root, { hidden: 64, seed: 8 });
-});
-after(() => models.remove());
+const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 }, sibling: { hidden: 64, seed: 8 } });
 
 const ENV = { EMBEDSYNC_INDEX_MIN_ROWS: '100' };
 
@@ -65,7 +57,7 @@ test('a crash at every step of the shadow migration is resumed by the next run',
   const t = await setupMigrateDb(rows, ENV);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const b = await t.encoder(small);
+    const b = await t.encoder(variants.small);
     await t.migrate({ encoder: a });
     await t.embedAll(a);
     await t.migrate({ encoder: a });
@@ -104,7 +96,7 @@ test('a same-dimension model change --in-place re-embeds only rows whose checksu
   const t = await setupMigrateDb(rows, ENV);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const c = instrument(await t.encoder(sibling));
+    const c = instrument(await t.encoder(variants.sibling));
     assert.equal(a.info.dimensions, c.info.dimensions);
     assert.notEqual(a.info.checksum, c.info.checksum);
     await t.migrate({ encoder: a });
@@ -130,7 +122,7 @@ test('a same-dimension model change --in-place re-embeds only rows whose checksu
     const r = await t.migrate({ encoder: c, inPlace: true });
     assert.equal(r.handled, false, 'no shadow columns for an in-place change');
     assert.match(r.lines.join('\n'), /next: restart every daemon serving public\.leads/);
-    const cfg = t.config(sibling, ENV);
+    const cfg = t.config(variants.sibling, ENV);
     const before = await getSyncStatus(t.pool, cfg.source);
     assert.deepEqual([before.rows.current, before.rows.stale, before.queue.queued], [40, 260, 260]);
     assert.match(formatStatus(before), /re-embedding +13\.3% done, 260 rows left/);
@@ -156,7 +148,7 @@ test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps t
   const t = await setupMigrateDb(rows, ENV);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const b = await t.encoder(small);
+    const b = await t.encoder(variants.small);
     await t.migrate({ encoder: a });
     await t.embedAll(a);
     const plan = (await t.migrate({ encoder: b, dryRun: true })).lines.join('\n');
@@ -166,8 +158,8 @@ test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps t
 
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-backfill') throw new Crash(p); } }), Crash);
     assert.equal((await vectorColumns(t)).length, 6);
-    const st = await getSyncStatus(t.pool, t.config(small, ENV).source);
-    assert.deepEqual({ ...st.migration }, { model: small, checksum: b.info.checksum, dimensions: 48, step: 'backfilled', done: 200, total: 200 });
+    const st = await getSyncStatus(t.pool, t.config(variants.small, ENV).source);
+    assert.deepEqual({ ...st.migration }, { model: variants.small, checksum: b.info.checksum, dimensions: 48, step: 'backfilled', done: 200, total: 200 });
     assert.match(formatStatus(st), /migration +to .* \(48 dimensions\), step backfilled done; new column 200\/200 rows \(100\.0%\)/);
     const aborted = await t.migrate({ encoder: b, abort: true });
     assert.match(aborted.lines.join('\n'), /aborted/);
@@ -192,7 +184,7 @@ test('a daemon started on the new model writes the shadow columns while the migr
   const t = await setupMigrateDb(rows, ENV);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const b = instrument(await t.encoder(small));
+    const b = instrument(await t.encoder(variants.small));
     await t.migrate({ encoder: a });
     await t.embedAll(a);
     // A least-privilege daemon role (docs/security.md) keeps its column grants through the migration.

@@ -1,22 +1,16 @@
 // Dimension migration (shadow columns) on a live table: readers never fail and switch to the new model at
 // the swap; daemons on the old model keep the old column current until then, and stand idle after.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
-import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
+import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { cosine, parseVector, waitFor } from './helpers/sync.ts';
 
-let models: Awaited<ReturnType<typeof tempModelRoot>>;
-let small: string;
-before(async () => {
-  models = await tempModelRoot();
-  small = await writeModelVariant(models.root, { hidden: 48, seed: 7 });
-});
-after(() => models.remove());
+const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 } });
 
 interface Reading { readonly t: number; readonly ok: boolean; readonly dims: number; readonly ids: string; readonly error?: string }
 
@@ -83,7 +77,7 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
   const t = await setupMigrateDb(5000);
   try {
     const oldEnc = await t.encoder(TINY_MODEL_DIR);
-    const newEnc = await t.encoder(small);
+    const newEnc = await t.encoder(variants.small);
     assert.notEqual(oldEnc.info.dimensions, newEnc.info.dimensions);
     const first = await t.migrate({ encoder: oldEnc });
     assert.equal(first.handled, false);
@@ -144,7 +138,7 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
     // The vector index on the new column, and the sweep's partial index again, for the new model.
     assert.deepEqual(idx.rows.map((r) => r.def).sort(), ['CREATE INDEX leads_embedding_idx ON public.leads USING ivfflat (embedding vector_cosine_ops) WITH (lists=\'5\')',
       `CREATE INDEX leads_embedsync_stale ON public.leads USING btree (id) WHERE (model_checksum IS DISTINCT FROM '${newEnc.info.checksum}'::text)`]);
-    const st = await getSyncStatus(t.pool, t.config(small).source);
+    const st = await getSyncStatus(t.pool, t.config(variants.small).source);
     assert.equal(st.dimensions, 48);
     assert.equal(st.modelChecksum, newEnc.info.checksum);
     assert.equal(st.rows.current, 5000);

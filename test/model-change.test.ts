@@ -1,7 +1,7 @@
 // Model changes of the same dimension keep search answering: old vectors serve until the new ones are
 // complete, then one swap. Daemons on the replaced model learn of it at once, say so, turn /ready to 503,
 // export it, write nothing (the write statement refuses them), and exit when told to.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pg from 'pg';
@@ -15,16 +15,10 @@ import { inspectSource } from '../src/db/source-info.ts';
 import { nextColumns, withColumns } from '../src/db/model-state.ts';
 import { queueOps, vectorTypeOid } from '../src/queue/queue.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';
-import { tempModelRoot, writeModelVariant } from './helpers/model-variants.ts';
+import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { waitFor } from './helpers/sync.ts';
 
-let models: Awaited<ReturnType<typeof tempModelRoot>>;
-let sibling: string;
-before(async () => {
-  models = await tempModelRoot();
-  sibling = await writeModelVariant(models.root, { hidden: 64, seed: 8 });
-});
-after(() => models.remove());
+const variants = modelVariantsForTests({ sibling: { hidden: 64, seed: 8 } });
 
 const ENV = { EMBEDSYNC_INDEX_MIN_ROWS: '100' };
 
@@ -54,7 +48,7 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
   const t = await setupMigrateDb(rows, ENV);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const c = await t.encoder(sibling);
+    const c = await t.encoder(variants.sibling);
     assert.equal(a.info.dimensions, c.info.dimensions);
     await t.migrate({ encoder: a });
     await t.embedAll(a);
@@ -73,7 +67,7 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
     const readings = await readers.stop();
     assert.equal(r.handled, true, 'a same-dimension change runs the shadow migration');
     assert.deepEqual(r.shadow!.steps.map((s) => s.step), ['started', 'columns', 'backfilled', 'indexed', 'swapped', 'done']);
-    assert.match(r.lines.join('\n'), new RegExp(`next: restart every daemon serving public\\.leads with EMBEDDING_MODEL=${sibling.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; daemons still on ${a.info.checksum} write nothing`));
+    assert.match(r.lines.join('\n'), new RegExp(`next: restart every daemon serving public\\.leads with EMBEDDING_MODEL=${variants.sibling.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; daemons still on ${a.info.checksum} write nothing`));
 
     assert.ok(readings.length > 20, `readers ran throughout (${readings.length} readings)`);
     const short = readings.filter((x) => x.rows !== 5);
@@ -116,7 +110,7 @@ test('a running daemon of the old model learns of the swap at once: warning with
   const stopB = new AbortController();
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
-    const c = await t.encoder(sibling);
+    const c = await t.encoder(variants.sibling);
     await t.migrate({ encoder: a });
     await t.embedAll(a);
 
@@ -212,7 +206,7 @@ test('the write statement refuses a model other than the recorded one, and the s
     await assert.rejects(ops.write([], [], [], '0123456789abcdef'), refused);
     // During a migration to c (cut short after adding the shadow columns): the shadow columns take only c,
     // the main ones still only the recorded model.
-    const c = await t.encoder(sibling);
+    const c = await t.encoder(variants.sibling);
     await assert.rejects(t.migrate({ encoder: c, fault: (p) => { if (p === 'after-columns') throw new Error('stop here'); } }), /stop here/);
     const shadow = queueOps(t.pool, withColumns(info.sql, nextColumns(t.config(TINY_MODEL_DIR).source)), oid);
     const refusedShadow = (err: Error & { code?: string }) => err.code === '55000' && /migration columns of public\.leads, which take model/.test(err.message);

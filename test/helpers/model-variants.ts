@@ -3,6 +3,7 @@
 // generator as the committed fixture, so they load through the real encoder.
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { after, before } from 'node:test';
 import { dirname, join } from 'node:path';
 import { parseEncoderConfig } from '../../src/model/checkpoint.ts';
 import { convertCheckpoint } from '../../src/model/convert-checkpoint.ts';
@@ -35,7 +36,17 @@ export async function writeModelVariant(root: string, v: VariantSpec): Promise<s
   return dir;
 }
 
-export async function tempModelRoot(): Promise<{ root: string; remove(): Promise<void> }> {
-  const root = await mkdtemp(join(tmpdir(), 'embedsync-models-'));
-  return { root, remove: () => rm(root, { recursive: true, force: true }) };
+/**
+ * Writes the variants once before the test file's tests, into a temporary folder removed after them; the
+ * returned object holds their folders by name once `before` has run.
+ */
+export function modelVariantsForTests<K extends string>(specs: Readonly<Record<K, VariantSpec>>): Readonly<Record<K, string>> {
+  const dirs = {} as Record<K, string>;
+  let root: string | undefined;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'embedsync-models-'));
+    for (const k of Object.keys(specs) as K[]) dirs[k] = await writeModelVariant(root, specs[k]);
+  });
+  after(() => (root ? rm(root, { recursive: true, force: true }) : undefined));
+  return dirs;
 }
