@@ -14,6 +14,18 @@ export function isNotMigrated(err: unknown): boolean {
   return (NOT_MIGRATED_CODES as readonly string[]).includes(sqlState(err) ?? '');
 }
 
+/** Insufficient privilege: a statement the role may not run (migrate then warns instead of failing). */
+export const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * SQLSTATEs that point at one row's data (22 data exception, 23 constraint, 42804 datatype mismatch, P0001 a
+ * user RAISE): a batch failing with one is split until the row is alone; any other error is the database's.
+ */
+export function isRowDataError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23') || code === '42804' || code === 'P0001');
+}
+
 // A quoted name right after one of these words is an identifier (or an encoding), not a value.
 const IDENTIFIER_WORDS = /(?:relation|column|constraint|table|type|index|function|encoding|schema|sequence|domain|operator|view|trigger|enum|database|role|extension|of)\s*$/i;
 

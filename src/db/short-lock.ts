@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { backoff } from '../lib/backoff.ts';
+import { sqlState } from './pg-errors.ts';
 import { loadSql } from './sql-template.ts';
 
 export interface ShortLockOptions {
@@ -32,7 +33,7 @@ export async function withShortLocks<T>(client: pg.Client | pg.PoolClient, fn: (
       return out;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
-      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE || attempt >= max) throw err;
+      if (sqlState(err) !== LOCK_NOT_AVAILABLE || attempt >= max) throw err;
       o.onRetry?.(attempt, err as Error);
       // An abort ends the pause; the check at the top of the loop then throws its reason.
       await sleep(RETRY.delayMs(attempt - 1), undefined, { signal: o.signal }).catch(() => undefined);

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import type { SourceConfig } from '../config/index.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
@@ -72,7 +73,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     // the table instead of an index: a warning, not a refusal.
     const warnings: string[] = [];
     await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
-      if ((err as { code?: string }).code !== '42501') throw err;
+      if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
         `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
     });

@@ -3,6 +3,7 @@
 // during the swap are re-enqueued, the search functions and the sweep's index follow the new columns, and the
 // migration is forgotten.
 import type pg from 'pg';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import type { VectorColumns } from '../db/model-state.ts';
 import { quoteIdent } from '../db/quote.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
@@ -55,7 +56,7 @@ export async function finishMigration(client: pg.Client, s: SourceSql, checksum:
   await installSearchFunctions(client, s);
   // The sweep's partial index went with the old checksum column: again, for the new model (idempotent).
   await ensureSweepIndex(client, s, checksum).catch((err: unknown) => {
-    if ((err as { code?: string }).code !== '42501') throw err;
+    if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
   });
   await clearMigration(client, s.sourceKey);
   return requeued;

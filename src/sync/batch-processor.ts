@@ -128,7 +128,7 @@ async function recordFailures(d: BatchProcessorDeps, claimed: readonly ClaimedRo
  * the queue at once, without counting an attempt.
  */
 async function releaseRest(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[]): Promise<void> {
-  const dequeued = new Set(result.dequeued);
-  const back = claimed.map((c) => c.id).filter((id) => !dequeued.has(id) && !failures.some((f) => f.id === id));
+  const settled = new Set([...result.dequeued, ...failures.map((f) => f.id)]);
+  const back = claimed.map((c) => c.id).filter((id) => !settled.has(id));
   await d.ops.release(back, d.owner, 0);
 }

@@ -1,6 +1,7 @@
 // The three steps of a batch that touch its rows (read, encode, write), each tried on the whole batch first
 // and split by isolateFailures when one row may be at fault, so one bad row never blocks the others: its
 // failure is collected and the rest go on.
+import { isRowDataError } from '../db/pg-errors.ts';
 import { EncodeError, type Encoder } from '../encoder/types.ts';
 import { isolateFailures } from '../lib/isolate-failures.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -109,10 +110,4 @@ function isUnavailable(err: unknown): boolean {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** SQLSTATE classes that point at one row's data (22 data exception, 23 constraint, 2202E array ...). */
-function isRowDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown })?.code;
-  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23') || code === '42804' || code === 'P0001');
 }
