@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
 import type { Encoder } from '../encoder/types.ts';
-import { queueOps, type WriteItem } from '../queue/queue.ts';
+import { queueOps, type DocumentRow, type WriteItem } from '../queue/queue.ts';
 
 export interface BackfillProgress {
   readonly scanned: number;
@@ -42,7 +42,7 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
   let hook = firstWrite;
   for (;;) {
     o.signal?.throwIfAborted();
-    const { rows }: { rows: { id: string; document: string; hash: string; stale: boolean }[] } = await client.query(text, [last, chunk, encoder.info.checksum]);
+    const { rows }: { rows: DocumentRow[] } = await client.query<DocumentRow>(text, [last, chunk, encoder.info.checksum]);
     if (rows.length === 0) break;
     last = rows[rows.length - 1]!.id;
     scanned += rows.length;
