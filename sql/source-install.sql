@@ -1,12 +1,17 @@
 -- Installs (idempotently) the triggers that enqueue changed rows of the configured source table.
 -- Placeholders are filled with validated, quoted identifiers by src/db/sql-template.ts.
 --
--- Triggers are statement-level with transition tables: one queue upsert and one pg_notify per statement
--- instead of per row, which keeps bulk writes near the queue-only cost. Postgres forbids column lists on
--- UPDATE triggers with transition tables, so the UPDATE trigger compares the document columns of the old and
--- new rows itself: writes that leave the text alone (including the daemon's own embedding writes) enqueue
--- nothing. The functions are SECURITY DEFINER with a fixed search_path so writers of the source table need
--- no rights on schema embedsync.
+-- Each operation gets the trigger shape that costs the application least (docs/triggers.md has the figures):
+-- - INSERT: statement-level with a transition table: one queue upsert and one pg_notify per statement, which
+--   keeps bulk inserts near the queue-only cost and sees the statement's size for the lane.
+-- - UPDATE: row-level, restricted to the document's columns (UPDATE OF, plus a WHEN that compares them), so an
+--   update that leaves the text alone (including the daemon's own embedding writes) fires nothing at all: no
+--   transition tables, no function call. A statement's rows are counted as they fire; past the bulk threshold
+--   (EMBEDSYNC_BULK_ROWS) the rest go to the bulk lane.
+-- - DELETE, TRUNCATE: statement-level, every one concerns the document.
+-- Rows of statements up to EMBEDSYNC_BULK_ROWS rows go to the live lane (claimed first), larger ones to bulk; a live
+-- change of a row waiting in bulk moves it to live. The functions are SECURITY DEFINER with a fixed search_path
+-- so writers of the source table need no rights on schema embedsync.
 
 {{document_function}}
 
@@ -14,40 +19,48 @@ CREATE OR REPLACE FUNCTION embedsync.{{name:ins}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
 BEGIN
+  SELECT count(*) INTO n FROM new_rows;
   -- A change coalesces with a pending one (new version); a row held under lease keeps its lease, and the
   -- daemon holding it sees the new version and leaves the row queued. Versions come from one sequence, never
   -- reused, so an entry deleted and re-created under the same id can't be mistaken for the one claimed.
   -- DISTINCT and IS NOT NULL: a statement that touches one id twice, or a NULL id (possible only if the id
   -- lost its constraint after migrate), must not make the application's own write fail in this trigger.
-  INSERT INTO embedsync.queue AS q (source, id, version)
-  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version')
+  -- A due row keeps its due time (it keeps its place, and the update can stay HOT).
+  INSERT INTO embedsync.queue AS q (source, id, version, lane)
+  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version'), CASE WHEN n > {{bulk_rows}} THEN 1 ELSE 0 END
   FROM (SELECT DISTINCT r.{{id}}::text AS id FROM new_rows r WHERE r.{{id}} IS NOT NULL) c
   ON CONFLICT (source, id) DO UPDATE
-    SET version = excluded.version, changed_at = now(), attempts = 0,
-        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
+    SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),
+        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN least(q.next_attempt_at, now()) ELSE q.next_attempt_at END;
   GET DIAGNOSTICS n = ROW_COUNT;
-  IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
+  IF n > 0 THEN PERFORM pg_notify('embedsync', ''); END IF;
   RETURN NULL;
 END
 $fn$;
 
 CREATE OR REPLACE FUNCTION embedsync.{{name:upd}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE n bigint;
+DECLARE
+  -- The statement's rows so far, in two transaction-local settings: a new statement starts at 1.
+  stmt text := statement_timestamp()::text;
+  n int := 1;
 BEGIN
-  -- No EXCEPTION block here (a subtransaction per application UPDATE would overflow the subxid cache of
-  -- long transactions): raw column comparisons cannot raise; an EMBEDSYNC_DOCUMENT_SQL that raises on some
-  -- value fails the UPDATE, as it would fail the application's own use of that expression.
-  INSERT INTO embedsync.queue AS q (source, id, version)
-  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version')
-  FROM (SELECT DISTINCT nr.{{id}}::text AS id
-        FROM new_rows nr LEFT JOIN old_rows o ON o.{{id}} = nr.{{id}}
-        WHERE nr.{{id}} IS NOT NULL AND (o.{{id}} IS NULL OR {{document_changed:nr,o}})) c
+  IF current_setting({{setting:stmt}}, true) = stmt THEN
+    n := current_setting({{setting:rows}})::int + 1;
+  ELSE
+    PERFORM set_config({{setting:stmt}}, stmt, true);
+  END IF;
+  PERFORM set_config({{setting:rows}}, n::text, true);
+  -- The WHEN clause let only rows whose document columns changed (or whose id did) through. A NULL id (possible
+  -- only if the id lost its constraint after migrate) must not make the application's own write fail here.
+  IF NEW.{{id}} IS NULL THEN RETURN NULL; END IF;
+  INSERT INTO embedsync.queue AS q (source, id, version, lane)
+  VALUES ({{source_key}}, NEW.{{id}}::text, nextval('embedsync.queue_version'), CASE WHEN n > {{bulk_rows}} THEN 1 ELSE 0 END)
   ON CONFLICT (source, id) DO UPDATE
-    SET version = excluded.version, changed_at = now(), attempts = 0,
-        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN now() ELSE q.next_attempt_at END;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  IF n > 0 THEN PERFORM pg_notify('embedsync', n::text); END IF;
+    SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),
+        next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN least(q.next_attempt_at, now()) ELSE q.next_attempt_at END;
+  -- One notification per transaction: identical payloads are folded at commit.
+  PERFORM pg_notify('embedsync', '');
   RETURN NULL;
 END
 $fn$;
@@ -73,8 +86,8 @@ $fn$;
 
 CREATE OR REPLACE TRIGGER {{name:ins}} AFTER INSERT ON {{table}}
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:ins}}();
-CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE ON {{table}}
-  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:upd}}();
+CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE OF {{update_columns}} ON {{table}}
+  FOR EACH ROW WHEN ({{update_changed:old,new}}) EXECUTE FUNCTION embedsync.{{name:upd}}();
 CREATE OR REPLACE TRIGGER {{name:del}} AFTER DELETE ON {{table}}
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:del}}();
 CREATE OR REPLACE TRIGGER {{name:trunc}} AFTER TRUNCATE ON {{table}}

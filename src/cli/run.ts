@@ -38,7 +38,12 @@ export async function runService(o: RunOptions): Promise<void> {
   const encoderPromise = o.loadEncoder();
   encoderPromise.catch(() => undefined); // reported where it is awaited
   // How the local encoder's time splits between the sync worker and the HTTP API (EMBEDSYNC_SYNC_SHARE).
-  const unwatch = encoderPromise.then((e) => schedulerOf(e)?.onCharge((source, s) => metrics.encoderBusySeconds.inc({ source }, s)), () => undefined);
+  const unwatch = encoderPromise.then((e) => {
+    const scheduler = schedulerOf(e);
+    const unwait = scheduler?.onWait((priority, s) => metrics.encoderWaitSeconds.observe({ class: priority }, s));
+    const uncharge = scheduler?.onCharge((source, s) => metrics.encoderBusySeconds.inc({ source }, s));
+    return () => { unwait?.(); uncharge?.(); };
+  }, () => undefined);
   const paceTimer = setInterval(() => {
     void encoderPromise.then((e) => { const p = paceOf(e); if (p) metrics.encoderTokensPerSecond.set(p.tokensPerSecond); }, () => undefined);
   }, 1000);

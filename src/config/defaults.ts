@@ -5,6 +5,15 @@ export const DEFAULT_MODEL = 'ai-forever/ru-en-RoSBERTa';
 export const DEFAULT_SYNC_SHARE = 0.5;
 /** Target duration of one model run (EMBEDDING_RUN_SECONDS): what a query waits for at most behind a run in flight. */
 export const DEFAULT_RUN_SECONDS = 1;
+/**
+ * Run length while queries or live rows are about (src/encoder/run-sizer.ts): a query waits at most about this
+ * long behind work in flight. Short runs cost a few percent of tokens/s, so they are used only then.
+ */
+export const DEFAULT_INTERACTIVE_RUN_SECONDS = 0.15;
+/** Statements that change more rows than this go to the bulk lane (src/migration: the source triggers). */
+export const DEFAULT_BULK_ROWS = 100;
+/** The least share of each sync claim that goes to bulk rows while live rows wait too (sql/claim.sql). */
+export const DEFAULT_BULK_SHARE = 0.2;
 
 /**
  * Default sessions × threads for `cores`. Measured on 2 cores (bench/realmodel.ts, RoSBERTa int8): two

@@ -3,7 +3,7 @@
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
 import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, type Backend, type Dtype, type IndexKind, type LogLevel } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
-import { DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
+import { DEFAULT_BULK_ROWS, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
 import {
   parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parsePromptNames, parseRate, parseUrl, type Parsed,
@@ -72,6 +72,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     checksumColumn: ident('EMBEDSYNC_CHECKSUM_COLUMN', 'model_checksum'),
     embeddedAtColumn: ident('EMBEDSYNC_EMBEDDED_AT_COLUMN', 'embedded_at'),
     textHashColumn: ident('EMBEDSYNC_TEXT_HASH_COLUMN', 'embedding_text_hash'),
+    bulkRows: int('EMBEDSYNC_BULK_ROWS', DEFAULT_BULK_ROWS, 0, 1_000_000_000),
     index: get('EMBEDSYNC_INDEX', 'ivfflat' as IndexKind, (s) => parseEnum(s, INDEX_KINDS)),
     indexGrowthFactor: get('EMBEDSYNC_INDEX_GROWTH_FACTOR', 2, (s) => parseNumber(s, 1.1, 1000)),
     indexMinRows: int('EMBEDSYNC_INDEX_MIN_ROWS', 1000, 10, 1_000_000_000),
@@ -123,6 +124,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     documentPrompt: merged['EMBEDDING_DOCUMENT_PROMPT'],
     // Both sides keep some of the encoder: 0 or 1 would let one starve the other.
     syncShare: get('EMBEDSYNC_SYNC_SHARE', DEFAULT_SYNC_SHARE, (s) => parseNumber(s, 0.05, 0.95)),
+    interactiveRunSeconds: get('EMBEDDING_INTERACTIVE_RUN_SECONDS', DEFAULT_INTERACTIVE_RUN_SECONDS, (s) => parseNumber(s, 0.01, 60)),
   };
 
   const maxBatchSize = int('MAX_BATCH_SIZE', 128, 1, 10_000);
@@ -139,6 +141,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     retryBaseMs: int('EMBEDSYNC_RETRY_BASE_MS', 1000, 1, 3_600_000),
     shutdownTimeoutMs: int('EMBEDSYNC_SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     workers: int('EMBEDSYNC_WORKERS', 2, 1, 32),
+    bulkShare: get('EMBEDSYNC_BULK_SHARE', DEFAULT_BULK_SHARE, (s) => parseNumber(s, 0, 1)),
     exitOnModelChange: get('EMBEDSYNC_EXIT_ON_MODEL_CHANGE', false, parseBoolean),
   };
 

@@ -14,6 +14,8 @@ export interface SourceConfig {
   readonly embeddedAtColumn: string;
   /** md5 of the document the stored embedding was made from (uuid), so unchanged text is never re-encoded. */
   readonly textHashColumn: string;
+  /** Statements changing more rows than this enqueue them in the bulk lane (EMBEDSYNC_BULK_ROWS). */
+  readonly bulkRows: number;
   readonly index: IndexKind;
   /** Rebuild an ivfflat index once the row count moved by more than this factor since its build. */
   readonly indexGrowthFactor: number;
@@ -58,6 +60,8 @@ export interface ModelConfig {
   readonly documentPrompt: string | undefined;
   /** Local backend: the sync worker's share of the encoder's time while the HTTP API wants it too. */
   readonly syncShare: number;
+  /** Run length while interactive work (queries, live rows) is about (EMBEDDING_INTERACTIVE_RUN_SECONDS). */
+  readonly interactiveRunSeconds: number;
 }
 
 export interface SyncConfig {
@@ -76,6 +80,8 @@ export interface SyncConfig {
   readonly shutdownTimeoutMs: number;
   /** Claim/encode/write loops per daemon: one encodes while another writes. */
   readonly workers: number;
+  /** Least share of each claim that goes to bulk rows while live rows are waiting too (EMBEDSYNC_BULK_SHARE). */
+  readonly bulkShare: number;
   /** Exit (non-zero) once migrate records another model, so an orchestrator restarts with the new config. */
   readonly exitOnModelChange: boolean;
 }

@@ -26,6 +26,8 @@ export interface SourceSql {
   documentHash(alias: string): string;
   /** A boolean that is true when rows `a` and `b` differ in what the document is made of. */
   documentChanged(a: string, b: string): string;
+  /** The quoted columns the document is made of; empty for EMBEDSYNC_DOCUMENT_SQL (the catalog tells: document-columns.ts). */
+  readonly documentColumns: readonly string[];
 }
 
 const ALIAS = /^[a-z_][a-z0-9_]*$/;
@@ -83,6 +85,7 @@ export function sourceSql(source: SourceConfig, idType: string): SourceSql {
     stem,
     document,
     documentHash: (a) => `md5(${document(a)})::uuid`,
+    documentColumns: source.documentSql !== undefined ? [] : cols,
     documentChanged: (a, b) =>
       source.documentSql !== undefined
         ? `${document(a)} IS DISTINCT FROM ${document(b)}`

@@ -11,7 +11,7 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
-  'row-coverage', 'source-columns', 'source-install',
+  'row-coverage', 'source-columns', 'source-install', 'document-columns',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
@@ -56,6 +56,10 @@ export interface TemplateExtras {
   readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
   /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
+  /** source-install: statements changing more rows than this enqueue into the bulk lane (EMBEDSYNC_BULK_ROWS). */
+  readonly bulkRows?: number;
+  /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
+  readonly documentColumns?: readonly string[];
 }
 
 // Each file is read once: the texts are part of the program, not configuration.
@@ -128,6 +132,23 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       }
       case 'model_checksum': return checksumLiteral(extras.modelChecksum);
       case 'document_function': return documentFunction(s, extras.documentSql);
+      case 'document_expression': {
+        if (extras.documentSql === undefined) throw new Error('{{document_expression}} needs EMBEDSYNC_DOCUMENT_SQL');
+        return extras.documentSql;
+      }
+      case 'bulk_rows': {
+        const n = extras.bulkRows;
+        if (!Number.isInteger(n) || n! < 0) throw new Error(`invalid bulk row threshold ${n}`);
+        return String(n);
+      }
+      // A transaction-local setting of this source's triggers, as a string literal (the stem is a validated name).
+      case 'setting': return `'embedsync.${need(arg, key)}_${s.stem}'`;
+      case 'update_columns': return updateColumns(s, extras).join(', ');
+      case 'update_changed': {
+        const [a, b] = need(arg, key).split(',').map((x) => alias(need(x, key)));
+        const cols = updateColumns(s, extras);
+        return `(${cols.map((c) => `${a}.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}`).join(', ')})`;
+      }
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }
@@ -135,6 +156,22 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
 }
 
 const ALIAS = /^[a-z_][a-z0-9_]*$/;
+
+function alias(a: string): string {
+  if (!ALIAS.test(a)) throw new Error(`bad SQL alias ${a}`);
+  return a;
+}
+
+/**
+ * The columns an UPDATE must touch to change a row's queue entry: the id and what the document is made of.
+ * Comparing raw columns in the trigger's WHEN costs next to nothing and needs no rights on schema embedsync.
+ */
+function updateColumns(s: SourceSql, extras: TemplateExtras): string[] {
+  const doc = extras.documentColumns?.map(quoteIdent) ?? s.documentColumns;
+  if (doc.length === 0) throw new Error('source-install needs the columns the document is made of');
+  return [...new Set([s.id, ...doc])];
+}
+
 const DOCUMENT = /^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/;
 const PARAM = /^\$[1-9][0-9]*$/;
 

@@ -49,6 +49,7 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     threads: model.threads,
     maxBatchTokens: model.maxBatchTokens,
     runSeconds: model.runSeconds,
+    interactiveRunSeconds: model.interactiveRunSeconds,
     runTimeoutMs: model.runTimeoutMs,
     ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
     prompts: { query: model.queryPrompt, document: model.documentPrompt },

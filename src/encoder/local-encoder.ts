@@ -10,7 +10,7 @@ import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer, type Pace } from './run-sizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
 import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
-import { DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
+import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -26,6 +26,8 @@ export interface LocalEncoderOptions {
   readonly maxBatchTokens: number;
   /** Target duration of one model run (EMBEDDING_RUN_SECONDS). */
   readonly runSeconds?: number;
+  /** Run duration while queries or live rows are about (EMBEDDING_INTERACTIVE_RUN_SECONDS). */
+  readonly interactiveRunSeconds?: number;
   /** A run longer than this is abandoned and its worker replaced. */
   readonly runTimeoutMs?: number;
   readonly prompts?: PromptOverrides;
@@ -69,7 +71,8 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
     }
     throw new Error(`ONNX Runtime cannot load ${folder.onnxFile} in model folder ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
-  const sizer = new RunSizer(opts.runSeconds ?? DEFAULT_RUN_SECONDS, opts.maxBatchTokens, folder.maxTokens, sessions);
+  const sizer = new RunSizer(opts.runSeconds ?? DEFAULT_RUN_SECONDS, opts.maxBatchTokens, folder.maxTokens, sessions, undefined,
+    { runSeconds: opts.interactiveRunSeconds ?? DEFAULT_INTERACTIVE_RUN_SECONDS, active: () => scheduler.interactive() });
   const encoder = new LocalEncoder(folder, pool.promptTokens, pool, scheduler, sizer, opts.maxBatchTokens);
   try {
     // One short probe through the whole path (each worker has warmed up on its own): learns the output dimension
@@ -153,7 +156,9 @@ class LocalEncoder implements Encoder {
     // isolates without waiting for work it will throw away.
     const giveUp = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, giveUp.signal]) : giveUp.signal;
-    const plan = this.sizer.plan(texts, this.promptTokens[role]);
+    const priority = options.priority ?? 'bulk';
+    // A query is one short run; other work is cut short while urgent work is about (run-scheduler.ts).
+    const plan = this.sizer.plan(texts, this.promptTokens[role], priority === 'live' || (priority === 'bulk' && this.scheduler.interactive()));
     setMaxListeners(plan.length + 10, signal); // one listener per run waiting for a worker
     const runs = plan.map(async ({ indices: group, cost }) => {
       let done;
@@ -161,7 +166,7 @@ class LocalEncoder implements Encoder {
         done = await this.pool.run({
           texts: group.map((i) => texts[i]!), prompt, poolStart: this.promptLengths[role], maxBatchTokens: this.maxBatchTokens,
           truncate: options.truncate ?? 'right',
-        }, source, signal, cost);
+        }, source, signal, cost, priority);
       } catch (err) {
         giveUp.abort(err);
         // An input error names the input within its run: map it back to the caller's index.

@@ -6,14 +6,24 @@
 // on a tie the source that did not start the last run goes first, so a query arriving behind a backlog waits
 // only for the runs already in flight.
 //
+// Urgent runs (a search query, live sync rows: EncodePriority) go before any bulk run, queries before live rows,
+// whatever the shares; their time is charged to their source like any other, so the share holds over all the
+// work of each source while both are busy. While urgent work has been about lately (interactive()), the run
+// sizer cuts bulk work into short runs, so an urgent run waits little for a worker (run-sizer.ts).
+//
 // A source holding work in hand (hold(): a claimed batch between its runs, doing its database round trips) that
 // is behind on its share keeps the encoder free for it for at most what it is owed, and that time counts as its
 // own; without it a worker that only competed for runs would lose every gap to a saturating HTTP API.
 import { DEFAULT_SYNC_SHARE } from '../config/index.ts';
-import { ENCODE_SOURCES, EncodeError, type EncodeSource, type Encoder } from './types.ts';
+import { ENCODE_SOURCES, EncodeError, type EncodePriority, type EncodeSource, type Encoder } from './types.ts';
+
+/** How long after the last urgent run bulk work stays in short runs: a person typing searches pauses for seconds. */
+export const INTERACTIVE_WINDOW_MS = 10_000;
 
 interface Pending {
   readonly seq: number;
+  readonly source: EncodeSource;
+  readonly priority: EncodePriority;
   /** The run's size (e.g. padded tokens): within a source the smallest goes first, until one has waited too long. */
   readonly cost: number;
   readonly queuedAt: number;
@@ -22,10 +32,15 @@ interface Pending {
 }
 
 export type ChargeListener = (source: EncodeSource, seconds: number) => void;
+export type WaitListener = (priority: EncodePriority, seconds: number) => void;
 
 export class RunScheduler {
   #seq = 0;
   readonly #queues: Record<EncodeSource, Pending[]> = { sync: [], http: [] };
+  /** Query and live runs of either source, in arrival order: they go before every bulk run. */
+  readonly #urgent: Pending[] = [];
+  #lastUrgentAt = -Infinity;
+  readonly #waitListeners = new Set<WaitListener>();
   /** Seconds used divided by the source's share: the source with the least goes next. */
   readonly #virtual: Record<EncodeSource, number> = { sync: 0, http: 0 };
   readonly #used: Record<EncodeSource, number> = { sync: 0, http: 0 };
@@ -67,11 +82,13 @@ export class RunScheduler {
    * source, the run of least `cost` goes first (a one-text query does not wait behind a batch of the same source),
    * unless the oldest has waited longer than `agingMs`: then it goes, so large runs are never starved.
    */
-  run<T>(source: EncodeSource, task: () => Promise<T>, signal?: AbortSignal, cost = 0): Promise<T> {
+  run<T>(source: EncodeSource, task: () => Promise<T>, signal?: AbortSignal, cost = 0, priority: EncodePriority = 'bulk'): Promise<T> {
     if (signal?.aborted) return Promise.reject(aborted(signal));
+    const urgent = priority !== 'bulk';
+    if (urgent) this.#lastUrgentAt = this.now();
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
-        const q = this.#queues[source];
+        const q = urgent ? this.#urgent : this.#queues[source];
         const i = q.indexOf(entry);
         if (i >= 0) {
           q.splice(i, 1);
@@ -81,11 +98,14 @@ export class RunScheduler {
       };
       const entry: Pending = {
         seq: this.#seq++,
+        source,
+        priority,
         cost,
         queuedAt: this.now(),
         start: () => {
           signal?.removeEventListener('abort', onAbort);
           const began = this.now();
+          for (const l of this.#waitListeners) l(priority, (began - entry.queuedAt) / 1000);
           this.#running[source] += 1;
           this.#startedSum[source] += began;
           this.#lastStarted = source;
@@ -106,7 +126,7 @@ export class RunScheduler {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#join(source);
-      this.#queues[source].push(entry);
+      (urgent ? this.#urgent : this.#queues[source]).push(entry);
       this.#next();
     });
   }
@@ -146,6 +166,17 @@ export class RunScheduler {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Called with every run's wait for a worker, by priority (a metrics histogram); returns the unsubscribe function. */
+  onWait(listener: WaitListener): () => void {
+    this.#waitListeners.add(listener);
+    return () => this.#waitListeners.delete(listener);
+  }
+
+  /** Urgent work waits, or came within INTERACTIVE_WINDOW_MS: bulk work should run in short runs. */
+  interactive(): boolean {
+    return this.#urgent.length > 0 || this.now() - this.#lastUrgentAt < INTERACTIVE_WINDOW_MS;
+  }
+
   /** Resolves once nothing runs or waits. */
   idle(): Promise<void> {
     if (this.#runningCount() === 0 && this.#pending() === 0) return Promise.resolve();
@@ -153,7 +184,7 @@ export class RunScheduler {
   }
 
   #active(source: EncodeSource): boolean {
-    return this.#queues[source].length > 0 || this.#running[source] > 0 || this.#holds[source] > 0;
+    return this.#queues[source].length > 0 || this.#running[source] > 0 || this.#holds[source] > 0 || this.#urgent.some((p) => p.source === source);
   }
 
   #runningCount(): number {
@@ -182,7 +213,7 @@ export class RunScheduler {
   }
 
   #pending(): number {
-    return ENCODE_SOURCES.reduce((n, s) => n + this.#queues[s].length, 0);
+    return ENCODE_SOURCES.reduce((n, s) => n + this.#queues[s].length, this.#urgent.length);
   }
 
   #next(): void {
@@ -196,6 +227,12 @@ export class RunScheduler {
       clearTimeout(timer);
       this.#reserved = undefined;
       this.#virtual[source] += (this.now() - since) / 1000 / this.#shares[source];
+    }
+    // Urgent runs first, queries before live rows, each in arrival order; nothing is kept free against them.
+    if (this.#urgent.length > 0) {
+      const i = this.#urgent.findIndex((p) => p.priority === 'query');
+      this.#urgent.splice(i >= 0 ? i : 0, 1)[0]!.start();
+      return true;
     }
     let pick: EncodeSource | undefined;
     for (const s of ENCODE_SOURCES) {

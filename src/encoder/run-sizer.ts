@@ -30,6 +30,15 @@ export interface PlannedRun {
   readonly cost: number;
 }
 
+/** Shorter runs while urgent work is about (run-scheduler.ts interactive()). */
+export interface InteractiveRuns {
+  readonly runSeconds: number;
+  readonly active: () => boolean;
+}
+
+/** Fewest padded tokens of a short run: below this a run's fixed price dominates. */
+const MIN_SHORT_RUN_TOKENS = 64;
+
 export class RunSizer {
   #tokensPerSecond: number;
   /** Tokens per UTF-8 byte of text (see estimate()). */
@@ -43,12 +52,15 @@ export class RunSizer {
     readonly maxTokens: number,
     readonly parallelRuns: number,
     initialTokensPerSecond = 1000,
+    private readonly interactiveRuns?: InteractiveRuns,
   ) {
     this.#tokensPerSecond = initialTokensPerSecond;
   }
 
+  /** Sync claims are sized from this: while urgent work is about, to the short runs' length. */
   get pace(): Pace {
-    return { tokensPerSecond: this.#tokensPerSecond, runSeconds: this.runSeconds, parallelRuns: this.parallelRuns };
+    const runSeconds = this.interactiveRuns?.active() ? Math.min(this.runSeconds, this.interactiveRuns.runSeconds) : this.runSeconds;
+    return { tokensPerSecond: this.#tokensPerSecond, runSeconds, parallelRuns: this.parallelRuns };
   }
 
   /** Learns from a finished run; the first few count more, so a guess is replaced quickly. */
@@ -60,8 +72,15 @@ export class RunSizer {
     if (s.bytes > 0) this.#tokensPerByte += w * (s.tokens / s.bytes - this.#tokensPerByte);
   }
 
-  /** Padded tokens one run may take: the target duration's worth, at least one full-length text. */
-  budget(): number {
+  /**
+   * Padded tokens one run may take: the target duration's worth, at least one full-length text. `short`: the
+   * short runs' duration, at least MIN_SHORT_RUN_TOKENS (a longer text still gets a run of its own).
+   */
+  budget(short = false): number {
+    if (short && this.interactiveRuns) {
+      const seconds = Math.min(this.runSeconds, this.interactiveRuns.runSeconds);
+      return Math.max(MIN_SHORT_RUN_TOKENS, Math.min(this.maxBatchTokens, Math.round(this.#tokensPerSecond * seconds)));
+    }
     return Math.max(this.maxTokens, Math.min(this.maxBatchTokens, Math.round(this.#tokensPerSecond * this.runSeconds)));
   }
 
@@ -75,9 +94,9 @@ export class RunSizer {
   }
 
   /** Groups input indices into runs of about the target duration each; `cost`: a run's estimated padded tokens. */
-  plan(texts: readonly string[], promptTokens: number): PlannedRun[] {
+  plan(texts: readonly string[], promptTokens: number, short = false): PlannedRun[] {
     const estimates = texts.map((t) => this.estimate(t, promptTokens));
-    return planBatches(estimates, this.budget()).map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
+    return planBatches(estimates, this.budget(short)).map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
   }
 }
 

@@ -9,6 +9,14 @@ export type Role = (typeof ROLES)[number];
 export const ENCODE_SOURCES = ['sync', 'http'] as const;
 export type EncodeSource = (typeof ENCODE_SOURCES)[number];
 
+/**
+ * How urgent a call is, most urgent first: a search query someone waits for, then live sync rows (ordinary
+ * application writes), then bulk work (backfills, large HTTP batches). Urgent runs start before bulk runs of
+ * either source; bulk runs share the encoder by EMBEDSYNC_SYNC_SHARE (run-scheduler.ts).
+ */
+export const ENCODE_PRIORITIES = ['query', 'live', 'bulk'] as const;
+export type EncodePriority = (typeof ENCODE_PRIORITIES)[number];
+
 export const POOLING_MODES = ['cls', 'mean', 'max', 'lasttoken'] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
 
@@ -51,6 +59,8 @@ export interface EncodeOptions {
   readonly truncate?: TruncationSide;
   /** Whose share of the encoder's time this call uses (default 'sync'); see run-scheduler.ts. */
   readonly source?: EncodeSource;
+  /** Default 'bulk'. */
+  readonly priority?: EncodePriority;
 }
 
 export interface Encoder {

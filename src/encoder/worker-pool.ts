@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import type { ModelFolder } from './model-folder.ts';
 import { filesFingerprint, hashFiles, onnxFiles } from './onnx-session.ts';
 import { RunScheduler } from './run-scheduler.ts';
-import { EncodeError, type EncodeSource, type Role } from './types.ts';
+import { EncodeError, type EncodePriority, type EncodeSource, type Role } from './types.ts';
 import type { RunDone, RunRequest, StopRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
 
 const ENTRY = new URL('./worker/entry.mjs', import.meta.url);
@@ -124,9 +124,9 @@ export class WorkerPool {
   }
 
   /** Runs one request on a free worker when the scheduler gives `source` its turn; `cost`: its estimated size. */
-  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal, cost = 0): Promise<RunDone> {
+  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal, cost = 0, priority: EncodePriority = 'bulk'): Promise<RunDone> {
     if (this.#closed) return Promise.reject(new EncodeError('encoder is closed', 'unavailable'));
-    return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal, cost);
+    return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal, cost, priority);
   }
 
   async #dispatch(req: RunRequest): Promise<RunDone> {

@@ -2,7 +2,7 @@
 // call per role within the concurrency cap, then the fresh vectors cached. An input the encoder refuses is
 // isolated and reported per item; the rest still get their vectors.
 import { cacheKey, type EmbeddingCache } from '../cache/index.ts';
-import { EncodeError, type Encoder, type Role, type TruncationSide } from '../encoder/types.ts';
+import { EncodeError, type EncodePriority, type Encoder, type Role, type TruncationSide } from '../encoder/types.ts';
 import type { Metrics } from '../metrics/index.ts';
 import { isolateFailures } from '../lib/isolate-failures.ts';
 import { withSpan } from '../tracing/index.ts';
@@ -32,6 +32,9 @@ export interface EmbedderDeps {
   readonly limiter: ConcurrencyLimiter;
   readonly metrics: Metrics;
 }
+
+/** Requests with at most this many texts to encode are queries someone waits for: urgent in the encoder. */
+export const QUERY_MAX_INPUTS = 4;
 
 interface Miss {
   readonly key: string;
@@ -78,11 +81,12 @@ export class Embedder {
     const fresh = new Map<string, Float32Array | string>();
     let tokens = 0;
     const end = metrics.encodeSeconds.startTimer({ source: 'http' });
+    const priority: EncodePriority = misses.length <= QUERY_MAX_INPUTS ? 'query' : 'bulk';
     try {
       await limiter.run(async (signal) => {
         for (const [role, group] of byRole) {
           const r = await withSpan('embedsync.encode', { 'embedsync.texts': group.length, 'embedsync.source': 'http' },
-            () => encodeIsolating(encoder, group, role, signal, truncate));
+            () => encodeIsolating(encoder, group, role, signal, truncate, priority));
           for (const [key, result] of r.results) fresh.set(key, result);
           tokens += r.tokens;
           metrics.tokensTotal.inc(r.tokens);
@@ -128,10 +132,10 @@ interface Isolated {
  * Encodes `group` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is
  * set aside and the rest encoded again. Without an index to blame, the group is halved until the culprit is alone.
  */
-function encodeIsolating(encoder: Encoder, group: readonly Miss[], role: Role, signal: AbortSignal, truncate: TruncationSide): Promise<Isolated> {
+function encodeIsolating(encoder: Encoder, group: readonly Miss[], role: Role, signal: AbortSignal, truncate: TruncationSide, priority: EncodePriority): Promise<Isolated> {
   return isolateFailures<Miss, Isolated>(group, {
     attempt: async (piece) => {
-      const r = await encoder.encode(piece.map((m) => m.text), role, { signal, source: 'http', truncate });
+      const r = await encoder.encode(piece.map((m) => m.text), role, { signal, source: 'http', truncate, priority });
       return { results: new Map(piece.map((m, i) => [m.key, r.vectors[i]!])), tokens: r.tokens, truncated: r.truncated };
     },
     isolates: (err) => err instanceof EncodeError && err.reason === 'input' && !signal.aborted,

@@ -14,6 +14,10 @@ export interface Metrics {
   readonly activeRequests: Gauge<string>;
   readonly queueDepth: Gauge<'source'>;
   readonly oldestQueuedSeconds: Gauge<'source'>;
+  readonly laneDepth: Gauge<'source' | 'lane'>;
+  readonly laneOldestSeconds: Gauge<'source' | 'lane'>;
+  readonly liveFreshnessSeconds: Histogram<string>;
+  readonly encoderWaitSeconds: Histogram<'class'>;
   readonly rowsEmbedded: Counter<string>;
   readonly deadletterRows: Gauge<'source'>;
   readonly changeToEmbeddingSeconds: Histogram<string>;
@@ -54,6 +58,10 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     // Per source table (schema.table): several daemons, one per table, can share a dashboard.
     queueDepth: new Gauge({ name: 'embedsync_queue_depth', help: 'Rows of the source waiting in the sync queue', labelNames: ['source'] as const, registers }),
     oldestQueuedSeconds: new Gauge({ name: 'embedsync_oldest_queued_seconds', help: 'Age of the source\'s oldest queued row', labelNames: ['source'] as const, registers }),
+    laneDepth: new Gauge({ name: 'embedsync_queue_lane_depth', help: 'Rows of the source waiting in each queue lane (live, bulk)', labelNames: ['source', 'lane'] as const, registers }),
+    laneOldestSeconds: new Gauge({ name: 'embedsync_queue_lane_oldest_seconds', help: 'Age of the latest change of the oldest row waiting in each lane', labelNames: ['source', 'lane'] as const, registers }),
+    liveFreshnessSeconds: new Histogram({ name: 'embedsync_live_freshness_seconds', help: 'Live lane: time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
+    encoderWaitSeconds: new Histogram({ name: 'embedsync_encoder_wait_seconds', help: 'Local encoder: time a run waited for a worker, by class (query, live, bulk)', labelNames: ['class'] as const, buckets: [...LATENCY_BUCKETS], registers }),
     rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
     deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows of the source in the dead-letter table', labelNames: ['source'] as const, registers }),
     changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),

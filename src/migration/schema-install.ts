@@ -10,6 +10,8 @@ import type { SourceConfig } from '../config/index.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
+import { documentColumns } from '../db/document-columns.ts';
+import { mainColumns, nextColumns } from '../db/model-state.ts';
 import { sourceKeyOf, stemOf } from '../db/source-sql.ts';
 import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelIdentity } from '../db/state-repository.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
@@ -64,7 +66,11 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
       await client.query(loadSql('lock-timeout-local'), ['5s']);
       if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
-      await client.query(renderSql('source-install', info.sql, { documentSql: source.documentSql }));
+      const documentSql = source.documentSql;
+      await client.query(renderSql('source-install', info.sql, {
+        documentSql, bulkRows: source.bulkRows,
+        ...(documentSql !== undefined ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) } : {}),
+      }));
       await recordModel(client, info.sql.sourceKey, model);
       await ensureSweepRows(client, info.sql.sourceKey);
     });
@@ -83,6 +89,11 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
   } finally {
     await releaseMigrateLock(client);
   }
+}
+
+/** The columns embedsync writes on the source table (both vector column sets): never part of a document. */
+function managedColumns(source: SourceConfig): string[] {
+  return [source.embeddedAtColumn, ...Object.values(mainColumns(source)), ...Object.values(nextColumns(source))];
 }
 
 /** Runs the migrations/ files this database has not had yet, each in its own transaction with its record. */

@@ -7,8 +7,13 @@ import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { encodeVectorArray } from '../db/vector-binary.ts';
 
+/** Queue lanes, in claim order: live (ordinary application writes) before bulk (everything else). */
+export const LANES = ['live', 'bulk'] as const;
+export type Lane = (typeof LANES)[number];
+
 export interface ClaimedRow {
   readonly id: string;
+  readonly lane: Lane;
   /** Queue version at claim time (bigint as text). */
   readonly version: string;
   readonly attempts: number;
@@ -36,15 +41,26 @@ export interface WriteResult {
   readonly lagSeconds: readonly number[];
 }
 
+export interface LaneStats {
+  readonly queued: number;
+  /** Age of the lane's oldest change (changed_at: a live edit of a row long in bulk counts from the edit). */
+  readonly oldestSeconds: number;
+}
+
 export interface QueueStats {
   readonly queued: number;
   readonly leased: number;
   readonly oldestSeconds: number;
   readonly deadlettered: number;
+  readonly lanes: Readonly<Record<Lane, LaneStats>>;
 }
 
 export interface QueueOps {
-  claim(limit: number, owner: string, leaseSeconds: number): Promise<ClaimedRow[]>;
+  /**
+   * Live rows first; `bulkReserve` of the `limit` rows go to bulk rows while there are any (sql/claim.sql).
+   * `lanes` 'live': live rows only.
+   */
+  claim(limit: number, owner: string, leaseSeconds: number, bulkReserve?: number, lanes?: 'all' | 'live'): Promise<ClaimedRow[]>;
   /** `checksum`: the writer's model, which `stale` is judged against. */
   readDocuments(ids: readonly string[], checksum: string): Promise<DocumentRow[]>;
   write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
@@ -73,10 +89,10 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     stats: renderSql('queue-stats', s),
   };
   return {
-    async claim(limit, owner, leaseSeconds) {
-      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null }>(
-        q.claim, [limit, owner, leaseSeconds, source]);
-      return rows.map((r) => ({ id: r.id, version: r.version, attempts: r.attempts, lastError: r.last_error }));
+    async claim(limit, owner, leaseSeconds, bulkReserve = 0, lanes = 'all') {
+      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null; lane: number }>(
+        q.claim, [limit, owner, leaseSeconds, source, Math.max(0, Math.min(limit, Math.floor(bulkReserve))), lanes === 'all' ? limit : 0]);
+      return rows.map((r) => ({ id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error }));
     },
     async readDocuments(ids, checksum) {
       // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote
@@ -126,9 +142,18 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
       return rows[0]!;
     },
     async stats() {
-      const { rows } = await db.query<{ queued: number; leased: number; oldest_seconds: number; deadlettered: number }>(q.stats, [source]);
+      const { rows } = await db.query<{
+        queued: number; leased: number; oldest_seconds: number; deadlettered: number;
+        live_queued: number; live_oldest_seconds: number; bulk_queued: number; bulk_oldest_seconds: number;
+      }>(q.stats, [source]);
       const r = rows[0]!;
-      return { queued: r.queued, leased: r.leased, oldestSeconds: r.oldest_seconds, deadlettered: r.deadlettered };
+      return {
+        queued: r.queued, leased: r.leased, oldestSeconds: r.oldest_seconds, deadlettered: r.deadlettered,
+        lanes: {
+          live: { queued: r.live_queued, oldestSeconds: r.live_oldest_seconds },
+          bulk: { queued: r.bulk_queued, oldestSeconds: r.bulk_oldest_seconds },
+        },
+      };
     },
   };
 }

@@ -9,7 +9,7 @@ import { availabilityOf } from '../encoder/remote/index.ts';
 import { schedulerOf } from '../encoder/run-scheduler.ts';
 import { backoff } from '../lib/backoff.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { ClaimedRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
+import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
 import { classify } from './batch-classify.ts';
 import { encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure } from './batch-steps.ts';
 import type { ProcessResult } from './worker-loop.ts';
@@ -50,7 +50,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
 
     let vectors: Map<string, Float32Array>;
     try {
-      vectors = await encodeDocuments(d, toEncode, signal, failures);
+      vectors = await encodeByLane(d, claimed, toEncode, signal, failures);
     } catch (err) {
       if (err instanceof Unavailable || signal.aborted) {
         // Not the rows' fault: give them back untouched; pause longer while the backend stays down.
@@ -71,7 +71,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
     }
 
     const result = await writeVectors(d, items, finished, claimed, checksum, failures);
-    observeWrite(d.metrics, items, result);
+    observeWrite(d.metrics, items, result, claimed);
     await recordFailures(d, claimed, failures);
     await releaseRest(d, claimed, result, failures);
     return {};
@@ -109,10 +109,30 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   };
 }
 
-function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult): void {
+/**
+ * Live rows are encoded as urgent work, ahead of any bulk run waiting for the encoder (run-scheduler.ts); the
+ * batch's bulk rows (bulk's share of a claim) go as bulk work beside them.
+ */
+async function encodeByLane(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], docs: readonly DocumentRow[], signal: AbortSignal, failures: Failure[]): Promise<Map<string, Float32Array>> {
+  const live = new Set(claimed.filter((c) => c.lane === 'live').map((c) => c.id));
+  const parts = await Promise.allSettled([
+    encodeDocuments(d, docs.filter((x) => live.has(x.id)), signal, failures, 'live'),
+    encodeDocuments(d, docs.filter((x) => !live.has(x.id)), signal, failures, 'bulk'),
+  ]);
+  const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  if (failed) throw failed.reason;
+  return new Map(parts.flatMap((p) => (p.status === 'fulfilled' ? [...p.value] : [])));
+}
+
+function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult, claimed: readonly ClaimedRow[]): void {
+  if (!metrics) return;
   const written = new Set(result.written);
-  metrics?.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);
-  for (const lag of result.lagSeconds) metrics?.changeToEmbeddingSeconds.observe(lag);
+  metrics.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);
+  const live = new Set(claimed.filter((c) => c.lane === 'live').map((c) => c.id));
+  result.lagSeconds.forEach((lag, i) => {
+    metrics.changeToEmbeddingSeconds.observe(lag);
+    if (live.has(result.dequeued[i]!)) metrics.liveFreshnessSeconds.observe(lag);
+  });
 }
 
 /** Counts an attempt for each failed row (dead-lettering it at maxAttempts) and tells onFailure. */

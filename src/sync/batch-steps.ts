@@ -2,7 +2,7 @@
 // and split by isolateFailures when one row may be at fault, so one bad row never blocks the others: its
 // failure is collected and the rest go on.
 import { isRowDataError } from '../db/pg-errors.ts';
-import { EncodeError, type Encoder } from '../encoder/types.ts';
+import { EncodeError, type EncodePriority, type Encoder } from '../encoder/types.ts';
 import { isolateFailures } from '../lib/isolate-failures.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
@@ -40,11 +40,11 @@ export function readDocuments(d: StepDeps, claimed: readonly ClaimedRow[], check
  * Vectors by row id. An input error that names its index fails just that row; any other failure of several
  * rows is bisected. Throws Unavailable when the backend is down, and whatever ended it when `signal` aborted.
  */
-export async function encodeDocuments(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, failures: Failure[]): Promise<Map<string, Float32Array>> {
+export async function encodeDocuments(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, failures: Failure[], priority: EncodePriority = 'bulk'): Promise<Map<string, Float32Array>> {
   if (rows.length === 0) return new Map();
   try {
     return await isolateFailures(rows, {
-      attempt: (piece) => encodeOnce(d, piece, signal),
+      attempt: (piece) => encodeOnce(d, piece, signal, priority),
       isolates: (err) => !signal.aborted && !isUnavailable(err),
       blame: (err) => (err instanceof EncodeError && err.reason === 'input' ? err.index : undefined),
       failed: (row, err) => {
@@ -59,10 +59,10 @@ export async function encodeDocuments(d: StepDeps, rows: readonly DocumentRow[],
   }
 }
 
-async function encodeOnce(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal): Promise<Map<string, Float32Array>> {
+async function encodeOnce(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
   const started = performance.now();
   const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
-    const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync' });
+    const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync', priority });
     span.setAttributes({ 'embedsync.tokens': encoded.tokens, 'embedsync.truncated': encoded.truncated });
     return encoded;
   });

@@ -11,7 +11,7 @@ import type { Metrics } from '../metrics/index.ts';
 import { inspectSource, SourceError } from '../db/source-info.ts';
 import { isNotMigrated } from '../db/pg-errors.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
-import { vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
+import { LANES, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../queue/write-target.ts';
 import { readModelState } from '../db/state-repository.ts';
@@ -19,6 +19,7 @@ import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { paceOf } from '../encoder/run-sizer.ts';
 import { createBatchProcessor } from './batch-processor.ts';
+import { BulkShare } from './bulk-share.ts';
 import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
 import { watchModel, type ModelMismatch } from './model-watch.ts';
@@ -101,8 +102,11 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   const availability = availabilityOf(encoder);
   // EMBEDSYNC_WORKERS loops share the work like separate daemons would (SKIP LOCKED): while one writes a
-  // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy.
-  const startLoop = (): WorkerLoop => {
+  // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy. One more
+  // loop claims live rows only: a new lead is claimed at once, not when a loop has finished its bulk batch,
+  // and its rows are encoded ahead of the bulk runs waiting for the encoder.
+  const startLoop = (lanes: 'all' | 'live'): WorkerLoop => {
+    const bulkShare = new BulkShare(sync.bulkShare);
     // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
     // claim is timed here and recorded as the batch's first child once there is a batch.
     let claimTiming = { start: 0, end: 0 };
@@ -115,7 +119,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
         const start = performance.now();
         const size = sizer.rows();
         metrics?.syncClaimRows.set(size);
-        const rows = await ops.claim(size, owner, sync.leaseSeconds);
+        const reserve = lanes === 'all' ? bulkShare.reserve(size) : 0;
+        const rows = await ops.claim(size, owner, sync.leaseSeconds, reserve, lanes);
+        bulkShare.took(reserve, rows.filter((r) => r.lane === 'bulk').length);
         claimTiming = { start, end: performance.now() };
         return rows.length > 0 ? rows : null;
       },
@@ -131,7 +137,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
       onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
     });
   };
-  const loops = Array.from({ length: loopCount }, startLoop);
+  const loops = [...Array.from({ length: loopCount }, () => startLoop('all')), startLoop('live')];
   const wake = () => { for (const l of loops) l.wake(); };
 
   const listener = startListener({
@@ -170,6 +176,10 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     const labels = { source: info.sql.sourceKey };
     metrics.queueDepth.set(labels, s.queued);
     metrics.oldestQueuedSeconds.set(labels, s.oldestSeconds);
+    for (const lane of LANES) {
+      metrics.laneDepth.set({ ...labels, lane }, s.lanes[lane].queued);
+      metrics.laneOldestSeconds.set({ ...labels, lane }, s.lanes[lane].oldestSeconds);
+    }
     metrics.deadletterRows.set(labels, s.deadlettered);
   };
   const gaugeTimer = setInterval(() => { refreshGauges().catch(() => undefined); }, Math.max(1000, sync.pollIntervalMs));

@@ -4,7 +4,7 @@
 // every answer (count, dimension, unit length). A backend only says how to phrase a request and read
 // the answer (Dialect).
 import { setTimeout } from 'node:timers/promises';
-import { EncodeError, type EncodeOptions, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
+import { EncodeError, type EncodeOptions, type EncodePriority, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
 import { planChunks, jsonBytes, type ChunkLimits } from './chunking.ts';
 import { isolateFailures } from '../../lib/isolate-failures.ts';
 import { BreakerOpenError, CircuitBreaker } from './circuit-breaker.ts';
@@ -134,7 +134,7 @@ export class RemoteEncoder implements Encoder {
     });
     if (sent.length === 0) return { vectors: [], tokens: 0, truncated: 0 };
     const chunks = planChunks(sent.map(jsonBytes), this.o.limits, this.o.concurrency);
-    const parts = await settleAll(chunks.map(([from, to]) => this.encodeRange(sent, from, to, role, options.signal)));
+    const parts = await settleAll(chunks.map(([from, to]) => this.encodeRange(sent, from, to, role, options.signal, options.priority ?? 'bulk')));
     const vectors: Float32Array[] = [];
     let tokens = 0;
     for (const p of parts) {
@@ -148,9 +148,9 @@ export class RemoteEncoder implements Encoder {
    * Inputs [from, to) in one request; when the remote refuses it, halves (both halves at once) until the
    * refused input stands alone and fails the whole call with its index.
    */
-  private encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined): Promise<Encoded> {
+  private encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined, priority: EncodePriority): Promise<Encoded> {
     return isolateFailures(texts.slice(from, to), {
-      attempt: (piece, at) => this.encodePiece(piece, from + at, role, signal),
+      attempt: (piece, at) => this.encodePiece(piece, from + at, role, signal, priority),
       isolates: (err) => err instanceof Refused,
       failed: (_, err, at) => {
         const { status, message } = err as Refused;
@@ -162,8 +162,8 @@ export class RemoteEncoder implements Encoder {
   }
 
   /** One request for `texts`, the inputs from `from` on; a refusal of the whole request throws Refused. */
-  private async encodePiece(texts: readonly string[], from: number, role: Role, signal: AbortSignal | undefined): Promise<Encoded> {
-    const answer = await this.call(texts, role, signal);
+  private async encodePiece(texts: readonly string[], from: number, role: Role, signal: AbortSignal | undefined, priority: EncodePriority): Promise<Encoded> {
+    const answer = await this.call(texts, role, signal, priority);
     if ('rejected' in answer) throw new Refused(answer.status, answer.message);
     if (!answer.ok) throw new EncodeError(`the remote refused input ${from + answer.index}: ${answer.message}`, 'input', from + answer.index);
     if (answer.vectors.length !== texts.length) {
@@ -196,7 +196,7 @@ export class RemoteEncoder implements Encoder {
   }
 
   /** One request with retries; trips the breaker when the remote stays unreachable or overloaded. */
-  private async call(texts: readonly string[], role: Role, signal: AbortSignal | undefined): Promise<ParsedAnswer | Rejected> {
+  private async call(texts: readonly string[], role: Role, signal: AbortSignal | undefined, priority: EncodePriority = 'bulk'): Promise<ParsedAnswer | Rejected> {
     const { client, dialect, retry, breaker } = this.o;
     const { path, body } = dialect.request(texts, role);
     try {
@@ -223,7 +223,7 @@ export class RemoteEncoder implements Encoder {
             this.notBefore = Math.max(this.notBefore, Date.now() + retryDelayMs(retry, attempt, after));
           }
           return a;
-        });
+        }, priority);
         if (answer.status >= 200 && answer.status < 300) {
           let parsed: ParsedAnswer;
           try {
