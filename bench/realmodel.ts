@@ -9,7 +9,11 @@
 //  2. The service: `embedsync run` on a backlog of lead rows in a throwaway Postgres, with an HTTP client
 //     sending /embed/batch back to back (the encoder saturated by sync and HTTP together): time to the first
 //     vector, leads/s, /health and /metrics latency, a short /embed's latency, SIGTERM time, peak RSS.
-//   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60]
+//  3. Lanes: `embedsync run` on a backlog of lead rows: backlog leads/s with no live traffic, then with one live
+//     insert a second (each live row's write → vector time, p50/p99), with the same phase run by another checkout
+//     (--baseline-root, e.g. the previous release) for comparison in the same run.
+//   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60 --phases encoder,service,lanes
+//          --lanes-seconds 30 --baseline-root ../embedsync-previous]
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -44,6 +48,9 @@ const { values } = parseArgs({
     model: { type: 'string' },
     'texts-file': { type: 'string' },
     'run-seconds': { type: 'string' },
+    phases: { type: 'string', default: 'encoder,service,lanes' },
+    'lanes-seconds': { type: 'string', default: '30' },
+    'baseline-root': { type: 'string' },
   },
 });
 const CORES = availableParallelism();
@@ -210,6 +217,67 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
   });
 }
 
+/**
+ * The lanes phase: `embedsync run` (from checkout `root`) on a backlog; backlog leads/s alone, then beside one live
+ * insert a second, and how long each live row took from its INSERT to its vector.
+ */
+async function lanes(root: string, dir: string, texts: readonly string[], rows: number, seconds: number, log: (s: string) => void): Promise<void> {
+  await withBenchDatabase(async (url) => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
+    await pool.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
+    const env = {
+      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(await freePort()), HOST: '127.0.0.1',
+      EMBEDDING_RUN_SECONDS: String(RUN_SECONDS), EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'warn',
+    };
+    execFileSync(process.execPath, [join(root, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    const run = spawn(process.execPath, [join(root, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    const exited = once(run, 'exit');
+    const embedded = async () => (await pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    while ((await embedded()) === 0) await sleep(100);
+    await sleep(5000); // past the first claims, at the learned pace
+    const rate = async (ms: number, during?: () => Promise<void>) => {
+      const [n0, t0] = [await embedded(), performance.now()];
+      await Promise.all([sleep(ms), during?.()]);
+      return { rows: (await embedded()) - n0, seconds: (performance.now() - t0) / 1000 };
+    };
+    const alone = await rate(seconds * 1000);
+    const latencies: number[] = [];
+    let missed = 0;
+    const live = async () => {
+      const waits: Promise<void>[] = [];
+      for (let i = 0; i < seconds; i++) {
+        const { rows: [row] } = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ($1, $2) RETURNING id`, [`Новый лид ${i}`, texts[i % texts.length]]);
+        const t = performance.now();
+        waits.push((async () => {
+          const until = t + seconds * 1000 + 20_000;
+          while (performance.now() < until) {
+            if ((await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [row!.id])).rowCount) {
+              latencies.push(performance.now() - t);
+              return;
+            }
+            await sleep(20);
+          }
+          missed += 1;
+        })());
+        await sleep(1000);
+      }
+      await Promise.all(waits);
+    };
+    const beside = await rate(seconds * 1000, live);
+    run.kill('SIGTERM');
+    await exited;
+    await pool.end();
+    const backlogRate = (r: { rows: number; seconds: number }, minus = 0) => ((r.rows - minus) / r.seconds).toFixed(1);
+    log(`lanes (${root === ROOT ? 'this checkout' : root}, embedsync run, ${rows} backlog rows, windows of ${seconds} s):`);
+    log(`  backlog alone: ${backlogRate(alone)} leads/s; beside one live insert a second: ${backlogRate(beside, latencies.length)} leads/s`);
+    log(latencies.length
+      ? `  live insert → vector: p50 ${ms(pct(latencies, 0.5))}, p99 ${ms(pct(latencies, 0.99))}, max ${ms(Math.max(...latencies))} (${latencies.length} rows${missed ? `, ${missed} without a vector ${seconds + 20} s after the window began` : ''})`
+      : `  live insert → vector: none of ${missed} live rows had a vector ${seconds + 20} s after the window began`);
+  });
+}
+
 async function main(): Promise<void> {
   if (values.child) {
     const r = await child(JSON.parse(values.child) as Spec, values.model!, values['texts-file']!);
@@ -217,6 +285,7 @@ async function main(): Promise<void> {
     return;
   }
   const log = (s: string) => process.stdout.write(`${s}\n`);
+  const phases = new Set(values.phases.split(','));
   const dir = await ensureModel(Number(values.layers), log);
   const folder = await readModelFolder(dir, 'int8');
   const tok = TextTokenizer.of(folder);
@@ -225,8 +294,15 @@ async function main(): Promise<void> {
   const textsFile = join(mkdtempSync(join(tmpdir(), 'embedsync-bench-')), 'texts.json');
   writeFileSync(textsFile, JSON.stringify(texts));
   const layout = encoderLayout(CORES);
-  const other = layout.sessions > 1 ? { sessions: 1, threads: CORES } : { sessions: CORES, threads: 1 };
   log(`bench:realmodel — ${basename(dir)} (${values.layers} layers, hidden 1024, int8), ${texts.length} texts of 30–200 tokens, ${CORES} cores, runs of ~${RUN_SECONDS} s`);
+  if (phases.has('lanes')) {
+    const lanesSeconds = Number(values['lanes-seconds']);
+    if (values['baseline-root']) await lanes(resolve(values['baseline-root']), dir, texts, Number(values.rows), lanesSeconds, log);
+    await lanes(ROOT, dir, texts, Number(values.rows), lanesSeconds, log);
+  }
+  if (phases.has('service')) await service(dir, texts, Number(values.rows), Number(values.seconds), log);
+  if (!phases.has('encoder')) return;
+  const other = layout.sessions > 1 ? { sessions: 1, threads: CORES } : { sessions: CORES, threads: 1 };
   const line = (label: string, r: Result, ref?: Result) => log(`  ${label.padEnd(52)} ${(r.tokens / r.seconds).toFixed(0).padStart(6)} tokens/s ${(r.texts / r.seconds).toFixed(1).padStart(6)} leads/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
     (ref ? `  ${((r.tokens / r.seconds) / (ref.tokens / ref.seconds) * 100).toFixed(0)}% of ${ref === bare ? 'bare' : 'the default'}` : ''));
   const bare = runChild({ kind: 'bare', sessions: 1, threads: CORES }, dir, textsFile);
@@ -245,7 +321,6 @@ async function main(): Promise<void> {
   line(`encoder default, runs of ~${longer} s instead of ~${RUN_SECONDS} s`, encLonger, encDefault);
   line(`transformers.js pipeline, batches of 32, ${CORES} threads`, tjs, bare);
   log(`  encoder default vs transformers.js: ${((encDefault.tokens / encDefault.seconds) / (tjs.tokens / tjs.seconds)).toFixed(2)}x`);
-  await service(dir, texts, Number(values.rows), Number(values.seconds), log);
 }
 
 await main();

@@ -19,7 +19,6 @@ CREATE OR REPLACE FUNCTION embedsync.{{name:ins}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE n bigint;
 BEGIN
-  SELECT count(*) INTO n FROM new_rows;
   -- A change coalesces with a pending one (new version); a row held under lease keeps its lease, and the
   -- daemon holding it sees the new version and leaves the row queued. Versions come from one sequence, never
   -- reused, so an entry deleted and re-created under the same id can't be mistaken for the one claimed.
@@ -27,7 +26,8 @@ BEGIN
   -- lost its constraint after migrate), must not make the application's own write fail in this trigger.
   -- A due row keeps its due time (it keeps its place, and the update can stay HOT).
   INSERT INTO embedsync.queue AS q (source, id, version, lane)
-  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version'), CASE WHEN n > {{bulk_rows}} THEN 1 ELSE 0 END
+  -- The statement's size (its distinct ids) picks the lane, counted in the same pass.
+  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version'), CASE WHEN count(*) OVER () > {{bulk_rows}} THEN 1 ELSE 0 END
   FROM (SELECT DISTINCT r.{{id}}::text AS id FROM new_rows r WHERE r.{{id}} IS NOT NULL) c
   ON CONFLICT (source, id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),

@@ -194,7 +194,7 @@ test('a live insert during a backlog on a real-sized model gets its vector befor
     assert.ok(left > 50, `the live row waited for the backlog: only ${left} rows were left unembedded`);
     assert.ok(ms < 5000, `live row embedded ${ms} ms after its insert`);
     const fresh = (await metrics.registry.getSingleMetric('embedsync_live_freshness_seconds')!.get()).values;
-    assert.equal(fresh.find((v) => v.metricName === 'embedsync_live_freshness_seconds_count')!.value, 1);
+    assert.equal(fresh.find((v) => (v as { metricName?: string }).metricName === 'embedsync_live_freshness_seconds_count')!.value, 1);
   } finally {
     await t.close();
     await encoder.close();

@@ -1,0 +1,143 @@
+// bench:triggers — what embedsync's triggers cost the application's own writes (prints figures; not a test).
+// One `leads` table migrated with the test model; every figure is bare (DISABLE TRIGGER USER) against embedsync's
+// triggers, in interleaved rounds of the same run, with fsync=off (CPU-bound) and then fsync=on:
+//  1. pgbench, single-row statements, 2 clients: UPDATE of a non-document column, UPDATE of the title, INSERT.
+//  2. Bulk: INSERT of 100,000 rows in 10,000-row statements; UPDATE of 100,000 rows, non-text and text.
+// Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
+//   usage: npm run bench:triggers [-- --rows 20000 --seconds 4 --rounds 3 --bulk 100000]
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig } from '../src/config/index.ts';
+import { createClient } from '../src/db/pool.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
+import { withBenchDatabase } from './bench-database.ts';
+
+const { values } = parseArgs({ options: {
+  rows: { type: 'string', default: '20000' },
+  seconds: { type: 'string', default: '4' },
+  rounds: { type: 'string', default: '3' },
+  bulk: { type: 'string', default: '100000' },
+} });
+const ROWS = Number(values.rows);
+const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
+const BULK = Number(values.bulk);
+
+const SCRIPTS = {
+  'UPDATE leads SET status = status + 1 (no document column)': `\\set id random(1, ${ROWS})\nUPDATE leads SET status = status + 1 WHERE id = :id;\n`,
+  'UPDATE leads SET title = …': `\\set id random(1, ${ROWS})\nUPDATE leads SET title = 'Квартира ' || :id || ' ' || random() WHERE id = :id;\n`,
+  'INSERT INTO leads (title, description) …': `INSERT INTO leads (title, description) VALUES ('Новая квартира у метро', 'Две комнаты, ремонт, звонить после 18:00');\n`,
+} as const;
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+
+function pgbench(url: string, script: string, fsync: boolean): number {
+  const out = execFileSync('pgbench', ['-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], {
+    encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c synchronous_commit=${fsync ? 'on' : 'off'}` }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return Number(/tps = ([0-9.]+)/.exec(out)![1]);
+}
+
+async function setTriggers(db: pg.Client, on: boolean): Promise<void> {
+  await db.query(`ALTER TABLE leads ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+  await db.query('TRUNCATE embedsync.queue');
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+}
+
+async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean): Promise<void> {
+  console.log(`  single-row statements, pgbench 2 clients × ${SECONDS} s, ${ROUNDS} interleaved rounds (TPS with triggers, % of bare):`);
+  for (const [label, text] of Object.entries(SCRIPTS)) {
+    const file = join(dir, `${label.length}.sql`);
+    writeFileSync(file, text);
+    const ratios: number[] = [];
+    const bare: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      await setTriggers(db, false);
+      const b = pgbench(url, file, fsync);
+      await setTriggers(db, true);
+      const t = pgbench(url, file, fsync);
+      bare.push(b);
+      ratios.push(t / b);
+    }
+    console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS)`);
+  }
+}
+
+async function bulk(db: pg.Client): Promise<void> {
+  console.log(`  bulk statements over ${BULK.toLocaleString('en-US')} rows (time with triggers ÷ bare, median of ${ROUNDS}):`);
+  const cases: Record<string, () => Promise<unknown>> = {
+    'INSERT in 10,000-row statements': async () => {
+      for (let done = 0; done < BULK; done += 10_000) {
+        await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g FROM generate_series(1, $1::int) g`, [Math.min(10_000, BULK - done)]);
+      }
+    },
+    'UPDATE of a non-document column': () => db.query('UPDATE bulk_leads SET status = status + 1'),
+    'UPDATE of the title': () => db.query(`UPDATE bulk_leads SET title = title || '!'`),
+  };
+  for (const [label, run] of Object.entries(cases)) {
+    const ratios: number[] = [];
+    let withMs = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      const ms: Record<'bare' | 'with', number> = { bare: 0, with: 0 };
+      for (const mode of ['bare', 'with'] as const) {
+        await db.query(`ALTER TABLE bulk_leads ${mode === 'with' ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+        await db.query('TRUNCATE embedsync.queue');
+        if (label.startsWith('INSERT')) await db.query('TRUNCATE bulk_leads');
+        await db.query('CHECKPOINT');
+        ms[mode] = await timed(run);
+      }
+      ratios.push(ms.with / ms.bare);
+      withMs = ms.with;
+    }
+    const rate = label.startsWith('INSERT') ? `, ${Math.round(BULK / (withMs / 1000)).toLocaleString('en-US')} rows/s with triggers` : '';
+    console.log(`    ${label.padEnd(58)} ${median(ratios).toFixed(2)}×  (rounds ${ratios.map((x) => x.toFixed(2)).join(', ')}${rate})`);
+  }
+}
+
+async function main(): Promise<void> {
+  await withBenchDatabase(async (url) => {
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    const dir = mkdtempSync(join(tmpdir(), 'embedsync-bench-triggers-'));
+    try {
+      await db.query('CREATE EXTENSION IF NOT EXISTS vector');
+      for (const t of ['leads', 'bulk_leads']) {
+        await db.query(`CREATE TABLE ${t} (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
+          status int NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now())`);
+      }
+      await db.query(`INSERT INTO leads (title, description, city, price) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт', 'Москва', g FROM generate_series(1, $1::int) g`, [ROWS]);
+      for (const table of ['leads', 'bulk_leads']) {
+        const config = loadConfig({ EMBEDSYNC_TABLE: table, DATABASE_URL: url });
+        const c = createClient({ databaseUrl: url });
+        await c.connect();
+        await migrateSchema(c, config.source, { name: 'bench', checksum: 'bench000000000000'.slice(0, 16), dimensions: 64 }).finally(() => c.end());
+      }
+      await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g FROM generate_series(1, $1::int) g`, [BULK]);
+      await db.query('VACUUM ANALYZE');
+      console.log(`bench:triggers — leads of ${ROWS.toLocaleString('en-US')} rows, embedsync's triggers against bare, same run`);
+      for (const fsync of [false, true]) {
+        await db.query(`ALTER SYSTEM SET fsync = ${fsync ? 'on' : 'off'}`);
+        await db.query('SELECT pg_reload_conf()');
+        console.log(`fsync=${fsync ? 'on' : 'off'}${fsync ? '' : ' (CPU-bound)'}:`);
+        await singleRow(db, url, dir, fsync);
+        await bulk(db);
+      }
+    } finally {
+      await db.query('ALTER SYSTEM RESET fsync').catch(() => undefined);
+      await db.query('SELECT pg_reload_conf()').catch(() => undefined);
+      await db.end();
+    }
+  });
+}
+
+await main();
