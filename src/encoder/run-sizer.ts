@@ -57,10 +57,12 @@ export class RunSizer {
     this.#tokensPerSecond = initialTokensPerSecond;
   }
 
-  /** Sync claims are sized from this: while urgent work is about, to the short runs' length. */
+  /**
+   * Sync claims are sized from this, at the full run length even while runs are short: a claim's database round
+   * trips are paid once for all its runs, and urgent runs pass the waiting ones anyway.
+   */
   get pace(): Pace {
-    const runSeconds = this.interactiveRuns?.active() ? Math.min(this.runSeconds, this.interactiveRuns.runSeconds) : this.runSeconds;
-    return { tokensPerSecond: this.#tokensPerSecond, runSeconds, parallelRuns: this.parallelRuns };
+    return { tokensPerSecond: this.#tokensPerSecond, runSeconds: this.runSeconds, parallelRuns: this.parallelRuns };
   }
 
   /** Learns from a finished run; the first few count more, so a guess is replaced quickly. */

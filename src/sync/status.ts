@@ -5,7 +5,7 @@ import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { queueOps, type QueueStats } from '../queue/queue.ts';
+import { LANES, queueOps, type QueueStats } from '../queue/queue.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
 import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
 
@@ -75,6 +75,7 @@ export function formatStatus(s: SyncStatus): string {
     `table          ${s.table}`,
     `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
     `queue          ${s.queue.queued} queued, ${s.queue.leased} leased, oldest ${age}`,
+    `lanes          ${LANES.map((l) => `${l} ${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${s.rows.total} total: ${s.rows.current} current, ${s.rows.stale} stale, ${s.rows.missing} missing, ${s.rows.blank} blank`,
     ...(s.rows.stale > 0 ? [`re-embedding   ${pct(s.rows.current + s.rows.blank, s.rows.total)} done, ${s.rows.stale} rows left (new model checksum)`] : []),
