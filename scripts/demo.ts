@@ -57,8 +57,9 @@ if (port !== config.http.port) {
 }
 
 const controller = new AbortController();
-process.once('SIGINT', () => controller.abort());
-process.once('SIGTERM', () => controller.abort());
+// `on`, not `once`: Ctrl-C in a terminal reaches this process twice (from the terminal, and passed on by start.sh).
+process.on('SIGINT', () => controller.abort());
+process.on('SIGTERM', () => controller.abort());
 const service = runService({
   config, sync: true, http: true, signal: controller.signal, logger: createLogger('warn'),
   loadEncoder: async () => encoder,
