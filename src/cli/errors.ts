@@ -1,6 +1,7 @@
 // Turns a failure into the message a user can act on: which setting led there and how to fix it. Postgres's
 // DETAIL and HINT are kept; a message that already carries the `embedsync:` prefix does not get a second one.
 import { DEFAULT_MODEL } from '../config/index.ts';
+import { isNotMigrated } from '../db/pg-errors.ts';
 
 export interface ErrorSettings {
   /** DATABASE_URL as configured (undefined: libpq's PG* variables). */
@@ -45,6 +46,8 @@ export function explainError(err: unknown, s: ErrorSettings): string {
   // By name: importing the downloader (and its checkpoint importer) would slow every command's start.
   if ((err as Error)?.name === 'HubUnreachableError') return hubUnreachable(message, s);
   const extra = [e?.detail ? `DETAIL: ${e.detail}` : '', e?.hint ? `HINT: ${e.hint}` : ''].filter(Boolean);
+  // One of embedsync's own tables, functions or its schema missing: not migrated (or by an older version).
+  if (isNotMigrated(err) && /\bembedsync"?\.|schema "embedsync"/.test(message)) extra.push('fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
   return [message, ...extra.map((x) => `  ${x}`)].join('\n');
 }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createPool, type Queryable } from '../db/pool.ts';
 import { quoteIdent } from '../db/quote.ts';
+import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
 import { textOperand, UsageError, type Command } from './context.ts';
@@ -18,7 +19,9 @@ export interface SearchHit {
 }
 
 export async function searchRows(db: Queryable, config: Config, encoder: Encoder, text: string, limit: number, minScore = 0): Promise<SearchHit[]> {
+  await requireInstalled(db, ['state', 'queue']);
   const info = await inspectSource(db, config.source);
+  requireSourceMigrated(info);
   const s = info.sql;
   const q = (await encoder.encode([text], 'query')).vectors[0]!;
   const { rows } = await db.query<{ id: string; score: number; document: string }>(
