@@ -54,7 +54,8 @@ async function main(): Promise<number> {
     argv: rest,
     env: process.env,
     config: () => (config ??= loadConfig(process.env, {
-      configFile: process.env.EMBEDSYNC_CONFIG ?? join(process.cwd(), 'embedsync.config.json'),
+      configFile: process.env.EMBEDSYNC_CONFIG || join(process.cwd(), 'embedsync.config.json'),
+      configFileRequired: Boolean(process.env.EMBEDSYNC_CONFIG),
       cores: availableParallelism(),
       homeDir: process.env.HOME ?? process.cwd(),
     })),
