@@ -86,6 +86,10 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     // Migrated, the same commands work; a table not migrated next to one that is still says what to run.
     const migrated = await cli(['migrate'], env);
     assert.equal(migrated.code, 0, migrated.stderr);
+    // As README and docs/search.md say: the functions' key column is `id`, whatever the table calls its key.
+    const joined = await client.query(`SELECT s.id, s.score, l.title FROM embedsync.similar_to(gen_random_uuid(), 5) s
+                                       JOIN listings l ON l.listing_id = s.id`);
+    assert.deepEqual(joined.fields.map((f) => f.name), ['id', 'score', 'title']);
     const [search, index, dead] = await Promise.all([cli(['search', 'flat'], env), cli(['index', 'status'], env), cli(['deadletter', 'list'], env)]);
     for (const r of [search, index, dead]) assert.equal(r.code, 0, r.stderr);
     const other = await cli(['search', 'flat'], { ...env, EMBEDSYNC_TABLE: 'listing_photos', EMBEDSYNC_ID_COLUMN: 'photo_id', EMBEDSYNC_TEXT_COLUMNS: 'caption' });
