@@ -20,10 +20,11 @@ type Done = (err: Error | null, body?: unknown) => void;
 
 /**
  * 413 naming where the route's limit comes from. `shapeUnknown`: POST /embed refused on its Content-Length alone,
- * before the body could show whether it is one text or TEI's list, so both limits and the way out are named.
+ * before the body could show whether it is one text or TEI's list, so both limits and the way out are named (unless
+ * BODY_LIMIT_BYTES, the cap of every route, is what refused it).
  */
 export function tooLarge(limit: number, limits: BodyLimits, shapeUnknown = false): HttpError {
-  if (shapeUnknown) {
+  if (shapeUnknown && limit !== limits.batch) {
     return new HttpError('too_large', `request body is larger than POST /embed takes: one text of MAX_TEXT_LENGTH characters fits in ${limits.single} bytes, ` +
       `TEI's list of inputs in ${limits.teiEmbed}; send many texts to /embed/batch, POST / or /v1/embeddings (up to BODY_LIMIT_BYTES, ${limits.batch} bytes), ` +
       'and cut a longer text to MAX_TEXT_LENGTH characters');
