@@ -56,6 +56,9 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
       assert.equal(r.code, 1, `${r.args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, 'embedsync: embedsync is not installed in this database: run `embedsync migrate` first\n', r.args.join(' '));
     }
+    // search says so before it loads (or downloads) a model: here a hub id with no hub to reach.
+    const noHub = await cli(['search', 'flat'], { ...env, EMBEDDING_MODEL: 'some-org/some-model', HF_ENDPOINT: 'http://127.0.0.1:1' });
+    assert.equal(noHub.stderr, 'embedsync: embedsync is not installed in this database: run `embedsync migrate` first\n');
 
     // The defaults (id, title, description) on a table keyed by listing_id: the key and the text columns are named.
     const defaults = await cli(['migrate'], { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'listings' });
