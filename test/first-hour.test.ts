@@ -76,7 +76,7 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     ]);
     for (const r of [missing, run]) {
       assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, 'embedsync: source table "public"."listing" does not exist (EMBEDSYNC_TABLE): the tables nearest by name are listings, listing_photos, nokey\n');
+      assert.equal(r.stderr, 'embedsync: source table "public"."listing" does not exist (EMBEDSYNC_TABLE): tables here, nearest by name first: listings, listing_photos, nokey\n');
     }
 
     // doctor: a table without a key is flagged with the statement that mends it (migrate would refuse it).

@@ -11,7 +11,7 @@ function settingName(t: QualifiedName): string {
   return t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
 }
 
-/** "nearest tables: …" (or that there are none) for a table that does not exist. */
+/** Up to three tables of this database, nearest by name first (or that there are none), for a table that does not exist. */
 export async function tableHint(db: Queryable, table: QualifiedName): Promise<string> {
   const { rows } = await db.query<{ schema: string; name: string }>(loadSql('source-tables'));
   if (rows.length === 0) return 'this database has no tables: create the table, or point DATABASE_URL at the database that has it';
@@ -25,7 +25,7 @@ export async function tableHint(db: Queryable, table: QualifiedName): Promise<st
       if (r.name === name && !seen.has(s) && near.length < 3) { seen.add(s); near.push(s); }
     }
   }
-  return `the tables nearest by name are ${near.join(', ')}`;
+  return `tables here, nearest by name first: ${near.join(', ')}`;
 }
 
 /** What to set EMBEDSYNC_ID_COLUMN to, from the table's primary key. */
