@@ -20,7 +20,7 @@ import { freePort } from './free-port.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 /** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
-const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l USING (id) ORDER BY s.score DESC;';
+const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC;';
 let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: process.env.HOME ?? '.' });
 
 let encoder: Encoder;
@@ -57,8 +57,9 @@ if (port !== config.http.port) {
 }
 
 const controller = new AbortController();
-process.once('SIGINT', () => controller.abort());
-process.once('SIGTERM', () => controller.abort());
+// `on`, not `once`: Ctrl-C in a terminal reaches this process twice (from the terminal, and passed on by start.sh).
+process.on('SIGINT', () => controller.abort());
+process.on('SIGTERM', () => controller.abort());
 const service = runService({
   config, sync: true, http: true, signal: controller.signal, logger: createLogger('warn'),
   loadEncoder: async () => encoder,

@@ -2,7 +2,17 @@
 # Installs what embedsync's tests and demo need on a Debian bookworm machine:
 # PostgreSQL 15 server, pgvector (built from Debian's own source package, since
 # bookworm does not package it) and redis-server. Idempotent: each step checks first.
+#   usage: scripts/setup.sh [--deploy-tools]
+# --deploy-tools (npm test passes it when it runs test/deploy-*.test.ts) also installs Debian's prometheus and
+# docker-compose packages, whose promtool and docker-compose check deploy/ statically; the demo does not need them.
 set -euo pipefail
+deploy_tools=0
+for arg in "$@"; do
+  case "$arg" in
+    --deploy-tools) deploy_tools=1 ;;
+    *) echo "usage: scripts/setup.sh [--deploy-tools]" >&2; exit 2 ;;
+  esac
+done
 
 PG_MAJOR="${PG_MAJOR:-15}"
 PG_BIN="/usr/lib/postgresql/${PG_MAJOR}/bin"
@@ -33,7 +43,7 @@ need_pkg() {
 need_pkg "postgresql-${PG_MAJOR}" "postgresql-client-${PG_MAJOR}" redis-server
 # Static checks of deploy/: promtool (prometheus package) checks and unit-tests the alert rules, docker-compose
 # parses docker-compose.yml without a Docker engine. Neither service is started.
-need_pkg prometheus docker-compose
+if [ "$deploy_tools" -eq 1 ]; then need_pkg prometheus docker-compose; fi
 
 sharedir="$("${PG_BIN}/pg_config" --sharedir 2>/dev/null || echo /usr/share/postgresql/${PG_MAJOR})"
 if [ -f "${sharedir}/extension/vector.control" ]; then

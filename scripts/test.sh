@@ -4,7 +4,8 @@
 #   usage: npm test [-- test/some.test.ts ...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# The deploy/ checks need promtool and docker-compose: installed when those tests are among the files run.
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q 'deploy-'; then bash scripts/setup.sh --deploy-tools; else bash scripts/setup.sh; fi
 [ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci
 
 pgdir="$(mktemp -d /tmp/embedsync-test-pg.XXXXXX)"

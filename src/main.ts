@@ -35,8 +35,12 @@ async function main(): Promise<number> {
 
   const controller = new AbortController();
   let signals = 0;
+  let firstSignalAt = 0;
   const onSignal = (sig: NodeJS.Signals) => {
+    // One Ctrl-C under `npm run` arrives twice at once (from the terminal, and passed on by npm): that is one request.
+    if (signals > 0 && Date.now() - firstSignalAt < 500) return;
     signals += 1;
+    if (signals === 1) firstSignalAt = Date.now();
     if (signals > 1) {
       process.stderr.write(`embedsync: second ${sig}, exiting now\n`);
       process.exit(130);
@@ -50,7 +54,8 @@ async function main(): Promise<number> {
     argv: rest,
     env: process.env,
     config: () => (config ??= loadConfig(process.env, {
-      configFile: process.env.EMBEDSYNC_CONFIG ?? join(process.cwd(), 'embedsync.config.json'),
+      configFile: process.env.EMBEDSYNC_CONFIG || join(process.cwd(), 'embedsync.config.json'),
+      configFileRequired: Boolean(process.env.EMBEDSYNC_CONFIG),
       cores: availableParallelism(),
       homeDir: process.env.HOME ?? process.cwd(),
     })),

@@ -176,7 +176,8 @@ test('errors name the setting and the fix: database, hub, non-text column, not m
   const pgError = Object.assign(new Error('function embedsync.similar_to(integer, integer) does not exist'),
     { code: '42883', hint: 'No function matches the given name and argument types.', detail: 'schema embedsync is empty' });
   assert.equal(explainError(pgError, settings),
-    'function embedsync.similar_to(integer, integer) does not exist\n  DETAIL: schema embedsync is empty\n  HINT: No function matches the given name and argument types.');
+    'function embedsync.similar_to(integer, integer) does not exist\n  DETAIL: schema embedsync is empty\n  HINT: No function matches the given name and argument types.\n' +
+    '  fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
   assert.equal(explainError(new Error('embedsync: embedsync: text cut'), settings), 'text cut');
   // Without DATABASE_URL the message says where libpq's variables pointed.
   const viaPg = explainError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:6543'), { code: 'ECONNREFUSED' }),

@@ -248,7 +248,7 @@ test('createEncoder takes the model from the configuration', async () => {
   } finally {
     await e.close();
   }
-  await assert.rejects(createEncoder({ ...cfg.model, model: 'not a model' }), /neither an existing folder nor a hub id/);
+  await assert.rejects(createEncoder({ ...cfg.model, model: 'not a model' }), /model folder .*not a model does not exist \(EMBEDDING_MODEL=not a model, and it is not a hub id/);
 });
 
 test('truncation at the left keeps the special tokens, the prompt and the end of the text', async () => {

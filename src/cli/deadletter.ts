@@ -1,6 +1,7 @@
 // `embedsync deadletter list [--json] [--limit N]` and `deadletter retry (--all | ID...)`.
 import { parseArgs } from 'node:util';
 import { createPool } from '../db/pool.ts';
+import { requireInstalled } from '../db/installed.ts';
 import { sourceKeyOf } from '../db/source-sql.ts';
 import { listDeadLetters, retryDeadLetters } from '../queue/deadletter.ts';
 import { UsageError, type Command } from './context.ts';
@@ -29,6 +30,7 @@ export const deadletterCommand: Command = async (ctx) => {
   const sourceKey = sourceKeyOf(config.source);
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-deadletter' });
   try {
+    await requireInstalled(pool, ['queue', 'deadletter']);
     if (sub === 'retry') {
       const n = await retryDeadLetters(pool, sourceKey, v.all ? undefined : parsed.positionals);
       ctx.stdout.write(`${n} row${n === 1 ? '' : 's'} moved back to the queue\n`);

@@ -8,7 +8,7 @@ import type { ModelState } from '../db/model-state.ts';
 import { readModelState } from '../db/state-repository.ts';
 import { createClient } from '../db/pool.ts';
 import { loadSql } from '../db/sql-template.ts';
-import { inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
+import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
 import { getIndexStatus } from '../db/vector-index.ts';
 import { queueOps } from '../queue/queue.ts';
 import { UsageError, type Command, type CommandContext } from './context.ts';
@@ -71,10 +71,15 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
     let info: SourceInfo | undefined;
     try {
       info = await inspectSource(client, config.source);
-      add({ ok: true, name: 'source table', found: `${table}, id column ${config.source.idColumn} (${info.sql.idType})` });
+      // The id column names one row (primary key or unique, not null): migrate refuses the table otherwise.
+      await checkIdColumn(client, config.source);
+      add({ ok: true, name: 'source table', found: `${table}, id column ${config.source.idColumn} (${info.sql.idType}), one row per id` });
     } catch (err) {
       if (!(err instanceof SourceError)) throw err;
-      add({ ok: false, name: 'source table', found: err.message, fix: 'set EMBEDSYNC_TABLE, EMBEDSYNC_ID_COLUMN and EMBEDSYNC_TEXT_COLUMNS to your table (docs/configuration.md)' });
+      add({ ok: false, name: 'source table', found: err.fix ? err.message.replace(` Add it with: ${err.fix}`, '') : err.message,
+        fix: err.fix ?? 'set EMBEDSYNC_TABLE, EMBEDSYNC_ID_COLUMN and EMBEDSYNC_TEXT_COLUMNS to your table (docs/configuration.md)' });
+      // Not a table migrate would take: its schema and trigger checks would only repeat this.
+      info = undefined;
     }
     const installed = (await client.query<{ ok: boolean }>(loadSql('doctor-installed'))).rows[0]!.ok;
     const migrated = info !== undefined && installed && info.missingColumns.length === 0;

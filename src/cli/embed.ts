@@ -1,6 +1,7 @@
 // `embedsync embed "text" [--query] [--model DIR]`: one embedding as JSON on stdout. `-` (or no text with
 // stdin piped in) reads the text from stdin: the way in for long texts.
 import { parseArgs } from 'node:util';
+import { textProblem } from '../http/text-checks.ts';
 import { textOperand, UsageError, type Command } from './context.ts';
 import { encoderFromContext } from './model-args.ts';
 
@@ -18,6 +19,9 @@ export const embedCommand: Command = async (ctx) => {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
   const text = await textOperand(ctx, parsed.positionals, USAGE);
+  // The HTTP API's rules (400 there): an empty or blank text has nothing to embed, a NUL cannot be stored.
+  const problem = textProblem(text, parsed.positionals[0] === undefined || parsed.positionals[0] === '-' ? 'the text on stdin' : 'the text');
+  if (problem) throw new UsageError(`${problem}\n${USAGE}`);
   const encoder = await encoderFromContext(ctx, parsed.values.model);
   try {
     const result = await encoder.encode([text], parsed.values.query ? 'query' : 'document');

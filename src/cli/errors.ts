@@ -1,6 +1,7 @@
 // Turns a failure into the message a user can act on: which setting led there and how to fix it. Postgres's
 // DETAIL and HINT are kept; a message that already carries the `embedsync:` prefix does not get a second one.
 import { DEFAULT_MODEL } from '../config/index.ts';
+import { isNotMigrated } from '../db/pg-errors.ts';
 
 export interface ErrorSettings {
   /** DATABASE_URL as configured (undefined: libpq's PG* variables). */
@@ -44,7 +45,11 @@ export function explainError(err: unknown, s: ErrorSettings): string {
   }
   // By name: importing the downloader (and its checkpoint importer) would slow every command's start.
   if ((err as Error)?.name === 'HubUnreachableError') return hubUnreachable(message, s);
+  if ((err as Error)?.name === 'ModelFolderError') return `${message}\n${MODEL_FOLDER_FIX}`;
+  if ((err as Error)?.name === 'HubDownloadError') return `${message}\n${folderHint(s)}${MODEL_FOLDER_FIX}`;
   const extra = [e?.detail ? `DETAIL: ${e.detail}` : '', e?.hint ? `HINT: ${e.hint}` : ''].filter(Boolean);
+  // One of embedsync's own tables, functions or its schema missing: not migrated (or by an older version).
+  if (isNotMigrated(err) && /\bembedsync"?\.|schema "embedsync"/.test(message)) extra.push('fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
   return [message, ...extra.map((x) => `  ${x}`)].join('\n');
 }
 
@@ -58,13 +63,22 @@ function databaseUnreachable(message: string, code: string, s: ErrorSettings): s
     '(or unset it and use PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)';
 }
 
+/** What a model folder holds and the ways to get one: the fix line of a missing or incomplete folder. */
+const MODEL_FOLDER_FIX =
+  '  fix: set EMBEDDING_MODEL to a local model folder (onnx/model.onnx, tokenizer.json, config.json): one copied from a machine\n' +
+  '  that has it (~/.cache/embedsync/), or `embedsync model import <checkpoint folder>`; to try the pipeline, the random-weight\n' +
+  '  test model: `npx embedsync model make-test ./test-model && export EMBEDDING_MODEL=$PWD/test-model`. See docs/models.md.';
+
 function hubUnreachable(message: string, s: ErrorSettings): string {
   const model = s.model ?? DEFAULT_MODEL;
   return `${message}\n` +
     `  EMBEDDING_MODEL=${model} is a model hub id, and the hub (HF_ENDPOINT=${s.hfEndpoint ?? 'https://huggingface.co'}) cannot be reached from here.\n` +
-    '  fix: set EMBEDDING_MODEL to a local model folder (model.onnx, tokenizer.json, config.json): one copied from a machine\n' +
-    '  that has it (~/.cache/embedsync/), or `embedsync model import <checkpoint folder>`; to try the pipeline, the random-weight\n' +
-    '  test model: `npx embedsync model make-test ./test-model && export EMBEDDING_MODEL=$PWD/test-model`. See docs/models.md.';
+    `${folderHint(s)}${MODEL_FOLDER_FIX}`;
+}
+
+/** A hub id that may have been meant as a folder (`models/mine`): how to say it is one. */
+function folderHint(s: ErrorSettings): string {
+  return s.model && s.model !== DEFAULT_MODEL ? `  (a folder named ${s.model}? Write it as ./${s.model} or an absolute path.)\n` : '';
 }
 
 function stripPrefix(m: string): string {

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { createClient } from '../db/pool.ts';
 import { readModelState } from '../db/state-repository.ts';
+import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, getIndexStatus, type IndexStatus } from '../db/vector-index.ts';
 import { UsageError, type Command } from './context.ts';
@@ -16,7 +17,9 @@ export async function indexStatus(config: Config): Promise<IndexStatus> {
   const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-index' });
   await client.connect();
   try {
+    await requireInstalled(client, ['state', 'vector_index']);
     const info = await inspectSource(client, config.source);
+    requireSourceMigrated(info);
     return await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicy(config));
   } finally {
     await client.end();
@@ -54,7 +57,9 @@ export const indexCommand: Command = async (ctx) => {
   const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-index' });
   await client.connect();
   try {
+    await requireInstalled(client, ['state', 'vector_index']);
     const info = await inspectSource(client, config.source);
+    requireSourceMigrated(info);
     const state = await readModelState(client, info.sql.sourceKey);
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), {
       force: values.force, dimensions: state?.dimensions ?? info.embeddingDimensions ?? 0,

@@ -11,6 +11,7 @@ import { backoff } from '../lib/backoff.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { createClient, createPool } from '../db/pool.ts';
+import { SourceError } from '../db/source-info.ts';
 import { NotMigratedError, startSyncDaemon, type SyncDaemon } from '../sync/daemon.ts';
 import { getSyncStatus } from '../sync/status.ts';
 import { ModelChangedError } from '../sync/model-watch.ts';
@@ -101,7 +102,8 @@ async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, 
     try {
       return await start();
     } catch (err) {
-      if (err instanceof NotMigratedError) throw err;
+      // Not migrated, or the configured table or columns are not there: retrying cannot help.
+      if (err instanceof NotMigratedError || err instanceof SourceError) throw err;
       logger.warn({ event: 'sync_start_retry', attempt, error: (err as Error).message }, 'database not reachable; retrying');
       // An abort ends the wait; the loop's condition then stops it.
       await sleep(START_RETRY.delayMs(attempt - 1), undefined, { signal }).catch(() => undefined);

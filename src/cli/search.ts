@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createPool, type Queryable } from '../db/pool.ts';
 import { quoteIdent } from '../db/quote.ts';
+import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
 import { textOperand, UsageError, type Command } from './context.ts';
@@ -18,7 +19,9 @@ export interface SearchHit {
 }
 
 export async function searchRows(db: Queryable, config: Config, encoder: Encoder, text: string, limit: number, minScore = 0): Promise<SearchHit[]> {
+  await requireInstalled(db, ['state', 'queue']);
   const info = await inspectSource(db, config.source);
+  requireSourceMigrated(info);
   const s = info.sql;
   const q = (await encoder.encode([text], 'query')).vectors[0]!;
   const { rows } = await db.query<{ id: string; score: number; document: string }>(
@@ -49,10 +52,14 @@ export const searchCommand: Command = async (ctx) => {
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
   if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
   const config = ctx.config();
-  const { createEncoder } = await import('../encoder/index.ts');
-  const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-search' });
+  let encoder: Encoder | undefined;
   try {
+    // The database first: "run migrate first" (or a missing table) before seconds of model loading, or a download.
+    await requireInstalled(pool, ['state', 'queue']);
+    requireSourceMigrated(await inspectSource(pool, config.source));
+    const { createEncoder } = await import('../encoder/index.ts');
+    encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
     const hits = await searchRows(pool, config, encoder, text, limit, minScore);
     if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(hits)}\n`);
     else if (hits.length === 0) ctx.stdout.write('no rows found\n');
@@ -63,7 +70,7 @@ export const searchCommand: Command = async (ctx) => {
     return 0;
   } finally {
     await pool.end();
-    await encoder.close();
+    await encoder?.close();
   }
 };
 

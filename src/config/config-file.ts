@@ -11,9 +11,16 @@ export function definedOnly(env: Env): Record<string, string> {
   return out;
 }
 
-/** The settings of the file at `path` as strings (lists joined by commas); {} when there is none. */
-export function readConfigFile(path: string | undefined, problems: string[]): Record<string, string> {
-  if (!path || !existsSync(path)) return {};
+/**
+ * The settings of the file at `path` as strings (lists joined by commas); {} when there is none. A `required`
+ * file (named by EMBEDSYNC_CONFIG) that is missing is a problem: its settings would be silently ignored.
+ */
+export function readConfigFile(path: string | undefined, problems: string[], required = false): Record<string, string> {
+  if (!path) return {};
+  if (!existsSync(path)) {
+    if (required) problems.push(`EMBEDSYNC_CONFIG names ${path}, which does not exist: correct the path, or unset EMBEDSYNC_CONFIG`);
+    return {};
+  }
   let data: unknown;
   try {
     data = JSON.parse(readFileSync(path, 'utf8'));

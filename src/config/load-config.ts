@@ -21,6 +21,8 @@ export class ConfigError extends Error {
 export interface LoadOptions {
   /** Path of embedsync.config.json; read when it exists. */
   readonly configFile?: string;
+  /** The path was given (EMBEDSYNC_CONFIG): a missing file is a problem, not a default to skip. */
+  readonly configFileRequired?: boolean;
   /** The machine's cores: EMBEDDING_SESSIONS × EMBEDDING_THREADS are chosen from them (encoderLayout). */
   readonly cores?: number;
   readonly homeDir?: string;
@@ -29,7 +31,7 @@ export interface LoadOptions {
 /** Builds a Config from env (+ config file); throws ConfigError listing every problem. */
 export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const problems: string[] = [];
-  const merged: Record<string, string | undefined> = { ...readConfigFile(options.configFile, problems), ...definedOnly(env) };
+  const merged: Record<string, string | undefined> = { ...readConfigFile(options.configFile, problems, options.configFileRequired), ...definedOnly(env) };
 
   const raw = (key: string): string | undefined => {
     const v = merged[key];

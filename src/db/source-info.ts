@@ -2,6 +2,7 @@
 import type { SourceConfig } from '../config/index.ts';
 import { quoteIdent, quoteQualified } from './quote.ts';
 import type { Queryable } from './pool.ts';
+import { idColumnHint, tableHint, textColumnHint } from './source-hints.ts';
 import { sourceSql, type SourceSql } from './source-sql.ts';
 
 export interface SourceInfo {
@@ -17,6 +18,12 @@ export const TEXT_TYPES = ['text', 'varchar', 'bpchar', 'citext', 'name'] as con
 
 export class SourceError extends Error {
   override name = 'SourceError';
+  /** The statement or setting that mends it, when there is one (doctor prints it as the fix line). */
+  readonly fix: string | undefined;
+  constructor(message: string, fix?: string) {
+    super(message);
+    this.fix = fix;
+  }
 }
 
 export async function inspectSource(db: Queryable, source: SourceConfig): Promise<SourceInfo> {
@@ -27,15 +34,16 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
     [rel],
   );
-  if (rows.length === 0) throw new SourceError(`source table ${rel} does not exist (EMBEDSYNC_TABLE)`);
+  if (rows.length === 0) throw new SourceError(`source table ${rel} does not exist (EMBEDSYNC_TABLE): ${await tableHint(db, source.table)}`);
   const col = new Map(rows.map((r) => [r.attname, r]));
   const problems: string[] = [];
   const id = col.get(source.idColumn);
-  if (!id) problems.push(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) does not exist in ${rel}`);
+  if (!id) problems.push(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) does not exist in ${rel}: ${await idColumnHint(db, rel, [...col.keys()])}`);
   if (source.documentSql === undefined) {
+    const textColumns = rows.filter((r) => (TEXT_TYPES as readonly string[]).includes(r.typname)).map((r) => r.attname);
     for (const c of source.textColumns) {
       const t = col.get(c);
-      if (!t) problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) does not exist in ${rel}`);
+      if (!t) problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) does not exist in ${rel}: ${textColumnHint(c, textColumns)}`);
       else if (!(TEXT_TYPES as readonly string[]).includes(t.typname)) {
         problems.push(`text column ${c} (EMBEDSYNC_TEXT_COLUMNS) is ${t.type}; allowed are text, character varying, character, citext: ` +
           `drop it from EMBEDSYNC_TEXT_COLUMNS, or build the document with EMBEDSYNC_DOCUMENT_SQL (e.g. title || ' ' || ${c}::text)`);
@@ -44,7 +52,7 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
   }
   const emb = col.get(source.embeddingColumn);
   if (emb && emb.typname !== 'vector') problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector`);
-  if (problems.length) throw new SourceError(problems.join('; '));
+  if (problems.length) throw new SourceError(problems.join('\n  '));
   const managed = [source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn];
   return {
     sql: sourceSql(source, id!.type),
@@ -78,5 +86,5 @@ export async function checkIdColumn(db: Queryable, source: SourceConfig): Promis
   const what = [!r.is_unique && 'is not unique (no primary key or unique index on it alone)', !r.not_null && 'allows NULL']
     .filter(Boolean).join(' and ');
   throw new SourceError(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) of ${rel} ${what}: embedsync needs one row per id, ` +
-    `or the application's own writes could fail. Add it with: ${fix}`);
+    `or the application's own writes could fail. Add it with: ${fix}`, fix);
 }

@@ -12,6 +12,8 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
   'row-coverage', 'source-columns', 'source-install', 'document-columns',
+  // What the catalog offers when a configured table or column is missing (src/db/source-hints.ts).
+  'source-tables', 'source-primary-key',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).

@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { createLocalEncoder } from './local-encoder.ts';
+import { ModelFolderError } from './model-folder.ts';
 import type { RemoteLogger } from './remote/index.ts';
 import type { Encoder } from './types.ts';
 import type { WorkerExit } from './worker-pool.ts';
@@ -58,11 +59,18 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
 }
 
 async function resolveModelDir(model: ModelConfig, opts: CreateEncoderOptions): Promise<{ path: string; name: string }> {
-  const local = isAbsolute(model.model) ? model.model : resolve(opts.cwd ?? '.', model.model);
-  if (await stat(local).then((s) => s.isDirectory(), () => false)) return { path: local, name: model.model };
+  const cwd = opts.cwd ?? '.';
+  const local = isAbsolute(model.model) ? model.model : resolve(cwd, model.model);
+  const isDir = (p: string) => stat(p).then((s) => s.isDirectory(), () => false);
+  if (await isDir(local)) return { path: local, name: model.model };
   const { parseHubId, downloadModel } = await import('../model/hub-download.ts');
   const hub = parseHubId(model.model);
-  if (!hub) throw new Error(`EMBEDDING_MODEL ${JSON.stringify(model.model)} is neither an existing folder nor a hub id (org/name[@revision])`);
+  // `models/mine` has a hub id's shape; it is a path when it says so (./, ../, /, ~) or its first folder is here.
+  const pathLike = /^(\.{1,2}\/|\/|~)/.test(model.model) || await isDir(resolve(cwd, model.model.split('/')[0]!));
+  if (!hub || pathLike) {
+    throw new ModelFolderError(`model folder ${local} does not exist (EMBEDDING_MODEL=${model.model}` +
+      `${hub ? '; not taken for a hub id, since it names a local path' : ', and it is not a hub id org/name[@revision] either'})`);
+  }
   const path = await downloadModel(hub, {
     endpoint: model.hfEndpoint, token: model.hfToken, cacheDir: model.cacheDir, dtype: model.dtype,
     ...(opts.progress ? { progress: opts.progress } : {}), ...(opts.signal ? { signal: opts.signal } : {}),

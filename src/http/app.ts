@@ -6,6 +6,7 @@ import { EmbeddingCache } from '../cache/index.ts';
 import { installHttpTracing } from '../tracing/index.ts';
 import { createKeyCheck } from './auth.ts';
 import { bodyLimits } from './body-limits.ts';
+import { recordRouteMethods } from './route-methods.ts';
 import { installJsonParser, tooLarge } from './body-parser.ts';
 import type { RouteContext } from './context.ts';
 import type { HttpDeps } from './deps.ts';
@@ -101,12 +102,19 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     app.setErrorHandler((err: FastifyError, request, reply) => {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small, limits) as unknown as FastifyError);
+        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small, limits, request.routeOptions.config.teiShape === true) as unknown as FastifyError);
       }
       return sendError(request, reply, err);
     });
-    app.setNotFoundHandler((request, reply) =>
-      sendError(request, reply, new HttpError('not_found', `no route ${request.method} ${request.url.split('?', 1)[0]!.slice(0, 200)}`) as unknown as FastifyError));
+    const methodsOf = recordRouteMethods(app);
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?', 1)[0]!;
+      const methods = methodsOf(path);
+      const err = methods.length > 0
+        ? new HttpError('method_not_allowed', `${request.method} is not served on ${path.slice(0, 200)}; it answers ${methods.join(', ')}`, { allow: methods.join(', ') })
+        : new HttpError('not_found', `no route ${request.method} ${path.slice(0, 200)}`);
+      return sendError(request, reply, err as unknown as FastifyError);
+    });
 
     observeRequests(app, metrics);
     const keys = createKeyCheck(http.apiKey);

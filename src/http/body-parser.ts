@@ -18,8 +18,17 @@ export interface BodyOptions {
 
 type Done = (err: Error | null, body?: unknown) => void;
 
-/** 413 naming where the route's limit comes from. */
-export function tooLarge(limit: number, limits: BodyLimits): HttpError {
+/**
+ * 413 naming where the route's limit comes from. `shapeUnknown`: POST /embed refused on its Content-Length alone,
+ * before the body could show whether it is one text or TEI's list, so both limits and the way out are named (unless
+ * BODY_LIMIT_BYTES, the cap of every route, is what refused it).
+ */
+export function tooLarge(limit: number, limits: BodyLimits, shapeUnknown = false): HttpError {
+  if (shapeUnknown && limit !== limits.batch) {
+    return new HttpError('too_large', `request body is larger than POST /embed takes: one text of MAX_TEXT_LENGTH characters fits in ${limits.single} bytes, ` +
+      `TEI's list of inputs in ${limits.teiEmbed}; send many texts to /embed/batch, POST / or /v1/embeddings (up to BODY_LIMIT_BYTES, ${limits.batch} bytes), ` +
+      'and cut a longer text to MAX_TEXT_LENGTH characters');
+  }
   const why = limit === limits.batch ? 'BODY_LIMIT_BYTES'
     : limit === limits.single ? 'one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings'
       : limit === limits.teiEmbed ? 'TEI\'s payload limit for a list of inputs; send more to /embed/batch, POST / or /v1/embeddings'
@@ -51,7 +60,7 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
     const { drain } = options.limits;
     const declared = Number(request.headers['content-length']);
     // Too big to be worth draining: answer now (Fastify closes the connection after the answer).
-    if (declared > Math.max(limit, drain)) return done(tooLarge(limit, options.limits));
+    if (declared > Math.max(limit, drain)) return done(tooLarge(limit, options.limits, !shapeKnown));
     const chunks: Buffer[] = [];
     let received = 0;
     let finished = false;

@@ -3,13 +3,13 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 export const ERROR_KINDS = [
-  'validation', 'too_large', 'unsupported_media', 'auth', 'not_found', 'body_timeout', 'rate_limit', 'overloaded',
-  'timeout', 'unavailable', 'internal',
+  'validation', 'too_large', 'unsupported_media', 'auth', 'not_found', 'method_not_allowed', 'body_timeout', 'rate_limit',
+  'overloaded', 'timeout', 'unavailable', 'internal',
 ] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 const STATUS: Readonly<Record<ErrorKind, number>> = {
-  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, body_timeout: 408, rate_limit: 429,
+  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, method_not_allowed: 405, body_timeout: 408, rate_limit: 429,
   overloaded: 503, timeout: 503, unavailable: 503, internal: 500,
 };
 
@@ -45,12 +45,12 @@ export function dialectOf(request: FastifyRequest): Dialect {
 
 const OPENAI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'invalid_request_error', too_large: 'invalid_request_error', unsupported_media: 'invalid_request_error',
-  auth: 'authentication_error', not_found: 'invalid_request_error', body_timeout: 'invalid_request_error', rate_limit: 'rate_limit_error',
+  auth: 'authentication_error', not_found: 'invalid_request_error', method_not_allowed: 'invalid_request_error', body_timeout: 'invalid_request_error', rate_limit: 'rate_limit_error',
   overloaded: 'server_error', timeout: 'server_error', unavailable: 'server_error', internal: 'server_error',
 };
 const TEI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'Validation', too_large: 'Validation', unsupported_media: 'Validation', auth: 'Unauthorized',
-  not_found: 'Validation', body_timeout: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded', timeout: 'Backend',
+  not_found: 'Validation', method_not_allowed: 'Validation', body_timeout: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded', timeout: 'Backend',
   unavailable: 'Unhealthy', internal: 'Backend',
 };
 

@@ -8,7 +8,7 @@ import type { SourceConfig, SyncConfig } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { inspectSource, SourceError } from '../db/source-info.ts';
+import { inspectSource } from '../db/source-info.ts';
 import { isNotMigrated } from '../db/pg-errors.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
 import { LANES, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
@@ -63,10 +63,8 @@ export class NotMigratedError extends Error {
 
 export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon> {
   const { pool, encoder, source, sync, logger, metrics } = o;
-  const info = await inspectSource(pool, source).catch((err: unknown) => {
-    if (err instanceof SourceError) throw new NotMigratedError(`${err.message}; run \`embedsync migrate\` first`);
-    throw err;
-  });
+  // A missing table or column (SourceError) is a setting to correct, not a migration to run: it reaches the caller as it is.
+  const info = await inspectSource(pool, source);
   // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.
   const st = await readModelState(pool, info.sql.sourceKey).catch((err: unknown) => {
     if (isNotMigrated(err)) return undefined;

@@ -8,6 +8,7 @@ import type { SourceSql } from '../db/source-sql.ts';
 import { LANES, queueOps, type QueueStats } from '../queue/queue.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
 import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
+import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 
 export interface SyncStatus {
   readonly table: string;
@@ -48,11 +49,9 @@ export interface SweepStatus {
 export type StatusProvider = () => Promise<SyncStatus>;
 
 export async function getSyncStatus(db: Queryable, source: SourceConfig): Promise<SyncStatus> {
-  if (!await hasSchemaTable(db, 'queue')) throw new Error('embedsync is not installed in this database: run `embedsync migrate` first');
+  await requireInstalled(db, ['state', 'queue', 'deadletter']);
   const info = await inspectSource(db, source);
-  if (info.missingColumns.length > 0) {
-    throw new Error(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): run \`embedsync migrate\` first`);
-  }
+  requireSourceMigrated(info);
   const st = await readModelState(db, info.sql.sourceKey);
   const queue = await queueOps(db, info.sql, 0).stats();
   const cov = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
