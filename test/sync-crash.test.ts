@@ -13,7 +13,7 @@ test('kill -9 mid-batch: the batch is reclaimed after the lease and completed', 
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
     await waitFor('child encoding', async () => out.includes('encoding'), 15_000);
-    const leased = await t.pool.query(`SELECT 1 FROM embedsync.queue WHERE lease_owner = 'doomed' AND next_attempt_at > now()`);
+    const leased = await t.pool.query(`SELECT 1 FROM embedsync.queue WHERE lease_owner LIKE 'doomed/%' AND next_attempt_at > now()`);
     assert.equal(leased.rowCount, 40, 'the whole batch is under the dead daemon\'s lease');
     child.kill('SIGKILL');
     await once(child, 'exit');

@@ -123,6 +123,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     documentPrompt: merged['EMBEDDING_DOCUMENT_PROMPT'],
     // Both sides keep some of the encoder: 0 or 1 would let one starve the other.
     syncShare: get('EMBEDSYNC_SYNC_SHARE', DEFAULT_SYNC_SHARE, (s) => parseNumber(s, 0.05, 0.95)),
+    crashDrillText: raw('EMBEDSYNC_CRASH_DRILL_TEXT'),
   };
 
   const maxBatchSize = int('MAX_BATCH_SIZE', 128, 1, 10_000);

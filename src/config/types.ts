@@ -58,6 +58,11 @@ export interface ModelConfig {
   readonly documentPrompt: string | undefined;
   /** Local backend: the sync worker's share of the encoder's time while the HTTP API wants it too. */
   readonly syncShare: number;
+  /**
+   * Crash drills only (EMBEDSYNC_CRASH_DRILL_TEXT): a text containing this ends the whole process at once, as a
+   * native crash in ONNX Runtime or an out-of-memory kill would. Never set in production.
+   */
+  readonly crashDrillText: string | undefined;
 }
 
 export interface SyncConfig {

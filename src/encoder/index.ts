@@ -53,6 +53,7 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
     prompts: { query: model.queryPrompt, document: model.documentPrompt },
     syncShare: model.syncShare,
+    ...(model.crashDrillText ? { crashDrillText: model.crashDrillText } : {}),
   });
 }
 

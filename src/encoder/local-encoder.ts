@@ -32,6 +32,8 @@ export interface LocalEncoderOptions {
   /** The sync worker's share of the encoder's time while the HTTP API wants it too (EMBEDSYNC_SYNC_SHARE). */
   readonly syncShare?: number;
   readonly onWorkerExit?: (e: WorkerExit) => void;
+  /** Crash drills: a text containing this ends the process (EMBEDSYNC_CRASH_DRILL_TEXT). */
+  readonly crashDrillText?: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
       folder, onnxPath: join(opts.dir, folder.onnxFile), sessions, threads: opts.threads, scheduler,
       runTimeoutMs: opts.runTimeoutMs ?? 120_000,
       ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
+      ...(opts.crashDrillText ? { crashDrillText: opts.crashDrillText } : {}),
     });
   } catch (err) {
     if (err instanceof TokenizerLoadError) {
