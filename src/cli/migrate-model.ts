@@ -5,6 +5,7 @@
 import type { Config } from '../config/index.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
+import { checkServerVersions } from '../db/server-versions.ts';
 import { migrateSchema } from '../migration/schema-install.ts';
 import { detectModelChange, rowsToEmbed, type Detected } from '../migration/plan.ts';
 import { measureEncodeRate } from '../migration/encode-rate.ts';
@@ -52,6 +53,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
   const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-migrate' });
   await client.connect();
   try {
+    // A server the schema cannot live on is refused before anything, --dry-run included (it says which version is needed).
+    await checkServerVersions(client);
     if (o.dryRun) return { handled: true, lines: await plan(client, o, await detectModelChange(client, config.source, model)) };
     // Every path that changes columns runs under the migrate lock, and looks at the state only once it holds
     // it: --abort or --in-place must never drop shadow columns under a migration another migrate is running.
