@@ -193,6 +193,8 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const query: number[] = [];
     let batches = 0;
     const until = async (fn: () => Promise<void>) => { while (performance.now() < stopAt) await fn(); };
+    // A failed request ends the bench, and the service with it (it would hold the output pipe open).
+    const killRun = () => { if (run.exitCode === null && run.signalCode === null) run.kill('SIGKILL'); };
     await Promise.all([
       until(async () => { health.push(await timed(`${base}/health`)); health.push(await timed(`${base}/metrics`)); await new Promise((r) => setTimeout(r, 100)); }),
       until(async () => {
@@ -204,7 +206,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
         await timed(`${base}/embed/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items, role: 'document' }) });
         batches += 1;
       }),
-    ]);
+    ]).catch((err: unknown) => { killRun(); throw err; });
     const leadsPerS = ((await embedded()) - startCount) / ((performance.now() - windowStart) / 1000);
     const term = performance.now();
     run.kill('SIGTERM');
