@@ -131,7 +131,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
         await ops.fail(split.bury.map((b) => ({ id: b.row.id, error: b.error })), loopOwner, 0, sync.retryBaseMs);
         for (const b of split.bury) onFailure({ id: b.row.id, error: b.error, deadLettered: true });
       }
-      gate.found(split.ends > 0);
+      // Only a loop that claimed alone may open the gate: a side-by-side claim without suspects says nothing
+      // about the suspects another loop has just given back.
+      if (split.ends > 0 || pass.exclusive) gate.found(split.ends > 0);
       if (split.ends > 0 && !pass.exclusive) {
         // Suspects while other loops may hold rows: all back, and claim again once this loop is alone.
         await ops.release(claimed.filter((r) => !split.bury.some((b) => b.row === r)).map((r) => r.id), loopOwner, 0);
