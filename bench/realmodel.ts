@@ -10,6 +10,7 @@
 //     sending /embed/batch back to back (the encoder saturated by sync and HTTP together): time to the first
 //     vector, leads/s, /health and /metrics latency, a short /embed's latency, SIGTERM time, peak RSS.
 //   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60]
+//          npm run bench:realmodel -- --service-only --memory-limit 1GiB   (the service as it sizes itself to 1 GiB)
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';

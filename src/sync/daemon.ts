@@ -34,7 +34,7 @@ export interface SyncDaemonOptions {
   readonly sync: SyncConfig;
   readonly logger: Logger;
   readonly metrics?: Metrics;
-  /** Lease owner name; defaults to host:random. */
+  /** Lease owner name, defaults to host:random; claim loop i holds its leases as `<owner>/<i>`. */
   readonly owner?: string;
   readonly listenerHeartbeatMs?: number;
   /** migrate recorded another model than this daemon's: it writes nothing from now on (model-watch.ts). */
