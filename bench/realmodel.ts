@@ -174,7 +174,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const run = spawn(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = once(run, 'exit');
     // The encoder's choice of sessions and its memory estimate (logged once at start).
-    let choice: { sessions?: number; threads?: number; estimate_mb?: number; limit_mb?: number; limit_source?: string } = {};
+    let choice: { sessions?: number; threads?: number; estimate_mib?: number; limit_mib?: number; limit_source?: string } = {};
     let pending = '';
     run.stdout.on('data', (b: Buffer) => {
       const lines = (pending + b.toString()).split('\n');
@@ -217,7 +217,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;
     await pool.end();
     log(`service (embedsync run, ${choice.sessions} sessions × ${choice.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
-    log(`  memory: limit ${choice.limit_mb} MiB (${choice.limit_source}), expected peak ~${choice.estimate_mb} MiB`);
+    log(`  memory: limit ${choice.limit_mib} MiB (${choice.limit_source}), expected peak ~${choice.estimate_mib} MiB`);
     log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);
     log(`  /health + /metrics: p50 ${ms(pct(health, 0.5))}, p99 ${ms(pct(health, 0.99))}, max ${ms(Math.max(...health))} (${health.length} probes)`);
     log(`  short /embed: p50 ${ms(pct(query, 0.5))}, p99 ${ms(pct(query, 0.99))}, max ${ms(Math.max(...query))} (${query.length} queries)`);

@@ -71,8 +71,8 @@ async function sessionsThatFit(opts: LocalEncoderOptions, onnxPath: string, toke
     : { ...wanted, estimateBytes: estimatePeakBytes(wanted.sessions, { weights, tokenizerJson }), reduced: false, tight: false };
   const mb = (b: number) => Math.round(b / 2 ** 20);
   const fields = {
-    event: 'encoder_memory', sessions: fit.sessions, threads: fit.threads, estimate_mb: mb(fit.estimateBytes),
-    limit_mb: mb(limit.bytes), limit_source: limit.source, ...(fit.reduced ? { sessions_for_cores: wanted.sessions } : {}),
+    event: 'encoder_memory', sessions: fit.sessions, threads: fit.threads, estimate_mib: mb(fit.estimateBytes),
+    limit_mib: mb(limit.bytes), limit_source: limit.source, ...(fit.reduced ? { sessions_for_cores: wanted.sessions } : {}),
   };
   const what = `${fit.sessions} encoder session${fit.sessions === 1 ? '' : 's'} × ${fit.threads} thread${fit.threads === 1 ? '' : 's'}: ` +
     `expected peak ~${mb(fit.estimateBytes)} MB of ${mb(limit.bytes)} MB (${limit.source})`;
