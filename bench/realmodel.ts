@@ -14,6 +14,7 @@
 //     (--baseline-root, e.g. the previous release) for comparison in the same run.
 //   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60 --phases encoder,service,lanes
 //          --lanes-seconds 30 --baseline-root ../embedsync-previous]
+//          npm run bench:realmodel -- --service-only --memory-limit 1GiB   (the service as it sizes itself to 1 GiB)
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -51,6 +52,9 @@ const { values } = parseArgs({
     phases: { type: 'string', default: 'encoder,service,lanes' },
     'lanes-seconds': { type: 'string', default: '30' },
     'baseline-root': { type: 'string' },
+    // The service phase only, told this memory limit (EMBEDSYNC_MEMORY_LIMIT): the sessions it chooses, its peak RSS.
+    'memory-limit': { type: 'string' },
+    'service-only': { type: 'boolean', default: false },
   },
 });
 const CORES = availableParallelism();
@@ -169,12 +173,21 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const port = await freePort();
     const env = {
       ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(port), HOST: '127.0.0.1', EMBEDDING_RUN_SECONDS: String(RUN_SECONDS),
-      EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'warn', RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', CACHE_ENABLED: 'false',
+      EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'info',
+      ...(values['memory-limit'] ? { EMBEDSYNC_MEMORY_LIMIT: values['memory-limit'] } : {}), RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', CACHE_ENABLED: 'false',
     };
     execFileSync(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     const started = performance.now();
-    const run = spawn(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const run = spawn(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = once(run, 'exit');
+    // The encoder's choice of sessions and its memory estimate (logged once at start).
+    let choice: { sessions?: number; threads?: number; estimate_mib?: number; limit_mib?: number; limit_source?: string } = {};
+    let pending = '';
+    run.stdout.on('data', (b: Buffer) => {
+      const lines = (pending + b.toString()).split('\n');
+      pending = lines.pop()!;
+      for (const l of lines) if (l.includes('"encoder_memory"')) choice = JSON.parse(l) as typeof choice;
+    });
     let peak = 0;
     const rssTimer = setInterval(() => { peak = Math.max(peak, rssOf(run.pid!)); }, 250);
     const embedded = async () => (await pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n;
@@ -188,6 +201,8 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const query: number[] = [];
     let batches = 0;
     const until = async (fn: () => Promise<void>) => { while (performance.now() < stopAt) await fn(); };
+    // A failed request ends the bench, and the service with it (it would hold the output pipe open).
+    const killRun = () => { if (run.exitCode === null && run.signalCode === null) run.kill('SIGKILL'); };
     await Promise.all([
       until(async () => { health.push(await timed(`${base}/health`)); health.push(await timed(`${base}/metrics`)); await new Promise((r) => setTimeout(r, 100)); }),
       until(async () => {
@@ -199,7 +214,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
         await timed(`${base}/embed/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items, role: 'document' }) });
         batches += 1;
       }),
-    ]);
+    ]).catch((err: unknown) => { killRun(); throw err; });
     const leadsPerS = ((await embedded()) - startCount) / ((performance.now() - windowStart) / 1000);
     const term = performance.now();
     run.kill('SIGTERM');
@@ -208,8 +223,8 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     clearInterval(rssTimer);
     const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;
     await pool.end();
-    const layout = encoderLayout(CORES);
-    log(`service (embedsync run, ${layout.sessions} sessions × ${layout.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
+    log(`service (embedsync run, ${choice.sessions} sessions × ${choice.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
+    log(`  memory: limit ${choice.limit_mib} MiB (${choice.limit_source}), expected peak ~${choice.estimate_mib} MiB`);
     log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);
     log(`  /health + /metrics: p50 ${ms(pct(health, 0.5))}, p99 ${ms(pct(health, 0.99))}, max ${ms(Math.max(...health))} (${health.length} probes)`);
     log(`  short /embed: p50 ${ms(pct(query, 0.5))}, p99 ${ms(pct(query, 0.99))}, max ${ms(Math.max(...query))} (${query.length} queries)`);
@@ -293,6 +308,11 @@ async function main(): Promise<void> {
   const texts = mixedTexts({ count: Number(values.texts), minTokens: 30, maxTokens: 200, tokens: count, seed: 21 });
   const textsFile = join(mkdtempSync(join(tmpdir(), 'embedsync-bench-')), 'texts.json');
   writeFileSync(textsFile, JSON.stringify(texts));
+  if (values['service-only']) {
+    log(`bench:realmodel (service only) — ${basename(dir)} (${values.layers} layers, int8), ${CORES} cores, runs of ~${RUN_SECONDS} s`);
+    await service(dir, texts, Number(values.rows), Number(values.seconds), log);
+    return;
+  }
   const layout = encoderLayout(CORES);
   log(`bench:realmodel — ${basename(dir)} (${values.layers} layers, hidden 1024, int8), ${texts.length} texts of 30–200 tokens, ${CORES} cores, runs of ~${RUN_SECONDS} s`);
   if (phases.has('lanes')) {

@@ -5,7 +5,9 @@
 -- Each lane is one range scan of queue_lane_due (source, lane, next_attempt_at) that stops at the batch size;
 -- SKIP LOCKED lets several daemons claim side by side. The up to $1 rows a lane scan locks but the batch does
 -- not take are unlocked when this statement commits. The lease *is* next_attempt_at (pushed to the lease
--- expiry), so rows of a daemon that died become due again by themselves, with no separate reaper.
+-- expiry), so rows of a daemon that died become due again by themselves, with no separate reaper. `claims`
+-- counts the claim (an outcome takes it off again), so a claim the process never settled shows when the row
+-- comes back.
 WITH live AS (
   SELECT id, next_attempt_at FROM embedsync.queue
   WHERE source = $4 AND lane = 0 AND next_attempt_at <= now()
@@ -27,7 +29,7 @@ WITH live AS (
   (SELECT id FROM bulk ORDER BY next_attempt_at LIMIT $1 - (SELECT live_rows FROM take))
 )
 UPDATE embedsync.queue q
-SET lease_owner = $2, next_attempt_at = clock_timestamp() + make_interval(secs => $3)
+SET lease_owner = $2, next_attempt_at = clock_timestamp() + make_interval(secs => $3), claims = q.claims + 1
 FROM due
 WHERE q.source = $4 AND q.id = due.id
-RETURNING q.id, q.version::text AS version, q.attempts, q.last_error, q.lane
+RETURNING q.id, q.version::text AS version, q.attempts, q.last_error, q.lane, q.claims

@@ -1,7 +1,7 @@
 -- Records a failed attempt for each of $1 (with error $2[i]) of source $6 still leased by $3. Below $4 attempts the row is
 -- retried after an exponential backoff from $5 ms (capped at an hour, with jitter so failures do not retry
 -- in lockstep); at $4 it moves to the dead-letter table. Both branches see the same snapshot and their
--- conditions are disjoint, so each row goes exactly one way.
+-- conditions are disjoint, so each row goes exactly one way. A retried row's claim is settled (claims - 1).
 WITH f AS (
   SELECT * FROM unnest($1::text[], $2::text[]) AS f(id, error)
 ), dead AS (
@@ -15,7 +15,7 @@ WITH f AS (
   RETURNING x.id
 ), retried AS (
   UPDATE embedsync.queue q
-  SET attempts = q.attempts + 1, last_error = f.error, lease_owner = NULL,
+  SET attempts = q.attempts + 1, last_error = f.error, lease_owner = NULL, claims = greatest(q.claims - 1, 0),
       next_attempt_at = clock_timestamp()
         + make_interval(secs => least(3600, $5 / 1000.0 * 2 ^ q.attempts) * (0.75 + random() * 0.5))
   FROM f

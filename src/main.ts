@@ -1,9 +1,9 @@
 // Composition root: the only module that touches `process` (argv, env, signals, exit codes).
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { isatty } from 'node:tty';
-import { ConfigError, loadConfig, type Config } from './config/index.ts';
+import { ConfigError, loadConfig, readMemoryLimit, type Config } from './config/index.ts';
 import { UsageError, type Command, type CommandContext } from './cli/context.ts';
 import { argvProblem, COMMANDS, commandUsage, usage, wantsHelp } from './cli/commands.ts';
 import { explainError } from './cli/errors.ts';
@@ -57,6 +57,7 @@ async function main(): Promise<number> {
       configFile: process.env.EMBEDSYNC_CONFIG || join(process.cwd(), 'embedsync.config.json'),
       configFileRequired: Boolean(process.env.EMBEDSYNC_CONFIG),
       cores: availableParallelism(),
+      memory: readMemoryLimit({ machineBytes: totalmem() }),
       homeDir: process.env.HOME ?? process.cwd(),
     })),
     stdout: process.stdout,

@@ -10,6 +10,7 @@ import { createClient } from '../db/pool.ts';
 import { loadSql } from '../db/sql-template.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
 import { getIndexStatus } from '../db/vector-index.ts';
+import { pgvectorProblem, postgresProblem, readServerVersions, type ServerVersions } from '../db/server-versions.ts';
 import { queueOps } from '../queue/queue.ts';
 import { UsageError, type Command, type CommandContext } from './context.ts';
 import { explainError } from './errors.ts';
@@ -43,6 +44,20 @@ export const doctorCommand: Command = async (ctx) => {
   return failed ? 1 : 0;
 };
 
+/** The database and pgvector checks: found, and against what the schema needs (src/db/server-versions.ts). */
+export function versionChecks(v: ServerVersions, where: string): Check[] {
+  const server = postgresProblem(v);
+  const vector = pgvectorProblem(v);
+  return [
+    server ? { ok: false, name: 'database', found: `PostgreSQL ${v.server}, ${where}`, fix: server }
+      : { ok: true, name: 'database', found: `PostgreSQL ${v.server}, ${where}` },
+    vector ? { ok: false, name: 'pgvector', found: `pgvector ${v.pgvectorInstalled ?? `${v.pgvectorAvailable} (available, not installed)`}`, fix: vector }
+      : v.pgvectorInstalled ? { ok: true, name: 'pgvector', found: `pgvector ${v.pgvectorInstalled}` }
+        : v.pgvectorAvailable ? { ok: false, name: 'pgvector', found: `pgvector ${v.pgvectorAvailable} is available but not installed in this database`, fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
+          : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server', fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' },
+  ];
+}
+
 export function formatCheck(c: Check): string {
   return `${c.ok ? '✔' : '✘'} ${c.name.padEnd(16)} ${c.found}${c.ok || !c.fix ? '' : `\n  ${' '.repeat(16)} fix: ${c.fix}`}`;
 }
@@ -60,12 +75,7 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
   }
   try {
     const v = (await client.query<{ v: string; u: string; db: string }>(loadSql('doctor-server'))).rows[0]!;
-    add({ ok: true, name: 'database', found: `PostgreSQL ${v.v}, database ${v.db} as ${v.u}` });
-
-    const ext = (await client.query<{ installed: string | null; available: string | null }>(loadSql('doctor-pgvector'))).rows[0]!;
-    add(ext.installed ? { ok: true, name: 'pgvector', found: `pgvector ${ext.installed}` }
-      : ext.available ? { ok: false, name: 'pgvector', found: `pgvector ${ext.available} is available but not installed in this database`, fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
-        : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server', fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' });
+    for (const c of versionChecks(await readServerVersions(client), `database ${v.db} as ${v.u}`)) add(c);
 
     const table = quoteQualified(config.source.table);
     let info: SourceInfo | undefined;

@@ -5,6 +5,7 @@
 import type { Config } from '../config/index.ts';
 import type { Encoder, ModelInfo } from '../encoder/types.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
+import { checkServerVersions } from '../db/server-versions.ts';
 import { migrateSchema } from '../migration/schema-install.ts';
 import { detectModelChange, rowsToEmbed, type Detected } from '../migration/plan.ts';
 import { measureEncodeRate } from '../migration/encode-rate.ts';
@@ -52,57 +53,67 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
   const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-migrate' });
   await client.connect();
   try {
-    const d = await detectModelChange(client, config.source, model);
-    if (o.dryRun) return { handled: true, lines: await plan(client, o, d) };
-    if (o.abort) {
-      const done = d.state ? await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs) : false;
-      return { handled: true, lines: [done ? `migration to ${d.state!.migration!.model} aborted; shadow columns dropped` : 'no migration under way'] };
-    }
-    // Before --in-place drops anything (migrateSchema checks it again for the plain path).
-    await checkIdColumn(client, config.source);
-    if (d.change.kind === 'reembed' && o.inPlace) {
-      // The plain migrate records the new model: rows become stale and the daemon re-embeds them. An unfinished
-      // shadow migration to it goes first, or daemons of the new model would go on filling its columns.
-      if (d.state?.migration) await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs);
-      return { handled: false, lines: [`in place: ${d.info.sql.sourceKey} now takes ${model.name} vectors; rows embedded by ` +
-        `${d.change.fromChecksum} are stale and skipped by search until the daemon has re-embedded them`, nextSteps(config, d.change.fromChecksum)] };
-    }
-    if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed') return { handled: false, lines: [] };
-    if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
-      // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
-      await dropVectorColumns(client, config.source, d.info);
-      const lines = [`in place: dropped the vector(${d.change.fromDimensions}) column and its index; rows are re-embedded from scratch`];
-      return { handled: false, lines: d.state ? [...lines, nextSteps(config, d.state.checksum)] : lines };
-    }
-    if (!d.state) return { handled: false, lines: [] };
+    // A server the schema cannot live on is refused before anything, --dry-run included (it says which version is needed).
+    await checkServerVersions(client);
+    if (o.dryRun) return { handled: true, lines: await plan(client, o, await detectModelChange(client, config.source, model)) };
+    // Every path that changes columns runs under the migrate lock, and looks at the state only once it holds
+    // it: --abort or --in-place must never drop shadow columns under a migration another migrate is running.
     await takeMigrateLock(client);
     try {
-      // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
-      await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });
-      const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
-      const r = await runShadowMigration({
-        client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicy(config),
-        onBackfill: (p) => bar.update(p.scanned, p.total),
-        onStep: (step) => { if (step === 'backfilled') bar.finish(); },
-        ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
-      });
-      bar.finish();
-      const lines = [
-        `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
-          (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
-        ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
-        `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
-        // Built on the shadow column; it carries the usual name since the swap.
-        ...(r.index ? [indexLine({ ...r.index, name: vectorIndexName(d.info.sql, config.source.embeddingColumn) })] : []),
-        nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
-      ];
-      return { handled: true, lines, shadow: r };
+      return await changeModel(client, o, await detectModelChange(client, config.source, model));
     } finally {
       await releaseMigrateLock(client);
     }
   } finally {
     await client.end();
   }
+}
+
+/** The paths of a model change, with the migrate lock held. */
+async function changeModel(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<ModelMigrationOutcome> {
+  const { config, encoder } = o;
+  const model = encoder.info;
+  if (o.abort) {
+    const done = d.state ? await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs) : false;
+    return { handled: true, lines: [done ? `migration to ${d.state!.migration!.model} aborted; shadow columns dropped` : 'no migration under way'] };
+  }
+  // Before --in-place drops anything (migrateSchema checks it again for the plain path).
+  await checkIdColumn(client, config.source);
+  if (d.change.kind === 'reembed' && o.inPlace) {
+    // The plain migrate records the new model: rows become stale and the daemon re-embeds them. An unfinished
+    // shadow migration to it goes first, or daemons of the new model would go on filling its columns.
+    if (d.state?.migration) await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs);
+    return { handled: false, lines: [`in place: ${d.info.sql.sourceKey} now takes ${model.name} vectors; rows embedded by ` +
+      `${d.change.fromChecksum} are stale and skipped by search until the daemon has re-embedded them`, nextSteps(config, d.change.fromChecksum)] };
+  }
+  if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed') return { handled: false, lines: [] };
+  if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
+    // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
+    await dropVectorColumns(client, config.source, d.info);
+    const lines = [`in place: dropped the vector(${d.change.fromDimensions}) column and its index; rows are re-embedded from scratch`];
+    return { handled: false, lines: d.state ? [...lines, nextSteps(config, d.state.checksum)] : lines };
+  }
+  if (!d.state) return { handled: false, lines: [] };
+  // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
+  await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });
+  const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
+  const r = await runShadowMigration({
+    client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicy(config),
+    onBackfill: (p) => bar.update(p.scanned, p.total),
+    onStep: (step) => { if (step === 'backfilled') bar.finish(); },
+    ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
+  });
+  bar.finish();
+  const lines = [
+    `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
+      (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
+    ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
+    `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
+    // Built on the shadow column; it carries the usual name since the swap.
+    ...(r.index ? [indexLine({ ...r.index, name: vectorIndexName(d.info.sql, config.source.embeddingColumn) })] : []),
+    nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
+  ];
+  return { handled: true, lines, shadow: r };
 }
 
 /** After the plain migrate: (re)installs the search functions and builds the index when it is due. */

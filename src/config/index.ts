@@ -3,4 +3,5 @@ export * from './defaults.ts';
 export * from './types.ts';
 export * from './load-config.ts';
 export * from './identifiers.ts';
+export * from './memory-limit.ts';
 export type { RateLimit } from './parsers.ts';

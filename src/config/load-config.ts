@@ -5,6 +5,7 @@ import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, type Backend, type Dtype, ty
 import { definedOnly, readConfigFile } from './config-file.ts';
 import { DEFAULT_BULK_ROWS, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
+import { parseMemorySize, type MemoryLimit } from './memory-limit.ts';
 import {
   parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parsePromptNames, parseRate, parseUrl, type Parsed,
 } from './parsers.ts';
@@ -26,6 +27,8 @@ export interface LoadOptions {
   /** The machine's cores: EMBEDDING_SESSIONS × EMBEDDING_THREADS are chosen from them (encoderLayout). */
   readonly cores?: number;
   readonly homeDir?: string;
+  /** The memory limit where embedsync runs (readMemoryLimit); EMBEDSYNC_MEMORY_LIMIT overrides it. */
+  readonly memory?: MemoryLimit;
 }
 
 /** Builds a Config from env (+ config file); throws ConfigError listing every problem. */
@@ -127,6 +130,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     // Both sides keep some of the encoder: 0 or 1 would let one starve the other.
     syncShare: get('EMBEDSYNC_SYNC_SHARE', DEFAULT_SYNC_SHARE, (s) => parseNumber(s, 0.05, 0.95)),
     interactiveRunSeconds: get('EMBEDDING_INTERACTIVE_RUN_SECONDS', DEFAULT_INTERACTIVE_RUN_SECONDS, (s) => parseNumber(s, 0.01, 60)),
+    crashDrillText: raw('EMBEDSYNC_CRASH_DRILL_TEXT'),
+    memoryLimit: get('EMBEDSYNC_MEMORY_LIMIT', options.memory, (s) => {
+      const r = parseMemorySize(s);
+      return r.ok ? { ok: true, value: { bytes: r.value, source: 'EMBEDSYNC_MEMORY_LIMIT' as const } } : r;
+    }),
+    autoSessions: sessionsSet ? undefined : { cores, threadsSet },
   };
 
   const maxBatchSize = int('MAX_BATCH_SIZE', 128, 1, 10_000);

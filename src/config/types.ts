@@ -2,6 +2,7 @@
 import type { Backend, Dtype, IndexKind, LogLevel } from './choices.ts';
 import type { QualifiedName } from './identifiers.ts';
 import type { RateLimit } from './parsers.ts';
+import type { MemoryLimit } from './memory-limit.ts';
 
 export interface SourceConfig {
   readonly table: QualifiedName;
@@ -62,6 +63,18 @@ export interface ModelConfig {
   readonly syncShare: number;
   /** Run length while interactive work (queries, live rows) is about (EMBEDDING_INTERACTIVE_RUN_SECONDS). */
   readonly interactiveRunSeconds: number;
+  /**
+   * Crash drills only (EMBEDSYNC_CRASH_DRILL_TEXT): a text containing this ends the whole process at once, as a
+   * native crash in ONNX Runtime or an out-of-memory kill would. Never set in production.
+   */
+  readonly crashDrillText: string | undefined;
+  /** The memory embedsync may use (EMBEDSYNC_MEMORY_LIMIT, else the container's limit or the machine's memory). */
+  readonly memoryLimit: MemoryLimit | undefined;
+  /**
+   * Set when EMBEDDING_SESSIONS is not: the local encoder may run fewer sessions than `sessions` so that its
+   * expected peak stays under 80% of memoryLimit (src/encoder/memory-fit.ts); threads then follow the cores.
+   */
+  readonly autoSessions: { readonly cores: number; readonly threadsSet: boolean } | undefined;
 }
 
 export interface SyncConfig {

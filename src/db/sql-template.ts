@@ -26,7 +26,7 @@ export const SQL_FILES = [
   'session-statement-timeout-off', 'session-statement-timeout-reset',
   // Queue side: sweep rows, dead letters, wake-ups, search defaults and doctor's checks.
   'sweep-rows', 'notify', 'deadletter-list', 'deadletter-retry', 'vector-type-oid', 'search-default-claim',
-  'search-default-read', 'doctor-server', 'doctor-pgvector', 'doctor-installed', 'doctor-triggers', 'doctor-privileges',
+  'search-default-read', 'doctor-server', 'server-versions', 'doctor-installed', 'doctor-triggers', 'doctor-privileges',
   // The state repository (src/db/state-repository.ts): every read and write of embedsync.state.
   'state-read', 'state-record-model', 'state-begin-migration', 'state-set-step', 'state-swap', 'state-clear-migration',
   'state-other-sources', 'schema-has-table',

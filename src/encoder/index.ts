@@ -55,6 +55,9 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
     prompts: { query: model.queryPrompt, document: model.documentPrompt },
     syncShare: model.syncShare,
+    ...(model.crashDrillText ? { crashDrillText: model.crashDrillText } : {}),
+    ...(model.memoryLimit ? { memory: { limit: model.memoryLimit, auto: model.autoSessions } } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
   });
 }
 

@@ -4,13 +4,16 @@
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { estimatePeakBytes, fitSessions, MEMORY_SHARE } from './memory-fit.ts';
+import { onnxFiles } from './onnx-session.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer, type Pace } from './run-sizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
 import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
-import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype } from '../config/index.ts';
+import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype, type MemoryLimit } from '../config/index.ts';
 
 export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -34,6 +37,12 @@ export interface LocalEncoderOptions {
   /** The sync worker's share of the encoder's time while the HTTP API wants it too (EMBEDSYNC_SYNC_SHARE). */
   readonly syncShare?: number;
   readonly onWorkerExit?: (e: WorkerExit) => void;
+  /** Crash drills: a text containing this ends the process (EMBEDSYNC_CRASH_DRILL_TEXT). */
+  readonly crashDrillText?: string;
+  /** The memory limit, and (EMBEDDING_SESSIONS unset) the freedom to run fewer sessions to fit it (memory-fit.ts). */
+  readonly memory?: { readonly limit: MemoryLimit; readonly auto: { readonly cores: number; readonly threadsSet: boolean } | undefined };
+  /** Where the sessions chosen and the expected peak are reported. */
+  readonly logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
 }
 
 /**
@@ -53,17 +62,43 @@ export function modelChecksum(onnxDigest: Uint8Array, folder: ModelFolder): stri
     .slice(0, 16);
 }
 
+/** The sessions and threads to run: as configured, or fewer sessions when EMBEDDING_SESSIONS is unset and memory is short. */
+async function sessionsThatFit(opts: LocalEncoderOptions, onnxPath: string, tokenizerJson: number): Promise<{ sessions: number; threads: number }> {
+  const wanted = { sessions: opts.sessions ?? 1, threads: opts.threads };
+  if (!opts.memory) return wanted;
+  const files = await onnxFiles(onnxPath);
+  const weights = (await Promise.all(files.map((f) => stat(f)))).reduce((n, s) => n + s.size, 0);
+  const { limit, auto } = opts.memory;
+  const fit = auto ? fitSessions(wanted, auto, limit, { weights, tokenizerJson })
+    : { ...wanted, estimateBytes: estimatePeakBytes(wanted.sessions, { weights, tokenizerJson }), reduced: false, tight: false };
+  const mb = (b: number) => Math.round(b / 2 ** 20);
+  const fields = {
+    event: 'encoder_memory', sessions: fit.sessions, threads: fit.threads, estimate_mib: mb(fit.estimateBytes),
+    limit_mib: mb(limit.bytes), limit_source: limit.source, ...(fit.reduced ? { sessions_for_cores: wanted.sessions } : {}),
+  };
+  const what = `${fit.sessions} encoder session${fit.sessions === 1 ? '' : 's'} × ${fit.threads} thread${fit.threads === 1 ? '' : 's'}: ` +
+    `expected peak ~${mb(fit.estimateBytes)} MB of ${mb(limit.bytes)} MB (${limit.source})`;
+  if (fit.estimateBytes > limit.bytes * MEMORY_SHARE) {
+    opts.logger?.warn(fields, `${what}: above ${MEMORY_SHARE * 100}% of the limit; ` +
+      (auto ? 'give the process more memory or use a smaller model' : 'lower EMBEDDING_SESSIONS or give the process more memory'));
+  } else {
+    opts.logger?.info(fields, fit.reduced ? `${what}; ${wanted.sessions} would not fit (EMBEDDING_SESSIONS overrides)` : what);
+  }
+  return fit;
+}
+
 export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Encoder> {
   const started = performance.now();
   const folder = await readModelFolder(opts.dir, opts.dtype, opts.prompts);
-  const sessions = opts.sessions ?? 1;
+  const { sessions, threads } = await sessionsThatFit(opts, join(opts.dir, folder.onnxFile), folder.tokenizerJson.byteLength);
   const scheduler = new RunScheduler(opts.syncShare ?? DEFAULT_SYNC_SHARE, undefined, sessions);
   let pool: WorkerPool;
   try {
     pool = await WorkerPool.start({
-      folder, onnxPath: join(opts.dir, folder.onnxFile), sessions, threads: opts.threads, scheduler,
+      folder, onnxPath: join(opts.dir, folder.onnxFile), sessions, threads, scheduler,
       runTimeoutMs: opts.runTimeoutMs ?? 120_000,
       ...(opts.onWorkerExit ? { onWorkerExit: opts.onWorkerExit } : {}),
+      ...(opts.crashDrillText ? { crashDrillText: opts.crashDrillText } : {}),
     });
   } catch (err) {
     if (err instanceof TokenizerLoadError) {

@@ -49,6 +49,8 @@ export interface WorkerPoolOptions {
   readonly runTimeoutMs: number;
   /** Told about every worker that died or was abandoned (log line and metric). */
   readonly onWorkerExit?: (e: WorkerExit) => void;
+  /** Crash drills: a text containing this ends the process (EMBEDSYNC_CRASH_DRILL_TEXT). */
+  readonly crashDrillText?: string;
 }
 
 interface Job {
@@ -172,6 +174,7 @@ export class WorkerPool {
     const init: WorkerInit = {
       folder: this.#o.folder, onnxPath: this.#o.onnxPath, threads: this.#o.threads,
       ...(this.#digest ? { files: this.#files, fingerprint: this.#fingerprint } : {}),
+      ...(this.#o.crashDrillText ? { crashDrillText: this.#o.crashDrillText } : {}),
     };
     // execArgv: [] — the worker registers its own TypeScript loader (entry.mjs) and needs none of the parent's flags.
     const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}`, resourceLimits: { stackSizeMb: 64, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });

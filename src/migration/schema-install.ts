@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import type { SourceConfig } from '../config/index.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
+import { checkServerVersions } from '../db/server-versions.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { documentColumns } from '../db/document-columns.ts';
@@ -48,9 +49,10 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 }
 
 export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
+  // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
+  await checkServerVersions(client);
   await takeMigrateLock(client);
   try {
-    // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
     let info = await inspectSource(client, source);
     await checkIdColumn(client, source);
     if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {

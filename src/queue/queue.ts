@@ -18,6 +18,8 @@ export interface ClaimedRow {
   readonly version: string;
   readonly attempts: number;
   readonly lastError: string | null;
+  /** Claims not yet settled, this one included (more than 1: the process ended while holding the row). */
+  readonly claims: number;
 }
 
 export interface DocumentRow {
@@ -90,9 +92,9 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
   };
   return {
     async claim(limit, owner, leaseSeconds, bulkReserve = 0, lanes = 'all') {
-      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null; lane: number }>(
+      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null; lane: number; claims: number }>(
         q.claim, [limit, owner, leaseSeconds, source, Math.max(0, Math.min(limit, Math.floor(bulkReserve))), lanes === 'all' ? limit : 0]);
-      return rows.map((r) => ({ id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error }));
+      return rows.map((r) => ({ id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error, claims: r.claims }));
     },
     async readDocuments(ids, checksum) {
       // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote

@@ -22,6 +22,7 @@ import { createBatchProcessor } from './batch-processor.ts';
 import { BulkShare } from './bulk-share.ts';
 import { ClaimSizer } from './claim-sizer.ts';
 import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
+import { splitSuspects, SuspectGate, type GatePass } from './suspects.ts';
 import { watchModel, type ModelMismatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
 
@@ -34,7 +35,7 @@ export interface SyncDaemonOptions {
   readonly sync: SyncConfig;
   readonly logger: Logger;
   readonly metrics?: Metrics;
-  /** Lease owner name; defaults to host:random. */
+  /** Lease owner name, defaults to host:random; claim loop i holds its leases as `<owner>/<i>`. */
   readonly owner?: string;
   readonly listenerHeartbeatMs?: number;
   /** migrate recorded another model than this daemon's: it writes nothing from now on (model-watch.ts). */
@@ -91,51 +92,92 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const ops = targeted.ops;
   const loopCount = sync.workers ?? 1;
   const sizer = new ClaimSizer(sync.batchSize, () => paceOf(encoder), loopCount, sync.leaseSeconds);
-  const processor = createBatchProcessor({
-    ops, encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
-    ...(metrics ? { metrics } : {}),
-    onEncoded: (rows, tokens) => sizer.observe(rows, tokens),
-    onFailure: (f) => logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed'),
-  });
+  const onFailure = (f: { id: string; error: string; deadLettered: boolean }) =>
+    logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed');
+  // Rows that were in hand when a process ended are encoded in shrinking batches, the loops one at a time (suspects.ts).
+  const gate = new SuspectGate();
+  const stopping = new AbortController();
 
   const availability = availabilityOf(encoder);
   // EMBEDSYNC_WORKERS loops share the work like separate daemons would (SKIP LOCKED): while one writes a
   // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy. One more
   // loop claims live rows only: a new lead is claimed at once, not when a loop has finished its bulk batch,
-  // and its rows are encoded ahead of the bulk runs waiting for the encoder.
-  const startLoop = (lanes: 'all' | 'live'): WorkerLoop => {
+  // and its rows are encoded ahead of the bulk runs waiting for the encoder. Each loop is a lease owner of its
+  // own (owner/1, owner/2, ...): after a lease lapses, one loop can never release, fail or renew rows another
+  // loop has claimed again.
+  const startLoop = (lanes: 'all' | 'live', index: number): WorkerLoop => {
     const bulkShare = new BulkShare(sync.bulkShare);
+    const loopOwner = `${owner}/${index + 1}`;
+    const processor = createBatchProcessor({
+      ops, encoder, owner: loopOwner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
+      ...(metrics ? { metrics } : {}),
+      onEncoded: (rows, tokens) => sizer.observe(rows, tokens),
+      onFailure,
+    });
     // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
     // claim is timed here and recorded as the batch's first child once there is a batch.
     let claimTiming = { start: 0, end: 0 };
-    return startWorkerLoop<readonly ClaimedRow[]>({
+    const claim = async (pass: GatePass): Promise<readonly ClaimedRow[] | null> => {
+      if (stopping.signal.aborted || (await targeted.refresh()).kind === 'idle') return null;
+      // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
+      if (availability?.open) return null;
+      await processor.releaseOrphans();
+      const start = performance.now();
+      const size = sizer.rows();
+      metrics?.syncClaimRows.set(size);
+      const reserve = lanes === 'all' ? bulkShare.reserve(size) : 0;
+      const claimed = await ops.claim(size, loopOwner, sync.leaseSeconds, reserve, lanes);
+      bulkShare.took(reserve, claimed.filter((r) => r.lane === 'bulk').length);
+      claimTiming = { start, end: performance.now() };
+      if (claimed.length === 0) return null;
+      const split = splitSuspects(claimed, sync.batchSize, sync.maxAttempts);
+      if (split.bury.length > 0) {
+        await ops.fail(split.bury.map((b) => ({ id: b.row.id, error: b.error })), loopOwner, 0, sync.retryBaseMs);
+        for (const b of split.bury) onFailure({ id: b.row.id, error: b.error, deadLettered: true });
+      }
+      // Only a loop that claimed alone may open the gate: a side-by-side claim without suspects says nothing
+      // about the suspects another loop has just given back.
+      if (split.ends > 0 || pass.exclusive) gate.found(split.ends > 0);
+      if (split.ends > 0 && !pass.exclusive) {
+        // Suspects while other loops may hold rows: all back, and claim again once this loop is alone.
+        await ops.release(claimed.filter((r) => !split.bury.some((b) => b.row === r)).map((r) => r.id), loopOwner, 0);
+        loop.wake();
+        return null;
+      }
+      if (split.giveBack.length > 0) await ops.release(split.giveBack.map((r) => r.id), loopOwner, 0);
+      if (split.ends > 0) {
+        logger.warn({ event: 'suspect_rows', rows: split.keep.length, ends: split.ends },
+          'rows that were in hand when the process ended: encoding them in a smaller batch');
+      }
+      return split.keep.length > 0 ? split.keep : null;
+    };
+    const loop: WorkerLoop = startWorkerLoop<{ rows: readonly ClaimedRow[]; pass: GatePass }>({
       fetch: async () => {
-        if ((await targeted.refresh()).kind === 'idle') return null;
-        // A remote encoder that is down (circuit open): leave the rows queued rather than claim and hand them back.
-        if (availability?.open) return null;
-        await processor.releaseOrphans();
-        const start = performance.now();
-        const size = sizer.rows();
-        metrics?.syncClaimRows.set(size);
-        const reserve = lanes === 'all' ? bulkShare.reserve(size) : 0;
-        const rows = await ops.claim(size, owner, sync.leaseSeconds, reserve, lanes);
-        bulkShare.took(reserve, rows.filter((r) => r.lane === 'bulk').length);
-        claimTiming = { start, end: performance.now() };
-        return rows.length > 0 ? rows : null;
+        const pass = await gate.enter();
+        try {
+          const rows = await claim(pass);
+          if (rows) return { rows, pass };
+        } catch (err) {
+          pass.leave();
+          throw err;
+        }
+        pass.leave();
+        return null;
       },
-      process: (rows, signal) => {
+      process: ({ rows, pass }, signal) => {
         const { start, end } = claimTiming;
-        return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': owner }, async () => {
+        return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': loopOwner }, async () => {
           recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, start, end);
           return processor.process(rows, signal);
-        }, { startTime: start });
+        }, { startTime: start }).finally(() => pass.leave());
       },
       pollIntervalMs: sync.pollIntervalMs,
       debounceMs: sync.debounceMs,
       onError: (err) => logger.error({ event: 'sync_error', err }, 'sync batch failed; backing off'),
     });
+    return loop;
   };
-  const loops = [...Array.from({ length: loopCount }, () => startLoop('all')), startLoop('live')];
+  const loops = [...Array.from({ length: loopCount }, (_, i) => startLoop('all', i)), startLoop('live', loopCount)];
   const wake = () => { for (const l of loops) l.wake(); };
 
   const listener = startListener({
@@ -156,7 +198,6 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts), and stop() stops
   // both between chunks. A daemon whose model is no longer the recorded one has an idle target: it sweeps nothing.
-  const stopping = new AbortController();
   const runSweep = async () => {
     const t = await targeted.refresh();
     if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };

@@ -48,6 +48,7 @@ async function start(): Promise<void> {
 
   const runOne = async (req: RunRequest): Promise<RunDone | RunFailed> => {
     const started = performance.now();
+    if (init.crashDrillText && req.texts.some((t) => t.includes(init.crashDrillText!))) crashDrill();
     const tokenized: Tokenized[] = [];
     let bytes = 0;
     for (let i = 0; i < req.texts.length; i++) {
@@ -120,6 +121,16 @@ async function start(): Promise<void> {
       (err: unknown) => post({ type: 'failed', id: req.id, reason: 'internal', message: (err as Error).message }),
     );
   });
+}
+
+/**
+ * Ends the whole process at once, as a native crash inside ONNX Runtime or the tokenizer (or the kernel's
+ * out-of-memory killer) would: no handler runs, nothing is released. Crash drills only; the one place outside
+ * src/main.ts that touches `process`, because a crash of this thread is what it stands for.
+ */
+function crashDrill(): never {
+  process.kill(process.pid, 'SIGKILL');
+  throw new Error('unreachable');
 }
 
 void start();

@@ -11,6 +11,8 @@ export interface WorkerInit {
   /** The files as the first worker loaded them (onnx-session.ts filesFingerprint): a later worker refuses others. */
   readonly files?: readonly string[];
   readonly fingerprint?: string;
+  /** Crash drills: a text containing this ends the whole process here, mid-run (EMBEDSYNC_CRASH_DRILL_TEXT). */
+  readonly crashDrillText?: string;
 }
 
 export interface RunRequest {
