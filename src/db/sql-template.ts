@@ -18,6 +18,7 @@ export const SQL_FILES = [
   'similar-to', 'search', 'backfill-chunk',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
   'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
+  'vector-count-estimate', 'vector-count-read', 'vector-count-write',
   'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
   'index-drop', 'index-build-allowed', 'index-lock', 'index-unlock', 'partition-check', 'partition-tree',
   'partition-stray-indexes', 'source-sweep-index-state', 'session-pid', 'session-cancel',
