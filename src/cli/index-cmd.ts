@@ -40,6 +40,7 @@ function rowsLine(s: IndexStatus): string {
   const r = s.rowsRange;
   if (r.basis === 'count') return `${s.rows} with vectors (counted)`;
   if (r.basis === 'unknown') return 'not counted (the policy does not depend on them)';
+  if (r.basis === 'stored count' && r.lo === r.hi) return `${s.rows} with vectors (counted before, no writes since)`;
   return `~${s.rows} with vectors (${r.lo}-${r.hi}, from ${r.basis === 'statistics' ? "the planner's statistics" : 'the last count and the writes since'}; ` +
     'counted when a threshold falls in that range)';
 }

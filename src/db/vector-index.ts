@@ -100,13 +100,13 @@ function trainedRows(existing: ExistingIndex, record: IndexRecord | undefined): 
 }
 
 /** What the policy says to do, given the valid index on the column (if any), its record and the row count. */
-export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number): IndexDecision {
+export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number, rowsText = String(rows)): IndexDecision {
   const lists = policy.kind === 'ivfflat' ? ivfflatLists(rows) : undefined;
   if (policy.kind === 'none') {
     return existing ? { action: 'drop', reason: `EMBEDSYNC_INDEX=none but ${existing.name} exists`, lists } : { action: 'keep', reason: 'no index wanted (EMBEDSYNC_INDEX=none)', lists };
   }
   if (policy.kind === 'ivfflat' && (rows < policy.minRows || rows < 10 * lists!)) {
-    const why = `${rows} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
+    const why = `${rowsText} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
     return existing?.kind === 'ivfflat' ? { action: 'keep', reason: why, lists } : { action: 'wait', reason: why, lists };
   }
   if (!existing) return { action: 'build', reason: 'no index', lists };
@@ -115,9 +115,9 @@ export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undef
   const trained = trainedRows(existing, record);
   const ratio = rows / Math.max(1, trained);
   if (ratio > policy.growthFactor || ratio < 1 / policy.growthFactor) {
-    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rows}; limit ${policy.growthFactor}x)`, lists };
+    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rowsText}; limit ${policy.growthFactor}x)`, lists };
   }
-  return { action: 'keep', reason: `trained on ${trained} rows, now ${rows} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
+  return { action: 'keep', reason: `trained on ${trained} rows, now ${rowsText} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
 }
 
 /**
@@ -197,7 +197,11 @@ export async function getIndexStatus(db: Queryable, s: SourceSql, column: string
   const record = await readIndexRecord(db, s.sourceKey);
   let range = o.exact ? undefined : await estimateVectors(db, s, column);
   if (!range || !rangeDecides(policy, index, record, range)) range = await countVectorsStored(db, s, column);
-  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows: range.rows, rowsRange: range, decision: decideIndex(policy, index, record, range.rows) };
+  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows: range.rows, rowsRange: range, decision: decideIndex(policy, index, record, range.rows, rowsText(range)) };
+}
+
+function rowsText(r: VectorRange): string {
+  return r.basis === 'count' || r.basis === 'unknown' || r.lo === r.hi ? String(r.rows) : `~${r.rows} (estimated ${r.lo}-${r.hi})`;
 }
 
 export interface EnsureResult {
