@@ -11,7 +11,7 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
-  'row-coverage', 'source-columns', 'source-install',
+  'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
