@@ -13,7 +13,7 @@ export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
   'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
-  'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
+  'enqueue-changed', 'sweep-index-only-local', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
