@@ -25,7 +25,7 @@ import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
-import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import { remotePhase } from './scale-remote.ts';
 import { clusteredVectors, scaleEncoder } from './scale-vectors.ts';
 
@@ -170,7 +170,8 @@ async function main(): Promise<void> {
     await installSearchFunctions(db, s);
     await db.query('ANALYZE embedsync.queue');
     const statusMs: number[] = [];
-    for (let i = 0; i < 3; i++) { t = performance.now(); await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
+    let pendingStatus = await getSyncStatus(db, config.source);
+    for (let i = 0; i < 3; i++) { t = performance.now(); pendingStatus = await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
     t = performance.now();
     await getSyncStatus(db, config.source, { exact: true });
     const exactMs = performance.now() - t;
@@ -182,7 +183,7 @@ async function main(): Promise<void> {
       claimMs.push(performance.now() - t);
       await ops.release(rows.map((r) => r.id), 'bench', 0);
     }
-    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x, 1)).join(' / ')} ms (3 runs, estimated); status --exact ${fmt(exactMs)} ms`);
+    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x, 1)).join(' / ')} ms (3 runs, ${pendingStatus.rows.estimated ? 'estimated' : 'counted'}); status --exact ${fmt(exactMs)} ms`);
     log(`   claim of ${BATCH} rows with ${fmt(ROWS)} pending: p50 ${claimMs.length ? pct(claimMs, 0.5).toFixed(1) : '-'} ms, p99 ${pct(claimMs, 0.99).toFixed(1)} ms (20 claims, each released)`);
 
     // 2. Backfill with 1, 2, 4 daemons. Verification effectively off here (a 1000-hour period); the cheap
@@ -219,7 +220,8 @@ async function main(): Promise<void> {
     const ic = await db.connect();
     const built = await ensureIndex(ic, s, 'embedding', policy, { dimensions: DIMS }).finally(() => ic.release());
     const idleStatusMs: number[] = [];
-    for (let i = 0; i < 3; i++) { t = performance.now(); await getSyncStatus(db, config.source); idleStatusMs.push(performance.now() - t); }
+    let idleStatus = await getSyncStatus(db, config.source);
+    for (let i = 0; i < 3; i++) { t = performance.now(); idleStatus = await getSyncStatus(db, config.source); idleStatusMs.push(performance.now() - t); }
     await flushStats(db, 4);
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
     const reads0 = await tableReads(db);
@@ -239,7 +241,7 @@ async function main(): Promise<void> {
     const idleRead = reads1.seq - reads0.seq + reads1.idx - reads0.idx;
     const verifiedRows = reads1.verified - reads0.verified;
     const perHour = Math.max(0, idleRead - verifiedRows) * 3600 / windowS;
-    log(`\n3. ivfflat (lists ${built.lists}) built on ${fmt(built.rows)} rows: ${built.buildSeconds?.toFixed(1)} s; status after it: ${idleStatusMs.map((x) => fmt(x, 1)).join(' / ')} ms (estimated)`);
+    log(`\n3. ivfflat (lists ${built.lists}) built on ${fmt(built.rows)} rows: ${built.buildSeconds?.toFixed(1)} s; status after it: ${idleStatusMs.map((x) => fmt(x, 1)).join(' / ')} ms (${idleStatus.rows.estimated ? 'estimated' : 'counted'}): ${formatStatus(idleStatus).split('\n').find((l) => l.startsWith('rows'))}`);
     log(`   4 daemons idle for ${IDLE_S} s (index policy ivfflat, cheap pass every 5 s per table; window with their start and stop ${windowS.toFixed(0)} s)`);
     log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
       `at the default once a minute: ${(cheap.ms / Math.max(1, cheap.calls) * 60 / 1000).toFixed(3)} s of database time per hour`);
@@ -252,6 +254,7 @@ async function main(): Promise<void> {
     // One full verification round at full speed (what the default spreads over 24 hours), with the daemons
     // stopped: their own verification pacing would otherwise take the pass and push its next step hours out.
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
+    await flushStats(db, 4);
     const r0 = await tableReads(db);
     const c0 = clusterCpuSeconds(postmaster);
     await db.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL, round_started_at = NULL WHERE pass = 'verify'`);
@@ -263,7 +266,9 @@ async function main(): Promise<void> {
       verified += st.scanned; steps++;
       if (st.finished) break;
     }
-    const roundS = (performance.now() - t) / 1000, roundCpu = clusterCpuSeconds(postmaster) - c0, r1 = await tableReads(db);
+    const roundS = (performance.now() - t) / 1000, roundCpu = clusterCpuSeconds(postmaster) - c0;
+    await flushStats(db, 4);
+    const r1 = await tableReads(db);
     const chunks = await statementTotals(db, '%One chunk of the reconciliation sweep%');
     log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, database CPU ${roundCpu.toFixed(1)} s ` +
       `(chunk statements ${(chunks.ms / 1000).toFixed(1)} s), ` +
