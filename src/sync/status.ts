@@ -5,7 +5,8 @@
 import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
-import { loadSql, renderSql } from '../db/sql-template.ts';
+import { renderSql } from '../db/sql-template.ts';
+import { estimateCoverage, SMALL_TABLE_PAGES } from '../db/coverage-estimate.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { queueOps, type QueueStats } from '../queue/queue.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
@@ -40,9 +41,6 @@ export interface RowCoverage {
   readonly analyzedAt?: string | null;
 }
 
-/** Below this many pages (8 MB) the exact count is as quick as the estimate, so status counts. */
-const SMALL_TABLE_PAGES = 1024;
-
 export interface SweepStatus {
   /** When a verification round last covered the whole table (ISO time), null if none has yet. */
   readonly lastVerifiedAt: string | null;
@@ -75,27 +73,25 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig, o: { ex
     queue,
     rows,
     ...await sweepStatus(db, info.sql).then((w) => (w ? { sweep: w } : {})),
-    ...await migrationProgress(db, source, info.sql).then((m) => (m ? { migration: m } : {})),
+    ...await migrationProgress(db, source, info.sql, o).then((m) => (m ? { migration: m } : {})),
   };
 }
 
-interface EstimateRow { total: number; analyzed: boolean | null; current_checksum: number | null; no_checksum: number | null; no_vector: number | null; pages: number; analyzed_at: Date | null }
-
 async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, checksum: string | null, exact: boolean): Promise<RowCoverage> {
-  const e = (await db.query<EstimateRow>(loadSql('row-coverage-estimate'), [sql.table, checksum, source.embeddingColumn, source.checksumColumn])).rows[0]!;
+  const e = await estimateCoverage(db, sql.table, checksum, source.embeddingColumn, source.checksumColumn);
   if (exact || e.pages <= SMALL_TABLE_PAGES) {
     const c = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
       renderSql('row-coverage', sql), [checksum])).rows[0]!;
     return { total: c.total, current: c.current, stale: c.stale, missing: c.missing, blank: c.blank, estimated: false };
   }
   const total = Math.round(e.total);
-  const analyzedAt = e.analyzed_at?.toISOString() ?? null;
+  const analyzedAt = e.analyzedAt?.toISOString() ?? null;
   if (!e.analyzed) return { total, current: null, stale: null, missing: null, blank: null, estimated: true, analyzedAt };
   // Rows never embedded have neither checksum nor vector; a NULL vector beside a checksum is a blank document.
-  const missing = e.no_checksum!;
-  const blank = Math.max(0, e.no_vector! - missing);
-  const stale = Math.max(0, e.total - e.current_checksum! - missing);
-  const current = Math.max(0, e.current_checksum! - blank);
+  const missing = e.noChecksum!;
+  const blank = Math.max(0, e.noVector! - missing);
+  const stale = Math.max(0, e.total - e.currentChecksum! - missing);
+  const current = Math.max(0, e.currentChecksum! - blank);
   return { total, current: Math.round(current), stale: Math.round(stale), missing: Math.round(missing), blank: Math.round(blank), estimated: true, analyzedAt };
 }
 
@@ -111,7 +107,8 @@ export function formatStatus(s: SyncStatus): string {
     ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
       `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
     ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
-      (s.migration.done !== null ? `; new column ${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)})` : '')] : []),
+      (s.migration.done !== null ? `; new column ${s.migration.estimated ? '~' : ''}${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)}` +
+        `${s.migration.estimated ? ', estimated from the statistics' : ''})` : '')] : []),
     '',
   ].join('\n');
 }
