@@ -100,8 +100,14 @@ test('on a populated table the index policy and status read statistics; the tabl
     const rebuilt = await ensureIndex(c, s, 'embedding', policy, { dimensions: 16 });
     assert.deepEqual([rebuilt.action, rebuilt.rows, rebuilt.lists], ['rebuild', 81000, 81]);
 
-    // status: estimates from the statistics, in a few statements of the catalog; --exact counts.
+    // status: estimates from the statistics, in a few statements of the catalog; --exact counts. A queue of
+    // 60,000 entries (as a backfill leaves) is estimated too; its leased rows are still counted.
+    await c.query('DELETE FROM embedsync.queue');
+    await c.query(`INSERT INTO embedsync.queue (source, id) SELECT $1, l.id::text FROM leads l ORDER BY l.id LIMIT 60000`, [s.sourceKey]);
+    await c.query(`UPDATE embedsync.queue SET lease_owner = 'd1', next_attempt_at = now() + interval '1 minute' WHERE id::bigint <= 25`);
+    await c.query('SELECT pg_stat_force_next_flush()');
     await c.query('ANALYZE leads');
+    await c.query('ANALYZE embedsync.queue');
     const before = await seqScans(c);
     const est = await getSyncStatus(c, config.source);
     assert.equal(await seqScans(c), before, 'status without a scan');
@@ -110,8 +116,13 @@ test('on a populated table the index policy and status read statistics; the tabl
     assert.ok(Math.abs(est.rows.current! - 81000) < 83000 * 0.05, `current ~81,000: ${est.rows.current}`);
     assert.ok(Math.abs(est.rows.missing! - 2000) < 83000 * 0.05, `missing ~2,000: ${est.rows.missing}`);
     assert.match(formatStatus(est), /rows +~\d+ total: ~\d+ current, ~\d+ stale, ~\d+ missing, ~\d+ blank \(estimated from the table's statistics/);
+    assert.equal(est.queue.estimated, true);
+    assert.ok(Math.abs(est.queue.queued - 60000) < 3000, `queued ~60,000: ${est.queue.queued}`);
+    assert.equal(est.queue.leased, 25);
+    assert.match(formatStatus(est), /queue +~\d+ queued \(estimated from the statistics\), 25 leased/);
     const exact = await getSyncStatus(c, config.source, { exact: true });
     assert.deepEqual(exact.rows, { total: 83000, current: 81000, stale: 0, missing: 2000, blank: 0, estimated: false });
+    assert.deepEqual([exact.queue.queued, exact.queue.leased, exact.queue.estimated], [60000, 25, false]);
     assert.ok(await seqScans(c) > before, '--exact counts');
   } finally {
     await c.end().catch(() => undefined);

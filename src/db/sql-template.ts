@@ -11,6 +11,7 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
+  'queue-size-estimate', 'queue-stats-large',
   'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
   'enqueue-changed', 'sweep-index-only-local', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',

@@ -8,7 +8,7 @@ import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
 import { estimateCoverage, SMALL_TABLE_PAGES } from '../db/coverage-estimate.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { queueOps, type QueueStats } from '../queue/queue.ts';
+import { queueStatus, type QueueStatus } from '../queue/queue-status.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
 import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
 
@@ -17,7 +17,7 @@ export interface SyncStatus {
   readonly model: string | null;
   readonly modelChecksum: string | null;
   readonly dimensions: number | null;
-  readonly queue: QueueStats;
+  readonly queue: QueueStatus;
   readonly rows: RowCoverage;
   /** The reconciliation sweeps (absent before the migrate that installs them). */
   readonly sweep?: SweepStatus;
@@ -63,7 +63,7 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig, o: { ex
     throw new Error(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): run \`embedsync migrate\` first`);
   }
   const st = await readModelState(db, info.sql.sourceKey);
-  const queue = await queueOps(db, info.sql, 0).stats();
+  const queue = await queueStatus(db, info.sql, o.exact ?? false);
   const rows = await rowCoverage(db, source, info.sql, st?.checksum ?? null, o.exact ?? false);
   return {
     table: info.sql.sourceKey,
@@ -100,7 +100,7 @@ export function formatStatus(s: SyncStatus): string {
   return [
     `table          ${s.table}`,
     `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
-    `queue          ${s.queue.queued} queued, ${s.queue.leased} leased, oldest ${age}`,
+    `queue          ${s.queue.estimated ? `~${s.queue.queued} queued (estimated from the statistics)` : `${s.queue.queued} queued`}, ${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${rowsLine(s.rows)}`,
     ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
