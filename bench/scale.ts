@@ -12,7 +12,7 @@
 //      --phase-seconds each, on a table of its own (--remote-rows; 0 skips the phase).
 //   usage: npm run bench:scale [-- --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -27,6 +27,7 @@ import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
 import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import { remotePhase } from './scale-remote.ts';
+import { clusterCpuSeconds, flushStats, statementTotals, tableReads } from './scale-stats.ts';
 import { clusteredVectors, scaleEncoder } from './scale-vectors.ts';
 
 const { values } = parseArgs({ options: {
@@ -61,48 +62,6 @@ function startCluster(): { url: string; dir: string | undefined } {
   const port = new URL(url).port;
   execFileSync('bash', ['scripts/pg-start.sh', dir], { env: { ...process.env, PGPORT_OVERRIDE: port } });
   return { url, dir };
-}
-
-/** CPU seconds of every process of the cluster (exited backends count through the postmaster's cutime). */
-function clusterCpuSeconds(postmaster: number | undefined): number {
-  if (postmaster === undefined) return NaN;
-  const fields = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  const pm = fields(postmaster);
-  let ticks = Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]);
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const f = fields(p);
-      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-    } catch { /* exited meanwhile */ }
-  }
-  return ticks / 100;
-}
-
-interface TableReads { seq: number; idx: number; scans: number; verified: number }
-/** Rows of leads read by sequential scans and through indexes, its sequential scans, rows verified by the sweep. */
-async function tableReads(db: pg.Pool): Promise<TableReads> {
-  const r = (await db.query<{ seq: string; idx: string; scans: string; verified: string }>(`SELECT coalesce(seq_tup_read, 0) AS seq,
-    coalesce(idx_tup_fetch, 0) AS idx, coalesce(seq_scan, 0) AS scans,
-    (SELECT coalesce(sum(rows_total), 0) FROM embedsync.sweep WHERE pass = 'verify') AS verified
-    FROM pg_stat_user_tables WHERE relname = 'leads'`)).rows[0]!;
-  return { seq: Number(r.seq), idx: Number(r.idx), scans: Number(r.scans), verified: Number(r.verified) };
-}
-
-/** Every session of the pool flushes its statistics now (else within seconds: into the next measurement). */
-async function flushStats(db: pg.Pool, sessions: number): Promise<void> {
-  const held = await Promise.all(Array.from({ length: sessions }, () => db.connect()));
-  try {
-    for (const c of held) await c.query('SELECT pg_stat_force_next_flush()');
-  } finally {
-    for (const c of held) c.release();
-  }
-}
-
-async function statementTotals(db: pg.Pool, like: string): Promise<{ calls: number; ms: number; rows: number }> {
-  const r = (await db.query<{ calls: string; ms: number; rows: string }>(`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms,
-    coalesce(sum(rows), 0) AS rows FROM pg_stat_statements WHERE query LIKE $1`, [like]).catch(() => ({ rows: [{ calls: '0', ms: 0, rows: '0' }] }))).rows[0]!;
-  return { calls: Number(r.calls), ms: r.ms, rows: Number(r.rows) };
 }
 
 // ---- daemons in their own processes -----------------------------------------------------------------
