@@ -1,7 +1,8 @@
 -- What the database already knows about the rows with a vector in column $2 of table $1, without reading
 -- the table: the planner's row estimate (pg_class.reltuples) and the column's null fraction (pg_stats) as of
 -- the last ANALYZE, the rows changed since it, the write counters the write path keeps (inserts + updates +
--- deletes, for the band around a stored exact count) and a signature of the table's storage. Summed over
+-- deletes, for the band around a stored exact count) and a signature of the table's storage and of the
+-- column (dropped and added again, or swapped in by a model change: another attnum). Summed over
 -- the leaf partitions of a partitioned table. Catalog and statistics only: cheap on any table size.
 -- `analyzed_vectors` is NULL when some leaf has never been analyzed (no estimate to go by).
 WITH leaves AS (
@@ -23,6 +24,7 @@ SELECT CASE WHEN bool_and(vectors IS NOT NULL) THEN coalesce(sum(vectors), 0) EN
        coalesce(sum(mods), 0)::float8 AS mods,
        coalesce(sum(writes), 0)::float8 AS writes,
        current_setting('track_counts')::bool AS track_counts,
-       coalesce(string_agg(oid::text || ':' || relfilenode::text, ',' ORDER BY oid), '') || '@' ||
+       coalesce(string_agg(oid::text || ':' || relfilenode::text, ',' ORDER BY oid), '') || '#' ||
+         coalesce((SELECT a.attnum::text FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attname = $2 AND NOT a.attisdropped), '') || '@' ||
          extract(epoch FROM pg_postmaster_start_time())::text AS relations
 FROM per_leaf

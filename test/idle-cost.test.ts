@@ -123,6 +123,12 @@ test('on a populated table the index policy and status read statistics; the tabl
     const exact = await getSyncStatus(c, config.source, { exact: true });
     assert.deepEqual(exact.rows, { total: 83000, current: 81000, stale: 0, missing: 2000, blank: 0, estimated: false });
     assert.deepEqual([exact.queue.queued, exact.queue.leased, exact.queue.estimated], [60000, 25, false]);
+
+    // The column dropped and added again (an in-place model change) is another column: its stored count is void.
+    await c.query('ALTER TABLE leads DROP COLUMN embedding');
+    await c.query('ALTER TABLE leads ADD COLUMN embedding vector(16)');
+    const fresh = await getIndexStatus(c, s, 'embedding', policy);
+    assert.deepEqual([fresh.rowsRange.basis, fresh.rows, fresh.decision.action], ['count', 0, 'wait']);
     assert.ok(await seqScans(c) > before, '--exact counts');
   } finally {
     await c.end().catch(() => undefined);

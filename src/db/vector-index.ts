@@ -215,10 +215,12 @@ export interface EnsureResult {
 
 /**
  * Brings the index of `column` in line with the policy: builds, rebuilds (force: even when not due) or drops
- * it. Each step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build)
- * are cleaned up or adopted on the next run.
+ * it. `exact` counts the rows with vectors instead of going by the statistics, whose write counters lag
+ * the writes by seconds: for a one-shot command right after the writes (migrate after its backfill). Each
+ * step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build) are
+ * cleaned up or adopted on the next run.
  */
-export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean }): Promise<EnsureResult> {
+export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean; exact?: boolean }): Promise<EnsureResult> {
   const name = vectorIndexName(s, column);
   const temp = `${name.slice(0, 59)}_new`;
   const schema = schemaOf(s);
@@ -226,7 +228,7 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   for (const bad of (await findVectorIndexes(client, s, column)).filter((i) => !i.valid)) {
     await dropIndex(client, schema, bad.name, partitioned);
   }
-  let st = await getIndexStatus(client, s, column, policy);
+  let st = await getIndexStatus(client, s, column, policy, { exact: o.exact });
   const building = (x: IndexStatus) => x.decision.action === 'build' || x.decision.action === 'rebuild' || (o.force && x.decision.action === 'keep' && policy.kind !== 'none' && x.index);
   // A build reads the whole table anyway: its lists and recorded rows come from an exact count.
   if (building(st) && st.rowsRange.basis !== 'count') st = await getIndexStatus(client, s, column, policy, { exact: true });
