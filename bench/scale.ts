@@ -204,7 +204,7 @@ async function main(): Promise<void> {
     log(`   4 daemons idle for ${IDLE_S} s (index policy ivfflat, cheap pass every 5 s per table; window with their start and stop ${windowS.toFixed(0)} s)`);
     log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
       `at the default once a minute: ${(cheap.ms / Math.max(1, cheap.calls) * 60 / 1000).toFixed(3)} s of database time per hour`);
-    log(`   index policy: ${estimates.calls} decisions from the statistics (${(estimates.ms / Math.max(1, estimates.calls)).toFixed(2)} ms each), ${counts.calls} exact counts`);
+    log(`   index policy: ${estimates.calls} checks from the statistics and the stored count (${(estimates.ms / Math.max(1, estimates.calls)).toFixed(2)} ms each), ${counts.calls} exact counts`);
     log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); leads: ${idleScans} sequential scans, rows read ${fmt(reads1.seq - reads0.seq)} by scans, ` +
       `${fmt(reads1.idx - reads0.idx)} through indexes (${fmt(verifiedRows)} of them by verification): ${fmt(perHour)} rows per hour outside verification = ` +
       `${(100 * perHour / ROWS).toFixed(4)}% of the table (limit 0.1%)`);
