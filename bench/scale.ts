@@ -3,14 +3,16 @@
 //   1. N leads loaded, `migrate` (its backfill enqueues every row): time; `status` and a queue claim with N pending.
 //   2. Backfill through the database path (constant-time clustered encoder, daemons in their own processes):
 //      rows/s with 1, 2 and 4 daemons, then 4 drain the rest. Memory of each daemon (RSS after a full GC).
-//   3. Sweep cost with 4 daemons idle: the cheap pass per run and per hour, one full verification round
-//      (database CPU seconds, rows read), against the old per-daemon full sweep.
-//   4. ivfflat build and rebuild; search latency p50/p99 at the smallest probes giving recall@10 >= 0.95.
+//   3. The ivfflat index built; then 4 daemons (index policy ivfflat) idle: the cheap pass per run and per
+//      hour, the rows they read from leads (by scans and through indexes; the run fails if an idle daemon
+//      scans leads or reads more than 0.1% of it per hour), `status` from estimates; one full verification
+//      round (database CPU seconds, rows read), against the old per-daemon full sweep.
+//   4. ivfflat rebuild; search latency p50/p99 at the smallest probes giving recall@10 >= 0.95.
 //   5. Backfill through the remote backend against a second embedsync (bench/scale-remote.ts), 1 and 2 daemons,
 //      --phase-seconds each, on a table of its own (--remote-rows; 0 skips the phase).
 //   usage: npm run bench:scale [-- --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -23,8 +25,9 @@ import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
-import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import { remotePhase } from './scale-remote.ts';
+import { clusterCpuSeconds, flushStats, statementTotals, tableReads } from './scale-stats.ts';
 import { clusteredVectors, scaleEncoder } from './scale-vectors.ts';
 
 const { values } = parseArgs({ options: {
@@ -61,42 +64,16 @@ function startCluster(): { url: string; dir: string | undefined } {
   return { url, dir };
 }
 
-/** CPU seconds of every process of the cluster (exited backends count through the postmaster's cutime). */
-function clusterCpuSeconds(postmaster: number | undefined): number {
-  if (postmaster === undefined) return NaN;
-  const fields = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-  const pm = fields(postmaster);
-  let ticks = Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]);
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      const f = fields(p);
-      if (Number(f[1]) === postmaster) ticks += Number(f[11]) + Number(f[12]);
-    } catch { /* exited meanwhile */ }
-  }
-  return ticks / 100;
-}
-
-interface TableReads { seq: number; idx: number }
-async function tableReads(db: pg.Pool): Promise<TableReads> {
-  const r = (await db.query<{ seq: string; idx: string }>(`SELECT coalesce(seq_tup_read, 0) AS seq, coalesce(idx_tup_fetch, 0) AS idx
-    FROM pg_stat_user_tables WHERE relname = 'leads'`)).rows[0]!;
-  return { seq: Number(r.seq), idx: Number(r.idx) };
-}
-
-async function statementTotals(db: pg.Pool, like: string): Promise<{ calls: number; ms: number; rows: number }> {
-  const r = (await db.query<{ calls: string; ms: number; rows: string }>(`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms,
-    coalesce(sum(rows), 0) AS rows FROM pg_stat_statements WHERE query LIKE $1`, [like]).catch(() => ({ rows: [{ calls: '0', ms: 0, rows: '0' }] }))).rows[0]!;
-  return { calls: Number(r.calls), ms: r.ms, rows: Number(r.rows) };
-}
-
 // ---- daemons in their own processes -----------------------------------------------------------------
 interface Daemon { readonly owner: string; readonly child: ChildProcess; readonly rss: { t: number; rss: number }[] }
+/** Every daemon the run started, for the memory figures (the idle daemons of 3 are others than the backfill's). */
+const everyDaemon: Daemon[] = [];
 async function startDaemon(url: string, owner: string, env: Record<string, string>): Promise<Daemon> {
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/scale-daemon.ts', url, String(DIMS), owner], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const d: Daemon = { owner, child, rss: [] };
+  everyDaemon.push(d);
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`daemon ${owner} exited ${code}`)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -124,6 +101,7 @@ async function main(): Promise<void> {
   const url = u.toString();
   const db = createPool({ databaseUrl: url, max: 4, statementTimeoutMs: 0 });
   const daemons: Daemon[] = [];
+  const failures: string[] = [];
   try {
     await db.query('CREATE EXTENSION IF NOT EXISTS vector');
     await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements').catch(() => undefined);
@@ -151,7 +129,11 @@ async function main(): Promise<void> {
     await installSearchFunctions(db, s);
     await db.query('ANALYZE embedsync.queue');
     const statusMs: number[] = [];
-    for (let i = 0; i < 3; i++) { t = performance.now(); await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
+    let pendingStatus = await getSyncStatus(db, config.source);
+    for (let i = 0; i < 3; i++) { t = performance.now(); pendingStatus = await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
+    t = performance.now();
+    await getSyncStatus(db, config.source, { exact: true });
+    const exactMs = performance.now() - t;
     const ops = queueOps(db, s, 0);
     const claimMs: number[] = [];
     for (let i = 0; i < 20; i++) {
@@ -160,7 +142,7 @@ async function main(): Promise<void> {
       claimMs.push(performance.now() - t);
       await ops.release(rows.map((r) => r.id), 'bench', 0);
     }
-    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x)).join(' / ')} ms (3 runs)`);
+    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x, 1)).join(' / ')} ms (3 runs, ${pendingStatus.rows.estimated ? 'estimated' : 'counted'}); status --exact ${fmt(exactMs)} ms`);
     log(`   claim of ${BATCH} rows with ${fmt(ROWS)} pending: p50 ${claimMs.length ? pct(claimMs, 0.5).toFixed(1) : '-'} ms, p99 ${pct(claimMs, 0.99).toFixed(1)} ms (20 claims, each released)`);
 
     // 2. Backfill with 1, 2, 4 daemons. Verification effectively off here (a 1000-hour period); the cheap
@@ -187,23 +169,51 @@ async function main(): Promise<void> {
     const current = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL', [enc.info.checksum])).rows[0]!.n;
     if (current !== ROWS) throw new Error(`backfill ended with ${current} of ${ROWS} rows embedded`);
 
-    // 3. Sweep cost, 4 daemons idle: everything the cluster does in IDLE_S, and the cheap pass's own share.
+    // 3. The index built (what a daemon with the default policy does once the backfill is done), then 4 idle
+    // daemons with that policy: everything the cluster does in IDLE_S, the cheap pass's own share, and the
+    // rows they read from leads. The window runs from before the daemons start until they have stopped (their
+    // sessions flush their statistics as they end), so nothing they read escapes it.
+    for (const d of daemons.splice(0)) await stopDaemon(d);
     await db.query('VACUUM ANALYZE leads');
+    const policy = { ...DEFAULT_INDEX_POLICY, kind: 'ivfflat' as const, maintenanceWorkMem: '1GB' };
+    const ic = await db.connect();
+    const built = await ensureIndex(ic, s, 'embedding', policy, { dimensions: DIMS }).finally(() => ic.release());
+    const idleStatusMs: number[] = [];
+    let idleStatus = await getSyncStatus(db, config.source);
+    for (let i = 0; i < 3; i++) { t = performance.now(); idleStatus = await getSyncStatus(db, config.source); idleStatusMs.push(performance.now() - t); }
+    await flushStats(db, 4);
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
     const reads0 = await tableReads(db);
+    const idleEnv = { ...denv, EMBEDSYNC_INDEX: 'ivfflat', EMBEDSYNC_INDEX_BUILD_MEMORY: '1GB' };
+    t = performance.now();
+    for (let i = 1; i <= 4; i++) daemons.push(await startDaemon(url, `i${i}`, idleEnv));
     const cpu0 = clusterCpuSeconds(postmaster);
     await sleep(IDLE_S * 1000);
     const idleCpu = clusterCpuSeconds(postmaster) - cpu0;
+    for (const d of daemons.splice(0)) await stopDaemon(d);
+    const windowS = (performance.now() - t) / 1000;
     const reads1 = await tableReads(db);
     const cheap = await statementTotals(db, '%The frequent, cheap sweep pass%');
-    log(`\n3. sweep cost, 4 daemons idle for ${IDLE_S} s (cheap pass every 5 s per table)`);
+    const estimates = await statementTotals(db, '%What the database already knows about the rows with a vector%');
+    const counts = await statementTotals(db, '%Rows with a vector in%');
+    const idleScans = reads1.scans - reads0.scans;
+    const idleRead = reads1.seq - reads0.seq + reads1.idx - reads0.idx;
+    const verifiedRows = reads1.verified - reads0.verified;
+    const perHour = Math.max(0, idleRead - verifiedRows) * 3600 / windowS;
+    log(`\n3. ivfflat (lists ${built.lists}) built on ${fmt(built.rows)} rows: ${built.buildSeconds?.toFixed(1)} s; status after it: ${idleStatusMs.map((x) => fmt(x, 1)).join(' / ')} ms (${idleStatus.rows.estimated ? 'estimated' : 'counted'}): ${formatStatus(idleStatus).split('\n').find((l) => l.startsWith('rows'))}`);
+    log(`   4 daemons idle for ${IDLE_S} s (index policy ivfflat, cheap pass every 5 s per table; window with their start and stop ${windowS.toFixed(0)} s)`);
     log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
       `at the default once a minute: ${(cheap.ms / Math.max(1, cheap.calls) * 60 / 1000).toFixed(3)} s of database time per hour`);
-    log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); leads rows read: ${fmt(reads1.seq - reads0.seq)} by scans, ${fmt(reads1.idx - reads0.idx)} through indexes`);
+    log(`   index policy: ${estimates.calls} checks from the statistics and the stored count (${(estimates.ms / Math.max(1, estimates.calls)).toFixed(2)} ms each), ${counts.calls} exact counts`);
+    log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); leads: ${idleScans} sequential scans, rows read ${fmt(reads1.seq - reads0.seq)} by scans, ` +
+      `${fmt(reads1.idx - reads0.idx)} through indexes (${fmt(verifiedRows)} of them by verification): ${fmt(perHour)} rows per hour outside verification = ` +
+      `${(100 * perHour / ROWS).toFixed(4)}% of the table (limit 0.1%)`);
+    if (idleScans > 0) failures.push(`idle daemons ran ${idleScans} sequential scans of leads (${fmt(reads1.seq - reads0.seq)} rows)`);
+    if (perHour > 0.001 * ROWS) failures.push(`idle daemons read ${fmt(perHour)} rows of leads per hour outside verification, more than 0.1% of ${fmt(ROWS)}`);
     // One full verification round at full speed (what the default spreads over 24 hours), with the daemons
     // stopped: their own verification pacing would otherwise take the pass and push its next step hours out.
-    for (const d of daemons) await stopDaemon(d);
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
+    await flushStats(db, 4);
     const r0 = await tableReads(db);
     const c0 = clusterCpuSeconds(postmaster);
     await db.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL, round_started_at = NULL WHERE pass = 'verify'`);
@@ -215,7 +225,9 @@ async function main(): Promise<void> {
       verified += st.scanned; steps++;
       if (st.finished) break;
     }
-    const roundS = (performance.now() - t) / 1000, roundCpu = clusterCpuSeconds(postmaster) - c0, r1 = await tableReads(db);
+    const roundS = (performance.now() - t) / 1000, roundCpu = clusterCpuSeconds(postmaster) - c0;
+    await flushStats(db, 4);
+    const r1 = await tableReads(db);
     const chunks = await statementTotals(db, '%One chunk of the reconciliation sweep%');
     log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, database CPU ${roundCpu.toFixed(1)} s ` +
       `(chunk statements ${(chunks.ms / 1000).toFixed(1)} s), ` +
@@ -229,17 +241,15 @@ async function main(): Promise<void> {
 
     // Memory of each daemon over the run (RSS after a full collection, MB): first 10 s, middle, last 10 s.
     log(`\n   daemon memory, RSS after a full GC (MB): start / middle / end over the run`);
-    for (const d of daemons) {
+    for (const d of everyDaemon) {
       const mb = (xs: { rss: number }[]) => xs.length ? fmt(xs.reduce((a, x) => a + x.rss, 0) / xs.length / 2 ** 20, 1) : '-';
       const n = d.rss.length;
       log(`   ${d.owner}: ${mb(d.rss.slice(2, 12))} / ${mb(d.rss.slice(Math.floor(n / 2) - 5, Math.floor(n / 2) + 5))} / ${mb(d.rss.slice(-10))}  (${n} readings)`);
     }
 
-    // 4. ivfflat build and rebuild, search latency and recall.
+    // 4. ivfflat rebuild (the build is in 3), search latency and recall.
     const client = await db.connect();
     try {
-      const policy = { ...DEFAULT_INDEX_POLICY, kind: 'ivfflat' as const, maintenanceWorkMem: '1GB' };
-      const built = await ensureIndex(client, s, 'embedding', policy, { dimensions: DIMS });
       const rebuilt = await ensureIndex(client, s, 'embedding', policy, { dimensions: DIMS, force: true });
       log(`\n4. ivfflat (lists ${built.lists}): build ${built.buildSeconds?.toFixed(1)} s, rebuild (concurrently, then swapped) ${rebuilt.buildSeconds?.toFixed(1)} s`);
     } finally {
@@ -275,9 +285,10 @@ async function main(): Promise<void> {
       db, url, rows: REMOTE_ROWS, phaseSeconds: PHASE_S, daemonEnv: denv, log,
       startDaemon: async (owner, e) => { const d = await startDaemon(url, owner, e); daemons.push(d); return d; }, stopDaemon,
     }) : [];
+    if (failures.length > 0) throw new Error(`idle cost over its limit:\n  ${failures.join('\n  ')}`);
     log(`\nbackfill rows/s by daemons: ${rates.join(', ')}${remoteRates.length ? `; through the remote backend: ${remoteRates.join(', ')}` : ''}; total ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   } finally {
-    for (const d of daemons) if (d.child.exitCode === null) d.child.kill('SIGKILL');
+    for (const d of everyDaemon) if (d.child.exitCode === null) d.child.kill('SIGKILL');
     await db.end().catch(() => undefined);
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
     await admin.end().catch(() => undefined);

@@ -41,8 +41,10 @@ export const HELP: Readonly<Record<string, Help>> = {
       'Adds the vector columns, triggers, search functions and index; enqueues rows whose embedding is missing or stale.'],
   },
   status: {
-    synopsis: 'status [--json]', summary: 'queue, dead letters and embedding coverage',
-    details: ['  --json   machine-readable output', 'Needs the database only, never the model.'],
+    synopsis: 'status [--json] [--exact]', summary: 'queue, dead letters and embedding coverage',
+    details: ['  --json    machine-readable output',
+      '  --exact   count the rows (a scan of the table); without it a large table\'s coverage is estimated from its statistics',
+      'Needs the database only, never the model.'],
   },
   doctor: {
     synopsis: 'doctor [--no-model]', summary: 'check the setup, one line per check with the fix',

@@ -33,10 +33,19 @@ export function formatIndexStatus(s: IndexStatus): string {
     `policy         ${s.policy.kind} (rebuild past ${s.policy.growthFactor}x growth; ivfflat from ${s.policy.minRows} rows)`,
     `index          ${i ? `${i.name} ${i.kind}${i.lists ? ` lists ${i.lists}` : ''}` : '(none)'}${s.invalid.length ? `; invalid leftovers: ${s.invalid.map((x) => x.name).join(', ')}` : ''}`,
     `last build     ${r ? `${r.builtAt.toISOString()} on ${r.rowsAtBuild} rows in ${r.buildSeconds.toFixed(2)}s` : '-'}`,
-    `rows           ${s.rows} with vectors`,
+    `rows           ${rowsLine(s)}`,
     `next           ${s.decision.action}: ${s.decision.reason}${s.decision.lists && (s.decision.action === 'build' || s.decision.action === 'rebuild') ? ` (lists ${s.decision.lists})` : ''}`,
     '',
   ].join('\n');
+}
+
+function rowsLine(s: IndexStatus): string {
+  const r = s.rowsRange;
+  if (r.basis === 'count') return `${s.rows} with vectors (counted)`;
+  if (r.basis === 'unknown') return 'not counted (the policy does not depend on them)';
+  if (r.basis === 'stored count' && r.lo === r.hi) return `${s.rows} with vectors (counted before, no writes since)`;
+  return `~${s.rows} with vectors (${r.lo}-${r.hi}, from ${r.basis === 'statistics' ? "the planner's statistics" : 'the last count and the writes since'}; ` +
+    'counted when a threshold falls in that range)';
 }
 
 export const indexCommand: Command = async (ctx) => {

@@ -11,15 +11,17 @@ const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
   'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
-  'row-coverage', 'source-columns', 'source-install', 'document-columns',
+  'queue-size-estimate', 'queue-stats-large',
+  'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install', 'document-columns',
   // What the catalog offers when a configured table or column is missing (src/db/source-hints.ts).
   'source-tables', 'source-primary-key',
   // Reconciliation sweeps, once per table (src/queue/sweep.ts).
-  'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
+  'enqueue-changed', 'sweep-index-only-local', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
   'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
+  'vector-count-estimate', 'vector-count-read', 'vector-count-write',
   'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
   'index-drop', 'index-build-allowed', 'index-lock', 'index-unlock', 'partition-check', 'partition-tree',
   'partition-stray-indexes', 'source-sweep-index-state', 'session-pid', 'session-cancel',

@@ -38,7 +38,7 @@ export async function readModelState(db: Queryable, sourceKey: string): Promise<
 }
 
 /** Embedsync's own tables that callers may find missing (not migrated yet, or by an older version). */
-export const SCHEMA_TABLES = ['state', 'queue', 'deadletter', 'vector_index', 'sweep'] as const;
+export const SCHEMA_TABLES = ['state', 'queue', 'deadletter', 'vector_index', 'sweep', 'vector_count'] as const;
 export type SchemaTable = (typeof SCHEMA_TABLES)[number];
 
 export async function hasSchemaTable(db: Queryable, table: SchemaTable): Promise<boolean> {

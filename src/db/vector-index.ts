@@ -14,8 +14,11 @@ import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { withShortLocks } from './short-lock.ts';
-import { loadSql, renderCatalogSql, renderSql } from './sql-template.ts';
+import { loadSql, renderCatalogSql } from './sql-template.ts';
+import { countVectorsStored, estimateVectors, type VectorRange } from './vector-count.ts';
 import { createPartitionedIndex, dropIndex, isPartitioned, type VectorIndexSpec } from './partitioned-index.ts';
+
+export { countVectors } from './vector-count.ts';
 
 export interface IndexPolicy {
   readonly kind: IndexKind;
@@ -84,12 +87,6 @@ export async function recordIndex(db: Queryable, sourceKey: string, r: Omit<Inde
   await db.query(loadSql('index-record-write'), [sourceKey, r.name, r.kind, r.lists, r.dimensions, r.rowsAtBuild, r.buildSeconds]);
 }
 
-/** Rows that have a vector in `column` (what the index is trained on and holds). */
-export async function countVectors(db: Queryable, s: SourceSql, column: string): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(renderSql('index-count-vectors', s, { column }));
-  return Number(rows[0]!.n);
-}
-
 export interface IndexDecision {
   readonly action: 'build' | 'rebuild' | 'drop' | 'keep' | 'wait';
   readonly reason: string;
@@ -97,26 +94,49 @@ export interface IndexDecision {
   readonly lists: number | undefined;
 }
 
+/** The rows an ivfflat index was trained on: its record, or without one (made by hand) about 1000 per list. */
+function trainedRows(existing: ExistingIndex, record: IndexRecord | undefined): number {
+  return record && record.name === existing.name ? record.rowsAtBuild : (existing.lists ?? 1) * 1000;
+}
+
 /** What the policy says to do, given the valid index on the column (if any), its record and the row count. */
-export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number): IndexDecision {
+export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number, rowsText = String(rows)): IndexDecision {
   const lists = policy.kind === 'ivfflat' ? ivfflatLists(rows) : undefined;
   if (policy.kind === 'none') {
     return existing ? { action: 'drop', reason: `EMBEDSYNC_INDEX=none but ${existing.name} exists`, lists } : { action: 'keep', reason: 'no index wanted (EMBEDSYNC_INDEX=none)', lists };
   }
   if (policy.kind === 'ivfflat' && (rows < policy.minRows || rows < 10 * lists!)) {
-    const why = `${rows} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
+    const why = `${rowsText} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
     return existing?.kind === 'ivfflat' ? { action: 'keep', reason: why, lists } : { action: 'wait', reason: why, lists };
   }
   if (!existing) return { action: 'build', reason: 'no index', lists };
   if (existing.kind !== policy.kind) return { action: 'rebuild', reason: `index is ${existing.kind}, EMBEDSYNC_INDEX=${policy.kind}`, lists };
   if (policy.kind === 'hnsw') return { action: 'keep', reason: 'hnsw follows inserts; no rebuild needed', lists };
-  // Without a record (an index made by hand) its lists tell roughly how many rows it was trained on.
-  const trained = record && record.name === existing.name ? record.rowsAtBuild : (existing.lists ?? 1) * 1000;
+  const trained = trainedRows(existing, record);
   const ratio = rows / Math.max(1, trained);
   if (ratio > policy.growthFactor || ratio < 1 / policy.growthFactor) {
-    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rows}; limit ${policy.growthFactor}x)`, lists };
+    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rowsText}; limit ${policy.growthFactor}x)`, lists };
   }
-  return { action: 'keep', reason: `trained on ${trained} rows, now ${rows} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
+  return { action: 'keep', reason: `trained on ${trained} rows, now ${rowsText} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
+}
+
+/**
+ * The row counts at which decideIndex can change its action: between two consecutive ones it gives the same
+ * action throughout. ivfflat trains from max(minRows, 10) rows (10 x lists is below the rows from there on),
+ * and an index trained on T rows is rebuilt outside [T / growthFactor, T x growthFactor].
+ */
+export function decisionThresholds(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined): number[] {
+  if (policy.kind !== 'ivfflat') return [];
+  const train = Math.max(policy.minRows, 10);
+  if (existing?.kind !== 'ivfflat') return [train];
+  const trained = Math.max(1, trainedRows(existing, record));
+  return [train, trained / policy.growthFactor, trained * policy.growthFactor];
+}
+
+/** Whether every row count in the range gets the same decision (no threshold inside it): then no count is needed. */
+export function rangeDecides(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, r: VectorRange): boolean {
+  const thresholds = decisionThresholds(policy, existing, record);
+  return thresholds.length === 0 || (r.basis !== 'unknown' && thresholds.every((t) => t < r.lo || t > r.hi));
 }
 
 export interface BuildSpec {
@@ -158,17 +178,30 @@ export interface IndexStatus {
   readonly index: ExistingIndex | undefined;
   readonly invalid: readonly ExistingIndex[];
   readonly record: IndexRecord | undefined;
+  /** Rows with vectors: counted, or the middle of the estimated range when that already decides. */
   readonly rows: number;
+  /** Where `rows` comes from ('count': counted just now) and the range it is known to lie in. */
+  readonly rowsRange: VectorRange;
   readonly decision: IndexDecision;
 }
 
-export async function getIndexStatus(db: Queryable, s: SourceSql, column: string, policy: IndexPolicy): Promise<IndexStatus> {
+/**
+ * The index, its record and the policy's decision. The rows with vectors come from the statistics and the
+ * stored count (src/db/vector-count.ts); the table is counted only when that range straddles a threshold
+ * of the decision, or when `exact` asks.
+ */
+export async function getIndexStatus(db: Queryable, s: SourceSql, column: string, policy: IndexPolicy, o: { exact?: boolean } = {}): Promise<IndexStatus> {
   const all = await findVectorIndexes(db, s, column);
   const want = vectorIndexName(s, column);
   const index = all.find((i) => i.valid && i.name === want) ?? all.find((i) => i.valid);
   const record = await readIndexRecord(db, s.sourceKey);
-  const rows = await countVectors(db, s, column);
-  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows, decision: decideIndex(policy, index, record, rows) };
+  let range = o.exact ? undefined : await estimateVectors(db, s, column);
+  if (!range || !rangeDecides(policy, index, record, range)) range = await countVectorsStored(db, s, column);
+  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows: range.rows, rowsRange: range, decision: decideIndex(policy, index, record, range.rows, rowsText(range)) };
+}
+
+function rowsText(r: VectorRange): string {
+  return r.basis === 'count' || r.basis === 'unknown' || r.lo === r.hi ? String(r.rows) : `~${r.rows} (estimated ${r.lo}-${r.hi})`;
 }
 
 export interface EnsureResult {
@@ -182,10 +215,12 @@ export interface EnsureResult {
 
 /**
  * Brings the index of `column` in line with the policy: builds, rebuilds (force: even when not due) or drops
- * it. Each step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build)
- * are cleaned up or adopted on the next run.
+ * it. `exact` counts the rows with vectors instead of going by the statistics, whose write counters lag
+ * the writes by seconds: for a one-shot command right after the writes (migrate after its backfill). Each
+ * step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build) are
+ * cleaned up or adopted on the next run.
  */
-export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean }): Promise<EnsureResult> {
+export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean; exact?: boolean }): Promise<EnsureResult> {
   const name = vectorIndexName(s, column);
   const temp = `${name.slice(0, 59)}_new`;
   const schema = schemaOf(s);
@@ -193,7 +228,10 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   for (const bad of (await findVectorIndexes(client, s, column)).filter((i) => !i.valid)) {
     await dropIndex(client, schema, bad.name, partitioned);
   }
-  const st = await getIndexStatus(client, s, column, policy);
+  let st = await getIndexStatus(client, s, column, policy, { exact: o.exact });
+  const building = (x: IndexStatus) => x.decision.action === 'build' || x.decision.action === 'rebuild' || (o.force && x.decision.action === 'keep' && policy.kind !== 'none' && x.index);
+  // A build reads the whole table anyway: its lists and recorded rows come from an exact count.
+  if (building(st) && st.rowsRange.basis !== 'count') st = await getIndexStatus(client, s, column, policy, { exact: true });
   let d = st.decision;
   if (o.force && d.action === 'keep' && policy.kind !== 'none' && st.index) d = { ...d, action: 'rebuild', reason: 'forced' };
   const result = (extra: Partial<EnsureResult> = {}): EnsureResult =>

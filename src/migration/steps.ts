@@ -129,7 +129,7 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   let index: EnsureResult | undefined;
   if (step === 'backfilled') {
     await timed('indexed', async () => {
-      index = await ensureIndex(client, s, next.embedding, o.policy, { dimensions: model.dimensions, record: false });
+      index = await ensureIndex(client, s, next.embedding, o.policy, { dimensions: model.dimensions, record: false, exact: true });
       await setStep('indexed');
     });
     step = 'indexed';

@@ -98,6 +98,7 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
     let position: string | null;
     let nextInMs: number;
     if (pass === 'changed') {
+      await client.query(loadSql('sweep-index-only-local'));
       const r = (await client.query<ChunkRow>(renderSql('enqueue-changed', s), [s.sourceKey, checksum, p.changedLimit ?? 10_000])).rows[0]!;
       ({ scanned, enqueued } = r);
       position = null;

@@ -1,11 +1,15 @@
 // The sync status shown by `embedsync status` and GET /status: queue, dead letters, embedding coverage
-// and the model recorded by migrate. Reads only; never needs the model loaded.
+// and the model recorded by migrate. Reads only; never needs the model loaded. Milliseconds on any table
+// size: the coverage of a table past SMALL_TABLE_PAGES is estimated from its statistics (and says so)
+// unless `exact` asks for the count, a scan of the whole table.
 import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
+import { estimateCoverage, SMALL_TABLE_PAGES } from '../db/coverage-estimate.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { LANES, queueOps, type QueueStats } from '../queue/queue.ts';
+import { LANES } from '../queue/queue.ts';
+import { queueStatus, type QueueStatus } from '../queue/queue-status.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
 import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
 import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
@@ -15,22 +19,28 @@ export interface SyncStatus {
   readonly model: string | null;
   readonly modelChecksum: string | null;
   readonly dimensions: number | null;
-  readonly queue: QueueStats;
-  readonly rows: {
-    readonly total: number;
-    /** Embedded by the current model. */
-    readonly current: number;
-    /** Embedded by another model (waiting for re-embedding). */
-    readonly stale: number;
-    /** No embedding yet. */
-    readonly missing: number;
-    /** Blank document: NULL embedding on purpose. */
-    readonly blank: number;
-  };
+  readonly queue: QueueStatus;
+  readonly rows: RowCoverage;
   /** The reconciliation sweeps (absent before the migrate that installs them). */
   readonly sweep?: SweepStatus;
   /** A dimension migration under way (shadow columns being filled). */
   readonly migration?: MigrationProgress;
+}
+
+export interface RowCoverage {
+  readonly total: number;
+  /** Embedded by the current model (null: estimated, and the table has not been analyzed yet). */
+  readonly current: number | null;
+  /** Embedded by another model (waiting for re-embedding). */
+  readonly stale: number | null;
+  /** No embedding yet. */
+  readonly missing: number | null;
+  /** Blank document: NULL embedding on purpose. */
+  readonly blank: number | null;
+  /** True when every figure here is an estimate from the table's statistics, not a count. */
+  readonly estimated: boolean;
+  /** Estimated: when the table was last analyzed (the split is as of then; the total follows writes). */
+  readonly analyzedAt?: string | null;
 }
 
 export interface SweepStatus {
@@ -48,24 +58,41 @@ export interface SweepStatus {
 
 export type StatusProvider = () => Promise<SyncStatus>;
 
-export async function getSyncStatus(db: Queryable, source: SourceConfig): Promise<SyncStatus> {
+export async function getSyncStatus(db: Queryable, source: SourceConfig, o: { exact?: boolean } = {}): Promise<SyncStatus> {
   await requireInstalled(db, ['state', 'queue', 'deadletter']);
   const info = await inspectSource(db, source);
   requireSourceMigrated(info);
   const st = await readModelState(db, info.sql.sourceKey);
-  const queue = await queueOps(db, info.sql, 0).stats();
-  const cov = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
-    renderSql('row-coverage', info.sql), [st?.checksum ?? null])).rows[0]!;
+  const queue = await queueStatus(db, info.sql, o.exact ?? false);
+  const rows = await rowCoverage(db, source, info.sql, st?.checksum ?? null, o.exact ?? false);
   return {
     table: info.sql.sourceKey,
     model: st?.model ?? null,
     modelChecksum: st?.checksum ?? null,
     dimensions: st?.dimensions ?? info.embeddingDimensions ?? null,
     queue,
-    rows: { total: cov.total, current: cov.current, stale: cov.stale, missing: cov.missing, blank: cov.blank },
+    rows,
     ...await sweepStatus(db, info.sql).then((w) => (w ? { sweep: w } : {})),
-    ...await migrationProgress(db, source, info.sql).then((m) => (m ? { migration: m } : {})),
+    ...await migrationProgress(db, source, info.sql, o).then((m) => (m ? { migration: m } : {})),
   };
+}
+
+async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, checksum: string | null, exact: boolean): Promise<RowCoverage> {
+  const e = await estimateCoverage(db, sql.table, checksum, source.embeddingColumn, source.checksumColumn);
+  if (exact || e.pages <= SMALL_TABLE_PAGES) {
+    const c = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
+      renderSql('row-coverage', sql), [checksum])).rows[0]!;
+    return { total: c.total, current: c.current, stale: c.stale, missing: c.missing, blank: c.blank, estimated: false };
+  }
+  const total = Math.round(e.total);
+  const analyzedAt = e.analyzedAt?.toISOString() ?? null;
+  if (!e.analyzed) return { total, current: null, stale: null, missing: null, blank: null, estimated: true, analyzedAt };
+  // Rows never embedded have neither checksum nor vector; a NULL vector beside a checksum is a blank document.
+  const missing = e.noChecksum!;
+  const blank = Math.max(0, e.noVector! - missing);
+  const stale = Math.max(0, e.total - e.currentChecksum! - missing);
+  const current = Math.max(0, e.currentChecksum! - blank);
+  return { total, current: Math.round(current), stale: Math.round(stale), missing: Math.round(missing), blank: Math.round(blank), estimated: true, analyzedAt };
 }
 
 export function formatStatus(s: SyncStatus): string {
@@ -73,17 +100,25 @@ export function formatStatus(s: SyncStatus): string {
   return [
     `table          ${s.table}`,
     `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
-    `queue          ${s.queue.queued} queued, ${s.queue.leased} leased, oldest ${age}`,
-    `lanes          ${LANES.map((l) => `${l} ${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
+    `queue          ${s.queue.estimated ? `~${s.queue.queued} queued (estimated from the statistics)` : `${s.queue.queued} queued`}, ${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
+    `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
     `dead-lettered  ${s.queue.deadlettered}`,
-    `rows           ${s.rows.total} total: ${s.rows.current} current, ${s.rows.stale} stale, ${s.rows.missing} missing, ${s.rows.blank} blank`,
-    ...(s.rows.stale > 0 ? [`re-embedding   ${pct(s.rows.current + s.rows.blank, s.rows.total)} done, ${s.rows.stale} rows left (new model checksum)`] : []),
+    `rows           ${rowsLine(s.rows)}`,
+    ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
     ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
       `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
     ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
-      (s.migration.done !== null ? `; new column ${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)})` : '')] : []),
+      (s.migration.done !== null ? `; new column ${s.migration.estimated ? '~' : ''}${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)}` +
+        `${s.migration.estimated ? ', estimated from the statistics' : ''})` : '')] : []),
     '',
   ].join('\n');
+}
+
+function rowsLine(r: RowCoverage): string {
+  if (!r.estimated) return `${r.total} total: ${r.current} current, ${r.stale} stale, ${r.missing} missing, ${r.blank} blank`;
+  const basis = r.analyzedAt ? `estimated from the table's statistics, split as of its last analyze ${r.analyzedAt}` : 'estimated from the table\'s statistics';
+  if (r.current === null) return `~${r.total} total (${basis}; not analyzed yet, so no split: \`embedsync status --exact\` counts)`;
+  return `~${r.total} total: ~${r.current} current, ~${r.stale} stale, ~${r.missing} missing, ~${r.blank} blank (${basis}; \`embedsync status --exact\` counts)`;
 }
 
 async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus | undefined> {

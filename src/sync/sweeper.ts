@@ -66,8 +66,9 @@ export function startSweeper(o: SweeperOptions): Sweeper {
     return r;
   };
 
-  // Index maintenance counts the rows with vectors (a scan of the table): on a big table it waits until the
-  // last check's time is under 0.5% of the time since, so it never costs more than that share of a core.
+  // Index maintenance decides from the statistics and the stored count (catalog reads, about a millisecond);
+  // it counts the rows with vectors (a scan of the table) only when a threshold is in doubt. For those
+  // checks, the next waits until the last one's time is under 0.5% of the time since.
   let nextIndexCheck = 0;
   const afterChanged = async () => {
     if (performance.now() < nextIndexCheck) return;

@@ -1,0 +1,31 @@
+// The queue figures of status: counted while the queue is small, estimated (and said to be) past
+// QUEUE_COUNT_LIMIT entries, where counting them (one pass over the queue) would take status well past
+// milliseconds, e.g. with a million rows enqueued by a backfill.
+import type { Queryable } from '../db/pool.ts';
+import type { SourceSql } from '../db/source-sql.ts';
+import { loadSql } from '../db/sql-template.ts';
+import { queueOps, type QueueStats } from './queue.ts';
+
+/** Up to about this many entries (a few ms to count) the queue is counted. */
+export const QUEUE_COUNT_LIMIT = 50_000;
+
+export interface QueueStatus extends QueueStats {
+  /** queued (and the bulk lane's) is the statistics' estimate and oldestSeconds the age of the entry due first. */
+  readonly estimated: boolean;
+}
+
+export async function queueStatus(db: Queryable, s: SourceSql, exact: boolean): Promise<QueueStatus> {
+  const size = exact ? 0 : (await db.query<{ queued: number | null }>(loadSql('queue-size-estimate'), [s.sourceKey])).rows[0]?.queued ?? 0;
+  if (size <= QUEUE_COUNT_LIMIT) return { ...await queueOps(db, s, 0).stats(), estimated: false };
+  const r = (await db.query<{
+    leased: number; oldest_seconds: number; deadlettered: number; live_queued: number; live_oldest_seconds: number; bulk_oldest_seconds: number;
+  }>(loadSql('queue-stats-large'), [s.sourceKey])).rows[0]!;
+  const queued = Math.max(Math.round(size), r.live_queued);
+  return {
+    queued, leased: r.leased, oldestSeconds: r.oldest_seconds, deadlettered: r.deadlettered, estimated: true,
+    lanes: {
+      live: { queued: r.live_queued, oldestSeconds: r.live_oldest_seconds },
+      bulk: { queued: queued - r.live_queued, oldestSeconds: r.bulk_oldest_seconds },
+    },
+  };
+}
