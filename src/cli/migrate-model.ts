@@ -19,6 +19,7 @@ import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type Ind
 import { vectorTypeOid } from '../queue/queue.ts';
 import type { Output } from './context.ts';
 import { progressBar } from '../lib/progress-bar.ts';
+import { recordOf, recordSource } from '../db/source-settings.ts';
 
 export function indexPolicy(config: Config): IndexPolicy {
   return indexPolicyOf(config.source);
@@ -35,6 +36,8 @@ export interface ModelMigrationOptions {
   readonly signal?: AbortSignal;
   readonly lockTimeoutMs?: number;
   readonly chunkSize?: number;
+  /** Record configured table settings that differ from the recorded ones (migrate --update-settings). */
+  readonly updateSettings?: boolean;
   /** Failure injection for tests: throw at a named point as a crash there would. */
   readonly fault?: (point: FaultPoint) => void | Promise<void>;
 }
@@ -78,7 +81,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
     await takeMigrateLock(client);
     try {
       // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
-      await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });
+      await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions },
+        { updateSettings: o.updateSettings ?? false });
       const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
       const r = await runShadowMigration({
         client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicy(config),
@@ -87,6 +91,8 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
         ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
       });
       bar.finish();
+      // The table now takes the new model: daemons serving every table load it from this record.
+      await recordSource(client, recordOf(config.source, config.model.model, model));
       const lines = [
         `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
           (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
