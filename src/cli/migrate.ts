@@ -87,7 +87,9 @@ export const migrateCommand: Command = async (ctx) => {
     if (err instanceof SettingsChangedError) throw new UsageError(err.message);
     throw err;
   }
-  const settingsLines = changed.map((d) => `${flags['dry-run'] ? 'would record' : 'recorded'} ${d}`);
+  const settingsLines = changed.map((d) => flags['dry-run']
+    ? `settings differ, ${d} (migrate refuses this without --update-settings)`
+    : `recorded new setting ${d}`);
   const { createEncoder } = await import('../encoder/index.ts');
   // The model decides the column's dimension and the checksum that marks its vectors.
   const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
