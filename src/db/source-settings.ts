@@ -1,7 +1,7 @@
 // What migrate recorded about each table (embedsync.sources): its columns, document, model and index policy.
 // A daemon serving several tables builds each table's SourceConfig from here instead of the environment, and
 // migrate compares the configured settings with the recorded ones before it changes anything.
-import { INDEX_KINDS, parseQualifiedName, type IndexKind, type SourceConfig } from '../config/index.ts';
+import { INDEX_KINDS, parseQualifiedName, type IndexKind, type SourceConfig, type TableSelection } from '../config/index.ts';
 import type { Queryable } from './pool.ts';
 import { sourceKeyOf } from './source-sql.ts';
 import { loadSql } from './sql-template.ts';
@@ -119,4 +119,20 @@ export async function checkRecordedSettings(db: Queryable, source: SourceConfig,
   const diff = settingsDiff(recorded.source, source);
   if (diff.length > 0 && !update) throw new SettingsChangedError(sourceKeyOf(source), diff);
   return diff;
+}
+
+/**
+ * The tables a command covers, each with its model: with one table the configured one (its settings and
+ * EMBEDDING_MODEL), with a list or `*` the recorded ones (a listed table migrate has not recorded is said).
+ */
+export async function selectedSources(db: Queryable, config: { readonly source: SourceConfig; readonly tables: TableSelection; readonly model: { readonly model: string } }):
+  Promise<{ readonly sources: readonly { readonly source: SourceConfig; readonly model: string }[]; readonly unrecorded: readonly string[] }> {
+  if (config.tables.kind === 'one') return { sources: [{ source: config.source, model: config.model.model }], unrecorded: [] };
+  const recorded = await readRecordedSources(db);
+  if (config.tables.kind === 'all') return { sources: recorded, unrecorded: [] };
+  const keys = config.tables.tables.map((t) => sourceKeyOf({ table: t }));
+  return {
+    sources: recorded.filter((r) => keys.includes(sourceKeyOf(r.source))),
+    unrecorded: keys.filter((k) => !recorded.some((r) => sourceKeyOf(r.source) === k)),
+  };
 }
