@@ -76,6 +76,10 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     units.delete(u.source);
     await u.daemon.stop();
     o.encoders.release(u.model);
+    // A table no longer served reports nothing rather than its last figures.
+    if (o.metrics && why === 'removed') {
+      for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) g.remove({ source: u.source });
+    }
     logger.info({ event: 'table_dropped', table: u.source, reason: why }, `no longer serving ${u.source}: ${why}`);
   };
 
