@@ -10,6 +10,9 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { TEST_ENV, waitFor } from './helpers/sync.ts';
 import { freePort } from '../scripts/free-port.ts';
+import { modelVariantsForTests } from './helpers/model-variants.ts';
+
+const variants = modelVariantsForTests({ other: { hidden: 64, seed: 12 } });
 
 interface Ran { code: number | null; stdout: string; stderr: string }
 
@@ -30,9 +33,10 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
   const db = await createTestDatabase('multicli');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const env = { DATABASE_URL: db.url };
-  const notesEnv = { ...env, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' };
   let run: ReturnType<typeof cli> | undefined;
   try {
+    // notes on another model than leads: the run loads both, once each.
+    const notesEnv = { ...env, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body', EMBEDDING_MODEL: variants.other };
     await pool.query(LEADS_DDL);
     await pool.query('CREATE TABLE notes (id serial PRIMARY KEY, body text)');
     await pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 12) g`);
@@ -67,6 +71,25 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     }, 5000, 100);
     assert.match(metrics, /embedsync_deadletter_rows\{source="public\.notes"\} 0/);
 
+    // The OpenAI route's model field picks among the loaded models, and names them when asked for another.
+    const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json() as { data: { id: string }[] };
+    assert.ok(models.data.some((m) => m.id === variants.other) && models.data.some((m) => m.id === TINY_MODEL_DIR));
+    const stored = (await pool.query<{ e: string; c: string }>(`SELECT embedding::text AS e, model_checksum AS c FROM notes WHERE body = 'note 3'`)).rows[0]!;
+    const leadsChecksum = (await pool.query<{ c: string }>('SELECT DISTINCT model_checksum AS c FROM leads')).rows[0]!.c;
+    assert.notEqual(stored.c, leadsChecksum, 'notes embedded by its own model');
+    const post = (model: string) => fetch(`http://127.0.0.1:${port}/v1/embeddings`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input: 'note 3', model }) });
+    const picked = await (await post(variants.other)).json() as { model: string; data: { embedding: number[] }[] };
+    assert.equal(picked.model, variants.other);
+    const vec = JSON.parse(stored.e) as number[];
+    picked.data[0]!.embedding.forEach((x, i) => assert.ok(Math.abs(x - vec[i]!) < 1e-5, `component ${i}`));
+    const dflt = await (await post(TINY_MODEL_DIR)).json() as { model: string; data: { embedding: number[] }[] };
+    assert.equal(dflt.model, TINY_MODEL_DIR);
+    assert.ok(dflt.data[0]!.embedding.some((x, i) => Math.abs(x - vec[i]!) > 1e-3), 'another model, another vector');
+    const unknown = await post('text-embedding-3-small');
+    assert.equal(unknown.status, 400);
+    assert.match((await unknown.json() as { error: { message: string } }).error.message, /not loaded here; loaded models: .*tiny-roberta.*tiny-h64-s12/);
+
     const status = await cli(['status', '--json'], { ...env, EMBEDSYNC_TABLE: '*' }).done;
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual((JSON.parse(status.stdout) as { tables: { table: string }[] }).tables.map((t) => t.table), ['public.leads', 'public.notes']);
@@ -95,6 +118,7 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
       return r.tables.length === 1 ? r : undefined;
     }, 5000, 100);
     assert.equal(after.tables[0]!.table, 'public.leads');
+    assert.doesNotMatch(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /source="public\.notes"/, 'a removed table reports no gauges');
 
     run.child.kill('SIGTERM');
     const ran = await run.done;

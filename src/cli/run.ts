@@ -70,7 +70,7 @@ export async function runService(o: RunOptions): Promise<void> {
     const [h, d] = await Promise.allSettled([
       o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
-        ...(pool && shelf ? { status: () => tablesStatus(pool, supervisor) } : {}),
+        ...(pool && shelf ? { status: () => tablesStatus(pool, supervisor), otherModels: () => shelf.byName() } : {}),
         ...(pool && !shelf ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
       })) : Promise.resolve(undefined),
       pool && shelf ? startSupervisor({

@@ -12,6 +12,8 @@ export interface EncoderShelf {
   adopt(model: string, encoder: Promise<Encoder>): void;
   /** The encoders loaded now, by model, each once. */
   loaded(): Promise<ReadonlyMap<string, Encoder>>;
+  /** The encoders that have finished loading, by model name (ModelInfo.name), without waiting for any. */
+  byName(): ReadonlyMap<string, Encoder>;
   closeAll(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export function createEncoderShelf(load: (model: string) => Promise<Encoder>): E
       encoder.then((e) => { if (slots.has(model)) ready.set(model, e); }, () => undefined);
     },
     loaded: () => settled(),
+    byName: () => new Map([...ready.values()].map((e) => [e.info.name, e])),
     async closeAll() {
       // Adopted encoders are their owner's to close.
       const pinned = new Set<Encoder>();
