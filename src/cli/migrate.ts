@@ -7,7 +7,7 @@ import { migrateSchema, type MigrateResult } from '../migration/schema-install.t
 import { createClient } from '../db/pool.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { enqueueStale } from '../queue/sweep.ts';
-import { UsageError, type Command, type Output } from './context.ts';
+import { oneTable, UsageError, type Command, type Output } from './context.ts';
 import { progressBar } from '../lib/progress-bar.ts';
 import { checkRecordedSettings, recordOf, SettingsChangedError } from '../db/source-settings.ts';
 
@@ -76,8 +76,7 @@ export const migrateCommand: Command = async (ctx) => {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate [--dry-run] [--in-place] [--abort] [--update-settings]`);
   }
-  const config = ctx.config();
-  if (config.tables.kind !== 'one') throw new UsageError('migrate sets up one table at a time: set EMBEDSYNC_TABLE to one table (and its columns)');
+  const config = oneTable(ctx.config(), 'migrate');
   const update = flags['update-settings'];
   // A dry run says what differs; the real run refuses it unless --update-settings.
   let changed: string[];
