@@ -1,5 +1,7 @@
 // `embedsync migrate`: installs or upgrades the schema for the configured source and model, then enqueues
 // every row whose embedding is missing or stale (the backfill), with a progress bar on a terminal.
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { ModelInfo } from '../encoder/types.ts';
@@ -76,7 +78,11 @@ export const migrateCommand: Command = async (ctx) => {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate [--dry-run] [--in-place] [--abort] [--update-settings]`);
   }
-  const config = oneTable(ctx.config(), 'migrate');
+  const configured = oneTable(ctx.config(), 'migrate');
+  // The model is recorded for daemons serving every table, which may run elsewhere: a folder as an absolute path.
+  const folder = resolve(ctx.cwd, configured.model.model);
+  const config = !isAbsolute(configured.model.model) && existsSync(folder)
+    ? { ...configured, model: { ...configured.model, model: folder } } : configured;
   const update = flags['update-settings'];
   // A dry run says what differs; the real run refuses it unless --update-settings.
   let changed: string[];
