@@ -50,7 +50,8 @@ test('three tables on two models in one process; a table migrated and another re
 
     supervisor = await startSupervisor({
       pool: t.pool, sync: leads.sync, logger: createLogger(process.env.EMBEDSYNC_TEST_LOG ?? 'silent'), encoders: shelf, tables: 'all',
-      pollMs: 1000, connectListener: () => createClient({ databaseUrl: t.db.url, applicationName: 'embedsync-listener' }),
+      // A poll far off: tables coming and going are heard through NOTIFY here (the next test covers the poll).
+      pollMs: 60_000, connectListener: () => createClient({ databaseUrl: t.db.url, applicationName: 'embedsync-listener' }),
     });
     assert.deepEqual([...supervisor.units.keys()].sort(), ['public.items', 'public.leads', 'public.notes']);
     assert.deepEqual([...loads].sort(), [TINY_MODEL_DIR, variants.other].sort(), 'one encoder per model, shared by the tables using it');
@@ -110,6 +111,39 @@ test('three tables on two models in one process; a table migrated and another re
     await supervisor?.stop();
     await shelf.closeAll();
     for (const e of opened) await e.close();
+    await t.close();
+  }
+});
+
+test('without notifications (the LISTEN connection down) the poll still picks up a migrated table and drops a removed one', async () => {
+  const t = await setupSyncDb();
+  const shelf = createEncoderShelf(loadEncoder);
+  let supervisor: Awaited<ReturnType<typeof startSupervisor>> | undefined;
+  try {
+    const tiny = t.encoder.info;
+    await migrate({ config: t.config, model: tiny });
+    const broken = new URL(t.db.url);
+    broken.port = '1'; // nothing listens there: the listener keeps reconnecting, no notification arrives
+    supervisor = await startSupervisor({
+      pool: t.pool, sync: t.config.sync, logger: createLogger('silent'), encoders: shelf, tables: [{ schema: 'public', name: 'leads' }, { schema: 'public', name: 'notes' }],
+      pollMs: 300, connectListener: () => createClient({ databaseUrl: broken.toString() }),
+    });
+    assert.deepEqual([...supervisor.units.keys()], ['public.leads'], 'notes is listed but not migrated yet');
+    await t.pool.query('CREATE TABLE notes (id serial PRIMARY KEY, body text)');
+    await t.pool.query(`INSERT INTO notes (body) VALUES ('a'), ('b')`);
+    const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
+    await migrate({ config: notes, model: tiny });
+    await waitFor('notes embedded', async () => (await embedded(t.pool, 'notes', tiny.checksum)) === 2, 5000);
+    // A recorded table outside the list is not served.
+    await t.pool.query('CREATE TABLE other (id serial PRIMARY KEY, body text)');
+    await migrate({ config: loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'other', EMBEDSYNC_TEXT_COLUMNS: 'body' }), model: tiny });
+    await remove({ config: notes });
+    await waitFor('notes dropped', async () => !supervisor!.units.has('public.notes'), 5000);
+    await supervisor.reconcile();
+    assert.deepEqual([...supervisor.units.keys()], ['public.leads']);
+  } finally {
+    await supervisor?.stop();
+    await shelf.closeAll();
     await t.close();
   }
 });
