@@ -49,6 +49,8 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
   const units = new Map<string, SyncUnit>();
   const wanted = o.tables === 'all' ? undefined : new Set(o.tables.map((t) => sourceKeyOf({ table: t })));
   const unmigratedSaid = new Set<string>();
+  // A table that cannot start is retried on every pass; its reason is logged when it changes, not every pass.
+  const failureSaid = new Map<string, string>();
   let stopped = false;
 
   const startUnit = async (r: RecordedSource): Promise<void> => {
@@ -102,8 +104,11 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
       if (stopped || units.has(key)) continue;
       unmigratedSaid.delete(key);
       // One table that cannot start (not set up completely, model not loadable) does not hold the others back.
-      await startUnit(r).catch((err: unknown) => {
-        logger.warn({ event: 'table_start_failed', table: key, error: (err as Error).message }, `cannot serve ${key} yet; retrying`);
+      await startUnit(r).then(() => failureSaid.delete(key), (err: unknown) => {
+        const message = (err as Error).message;
+        if (failureSaid.get(key) === message) return;
+        failureSaid.set(key, message);
+        logger.warn({ event: 'table_start_failed', table: key, error: message }, `cannot serve ${key} yet; retrying`);
       });
     }
   };
