@@ -89,6 +89,18 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     const unknown = await post('text-embedding-3-small');
     assert.equal(unknown.status, 400);
     assert.match((await unknown.json() as { error: { message: string } }).error.message, /not loaded here; loaded models: .*tiny-roberta.*tiny-h64-s12/);
+    // The native routes take the same field.
+    const native = (body: object, path = '/embed') => fetch(`http://127.0.0.1:${port}${path}`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const one = await (await native({ text: 'note 3', role: 'document', model: variants.other })).json() as { model_checksum: string; embedding: number[] };
+    assert.equal(one.model_checksum, stored.c);
+    one.embedding.forEach((x, i) => assert.ok(Math.abs(x - vec[i]!) < 1e-5));
+    const batch = await (await native({ items: [{ id: 'a', text: 'note 3' }], role: 'document', model: variants.other }, '/embed/batch')).json() as { model_checksum: string };
+    assert.equal(batch.model_checksum, stored.c);
+    assert.equal((await (await native({ text: 'x' })).json() as { model_checksum: string }).model_checksum, leadsChecksum, 'the configured model by default');
+    const nope = await native({ text: 'x', model: 'nope' });
+    assert.equal(nope.status, 400);
+    assert.match((await nope.json() as { detail: string }).detail, /model "nope" is not loaded here; loaded models: /);
 
     const status = await cli(['status', '--json'], { ...env, EMBEDSYNC_TABLE: '*' }).done;
     assert.equal(status.code, 0, status.stderr);

@@ -1,11 +1,12 @@
 // POST /v1/embeddings, GET /v1/models and GET /v1/models/{id} in OpenAI's shapes, so OpenAI SDKs and the tools
 // built on them (LangChain, LlamaIndex) work unchanged.
 import type { FastifyInstance } from 'fastify';
-import type { Encoder, ModelInfo, Role } from '../../encoder/types.ts';
+import type { ModelInfo, Role } from '../../encoder/types.ts';
 import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest, HttpError } from '../errors.ts';
 import { resolveAsGiven, textProblem } from '../text-checks.ts';
 import type { EmbedOutcome } from '../embedder.ts';
+import { loadedModelNames, pickModel } from '../model-pick.ts';
 
 interface OpenAiBody {
   readonly input: string | readonly string[];
@@ -36,24 +37,6 @@ function isTokenArray(input: unknown): boolean {
   return Array.isArray(input) && input.length > 0 && input.every((x) => typeof x === 'number' || Array.isArray(x));
 }
 
-/**
- * The `model` field, where the process has loaded more than one model (it serves tables on several): another
- * loaded model's name picks that model; the configured model's name or an alias picks the configured one; a
- * name of neither is refused with the names that exist. With one model loaded the field only picks an alias.
- */
-function pickModel(ctx: RouteContext, name: string | undefined): Encoder | undefined {
-  const others = ctx.otherModels?.();
-  if (!others || name === undefined) return undefined;
-  const { info } = ctx.model.encoder();
-  const aliases = modelAliases(ctx, info);
-  if (name === info.name || name === aliases.query || name === aliases.document) return undefined;
-  const found = others.get(name);
-  if (found) return found;
-  const names = [info.name, ...[...others.keys()].filter((n) => n !== info.name)];
-  if (names.length === 1) return undefined;
-  throw badRequest(`model ${JSON.stringify(name.slice(0, 200))} is not loaded here; loaded models: ${names.join(', ')} (GET /v1/models lists them)`);
-}
-
 export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { embedder, schemas } = ctx;
   const chunk = ctx.config.http.maxBatchSize;
@@ -77,7 +60,8 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const problem = textProblem(t, field(i));
       if (problem) throw badRequest(problem);
     });
-    const picked = pickModel(ctx, body.model);
+    const own = ctx.model.encoder().info;
+    const picked = pickModel(ctx, body.model, { keep: Object.values(modelAliases(ctx, own)), lenient: true });
     const { info } = picked ?? ctx.model.encoder();
     if (body.dimensions !== undefined && body.dimensions !== info.dimensions) {
       throw badRequest(`dimensions must be ${info.dimensions} (the model's size) or left out; got ${body.dimensions}`);
@@ -112,8 +96,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const models = () => {
     const { info } = ctx.model.encoder();
     const aliases = modelAliases(ctx, info);
-    const others = [...(ctx.otherModels?.().keys() ?? [])].filter((n) => n !== info.name);
-    return [info.name, aliases.query, aliases.document, ...others].map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
+    return [info.name, aliases.query, aliases.document, ...loadedModelNames(ctx).slice(1)].map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
   };
 
   app.get('/v1/models', { schema: schemas.openaiModels, config: { needsModel: true } }, async () => ({ object: 'list', data: models() }));
