@@ -6,11 +6,15 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { migrate } from '../src/cli/migrate.ts';
-import { finishMigrate } from '../src/cli/migrate-model.ts';
+import { finishMigrate, migrateModel } from '../src/cli/migrate-model.ts';
+import { createEncoder } from '../src/encoder/index.ts';
+import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { remove } from '../src/cli/remove.ts';
 import { readRecordedSource, SettingsChangedError } from '../src/db/source-settings.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+
+const variants = modelVariantsForTests({ sibling: { hidden: 64, seed: 9 } });
 
 const count = async (pool: pg.Pool, sql: string, params: unknown[] = []) => (await pool.query<{ n: number }>(sql, params)).rows[0]!.n;
 const triggers = (pool: pg.Pool, table: string) => count(pool,
@@ -145,6 +149,30 @@ test('migrate records the table settings; differing ones are refused unless upda
     await t.pool.query(`UPDATE leads SET description = 'other'`);
     assert.equal(await count(t.pool, 'SELECT count(*)::int AS n FROM embedsync.queue'), 0);
   } finally {
+    await t.close();
+  }
+});
+
+test('remove in the middle of a model migration drops its shadow columns too, keeping the current vectors', async () => {
+  const t = await setupSyncDb();
+  const other = await createEncoder(loadConfig({ EMBEDDING_MODEL: variants.sibling, EMBEDDING_THREADS: '1' }).model);
+  try {
+    await migrate({ config: t.config, model: t.encoder.info });
+    await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 30) g`);
+    const crash = await migrateModel({
+      config: loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: variants.sibling }), encoder: other, chunkSize: 10,
+      fault: (point) => { if (point === 'mid-backfill') throw new Error('crash mid-backfill'); },
+    }).then(() => undefined, (e: Error) => e);
+    assert.match(String(crash?.message), /crash mid-backfill/);
+    assert.ok((await columns(t.pool, 'leads')).includes('embedding_next'), 'the migration left its shadow columns');
+    const plan = await remove({ config: t.config });
+    assert.deepEqual([...plan.columns].sort(), ['embedding_next', 'embedding_text_hash_next', 'model_checksum_next']);
+    const cols = await columns(t.pool, 'leads');
+    assert.ok(cols.includes('embedding') && !cols.some((c) => c.endsWith('_next')));
+    assert.equal(await records(t.pool, 'public.leads'), 0);
+    assert.equal(await triggers(t.pool, 'leads'), 0);
+  } finally {
+    await other.close();
     await t.close();
   }
 });

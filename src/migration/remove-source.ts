@@ -32,9 +32,10 @@ export interface RemovalPlan {
   /** The unqualified embedsync.similar_to / search serve this table and go with it. */
   readonly searchDefault: boolean;
   readonly sweepIndex: string | undefined;
-  /** With dropColumns: the managed columns present (main and a model migration's shadow ones). */
+  /** The columns that go: a model migration's shadow ones, and with dropColumns the managed ones. */
   readonly columns: readonly string[];
-  /** With dropColumns: the vector indexes that go with the columns. */
+  readonly dropColumns: boolean;
+  /** The vector indexes that go with the columns. */
   readonly vectorIndexes: readonly string[];
 }
 
@@ -57,10 +58,9 @@ export async function removeSource(client: pg.Client, source: SourceConfig, o: R
       await client.query(renderSql('remove-triggers', s));
       if (plan.searchDefault) await client.query(loadSql('remove-default-search'));
       await client.query(loadSql('remove-records'), [plan.sourceKey]);
-      if (o.dropColumns && plan.tableExists) {
-        await dropColumnSet(client, s, nextColumns(source));
-        await client.query(renderSql('remove-columns', s));
-      }
+      // A model migration's shadow columns are embedsync's alone (no search reads them): they always go.
+      if (plan.tableExists) await dropColumnSet(client, s, nextColumns(source));
+      if (o.dropColumns && plan.tableExists) await client.query(renderSql('remove-columns', s));
     }, { lockTimeoutMs: o.lockTimeoutMs ?? 5000, ...(o.signal ? { signal: o.signal } : {}) });
     // Outside the transaction: CONCURRENTLY on a plain table, so writers are not blocked while it goes.
     if (plan.sweepIndex && !o.dropColumns) {
@@ -96,21 +96,19 @@ async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql,
   const columns: string[] = [];
   const vectorIndexes: string[] = [];
   if (s.exists) {
-    if (dropColumns) {
-      const managed = [...Object.values(mainColumns(source)), source.embeddedAtColumn, ...Object.values(nextColumns(source))];
-      for (const c of managed) {
-        const n = (await client.query<{ n: number }>(loadSql('column-present'), [s.table, c])).rows[0]!.n;
-        if (n > 0) columns.push(c);
-      }
-      for (const c of [source.embeddingColumn, nextColumns(source).embedding]) {
-        if (columns.includes(c)) vectorIndexes.push(...(await findVectorIndexes(client, s, c)).map((i) => i.name));
-      }
+    const managed = [...(dropColumns ? [...Object.values(mainColumns(source)), source.embeddedAtColumn] : []), ...Object.values(nextColumns(source))];
+    for (const c of managed) {
+      const n = (await client.query<{ n: number }>(loadSql('column-present'), [s.table, c])).rows[0]!.n;
+      if (n > 0) columns.push(c);
+    }
+    for (const c of [source.embeddingColumn, nextColumns(source).embedding]) {
+      if (columns.includes(c)) vectorIndexes.push(...(await findVectorIndexes(client, s, c)).map((i) => i.name));
     }
   }
   return {
     sourceKey: s.sourceKey, tableExists: s.exists, triggers: r.triggers, functions: r.functions, queued: r.queued,
     deadlettered: r.deadlettered, state: r.state, sweepRows: r.sweep, indexRecord: r.index_record, settings: r.settings,
-    searchDefault: r.search_default, sweepIndex, columns, vectorIndexes,
+    searchDefault: r.search_default, sweepIndex, columns, vectorIndexes, dropColumns,
   };
 }
 
@@ -126,9 +124,8 @@ export function describeRemoval(p: RemovalPlan, dryRun: boolean): string[] {
     `  ${del} ${p.queued} queue entries, ${p.deadlettered} dead letters`,
     `  ${del} records: ${list([p.state && 'model state', p.sweepRows > 0 && `${p.sweepRows} sweep rows`, p.indexRecord && 'index record',
       p.settings && 'recorded settings', p.searchDefault && 'search default'].filter((x): x is string => typeof x === 'string'))}`,
-    ...(p.columns.length
-      ? [`  ${verb} columns ${p.columns.join(', ')}${p.vectorIndexes.length ? ` and index ${p.vectorIndexes.join(', ')}` : ''}`]
-      : [`  kept the embedding columns${p.tableExists ? ' (--drop-columns drops them and their index)' : ''}`]),
-    ...(p.sweepIndex && !p.columns.length ? [`  ${verb} index ${p.sweepIndex}`] : []),
+    ...(p.columns.length ? [`  ${verb} columns ${p.columns.join(', ')}${p.vectorIndexes.length ? ` and index ${p.vectorIndexes.join(', ')}` : ''}`] : []),
+    ...(p.dropColumns || !p.tableExists ? [] : ['  kept the embedding columns and their index (--drop-columns drops them)']),
+    ...(p.sweepIndex ? [`  ${verb} index ${p.sweepIndex}`] : []),
   ];
 }
