@@ -58,7 +58,10 @@ export async function runService(o: RunOptions): Promise<void> {
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: config.tables.kind === 'one' ? 4 : 16, applicationName: 'embedsync' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let supervisor: Supervisor | undefined;
-  const shelf = config.tables.kind !== 'one' ? createEncoderShelf(o.loadModel ?? (() => o.loadEncoder())) : undefined;
+  const loadModel = o.loadModel ?? (async (model: string) => {
+    throw new Error(`cannot load ${model}: this process was given no way to load models other than ${config.model.model}`);
+  });
+  const shelf = config.tables.kind !== 'one' ? createEncoderShelf(loadModel) : undefined;
   shelf?.adopt(config.model.model, encoderPromise);
   let http: { close(): Promise<void> } | undefined;
   let modelChanged: ((err: ModelChangedError) => void) | undefined;
