@@ -73,3 +73,14 @@ test('encoder sessions × threads: chosen from the cores, or from whichever of t
   assert.deepEqual(layout({ EMBEDDING_SESSIONS: '3', EMBEDDING_THREADS: '5' }, 2), [3, 5]);
   assert.throws(() => loadConfig({ EMBEDDING_SESSIONS: '0', EMBEDDING_RUN_SECONDS: 'fast' }, { cores: 2 }), /EMBEDDING_SESSIONS[\s\S]*EMBEDDING_RUN_SECONDS/);
 });
+
+test('EMBEDSYNC_TABLE: one table, a comma-separated list or * (every migrated table); bad names listed', () => {
+  assert.deepEqual(loadConfig({}).tables, { kind: 'one' });
+  assert.deepEqual(loadConfig({ EMBEDSYNC_TABLE: 'app.notes' }).tables, { kind: 'one' });
+  const list = loadConfig({ EMBEDSYNC_TABLE: 'leads, app.notes,leads' });
+  assert.deepEqual(list.tables, { kind: 'list', tables: [{ schema: 'public', name: 'leads' }, { schema: 'app', name: 'notes' }] });
+  assert.deepEqual(list.source.table, { schema: 'public', name: 'leads' }, 'the first of the list');
+  assert.deepEqual(loadConfig({ EMBEDSYNC_TABLE: '*' }).tables, { kind: 'all' });
+  assert.throws(() => loadConfig({ EMBEDSYNC_TABLE: 'leads,bad-name;,' }), (e: Error) => /EMBEDSYNC_TABLE \("bad-name;"\)/.test(e.message));
+  assert.throws(() => loadConfig({ EMBEDSYNC_TABLE: ' , ' }), /EMBEDSYNC_TABLE is empty/);
+});

@@ -36,6 +36,12 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Commands about one table's rows refuse an EMBEDSYNC_TABLE list or `*` rather than pick one of them. */
+export function oneTable(config: Config, command: string): Config {
+  if (config.tables.kind === 'one') return config;
+  throw new UsageError(`${command} works on one table: set EMBEDSYNC_TABLE to it (with its columns) for this command`);
+}
+
 /**
  * The text operand of `embed` / `search`: the argument, or stdin for `-` (or no argument with stdin piped in).
  * One trailing newline (what `echo` and editors add) is dropped.

@@ -4,7 +4,7 @@ import { createPool } from '../db/pool.ts';
 import { requireInstalled } from '../db/installed.ts';
 import { sourceKeyOf } from '../db/source-sql.ts';
 import { listDeadLetters, retryDeadLetters } from '../queue/deadletter.ts';
-import { UsageError, type Command } from './context.ts';
+import { oneTable, UsageError, type Command } from './context.ts';
 
 const USAGE = 'usage: embedsync deadletter list [--json] [--limit N] | deadletter retry (--all | ID...)';
 
@@ -25,7 +25,7 @@ export const deadletterCommand: Command = async (ctx) => {
   const limit = Number(v.limit ?? 100);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive integer\n${USAGE}`);
 
-  const config = ctx.config();
+  const config = oneTable(ctx.config(), 'deadletter');
   // Dead letters of the configured table (EMBEDSYNC_TABLE) only.
   const sourceKey = sourceKeyOf(config.source);
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-deadletter' });

@@ -14,6 +14,7 @@ import { pgvectorProblem, postgresProblem, readServerVersions, type ServerVersio
 import { queueOps } from '../queue/queue.ts';
 import { UsageError, type Command, type CommandContext } from './context.ts';
 import { explainError } from './errors.ts';
+import { selectedSources } from '../db/source-settings.ts';
 import { indexPolicy } from './migrate-model.ts';
 
 export interface Check {
@@ -37,7 +38,9 @@ export const doctorCommand: Command = async (ctx) => {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
   const config = ctx.config();
-  const checks = await runChecks(ctx, config, !values['no-model']);
+  const checks = config.tables.kind === 'one'
+    ? await runChecks(ctx, config, !values['no-model'])
+    : await tablesChecks(ctx, config, !values['no-model']);
   for (const c of checks) ctx.stdout.write(`${formatCheck(c)}\n`);
   const failed = checks.filter((c) => !c.ok).length;
   ctx.stdout.write(failed ? `\n${failed} of ${checks.length} checks failed\n` : `\nall ${checks.length} checks passed\n`);
@@ -58,8 +61,37 @@ export function versionChecks(v: ServerVersions, where: string): Check[] {
   ];
 }
 
+/**
+ * EMBEDSYNC_TABLE a list or *: the checks of every table served, each with the settings and model migrate
+ * recorded for it, the check names prefixed with the table. A listed table that was never migrated fails.
+ */
+async function tablesChecks(ctx: CommandContext, config: Config, loadModel: boolean): Promise<Check[]> {
+  const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-doctor' });
+  let selected;
+  try {
+    await client.connect();
+    selected = await selectedSources(client, config);
+  } catch {
+    return runChecks(ctx, config, loadModel); // the database check says what is wrong
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  const checks: Check[] = selected.unrecorded.map((k) => ({ ok: false, name: `${k} setup`, found: `${k} has no settings recorded by migrate`,
+    fix: `EMBEDSYNC_TABLE=${k} embedsync migrate (with its id and text columns)` }));
+  if (selected.sources.length === 0 && checks.length === 0) {
+    checks.push({ ok: false, name: 'tables', found: 'no table migrated yet', fix: 'EMBEDSYNC_TABLE=<table> embedsync migrate for each table' });
+  }
+  for (const r of selected.sources) {
+    const table = `${r.source.table.schema}.${r.source.table.name}`;
+    const own = await runChecks(ctx, { ...config, source: r.source, tables: { kind: 'one' }, model: { ...config.model, model: r.model } }, loadModel);
+    checks.push(...own.map((c) => ({ ...c, name: `${table} ${c.name}` })));
+  }
+  return checks;
+}
+
 export function formatCheck(c: Check): string {
-  return `${c.ok ? '✔' : '✘'} ${c.name.padEnd(16)} ${c.found}${c.ok || !c.fix ? '' : `\n  ${' '.repeat(16)} fix: ${c.fix}`}`;
+  const width = Math.max(16, c.name.length);
+  return `${c.ok ? '✔' : '✘'} ${c.name.padEnd(width)} ${c.found}${c.ok || !c.fix ? '' : `\n  ${' '.repeat(width)} fix: ${c.fix}`}`;
 }
 
 export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean): Promise<Check[]> {

@@ -8,7 +8,7 @@ import { readModelState } from '../db/state-repository.ts';
 import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, getIndexStatus, type IndexStatus } from '../db/vector-index.ts';
-import { UsageError, type Command } from './context.ts';
+import { oneTable, UsageError, type Command } from './context.ts';
 import { indexLine, indexPolicy } from './migrate-model.ts';
 
 const USAGE = 'usage: embedsync index status [--json] | embedsync index rebuild [--force]';
@@ -56,7 +56,7 @@ export const indexCommand: Command = async (ctx) => {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
-  const config = ctx.config();
+  const config = oneTable(ctx.config(), 'index');
   if (sub === 'status') {
     const s = await indexStatus(config);
     ctx.stdout.write(values.json ? `${JSON.stringify(s)}\n` : formatIndexStatus(s));

@@ -7,6 +7,7 @@ import type { Encoder, ModelInfo } from '../encoder/types.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
 import { checkServerVersions } from '../db/server-versions.ts';
 import { migrateSchema } from '../migration/schema-install.ts';
+import { recordOf, recordSource } from '../db/source-settings.ts';
 import { detectModelChange, rowsToEmbed, type Detected } from '../migration/plan.ts';
 import { measureEncodeRate } from '../migration/encode-rate.ts';
 import { dropVectorColumns } from '../migration/in-place.ts';
@@ -36,6 +37,8 @@ export interface ModelMigrationOptions {
   readonly signal?: AbortSignal;
   readonly lockTimeoutMs?: number;
   readonly chunkSize?: number;
+  /** Record configured table settings that differ from the recorded ones (migrate --update-settings). */
+  readonly updateSettings?: boolean;
   /** Failure injection for tests: throw at a named point as a crash there would. */
   readonly fault?: (point: FaultPoint) => void | Promise<void>;
 }
@@ -95,7 +98,8 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
   }
   if (!d.state) return { handled: false, lines: [] };
   // Schema upgrades and triggers, keeping the recorded (old) model until the swap.
-  await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions });
+  await migrateSchema(client, config.source, { name: d.state.model, checksum: d.state.checksum, dimensions: d.state.dimensions },
+    { updateSettings: o.updateSettings ?? false });
   const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
   const r = await runShadowMigration({
     client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicy(config),
@@ -104,6 +108,8 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
     ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
   });
   bar.finish();
+  // The table now takes the new model: daemons serving every table load it from this record.
+  await recordSource(client, recordOf(config.source, config.model.model, model));
   const lines = [
     `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
       (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),

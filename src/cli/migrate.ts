@@ -1,5 +1,7 @@
 // `embedsync migrate`: installs or upgrades the schema for the configured source and model, then enqueues
 // every row whose embedding is missing or stale (the backfill), with a progress bar on a terminal.
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { ModelInfo } from '../encoder/types.ts';
@@ -7,8 +9,9 @@ import { migrateSchema, type MigrateResult } from '../migration/schema-install.t
 import { createClient } from '../db/pool.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { enqueueStale } from '../queue/sweep.ts';
-import { UsageError, type Command, type Output } from './context.ts';
+import { oneTable, UsageError, type Command, type Output } from './context.ts';
 import { progressBar } from '../lib/progress-bar.ts';
+import { checkRecordedSettings, recordOf, SettingsChangedError } from '../db/source-settings.ts';
 
 export interface MigrateOptions {
   readonly config: Config;
@@ -16,6 +19,8 @@ export interface MigrateOptions {
   /** Where the progress bar goes (drawn only on a TTY). */
   readonly progress?: Output;
   readonly signal?: AbortSignal;
+  /** Record configured table settings that differ from the recorded ones (otherwise refused). */
+  readonly updateSettings?: boolean;
 }
 
 /** Backfills that enqueue at least this many rows refresh the queue's planner statistics. */
@@ -30,7 +35,9 @@ export async function migrate(o: MigrateOptions): Promise<MigrateSummary> {
   const client = createClient({ databaseUrl: o.config.databaseUrl, applicationName: 'embedsync-migrate' });
   await client.connect();
   try {
-    const result = await migrateSchema(client, o.config.source, o.model);
+    const result = await migrateSchema(client, o.config.source, o.model, {
+      record: recordOf(o.config.source, o.config.model.model, o.model), updateSettings: o.updateSettings ?? false,
+    });
     const total = Number((await client.query<{ n: string }>(renderSql('row-count', result.source.sql))).rows[0]!.n);
     const bar = progressBar(o.progress ?? { write: () => true }, 'backfill');
     const r = await enqueueStale(client, result.source.sql, o.model.checksum, {
@@ -50,16 +57,44 @@ const MIGRATE_FLAGS = {
   'dry-run': { type: 'boolean', default: false },
   'in-place': { type: 'boolean', default: false },
   abort: { type: 'boolean', default: false },
+  'update-settings': { type: 'boolean', default: false },
 } as const;
+
+/** Refuses, before anything changes, table settings that differ from the ones migrate recorded (unless updating). */
+async function settingsCheck(config: Config, update: boolean): Promise<string[]> {
+  const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-migrate' });
+  await client.connect();
+  try {
+    return await checkRecordedSettings(client, config.source, update);
+  } finally {
+    await client.end();
+  }
+}
 
 export const migrateCommand: Command = async (ctx) => {
   let flags;
   try {
     flags = parseArgs({ args: [...ctx.argv], options: MIGRATE_FLAGS, allowPositionals: false }).values;
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate [--dry-run] [--in-place] [--abort]`);
+    throw new UsageError(`${(err as Error).message}\nusage: embedsync migrate [--dry-run] [--in-place] [--abort] [--update-settings]`);
   }
-  const config = ctx.config();
+  const configured = oneTable(ctx.config(), 'migrate');
+  // The model is recorded for daemons serving every table, which may run elsewhere: a folder as an absolute path.
+  const folder = resolve(ctx.cwd, configured.model.model);
+  const config = !isAbsolute(configured.model.model) && existsSync(folder)
+    ? { ...configured, model: { ...configured.model, model: folder } } : configured;
+  const update = flags['update-settings'];
+  // A dry run says what differs; the real run refuses it unless --update-settings.
+  let changed: string[];
+  try {
+    changed = await settingsCheck(config, update || flags['dry-run'] || flags.abort);
+  } catch (err) {
+    if (err instanceof SettingsChangedError) throw new UsageError(err.message);
+    throw err;
+  }
+  const settingsLines = changed.map((d) => flags['dry-run']
+    ? `settings differ, ${d} (migrate refuses this without --update-settings)`
+    : `recorded new setting ${d}`);
   const { createEncoder } = await import('../encoder/index.ts');
   // The model decides the column's dimension and the checksum that marks its vectors.
   const encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
@@ -70,16 +105,18 @@ export const migrateCommand: Command = async (ctx) => {
   try {
     pre = await migrateModel({
       config, encoder, dryRun: flags['dry-run'], inPlace: flags['in-place'], abort: flags.abort, progress: ctx.stderr, signal: ctx.signal,
+      updateSettings: update,
     });
   } finally {
     await encoder.close();
   }
   if (pre.handled) {
-    ctx.stdout.write(`${pre.lines.join('\n')}\n`);
+    ctx.stdout.write(`${[...settingsLines, ...pre.lines].join('\n')}\n`);
     return 0;
   }
-  const r = await migrate({ config, model, progress: ctx.stderr, signal: ctx.signal });
+  const r = await migrate({ config, model, progress: ctx.stderr, signal: ctx.signal, updateSettings: update });
   const lines = [
+    ...settingsLines,
     ...pre.lines,
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
     r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (vector(${model.dimensions}))` : `${r.source.sql.table} columns present`,

@@ -14,6 +14,8 @@ import { createClient, createPool } from '../db/pool.ts';
 import { SourceError } from '../db/source-info.ts';
 import { NotMigratedError, startSyncDaemon, type SyncDaemon } from '../sync/daemon.ts';
 import { getSyncStatus } from '../sync/status.ts';
+import { createEncoderShelf } from '../sync/encoder-shelf.ts';
+import { startSupervisor, type Supervisor } from '../sync/supervisor.ts';
 import { ModelChangedError } from '../sync/model-watch.ts';
 import { startTracing } from '../tracing/index.ts';
 import { UsageError, type Command } from './context.ts';
@@ -27,6 +29,8 @@ export interface RunOptions {
   readonly metrics?: Metrics;
   /** Builds the encoder; the HTTP API starts while it loads, the sync worker waits for it. */
   readonly loadEncoder: () => Promise<Encoder>;
+  /** Several tables (EMBEDSYNC_TABLE a list or *): builds the encoder of another model a table was migrated with. */
+  readonly loadModel?: (model: string) => Promise<Encoder>;
 }
 
 /**
@@ -56,8 +60,15 @@ export async function runService(o: RunOptions): Promise<void> {
     forceClose.unref();
   };
   signal.addEventListener('abort', onAbort, { once: true });
-  const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
+  // Several tables: each table's daemon has its own loops and sweeper, so the pool grows with them.
+  const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: config.tables.kind === 'one' ? 4 : 16, applicationName: 'embedsync' }) : undefined;
   let daemon: SyncDaemon | undefined;
+  let supervisor: Supervisor | undefined;
+  const loadModel = o.loadModel ?? (async (model: string) => {
+    throw new Error(`cannot load ${model}: this process was given no way to load models other than ${config.model.model}`);
+  });
+  const shelf = config.tables.kind !== 'one' ? createEncoderShelf(loadModel) : undefined;
+  shelf?.adopt(config.model.model, encoderPromise);
   let http: { close(): Promise<void> } | undefined;
   let modelChanged: ((err: ModelChangedError) => void) | undefined;
   const exitOnModelChange = new Promise<never>((_resolve, reject) => { modelChanged = reject; });
@@ -68,8 +79,14 @@ export async function runService(o: RunOptions): Promise<void> {
     const [h, d] = await Promise.allSettled([
       o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
-        ...(pool ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
+        ...(pool && shelf ? { status: () => tablesStatus(pool, supervisor), otherModels: () => shelf.byName() } : {}),
+        ...(pool && !shelf ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
       })) : Promise.resolve(undefined),
+      pool && shelf ? startSupervisor({
+        pool, sync: config.sync, logger, metrics, encoders: shelf,
+        tables: config.tables.kind === 'list' ? config.tables.tables : 'all',
+        connectListener: () => createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-listener' }),
+      }).then((s) => { supervisor = s; return undefined; }) :
       pool ? encoderPromise.then((encoder) => startWithRetry(() => startSyncDaemon({
         pool, encoder, source: config.source, sync: config.sync, logger, metrics,
         onModelMismatch: (m) => { if (config.sync.exitOnModelChange) modelChanged?.(new ModelChangedError(m)); },
@@ -84,14 +101,22 @@ export async function runService(o: RunOptions): Promise<void> {
     logger.info({ event: 'shutdown' }, 'shutting down');
   } finally {
     await daemon?.stop();
+    await supervisor?.stop();
     await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
     await pool?.end().catch(() => undefined);
     (await unwatch)?.();
     clearInterval(paceTimer);
     clearTimeout(forceClose);
     signal.removeEventListener('abort', onAbort);
+    await shelf?.closeAll();
     await encoderPromise.then((e) => e.close(), () => undefined);
   }
+}
+
+/** GET /status of a process serving several tables: each table's status, in the order of the record. */
+async function tablesStatus(pool: import('pg').Pool, supervisor: Supervisor | undefined): Promise<{ tables: unknown[] }> {
+  const units = [...(supervisor?.units.values() ?? [])].sort((a, b) => a.source.localeCompare(b.source));
+  return { tables: await Promise.all(units.map(async (u) => ({ ...await getSyncStatus(pool, u.recorded.source), model: u.model }))) };
 }
 
 const START_RETRY = backoff({ baseMs: 250, maxMs: 10_000, maxExponent: 6 });
@@ -130,16 +155,18 @@ export const runCommand: Command = async (ctx) => {
     onExportError: (message) => logger.warn({ event: 'trace_export_failed', error: message }, 'trace export failed'),
   });
   const { createEncoder } = await import('../encoder/index.ts');
+  const encoderOptions = {
+    progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger,
+    onWorkerExit: (e: { reason: string; worker: number; message: string }) => {
+      metrics.encoderWorkerRestarts.inc({ reason: e.reason });
+      logger.error({ event: 'encoder_worker_replaced', worker: e.worker, reason: e.reason, error: e.message }, 'encoder worker died; its run is retried and the worker replaced');
+    },
+  };
   try {
     await runService({
       config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
-      loadEncoder: () => createEncoder(config.model, {
-        progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger,
-        onWorkerExit: (e) => {
-          metrics.encoderWorkerRestarts.inc({ reason: e.reason });
-          logger.error({ event: 'encoder_worker_replaced', worker: e.worker, reason: e.reason, error: e.message }, 'encoder worker died; its run is retried and the worker replaced');
-        },
-      }),
+      loadEncoder: () => createEncoder(config.model, encoderOptions),
+      loadModel: (model) => createEncoder({ ...config.model, model }, encoderOptions),
       metrics,
     });
   } finally {

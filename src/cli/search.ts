@@ -8,7 +8,7 @@ import { quoteIdent } from '../db/quote.ts';
 import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { encodeVector } from '../db/vector-binary.ts';
-import { textOperand, UsageError, type Command } from './context.ts';
+import { oneTable, textOperand, UsageError, type Command } from './context.ts';
 
 const SEARCH_USAGE = 'usage: embedsync search "text" | - [--limit 10] [--min-score 0] [--json]';
 
@@ -51,7 +51,7 @@ export const searchCommand: Command = async (ctx) => {
   if (!text) throw new UsageError(SEARCH_USAGE);
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
   if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
-  const config = ctx.config();
+  const config = oneTable(ctx.config(), 'search');
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-search' });
   let encoder: Encoder | undefined;
   try {

@@ -9,7 +9,8 @@ import { parseMemorySize, type MemoryLimit } from './memory-limit.ts';
 import {
   parseBoolean, parseEnum, parseInteger, parseList, parseNumber, parsePromptNames, parseRate, parseUrl, type Parsed,
 } from './parsers.ts';
-import type { CacheConfig, Config, Env, HttpConfig, ModelConfig, SourceConfig, SyncConfig } from './types.ts';
+import type { CacheConfig, Config, Env, HttpConfig, ModelConfig, SourceConfig, SyncConfig, TableSelection } from './types.ts';
+import type { QualifiedName } from './identifiers.ts';
 
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -56,8 +57,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     });
 
   const tableRaw = raw('EMBEDSYNC_TABLE') ?? 'leads';
-  const tableParsed = parseQualifiedName(tableRaw);
-  if (tableParsed.problem) problems.push(`EMBEDSYNC_TABLE (${JSON.stringify(tableRaw)}) ${tableParsed.problem}`);
+  const { selection: tables, first: tableParsed } = parseTableSelection(tableRaw, problems);
   const textColumns = get('EMBEDSYNC_TEXT_COLUMNS', ['title', 'description'] as readonly string[], (s) => {
     const list = parseList(s);
     if (!list.ok) return list;
@@ -191,9 +191,24 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    databaseUrl, source, model, sync,
+    databaseUrl, source, tables, model, sync,
     // The body limit follows the text limit unless set: a few bytes per char (UTF-8 + JSON escapes) per item.
     http: { ...http, bodyLimitBytes: http.bodyLimitBytes || Math.max(1 << 20, http.maxTextLength * 6 * Math.min(http.maxBatchSize, 256) + 65_536) },
     cache, logLevel, otelEndpoint,
   };
+}
+
+/** EMBEDSYNC_TABLE: `table`, `schema.table`, a comma-separated list of them, or `*` (every migrated table). */
+function parseTableSelection(raw: string, problems: string[]): { selection: TableSelection; first: { value?: QualifiedName } } {
+  if (raw.trim() === '*') return { selection: { kind: 'all' }, first: { value: { schema: 'public', name: 'leads' } } };
+  const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const tables: QualifiedName[] = [];
+  for (const n of names) {
+    const p = parseQualifiedName(n);
+    if (p.problem) problems.push(`EMBEDSYNC_TABLE (${JSON.stringify(n)}) ${p.problem}`);
+    else if (!tables.some((t) => t.schema === p.value!.schema && t.name === p.value!.name)) tables.push(p.value!);
+  }
+  if (names.length === 0) problems.push('EMBEDSYNC_TABLE is empty: name a table, a comma-separated list, or * for every migrated table');
+  const first = tables[0] ? { value: tables[0] } : {};
+  return { selection: names.length > 1 ? { kind: 'list', tables } : { kind: 'one' }, first };
 }

@@ -129,10 +129,22 @@ export interface CacheConfig {
   readonly redisUrl: string | undefined;
 }
 
+/**
+ * Which tables `embedsync run` serves (EMBEDSYNC_TABLE): one, configured by the EMBEDSYNC_* source settings
+ * (config.source); or several, a comma-separated list or `*` (every table migrate recorded), each with the
+ * settings migrate recorded for it.
+ */
+export type TableSelection =
+  | { readonly kind: 'one' }
+  | { readonly kind: 'list'; readonly tables: readonly QualifiedName[] }
+  | { readonly kind: 'all' };
+
 export interface Config {
   /** undefined: connect with libpq's PG* variables. */
   readonly databaseUrl: string | undefined;
+  /** With one table, the table; with several, the first of the list (or the default table for `*`). */
   readonly source: SourceConfig;
+  readonly tables: TableSelection;
   readonly model: ModelConfig;
   readonly sync: SyncConfig;
   readonly http: HttpConfig;

@@ -36,6 +36,9 @@ export const SQL_FILES = [
   'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
   'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
   'column-present', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
+  // Recorded table settings (src/db/source-settings.ts) and `embedsync remove` (src/migration/remove-source.ts).
+  'sources-read', 'source-settings-read', 'source-settings-write', 'remove-plan', 'remove-triggers',
+  'remove-default-search', 'remove-records', 'remove-table', 'remove-columns',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -153,6 +156,7 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         const cols = updateColumns(s, extras);
         return `(${cols.map((c) => `${a}.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}`).join(', ')})`;
       }
+      case 'document_function_name': return documentFunctionName(s.stem);
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }

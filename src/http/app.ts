@@ -147,6 +147,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       embedder: new Embedder({ model, cache, limiter, metrics }),
       status: deps.status,
       notReady: deps.notReady,
+      otherModels: deps.otherModels,
       rateLimit: rateLimits(http),
       bodyLimits: limits,
     };

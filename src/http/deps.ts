@@ -18,4 +18,9 @@ export interface HttpDeps {
   readonly status?: () => Promise<unknown>;
   /** Why the process should take no traffic although its model is ready (the sync daemon's model was replaced). */
   readonly notReady?: () => string | undefined;
+  /**
+   * A process serving several tables: the other models loaded now (by model name), which the OpenAI route's
+   * `model` field may pick. The API never closes them; their owner does.
+   */
+  readonly otherModels?: () => ReadonlyMap<string, Encoder>;
 }

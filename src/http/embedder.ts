@@ -47,10 +47,11 @@ export class Embedder {
 
   /**
    * `deadline` (performance.now() time): when a request embeds in several calls, the time all of them share.
-   * `truncate`: which end of an over-long text is cut (TEI's truncation_direction).
+   * `truncate`: which end of an over-long text is cut (TEI's truncation_direction). `other`: another loaded
+   * model than the configured one (the OpenAI route's `model` field, in a process serving several tables).
    */
-  async embed(inputs: readonly EmbedInput[], deadline?: number, truncate: TruncationSide = 'right'): Promise<EmbedResult> {
-    const encoder = this.deps.model.encoder();
+  async embed(inputs: readonly EmbedInput[], deadline?: number, truncate: TruncationSide = 'right', other?: Encoder): Promise<EmbedResult> {
+    const encoder = other ?? this.deps.model.encoder();
     const { checksum, dimensions } = encoder.info;
     const keys = inputs.map((x) => cacheKey(checksum, x.role, x.text, truncate));
     const cached = await this.deps.cache.getMany(keys, dimensions);

@@ -48,6 +48,10 @@ export function buildSchemas(http: HttpConfig) {
   } as const;
   const vectors = { type: 'array', items: vector, minItems: 1, description: 'one vector per input, in input order' } as const;
 
+  const pickedModel = {
+    type: 'string', maxLength: 1000,
+    description: 'which loaded model embeds (GET /v1/models lists them; a process serving tables on several models has several); default the configured one',
+  } as const;
   const embed = {
     tags: [TAGS.embed],
     operationId: 'embed',
@@ -58,7 +62,7 @@ export function buildSchemas(http: HttpConfig) {
       + 'limit fits one text; send many texts to /embed/batch, / or /v1/embeddings. Exactly one of text or inputs.',
     body: {
       type: 'object',
-      properties: { text, role, ...teiFields },
+      properties: { text, role, model: pickedModel, ...teiFields },
       anyOf: [{ required: ['text'] }, { required: ['inputs'] }],
       not: { type: 'object', required: ['text', 'inputs'] },
     },
@@ -117,6 +121,7 @@ export function buildSchemas(http: HttpConfig) {
           },
         },
         role: { ...role, description: `${role.description}; applies to every item (default query)` },
+        model: pickedModel,
       },
     },
     response: {
@@ -151,7 +156,7 @@ export function buildSchemas(http: HttpConfig) {
       required: ['input'],
       properties: {
         input: { anyOf: [text, textList(OPENAI_MAX_INPUTS, 'OpenAI\'s limit per request')] },
-        model: { type: 'string', description: 'a query/document alias selects that prompt; any other name is accepted and ignored' },
+        model: { type: 'string', description: 'a query/document alias selects that prompt; another loaded model\'s name picks that model (a process serving tables on several models); with one model loaded any other name is accepted and ignored' },
         encoding_format: { type: 'string', enum: ['float', 'base64'] },
         dimensions: { type: 'integer', minimum: 1, description: 'must equal the model\'s dimensions' },
         user: { type: 'string' },

@@ -18,6 +18,7 @@ import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelId
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { ensureSweepRows } from '../queue/sweep.ts';
+import { checkRecordedSettings, recordSource, type RecordedSource } from '../db/source-settings.ts';
 
 export { inTransaction } from '../db/transaction.ts';
 export { MIGRATE_LOCK_KEY, takeMigrateLock } from '../db/migrate-lock.ts';
@@ -30,6 +31,8 @@ export interface MigrateResult {
   readonly addedColumns: readonly string[];
   /** Things migrate could not do that embedsync works without (said on stderr by the CLI). */
   readonly warnings: readonly string[];
+  /** Settings recorded by an earlier migrate that this one replaced (--update-settings). */
+  readonly settingsChanged: readonly string[];
   /** The previous model checksum when it changed (rows become stale and are re-embedded). */
   readonly previousChecksum: string | undefined;
   readonly source: SourceInfo;
@@ -48,7 +51,14 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number.parseInt(f, 10), name: f, sql: readFileSync(`${dir}${f}`, 'utf8') }));
 }
 
-export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity): Promise<MigrateResult> {
+export interface SchemaOptions {
+  /** Record the table's settings (embedsync.sources); absent while a model migration keeps the old model. */
+  readonly record?: RecordedSource;
+  /** Settings that differ from the recorded ones are refused unless this is set (migrate --update-settings). */
+  readonly updateSettings?: boolean;
+}
+
+export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity, opts: SchemaOptions = {}): Promise<MigrateResult> {
   // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
   await checkServerVersions(client);
   await takeMigrateLock(client);
@@ -60,6 +70,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
         `${model.name} makes ${model.dimensions}-dimension vectors: a dimension change needs the model migration, not a plain migrate`);
     }
     await checkNameClash(client, source);
+    const settingsChanged = await checkRecordedSettings(client, source, opts.updateSettings ?? false);
     const applied = await applyMigrations(client, sourceKeyOf(source));
 
     const addedColumns = info.missingColumns;
@@ -75,6 +86,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       }));
       await recordModel(client, info.sql.sourceKey, model);
       await ensureSweepRows(client, info.sql.sourceKey);
+      if (opts.record) await recordSource(client, opts.record);
     });
     // Not in a transaction: a plain table's index is built concurrently. Without the right to create it (a
     // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
@@ -87,7 +99,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous?.checksum;
-    return { applied, addedColumns, warnings, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
+    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
   } finally {
     await releaseMigrateLock(client);
   }
@@ -96,6 +108,11 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 /** The columns embedsync writes on the source table (both vector column sets): never part of a document. */
 function managedColumns(source: SourceConfig): string[] {
   return [source.embeddedAtColumn, ...Object.values(mainColumns(source)), ...Object.values(nextColumns(source))];
+}
+
+/** Brings schema embedsync up to date (the caller holds the migrate lock); the names of the files applied. */
+export function upgradeSchema(client: pg.Client, sourceKey: string): Promise<string[]> {
+  return applyMigrations(client, sourceKey);
 }
 
 /** Runs the migrations/ files this database has not had yet, each in its own transaction with its record. */

@@ -5,16 +5,19 @@ import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest } from '../errors.ts';
 import { textProblem } from '../text-checks.ts';
 import { embedTei, type TeiBody } from './tei.ts';
+import { pickModel } from '../model-pick.ts';
 
 interface EmbedBody {
   readonly text?: string;
   readonly role?: Role;
   readonly inputs?: string | readonly string[];
+  readonly model?: string;
 }
 
 interface BatchBody {
   readonly items: readonly { readonly id: string; readonly text: string }[];
   readonly role?: Role;
+  readonly model?: string;
 }
 
 export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -30,7 +33,8 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const text = body.text!;
     const problem = textProblem(text, 'text');
     if (problem) throw badRequest(problem);
-    const { outcomes, encoder } = await embedder.embed([{ text, role: body.role ?? 'query' }], encodeDeadline(ctx, reply));
+    const picked = pickModel(ctx, body.model);
+    const { outcomes, encoder } = await embedder.embed([{ text, role: body.role ?? 'query' }], encodeDeadline(ctx, reply), 'right', picked);
     const outcome = outcomes[0]!;
     if (!outcome.ok) throw badRequest(`text cannot be embedded: ${outcome.error}`);
     const { info } = encoder;
@@ -52,7 +56,8 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
     // Every per-text problem (empty, whitespace, NUL, surrogate) is an item error, like a refusal by the model.
     const problems = body.items.map((item, i) => textProblem(item.text, `items[${i}].text`));
     const valid = body.items.flatMap((item, i) => (problems[i] === undefined ? [{ i, text: item.text }] : []));
-    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })), encodeDeadline(ctx, reply));
+    const picked = pickModel(ctx, body.model);
+    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })), encodeDeadline(ctx, reply), 'right', picked);
     const byIndex = new Map(valid.map(({ i }, j) => [i, outcomes[j]!]));
     const results = body.items.map((item, i) => {
       const o = byIndex.get(i);

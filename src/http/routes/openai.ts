@@ -6,6 +6,7 @@ import { encodeDeadline, type RouteContext } from '../context.ts';
 import { badRequest, HttpError } from '../errors.ts';
 import { resolveAsGiven, textProblem } from '../text-checks.ts';
 import type { EmbedOutcome } from '../embedder.ts';
+import { loadedModelNames, pickModel } from '../model-pick.ts';
 
 interface OpenAiBody {
   readonly input: string | readonly string[];
@@ -59,7 +60,9 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const problem = textProblem(t, field(i));
       if (problem) throw badRequest(problem);
     });
-    const { info } = ctx.model.encoder();
+    const own = ctx.model.encoder().info;
+    const picked = pickModel(ctx, body.model, { keep: Object.values(modelAliases(ctx, own)), lenient: true });
+    const { info } = picked ?? ctx.model.encoder();
     if (body.dimensions !== undefined && body.dimensions !== info.dimensions) {
       throw badRequest(`dimensions must be ${info.dimensions} (the model's size) or left out; got ${body.dimensions}`);
     }
@@ -77,7 +80,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
     let tokens = 0;
     let encoder = ctx.model.encoder();
     for (let from = 0; from < inputs.length; from += chunk) {
-      const r = await embedder.embed(inputs.slice(from, from + chunk), deadline);
+      const r = await embedder.embed(inputs.slice(from, from + chunk), deadline, 'right', picked);
       outcomes.push(...r.outcomes);
       tokens += r.tokens;
       encoder = r.encoder;
@@ -93,7 +96,7 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const models = () => {
     const { info } = ctx.model.encoder();
     const aliases = modelAliases(ctx, info);
-    return [info.name, aliases.query, aliases.document].map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
+    return [info.name, aliases.query, aliases.document, ...loadedModelNames(ctx).slice(1)].map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
   };
 
   app.get('/v1/models', { schema: schemas.openaiModels, config: { needsModel: true } }, async () => ({ object: 'list', data: models() }));
