@@ -11,6 +11,7 @@ import type { Metrics } from '../metrics/index.ts';
 import { readRecordedSources, type RecordedSource } from '../db/source-settings.ts';
 import { sourceKeyOf } from '../db/source-sql.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
+import { LANES } from '../queue/queue.ts';
 import type { EncoderShelf } from './encoder-shelf.ts';
 import { startSyncDaemon, type SyncDaemon } from './daemon.ts';
 
@@ -81,6 +82,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     // A table no longer served reports nothing rather than its last figures.
     if (o.metrics && why === 'removed') {
       for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) g.remove({ source: u.source });
+      for (const lane of LANES) for (const g of [o.metrics.laneDepth, o.metrics.laneOldestSeconds]) g.remove({ source: u.source, lane });
     }
     logger.info({ event: 'table_dropped', table: u.source, reason: why }, `no longer serving ${u.source}: ${why}`);
   };
