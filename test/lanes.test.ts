@@ -163,6 +163,35 @@ test('the encoder: a query arriving during a bulk run starts before the next bul
   assert.equal(s.interactive(), false, 'short runs end some seconds after the last urgent run');
 });
 
+test('the encoder: while queries are about, bulk work leaves one worker free and a query starts at once', async () => {
+  let clock = 0;
+  const s = new RunScheduler(0.5, () => clock, 2);
+  const started: string[] = [];
+  const gates: (() => void)[] = [];
+  const task = (name: string) => () => { started.push(name); return new Promise<void>((resolve) => gates.push(resolve)); };
+  const first = [s.run('sync', task('bulk-1'), undefined, 100, 'bulk'), s.run('sync', task('bulk-2'), undefined, 100, 'bulk')];
+  assert.deepEqual(started, ['bulk-1', 'bulk-2'], 'no query yet: bulk takes both workers');
+  gates.shift()!();
+  gates.shift()!();
+  await Promise.all(first);
+  const q = s.run('http', task('query-1'), undefined, 10, 'query');
+  gates.shift()!();
+  await q;
+  await new Promise((r) => setImmediate(r)); // the run's end is booked after its caller hears of it
+  const bulk = [s.run('sync', task('bulk-3'), undefined, 100, 'bulk'), s.run('http', task('batch-1'), undefined, 100, 'bulk')];
+  assert.deepEqual(started.slice(3), ['bulk-3'], 'a query came lately: one worker stays free');
+  const q2 = s.run('http', task('query-2'), undefined, 10, 'query');
+  assert.deepEqual(started.slice(3), ['bulk-3', 'query-2'], 'the query starts at once, beside the bulk run');
+  clock += 20_000;
+  gates.shift()!();
+  gates.shift()!();
+  await Promise.all([q2, bulk[0]]);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(started.at(-1), 'batch-1');
+  gates.shift()!();
+  await bulk[1];
+});
+
 test('a live insert during a backlog on a real-sized model gets its vector before the rows queued before it', async () => {
   const model = await midModelDir();
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '20' });

@@ -9,7 +9,9 @@
 // Urgent runs (a search query, live sync rows: EncodePriority) go before any bulk run, queries before live rows,
 // whatever the shares; their time is charged to their source like any other, so the share holds over all the
 // work of each source while both are busy. While urgent work has been about lately (interactive()), the run
-// sizer cuts bulk work into short runs, so an urgent run waits little for a worker (run-sizer.ts).
+// sizer cuts bulk work into short runs, so an urgent run waits little for a worker (run-sizer.ts); while queries
+// have been about, bulk work also leaves one worker free, so a query starts at once instead of waiting for a
+// run in flight (a run cannot be shorter than its longest text).
 //
 // A source holding work in hand (hold(): a claimed batch between its runs, doing its database round trips) that
 // is behind on its share keeps the encoder free for it for at most what it is owed, and that time counts as its
@@ -40,6 +42,7 @@ export class RunScheduler {
   /** Query and live runs of either source, in arrival order: they go before every bulk run. */
   readonly #urgent: Pending[] = [];
   #lastUrgentAt = -Infinity;
+  #lastQueryAt = -Infinity;
   readonly #waitListeners = new Set<WaitListener>();
   /** Seconds used divided by the source's share: the source with the least goes next. */
   readonly #virtual: Record<EncodeSource, number> = { sync: 0, http: 0 };
@@ -86,6 +89,7 @@ export class RunScheduler {
     if (signal?.aborted) return Promise.reject(aborted(signal));
     const urgent = priority !== 'bulk';
     if (urgent) this.#lastUrgentAt = this.now();
+    if (priority === 'query') this.#lastQueryAt = this.now();
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         const q = urgent ? this.#urgent : this.#queues[source];
@@ -234,6 +238,8 @@ export class RunScheduler {
       this.#urgent.splice(i >= 0 ? i : 0, 1)[0]!.start();
       return true;
     }
+    // Queries lately: the last free worker waits for the next one. A run ending calls #next again.
+    if (this.capacity > 1 && this.#runningCount() + 1 >= this.capacity && this.now() - this.#lastQueryAt < INTERACTIVE_WINDOW_MS) return false;
     let pick: EncodeSource | undefined;
     for (const s of ENCODE_SOURCES) {
       const head = this.#queues[s][0];
