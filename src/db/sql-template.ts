@@ -16,6 +16,8 @@ export const SQL_FILES = [
   'enqueue-changed', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
+  // Hybrid search: its function and the full-text side migrate maintains (src/db/fulltext.ts).
+  'hybrid-search', 'fulltext-config-exists', 'fulltext-read', 'fulltext-record', 'fulltext-fill', 'fulltext-index', 'fulltext-index-state',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
   'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
   'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
@@ -31,7 +33,7 @@ export const SQL_FILES = [
   // Schema install and model changes (src/migration/).
   'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
   'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
-  'column-present', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
+  'column-present', 'column-type', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -52,8 +54,9 @@ export interface TemplateExtras {
   readonly partition?: string;
   /** {{column}}: a column the caller names (the configured embedding column or a shadow one). */
   readonly column?: string;
-  /** {{index_method}} and {{index_with}}: the vector index's access method and, for ivfflat, its lists. */
-  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
+  /** {{index_method}}, {{index_ops}} and {{index_with}}: the vector index's access method, the operator class of
+   * the column's type (vector unless said) and, for ivfflat, its lists. */
+  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined };
   /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
 }
@@ -103,6 +106,9 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       case 'checksum': return s.checksum;
       case 'embedded_at': return s.embeddedAt;
       case 'text_hash': return s.textHash;
+      case 'vector_type': return s.vectorType === 'halfvec' ? 'halfvec' : 'vector';
+      case 'fulltext': return s.fulltext;
+      case 'ts_config': return s.textSearchConfig;
       case 'shadow': return s.shadow ? 'true' : 'false';
       // The state key as an SQL string literal (validated identifiers: no quotes), and bare for messages.
       case 'source_key': return `'${s.sourceKey}'`;
@@ -177,6 +183,7 @@ function catalogPart(key: string, extras: TemplateExtras): string | undefined {
       if (m !== 'ivfflat' && m !== 'hnsw') throw new Error(`invalid vector index method ${m}`);
       return m;
     }
+    case 'index_ops': return need(extras.vectorIndex, key).type === 'halfvec' ? 'halfvec_cosine_ops' : 'vector_cosine_ops';
     case 'index_with': {
       const v = need(extras.vectorIndex, key);
       return v.method === 'ivfflat' ? `WITH (lists = ${Math.max(1, Math.floor(v.lists ?? 1))})` : '';
