@@ -51,6 +51,8 @@ export async function runService(o: RunOptions): Promise<void> {
   };
   signal.addEventListener('abort', onAbort, { once: true });
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync' }) : undefined;
+  // POST /search's own connections, so searches never wait behind the sync worker's (pg connects on first use).
+  const searchPool = o.http ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync-search' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let http: { close(): Promise<void> } | undefined;
   let modelChanged: ((err: ModelChangedError) => void) | undefined;
@@ -62,6 +64,7 @@ export async function runService(o: RunOptions): Promise<void> {
     const [h, d] = await Promise.allSettled([
       o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
+        ...(searchPool ? { db: searchPool } : {}),
         ...(pool ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
       })) : Promise.resolve(undefined),
       pool ? encoderPromise.then((encoder) => startWithRetry(() => startSyncDaemon({
@@ -80,6 +83,7 @@ export async function runService(o: RunOptions): Promise<void> {
     await daemon?.stop();
     await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
     await pool?.end().catch(() => undefined);
+    await searchPool?.end().catch(() => undefined);
     (await unwatch)?.();
     clearInterval(paceTimer);
     clearTimeout(forceClose);

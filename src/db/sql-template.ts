@@ -17,7 +17,7 @@ export const SQL_FILES = [
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
   // Hybrid search: its function and the full-text side migrate maintains (src/db/fulltext.ts).
-  'hybrid-search', 'fulltext-config-exists', 'fulltext-read', 'fulltext-record', 'fulltext-fill', 'fulltext-index', 'fulltext-index-state',
+  'hybrid-search', 'search-rows', 'hybrid-search-rows', 'search-documents', 'fulltext-config-exists', 'fulltext-read', 'fulltext-record', 'fulltext-fill', 'fulltext-index', 'fulltext-index-state',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
   'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
   'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
@@ -57,6 +57,8 @@ export interface TemplateExtras {
   /** {{index_method}}, {{index_ops}} and {{index_with}}: the vector index's access method, the operator class of
    * the column's type (vector unless said) and, for ivfflat, its lists. */
   readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined };
+  /** {{table_function:name}}: the stem of a table's generated functions (embedsync.<stem>_<name>). */
+  readonly stem?: string;
   /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
 }
@@ -94,7 +96,7 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
 
 function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtras): string {
   return readSql(name).replace(PLACEHOLDER, (_m, key: string, arg: string | undefined) => {
-    const catalog = catalogPart(key, extras);
+    const catalog = catalogPart(key, arg, extras);
     if (catalog !== undefined) return catalog;
     if (!source) throw new Error(`sql/${name}.sql: {{${key}}} needs the source (renderSql)`);
     const s = source;
@@ -171,8 +173,9 @@ LIMIT ${limit}`;
 // Catalog names: quoted identifiers ("" doubled inside) or plain lower-case ones, at most schema-qualified.
 const CATALOG_NAME = /^(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?$/;
 
-function catalogPart(key: string, extras: TemplateExtras): string | undefined {
+function catalogPart(key: string, arg: string | undefined, extras: TemplateExtras): string | undefined {
   switch (key) {
+    case 'table_function': return `embedsync.${quoteIdent(`${need(extras.stem, key)}_${need(arg, key)}`)}`;
     case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
     case 'index': return quoteIdent(need(extras.index, key));
     case 'column': return quoteIdent(need(extras.column, key));

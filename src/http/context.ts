@@ -2,6 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { EmbeddingCache } from '../cache/index.ts';
 import type { Config } from '../config/index.ts';
+import type { Queryable } from '../db/pool.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { BodyLimits } from './body-limits.ts';
 import type { Embedder } from './embedder.ts';
@@ -23,6 +24,8 @@ export interface RouteContext {
   readonly metrics: Metrics;
   readonly schemas: Schemas;
   readonly status: (() => Promise<unknown>) | undefined;
+  /** POST /search's database (HttpDeps.db). */
+  readonly db: Queryable | undefined;
   readonly notReady: (() => string | undefined) | undefined;
   readonly rateLimit: { readonly single: RouteRateLimit; readonly batch: RouteRateLimit };
   readonly bodyLimits: BodyLimits;
