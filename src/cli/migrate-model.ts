@@ -13,6 +13,7 @@ import { createClient } from '../db/pool.ts';
 import { installSearchFunctions, type InstalledSearch } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration } from '../migration/abort.ts';
+import { MigrationConflictError } from '../migration/conflict.ts';
 import { runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../migration/steps.ts';
 import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
@@ -67,7 +68,11 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
       return { handled: false, lines: [`in place: ${d.info.sql.sourceKey} now takes ${model.name} vectors; rows embedded by ` +
         `${d.change.fromChecksum} are stale and skipped by search until the daemon has re-embedded them`, nextSteps(config, d.change.fromChecksum)] };
     }
-    if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed') return { handled: false, lines: [] };
+    if (d.change.kind === 'retype' && o.inPlace) {
+      throw new MigrationConflictError(`switching ${d.info.sql.sourceKey} from ${d.change.from} to ${d.change.to} runs as a shadow migration ` +
+        '(the vectors are copied, not encoded again, and search answers throughout): run migrate without --in-place');
+    }
+    if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed' && d.change.kind !== 'retype') return { handled: false, lines: [] };
     if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
       // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
       await dropVectorColumns(client, config.source, d.info);
@@ -87,8 +92,11 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
         ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
       });
       bar.finish();
+      const what = d.change.kind === 'retype'
+        ? `${d.change.from} -> ${d.change.to} (${r.to.dimensions} dimensions, model ${r.to.checksum} unchanged; ${r.copied} vectors copied)`
+        : `${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum})`;
       const lines = [
-        `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
+        `model ${model.name}: ${what}, shadow columns swapped in` +
           (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
         ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
         `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
@@ -149,7 +157,7 @@ export function indexLine(r: EnsureResult): string {
 async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<string[]> {
   const model = o.encoder.info;
   const t = d.info.sql.sourceKey;
-  const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed') && !o.inPlace;
+  const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed' || d.change.kind === 'retype') && !o.inPlace;
   const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, shadow);
   const rate = todo.rows > 0 ? await measureEncodeRate(client, d.info, o.encoder) : 0;
   const eta = todo.rows > 0 ? `~${formatSeconds(todo.rows / rate)} at ${rate.toFixed(0)} rows/s (measured on this machine with ${model.name})` : 'nothing to encode';
@@ -175,6 +183,10 @@ async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: De
       }
       return [head, `  same dimension, new checksum (was ${d.change.fromChecksum}), shadow migration` +
           (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''), ...shadowSteps()];
+    case 'retype':
+      return [head, `  vector type ${d.change.from} -> ${d.change.to}, model unchanged, shadow migration` +
+          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''),
+        `  the current vectors are copied into ${d.change.to} shadow columns (cast by the database, no encoding); then:`, ...shadowSteps()];
     case 'dimension':
       if (o.inPlace) {
         return [head, `  IN PLACE: drop the vector(${d.change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,

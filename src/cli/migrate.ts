@@ -82,7 +82,7 @@ export const migrateCommand: Command = async (ctx) => {
   const lines = [
     ...pre.lines,
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
-    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (vector(${model.dimensions}))` : `${r.source.sql.table} columns present`,
+    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))` : `${r.source.sql.table} columns present`,
     `triggers installed on ${r.source.sql.table}; model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,

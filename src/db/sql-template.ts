@@ -32,7 +32,7 @@ export const SQL_FILES = [
   'state-other-sources', 'schema-has-table',
   // Schema install and model changes (src/migration/).
   'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
-  'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
+  'shadow-columns', 'shadow-copy-chunk', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
   'column-present', 'column-type', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
@@ -57,6 +57,8 @@ export interface TemplateExtras {
   /** {{index_method}}, {{index_ops}} and {{index_with}}: the vector index's access method, the operator class of
    * the column's type (vector unless said) and, for ivfflat, its lists. */
   readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined };
+  /** {{from_embedding}}, {{from_checksum}}, {{from_text_hash}}: the column set a copy reads (shadow-copy-chunk). */
+  readonly from?: { readonly embedding: string; readonly checksum: string; readonly textHash: string };
   /** {{table_function:name}}: the stem of a table's generated functions (embedsync.<stem>_<name>). */
   readonly stem?: string;
   /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
@@ -175,6 +177,9 @@ const CATALOG_NAME = /^(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+
 
 function catalogPart(key: string, arg: string | undefined, extras: TemplateExtras): string | undefined {
   switch (key) {
+    case 'from_embedding': return quoteIdent(need(extras.from, key).embedding);
+    case 'from_checksum': return quoteIdent(need(extras.from, key).checksum);
+    case 'from_text_hash': return quoteIdent(need(extras.from, key).textHash);
     case 'table_function': return `embedsync.${quoteIdent(`${need(extras.stem, key)}_${need(arg, key)}`)}`;
     case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
     case 'index': return quoteIdent(need(extras.index, key));
