@@ -129,7 +129,7 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
       await releaseMigrateLock(client);
     }
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions });
-    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to and embedsync.search keep serving ${fns.defaultSource})`;
+    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to, embedsync.search and embedsync.hybrid_search keep serving ${fns.defaultSource})`;
     return [`search functions ${fns.functions.join(', ')} installed${serves}`, indexLine(r)];
   } finally {
     await client.end();
