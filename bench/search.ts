@@ -75,8 +75,8 @@ async function main(): Promise<void> {
     for (const type of TYPES) {
       await db.query(`CREATE TABLE leads_${type} (id bigserial PRIMARY KEY, title text, description text)`);
       await db.query(`INSERT INTO leads_${type} (title, description)
-        SELECT (ARRAY['Квартира', 'Дом', 'Офис', 'Склад', 'Flat', 'House', 'Studio', 'Дача'])[1 + g % 8] || ' ' || 'w' || ((g * 7919) % 5000),
-               'код LD-' || g || ', ' || 'w' || ((g * 104729) % 5000) || ' c' || (g % 50) || ' ' || 'w' || ((g * 31) % 5000)
+        SELECT (ARRAY['Квартира', 'Дом', 'Офис', 'Склад', 'Flat', 'House', 'Studio', 'Дача'])[1 + g % 8] || ' ' || 'w' || ((g::bigint * 7919) % 5000),
+               'код LD-' || g || ', ' || 'w' || ((g::bigint * 104729) % 5000) || ' c' || (g % 50) || ' ' || 'w' || ((g::bigint * 31) % 5000)
         FROM generate_series(1, $1::int) g`, [ROWS]);
     }
     const configs = new Map<string, Config>();
