@@ -110,6 +110,8 @@ async function main(): Promise<void> {
       try {
         await c.query('SET enable_indexscan = off');
         for (const q of qs) truth.push(new Set((await c.query<{ id: string }>('SELECT id::text AS id FROM leads_vector ORDER BY embedding <=> $1::vector LIMIT 10', [encodeVector(q)])).rows.map((r) => r.id)));
+        // The connection goes back to the pool: the hybrid measurements must not inherit the exact scan.
+        await c.query('RESET enable_indexscan');
       } finally {
         c.release();
       }
