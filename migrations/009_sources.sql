@@ -21,6 +21,11 @@ CREATE TABLE embedsync.sources (
   index_build_memory   text        NOT NULL,
   -- EMBEDSYNC_BULK_ROWS: statements changing more rows go to the bulk lane (baked into the triggers).
   bulk_rows            integer     NOT NULL,
+  -- EMBEDSYNC_VECTOR_TYPE, EMBEDSYNC_FULLTEXT_COLUMN, EMBEDSYNC_TEXT_SEARCH_CONFIG: a type switch and a new text
+  -- search configuration are migrate's own business (a shadow migration, a tsvector rebuild), like the model.
+  vector_type          text        NOT NULL,
+  fulltext_column      text        NOT NULL,
+  text_search_config   text        NOT NULL,
   recorded_at          timestamptz NOT NULL DEFAULT now(),
   updated_at           timestamptz NOT NULL DEFAULT now()
 );

@@ -7,7 +7,8 @@
 -- The dimension check is a qual with no column in it, so the planner runs it once, before any row is read
 -- (a gating Result node): a wrong-length query fails with a message naming both dimensions instead of
 -- pgvector's "different vector dimensions". Rows embedded by another model than the current one are skipped.
--- One checker for every source (the source's name is an argument, for the message).
+-- One checker for every source (the source's name is an argument, for the message). The query is cast to the
+-- column's type ({{vector_type}}: vector or halfvec), so a halfvec column's index serves it too.
 CREATE OR REPLACE FUNCTION embedsync.check_query_dimensions(query vector, expected integer, source text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
 BEGIN
@@ -26,11 +27,11 @@ CREATE OR REPLACE FUNCTION {{function:search}}(query vector, k integer DEFAULT 1
 RETURNS TABLE (id {{id_type}}, score float8)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   SELECT n.id, n.score FROM (
-    SELECT t.{{id}} AS id, 1 - (t.{{embedding}} <=> query) AS score
+    SELECT t.{{id}} AS id, 1 - (t.{{embedding}} <=> query::{{vector_type}}) AS score
     FROM {{table}} t
     WHERE embedsync.check_query_dimensions(query, (SELECT s.dimensions FROM embedsync.state s WHERE s.source = {{source_key}}), {{source_key}})
       AND t.{{checksum}} = (SELECT s.model_checksum FROM embedsync.state s WHERE s.source = {{source_key}})
-    ORDER BY t.{{embedding}} <=> query
+    ORDER BY t.{{embedding}} <=> query::{{vector_type}}
     LIMIT k
   ) n
   WHERE n.score >= min_score

@@ -10,11 +10,14 @@
 -- embedsync.writer_allowed raises unless $4 is the model these columns take (migrations/005_model_guard.sql):
 -- a daemon on a model that migrate has replaced writes and dequeues nothing. It has no column in it, so it
 -- is a one-time filter, evaluated once per statement before any row, even for a batch of nothing.
+-- The same write stores the document's tsvector (hybrid search's full-text side), so the text a row is found
+-- by is the text its vector was made from. A halfvec column takes the vectors by pgvector's implicit cast.
 WITH input AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::vector[]) AS i(id, text_hash, embedding)
 ), written AS (
   UPDATE {{table}} t
-  SET {{embedding}} = i.embedding, {{checksum}} = $4, {{text_hash}} = i.text_hash, {{embedded_at}} = now()
+  SET {{embedding}} = i.embedding, {{checksum}} = $4, {{text_hash}} = i.text_hash, {{embedded_at}} = now(),
+      {{fulltext}} = to_tsvector({{ts_config}}, {{document:t}})
   FROM input i
   -- The = ANY makes the source's primary key drive the plan: without it the planner may hash-join the whole
   -- table, hashing every row's document, because it cannot tell the md5 check is far costlier than it looks.

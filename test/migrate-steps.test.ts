@@ -42,8 +42,10 @@ async function expectMigratedTo(t: MigrateTestDb, enc: Encoder, rows: number): P
   const idx = await t.pool.query<{ name: string; valid: boolean }>(
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary`);
   // The vector index, and the sweep's partial index of rows not embedded by the current model (the swap
-  // dropped the old one with the old checksum column; it is back, for the new model).
-  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale'), [{ name: 'leads_embedding_idx', valid: true }]);
+  // dropped the old one with the old checksum column; it is back, for the new model), and hybrid search's
+  // full-text index, which no model change touches.
+  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale' && r.name !== 'leads_embedsync_fulltext'), [{ name: 'leads_embedding_idx', valid: true }]);
+  assert.ok(idx.rows.some((r) => r.name === 'leads_embedsync_fulltext' && r.valid));
   const sweepIdx = await t.pool.query<{ d: string }>(`SELECT pg_get_indexdef('leads_embedsync_stale'::regclass) AS d`);
   assert.ok(sweepIdx.rows[0]!.d.includes(`'${enc.info.checksum}'`), sweepIdx.rows[0]!.d);
   const sim = await t.pool.query('SELECT * FROM embedsync.similar_to(5, 10)');

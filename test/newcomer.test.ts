@@ -41,7 +41,7 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
       exited.then(([code]) => { throw new Error(`the demo exited (${code}) before its answer:\n${out}\n${err}`); }),
     ]);
     assert.doesNotMatch(err, /EADDRINUSE|Error:/);
-    assert.match(out, /search functions .*embedsync\.similar_to, embedsync\.search installed/);
+    assert.match(out, /search functions .*embedsync\.similar_to, embedsync\.search, embedsync\.hybrid_search installed/);
     const moved = new RegExp(`port ${busyPort} \\(PORT\\) is busy; the HTTP API uses port (\\d+) instead`).exec(out);
     assert.ok(moved, out);
     const port = Number(moved[1]);
@@ -121,7 +121,7 @@ test('docker compose on a fresh database: the init script the postgres container
     });
     assert.equal(migrated.status, 0, migrated.stderr);
     assert.match(migrated.stdout, /backfill: 36 rows scanned, 36 enqueued/);
-    assert.match(migrated.stdout, /search functions .*embedsync\.similar_to, embedsync\.search installed/);
+    assert.match(migrated.stdout, /search functions .*embedsync\.similar_to, embedsync\.search, embedsync\.hybrid_search installed/);
     // The function answers (empty until the daemon has embedded the rows, but it exists and runs).
     const { rowCount } = await client.query('SELECT * FROM embedsync.similar_to(4, 5)');
     assert.equal(rowCount, 0);

@@ -64,7 +64,7 @@ test('search functions: per table always, the unqualified ones keep serving the 
     const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
     await migrate({ config: notes, model });
     const lines = await finishMigrate(notes, model);
-    assert.match(lines[0]!, /embedsync\.notes_similar_to, embedsync\.notes_search installed \(embedsync\.similar_to and embedsync\.search keep serving public\.leads\)/);
+    assert.match(lines[0]!, /embedsync\.notes_similar_to, embedsync\.notes_search, embedsync\.notes_hybrid_search installed \(embedsync\.similar_to, embedsync\.search and embedsync\.hybrid_search keep serving public\.leads\)/);
 
     const vec = `(SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) d WHERE d > g * 0)::vector`;
     await t.pool.query(`INSERT INTO leads (id, title, embedding, model_checksum) SELECT g, 'l' || g, ${vec}, $1 FROM generate_series(1, 20) g`, [model.checksum]);
@@ -80,6 +80,8 @@ test('search functions: per table always, the unqualified ones keep serving the 
     const q = `[${Array.from({ length: 64 }, (_, i) => Math.cos(i).toFixed(3)).join(',')}]`;
     assert.ok((await ids(`SELECT id::text FROM embedsync.notes_search('${q}'::vector, 3)`)).every((i) => i > 100));
     assert.ok((await ids(`SELECT id::text FROM embedsync.search('${q}'::vector, 3)`)).every((i) => i <= 20));
+    assert.ok((await ids(`SELECT id::text FROM embedsync.notes_hybrid_search('n1', '${q}'::vector, 3)`)).every((i) => i > 100));
+    assert.ok((await ids(`SELECT id::text FROM embedsync.hybrid_search('l1', '${q}'::vector, 3)`)).every((i) => i <= 20));
     const { rows } = await t.pool.query<{ t: string }>(
       "SELECT pg_get_function_result('embedsync.notes_similar_to'::regproc) AS t");
     assert.match(rows[0]!.t, /id integer/);

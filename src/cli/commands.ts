@@ -81,9 +81,10 @@ export const HELP: Readonly<Record<string, Help>> = {
     },
   },
   search: {
-    synopsis: 'search "text" [--limit 10]', summary: 'nearest rows to a query',
+    synopsis: 'search "text" [--limit 10] [--hybrid]', summary: 'nearest rows to a query',
     details: ['  "text" | -        the query; - (or no text with stdin piped in) reads it from stdin',
       '  --limit N         at most N rows (1-1000, default 10)', '  --min-score S     only rows scoring at least S (-1..1, default 0)',
+      '  --hybrid          full-text and vector ranks fused (embedsync.<table>_hybrid_search): finds codes and names too',
       '  --json            machine-readable output'],
   },
   embed: {

@@ -15,6 +15,7 @@ import { createClient } from '../db/pool.ts';
 import { installSearchFunctions, type InstalledSearch } from '../db/search-functions.ts';
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { abortShadowMigration } from '../migration/abort.ts';
+import { MigrationConflictError } from '../migration/conflict.ts';
 import { runShadowMigration, type FaultPoint, type ShadowMigrationResult } from '../migration/steps.ts';
 import { checkIdColumn, inspectSource } from '../db/source-info.ts';
 import { ensureIndex, ivfflatLists, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
@@ -89,7 +90,11 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
     return { handled: false, lines: [`in place: ${d.info.sql.sourceKey} now takes ${model.name} vectors; rows embedded by ` +
       `${d.change.fromChecksum} are stale and skipped by search until the daemon has re-embedded them`, nextSteps(config, d.change.fromChecksum)] };
   }
-  if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed') return { handled: false, lines: [] };
+  if (d.change.kind === 'retype' && o.inPlace) {
+    throw new MigrationConflictError(`switching ${d.info.sql.sourceKey} from ${d.change.from} to ${d.change.to} runs as a shadow migration ` +
+      '(the vectors are copied, not encoded again, and search answers throughout): run migrate without --in-place');
+  }
+  if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed' && d.change.kind !== 'retype') return { handled: false, lines: [] };
   if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
     // Without a recorded model there is nothing to serve reads from meanwhile: in place is the only way.
     await dropVectorColumns(client, config.source, d.info);
@@ -110,8 +115,11 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
   bar.finish();
   // The table now takes the new model: daemons serving every table load it from this record.
   await recordSource(client, recordOf(config.source, config.model.model, model));
+  const what = d.change.kind === 'retype'
+    ? `${d.change.from} -> ${d.change.to} (${r.to.dimensions} dimensions, model ${r.to.checksum} unchanged; ${r.copied} vectors copied)`
+    : `${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum})`;
   const lines = [
-    `model ${model.name}: ${r.from.dimensions} -> ${r.to.dimensions} dimensions (${r.from.checksum} -> ${r.to.checksum}), shadow columns swapped in` +
+    `model ${model.name}: ${what}, shadow columns swapped in` +
       (d.change.resumeAfter ? `, resumed after step ${d.change.resumeAfter}` : ''),
     ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
     `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
@@ -138,7 +146,7 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
       await releaseMigrateLock(client);
     }
     const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), { dimensions: model.dimensions, exact: true });
-    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to and embedsync.search keep serving ${fns.defaultSource})`;
+    const serves = fns.defaultSource === info.sql.sourceKey ? '' : ` (embedsync.similar_to, embedsync.search and embedsync.hybrid_search keep serving ${fns.defaultSource})`;
     return [`search functions ${fns.functions.join(', ')} installed${serves}`, indexLine(r)];
   } finally {
     await client.end();
@@ -166,7 +174,7 @@ export function indexLine(r: EnsureResult): string {
 async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<string[]> {
   const model = o.encoder.info;
   const t = d.info.sql.sourceKey;
-  const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed') && !o.inPlace;
+  const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed' || d.change.kind === 'retype') && !o.inPlace;
   const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, shadow);
   const rate = todo.rows > 0 ? await measureEncodeRate(client, d.info, o.encoder) : 0;
   const eta = todo.rows > 0 ? `~${formatSeconds(todo.rows / rate)} at ${rate.toFixed(0)} rows/s (measured on this machine with ${model.name})` : 'nothing to encode';
@@ -192,6 +200,10 @@ async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: De
       }
       return [head, `  same dimension, new checksum (was ${d.change.fromChecksum}), shadow migration` +
           (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''), ...shadowSteps()];
+    case 'retype':
+      return [head, `  vector type ${d.change.from} -> ${d.change.to}, model unchanged, shadow migration` +
+          (d.change.resumeAfter ? ` (resuming after step ${d.change.resumeAfter})` : ''),
+        `  the current vectors are copied into ${d.change.to} shadow columns (cast by the database, no encoding); then:`, ...shadowSteps()];
     case 'dimension':
       if (o.inPlace) {
         return [head, `  IN PLACE: drop the vector(${d.change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,

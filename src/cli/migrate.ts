@@ -119,10 +119,12 @@ export const migrateCommand: Command = async (ctx) => {
     ...settingsLines,
     ...pre.lines,
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
-    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (vector(${model.dimensions}))` : `${r.source.sql.table} columns present`,
+    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))` : `${r.source.sql.table} columns present`,
     `triggers installed on ${r.source.sql.table}; model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
+    `full text (${config.source.textSearchConfig}): ${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
+      (r.fullText.indexBuilt ? ', GIN index built' : ''),
     ...await finishMigrate(config, model),
   ];
   for (const w of r.warnings) ctx.stderr.write(`warning: ${w}\n`);

@@ -62,6 +62,8 @@ export async function runService(o: RunOptions): Promise<void> {
   signal.addEventListener('abort', onAbort, { once: true });
   // Several tables: each table's daemon has its own loops and sweeper, so the pool grows with them.
   const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: config.tables.kind === 'one' ? 4 : 16, applicationName: 'embedsync' }) : undefined;
+  // POST /search's own connections, so searches never wait behind the sync worker's (pg connects on first use).
+  const searchPool = o.http ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync-search' }) : undefined;
   let daemon: SyncDaemon | undefined;
   let supervisor: Supervisor | undefined;
   const loadModel = o.loadModel ?? (async (model: string) => {
@@ -79,6 +81,7 @@ export async function runService(o: RunOptions): Promise<void> {
     const [h, d] = await Promise.allSettled([
       o.http ? import('../http/index.ts').then(({ startHttpServer }) => startHttpServer({
         config, encoder: encoderPromise, metrics, logger,
+        ...(searchPool ? { db: searchPool } : {}),
         ...(pool && shelf ? { status: () => tablesStatus(pool, supervisor), otherModels: () => shelf.byName() } : {}),
         ...(pool && !shelf ? { status: () => getSyncStatus(pool, config.source), notReady: () => daemon?.modelMismatch?.reason } : {}),
       })) : Promise.resolve(undefined),
@@ -104,6 +107,7 @@ export async function runService(o: RunOptions): Promise<void> {
     await supervisor?.stop();
     await http?.close().catch((err: unknown) => logger.warn({ err }, 'http close failed'));
     await pool?.end().catch(() => undefined);
+    await searchPool?.end().catch(() => undefined);
     (await unwatch)?.();
     clearInterval(paceTimer);
     clearTimeout(forceClose);

@@ -1,16 +1,17 @@
-// `embedsync search "text" [--limit 10] [--min-score 0] [--json]`: embeds the text with the model's query
-// prompt and prints the nearest rows via the table's embedsync.<table>_search (the same function the backend can call).
+// `embedsync search "text" [--limit 10] [--min-score 0] [--hybrid] [--json]`: embeds the text with the model's
+// query prompt and prints the nearest rows via the table's embedsync.<table>_search, or with --hybrid its
+// <table>_hybrid_search (the functions the backend can call), through the same path as POST /search.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { createPool, type Queryable } from '../db/pool.ts';
-import { quoteIdent } from '../db/quote.ts';
 import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
+import { searchRows as runSearch } from '../db/search-rows.ts';
 import { inspectSource } from '../db/source-info.ts';
-import { encodeVector } from '../db/vector-binary.ts';
+import { renderSql } from '../db/sql-template.ts';
 import { oneTable, textOperand, UsageError, type Command } from './context.ts';
 
-const SEARCH_USAGE = 'usage: embedsync search "text" | - [--limit 10] [--min-score 0] [--json]';
+const SEARCH_USAGE = 'usage: embedsync search "text" | - [--limit 10] [--min-score 0] [--hybrid] [--json]';
 
 export interface SearchHit {
   readonly id: string;
@@ -18,19 +19,18 @@ export interface SearchHit {
   readonly document: string;
 }
 
-export async function searchRows(db: Queryable, config: Config, encoder: Encoder, text: string, limit: number, minScore = 0): Promise<SearchHit[]> {
+export async function searchRows(db: Queryable, config: Config, encoder: Encoder, text: string, limit: number, minScore = 0,
+  hybrid = false): Promise<SearchHit[]> {
   await requireInstalled(db, ['state', 'queue']);
   const info = await inspectSource(db, config.source);
   requireSourceMigrated(info);
-  const s = info.sql;
   const q = (await encoder.encode([text], 'query')).vectors[0]!;
-  const { rows } = await db.query<{ id: string; score: number; document: string }>(
-    `SELECT h.id::text AS id, h.score, ${s.document('t')} AS document
-     FROM embedsync.${quoteIdent(`${s.stem}_search`)}($1::vector, $2, $3) h JOIN ${s.table} t ON t.${s.id} = h.id
-     ORDER BY h.score DESC`,
-    // Binary parameter: pgvector's wire format, no float-to-text round trip.
-    [encodeVector(q), limit, minScore]);
-  return rows;
+  const hits = await runSearch(db, {
+    table: config.source.table, text, vector: q, checksum: encoder.info.checksum, k: limit, hybrid, minScore,
+  });
+  const docs = await db.query<{ id: string; document: string }>(renderSql('search-documents', info.sql), [hits.map((h) => h.id)]);
+  const byId = new Map(docs.rows.map((d) => [d.id, d.document]));
+  return hits.map((h) => ({ id: h.id, score: h.score, document: byId.get(h.id) ?? '' }));
 }
 
 export const searchCommand: Command = async (ctx) => {
@@ -38,7 +38,10 @@ export const searchCommand: Command = async (ctx) => {
   try {
     parsed = parseArgs({
       args: [...ctx.argv], allowPositionals: true,
-      options: { limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' }, json: { type: 'boolean', default: false } },
+      options: {
+        limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' }, hybrid: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
     });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${SEARCH_USAGE}`);
@@ -49,6 +52,7 @@ export const searchCommand: Command = async (ctx) => {
   const limit = Number(parsed.values.limit);
   const minScore = Number(parsed.values['min-score']);
   if (!text) throw new UsageError(SEARCH_USAGE);
+  if (parsed.values.hybrid && parsed.values['min-score'] !== '0') throw new UsageError('--min-score applies to vector search only (hybrid scores are rank fusions)');
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
   if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
   const config = oneTable(ctx.config(), 'search');
@@ -60,7 +64,7 @@ export const searchCommand: Command = async (ctx) => {
     requireSourceMigrated(await inspectSource(pool, config.source));
     const { createEncoder } = await import('../encoder/index.ts');
     encoder = await createEncoder(config.model, { progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal });
-    const hits = await searchRows(pool, config, encoder, text, limit, minScore);
+    const hits = await searchRows(pool, config, encoder, text, limit, minScore, parsed.values.hybrid);
     if (parsed.values.json) ctx.stdout.write(`${JSON.stringify(hits)}\n`);
     else if (hits.length === 0) ctx.stdout.write('no rows found\n');
     else {

@@ -10,3 +10,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Where vectors come from: the local ONNX model or a remote service (src/encoder/remote/). */
 export const BACKENDS = ['local', 'embedsync', 'tei', 'openai'] as const;
 export type Backend = (typeof BACKENDS)[number];
+
+/** The column type of the vectors: full (4 bytes a dimension) or half precision (2 bytes, pgvector's halfvec). */
+export const VECTOR_TYPES = ['vector', 'halfvec'] as const;
+export type VectorType = (typeof VECTOR_TYPES)[number];

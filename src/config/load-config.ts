@@ -1,7 +1,7 @@
 // Reads embedsync's settings from the environment (and optionally embedsync.config.json, same keys),
 // validates all of them and reports every problem at once. Env wins over the file.
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
-import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, type Backend, type Dtype, type IndexKind, type LogLevel } from './choices.ts';
+import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
 import { DEFAULT_BULK_ROWS, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
@@ -83,10 +83,16 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     indexMinRows: int('EMBEDSYNC_INDEX_MIN_ROWS', 1000, 10, 1_000_000_000),
     indexBuildMemory: get('EMBEDSYNC_INDEX_BUILD_MEMORY', '512MB', (s) =>
       /^[1-9]\d*(kB|MB|GB)$/.test(s) ? { ok: true, value: s } : { ok: false, problem: `(${JSON.stringify(s)}) must be a size like 512MB or 2GB` }),
+    vectorType: get('EMBEDSYNC_VECTOR_TYPE', 'vector' as VectorType, (s) => parseEnum(s, VECTOR_TYPES)),
+    fulltextColumn: ident('EMBEDSYNC_FULLTEXT_COLUMN', 'embedding_tsv'),
+    // A configuration name (pg_catalog's simple, russian, english... or schema.name): spliced into SQL as a literal.
+    textSearchConfig: get('EMBEDSYNC_TEXT_SEARCH_CONFIG', 'simple', (s) =>
+      /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/.test(s) ? { ok: true, value: s }
+        : { ok: false, problem: `(${JSON.stringify(s)}) must be a text search configuration name like simple or russian (lower case, optionally schema.name)` }),
   };
-  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn];
+  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn, source.fulltextColumn];
   if (new Set(managed).size !== managed.length) {
-    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN and EMBEDSYNC_TEXT_HASH_COLUMN must all differ');
+    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN, EMBEDSYNC_TEXT_HASH_COLUMN and EMBEDSYNC_FULLTEXT_COLUMN must all differ');
   }
   for (const c of source.textColumns) {
     if (managed.slice(1).includes(c)) problems.push(`EMBEDSYNC_TEXT_COLUMNS names ${c}, which embedsync writes itself`);

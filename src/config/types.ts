@@ -1,5 +1,5 @@
 // The shape of a loaded configuration, one interface per section (source table, model, sync, HTTP, cache).
-import type { Backend, Dtype, IndexKind, LogLevel } from './choices.ts';
+import type { Backend, Dtype, IndexKind, LogLevel, VectorType } from './choices.ts';
 import type { QualifiedName } from './identifiers.ts';
 import type { RateLimit } from './parsers.ts';
 import type { MemoryLimit } from './memory-limit.ts';
@@ -24,6 +24,12 @@ export interface SourceConfig {
   readonly indexMinRows: number;
   /** maintenance_work_mem for index builds, e.g. 512MB. */
   readonly indexBuildMemory: string;
+  /** vector or halfvec: the type of the embedding column, its index's operator class and the search functions' casts. */
+  readonly vectorType: VectorType;
+  /** tsvector of the document, written with the vector, for hybrid (full-text + vector) search. */
+  readonly fulltextColumn: string;
+  /** Text search configuration of that tsvector and of the queries against it (e.g. simple, russian). */
+  readonly textSearchConfig: string;
 }
 
 export interface ModelConfig {

@@ -8,11 +8,12 @@ import { quoteIdent } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import { loadSql, renderCatalogSql } from './sql-template.ts';
 
-/** A vector index's definition: cosine ops on `column`; lists for ivfflat. */
+/** A vector index's definition: cosine ops on `column` (of its type: vector unless said); lists for ivfflat. */
 export interface VectorIndexSpec {
   readonly column: string;
   readonly method: 'ivfflat' | 'hnsw';
   readonly lists: number | undefined;
+  readonly type?: 'vector' | 'halfvec';
 }
 
 export async function isPartitioned(db: Queryable, table: string): Promise<boolean> {

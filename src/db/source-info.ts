@@ -1,5 +1,5 @@
 // What the catalog says about the configured source table: its id type and the managed columns present.
-import type { SourceConfig } from '../config/index.ts';
+import { VECTOR_TYPES, type SourceConfig, type VectorType } from '../config/index.ts';
 import { quoteIdent, quoteQualified } from './quote.ts';
 import type { Queryable } from './pool.ts';
 import { idColumnHint, tableHint, textColumnHint } from './source-hints.ts';
@@ -9,6 +9,8 @@ export interface SourceInfo {
   readonly sql: SourceSql;
   /** Dimension of the existing embedding column, undefined when it does not exist yet. */
   readonly embeddingDimensions: number | undefined;
+  /** Type of the existing embedding column (vector or halfvec), undefined when it does not exist yet. */
+  readonly embeddingType: VectorType | undefined;
   /** Managed columns that are missing. */
   readonly missingColumns: readonly string[];
 }
@@ -51,12 +53,14 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
     }
   }
   const emb = col.get(source.embeddingColumn);
-  if (emb && emb.typname !== 'vector') problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector`);
+  if (emb && !(VECTOR_TYPES as readonly string[]).includes(emb.typname)) problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector or halfvec`);
   if (problems.length) throw new SourceError(problems.join('\n  '));
-  const managed = [source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn];
+  const managed = [source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn, source.fulltextColumn];
+  const embeddingType = emb ? emb.typname as VectorType : undefined;
   return {
-    sql: sourceSql(source, id!.type),
+    sql: sourceSql(source, id!.type, embeddingType),
     embeddingDimensions: emb && emb.atttypmod > 0 ? emb.atttypmod : undefined,
+    embeddingType,
     missingColumns: managed.filter((c) => !col.has(c)),
   };
 }

@@ -33,6 +33,9 @@ interface SourceRow {
   index_min_rows: number;
   index_build_memory: string;
   bulk_rows: number;
+  vector_type: string;
+  fulltext_column: string;
+  text_search_config: string;
 }
 
 function fromRow(r: SourceRow): RecordedSource {
@@ -45,6 +48,7 @@ function fromRow(r: SourceRow): RecordedSource {
       embeddingColumn: r.embedding_column, checksumColumn: r.checksum_column, embeddedAtColumn: r.embedded_at_column,
       textHashColumn: r.text_hash_column, index: kind, indexGrowthFactor: r.index_growth_factor,
       indexMinRows: r.index_min_rows, indexBuildMemory: r.index_build_memory, bulkRows: r.bulk_rows,
+      vectorType: r.vector_type === 'halfvec' ? 'halfvec' : 'vector', fulltextColumn: r.fulltext_column, textSearchConfig: r.text_search_config,
     },
     model: r.model, checksum: r.model_checksum, dimensions: r.dimensions,
   };
@@ -69,7 +73,7 @@ export async function recordSource(db: Queryable, r: RecordedSource): Promise<vo
   await db.query(loadSql('source-settings-write'), [
     sourceKeyOf(s), s.idColumn, [...s.textColumns], s.documentSql ?? null, s.embeddingColumn, s.checksumColumn,
     s.embeddedAtColumn, s.textHashColumn, r.model, r.checksum, r.dimensions, s.index, s.indexGrowthFactor,
-    s.indexMinRows, s.indexBuildMemory, s.bulkRows,
+    s.indexMinRows, s.indexBuildMemory, s.bulkRows, s.vectorType, s.fulltextColumn, s.textSearchConfig,
   ]);
 }
 
@@ -98,6 +102,7 @@ export function settingsDiff(recorded: SourceConfig, configured: SourceConfig): 
     ['EMBEDSYNC_INDEX_MIN_ROWS', recorded.indexMinRows, configured.indexMinRows],
     ['EMBEDSYNC_INDEX_BUILD_MEMORY', recorded.indexBuildMemory, configured.indexBuildMemory],
     ['EMBEDSYNC_BULK_ROWS', recorded.bulkRows, configured.bulkRows],
+    ['EMBEDSYNC_FULLTEXT_COLUMN', recorded.fulltextColumn, configured.fulltextColumn],
   ];
   return pairs.filter(([, a, b]) => show(a) !== show(b)).map(([k, a, b]) => `${k}: recorded ${show(a)}, configured ${show(b)}`);
 }

@@ -2,7 +2,7 @@
 // Identifiers come from config (validated by the config loader, quoted here again); values are always
 // parameters. The id type comes from the catalog, so queue ids (text) can be cast back and the source's
 // primary-key index is used.
-import type { SourceConfig } from '../config/index.ts';
+import type { SourceConfig, VectorType } from '../config/index.ts';
 import { quoteIdent, quoteQualified } from './quote.ts';
 
 export interface SourceSql {
@@ -16,6 +16,12 @@ export interface SourceSql {
   readonly checksum: string;
   readonly embeddedAt: string;
   readonly textHash: string;
+  /** The type of the vectors these fragments name (the column's, from the catalog, once it exists). */
+  readonly vectorType: VectorType;
+  /** The tsvector column of the document (hybrid search's full-text side). */
+  readonly fulltext: string;
+  /** The text search configuration as an SQL literal, e.g. `'simple'::regconfig`. */
+  readonly textSearchConfig: string;
   /** true when embedding/checksum/textHash name a model migration's shadow columns (model-state.ts withColumns). */
   readonly shadow: boolean;
   /** Name stem (unquoted) for generated trigger functions and triggers. */
@@ -62,7 +68,11 @@ export function sourceKeyOf(source: Pick<SourceConfig, 'table'>): string {
   return `${source.table.schema}.${source.table.name}`;
 }
 
-export function sourceSql(source: SourceConfig, idType: string): SourceSql {
+/**
+ * `vectorType`: the existing embedding column's type when there is one (the search functions must match the
+ * column, whatever the setting says until a migration switches it), else EMBEDSYNC_VECTOR_TYPE.
+ */
+export function sourceSql(source: SourceConfig, idType: string, vectorType: VectorType = source.vectorType): SourceSql {
   const table = quoteQualified(source.table);
   const sourceKey = sourceKeyOf(source);
   const stem = stemOf(source.table);
@@ -81,6 +91,10 @@ export function sourceSql(source: SourceConfig, idType: string): SourceSql {
     checksum: quoteIdent(source.checksumColumn),
     embeddedAt: quoteIdent(source.embeddedAtColumn),
     textHash: quoteIdent(source.textHashColumn),
+    vectorType,
+    fulltext: quoteIdent(source.fulltextColumn),
+    // Validated by the config loader as a (schema-qualified) lower-case name: no quote can be in it.
+    textSearchConfig: `'${source.textSearchConfig}'::regconfig`,
     shadow: false,
     stem,
     document,

@@ -19,6 +19,8 @@ export const SQL_FILES = [
   'enqueue-changed', 'sweep-index-only-local', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
   // Model migration and search (installed and run by migrate, search and index commands).
   'similar-to', 'search', 'backfill-chunk',
+  // Hybrid search: its function and the full-text side migrate maintains (src/db/fulltext.ts).
+  'hybrid-search', 'search-rows', 'hybrid-search-rows', 'search-documents', 'fulltext-config-exists', 'fulltext-read', 'fulltext-record', 'fulltext-fill', 'fulltext-index', 'fulltext-index-state',
   // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
   'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
   'vector-count-estimate', 'vector-count-read', 'vector-count-write',
@@ -34,8 +36,8 @@ export const SQL_FILES = [
   'state-other-sources', 'schema-has-table',
   // Schema install and model changes (src/migration/).
   'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
-  'shadow-columns', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
-  'column-present', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
+  'shadow-columns', 'shadow-copy-chunk', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
+  'column-present', 'column-type', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
   // Recorded table settings (src/db/source-settings.ts) and `embedsync remove` (src/migration/remove-source.ts).
   'sources-read', 'source-settings-read', 'source-settings-write', 'remove-plan', 'remove-triggers',
   'remove-default-search', 'remove-records', 'remove-table', 'remove-columns',
@@ -59,8 +61,13 @@ export interface TemplateExtras {
   readonly partition?: string;
   /** {{column}}: a column the caller names (the configured embedding column or a shadow one). */
   readonly column?: string;
-  /** {{index_method}} and {{index_with}}: the vector index's access method and, for ivfflat, its lists. */
-  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number };
+  /** {{index_method}}, {{index_ops}} and {{index_with}}: the vector index's access method, the operator class of
+   * the column's type (vector unless said) and, for ivfflat, its lists. */
+  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined };
+  /** {{from_embedding}}, {{from_checksum}}, {{from_text_hash}}: the column set a copy reads (shadow-copy-chunk). */
+  readonly from?: { readonly embedding: string; readonly checksum: string; readonly textHash: string };
+  /** {{table_function:name}}: the stem of a table's generated functions (embedsync.<stem>_<name>). */
+  readonly stem?: string;
   /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
   /** source-install: statements changing more rows than this enqueue into the bulk lane (EMBEDSYNC_BULK_ROWS). */
@@ -102,7 +109,7 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
 
 function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtras): string {
   return readSql(name).replace(PLACEHOLDER, (_m, key: string, arg: string | undefined) => {
-    const catalog = catalogPart(key, extras);
+    const catalog = catalogPart(key, arg, extras);
     if (catalog !== undefined) return catalog;
     if (!source) throw new Error(`sql/${name}.sql: {{${key}}} needs the source (renderSql)`);
     const s = source;
@@ -114,6 +121,9 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       case 'checksum': return s.checksum;
       case 'embedded_at': return s.embeddedAt;
       case 'text_hash': return s.textHash;
+      case 'vector_type': return s.vectorType === 'halfvec' ? 'halfvec' : 'vector';
+      case 'fulltext': return s.fulltext;
+      case 'ts_config': return s.textSearchConfig;
       case 'shadow': return s.shadow ? 'true' : 'false';
       // The state key as an SQL string literal (validated identifiers: no quotes), and bare for messages.
       case 'source_key': return `'${s.sourceKey}'`;
@@ -210,8 +220,12 @@ LIMIT ${limit}`;
 // Catalog names: quoted identifiers ("" doubled inside) or plain lower-case ones, at most schema-qualified.
 const CATALOG_NAME = /^(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?:\.(?:"(?:[^"]|"")+"|[a-z_][a-z0-9_$]*))?$/;
 
-function catalogPart(key: string, extras: TemplateExtras): string | undefined {
+function catalogPart(key: string, arg: string | undefined, extras: TemplateExtras): string | undefined {
   switch (key) {
+    case 'from_embedding': return quoteIdent(need(extras.from, key).embedding);
+    case 'from_checksum': return quoteIdent(need(extras.from, key).checksum);
+    case 'from_text_hash': return quoteIdent(need(extras.from, key).textHash);
+    case 'table_function': return `embedsync.${quoteIdent(`${need(extras.stem, key)}_${need(arg, key)}`)}`;
     case 'concurrently': return extras.concurrently ? 'CONCURRENTLY' : '';
     case 'index': return quoteIdent(need(extras.index, key));
     case 'column': return quoteIdent(need(extras.column, key));
@@ -222,6 +236,7 @@ function catalogPart(key: string, extras: TemplateExtras): string | undefined {
       if (m !== 'ivfflat' && m !== 'hnsw') throw new Error(`invalid vector index method ${m}`);
       return m;
     }
+    case 'index_ops': return need(extras.vectorIndex, key).type === 'halfvec' ? 'halfvec_cosine_ops' : 'vector_cosine_ops';
     case 'index_with': {
       const v = need(extras.vectorIndex, key);
       return v.method === 'ivfflat' ? `WITH (lists = ${Math.max(1, Math.floor(v.lists ?? 1))})` : '';

@@ -158,7 +158,9 @@ export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec
   await dropIndex(client, schemaOf(b.s), b.name, partitioned);
   if (!/^\d+(kB|MB|GB)$/.test(b.maintenanceWorkMem)) throw new Error(`invalid maintenance_work_mem ${b.maintenanceWorkMem}`);
   await client.query(loadSql('index-build-memory'), [b.maintenanceWorkMem]);
-  const index: VectorIndexSpec = { column: b.column, method: b.kind, lists: b.lists };
+  const typeRow = (await client.query<{ type: string }>(loadSql('column-type'), [b.s.table, b.column])).rows[0];
+  const type = typeRow?.type === 'halfvec' ? 'halfvec' : 'vector';
+  const index: VectorIndexSpec = { column: b.column, method: b.kind, lists: b.lists, type };
   const started = performance.now();
   try {
     if (partitioned) {

@@ -23,6 +23,7 @@ import { cacheRoutes } from './routes/cache.ts';
 import { embedRoutes } from './routes/embed.ts';
 import { openaiRoutes } from './routes/openai.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { searchRoutes } from './routes/search.ts';
 import { teiRoutes } from './routes/tei.ts';
 
 /** Headers the official OpenAI SDKs send (a browser asks the CORS preflight for them). */
@@ -146,12 +147,14 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       config, model, cache, metrics, schemas,
       embedder: new Embedder({ model, cache, limiter, metrics }),
       status: deps.status,
+      db: deps.db,
       notReady: deps.notReady,
       otherModels: deps.otherModels,
       rateLimit: rateLimits(http),
       bodyLimits: limits,
     };
     embedRoutes(app, ctx);
+    searchRoutes(app, ctx);
     openaiRoutes(app, ctx);
     teiRoutes(app, ctx);
     opsRoutes(app, ctx);

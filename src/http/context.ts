@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { EmbeddingCache } from '../cache/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
+import type { Queryable } from '../db/pool.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { BodyLimits } from './body-limits.ts';
 import type { Embedder } from './embedder.ts';
@@ -24,6 +25,8 @@ export interface RouteContext {
   readonly metrics: Metrics;
   readonly schemas: Schemas;
   readonly status: (() => Promise<unknown>) | undefined;
+  /** POST /search's database (HttpDeps.db). */
+  readonly db: Queryable | undefined;
   readonly notReady: (() => string | undefined) | undefined;
   /** Other loaded models the OpenAI `model` field may pick (a process serving several tables). */
   readonly otherModels: (() => ReadonlyMap<string, Encoder>) | undefined;

@@ -1,5 +1,6 @@
 // What the HTTP API needs from the process that runs it (the `run` command, tests, benches).
 import type { Config } from '../config/index.ts';
+import type { Queryable } from '../db/pool.ts';
 import type { Encoder } from '../encoder/types.ts';
 import type { Logger } from '../log/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -16,6 +17,8 @@ export interface HttpDeps {
   readonly logger: Logger;
   /** GET /status; absent when the process runs without the sync worker (404 with a clear message). */
   readonly status?: () => Promise<unknown>;
+  /** The database POST /search reads (the SQL search functions); absent: /search answers 503. */
+  readonly db?: Queryable;
   /** Why the process should take no traffic although its model is ready (the sync daemon's model was replaced). */
   readonly notReady?: () => string | undefined;
   /**

@@ -7,7 +7,10 @@ import { OPENAI_MAX_INPUTS } from './body-limits.ts';
 import { EMBED_ERRORS, GUARDED_ERRORS, errorResponses, vector } from './schema-parts.ts';
 import { PROMPT_NAMES, TEXT_RULES } from './text-checks.ts';
 
-export const TAGS = { embed: 'embeddings', compat: 'compatibility', ops: 'operations', cache: 'cache' } as const;
+export const TAGS = { embed: 'embeddings', search: 'search', compat: 'compatibility', ops: 'operations', cache: 'cache' } as const;
+
+/** Most rows POST /search returns (k). */
+export const MAX_SEARCH_K = 1000;
 
 /** TEI's truncation_direction values: Left keeps the prompt and the end of an over-long input (local encoder). */
 export const TRUNCATION_DIRECTIONS = ['Right', 'right', 'Left', 'left'] as const;
@@ -276,8 +279,57 @@ export function buildSchemas(http: HttpConfig) {
     },
   } as const;
 
+  const search = {
+    tags: [TAGS.search],
+    operationId: 'search',
+    summary: 'Rows of a synced table for a query text: embed, then the table\'s SQL search function, in one call',
+    description: 'Embeds query with the model\'s query prompt (through the cache), then runs embedsync.<table>_search '
+      + '(hybrid false: nearest by cosine, score = 1 - cosine distance) or embedsync.<table>_hybrid_search (hybrid true: '
+      + 'full-text and vector ranks fused by reciprocal rank fusion; the query is also a web-search-style full-text '
+      + 'query) and answers exactly what that function answers in SQL. table defaults to the server\'s EMBEDSYNC_TABLE '
+      + 'and must hold vectors of this server\'s model.',
+    body: {
+      type: 'object',
+      required: ['query'],
+      additionalProperties: false,
+      properties: {
+        query: { ...text, description: `The search text, 1 to ${http.maxTextLength} characters (MAX_TEXT_LENGTH)` },
+        k: { type: 'integer', minimum: 1, maximum: MAX_SEARCH_K, description: `rows to return, 1 to ${MAX_SEARCH_K} (default 10)` },
+        table: { type: 'string', minLength: 1, maxLength: 127, description: 'table or schema.table (default: EMBEDSYNC_TABLE)' },
+        hybrid: { type: 'boolean', description: 'fuse full-text and vector ranks (default false: vector only)' },
+        min_score: { type: 'number', minimum: -1, maximum: 1, description: 'vector search only: leave out rows scoring below (default 0)' },
+        text_weight: { type: 'number', minimum: 0, maximum: 100, description: 'hybrid only: weight of the full-text rank (default 1)' },
+        vector_weight: { type: 'number', minimum: 0, maximum: 100, description: 'hybrid only: weight of the vector rank (default 1)' },
+      },
+    },
+    response: {
+      200: {
+        description: 'The rows, best first, and the model that embedded the query',
+        type: 'object', additionalProperties: false,
+        required: ['results', 'model_checksum', 'cached'],
+        properties: {
+          results: {
+            type: 'array',
+            items: {
+              type: 'object', additionalProperties: false, required: ['id', 'score'],
+              properties: {
+                id: { type: 'string', description: 'the row\'s id in its text form' },
+                score: { type: 'number', description: 'vector: 1 - cosine distance; hybrid: the fused score' },
+                text_rank: { type: ['integer', 'null'], description: 'hybrid: rank by full text (null: no match among the candidates)' },
+                vector_rank: { type: ['integer', 'null'], description: 'hybrid: rank by vector (null: not among the candidates)' },
+              },
+            },
+          },
+          model_checksum: modelFields.model_checksum,
+          cached: { type: 'boolean', description: 'the query vector came from the cache' },
+        },
+      },
+      ...errorResponses(['native'], EMBED_ERRORS),
+    },
+  } as const;
+
   return {
-    embed, embedBatch, openaiEmbeddings, openaiModels, openaiModelById, modelInfo, teiInfo,
+    embed, embedBatch, search, openaiEmbeddings, openaiModels, openaiModelById, modelInfo, teiInfo,
     teiRoot: teiEmbed('teiEmbedRoot', 'TEI-compatible embed at the server root (POST /)'),
     teiInvocations: teiEmbed('teiEmbedInvocations', 'TEI-compatible embed (POST /invocations, as on SageMaker)'),
   };

@@ -46,6 +46,8 @@ function describe(error: FastifySchemaValidationError, field: string): string {
     }
     case 'minItems':
       return `${name} must not be empty`;
+    case 'additionalProperties':
+      return `${name} has an unknown field ${JSON.stringify(p.additionalProperty)}`;
     case 'enum':
       return `${name} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'minimum':

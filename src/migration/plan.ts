@@ -2,7 +2,7 @@
 // catalog: nothing, a first setup, a new model of the same dimension, or a dimension change. Both changes
 // run the shadow migration (or, with --in-place, re-embed over the current column); a migration already
 // under way to this model is resumed. rowsToEmbed sizes the work for --dry-run.
-import type { SourceConfig } from '../config/index.ts';
+import type { SourceConfig, VectorType } from '../config/index.ts';
 import { mainColumns, nextColumns, withColumns, type ModelState } from '../db/model-state.ts';
 import type { Queryable } from '../db/pool.ts';
 import { inspectSource, type SourceInfo } from '../db/source-info.ts';
@@ -14,7 +14,9 @@ export type ModelChange =
   | { readonly kind: 'setup' }
   | { readonly kind: 'none' }
   | { readonly kind: 'reembed'; readonly fromChecksum: string; readonly resumeAfter: string | undefined }
-  | { readonly kind: 'dimension'; readonly fromDimensions: number; readonly resumeAfter: string | undefined };
+  | { readonly kind: 'dimension'; readonly fromDimensions: number; readonly resumeAfter: string | undefined }
+  // Same model, another EMBEDSYNC_VECTOR_TYPE (vector <-> halfvec): a shadow migration that copies the vectors.
+  | { readonly kind: 'retype'; readonly from: VectorType; readonly to: VectorType; readonly resumeAfter: string | undefined };
 
 export interface Detected {
   readonly change: ModelChange;
@@ -29,13 +31,18 @@ export async function detectModelChange(db: Queryable, source: SourceConfig, mod
   const state = await hasSchemaTable(db, 'state') ? await readModelState(db, info.sql.sourceKey) : undefined;
   const m = state?.migration;
   let change: ModelChange;
-  if (m && m.checksum === model.checksum) {
+  if (m && m.checksum === model.checksum && m.checksum === state!.checksum) {
+    change = { kind: 'retype', from: info.embeddingType ?? 'vector', to: source.vectorType, resumeAfter: m.step };
+  } else if (m && m.checksum === model.checksum) {
     change = m.dimensions === state!.dimensions && m.step !== 'swapped'
       ? { kind: 'reembed', fromChecksum: state!.checksum, resumeAfter: m.step }
       : { kind: 'dimension', fromDimensions: state!.dimensions, resumeAfter: m.step };
   } else if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
     change = { kind: 'dimension', fromDimensions: info.embeddingDimensions, resumeAfter: undefined };
   } else if (!state) change = { kind: 'setup' };
+  else if (state.checksum === model.checksum && info.embeddingType !== undefined && info.embeddingType !== source.vectorType) {
+    change = { kind: 'retype', from: info.embeddingType, to: source.vectorType, resumeAfter: undefined };
+  }
   else if (state.checksum !== model.checksum) change = { kind: 'reembed', fromChecksum: state.checksum, resumeAfter: undefined };
   else change = { kind: 'none' };
   return { change, info, state };

@@ -16,6 +16,7 @@ import { mainColumns, nextColumns } from '../db/model-state.ts';
 import { sourceKeyOf, stemOf } from '../db/source-sql.ts';
 import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelIdentity } from '../db/state-repository.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
+import { checkTextSearchConfig, ensureFullText, type FullTextResult } from '../db/fulltext.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { ensureSweepRows } from '../queue/sweep.ts';
 import { checkRecordedSettings, recordSource, type RecordedSource } from '../db/source-settings.ts';
@@ -36,6 +37,8 @@ export interface MigrateResult {
   /** The previous model checksum when it changed (rows become stale and are re-embedded). */
   readonly previousChecksum: string | undefined;
   readonly source: SourceInfo;
+  /** Hybrid search's tsvector column: rows filled now, and whether its index was built. */
+  readonly fullText: FullTextResult;
 }
 
 export interface Migration {
@@ -71,6 +74,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     }
     await checkNameClash(client, source);
     const settingsChanged = await checkRecordedSettings(client, source, opts.updateSettings ?? false);
+    await checkTextSearchConfig(client, source);
     const applied = await applyMigrations(client, sourceKeyOf(source));
 
     const addedColumns = info.missingColumns;
@@ -97,9 +101,16 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
         `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
     });
+    // The tsvector of rows written before the column existed (or in another configuration), and its GIN index.
+    const fullText = await ensureFullText(client, info.sql, source).catch((err: unknown): FullTextResult => {
+      if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
+      warnings.push(`could not fill or index ${info.sql.table}.${source.fulltextColumn} (${(err as Error).message}): hybrid search ` +
+        'finds by text only the rows the daemon writes from now on; run migrate as the table\'s owner');
+      return { filled: 0, rebuilt: undefined, indexBuilt: false };
+    });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous?.checksum;
-    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info };
+    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText };
   } finally {
     await releaseMigrateLock(client);
   }
@@ -107,7 +118,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 
 /** The columns embedsync writes on the source table (both vector column sets): never part of a document. */
 function managedColumns(source: SourceConfig): string[] {
-  return [source.embeddedAtColumn, ...Object.values(mainColumns(source)), ...Object.values(nextColumns(source))];
+  return [source.embeddedAtColumn, source.fulltextColumn, ...Object.values(mainColumns(source)), ...Object.values(nextColumns(source))];
 }
 
 /** Brings schema embedsync up to date (the caller holds the migrate lock); the names of the files applied. */

@@ -19,7 +19,7 @@
 // the swap, after which they write nothing (the write statement refuses them, migrations/005_model_guard.sql)
 // and report the mismatch (src/sync/model-watch.ts).
 import type pg from 'pg';
-import type { SourceConfig } from '../config/index.ts';
+import type { SourceConfig, VectorType } from '../config/index.ts';
 import { mainColumns, nextColumns, withColumns, type MigrationStep } from '../db/model-state.ts';
 import { withShortLocks } from '../db/short-lock.ts';
 import type { SourceSql } from '../db/source-sql.ts';
@@ -27,6 +27,7 @@ import { beginMigration, readModelState, setMigrationStep } from '../db/state-re
 import { countVectors, ensureIndex, findVectorIndexes, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { backfillShadow, type BackfillProgress } from './backfill.ts';
+import { copyVectors } from './copy-vectors.ts';
 import { MigrationConflictError } from './conflict.ts';
 import { addShadowColumns } from './shadow-columns.ts';
 import { finishMigration, swapColumns } from './swap.ts';
@@ -58,11 +59,13 @@ export interface ShadowMigrationOptions {
 
 export interface ShadowMigrationResult {
   readonly from: { readonly checksum: string; readonly dimensions: number };
-  readonly to: { readonly checksum: string; readonly dimensions: number };
+  readonly to: { readonly checksum: string; readonly dimensions: number; readonly vectorType: VectorType };
   /** Seconds per step run in this call (a resumed run lists only what it did). */
   readonly steps: readonly { readonly step: MigrationStep | 'done'; readonly seconds: number }[];
   readonly encoded: number;
   readonly encodeSeconds: number;
+  /** Rows whose vector was copied (cast) instead of encoded: a vector type switch with the model unchanged. */
+  readonly copied: number;
   readonly index: EnsureResult | undefined;
   readonly requeued: number;
 }
@@ -72,7 +75,8 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   const model = encoder.info;
   const next = nextColumns(o.source);
   const main = mainColumns(o.source);
-  const nextSql = withColumns(s, next);
+  // The shadow columns take the configured vector type: a switch of EMBEDSYNC_VECTOR_TYPE is this migration too.
+  const nextSql: SourceSql = { ...withColumns(s, next), vectorType: o.source.vectorType };
   const shortLocks = { lockTimeoutMs: o.lockTimeoutMs ?? 100, ...(o.signal ? { signal: o.signal } : {}), onRetry: (n: number) => o.onLockRetry?.(n) };
   const fault = async (p: FaultPoint) => { await o.fault?.(p); };
   const steps: { step: MigrationStep | 'done'; seconds: number }[] = [];
@@ -94,7 +98,9 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
       '`embedsync migrate --abort` first');
   }
   if (!state.migration) {
-    if (state.checksum === model.checksum) throw new MigrationConflictError(`${s.sourceKey} already holds ${model.name} vectors`);
+    if (state.checksum === model.checksum && s.vectorType === o.source.vectorType) {
+      throw new MigrationConflictError(`${s.sourceKey} already holds ${model.name} vectors of type ${s.vectorType}`);
+    }
     await timed('started', () => beginMigration(client, s.sourceKey, model));
     state = (await readModelState(client, s.sourceKey))!;
     await fault('after-start');
@@ -112,6 +118,7 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
 
   let encoded = 0;
   let encodeSeconds = 0;
+  let copied = 0;
   const backfill = async (mid: boolean) => {
     const r = await backfillShadow(o, nextSql, mid ? () => fault('mid-backfill') : undefined);
     encoded += r.encoded;
@@ -119,6 +126,8 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   };
   if (step === 'columns') {
     await timed('backfilled', async () => {
+      // Same model, another vector type: the current vectors are copied over (cast), not encoded again.
+      if (from.checksum === model.checksum) copied = await copyVectors(client, nextSql, main, model.checksum, o.signal ? { signal: o.signal } : {});
       await backfill(true);
       await setStep('backfilled');
     });
@@ -143,14 +152,14 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
     const built = (await findVectorIndexes(client, s, next.embedding)).find((i) => i.valid && i.name === nextIndexName);
     const rows = built ? await countVectors(client, s, next.embedding) : 0;
     await timed('swapped', () => withShortLocks(client, () => swapColumns(client,
-      { s, main, next, dimensions: model.dimensions, built, build: index, rows }, () => fault('in-swap')), shortLocks));
+      { s, main, next, dimensions: model.dimensions, built, build: index, rows, vectorType: nextSql.vectorType }, () => fault('in-swap')), shortLocks));
     step = 'swapped';
     await fault('after-swap');
   }
 
   let requeued = 0;
   if (step === 'swapped') {
-    await timed('done', async () => { requeued = await finishMigration(client, s, model.checksum); });
+    await timed('done', async () => { requeued = await finishMigration(client, { ...s, vectorType: nextSql.vectorType }, model.checksum); });
   }
-  return { from, to: { checksum: model.checksum, dimensions: model.dimensions }, steps, encoded, encodeSeconds, index, requeued };
+  return { from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds, copied, index, requeued };
 }

@@ -3,6 +3,7 @@
 // during the swap are re-enqueued, the search functions and the sweep's index follow the new columns, and the
 // migration is forgotten.
 import type pg from 'pg';
+import type { VectorType } from '../config/index.ts';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import type { VectorColumns } from '../db/model-state.ts';
 import { quoteIdent } from '../db/quote.ts';
@@ -24,6 +25,8 @@ export interface SwapSpec {
   readonly built: ExistingIndex | undefined;
   readonly build: EnsureResult | undefined;
   readonly rows: number;
+  /** The type of the columns swapped in: the search functions are replaced in the same transaction to match. */
+  readonly vectorType: VectorType;
 }
 
 /** The swap itself; runs inside the caller's short-lock transaction, `inSwap` last (a test's crash point). */
@@ -46,6 +49,9 @@ export async function swapColumns(client: pg.Client, w: SwapSpec, inSwap: () => 
     await client.query(loadSql('index-record-delete'), [s.sourceKey]);
   }
   await swapToTarget(client, s.sourceKey);
+  // The functions' casts follow the column's type: replaced in this transaction, so no search ever runs the
+  // old function on the new column (a vector type switch changes the type under the same column name).
+  await installSearchFunctions(client, { ...s, vectorType: w.vectorType });
   await inSwap();
 }
 

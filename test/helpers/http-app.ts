@@ -33,6 +33,8 @@ export interface TestAppOptions {
   readonly env?: Env;
   readonly encoder?: Encoder | Promise<Encoder>;
   readonly status?: () => Promise<unknown>;
+  /** POST /search's database. */
+  readonly db?: import('../../src/db/pool.ts').Queryable;
   /** Wait for /ready (default true). */
   readonly ready?: boolean;
 }
@@ -46,6 +48,7 @@ export async function makeApp(options: TestAppOptions = {}): Promise<TestApp> {
   const app = await buildApp({
     config, metrics, logger, encoder: options.encoder ?? tinyEncoder(),
     ...(options.status ? { status: options.status } : {}),
+    ...(options.db ? { db: options.db } : {}),
   });
   if (options.ready ?? true) await app.embedsync.ready;
   return { app, config, metrics, logs, rawLogs };

@@ -1,0 +1,119 @@
+// Hybrid search (sql/hybrid-search.sql): a unique code in one lead's text makes it the first hybrid result
+// although the test model's vectors rank it nowhere; weights and the RRF constant move the ranking as the
+// score formula says; the tsvector follows the text through the daemon's write and a configuration change.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { listing, setupMigrateDb } from './helpers/migrate-db.ts';
+
+interface Hit { id: string; score: number; text_rank: number | null; vector_rank: number | null }
+
+const CODES = ['KX-90417', 'ZQ-55102', 'WB-31876', 'PL-77230', 'HM-40961', 'RT-12894', 'DV-66013', 'NS-20458', 'GC-93371', 'YE-48825'];
+
+test('hybrid search: a unique code ranks first by text, weights move the ranking, the tsvector follows the text', async () => {
+  const t = await setupMigrateDb(400);
+  try {
+    const enc = await t.encoder(TINY_MODEL_DIR);
+    await t.migrate({ encoder: enc });
+    // Rows present before migrate got their tsvector from migrate's fill; the coded rows come after, so the
+    // daemon's write gives them theirs.
+    const ids: string[] = [];
+    for (const [i, code] of CODES.entries()) {
+      const l = listing(1000 + i * 37);
+      const r = await t.pool.query<{ id: string }>(
+        'INSERT INTO leads (title, description, city) VALUES ($1, $2, $3) RETURNING id::text',
+        [l.title, `${l.description}, код объекта ${code}`, l.city]);
+      ids.push(r.rows[0]!.id);
+    }
+    await t.embedAll(enc);
+    const filled = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding_tsv IS NULL');
+    assert.equal(filled.rows[0]!.n, 0, 'every row has its tsvector');
+
+    const vec = async (text: string) => `[${(await enc.encode([text], 'query')).vectors[0]!.join(',')}]`;
+    // The code whose lead the vectors rank worst: far outside the vector side's 100 candidates.
+    const exactRank = async (code: string, id: string) => (await t.pool.query<{ r: number }>(
+      `SELECT r::int FROM (SELECT id, row_number() OVER (ORDER BY embedding <=> $1::vector) AS r FROM leads) x WHERE id = $2`,
+      [await vec(code), id])).rows[0]!.r;
+    const ranks = await Promise.all(CODES.map((c, i) => exactRank(c, ids[i]!)));
+    const pick = ranks.indexOf(Math.max(...ranks));
+    const code = CODES[pick]!;
+    const codeId = ids[pick]!;
+    assert.ok(ranks[pick]! > 150, `the vectors rank the coded lead nowhere (rank ${ranks[pick]} of 410)`);
+    const q = await vec(code);
+
+    const hybrid = async (sql: string, params: unknown[]) => (await t.pool.query<Hit>(sql, params)).rows;
+    const plain = await hybrid('SELECT id::text, score FROM embedsync.search($1::vector, 10)', [q]);
+    assert.ok(!plain.some((h) => h.id === codeId), 'vector search alone does not find it');
+
+    const hits = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.leads_hybrid_search($1, $2::vector, 10)', [code, q]);
+    assert.equal(hits.length, 10);
+    assert.deepEqual(hits[0], { id: codeId, score: 1 / 61, text_rank: 1, vector_rank: null }, 'first although no vector ranks it');
+    assert.equal(hits.filter((h) => h.text_rank !== null).length, 1, 'only that lead holds the code');
+    assert.deepEqual(hits.slice(1).map((h) => h.vector_rank), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'the rest by vector rank');
+    for (const h of hits) assert.ok(Math.abs(h.score - ((h.text_rank ? 1 / (60 + h.text_rank) : 0) + (h.vector_rank ? 1 / (60 + h.vector_rank) : 0))) < 1e-12);
+    // The vector side is the plain search's order.
+    assert.deepEqual(hits.slice(1).map((h) => h.id), plain.slice(0, 9).map((h) => h.id));
+
+    // The unqualified function serves the first table, and gives the same answer.
+    assert.deepEqual(await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10)', [code, q]), hits);
+
+    // Weights: the vector side weighted double puts its best row first and the code down to where
+    // 1/61 falls among 2/(60 + r): after vector rank 61 would be, i.e. out of the first 10.
+    const vecHeavy = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10, vector_weight => 2)', [code, q]);
+    assert.equal(vecHeavy[0]!.vector_rank, 1);
+    assert.ok(!vecHeavy.some((h) => h.id === codeId));
+    // Text weight 0: the code counts for nothing; text weight 3: it leads by a clear margin.
+    const noText = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10, text_weight => 0)', [code, q]);
+    assert.deepEqual(noText.map((h) => h.id), plain.map((h) => h.id));
+    const textHeavy = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 3, text_weight => 3)', [code, q]);
+    assert.equal(textHeavy[0]!.id, codeId);
+    assert.ok(textHeavy[0]!.score > 2 * textHeavy[1]!.score);
+    // A small RRF constant sharpens the top of each side: rank 1 scores 1/(1+1), rank 2 1/(1+2).
+    const sharp = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 3, rrf_k => 1)', [code, q]);
+    assert.deepEqual(sharp.map((h) => h.score), [0.5, 0.5, 1 / 3]);
+    // Fewer candidates: the vector side ranks only that many rows.
+    const few = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10, candidates => 3)', [code, q]);
+    assert.equal(few.length, 10, 'each side still ranks at least k rows');
+
+    // Text alone (no vector) and a query of words no row has.
+    const textOnly = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, NULL, 10)', [code]);
+    assert.deepEqual(textOnly.map((h) => h.id), [codeId]);
+    const noWords = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 5)', ['zzzz-nothing', q]);
+    assert.deepEqual(noWords.map((h) => h.id), plain.slice(0, 5).map((h) => h.id));
+    // A web-search-box query: the phrase and a word together (AND), and an OR.
+    const both = await hybrid(`SELECT id::text FROM embedsync.hybrid_search($1, NULL, 10)`, [`"код объекта" ${code}`]);
+    assert.deepEqual(both.map((h) => h.id), [codeId]);
+    const either = await hybrid(`SELECT id::text FROM embedsync.hybrid_search($1, NULL, 10)`, [`${CODES[0]} OR ${CODES[1]}`]);
+    assert.deepEqual(either.map((h) => h.id).sort(), [ids[0]!, ids[1]!].sort());
+    await assert.rejects(t.pool.query(`SELECT * FROM embedsync.hybrid_search('x', '[1,2,3]'::vector, 10)`), /query vector has 3 dimensions/);
+
+    // The GIN index serves the text side.
+    const c = await t.pool.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      const plan = (await c.query<{ 'QUERY PLAN': string }>('EXPLAIN (COSTS OFF) SELECT * FROM embedsync.hybrid_search($1, $2::vector, 10)', [code, q]))
+        .rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(plan, /Bitmap Index Scan on leads_embedsync_fulltext/, plan);
+    } finally {
+      c.release();
+    }
+
+    // The text changes: once the daemon has re-embedded the row, its tsvector is the new text's.
+    await t.pool.query(`UPDATE leads SET description = 'две комнаты, ремонт, код объекта скрыт' WHERE id = $1`, [codeId]);
+    await t.embedAll(enc);
+    assert.deepEqual(await hybrid('SELECT id::text FROM embedsync.hybrid_search($1, NULL, 10)', [code]), []);
+
+    // Another text search configuration: migrate rebuilds every row's tsvector in it. russian stems (and takes
+    // English words through the English stemmer): an inflected word now finds the listings.
+    const inflected = 'квартиры';
+    assert.deepEqual(await hybrid('SELECT id::text FROM embedsync.hybrid_search($1, NULL, 5)', [inflected]), [], 'simple does not stem');
+    await t.migrate({ encoder: enc, env: { EMBEDSYNC_TEXT_SEARCH_CONFIG: 'russian' } });
+    assert.equal((await hybrid('SELECT id::text FROM embedsync.hybrid_search($1, NULL, 5)', [inflected])).length, 5);
+    const recorded = await t.pool.query<{ config: string }>(`SELECT config FROM embedsync.fulltext WHERE source = 'public.leads'`);
+    assert.equal(recorded.rows[0]!.config, 'russian');
+    await assert.rejects(t.migrate({ encoder: enc, env: { EMBEDSYNC_TEXT_SEARCH_CONFIG: 'klingon' } }),
+      /EMBEDSYNC_TEXT_SEARCH_CONFIG=klingon is not a text search configuration/);
+  } finally {
+    await t.close();
+  }
+});
