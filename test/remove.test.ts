@@ -29,7 +29,8 @@ const records = (pool: pg.Pool, source: string) => count(pool, `SELECT (
   (SELECT count(*) FROM embedsync.queue WHERE source = $1) + (SELECT count(*) FROM embedsync.deadletter WHERE source = $1) +
   (SELECT count(*) FROM embedsync.state WHERE source = $1) + (SELECT count(*) FROM embedsync.sweep WHERE source = $1) +
   (SELECT count(*) FROM embedsync.vector_index WHERE source = $1) + (SELECT count(*) FROM embedsync.sources WHERE source = $1) +
-  (SELECT count(*) FROM embedsync.search_default WHERE source = $1))::int AS n`, [source]);
+  (SELECT count(*) FROM embedsync.search_default WHERE source = $1) + (SELECT count(*) FROM embedsync.fulltext WHERE source = $1) +
+  (SELECT count(*) FROM embedsync.vector_count WHERE source = $1))::int AS n`, [source]);
 
 /** leads (the default table) and notes, both migrated with search functions; leads has queued and dead-lettered rows. */
 async function twoTables(): Promise<{ t: SyncTestDb; notes: ReturnType<typeof loadConfig> }> {
@@ -52,11 +53,11 @@ test('remove --dry-run prints the plan and changes nothing', async () => {
     const before = { trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') };
     const plan = await remove({ config: t.config, dryRun: true, dropColumns: true });
     assert.deepEqual([...plan.triggers].sort(), ['leads_del', 'leads_ins', 'leads_trunc', 'leads_upd']);
-    assert.deepEqual([...plan.functions].sort(), ['leads_del', 'leads_ins', 'leads_search', 'leads_similar_to', 'leads_trunc', 'leads_upd']);
+    assert.deepEqual([...plan.functions].sort(), ['leads_del', 'leads_hybrid_search', 'leads_ins', 'leads_search', 'leads_similar_to', 'leads_trunc', 'leads_upd']);
     assert.equal(plan.queued, 20);
     assert.equal(plan.deadlettered, 1);
     assert.ok(plan.state && plan.settings && plan.searchDefault);
-    assert.deepEqual([...plan.columns].sort(), ['embedded_at', 'embedding', 'embedding_text_hash', 'model_checksum']);
+    assert.deepEqual([...plan.columns].sort(), ['embedded_at', 'embedding', 'embedding_text_hash', 'embedding_tsv', 'model_checksum']);
     assert.equal(plan.vectorIndexes.length, 1, 'the hnsw index on the embedding column');
     assert.deepEqual({ trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') }, before);
     assert.ok(before.trig === 4 && before.rec > 20);
@@ -73,11 +74,11 @@ test('remove: no embedsync object left on the table; the application writes work
     assert.equal(await triggers(t.pool, 'leads'), 0);
     assert.equal(await functionsOf(t.pool, 'leads'), 0);
     assert.equal(await records(t.pool, 'public.leads'), 0);
-    assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace AND proname IN ('similar_to', 'search')`), 0,
+    assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace AND proname IN ('similar_to', 'search', 'hybrid_search')`), 0,
       'the unqualified search functions served leads and went with it');
-    // Without --drop-columns the vectors and their index stay (searchable by hand); the sweep's index goes.
+    // Without --drop-columns the vectors, the tsvector and their indexes stay (searchable by hand); the sweep's index goes.
     assert.ok((await columns(t.pool, 'leads')).includes('embedding'));
-    assert.deepEqual((await indexes(t.pool, 'leads')).filter((i) => i.includes('embedsync')), []);
+    assert.deepEqual((await indexes(t.pool, 'leads')).filter((i) => i.includes('embedsync')), ['leads_embedsync_fulltext']);
 
     // The application's writes, each kind, with the columns the daemon used to write included.
     await t.pool.query(`INSERT INTO leads (title, description) VALUES ('after', 'remove')`);

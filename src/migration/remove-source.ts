@@ -29,7 +29,7 @@ export interface RemovalPlan {
   readonly sweepRows: number;
   readonly indexRecord: boolean;
   readonly settings: boolean;
-  /** The unqualified embedsync.similar_to / search serve this table and go with it. */
+  /** The unqualified embedsync.similar_to / search / hybrid_search serve this table and go with it. */
   readonly searchDefault: boolean;
   readonly sweepIndex: string | undefined;
   /** The columns that go: a model migration's shadow ones, and with dropColumns the managed ones. */
@@ -86,7 +86,7 @@ async function sqlOf(client: pg.Client, source: SourceConfig): Promise<TableSql>
 
 async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql, dropColumns: boolean): Promise<RemovalPlan> {
   const stem = stemOf(source.table);
-  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search'].map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
+  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search'].map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
   const hasSchema = (await client.query<{ ok: boolean }>(loadSql('schema-has-table'), ['embedsync.sources'])).rows[0]!.ok;
   const empty = { triggers: [], functions: [], queued: 0, deadlettered: 0, state: false, sweep: 0, index_record: false, settings: false, search_default: false };
   const r = hasSchema
@@ -96,7 +96,7 @@ async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql,
   const columns: string[] = [];
   const vectorIndexes: string[] = [];
   if (s.exists) {
-    const managed = [...(dropColumns ? [...Object.values(mainColumns(source)), source.embeddedAtColumn] : []), ...Object.values(nextColumns(source))];
+    const managed = [...(dropColumns ? [...Object.values(mainColumns(source)), source.embeddedAtColumn, source.fulltextColumn] : []), ...Object.values(nextColumns(source))];
     for (const c of managed) {
       const n = (await client.query<{ n: number }>(loadSql('column-present'), [s.table, c])).rows[0]!.n;
       if (n > 0) columns.push(c);
@@ -120,7 +120,7 @@ export function describeRemoval(p: RemovalPlan, dryRun: boolean): string[] {
   return [
     `${dryRun ? 'plan for removing' : 'removed'} embedsync from ${p.sourceKey}${p.tableExists ? '' : ' (the table no longer exists)'}:`,
     `  ${verb} triggers: ${list(p.triggers)}`,
-    `  ${verb} functions: ${list([...p.functions.map((f) => `embedsync.${f}`), ...(p.searchDefault ? ['embedsync.similar_to', 'embedsync.search'] : [])])}`,
+    `  ${verb} functions: ${list([...p.functions.map((f) => `embedsync.${f}`), ...(p.searchDefault ? ['embedsync.similar_to', 'embedsync.search', 'embedsync.hybrid_search'] : [])])}`,
     `  ${del} ${p.queued} queue entries, ${p.deadlettered} dead letters`,
     `  ${del} records: ${list([p.state && 'model state', p.sweepRows > 0 && `${p.sweepRows} sweep rows`, p.indexRecord && 'index record',
       p.settings && 'recorded settings', p.searchDefault && 'search default'].filter((x): x is string => typeof x === 'string'))}`,
