@@ -103,11 +103,11 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy. One more
   // loop claims live rows only: a new lead is claimed at once, not when a loop has finished its bulk batch,
   // and its rows are encoded ahead of the bulk runs waiting for the encoder. Each loop is a lease owner of its
-  // own (owner/1, owner/2, ...): after a lease lapses, one loop can never release, fail or renew rows another
+  // own (owner/1, owner/2, ..., owner/live): after a lease lapses, one loop can never release, fail or renew rows another
   // loop has claimed again.
   const startLoop = (lanes: 'all' | 'live', index: number): WorkerLoop => {
     const bulkShare = new BulkShare(sync.bulkShare);
-    const loopOwner = `${owner}/${index + 1}`;
+    const loopOwner = lanes === 'live' ? `${owner}/live` : `${owner}/${index + 1}`;
     const processor = createBatchProcessor({
       ops, encoder, owner: loopOwner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
       ...(metrics ? { metrics } : {}),

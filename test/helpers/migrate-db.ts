@@ -83,7 +83,7 @@ export async function setupMigrateDb(rows: number, baseEnv: Record<string, strin
       const cfg = config(o.encoder.info.name, env);
       const pre = await migrateModel({ ...o, config: cfg });
       if (pre.handled) return pre;
-      const r = await migrate({ config: cfg, model: o.encoder.info });
+      const r = await migrate({ config: cfg, model: o.encoder.info, ...(o.updateSettings ? { updateSettings: true } : {}) });
       return { handled: false, lines: [...pre.lines, `enqueued ${r.enqueued}`, ...await finishMigrate(cfg, o.encoder.info)] };
     },
     async embedAll(encoder, env) {
