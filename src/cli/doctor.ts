@@ -164,8 +164,8 @@ async function triggerCount(client: pg.Client, table: string): Promise<number> {
 /** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */
 async function privilegeCheck(client: pg.Client, config: Config, table: string): Promise<Check> {
   const s = config.source;
-  const read = [s.idColumn, ...(s.documentSql === undefined ? s.textColumns : []), s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn];
-  const write = [s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn];
+  const read = [s.idColumn, ...(s.documentSql === undefined ? s.textColumns : []), s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
+  const write = [s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
   // One privilege per test: has_table_privilege with a list answers true when *any* of them is held.
   const tables = [['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
     ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'], ['embedsync.state', 'SELECT']] as const;

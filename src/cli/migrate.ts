@@ -1,7 +1,5 @@
 // `embedsync migrate`: installs or upgrades the schema for the configured source and model, then enqueues
 // every row whose embedding is missing or stale (the backfill), with a progress bar on a terminal.
-import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import type { ModelInfo } from '../encoder/types.ts';
@@ -11,7 +9,7 @@ import { loadSql, renderSql } from '../db/sql-template.ts';
 import { enqueueStale } from '../queue/sweep.ts';
 import { oneTable, UsageError, type Command, type Output } from './context.ts';
 import { progressBar } from '../lib/progress-bar.ts';
-import { checkRecordedSettings, recordOf, SettingsChangedError } from '../db/source-settings.ts';
+import { checkRecordedSettings, recordedModelName, recordOf, SettingsChangedError } from '../db/source-settings.ts';
 
 export interface MigrateOptions {
   readonly config: Config;
@@ -80,9 +78,7 @@ export const migrateCommand: Command = async (ctx) => {
   }
   const configured = oneTable(ctx.config(), 'migrate');
   // The model is recorded for daemons serving every table, which may run elsewhere: a folder as an absolute path.
-  const folder = resolve(ctx.cwd, configured.model.model);
-  const config = !isAbsolute(configured.model.model) && existsSync(folder)
-    ? { ...configured, model: { ...configured.model, model: folder } } : configured;
+  const config = { ...configured, model: { ...configured.model, model: recordedModelName(configured.model.model, ctx.cwd) } };
   const update = flags['update-settings'];
   // A dry run says what differs; the real run refuses it unless --update-settings.
   let changed: string[];

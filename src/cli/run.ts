@@ -1,6 +1,7 @@
 // `embedsync run [--no-http] [--no-sync]`: the sync daemon and the HTTP embedding API in one process,
 // sharing one encoder and one metrics registry. The first SIGTERM/SIGINT (ctx.signal) stops claiming,
 // finishes or releases the batch in hand, drains HTTP requests and exits 0 within the shutdown budget.
+import { recordedModelName } from '../db/source-settings.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
@@ -31,6 +32,8 @@ export interface RunOptions {
   readonly loadEncoder: () => Promise<Encoder>;
   /** Several tables (EMBEDSYNC_TABLE a list or *): builds the encoder of another model a table was migrated with. */
   readonly loadModel?: (model: string) => Promise<Encoder>;
+  /** The configured model as migrate records it (a folder as an absolute path), so tables on it share its encoder. */
+  readonly recordedModel?: string;
 }
 
 /**
@@ -70,7 +73,7 @@ export async function runService(o: RunOptions): Promise<void> {
     throw new Error(`cannot load ${model}: this process was given no way to load models other than ${config.model.model}`);
   });
   const shelf = config.tables.kind !== 'one' ? createEncoderShelf(loadModel) : undefined;
-  shelf?.adopt(config.model.model, encoderPromise);
+  shelf?.adopt(o.recordedModel ?? config.model.model, encoderPromise);
   let http: { close(): Promise<void> } | undefined;
   let modelChanged: ((err: ModelChangedError) => void) | undefined;
   const exitOnModelChange = new Promise<never>((_resolve, reject) => { modelChanged = reject; });
@@ -171,6 +174,7 @@ export const runCommand: Command = async (ctx) => {
       config, logger, signal: ctx.signal, sync: !values['no-sync'], http: !values['no-http'],
       loadEncoder: () => createEncoder(config.model, encoderOptions),
       loadModel: (model) => createEncoder({ ...config.model, model }, encoderOptions),
+      recordedModel: recordedModelName(config.model.model, ctx.cwd),
       metrics,
     });
   } finally {

@@ -2,6 +2,8 @@
 // A daemon serving several tables builds each table's SourceConfig from here instead of the environment, and
 // migrate compares the configured settings with the recorded ones before it changes anything.
 import { INDEX_KINDS, parseQualifiedName, type IndexKind, type SourceConfig, type TableSelection } from '../config/index.ts';
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import type { Queryable } from './pool.ts';
 import { sourceKeyOf } from './source-sql.ts';
 import { loadSql } from './sql-template.ts';
@@ -75,6 +77,15 @@ export async function recordSource(db: Queryable, r: RecordedSource): Promise<vo
     s.embeddedAtColumn, s.textHashColumn, r.model, r.checksum, r.dimensions, s.index, s.indexGrowthFactor,
     s.indexMinRows, s.indexBuildMemory, s.bulkRows, s.vectorType, s.fulltextColumn, s.textSearchConfig,
   ]);
+}
+
+/**
+ * EMBEDDING_MODEL as migrate records it: a folder given relative to the working directory as an absolute path
+ * (daemons serving every table may run elsewhere), anything else (a hub id, an absolute path) as it is.
+ */
+export function recordedModelName(model: string, cwd: string): string {
+  const folder = resolve(cwd, model);
+  return !isAbsolute(model) && existsSync(folder) ? folder : model;
 }
 
 export function recordOf(source: SourceConfig, modelSpec: string, model: ModelIdentity): RecordedSource {

@@ -163,8 +163,11 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       case 'update_columns': return updateColumns(s, extras).join(', ');
       case 'update_changed': {
         const [a, b] = need(arg, key).split(',').map((x) => alias(need(x, key)));
+        // EMBEDSYNC_DOCUMENT_SQL may read columns of any type, some without an equality operator (json, xml,
+        // point): their text forms are compared. Text columns are compared as they are.
+        const cast = extras.documentColumns !== undefined ? '::text' : '';
         const cols = updateColumns(s, extras);
-        return `(${cols.map((c) => `${a}.${c}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}`).join(', ')})`;
+        return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;

@@ -25,6 +25,7 @@ import { startWorkerLoop, type WorkerLoop } from './worker-loop.ts';
 import { splitSuspects, SuspectGate, type GatePass } from './suspects.ts';
 import { watchModel, type ModelMismatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
+import { queueStatus } from '../queue/queue-status.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -40,6 +41,8 @@ export interface SyncDaemonOptions {
   readonly listenerHeartbeatMs?: number;
   /** migrate recorded another model than this daemon's: it writes nothing from now on (model-watch.ts). */
   readonly onModelMismatch?: (m: ModelMismatch) => void;
+  /** The suspect-row gate of the process (src/sync/suspects.ts); a daemon of its own makes one. */
+  readonly gate?: SuspectGate;
 }
 
 export interface SyncDaemon {
@@ -95,7 +98,9 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const onFailure = (f: { id: string; error: string; deadLettered: boolean }) =>
     logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed');
   // Rows that were in hand when a process ended are encoded in shrinking batches, the loops one at a time (suspects.ts).
-  const gate = new SuspectGate();
+  // One gate per process: the tables of a process serving several share it (a row of one table that ends the
+  // process must not make an innocent row of another table, alone in its own gate, look guilty).
+  const gate = o.gate ?? new SuspectGate();
   const stopping = new AbortController();
 
   const availability = availabilityOf(encoder);
@@ -211,7 +216,8 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
 
   const refreshGauges = async () => {
     if (!metrics) return;
-    const s = await ops.stats();
+    // Counted while the queue is small, estimated past that (a backfill of millions): never a pass over it all.
+    const s = await queueStatus(pool, info.sql, false);
     const labels = { source: info.sql.sourceKey };
     metrics.queueDepth.set(labels, s.queued);
     metrics.oldestQueuedSeconds.set(labels, s.oldestSeconds);

@@ -14,6 +14,7 @@ import { startListener, type Listener } from '../queue/listener.ts';
 import { LANES } from '../queue/queue.ts';
 import type { EncoderShelf } from './encoder-shelf.ts';
 import { startSyncDaemon, type SyncDaemon } from './daemon.ts';
+import { SuspectGate } from './suspects.ts';
 
 export interface SupervisorOptions {
   readonly pool: pg.Pool;
@@ -48,6 +49,8 @@ export interface Supervisor {
 export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor> {
   const { pool, logger } = o;
   const units = new Map<string, SyncUnit>();
+  // One suspect-row gate for every table of this process (suspects.ts): a process that ends ends them all.
+  const gate = new SuspectGate();
   const wanted = o.tables === 'all' ? undefined : new Set(o.tables.map((t) => sourceKeyOf({ table: t })));
   const unmigratedSaid = new Set<string>();
   // A table that cannot start is retried on every pass; its reason is logged when it changes, not every pass.
@@ -63,7 +66,7 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
           `${r.model} loads as ${encoder.info.checksum} but migrate recorded ${r.checksum} for ${key}: its rows are not written until they agree`);
       }
       const daemon = await startSyncDaemon({
-        pool, encoder, source: r.source, sync: o.sync, logger, connectListener: o.connectListener,
+        pool, encoder, source: r.source, sync: o.sync, logger, connectListener: o.connectListener, gate,
         ...(o.metrics ? { metrics: o.metrics } : {}), ...(o.listenerHeartbeatMs ? { listenerHeartbeatMs: o.listenerHeartbeatMs } : {}),
         // The table now takes another model: reconcile, which restarts it once migrate has recorded the model.
         onModelMismatch: () => schedule(),
@@ -79,8 +82,9 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     units.delete(u.source);
     await u.daemon.stop();
     o.encoders.release(u.model);
-    // A table no longer served reports nothing rather than its last figures.
-    if (o.metrics && why === 'removed') {
+    // A table no longer served (removed, or stopped for new settings) reports nothing rather than its last
+    // figures; a restarted unit sets them again.
+    if (o.metrics) {
       for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) g.remove({ source: u.source });
       for (const lane of LANES) for (const g of [o.metrics.laneDepth, o.metrics.laneOldestSeconds]) g.remove({ source: u.source, lane });
     }
