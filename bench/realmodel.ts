@@ -54,6 +54,9 @@ const { values } = parseArgs({
     'baseline-root': { type: 'string' },
     // The service phase only, told this memory limit (EMBEDSYNC_MEMORY_LIMIT): the sessions it chooses, its peak RSS.
     'memory-limit': { type: 'string' },
+    // The service process joins this memory cgroup (v1 or v2 folder, made and limited by the caller) before it
+    // starts, so the kernel enforces the limit and the service reads it as a container's.
+    cgroup: { type: 'string' },
     'service-only': { type: 'boolean', default: false },
   },
 });
@@ -178,7 +181,11 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     };
     execFileSync(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     const started = performance.now();
-    const run = spawn(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [join(ROOT, 'bin/embedsync.js'), 'run'];
+    const run = values.cgroup
+      ? spawn('sh', ['-c', 'echo $$ > "$CGROUP/cgroup.procs" && exec "$0" "$@"', process.execPath, ...args],
+        { env: { ...env, CGROUP: values.cgroup }, stdio: ['ignore', 'pipe', 'inherit'] })
+      : spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = once(run, 'exit');
     // The encoder's choice of sessions and its memory estimate (logged once at start).
     let choice: { sessions?: number; threads?: number; estimate_mib?: number; limit_mib?: number; limit_source?: string } = {};
@@ -218,11 +225,18 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const leadsPerS = ((await embedded()) - startCount) / ((performance.now() - windowStart) / 1000);
     const term = performance.now();
     run.kill('SIGTERM');
-    const [code] = await exited;
+    const [code, signal] = await exited;
     const termMs = performance.now() - term;
     clearInterval(rssTimer);
     const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;
     await pool.end();
+    if (values.cgroup) {
+      const read = (f: string) => { try { return readFileSync(join(values.cgroup!, f), 'utf8').trim(); } catch { return undefined; } };
+      const limit = read('memory.max') ?? read('memory.limit_in_bytes');
+      const high = read('memory.peak') ?? read('memory.max_usage_in_bytes');
+      const events = read('memory.events') ?? `failcnt ${read('memory.failcnt')}`;
+      log(`cgroup ${values.cgroup}: limit ${limit}, peak usage ${high} bytes (page cache included), ${events.replace(/\n/g, ', ')}; exit ${code ?? signal}`);
+    }
     log(`service (embedsync run, ${choice.sessions} sessions × ${choice.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
     log(`  memory: limit ${choice.limit_mib} MiB (${choice.limit_source}), expected peak ~${choice.estimate_mib} MiB`);
     log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);

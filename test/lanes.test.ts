@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { RunScheduler } from '../src/encoder/run-scheduler.ts';
+import { Semaphore } from '../src/encoder/remote/semaphore.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { BulkShare } from '../src/sync/bulk-share.ts';
 import { midModelDir } from './helpers/real-model.ts';
@@ -190,6 +191,17 @@ test('the encoder: while queries are about, bulk work leaves one worker free and
   assert.equal(started.at(-1), 'batch-1');
   gates.shift()!();
   await bulk[1];
+});
+
+test('a remote encoder keeps the same order: a freed request slot goes to a query, then live rows, then bulk', async () => {
+  const slots = new Semaphore(1);
+  const order: string[] = [];
+  let free!: () => void;
+  const first = slots.run(() => new Promise<void>((r) => { free = r; }));
+  const waiting = (['bulk', 'live', 'query', 'bulk'] as const).map((p, i) => slots.run(async () => { order.push(`${p}-${i}`); }, p));
+  free();
+  await Promise.all([first, ...waiting]);
+  assert.deepEqual(order, ['query-2', 'live-1', 'bulk-0', 'bulk-3']);
 });
 
 test('a live insert during a backlog on a real-sized model gets its vector before the rows queued before it', async () => {

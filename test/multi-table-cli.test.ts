@@ -98,6 +98,10 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     const batch = await (await native({ items: [{ id: 'a', text: 'note 3' }], role: 'document', model: variants.other }, '/embed/batch')).json() as { model_checksum: string };
     assert.equal(batch.model_checksum, stored.c);
     assert.equal((await (await native({ text: 'x' })).json() as { model_checksum: string }).model_checksum, leadsChecksum, 'the configured model by default');
+    // POST /search embeds the query with the model of the table it searches, whichever model the process was given.
+    const found = await native({ query: 'note 3', table: 'notes', k: 3 }, '/search');
+    assert.equal(found.status, 200, await found.clone().text());
+    assert.equal((await found.json() as { model_checksum: string }).model_checksum, stored.c);
     const nope = await native({ text: 'x', model: 'nope' });
     assert.equal(nope.status, 400);
     assert.match((await nope.json() as { detail: string }).detail, /model "nope" is not loaded here; loaded models: /);

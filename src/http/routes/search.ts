@@ -2,7 +2,11 @@
 // deadline), then the table's own SQL search function runs (src/db/search-rows.ts, the path `embedsync search`
 // takes too), so the answer is exactly what the function answers in SQL.
 import type { FastifyInstance } from 'fastify';
-import { parseQualifiedName } from '../../config/index.ts';
+import { parseQualifiedName, type QualifiedName } from '../../config/index.ts';
+import type { Queryable } from '../../db/pool.ts';
+import { sourceKeyOf } from '../../db/source-sql.ts';
+import { readModelState } from '../../db/state-repository.ts';
+import type { Encoder } from '../../encoder/types.ts';
 import { sqlState } from '../../db/pg-errors.ts';
 import { SearchError, searchRows } from '../../db/search-rows.ts';
 import { encodeDeadline, type RouteContext } from '../context.ts';
@@ -17,6 +21,17 @@ interface SearchBody {
   readonly min_score?: number;
   readonly text_weight?: number;
   readonly vector_weight?: number;
+}
+
+/**
+ * A process serving several tables has their models loaded: the one the table was embedded with, when it is not
+ * the configured model (which embed() takes by default). Unknown or unrecorded: the default, and searchRows says.
+ */
+async function loadedModelOf(ctx: RouteContext, db: Queryable, table: QualifiedName): Promise<Encoder | undefined> {
+  const others = ctx.otherModels?.();
+  if (!others || others.size === 0) return undefined;
+  const st = await readModelState(db, sourceKeyOf({ table })).catch(() => undefined);
+  return st ? [...others.values()].find((e) => e.info.checksum === st.checksum) : undefined;
 }
 
 export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -38,7 +53,8 @@ export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const db = ctx.db;
     if (!db) throw new HttpError('unavailable', 'this server runs without a database connection, so it cannot search');
-    const { outcomes, encoder } = await ctx.embedder.embed([{ text: body.query, role: 'query' }], encodeDeadline(ctx, reply));
+    const { outcomes, encoder } = await ctx.embedder.embed([{ text: body.query, role: 'query' }], encodeDeadline(ctx, reply), 'right',
+      await loadedModelOf(ctx, db, table));
     const outcome = outcomes[0]!;
     if (!outcome.ok) throw badRequest(`query cannot be embedded: ${outcome.error}`);
     try {
