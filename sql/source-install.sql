@@ -26,8 +26,8 @@ BEGIN
   -- lost its constraint after migrate), must not make the application's own write fail in this trigger.
   -- A due row keeps its due time (it keeps its place, and the update can stay HOT).
   INSERT INTO embedsync.queue AS q (source, id, version, lane)
-  -- The statement's size (its distinct ids) picks the lane, counted in the same pass.
-  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version'), CASE WHEN count(*) OVER () > {{bulk_rows}} THEN 1 ELSE 0 END
+  -- The statement's size picks the lane: one more pass over the transition table, computed once (an InitPlan).
+  SELECT {{source_key}}, c.id, nextval('embedsync.queue_version'), (SELECT CASE WHEN count(*) > {{bulk_rows}} THEN 1 ELSE 0 END FROM new_rows)
   FROM (SELECT DISTINCT r.{{id}}::text AS id FROM new_rows r WHERE r.{{id}} IS NOT NULL) c
   ON CONFLICT (source, id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),
