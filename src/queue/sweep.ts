@@ -97,8 +97,9 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
     let enqueued: number;
     let position: string | null;
     let nextInMs: number;
+    // Both passes read the source through an index: the cheap pass its sweep index, verification its key.
+    await client.query(loadSql('sweep-index-only-local'));
     if (pass === 'changed') {
-      await client.query(loadSql('sweep-index-only-local'));
       const r = (await client.query<ChunkRow>(renderSql('enqueue-changed', s), [s.sourceKey, checksum, p.changedLimit ?? 10_000])).rows[0]!;
       ({ scanned, enqueued } = r);
       position = null;
