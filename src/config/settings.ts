@@ -1,5 +1,7 @@
 // Every setting embedsync reads (environment or embedsync.config.json), so that an unknown key in the config
 // file fails with the nearest known name instead of being ignored. docs/configuration.md describes each one.
+import { editDistance } from './nearest.ts';
+
 export const SETTINGS = [
   'DATABASE_URL',
   'EMBEDSYNC_TABLE', 'EMBEDSYNC_ID_COLUMN', 'EMBEDSYNC_TEXT_COLUMNS', 'EMBEDSYNC_DOCUMENT_SQL', 'EMBEDSYNC_EMBEDDING_COLUMN',
@@ -34,14 +36,4 @@ export function nearestSetting(key: string): Setting | undefined {
     if (d < bestDistance) [best, bestDistance] = [s, d];
   }
   return bestDistance <= Math.max(2, Math.floor(k.length / 3)) ? best : undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }

@@ -2,7 +2,7 @@
 // missing EMBEDSYNC_TABLE, the primary key for a missing EMBEDSYNC_ID_COLUMN, the existing text columns for a
 // misspelt EMBEDSYNC_TEXT_COLUMNS entry. Read only on the error path.
 import type { QualifiedName } from '../config/index.ts';
-import { nearestNames } from '../lib/nearest.ts';
+import { nearestNames } from '../config/nearest.ts';
 import type { Queryable } from './pool.ts';
 import { loadSql } from './sql-template.ts';
 

@@ -14,9 +14,11 @@ export interface QueueStatus extends QueueStats {
   readonly estimated: boolean;
 }
 
-export async function queueStatus(db: Queryable, s: SourceSql, exact: boolean): Promise<QueueStatus> {
+/** `count`: the exact figures (one pass over the queue); a caller holding its queue operations passes theirs. */
+export async function queueStatus(db: Queryable, s: SourceSql, exact: boolean,
+  count: () => Promise<QueueStats> = () => queueOps(db, s, 0).stats()): Promise<QueueStatus> {
   const size = exact ? 0 : (await db.query<{ queued: number | null }>(loadSql('queue-size-estimate'), [s.sourceKey])).rows[0]?.queued ?? 0;
-  if (size <= QUEUE_COUNT_LIMIT) return { ...await queueOps(db, s, 0).stats(), estimated: false };
+  if (size <= QUEUE_COUNT_LIMIT) return { ...await count(), estimated: false };
   const r = (await db.query<{
     leased: number; oldest_seconds: number; deadlettered: number; live_queued: number; live_oldest_seconds: number; bulk_oldest_seconds: number;
   }>(loadSql('queue-stats-large'), [s.sourceKey])).rows[0]!;

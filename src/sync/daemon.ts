@@ -217,7 +217,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const refreshGauges = async () => {
     if (!metrics) return;
     // Counted while the queue is small, estimated past that (a backfill of millions): never a pass over it all.
-    const s = await queueStatus(pool, info.sql, false);
+    const s = await queueStatus(pool, info.sql, false, () => ops.stats());
     const labels = { source: info.sql.sourceKey };
     metrics.queueDepth.set(labels, s.queued);
     metrics.oldestQueuedSeconds.set(labels, s.oldestSeconds);
