@@ -10,7 +10,8 @@
 //   4. ivfflat rebuild; search latency p50/p99 at the smallest probes giving recall@10 >= 0.95.
 //   5. Backfill through the remote backend against a second embedsync (bench/scale-remote.ts), 1 and 2 daemons,
 //      --phase-seconds each, on a table of its own (--remote-rows; 0 skips the phase).
-//   usage: npm run bench:scale [-- --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
+//   --backfill sql writes the vectors by SQL instead of phase 2's daemons (for 10M rows on a small machine).
+//   usage: npm run bench:scale [-- --backfill daemons|sql --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { queueOps } from '../src/queue/queue.ts';
 import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
 import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
 import { remotePhase } from './scale-remote.ts';
+import { sqlBackfill } from './scale-sql-backfill.ts';
 import { clusterCpuSeconds, flushStats, statementTotals, tableReads } from './scale-stats.ts';
 import { clusteredVectors, scaleEncoder } from './scale-vectors.ts';
 
@@ -38,6 +40,7 @@ const { values } = parseArgs({ options: {
   queries: { type: 'string', default: '50' },
   batch: { type: 'string', default: '500' },
   'remote-rows': { type: 'string', default: '100000' },
+  backfill: { type: 'string', default: 'daemons' },
 } });
 const ROWS = Number(values.rows);
 const DIMS = Number(values.dims);
@@ -46,6 +49,8 @@ const IDLE_S = Number(values['idle-seconds']);
 const QUERIES = Number(values.queries);
 const BATCH = values.batch!;
 const REMOTE_ROWS = Number(values['remote-rows']);
+if (values.backfill !== 'daemons' && values.backfill !== 'sql') throw new Error(`--backfill daemons|sql, not ${values.backfill}`);
+const SQL_BACKFILL = values.backfill === 'sql';
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
@@ -151,7 +156,8 @@ async function main(): Promise<void> {
     const queued = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
     log(`\n2. backfill through the database path (each daemon a process, EMBEDSYNC_WORKERS=2)`);
     const rates: string[] = [];
-    for (const n of [1, 2, 4]) {
+    if (SQL_BACKFILL) rates.push(`none (--backfill sql: ${fmt(await sqlBackfill(db, s, DIMS, enc.info.checksum, ROWS, log))} rows/s)`);
+    for (const n of SQL_BACKFILL ? [] : [1, 2, 4]) {
       while (daemons.length < n) daemons.push(await startDaemon(url, `d${daemons.length + 1}`, denv));
       const before = await queued();
       const cpu0 = clusterCpuSeconds(postmaster);
