@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
+import { migrate } from '../src/migration/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
