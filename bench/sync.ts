@@ -19,7 +19,7 @@ import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { encodeVector } from '../src/db/vector-binary.ts';

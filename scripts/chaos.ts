@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrate } from '../src/migration/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { prng } from '../src/model/prng.ts';
 import { killAll, sleep, spawnCli, startCluster, type CliProcess } from './chaos-procs.ts';
 import { runWriter, seedLeads } from './chaos-writer.ts';

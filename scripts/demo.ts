@@ -11,7 +11,7 @@ import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { HubUnreachableError } from '../src/model/hub-download.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { finishMigrate, migrate } from '../src/migration/migrate.ts';
 import { finishLines } from '../src/cli/migrate-report.ts';
 import { runService } from '../src/cli/run.ts';

@@ -13,7 +13,7 @@ import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { createLogger } from '../src/log/index.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';
 import { waitFor } from './helpers/sync.ts';

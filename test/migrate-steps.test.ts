@@ -3,7 +3,7 @@
 // checksum differs; --dry-run, --abort, --in-place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { FAULT_POINTS, type FaultPoint } from '../src/migration/steps.ts';
 import { readModelState } from '../src/db/state-repository.ts';

@@ -14,7 +14,7 @@ import { createClient } from '../src/db/pool.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createEncoderShelf } from '../src/sync/encoder-shelf.ts';
 import { startSupervisor } from '../src/sync/supervisor.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase } from './helpers/db.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;

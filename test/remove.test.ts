@@ -11,7 +11,7 @@ import { createEncoder } from '../src/encoder/index.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { remove } from '../src/cli/remove.ts';
 import { readRecordedSource, SettingsChangedError } from '../src/db/source-settings.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
 
 const variants = modelVariantsForTests({ sibling: { hidden: 64, seed: 9 } });

@@ -9,7 +9,7 @@ import { finishMigrate, migrate } from '../src/migration/migrate.ts';
 import { finishLines } from '../src/cli/migrate-report.ts';
 import { createClient } from '../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../src/sync/daemon.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 
 const NOTES_DDL = 'CREATE TABLE notes (id serial PRIMARY KEY, body text)';

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import { listMigrations } from '../src/migration/schema-install.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { freePort } from '../scripts/free-port.ts';
