@@ -24,7 +24,7 @@ import { inspectSource } from '../src/db/source-info.ts';
 import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
-import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
+import { enqueueUnsynced, sweepStep } from '../src/queue/sweep.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { remotePhase } from './scale-remote.ts';
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       `rows read ${fmt(r1.seq - r0.seq + r1.idx - r0.idx)}; spread over 24 h: ${(roundCpu / 24).toFixed(2)} CPU s per hour`);
     t = performance.now();
     const c1 = clusterCpuSeconds(postmaster);
-    await enqueueStale(db, s, enc.info.checksum);
+    await enqueueUnsynced(db, s, enc.info.checksum);
     const oldS = (performance.now() - t) / 1000, oldCpu = clusterCpuSeconds(postmaster) - c1;
     log(`   before (every daemon swept the whole table every minute): one sweep ${oldS.toFixed(1)} s, ${oldCpu.toFixed(1)} CPU s; ` +
       `x 4 daemons x 60/h = ${fmt(oldCpu * 240)} CPU s per hour`);

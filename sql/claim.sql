@@ -1,6 +1,6 @@
 -- Claims up to $1 due queue rows of source $4 for lease owner $2 for $3 seconds, live lane first: bulk rows
 -- (at most $6: 0 for the daemon's live-only loop) fill what live leaves, and at least $5 of the batch goes to
--- bulk while bulk has due rows, so a continuous live stream cannot stop a backfill (the caller carries the
+-- bulk while bulk has due rows, so a continuous live stream cannot stop the backlog (the caller carries the
 -- fractional share from claim to claim).
 -- Each lane is one range scan of queue_lane_due (source, lane, next_attempt_at) that stops at the batch size;
 -- SKIP LOCKED lets several daemons claim side by side. The up to $1 rows a lane scan locks but the batch does

@@ -192,7 +192,7 @@ test('migrate creates the sweep rows and the partial index, rebuilds an invalid 
   }
 });
 
-test('migrate refreshes the queue\'s planner statistics after a large backfill', async () => {
+test('migrate refreshes the queue\'s planner statistics after a large enqueue pass', async () => {
   const t = await setupSyncDb(MANUAL);
   try {
     await fillCurrent(t.pool, 1500, 'an0older0model');

@@ -46,7 +46,7 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     assert.equal(cols.rows[0].t, 'vector(64)');
     // Backfill: both runs together enqueue each existing row once.
     assert.equal((await pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 25);
-    assert.match(a.stdout + b.stdout, /backfill: 25 rows scanned/);
+    assert.match(a.stdout + b.stdout, /enqueue: 25 rows scanned/);
 
     const port = await freePort();
     run = cli(['run'], { ...env, PORT: String(port), HOST: '127.0.0.1' });

@@ -43,7 +43,7 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
     r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))` : `${r.source.sql.table} columns present`,
     `triggers installed on ${r.source.sql.table}; model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
-    `backfill: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
+    `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     `full text (${config.source.textSearchConfig}): ${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
       (r.fullText.indexBuilt ? ', GIN index built' : ''),
   ];

@@ -1,5 +1,5 @@
 // `embedsync migrate`: installs or upgrades the schema for the configured source and model, then enqueues
-// every row whose embedding is missing or stale (the backfill), with a progress bar on a terminal. The work is
+// every unsynced row (the enqueue pass), with a progress bar on a terminal. The work is
 // src/migration/ (migrateModel, migrate, finishMigrate); this parses the flags and prints what each did.
 import { parseArgs } from 'node:util';
 import { checkSettings, finishMigrate, migrate } from '../migration/migrate.ts';

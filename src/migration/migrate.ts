@@ -1,5 +1,5 @@
 // The plain half of `embedsync migrate`: installs or upgrades the schema for the configured source and model,
-// then enqueues every row whose embedding is missing or stale (the backfill); finishMigrate() installs the
+// then enqueues every unsynced row (embedding missing, by another model or of other text: the enqueue pass); finishMigrate() installs the
 // search functions and builds the index once the columns are in place. A model change goes first through
 // migrateModel() (model-migration.ts). Each returns what it did; the command (src/cli/migrate.ts) prints it.
 import type { Config } from '../config/index.ts';
@@ -7,7 +7,7 @@ import type { ModelInfo } from '../encoder/types.ts';
 import { migrateSchema, type MigrateResult } from './schema-install.ts';
 import { createClient } from '../db/pool.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
-import { enqueueStale } from '../queue/sweep.ts';
+import { enqueueUnsynced } from '../queue/sweep.ts';
 import { progressBar, type ProgressOutput } from '../lib/progress-bar.ts';
 import { checkRecordedSettings, recordOf } from '../db/source-settings.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
@@ -26,7 +26,7 @@ export interface MigrateOptions {
   readonly updateSettings?: boolean;
 }
 
-/** Backfills that enqueue at least this many rows refresh the queue's planner statistics. */
+/** Enqueue passes that enqueue at least this many rows refresh the queue's planner statistics. */
 const ANALYZE_AFTER_ROWS = 1000;
 
 export interface MigrateSummary extends MigrateResult {
@@ -42,8 +42,8 @@ export async function migrate(o: MigrateOptions): Promise<MigrateSummary> {
       record: recordOf(o.config.source, o.config.model.model, o.model), updateSettings: o.updateSettings ?? false,
     });
     const total = Number((await client.query<{ n: string }>(renderSql('row-count', result.source.sql))).rows[0]!.n);
-    const bar = progressBar(o.progress, 'backfill');
-    const r = await enqueueStale(client, result.source.sql, o.model.checksum, {
+    const bar = progressBar(o.progress, 'enqueue');
+    const r = await enqueueUnsynced(client, result.source.sql, o.model.checksum, {
       ...(o.signal ? { signal: o.signal } : {}),
       onProgress: (p) => bar.update(p.scanned, total),
     });

@@ -1,6 +1,6 @@
 // The model-change half of `embedsync migrate`: --dry-run plans, --abort, --in-place, and the shadow
 // migration for every model change, same dimension or not, so search answers from the old vectors until the
-// new ones are complete. The plain schema setup and the backfill enqueue are migrate() (migrate.ts);
+// new ones are complete. The plain schema setup and the enqueue pass are migrate() (migrate.ts);
 // finishMigrate() then installs the search functions and builds the index. Each returns what it did; the
 // command (src/cli/migrate.ts) prints it.
 import type { Config, IndexKind } from '../config/index.ts';

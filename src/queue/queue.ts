@@ -26,8 +26,8 @@ export interface DocumentRow {
   readonly id: string;
   readonly document: string;
   readonly hash: string;
-  /** Needs encoding by the model readDocuments was given (sql-template.ts's staleness rule, as the sweep uses). */
-  readonly stale: boolean;
+  /** Needs encoding by the model readDocuments was given (sql-template.ts's unsynced rule, as the sweep uses). */
+  readonly unsynced: boolean;
 }
 
 export interface WriteItem {
@@ -63,7 +63,7 @@ export interface QueueOps {
    * `lanes` 'live': live rows only.
    */
   claim(limit: number, owner: string, leaseSeconds: number, bulkReserve?: number, lanes?: 'all' | 'live'): Promise<ClaimedRow[]>;
-  /** `checksum`: the writer's model, which `stale` is judged against. */
+  /** `checksum`: the writer's model, which `unsynced` is judged against. */
   readDocuments(ids: readonly string[], checksum: string): Promise<DocumentRow[]>;
   write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
   release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
