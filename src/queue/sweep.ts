@@ -28,7 +28,7 @@ export async function enqueueUnsynced(db: Queryable, s: SourceSql, checksum: str
   let enqueued = 0;
   for (;;) {
     if (o.signal?.aborted) break;
-    const res: { rows: ChunkRow[] } = await db.query(text, [last, checksum, o.chunkSize ?? 5000, s.sourceKey]);
+    const res: { rows: ChunkRow[] } = await db.query(text, [s.sourceKey, last, checksum, o.chunkSize ?? 5000]);
     const r = res.rows[0]!;
     scanned += r.scanned;
     enqueued += r.enqueued;
@@ -105,7 +105,7 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
       position = null;
       nextInMs = p.changedEveryMs;
     } else {
-      const r = (await client.query<ChunkRow>(renderSql('enqueue-unsynced', s), [claimed.position, checksum, p.verifyChunkRows, s.sourceKey])).rows[0]!;
+      const r = (await client.query<ChunkRow>(renderSql('enqueue-unsynced', s), [s.sourceKey, claimed.position, checksum, p.verifyChunkRows])).rows[0]!;
       ({ scanned, enqueued } = r);
       position = r.last_id;
       nextInMs = verifyDelayMs(p, scanned, estimatedRows, position === null ? (claimed.round_seconds ?? 0) : undefined);
