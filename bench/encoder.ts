@@ -20,7 +20,8 @@ import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
 import { parseEncoderConfig } from '../src/model/checkpoint.ts';
 import { convertCheckpoint } from '../src/model/convert-checkpoint.ts';
 import { parseSafetensors, writeSafetensors } from '../src/model/safetensors.ts';
-import { TINY_CONFIG, TINY_MODEL_DIR, randomEncoderWeights } from '../src/model/tiny-model.ts';
+import { TINY_CONFIG, randomEncoderWeights } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { TINY_CORPUS } from '../src/model/tiny-corpus.ts';
 
 const { values } = parseArgs({ options: { texts: { type: 'string', default: '128' }, reps: { type: 'string', default: '3' } } });

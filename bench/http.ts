@@ -50,7 +50,7 @@ async function serve(): Promise<void> {
   const { createEncoder } = await import('../src/encoder/index.ts');
   const { createLogger } = await import('../src/log/index.ts');
   const { createMetrics } = await import('../src/metrics/index.ts');
-  const { TINY_MODEL_DIR } = await import('../src/model/tiny-model.ts');
+  const { TINY_MODEL_DIR } = await import('../test/support/tiny-model-dir.ts');
 
   const config = loadConfig({
     ...process.env,

@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { WebSocket } from 'undici';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { runCli, sleep, spawnCli, startCluster, type CliProcess } from '../scripts/chaos-procs.ts';
 import { freePort } from '../scripts/free-port.ts';
 

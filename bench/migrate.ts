@@ -17,7 +17,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';

@@ -29,7 +29,7 @@ import type { Encoder } from '../src/encoder/types.ts';
 import { parseEncoderConfig, type EncoderConfig } from '../src/model/checkpoint.ts';
 import { GraphBuilder } from '../src/model/graph-builder.ts';
 import { importModel } from '../src/model/import-checkpoint.ts';
-import { mixedTexts } from '../src/model/mixed-texts.ts';
+import { mixedTexts } from '../test/support/mixed-texts.ts';
 import { quantizeColumns } from '../src/model/quantize-int8.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

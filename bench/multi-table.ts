@@ -11,8 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { importModel } from '../src/model/import-checkpoint.ts';
-import { writeShapedCheckpoint } from '../src/model/shaped-checkpoint.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { writeShapedCheckpoint } from '../test/support/shaped-checkpoint.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { withBenchDatabase } from './bench-database.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

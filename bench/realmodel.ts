@@ -32,8 +32,8 @@ import { planBatches } from '../src/encoder/batching.ts';
 import { RunSizer } from '../src/encoder/run-sizer.ts';
 import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
 import { importModel } from '../src/model/import-checkpoint.ts';
-import { mixedTexts } from '../src/model/mixed-texts.ts';
-import { writeShapedCheckpoint } from '../src/model/shaped-checkpoint.ts';
+import { mixedTexts } from '../test/support/mixed-texts.ts';
+import { writeShapedCheckpoint } from '../test/support/shaped-checkpoint.ts';
 import { withBenchDatabase } from './bench-database.ts';
 import { freePort } from '../scripts/free-port.ts';
 

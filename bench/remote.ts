@@ -21,7 +21,7 @@ import { createLogger } from '../src/log/index.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { withBenchDatabase } from './bench-database.ts';
 import { freePort } from '../scripts/free-port.ts';
 

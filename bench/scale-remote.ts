@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
+import { migrate } from '../src/migration/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { freePort } from '../scripts/free-port.ts';
 

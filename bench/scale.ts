@@ -19,14 +19,15 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
+import { migrate } from '../src/migration/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { queueOps } from '../src/queue/queue.ts';
-import { enqueueStale, sweepStep } from '../src/queue/sweep.ts';
-import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
+import { enqueueUnsynced, sweepStep } from '../src/queue/sweep.ts';
+import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus } from '../src/cli/status.ts';
 import { remotePhase } from './scale-remote.ts';
 import { sqlBackfill } from './scale-sql-backfill.ts';
 import { clusterCpuSeconds, flushStats, statementTotals, tableReads } from './scale-stats.ts';
@@ -240,7 +241,7 @@ async function main(): Promise<void> {
       `rows read ${fmt(r1.seq - r0.seq + r1.idx - r0.idx)}; spread over 24 h: ${(roundCpu / 24).toFixed(2)} CPU s per hour`);
     t = performance.now();
     const c1 = clusterCpuSeconds(postmaster);
-    await enqueueStale(db, s, enc.info.checksum);
+    await enqueueUnsynced(db, s, enc.info.checksum);
     const oldS = (performance.now() - t) / 1000, oldCpu = clusterCpuSeconds(postmaster) - c1;
     log(`   before (every daemon swept the whole table every minute): one sweep ${oldS.toFixed(1)} s, ${oldCpu.toFixed(1)} CPU s; ` +
       `x 4 daemons x 60/h = ${fmt(oldCpu * 240)} CPU s per hour`);

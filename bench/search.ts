@@ -13,7 +13,7 @@ import { mkdtempSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
+import { migrate } from '../src/migration/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { installSearchFunctions } from '../src/db/search-functions.ts';
 import { inspectSource } from '../src/db/source-info.ts';

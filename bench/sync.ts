@@ -19,11 +19,11 @@ import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { encodeVector } from '../src/db/vector-binary.ts';
-import { enqueueStale } from '../src/queue/sweep.ts';
+import { enqueueUnsynced } from '../src/queue/sweep.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { withBenchDatabase } from './bench-database.ts';
 
@@ -212,7 +212,7 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
     const enc = { ...first, info: { ...first.info, checksum: `constant${String(round).padStart(8, '0')}` } };
     // As `migrate` records a same-dimension model change; the daemon only writes for the recorded model.
     await migrateTable(url, 'leads', enc);
-    const backlog = await enqueueStale(pool, result.source.sql, enc.info.checksum);
+    const backlog = await enqueueUnsynced(pool, result.source.sql, enc.info.checksum);
     // As `embedsync migrate` does after a large backfill: the queue's statistics describe the backlog.
     await pool.query('ANALYZE embedsync.queue');
     const daemon = await startSyncDaemon({ pool, encoder: enc, source: config.source, sync,

@@ -8,10 +8,10 @@
 import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
+import { migrate } from '../src/migration/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
 import { prng } from '../src/model/prng.ts';
 import { killAll, sleep, spawnCli, startCluster, type CliProcess } from './chaos-procs.ts';
 import { runWriter, seedLeads } from './chaos-writer.ts';

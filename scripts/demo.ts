@@ -11,9 +11,9 @@ import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { HubUnreachableError } from '../src/model/hub-download.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
-import { migrate } from '../src/cli/migrate.ts';
-import { finishMigrate } from '../src/cli/migrate-model.ts';
+import { TINY_MODEL_DIR } from '../test/support/tiny-model-dir.ts';
+import { finishMigrate, migrate } from '../src/migration/migrate.ts';
+import { finishLines } from '../src/cli/migrate-report.ts';
 import { runService } from '../src/cli/run.ts';
 import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
 import { freePort } from './free-port.ts';
@@ -48,7 +48,7 @@ if (config.source.table.schema === 'public' && config.source.table.name === 'lea
 }
 const m = await migrate({ config, model, progress: process.stderr });
 say(`migrated: ${m.scanned} rows in ${table}, ${m.enqueued} enqueued for embedding`);
-for (const line of await finishMigrate(config, model)) say(line);
+for (const line of finishLines(await finishMigrate(config, model))) say(line);
 
 const port = await freePort(config.http.port, config.http.host);
 if (port !== config.http.port) {

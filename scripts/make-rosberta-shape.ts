@@ -5,7 +5,7 @@
 //   usage: npx tsx scripts/make-rosberta-shape.ts [--out models/rosberta-shape] [--layers 24] [--hidden 1024] [--vocab 50265] [--dtype F32|F16|BF16]
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { ROSBERTA_SHAPE, writeShapedCheckpoint } from '../src/model/shaped-checkpoint.ts';
+import { ROSBERTA_SHAPE, writeShapedCheckpoint } from '../test/support/shaped-checkpoint.ts';
 
 export { ROSBERTA_SHAPE };
 

@@ -3,7 +3,7 @@
 -- that are neither queued nor dead-lettered. The condition is the predicate of the partial index migrate
 -- creates for the current model (source-sweep-index), so the planner reads that index: when nearly every row
 -- is current, a few pages, not the table. Rows whose text changed behind the triggers' back keep the current
--- checksum: the verification pass (enqueue-stale) finds those.
+-- checksum: the verification pass (enqueue-unsynced) finds those.
 WITH found AS (
   SELECT t.{{id}} AS id
   FROM {{table}} t

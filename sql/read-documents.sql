@@ -6,7 +6,7 @@
 SELECT t.{{id}}::text AS id,
        d.document,
        md5(d.document)::uuid::text AS hash,
-       {{stale:t,d.document,$2}} AS stale
+       {{unsynced:t,d.document,$2}} AS unsynced
 FROM {{table}} t
 CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
 WHERE t.{{id}} = ANY ($1::text[]::{{id_type}}[])

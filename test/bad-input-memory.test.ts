@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { spawnCli } from '../scripts/chaos-procs.ts';
 import { CORPUS, expand, isHex } from './helpers/bad-input-corpus.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';

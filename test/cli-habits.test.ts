@@ -14,7 +14,7 @@ import { commandUsage, HELP, wantsHelp } from '../src/cli/commands.ts';
 import { explainError } from '../src/cli/errors.ts';
 import { ConfigError, loadConfig } from '../src/config/index.ts';
 import { SETTINGS } from '../src/config/settings.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 
 const BIN = new URL('../bin/embedsync.js', import.meta.url).pathname;

@@ -101,13 +101,13 @@ test('every path the runtime code reads is copied into the image and not exclude
   const files = (function walk(dir: string): string[] {
     return readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
   })(join(root, 'src')).filter((f) => f.endsWith('.ts'));
-  // Test fixtures (the tiny test model) are for tests and the local demo only.
-  const testOnly = new Set(['test']);
   const needed = new Set<string>();
   for (const f of files) {
     for (const m of readFileSync(f, 'utf8').matchAll(/new URL\(\s*'((?:\.\.\/)+[^']*)',\s*import\.meta\.url/g)) {
       const top = relative(root, resolve(join(f, '..'), m[1]!)).split('/')[0]!;
-      if (!testOnly.has(top)) needed.add(top);
+      // The image leaves test/ out: `model make-test` writes the test model from src/, never reading test/.
+      assert.notEqual(top, 'test', `${relative(root, f)} reads from test/, which the image leaves out`);
+      needed.add(top);
     }
   }
   assert.ok(needed.has('package.json'));

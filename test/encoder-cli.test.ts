@@ -11,7 +11,7 @@ import type { CommandContext } from '../src/cli/context.ts';
 import { modelCommand } from '../src/cli/model.ts';
 import { embedCommand } from '../src/cli/embed.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 const run = promisify(execFile);
 const bin = new URL('../bin/embedsync.js', import.meta.url).pathname;

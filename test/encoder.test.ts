@@ -11,9 +11,9 @@ import { createLocalEncoder, PACKAGE_VERSION } from '../src/encoder/local-encode
 import { readModelFolder } from '../src/encoder/model-folder.ts';
 import { TextTokenizer } from '../src/encoder/text-tokenizer.ts';
 import { parseEncoderConfig } from '../src/model/checkpoint.ts';
-import { referenceForward } from '../src/model/reference-forward.ts';
+import { referenceForward } from './support/reference-forward.ts';
 import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 const TEXTS = [
   'Новая заявка: поставка офисной мебели в Москву',

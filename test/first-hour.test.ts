@@ -14,7 +14,7 @@ import { explainError } from '../src/cli/errors.ts';
 import { startHttpServer, type HttpServer } from '../src/http/index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { testConfig, tinyEncoder } from './helpers/http-app.ts';
 

@@ -2,7 +2,7 @@
 // through the query cache, behind the API key, with clear 4xx for what the caller must fix.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { searchCommand } from '../src/cli/search.ts';
 import type { CommandContext } from '../src/cli/context.ts';
 import { loadConfig } from '../src/config/index.ts';

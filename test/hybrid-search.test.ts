@@ -3,7 +3,7 @@
 // score formula says; the tsvector follows the text through the daemon's write and a configuration change.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { listing, setupMigrateDb } from './helpers/migrate-db.ts';
 
 interface Hit { id: string; score: number; text_rank: number | null; vector_rank: number | null }

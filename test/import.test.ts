@@ -21,10 +21,11 @@ import { CheckpointError, parseEncoderConfig, type EncoderConfig } from '../src/
 import { convertCheckpoint } from '../src/model/convert-checkpoint.ts';
 import { INT8_KERNELS } from '../src/model/encoder-graph.ts';
 import { importModel } from '../src/model/import-checkpoint.ts';
-import { mixedTexts } from '../src/model/mixed-texts.ts';
-import { referenceForward } from '../src/model/reference-forward.ts';
+import { mixedTexts } from './support/mixed-texts.ts';
+import { referenceForward } from './support/reference-forward.ts';
 import { openCheckpointTensors, openSafetensorsFile, parseSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.ts';
-import { randomEncoderWeights, TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { randomEncoderWeights } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 const run = promisify(execFile);
 const bin = new URL('../bin/embedsync.js', import.meta.url).pathname;

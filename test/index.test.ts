@@ -114,7 +114,7 @@ test('ivfflat is built only with enough rows, with the computed lists, and rebui
 
 test('the daemon builds the index once the rows it embedded are enough to train it', async () => {
   const { setupMigrateDb } = await import('./helpers/migrate-db.ts');
-  const { TINY_MODEL_DIR } = await import('../src/model/tiny-model.ts');
+  const { TINY_MODEL_DIR } = await import('./support/tiny-model-dir.ts');
   const t = await setupMigrateDb(150, { EMBEDSYNC_INDEX_MIN_ROWS: '100', EMBEDSYNC_SWEEP_INTERVAL_MS: '1000' });
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { MIGRATE_LOCK_KEY } from '../src/db/migrate-lock.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';

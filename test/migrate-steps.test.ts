@@ -3,11 +3,12 @@
 // checksum differs; --dry-run, --abort, --in-place.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { FAULT_POINTS, type FaultPoint } from '../src/migration/steps.ts';
 import { readModelState } from '../src/db/state-repository.ts';
-import { formatStatus, getSyncStatus } from '../src/sync/status.ts';
+import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus } from '../src/cli/status.ts';
 import pg from 'pg';
 import { adminUrl } from './helpers/db.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';

@@ -14,7 +14,7 @@ import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { cachedModelDir, downloadModel, HubDownloadError, HubUnreachableError, parseHubId } from '../src/model/hub-download.ts';
 import { parseSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.ts';
 import { TINY_CORPUS } from '../src/model/tiny-corpus.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 interface Hub {
   /** repo → file → bytes */

@@ -9,9 +9,10 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { parseEncoderConfig, type EncoderConfig } from '../src/model/checkpoint.ts';
 import { convertCheckpoint } from '../src/model/convert-checkpoint.ts';
-import { referenceForward } from '../src/model/reference-forward.ts';
+import { referenceForward } from './support/reference-forward.ts';
 import { floatToHalf, halfToFloat, parseSafetensors, toFloat32, writeSafetensors } from '../src/model/safetensors.ts';
-import { randomEncoderWeights, TINY_MODEL_DIR, writeTinyModel } from '../src/model/tiny-model.ts';
+import { randomEncoderWeights, writeTinyModel } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });

@@ -7,14 +7,14 @@ import type pg from 'pg';
 import { loadConfig, type Config } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { migrate } from '../src/cli/migrate.ts';
-import { finishMigrate, migrateModel } from '../src/cli/migrate-model.ts';
+import { finishMigrate, migrate } from '../src/migration/migrate.ts';
+import { migrateModel } from '../src/migration/model-migration.ts';
 import { remove } from '../src/cli/remove.ts';
 import { createClient } from '../src/db/pool.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createEncoderShelf } from '../src/sync/encoder-shelf.ts';
 import { startSupervisor } from '../src/sync/supervisor.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import pg from 'pg';
 import { parse as parseYaml } from 'yaml';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase } from './helpers/db.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -120,7 +120,7 @@ test('docker compose on a fresh database: the init script the postgres container
       env: { ...process.env, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TABLE: 'leads', EMBEDSYNC_TEXT_COLUMNS: 'title,description' },
     });
     assert.equal(migrated.status, 0, migrated.stderr);
-    assert.match(migrated.stdout, /backfill: 36 rows scanned, 36 enqueued/);
+    assert.match(migrated.stdout, /enqueue: 36 rows scanned, 36 enqueued/);
     assert.match(migrated.stdout, /search functions .*embedsync\.similar_to, embedsync\.search, embedsync\.hybrid_search installed/);
     // The function answers (empty until the daemon has embedded the rows, but it exists and runs).
     const { rowCount } = await client.query('SELECT * FROM embedsync.similar_to(4, 5)');

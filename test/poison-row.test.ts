@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import type { ClaimedRow } from '../src/queue/queue.ts';
 import { endsLimit, splitSuspects, suspectBatchSize, SuspectGate } from '../src/sync/suspects.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';

@@ -12,7 +12,7 @@ import { createLogger } from '../src/log/index.ts';
 import { runService } from '../src/cli/run.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient } from '../src/db/pool.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { documentOf, parseVector, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { maxDiff, startDaemonB, startProxy, type DaemonB } from './helpers/remote-servers.ts';
 

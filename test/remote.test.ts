@@ -10,7 +10,7 @@ import { parseRetryAfter, retryDelayMs, DEFAULT_RETRY_POLICY } from '../src/enco
 import { planChunks } from '../src/encoder/remote/chunking.ts';
 import { CircuitBreaker } from '../src/encoder/remote/circuit-breaker.ts';
 import { EncodeError, type Encoder } from '../src/encoder/types.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { maxDiff, startDaemonB, startProxy, type DaemonB, type Proxy } from './helpers/remote-servers.ts';
 
 const FAST = {

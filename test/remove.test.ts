@@ -5,13 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
-import { finishMigrate, migrateModel } from '../src/cli/migrate-model.ts';
+import { finishMigrate, migrate } from '../src/migration/migrate.ts';
+import { migrateModel } from '../src/migration/model-migration.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { remove } from '../src/cli/remove.ts';
 import { readRecordedSource, SettingsChangedError } from '../src/db/source-settings.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
 
 const variants = modelVariantsForTests({ sibling: { hidden: 64, seed: 9 } });

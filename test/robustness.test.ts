@@ -2,7 +2,7 @@
 // "run migrate" at start-up; row values never reach dead letters; the daemon's statements have a time limit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createLogger } from '../src/log/index.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { redactMessage } from '../src/db/pg-errors.ts';

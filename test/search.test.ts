@@ -2,7 +2,7 @@
 // scores, min_score, wrong-dimension queries, stale rows skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { searchCommand } from '../src/cli/search.ts';
 import type { CommandContext } from '../src/cli/context.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';

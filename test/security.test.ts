@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createKeyCheck } from '../src/http/auth.ts';
 import { runCli, spawnCli } from '../scripts/chaos-procs.ts';
 import { adminUrl, createTestDatabase, LEADS_DDL } from './helpers/db.ts';

@@ -5,11 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/index.ts';
 import { createLogger } from '../src/log/index.ts';
-import { migrate } from '../src/cli/migrate.ts';
-import { finishMigrate } from '../src/cli/migrate-model.ts';
+import { finishMigrate, migrate } from '../src/migration/migrate.ts';
+import { finishLines } from '../src/cli/migrate-report.ts';
 import { createClient } from '../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../src/sync/daemon.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 
 const NOTES_DDL = 'CREATE TABLE notes (id serial PRIMARY KEY, body text)';
@@ -63,7 +63,7 @@ test('search functions: per table always, the unqualified ones keep serving the 
     // A serial id (integer) where leads has bigint: the unqualified functions' types must not be changed.
     const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
     await migrate({ config: notes, model });
-    const lines = await finishMigrate(notes, model);
+    const lines = finishLines(await finishMigrate(notes, model));
     assert.match(lines[0]!, /embedsync\.notes_similar_to, embedsync\.notes_search, embedsync\.notes_hybrid_search installed \(embedsync\.similar_to, embedsync\.search and embedsync\.hybrid_search keep serving public\.leads\)/);
 
     const vec = `(SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) d WHERE d > g * 0)::vector`;

@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { createMetrics } from '../src/metrics/index.ts';
-import { getSyncStatus, formatStatus } from '../src/sync/status.ts';
+import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus } from '../src/cli/status.ts';
 import { documentOf, setupSyncDb, waitFor } from './helpers/sync.ts';
 
 const sweepRow = async (pool: pg.Pool, pass: string) => (await pool.query<{ position: string | null; round_rows: string; rows_total: string; found_total: string; last_finished_at: Date | null }>(
@@ -191,11 +192,11 @@ test('migrate creates the sweep rows and the partial index, rebuilds an invalid 
   }
 });
 
-test('migrate refreshes the queue\'s planner statistics after a large backfill', async () => {
+test('migrate refreshes the queue\'s planner statistics after a large enqueue pass', async () => {
   const t = await setupSyncDb(MANUAL);
   try {
     await fillCurrent(t.pool, 1500, 'an0older0model');
-    const { migrate } = await import('../src/cli/migrate.ts');
+    const { migrate } = await import('../src/migration/migrate.ts');
     const r = await migrate({ config: t.config, model: t.encoder.info });
     assert.equal(r.enqueued, 1500);
     const st = (await t.pool.query<{ rows: number; analyzed: boolean }>(`SELECT c.reltuples::int AS rows, s.last_analyze IS NOT NULL AS analyzed

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import pg from 'pg';
 import { listMigrations } from '../src/migration/schema-install.ts';
-import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { freePort } from '../scripts/free-port.ts';
@@ -46,7 +46,7 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     assert.equal(cols.rows[0].t, 'vector(64)');
     // Backfill: both runs together enqueue each existing row once.
     assert.equal((await pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 25);
-    assert.match(a.stdout + b.stdout, /backfill: 25 rows scanned/);
+    assert.match(a.stdout + b.stdout, /enqueue: 25 rows scanned/);
 
     const port = await freePort();
     run = cli(['run'], { ...env, PORT: String(port), HOST: '127.0.0.1' });

@@ -15,7 +15,7 @@ import { queueOps } from '../queue/queue.ts';
 import { UsageError, type Command, type CommandContext } from './context.ts';
 import { explainError } from './errors.ts';
 import { selectedSources } from '../db/source-settings.ts';
-import { indexPolicy } from './migrate-model.ts';
+import { indexPolicyOf } from '../db/index-maintenance.ts';
 
 export interface Check {
   readonly ok: boolean;
@@ -144,7 +144,7 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
         fix: 'no daemon is keeping up: start `embedsync run` (or more of them), and see `embedsync status`' });
       add({ ok: q.deadlettered === 0, name: 'dead letters', found: `${q.deadlettered} row${q.deadlettered === 1 ? '' : 's'} failed every attempt`,
         fix: '`embedsync deadletter list` shows why; fix the cause, then `embedsync deadletter retry --all`' });
-      const s = await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicy(config));
+      const s = await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicyOf(config.source));
       const due = s.decision.action === 'build' || s.decision.action === 'rebuild' || s.decision.action === 'drop' || s.invalid.length > 0;
       add({ ok: !due, name: 'index', found: `${s.index ? `${s.index.name} (${s.index.kind})` : 'no index'}: ${s.decision.action}, ${s.decision.reason}` +
         (s.invalid.length ? `; invalid leftovers ${s.invalid.map((x) => x.name).join(', ')}` : ''),

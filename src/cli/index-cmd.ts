@@ -9,7 +9,8 @@ import { requireInstalled, requireSourceMigrated } from '../db/installed.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, getIndexStatus, type IndexStatus } from '../db/vector-index.ts';
 import { oneTable, UsageError, type Command } from './context.ts';
-import { indexLine, indexPolicy } from './migrate-model.ts';
+import { indexPolicyOf } from '../db/index-maintenance.ts';
+import { indexLine } from './migrate-report.ts';
 
 const USAGE = 'usage: embedsync index status [--json] | embedsync index rebuild [--force]';
 
@@ -20,7 +21,7 @@ export async function indexStatus(config: Config): Promise<IndexStatus> {
     await requireInstalled(client, ['state', 'vector_index']);
     const info = await inspectSource(client, config.source);
     requireSourceMigrated(info);
-    return await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicy(config));
+    return await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicyOf(config.source));
   } finally {
     await client.end();
   }
@@ -70,7 +71,7 @@ export const indexCommand: Command = async (ctx) => {
     const info = await inspectSource(client, config.source);
     requireSourceMigrated(info);
     const state = await readModelState(client, info.sql.sourceKey);
-    const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicy(config), {
+    const r = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicyOf(config.source), {
       force: values.force, dimensions: state?.dimensions ?? info.embeddingDimensions ?? 0,
     });
     ctx.stdout.write(`${indexLine(r)}\n`);

@@ -10,7 +10,7 @@ import { documentFunctionName, type SourceSql } from './source-sql.ts';
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
 export const SQL_FILES = [
-  'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-stale', 'queue-stats',
+  'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-unsynced', 'queue-stats',
   'queue-size-estimate', 'queue-stats-large',
   'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install', 'document-columns',
   // What the catalog offers when a configured table or column is missing (src/db/source-hints.ts).
@@ -68,7 +68,7 @@ export interface TemplateExtras {
   readonly from?: { readonly embedding: string; readonly checksum: string; readonly textHash: string };
   /** {{table_function:name}}: the stem of a table's generated functions (embedsync.<stem>_<name>). */
   readonly stem?: string;
-  /** {{stale}}: the vector columns do not exist (yet), so every row needs a vector. */
+  /** {{unsynced}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
   /** source-install: statements changing more rows than this enqueue into the bulk lane (EMBEDSYNC_BULK_ROWS). */
   readonly bulkRows?: number;
@@ -134,9 +134,9 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         const [a, b] = need(arg, key).split(',');
         return s.documentChanged(need(a, key), need(b, key));
       }
-      case 'stale': {
+      case 'unsynced': {
         const [alias, document, param] = need(arg, key).split(',');
-        return extras.noVectorColumns ? 'true' : staleRule(s, need(alias, key), need(document, key), need(param, key));
+        return extras.noVectorColumns ? 'true' : unsyncedRule(s, need(alias, key), need(document, key), need(param, key));
       }
       case 'keyset_page': {
         const [alias, after, limit] = need(arg, key).split(',');
@@ -199,11 +199,12 @@ const PARAM = /^\$[1-9][0-9]*$/;
 /**
  * The one rule for "row `alias` needs (re)encoding by model `param`", given its document expression: its
  * vector is by another model, or was made from other text, or its presence does not match the document
- * (a document has a vector, a blank one has none). The sweep, the backfill, migrate's plan and the daemon's
- * read (the stale column of read-documents) all use it, so they agree on which rows are current.
+ * (a document has a vector, a blank one has none): the row is unsynced. The sweep, the backfill, migrate's plan and
+ * the daemon's read (the unsynced column of read-documents) all use it, so they agree on which rows are current.
+ * (Not status's "stale", which counts only the rows with another model's vector.)
  */
-function staleRule(s: SourceSql, alias: string, document: string, param: string): string {
-  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) throw new Error(`bad {{stale:${alias},${document},${param}}}`);
+function unsyncedRule(s: SourceSql, alias: string, document: string, param: string): string {
+  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) throw new Error(`bad {{unsynced:${alias},${document},${param}}}`);
   return `(${alias}.${s.checksum} IS DISTINCT FROM ${param}
           OR ${alias}.${s.textHash} IS DISTINCT FROM md5(${document})::uuid
           OR (${alias}.${s.embedding} IS NULL) <> (${document} = ''))`;

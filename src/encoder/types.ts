@@ -11,7 +11,7 @@ export type EncodeSource = (typeof ENCODE_SOURCES)[number];
 
 /**
  * How urgent a call is, most urgent first: a search query someone waits for, then live sync rows (ordinary
- * application writes), then bulk work (backfills, large HTTP batches). Urgent runs start before bulk runs of
+ * application writes), then bulk work (the backlog, large HTTP batches). Urgent runs start before bulk runs of
  * either source; bulk runs share the encoder by EMBEDSYNC_SYNC_SHARE (run-scheduler.ts).
  */
 export const ENCODE_PRIORITIES = ['query', 'live', 'bulk'] as const;

@@ -13,7 +13,7 @@ import type { HttpDeps } from './deps.ts';
 import { Embedder } from './embedder.ts';
 import { HttpError, sendError } from './errors.ts';
 import { ConcurrencyLimiter } from './limiter.ts';
-import { ModelState } from './model-state.ts';
+import { ModelReadiness } from './model-readiness.ts';
 import { observeRequests, requestId } from './observe.ts';
 import { installOpenApi } from './openapi.ts';
 import { installRateLimit, rateLimits } from './rate-limit.ts';
@@ -42,7 +42,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The model's readiness and the cache, for the process that runs the app (and tests). */
     embedsync: {
-      readonly model: ModelState;
+      readonly model: ModelReadiness;
       readonly cache: EmbeddingCache;
       readonly limiter: ConcurrencyLimiter;
       /** Resolves once the model is loaded and warmed up, or has failed to (see model.phase). */
@@ -74,7 +74,7 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   // First hook of all, so every later hook, the handler and its log lines run inside the request's span.
   installHttpTracing(app);
 
-  const model = new ModelState(deps.encoder, {
+  const model = new ModelReadiness(deps.encoder, {
     modelName: config.model.model,
     logger,
     onReady: () => metrics.modelLoaded.set(1),

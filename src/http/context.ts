@@ -7,7 +7,7 @@ import type { Queryable } from '../db/pool.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { BodyLimits } from './body-limits.ts';
 import type { Embedder } from './embedder.ts';
-import type { ModelState } from './model-state.ts';
+import type { ModelReadiness } from './model-readiness.ts';
 import type { Schemas } from './schemas.ts';
 
 /** Per-route @fastify/rate-limit settings (each route gets its own bucket per client). */
@@ -19,7 +19,7 @@ export interface RouteRateLimit {
 
 export interface RouteContext {
   readonly config: Config;
-  readonly model: ModelState;
+  readonly model: ModelReadiness;
   readonly embedder: Embedder;
   readonly cache: EmbeddingCache;
   readonly metrics: Metrics;

@@ -8,7 +8,7 @@ import { isolateFailures } from '../lib/isolate-failures.ts';
 import { withSpan } from '../tracing/index.ts';
 import { HttpError } from './errors.ts';
 import { EncodeTimeoutError, OverloadedError, type ConcurrencyLimiter } from './limiter.ts';
-import type { ModelState } from './model-state.ts';
+import type { ModelReadiness } from './model-readiness.ts';
 
 export interface EmbedInput {
   readonly text: string;
@@ -27,7 +27,7 @@ export interface EmbedResult {
 }
 
 export interface EmbedderDeps {
-  readonly model: ModelState;
+  readonly model: ModelReadiness;
   readonly cache: EmbeddingCache;
   readonly limiter: ConcurrencyLimiter;
   readonly metrics: Metrics;

@@ -2,4 +2,4 @@
 export { buildApp } from './app.ts';
 export { startHttpServer, type HttpServer } from './server.ts';
 export type { HttpDeps } from './deps.ts';
-export type { ModelPhase } from './model-state.ts';
+export type { ModelPhase } from './model-readiness.ts';

@@ -5,7 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import type { HttpConfig } from '../config/index.ts';
-import type { ModelState } from './model-state.ts';
+import type { ModelReadiness } from './model-readiness.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -15,7 +15,7 @@ type Operation = {
 };
 type Doc = { paths: Record<string, Record<string, Operation>> };
 
-export async function installOpenApi(app: FastifyInstance, http: HttpConfig, model: ModelState): Promise<void> {
+export async function installOpenApi(app: FastifyInstance, http: HttpConfig, model: ModelReadiness): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

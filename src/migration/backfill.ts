@@ -1,5 +1,5 @@
 // The `backfilled` step of a model migration (and its catch-up pass before the swap): the new model encodes
-// every row whose shadow vector is missing or stale, chunk by chunk in key order, and writes it through the
+// every row unsynced in the shadow columns (vector missing, by another model or of other text), chunk by chunk in key order, and writes it through the
 // daemon's own write statement aimed at the shadow columns.
 import type pg from 'pg';
 import type { SourceSql } from '../db/source-sql.ts';
@@ -28,7 +28,7 @@ export interface BackfillResult {
   readonly encodeSeconds: number;
 }
 
-/** Encodes every row of `nextSql`'s (shadow) columns that is stale for the new model; `firstWrite` runs once, after the first chunk that encoded something. */
+/** Encodes every row of `nextSql`'s (shadow) columns that is unsynced for the new model; `firstWrite` runs once, after the first chunk that encoded something. */
 export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, firstWrite?: () => Promise<void>): Promise<BackfillResult> {
   const { client, encoder } = o;
   const text = renderSql('backfill-chunk', nextSql);
@@ -46,14 +46,14 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
     if (rows.length === 0) break;
     last = rows[rows.length - 1]!.id;
     scanned += rows.length;
-    const stale = rows.filter((r) => r.stale);
-    const docs = stale.filter((r) => r.document.trim() !== '');
-    if (stale.length > 0) {
+    const unsynced = rows.filter((r) => r.unsynced);
+    const docs = unsynced.filter((r) => r.document.trim() !== '');
+    if (unsynced.length > 0) {
       const t0 = performance.now();
       const vectors = docs.length ? (await encoder.encode(docs.map((r) => r.document), 'document', o.signal ? { signal: o.signal } : {})).vectors : [];
       encodeSeconds += (performance.now() - t0) / 1000;
       const byId = new Map(docs.map((r, i) => [r.id, vectors[i]!]));
-      const items: WriteItem[] = stale.map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));
+      const items: WriteItem[] = unsynced.map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));
       // The write re-checks each row's text hash, so a row edited meanwhile is skipped (and caught by the
       // catch-up pass or the daemon), never given a vector of text it no longer has.
       await ops.write(items, [], [], encoder.info.checksum);

@@ -12,7 +12,7 @@ import { dropColumnSet, dropVectorIndexes } from './column-sets.ts';
 
 /**
  * Drops the managed vector columns (and their index, and any unfinished shadow migration) in one
- * transaction, so the plain migrate after it adds them back at the new dimension and the backfill enqueues
+ * transaction, so the plain migrate after it adds them back at the new dimension and the enqueue pass enqueues
  * every row.
  */
 export async function dropVectorColumns(client: pg.Client, source: SourceConfig, info: SourceInfo, lockTimeoutMs = 5000): Promise<void> {

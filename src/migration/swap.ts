@@ -13,7 +13,7 @@ import { loadSql } from '../db/sql-template.ts';
 import { clearMigration, swapToTarget } from '../db/state-repository.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { recordIndex, renameIndex, schemaOf, vectorIndexName, type EnsureResult, type ExistingIndex } from '../db/vector-index.ts';
-import { enqueueStale } from '../queue/sweep.ts';
+import { enqueueUnsynced } from '../queue/sweep.ts';
 import { dropColumnSet, dropVectorIndexes } from './column-sets.ts';
 
 export interface SwapSpec {
@@ -58,7 +58,7 @@ export async function swapColumns(client: pg.Client, w: SwapSpec, inSwap: () => 
 /** After the swap: returns how many rows changed during it and were queued for the daemon. */
 export async function finishMigration(client: pg.Client, s: SourceSql, checksum: string): Promise<number> {
   // Rows whose text changed between the last catch-up and the swap: the daemon re-embeds them.
-  const requeued = (await enqueueStale(client, s, checksum)).enqueued;
+  const requeued = (await enqueueUnsynced(client, s, checksum)).enqueued;
   await installSearchFunctions(client, s);
   // The sweep's partial index went with the old checksum column: again, for the new model (idempotent).
   await ensureSweepIndex(client, s, checksum).catch((err: unknown) => {

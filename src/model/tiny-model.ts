@@ -4,7 +4,6 @@
 // come from an integer PRNG and plain arithmetic only.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BYTE_TO_CHAR, learnByteLevelBpe } from './byte-level-bpe.ts';
 import { parseEncoderConfig, usesPaddingOffsetPositions, type EncoderConfig } from './checkpoint.ts';
 import { convertCheckpoint } from './convert-checkpoint.ts';
@@ -177,6 +176,3 @@ export async function writeTinyModel(dir: string): Promise<string[]> {
   }
   return [...files.keys()];
 }
-
-/** The committed test model (test/fixtures/models/tiny-roberta), for tests, benches and the demo. */
-export const TINY_MODEL_DIR = fileURLToPath(new URL('../../test/fixtures/models/tiny-roberta', import.meta.url));

@@ -1,6 +1,6 @@
 // The queue figures of status: counted while the queue is small, estimated (and said to be) past
 // QUEUE_COUNT_LIMIT entries, where counting them (one pass over the queue) would take status well past
-// milliseconds, e.g. with a million rows enqueued by a backfill.
+// milliseconds, e.g. with a million rows enqueued by migrate.
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql } from '../db/sql-template.ts';

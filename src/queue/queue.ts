@@ -26,8 +26,8 @@ export interface DocumentRow {
   readonly id: string;
   readonly document: string;
   readonly hash: string;
-  /** Needs encoding by the model readDocuments was given (sql-template.ts's staleness rule, as the sweep uses). */
-  readonly stale: boolean;
+  /** Needs encoding by the model readDocuments was given (sql-template.ts's unsynced rule, as the sweep uses). */
+  readonly unsynced: boolean;
 }
 
 export interface WriteItem {
@@ -63,7 +63,7 @@ export interface QueueOps {
    * `lanes` 'live': live rows only.
    */
   claim(limit: number, owner: string, leaseSeconds: number, bulkReserve?: number, lanes?: 'all' | 'live'): Promise<ClaimedRow[]>;
-  /** `checksum`: the writer's model, which `stale` is judged against. */
+  /** `checksum`: the writer's model, which `unsynced` is judged against. */
   readDocuments(ids: readonly string[], checksum: string): Promise<DocumentRow[]>;
   write(items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string): Promise<WriteResult>;
   release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
@@ -93,7 +93,7 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
   return {
     async claim(limit, owner, leaseSeconds, bulkReserve = 0, lanes = 'all') {
       const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null; lane: number; claims: number }>(
-        q.claim, [limit, owner, leaseSeconds, source, Math.max(0, Math.min(limit, Math.floor(bulkReserve))), lanes === 'all' ? limit : 0]);
+        q.claim, [source, limit, owner, leaseSeconds, Math.max(0, Math.min(limit, Math.floor(bulkReserve))), lanes === 'all' ? limit : 0]);
       return rows.map((r) => ({ id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error, claims: r.claims }));
     },
     async readDocuments(ids, checksum) {
@@ -104,6 +104,7 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     },
     async write(items, finished, claimed, checksum) {
       const { rows } = await db.query<{ id: string; lag_seconds: number | null; written: boolean }>(q.write, [
+        source,
         items.map((i) => i.id),
         items.map((i) => i.hash),
         // Binary: a Buffer parameter goes over the wire in binary format, skipping float<->text conversion.
@@ -112,7 +113,6 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
         finished,
         claimed.map((c) => c.id),
         claimed.map((c) => c.version),
-        source,
       ]).catch(redacted);
       const written: string[] = [];
       const dequeued: string[] = [];
@@ -128,18 +128,18 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
     },
     async release(ids, owner, delayMs = 0) {
       if (ids.length === 0) return 0;
-      const r = await db.query(q.release, [ids, owner, delayMs, source]);
+      const r = await db.query(q.release, [source, ids, owner, delayMs]);
       return r.rowCount ?? 0;
     },
     async extendLease(ids, owner, leaseSeconds) {
       if (ids.length === 0) return 0;
-      const r = await db.query(q.extend, [ids, owner, leaseSeconds, source]);
+      const r = await db.query(q.extend, [source, ids, owner, leaseSeconds]);
       return r.rowCount ?? 0;
     },
     async fail(failures, owner, maxAttempts, retryBaseMs) {
       if (failures.length === 0) return { dead: 0, retried: 0 };
       const { rows } = await db.query<{ dead: number; retried: number }>(q.fail, [
-        failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000)), owner, maxAttempts, retryBaseMs, source,
+        source, failures.map((f) => f.id), failures.map((f) => f.error.slice(0, 2000)), owner, maxAttempts, retryBaseMs,
       ]);
       return rows[0]!;
     },

@@ -1,5 +1,5 @@
-// Reconciliation. enqueueStale walks the whole source by primary key in chunks and enqueues rows whose
-// embedding is missing, from another model, or from other text: migrate runs it once as the backfill.
+// Reconciliation. enqueueUnsynced walks the whole source by primary key in chunks and enqueues the unsynced rows
+// (embedding missing, from another model, or from other text): migrate runs it once, as its enqueue pass.
 // The daemons reconcile with sweepStep instead, once per table however many of them run (embedsync.sweep):
 // a frequent cheap pass over a partial index of the rows not embedded by the current model, and a slow verification of every row's text hash in
 // keyset chunks, paced to one round per period and resumable from its stored position.
@@ -21,14 +21,14 @@ export interface SweepOptions {
 
 interface ChunkRow { last_id: string | null; scanned: number; enqueued: number }
 
-export async function enqueueStale(db: Queryable, s: SourceSql, checksum: string, o: SweepOptions = {}): Promise<SweepProgress> {
-  const text = renderSql('enqueue-stale', s);
+export async function enqueueUnsynced(db: Queryable, s: SourceSql, checksum: string, o: SweepOptions = {}): Promise<SweepProgress> {
+  const text = renderSql('enqueue-unsynced', s);
   let last: string | null = null;
   let scanned = 0;
   let enqueued = 0;
   for (;;) {
     if (o.signal?.aborted) break;
-    const res: { rows: ChunkRow[] } = await db.query(text, [last, checksum, o.chunkSize ?? 5000, s.sourceKey]);
+    const res: { rows: ChunkRow[] } = await db.query(text, [s.sourceKey, last, checksum, o.chunkSize ?? 5000]);
     const r = res.rows[0]!;
     scanned += r.scanned;
     enqueued += r.enqueued;
@@ -105,7 +105,7 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
       position = null;
       nextInMs = p.changedEveryMs;
     } else {
-      const r = (await client.query<ChunkRow>(renderSql('enqueue-stale', s), [claimed.position, checksum, p.verifyChunkRows, s.sourceKey])).rows[0]!;
+      const r = (await client.query<ChunkRow>(renderSql('enqueue-unsynced', s), [s.sourceKey, claimed.position, checksum, p.verifyChunkRows])).rows[0]!;
       ({ scanned, enqueued } = r);
       position = r.last_id;
       nextInMs = verifyDelayMs(p, scanned, estimatedRows, position === null ? (claimed.round_seconds ?? 0) : undefined);

@@ -23,8 +23,8 @@ export function classify(claimed: readonly ClaimedRow[], docs: readonly Document
   const blanks: WriteItem[] = [];
   const toEncode: DocumentRow[] = [];
   for (const doc of docs) {
-    // doc.stale: the rule the sweep and the backfill use too (src/db/sql-template.ts), judged in the read.
-    if (!doc.stale) finished.push(doc.id);
+    // doc.unsynced: the rule the sweep and the backfill use too (src/db/sql-template.ts), judged in the read.
+    if (!doc.unsynced) finished.push(doc.id);
     else if (isBlank(doc)) blanks.push({ id: doc.id, hash: doc.hash, vector: null });
     else toEncode.push(doc);
   }

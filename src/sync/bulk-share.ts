@@ -1,4 +1,4 @@
-// The bulk lane's minimum share of sync claims: live rows go first, but while live rows keep coming a backfill
+// The bulk lane's minimum share of sync claims: live rows go first, but while live rows keep coming the backlog
 // must still move. Each claim owes bulk `share` of its rows; the fraction is carried from claim to claim (so a
 // claim of one row still gives bulk one claim in 1/share), and nothing is banked while bulk has nothing waiting.
 

@@ -12,7 +12,7 @@ import { inspectSource } from '../db/source-info.ts';
 import { isNotMigrated } from '../db/pg-errors.ts';
 import { startListener, type Listener } from '../queue/listener.ts';
 import { LANES, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/queue.ts';
-import { enqueueStale } from '../queue/sweep.ts';
+import { enqueueUnsynced } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../queue/write-target.ts';
 import { readModelState } from '../db/state-repository.ts';
 import { availabilityOf } from '../encoder/remote/index.ts';
@@ -206,7 +206,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const runSweep = async () => {
     const t = await targeted.refresh();
     if (t.kind === 'idle') return { scanned: 0, enqueued: 0 };
-    const r = await enqueueStale(pool, t.sql, encoder.info.checksum, { signal: stopping.signal });
+    const r = await enqueueUnsynced(pool, t.sql, encoder.info.checksum, { signal: stopping.signal });
     if (r.enqueued > 0) logger.info({ event: 'sweep', scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     return r;
   };

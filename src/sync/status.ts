@@ -1,6 +1,6 @@
-// The sync status shown by `embedsync status` and GET /status: queue, dead letters, embedding coverage
-// and the model recorded by migrate. Reads only; never needs the model loaded. Milliseconds on any table
-// size: the coverage of a table past SMALL_TABLE_PAGES is estimated from its statistics (and says so)
+// The sync status shown by `embedsync status` (printed by src/cli/status.ts) and GET /status: queue, dead
+// letters, embedding coverage and the model recorded by migrate. Reads only; never needs the model loaded.
+// Milliseconds on any table size: the coverage of a table past SMALL_TABLE_PAGES is estimated from its statistics (and says so)
 // unless `exact` asks for the count, a scan of the whole table.
 import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from '../db/pool.ts';
@@ -8,7 +8,6 @@ import { inspectSource } from '../db/source-info.ts';
 import { renderSql } from '../db/sql-template.ts';
 import { estimateCoverage, SMALL_TABLE_PAGES } from '../db/coverage-estimate.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { LANES } from '../queue/queue.ts';
 import { queueStatus, type QueueStatus } from '../queue/queue-status.ts';
 import { migrationProgress, type MigrationProgress } from '../migration/progress.ts';
 import { hasSchemaTable, readModelState } from '../db/state-repository.ts';
@@ -95,32 +94,6 @@ async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, 
   return { total, current: Math.round(current), stale: Math.round(stale), missing: Math.round(missing), blank: Math.round(blank), estimated: true, analyzedAt };
 }
 
-export function formatStatus(s: SyncStatus): string {
-  const age = s.queue.oldestSeconds < 1 ? '-' : formatAge(s.queue.oldestSeconds);
-  return [
-    `table          ${s.table}`,
-    `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
-    `queue          ${s.queue.estimated ? `~${s.queue.queued} queued (estimated from the statistics)` : `${s.queue.queued} queued`}, ${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
-    `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
-    `dead-lettered  ${s.queue.deadlettered}`,
-    `rows           ${rowsLine(s.rows)}`,
-    ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
-    ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
-      `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
-    ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
-      (s.migration.done !== null ? `; new column ${s.migration.estimated ? '~' : ''}${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)}` +
-        `${s.migration.estimated ? ', estimated from the statistics' : ''})` : '')] : []),
-    '',
-  ].join('\n');
-}
-
-function rowsLine(r: RowCoverage): string {
-  if (!r.estimated) return `${r.total} total: ${r.current} current, ${r.stale} stale, ${r.missing} missing, ${r.blank} blank`;
-  const basis = r.analyzedAt ? `estimated from the table's statistics, split as of its last analyze ${r.analyzedAt}` : 'estimated from the table\'s statistics';
-  if (r.current === null) return `~${r.total} total (${basis}; not analyzed yet, so no split: \`embedsync status --exact\` counts)`;
-  return `~${r.total} total: ~${r.current} current, ~${r.stale} stale, ~${r.missing} missing, ~${r.blank} blank (${basis}; \`embedsync status --exact\` counts)`;
-}
-
 async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus | undefined> {
   if (!await hasSchemaTable(db, 'sweep')) return undefined;
   const { rows } = await db.query<{ pass: string; last_finished_at: Date | null; last_round_seconds: number | null; last_found: string | null; round_rows: string; estimated_rows: number }>(
@@ -135,14 +108,4 @@ async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus |
     estimatedRows: rows[0]?.estimated_rows ?? 0,
     changedAt: changed?.last_finished_at?.toISOString() ?? null,
   };
-}
-
-function pct(n: number, total: number): string {
-  return `${total > 0 ? ((100 * n) / total).toFixed(1) : '100.0'}%`;
-}
-
-function formatAge(sec: number): string {
-  if (sec < 120) return `${Math.round(sec)}s`;
-  if (sec < 7200) return `${Math.round(sec / 60)}m`;
-  return `${(sec / 3600).toFixed(1)}h`;
 }

@@ -6,7 +6,7 @@ import { EncodeError, type Encoder, type EncodeOptions, type Role } from '../../
 import { buildApp } from '../../src/http/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createMetrics, type Metrics } from '../../src/metrics/index.ts';
-import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../support/tiny-model-dir.ts';
 import { recordResponses } from './contract.ts';
 
 export function testConfig(env: Env = {}): Config {

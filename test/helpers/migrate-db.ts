@@ -8,8 +8,10 @@ import type { Encoder } from '../../src/encoder/types.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
-import { migrate } from '../../src/cli/migrate.ts';
-import { finishMigrate, migrateModel, type ModelMigrationOptions, type ModelMigrationOutcome } from '../../src/cli/migrate-model.ts';
+import { finishMigrate, migrate } from '../../src/migration/migrate.ts';
+import { migrateModel, type ModelMigrationOptions, type ModelMigrationOutcome } from '../../src/migration/model-migration.ts';
+import type { ShadowMigrationResult } from '../../src/migration/steps.ts';
+import { finishLines, modelMigrationLines } from '../../src/cli/migrate-report.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
 import { TEST_ENV, waitFor } from './sync.ts';
 
@@ -46,11 +48,19 @@ export interface MigrateTestDb {
   config(modelDir: string, env?: Record<string, string>): Config;
   encoder(modelDir: string): Promise<Encoder>;
   /** migrate as the command runs it: model change, else the plain migrate + backfill, then functions and index. */
-  migrate(o: Omit<ModelMigrationOptions, 'config'> & { env?: Record<string, string> }): Promise<ModelMigrationOutcome>;
+  migrate(o: Omit<ModelMigrationOptions, 'config'> & { env?: Record<string, string> }): Promise<MigrateRun>;
   /** Runs a daemon on `encoder` until no row lacks a vector of that model, then stops it. */
   embedAll(encoder: Encoder, env?: Record<string, string>): Promise<void>;
   startDaemon(encoder: Encoder, env?: Record<string, string>): Promise<SyncDaemon>;
   close(): Promise<void>;
+}
+
+/** The model change's outcome, with the lines the command prints for the whole run. */
+export interface MigrateRun {
+  readonly outcome: ModelMigrationOutcome;
+  readonly handled: boolean;
+  readonly lines: readonly string[];
+  readonly shadow?: ShadowMigrationResult;
 }
 
 export async function setupMigrateDb(rows: number, baseEnv: Record<string, string> = {}): Promise<MigrateTestDb> {
@@ -82,9 +92,11 @@ export async function setupMigrateDb(rows: number, baseEnv: Record<string, strin
     async migrate({ env, ...o }) {
       const cfg = config(o.encoder.info.name, env);
       const pre = await migrateModel({ ...o, config: cfg });
-      if (pre.handled) return pre;
+      const lines = modelMigrationLines(cfg, pre);
+      const run = { outcome: pre, handled: pre.handled, ...(pre.kind === 'shadow' ? { shadow: pre.shadow } : {}) };
+      if (pre.handled) return { ...run, lines };
       const r = await migrate({ config: cfg, model: o.encoder.info, ...(o.updateSettings ? { updateSettings: true } : {}) });
-      return { handled: false, lines: [...pre.lines, `enqueued ${r.enqueued}`, ...await finishMigrate(cfg, o.encoder.info)] };
+      return { ...run, lines: [...lines, `enqueued ${r.enqueued}`, ...finishLines(await finishMigrate(cfg, o.encoder.info))] };
     },
     async embedAll(encoder, env) {
       const d = await startDaemon(encoder, env);

@@ -5,7 +5,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { importModel } from '../../src/model/import-checkpoint.ts';
-import { writeShapedCheckpoint } from '../../src/model/shaped-checkpoint.ts';
+import { writeShapedCheckpoint } from '../support/shaped-checkpoint.ts';
 import { TINY_CONFIG } from '../../src/model/tiny-model.ts';
 
 const ready = (dir: string) => stat(join(dir, '.ready')).then(() => true, () => false);

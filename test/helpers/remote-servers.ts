@@ -11,7 +11,7 @@ import type { Encoder } from '../../src/encoder/types.ts';
 import { startHttpServer, type HttpServer } from '../../src/http/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { createMetrics } from '../../src/metrics/index.ts';
-import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../support/tiny-model-dir.ts';
 
 /** What B needs to serve daemons: rate limits out of the way. */
 export const B_ENV: Env = {

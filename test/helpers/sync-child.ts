@@ -4,7 +4,7 @@
 import { loadConfig } from '../../src/config/index.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { createLogger } from '../../src/log/index.ts';
-import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../support/tiny-model-dir.ts';
 import { startSyncDaemon } from '../../src/sync/daemon.ts';
 import { createTestEncoder, instrument, TEST_ENV } from './sync.ts';
 

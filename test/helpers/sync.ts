@@ -4,7 +4,7 @@ import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { createEncoder } from '../../src/encoder/index.ts';
 import type { Encoder } from '../../src/encoder/types.ts';
-import { TINY_MODEL_DIR } from '../../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from '../support/tiny-model-dir.ts';
 import { createLogger } from '../../src/log/index.ts';
 import type { Metrics } from '../../src/metrics/index.ts';
 import { migrateSchema } from '../../src/migration/schema-install.ts';

@@ -4,10 +4,11 @@
 // committed.
 import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseEncoderConfig, type EncoderConfig } from './checkpoint.ts';
-import { writeSafetensorsToFd } from './safetensors.ts';
+import { parseEncoderConfig, type EncoderConfig } from '../../src/model/checkpoint.ts';
+import { writeSafetensorsToFd } from '../../src/model/safetensors.ts';
 import { sizedTokenizerJson } from './sized-tokenizer.ts';
-import { randomEncoderWeights, TINY_CONFIG, TINY_MODEL_DIR } from './tiny-model.ts';
+import { randomEncoderWeights, TINY_CONFIG } from '../../src/model/tiny-model.ts';
+import { TINY_MODEL_DIR } from './tiny-model-dir.ts';
 
 /** ai-forever/ru-en-RoSBERTa's shape (RoBERTa-large); every other field is the test model's. */
 export const ROSBERTA_SHAPE = {

@@ -1,8 +1,8 @@
 // An independent float64 forward pass of a BERT/RoBERTa encoder straight from HF checkpoint weights, written
 // from the HF modeling code (not from the ONNX graph). It is slow and simple on purpose: it is the yardstick
 // that proves a converted ONNX graph computes the same thing.
-import { CheckpointWeights, usesPaddingOffsetPositions, type EncoderConfig } from './checkpoint.ts';
-import type { TensorEntry } from './safetensors.ts';
+import { CheckpointWeights, usesPaddingOffsetPositions, type EncoderConfig } from '../../src/model/checkpoint.ts';
+import type { TensorEntry } from '../../src/model/safetensors.ts';
 
 type Matrix = { rows: number; cols: number; data: Float64Array };
 

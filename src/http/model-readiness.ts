@@ -5,28 +5,28 @@ import { HttpError } from './errors.ts';
 
 export type ModelPhase = 'loading' | 'warming' | 'ready' | 'failed';
 
-export interface ModelStateLogger {
+export interface ModelReadinessLogger {
   info(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
-export interface ModelStateOptions {
+export interface ModelReadinessOptions {
   /** The configured model (folder or hub id), for the model_loading event. */
   readonly modelName: string;
-  readonly logger: ModelStateLogger;
+  readonly logger: ModelReadinessLogger;
   readonly onReady?: (info: ModelInfo) => void;
 }
 
 const WARM_UP_TEXT = 'warm-up';
 
-export class ModelState {
+export class ModelReadiness {
   #phase: ModelPhase = 'loading';
   #encoder: Encoder | undefined;
   #failure: string | undefined;
   /** Resolves once ready; never rejects (a failure is reported through phase). */
   readonly ready: Promise<void>;
 
-  constructor(source: Encoder | Promise<Encoder>, options: ModelStateOptions) {
+  constructor(source: Encoder | Promise<Encoder>, options: ModelReadinessOptions) {
     const { logger } = options;
     const loading = !isEncoder(source);
     if (loading) logger.info({ event: 'model_loading', model: options.modelName }, 'model_loading');

@@ -1,7 +1,7 @@
 // Deterministic mixed Russian / English texts built from the test corpus's lead-like sentences, cut to a
 // target length in tokens of the model's tokenizer: the texts of the int8 quality gate and bench/model.ts.
-import { TINY_CORPUS } from './tiny-corpus.ts';
-import { prng } from './prng.ts';
+import { TINY_CORPUS } from '../../src/model/tiny-corpus.ts';
+import { prng } from '../../src/model/prng.ts';
 
 const SENTENCES = TINY_CORPUS.split('\n').map((s) => s.trim()).filter(Boolean);
 const WORDS = SENTENCES.join(' ').split(/\s+/);

@@ -2,7 +2,7 @@
 // real costs: each encoder worker holds one, and a 50,265-token byte-level BPE takes ~20 MB where the test
 // tokenizer's 512 tokens take almost nothing. The added tokens are deterministic concatenations of existing
 // ones, each with the merge that makes it, so the file is a valid BPE that the tokenizer library loads and uses.
-import { prng } from './prng.ts';
+import { prng } from '../../src/model/prng.ts';
 
 interface BpeTokenizerJson {
   readonly model: { readonly type: string; readonly vocab: Record<string, number>; readonly merges: readonly string[] };

@@ -1,17 +1,17 @@
--- One chunk of the reconciliation sweep (and of migrate's backfill): walks the source by primary key after
--- $1 (NULL to start), $3 rows at a time, and enqueues (as source $4) rows that are stale for model $2 (the
--- one staleness rule of sql-template.ts: a vector missing, by another model, or made from other text, e.g. a change the
+-- One chunk of the reconciliation sweep (and of migrate's enqueue pass): walks the source by primary key after
+-- $2 (NULL to start), $4 rows at a time, and enqueues (as source $1) rows that are unsynced for model $3 (the
+-- one rule of sql-template.ts: a vector missing, by another model, or made from other text, e.g. a change the
 -- triggers did not see with triggers disabled during a restore). Keyset paging keeps each statement short;
 -- ON CONFLICT DO NOTHING leaves pending work and leases untouched.
 WITH chunk AS (
   SELECT t.{{id}} AS id,
-         {{stale:t,d.document,$2}} AS stale
+         {{unsynced:t,d.document,$3}} AS unsynced
   FROM {{table}} t
   CROSS JOIN LATERAL (SELECT {{document:t}} AS document) d
-  {{keyset_page:t,$1,$3}}
+  {{keyset_page:t,$2,$4}}
 ), enqueued AS (
   INSERT INTO embedsync.queue (source, id)
-  SELECT $4, id::text FROM chunk WHERE stale
+  SELECT $1, id::text FROM chunk WHERE unsynced
   ON CONFLICT (source, id) DO NOTHING
   RETURNING 1
 )
