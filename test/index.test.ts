@@ -7,7 +7,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
-import { decideIndex, ensureIndex, getIndexStatus, ivfflatLists, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
+import { decideIndex, ensureIndex, getIndexStatus, ivfflatBuildBytes, ivfflatLists, listsWithin, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { indexCommand } from '../src/cli/index-cmd.ts';
 import type { CommandContext } from '../src/cli/context.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
@@ -48,6 +48,17 @@ function ctxFor(env: Record<string, string>, argv: string[]): { ctx: CommandCont
   };
   return { ctx, out: () => out };
 }
+
+test('ivfflat lists shrink to what the build memory holds: pgvector refuses a k-means over maintenance_work_mem', () => {
+  // pgvector's own figure for 3,162 lists x 64 dimensions: "memory required is 1989 MB".
+  const mb = ivfflatBuildBytes(3162, 64, 10_000_000) / 2 ** 20;
+  assert.ok(mb > 1985 && mb < 1990, `${mb} MB`);
+  const fitted = listsWithin(3162, 64, 10_000_000, 2 ** 30);
+  assert.ok(fitted < 3162 && fitted > 2000, `fitted ${fitted}`);
+  assert.ok(ivfflatBuildBytes(fitted, 64, 10_000_000) <= 2 ** 30);
+  assert.equal(listsWithin(1000, 1024, 1_000_000, 512 * 2 ** 20), 1000, 'the default memory holds 1M rows at 1,024 dimensions');
+  assert.equal(listsWithin(100, 64, 20, 2 ** 20), 100, 'few rows: samples are the rows');
+});
 
 test('ivfflat is built only with enough rows, with the computed lists, and rebuilt after 2x growth', async () => {
   const db = await createTestDatabase('index');

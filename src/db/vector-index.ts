@@ -37,6 +37,34 @@ export function ivfflatLists(rows: number): number {
   return Math.max(1, rows <= 1_000_000 ? Math.floor(rows / 1000) : Math.floor(Math.sqrt(rows)));
 }
 
+/**
+ * Bytes pgvector's k-means (ivfkmeans.c) demands of maintenance_work_mem before it starts: the samples (50 per
+ * list), the centres twice, and the samples x lists bound matrix that dominates (2 GB at 3,162 lists, which
+ * sqrt(rows) gives at 10M rows). Vectors are counted at 4 bytes a dimension, so a halfvec build is overestimated.
+ */
+export function ivfflatBuildBytes(lists: number, dimensions: number, rows: number): number {
+  const samples = Math.min(rows, 50 * lists);
+  const item = 8 + 4 * dimensions;
+  return samples * item + 2 * lists * item + 4 * samples * lists + 4 * lists * lists + 8 * samples + 12 * lists;
+}
+
+/**
+ * The most lists, at most `lists`, whose build fits `memoryBytes`: a build over the limit fails outright
+ * ("memory required is N MB"), on every later decision too, so fewer lists (a slower but working index) win.
+ */
+export function listsWithin(lists: number, dimensions: number, rows: number, memoryBytes: number): number {
+  let fitted = lists;
+  while (fitted > 1 && ivfflatBuildBytes(fitted, dimensions, rows) > 0.95 * memoryBytes) fitted = Math.floor(fitted * 0.97);
+  return fitted;
+}
+
+const MEMORY_UNITS = { kB: 2 ** 10, MB: 2 ** 20, GB: 2 ** 30 } as const;
+function memoryBytes(setting: string): number {
+  const m = /^(\d+)(kB|MB|GB)$/.exec(setting);
+  if (!m) throw new Error(`invalid maintenance_work_mem ${setting}`);
+  return Number(m[1]) * MEMORY_UNITS[m[2] as keyof typeof MEMORY_UNITS];
+}
+
 /** Index name for a vector column: `<table>_<column>_idx`, shortened with a hash past 63 bytes. */
 export function vectorIndexName(s: SourceSql, column: string): string {
   const name = `${s.stem}_${column}_idx`;
@@ -146,32 +174,37 @@ export interface BuildSpec {
   readonly kind: 'ivfflat' | 'hnsw';
   readonly lists: number | undefined;
   readonly maintenanceWorkMem: string;
+  /** The column's dimensions: with the memory they bound the lists a build can train (listsWithin). */
+  readonly dimensions: number;
+  /** Rows with a vector (k-means samples at most 50 per list of them). */
+  readonly rows: number;
 }
 
 /**
  * CREATE INDEX CONCURRENTLY on a session of its own settings; returns the build's seconds. A partitioned
  * table's index is built partition by partition (partitioned-index.ts), each with lists for its own rows.
  */
-export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec): Promise<number> {
+export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec): Promise<{ seconds: number; lists: number | undefined }> {
   const partitioned = await isPartitioned(client, b.s.table);
   // A build that died half-way leaves an invalid index of the same name behind: clear it first.
   await dropIndex(client, schemaOf(b.s), b.name, partitioned);
-  if (!/^\d+(kB|MB|GB)$/.test(b.maintenanceWorkMem)) throw new Error(`invalid maintenance_work_mem ${b.maintenanceWorkMem}`);
+  const memory = memoryBytes(b.maintenanceWorkMem);
   await client.query(loadSql('index-build-memory'), [b.maintenanceWorkMem]);
   const typeRow = (await client.query<{ type: string }>(loadSql('column-type'), [b.s.table, b.column])).rows[0];
   const type = typeRow?.type === 'halfvec' ? 'halfvec' : 'vector';
-  const index: VectorIndexSpec = { column: b.column, method: b.kind, lists: b.lists, type };
+  const fit = (lists: number | undefined, rows: number) => lists === undefined ? undefined : listsWithin(lists, b.dimensions, rows, memory);
+  const index: VectorIndexSpec = { column: b.column, method: b.kind, lists: fit(b.lists, b.rows), type };
   const started = performance.now();
   try {
     if (partitioned) {
-      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, index, (rows) => ({ ...index, lists: ivfflatLists(rows) }));
+      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, index, (rows) => ({ ...index, lists: fit(ivfflatLists(rows), rows) }));
     } else {
       await client.query(renderCatalogSql('index-create', { index: b.name, relation: b.s.table, column: b.column, vectorIndex: index }));
     }
   } finally {
     await client.query(loadSql('index-build-memory-reset')).catch(() => undefined);
   }
-  return (performance.now() - started) / 1000;
+  return { seconds: (performance.now() - started) / 1000, lists: index.lists };
 }
 
 export interface IndexStatus {
@@ -253,7 +286,11 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   }
   const kind = policy.kind as 'ivfflat' | 'hnsw';
   const buildName = st.index ? temp : name;
-  const seconds = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem });
+  const built = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem, dimensions: o.dimensions, rows: st.rows });
+  const seconds = built.seconds;
+  if (built.lists !== d.lists) {
+    d = { ...d, lists: built.lists, reason: `${d.reason}; lists ${built.lists} instead of ${d.lists}, the most a build fits in EMBEDSYNC_INDEX_BUILD_MEMORY=${policy.maintenanceWorkMem}` };
+  }
   if (st.index) {
     await dropIndex(client, schema, st.index.name, partitioned);
     await withShortLocks(client, () => client.query(renameIndex(schema, buildName, name)));
