@@ -5,8 +5,6 @@
 // encoder down) is nobody's fault: the rows are released without counting an attempt and the loop pauses
 // with a growing backoff.
 import type { Encoder } from '../encoder/types.ts';
-import { availabilityOf } from '../encoder/remote/index.ts';
-import { schedulerOf } from '../encoder/run-scheduler.ts';
 import { backoff } from '../lib/backoff.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
@@ -58,7 +56,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
         if (signal.aborted) return {};
         unavailableStreak += 1;
         // A remote encoder's circuit breaker knows when its next probe is due: wait for exactly that.
-        const retryIn = availabilityOf(d.encoder)?.retryInMs() ?? 0;
+        const retryIn = d.encoder.availability?.retryInMs() ?? 0;
         return { pauseMs: retryIn > 0 ? retryIn : UNAVAILABLE_PAUSE.delayMs(unavailableStreak - 1) };
       }
       throw err;
@@ -84,7 +82,7 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
     const renew = setInterval(() => { d.ops.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
     // A batch in hand keeps the local encoder free for its database round trips while it is behind on its
     // share, so HTTP runs (which block the JS thread) cannot get between each step of it.
-    const letGo = schedulerOf(d.encoder)?.hold('sync');
+    const letGo = d.encoder.scheduler?.hold('sync');
     try {
       return await processBatch(claimed, signal);
     } catch (err) {

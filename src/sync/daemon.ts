@@ -15,9 +15,7 @@ import { LANES, vectorTypeOid, type ClaimedRow, type QueueOps } from '../queue/q
 import { enqueueStale } from '../queue/sweep.ts';
 import { targetedQueueOps } from '../queue/write-target.ts';
 import { readModelState } from '../db/state-repository.ts';
-import { availabilityOf } from '../encoder/remote/index.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
-import { paceOf } from '../encoder/run-sizer.ts';
 import { createBatchProcessor } from './batch-processor.ts';
 import { BulkShare } from './bulk-share.ts';
 import { ClaimSizer } from './claim-sizer.ts';
@@ -94,7 +92,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
   const ops = targeted.ops;
   const loopCount = sync.workers ?? 1;
-  const sizer = new ClaimSizer(sync.batchSize, () => paceOf(encoder), loopCount, sync.leaseSeconds);
+  const sizer = new ClaimSizer(sync.batchSize, () => encoder.pace, loopCount, sync.leaseSeconds);
   const onFailure = (f: { id: string; error: string; deadLettered: boolean }) =>
     logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed');
   // Rows that were in hand when a process ended are encoded in shrinking batches, the loops one at a time (suspects.ts).
@@ -103,7 +101,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const gate = o.gate ?? new SuspectGate();
   const stopping = new AbortController();
 
-  const availability = availabilityOf(encoder);
+  const availability = encoder.availability;
   // EMBEDSYNC_WORKERS loops share the work like separate daemons would (SKIP LOCKED): while one writes a
   // batch, the next is claimed, read and encoded, so the database and the encoder are both kept busy. One more
   // loop claims live rows only: a new lead is claimed at once, not when a loop has finished its bulk batch,
