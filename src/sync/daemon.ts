@@ -43,6 +43,7 @@ export interface SyncDaemonOptions {
 
 export interface SyncDaemon {
   readonly owner: string;
+  /** The queue's operations for this table (claim, release, fail, stats); a batch reads and writes through its target. */
   readonly ops: QueueOps;
   readonly listener: Listener;
   /** Set while migrate has recorded another model for the table than this daemon runs. */
