@@ -37,7 +37,9 @@ export interface WriteTargetsOptions {
   readonly onState?: (state: ModelState | undefined, target: WriteTarget) => void;
 }
 
-export function writeTargets(db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, o: WriteTargetsOptions = {}): WriteTargets {
+export function writeTargets(
+  db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, o: WriteTargetsOptions = {},
+): WriteTargets {
   const ttlMs = o.ttlMs ?? 500;
   const main = queueOps(db, s, vectorOid);
   let target: WriteTarget | undefined;

@@ -12,7 +12,9 @@ import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
 import { recordSpan, withSpan } from '../tracing/index.ts';
 import { classify } from './batch-classify.ts';
-import { encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure, type RowFailure, type StepOutcome } from './batch-steps.ts';
+import {
+  encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure, type RowFailure, type StepOutcome,
+} from './batch-steps.ts';
 import type { Batch } from './claim-batch.ts';
 import type { ProcessResult } from './worker-loop.ts';
 
@@ -159,7 +161,9 @@ function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[],
  * whatever is neither dequeued nor failed changed while we worked (or its write found other text): back to
  * the queue at once, without counting an attempt.
  */
-async function releaseBatch(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[]): Promise<void> {
+async function releaseBatch(
+  d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[],
+): Promise<void> {
   if (failures.length > 0) {
     await d.queue.fail(failures, d.owner, d.maxAttempts, d.retryBaseMs);
     const attempts = new Map(claimed.map((c) => [c.id, c.attempts]));

@@ -33,7 +33,8 @@ function joined<T>(parts: readonly StepOutcome<T>[], join: (values: readonly T[]
 /** The encoder backend is unavailable (a remote encoder down): nobody's fault, the rows go back untouched. */
 export class Unavailable extends Error {}
 
-export interface StepDeps {
+/** What the encode step needs besides its rows: the encoder, and where to report what it did. */
+export interface EncodeDeps {
   readonly encoder: Encoder;
   readonly metrics?: Metrics | undefined;
   /** Told the rows and tokens of every encoded batch (claim sizing). */
@@ -45,10 +46,11 @@ export interface StepDeps {
 // as the database answers again).
 export function readDocuments(target: BatchTarget, claimed: readonly ClaimedRow[], checksum: string): Promise<StepOutcome<DocumentRow[]>> {
   return isolateFailures<ClaimedRow, StepOutcome<DocumentRow[]>>(claimed, {
-    attempt: async (piece) => ({
-      value: await withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => target.readDocuments(piece.map((c) => c.id), checksum)),
-      failures: [],
-    }),
+    attempt: async (piece) => {
+      const ids = piece.map((c) => c.id);
+      const value = await withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => target.readDocuments(ids, checksum));
+      return { value, failures: [] };
+    },
     isolates: isRowDataError,
     failed: (c, err) => failedRow([], c.id, `read: ${errorText(err)}`),
     join: (parts) => joined(parts, (values) => values.flat()),
@@ -60,7 +62,7 @@ export function readDocuments(target: BatchTarget, claimed: readonly ClaimedRow[
  * rows is bisected. Throws Unavailable when the backend is down, and whatever ended it when `signal` aborted.
  */
 export async function encodeDocuments(
-  d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority = 'bulk',
+  d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority = 'bulk',
 ): Promise<StepOutcome<Map<string, Float32Array>>> {
   if (rows.length === 0) return { value: new Map(), failures: [] };
   try {
@@ -77,7 +79,7 @@ export async function encodeDocuments(
   }
 }
 
-async function encodeOnce(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
+async function encodeOnce(d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
   const started = performance.now();
   const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
     const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync', priority });
@@ -119,8 +121,10 @@ export function writeVectors(
       return { value, failures: [] };
     },
     isolates: isRowDataError,
-    failed: async (item, err, at) =>
-      failedRow(at === 0 && finished.length ? await target.write([], finished, claimed, checksum) : NOTHING_WRITTEN, item.id, `write: ${errorText(err)}`),
+    failed: async (item, err, at) => {
+      const rest = at === 0 && finished.length ? await target.write([], finished, claimed, checksum) : NOTHING_WRITTEN;
+      return failedRow(rest, item.id, `write: ${errorText(err)}`);
+    },
     join: (parts) => joined(parts, joinWrites),
   });
 }

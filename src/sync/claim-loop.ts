@@ -46,10 +46,13 @@ export function startClaimLoops(o: ClaimLoopsOptions): WorkerLoop[] {
   ];
 }
 
-function startClaimLoop(o: ClaimLoopsOptions, lanes: 'all' | 'live', owner: string, sizer: ClaimSizer, onFailure: (f: RowFailure) => void): WorkerLoop {
+function startClaimLoop(
+  o: ClaimLoopsOptions, lanes: 'all' | 'live', owner: string, sizer: ClaimSizer, onFailure: (f: RowFailure) => void,
+): WorkerLoop {
   const { sync } = o;
   const processor = createBatchProcessor({
-    queue: o.targets.queue, encoder: o.encoder, owner, maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
+    queue: o.targets.queue, encoder: o.encoder, owner,
+    maxAttempts: sync.maxAttempts, retryBaseMs: sync.retryBaseMs, leaseSeconds: sync.leaseSeconds,
     ...(o.metrics ? { metrics: o.metrics } : {}),
     onEncoded: (rows, tokens) => sizer.observe(rows, tokens),
     onFailure,

@@ -143,7 +143,9 @@ async function checkMigrated(pool: pg.Pool, source: SourceConfig): Promise<{ inf
  * Throws NotMigratedError when this model's vectors do not fit the columns it would write; warns when it
  * writes nothing for now (another model is recorded and no migration to this one has its shadow columns).
  */
-async function checkTarget(info: SourceInfo, st: ModelState, targets: WriteTargets, watch: ModelWatch, encoder: Encoder, logger: Logger): Promise<void> {
+async function checkTarget(
+  info: SourceInfo, st: ModelState, targets: WriteTargets, watch: ModelWatch, encoder: Encoder, logger: Logger,
+): Promise<void> {
   const target = await targets.refresh();
   if (target.kind !== 'next' && (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions)) {
     throw new NotMigratedError(`the embedding column holds ${info.embeddingDimensions}-dimension vectors but ${encoder.info.name} makes ` +
