@@ -91,7 +91,10 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
 
 /** The encoder for a service that closes it on the way out, while the test still needs it. */
 function borrowed(e: Encoder): Encoder {
-  return { info: e.info, encode: (...args) => e.encode(...args), close: async () => undefined };
+  return {
+    info: e.info, encode: (...args) => e.encode(...args), close: async () => undefined,
+    get pace() { return e.pace; }, get scheduler() { return e.scheduler; }, get availability() { return e.availability; },
+  };
 }
 
 /** A logger whose JSON lines land in `lines`. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { loadConfig, type Env } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
-import { availabilityOf, createRemoteEncoder } from '../src/encoder/remote/index.ts';
+import { createRemoteEncoder } from '../src/encoder/remote/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
 import { runService } from '../src/cli/run.ts';
@@ -101,7 +101,7 @@ test('B stopped mid-backfill: A pauses, nothing dead-lettered, no attempts count
     await t.startDaemon({ encoder: a });
     await waitFor('backfill under way', async () => (await embedded(t.pool, a.info.checksum)) >= 200, 20_000, 10);
     await b.stop();
-    await waitFor('breaker open', async () => availabilityOf(a)!.open, 10_000, 10);
+    await waitFor('breaker open', async () => a.availability!.open, 10_000, 10);
     const during = await embedded(t.pool, a.info.checksum);
     assert.ok(during < total, 'stopped before the end');
     await new Promise((r) => setTimeout(r, 1500));
@@ -137,7 +137,7 @@ test('while the breaker is open (tripped by an API request) the worker claims no
     await t.startDaemon({ encoder: a });
     await b.stop();
     await assert.rejects(a.encode(['a query from the HTTP API'], 'query'), /unavailable/);
-    assert.equal(availabilityOf(a)!.open, true);
+    assert.equal(a.availability!.open, true);
     const before = claims;
     await insertRows(t.pool, 40); // NOTIFY wakes the worker
     await new Promise((r) => setTimeout(r, 1000));

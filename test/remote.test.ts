@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { loadConfig, type Env } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
-import { availabilityOf, createRemoteEncoder, type RemoteEncoder, type RemoteLogger } from '../src/encoder/remote/index.ts';
+import { createRemoteEncoder, type RemoteEncoder, type RemoteLogger } from '../src/encoder/remote/index.ts';
 import { parseRetryAfter, retryDelayMs, DEFAULT_RETRY_POLICY } from '../src/encoder/remote/retry-policy.ts';
 import { planChunks } from '../src/encoder/remote/chunking.ts';
 import { CircuitBreaker } from '../src/encoder/remote/circuit-breaker.ts';
@@ -139,7 +139,7 @@ test('one input the remote refuses: reason input with its index; through a whole
       // The others still encode, and the remote is not considered down.
       const rest = await a.encode(texts.filter((_, i) => i !== 2), 'document');
       assert.equal(rest.vectors.length, 4);
-      assert.equal(availabilityOf(a)!.open, false);
+      assert.equal(a.availability!.open, false);
     }
     const openaiCalls = proxy.requests.filter((r) => r.path === '/v1/embeddings' && r.items < 5 && r.status === 400);
     assert.ok(openaiCalls.some((r) => r.items === 1), 'bisected down to the single bad input');
@@ -181,8 +181,8 @@ test('remote down: reason unavailable after the retries, then the breaker fails 
     await b.stop();
     const e1 = await a.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
     assert.ok(e1 instanceof EncodeError && e1.reason === 'unavailable', String(e1));
-    assert.equal(availabilityOf(a)!.open, true);
-    assert.ok(availabilityOf(a)!.retryInMs() > 0);
+    assert.equal(a.availability!.open, true);
+    assert.ok(a.availability!.retryInMs() > 0);
     const before = proxy.requests.length;
     const t0 = performance.now();
     const e2 = await a.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
@@ -190,10 +190,10 @@ test('remote down: reason unavailable after the retries, then the breaker fails 
     assert.ok(performance.now() - t0 < 250, 'fails fast while open');
     assert.equal(proxy.requests.length, before, 'no request while open');
     await b.start();
-    await new Promise((r) => setTimeout(r, availabilityOf(a)!.retryInMs() + 20));
+    await new Promise((r) => setTimeout(r, a.availability!.retryInMs() + 20));
     const ok = await a.encode(['дом'], 'document');
     assert.ok(maxDiff(ok.vectors, (await b.encoder.encode(['дом'], 'document')).vectors) <= 1e-6);
-    assert.equal(availabilityOf(a)!.open, false);
+    assert.equal(a.availability!.open, false);
     assert.deepEqual(events.map((e) => e.event), ['remote_encoder_unavailable', 'remote_encoder_recovered']);
     assert.match(String(events[0]!.error), /POST \/embed\/batch: /);
   } finally {
@@ -234,7 +234,7 @@ test('a wrong dimension or a changed remote model is reported as unavailable (no
     proxy.transform = (path, body) => (path === '/embed' ? (body as number[][]).map((v) => v.slice(0, 32)) : body);
     const e1 = await tei.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
     assert.ok(e1 instanceof EncodeError && e1.reason === 'unavailable' && /32-dimension vector; this daemon started with 64/.test(e1.message), String(e1));
-    assert.equal(availabilityOf(tei)!.open, true);
+    assert.equal(tei.availability!.open, true);
     proxy.transform = (path, body) => (path === '/embed/batch' ? { ...(body as object), model_checksum: 'ffffffffffffffff' } : body);
     const e2 = await native.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
     assert.ok(e2 instanceof EncodeError && e2.reason === 'unavailable' && /now serves model_checksum ffffffffffffffff/.test(e2.message), String(e2));

@@ -3,7 +3,6 @@
 // and the HTTP API keeps the rest. Real Postgres, the real tiny model, the real Fastify app.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { schedulerOf } from '../src/encoder/run-scheduler.ts';
 import type { EncodeSource } from '../src/encoder/types.ts';
 import { makeApp, post } from './helpers/http-app.ts';
 import { setupSyncDb, waitFor, type SyncTestDb } from './helpers/sync.ts';
@@ -75,7 +74,7 @@ async function runShareCase(syncShare: string): Promise<ShareMeasure & { aloneS:
     env: { CACHE_ENABLED: 'false', RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', MAX_CONCURRENT_REQUESTS: String(HTTP_CLIENTS), EMBEDSYNC_SYNC_SHARE: syncShare },
   });
   try {
-    const scheduler = schedulerOf(t.encoder);
+    const scheduler = t.encoder.scheduler;
     assert.ok(scheduler, 'the local encoder has a scheduler');
     assert.equal(scheduler.capacity, 1, 'the lag bound below is for one worker');
     scheduler.syncShare = Number(syncShare); // the test encoder was made before the setting: apply it as run would

@@ -5,8 +5,6 @@ import { recordedModelName } from '../db/source-settings.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
-import { schedulerOf } from '../encoder/run-scheduler.ts';
-import { paceOf } from '../encoder/run-sizer.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { backoff } from '../lib/backoff.ts';
 import { createLogger, type Logger } from '../log/index.ts';
@@ -47,13 +45,13 @@ export async function runService(o: RunOptions): Promise<void> {
   encoderPromise.catch(() => undefined); // reported where it is awaited
   // How the local encoder's time splits between the sync worker and the HTTP API (EMBEDSYNC_SYNC_SHARE).
   const unwatch = encoderPromise.then((e) => {
-    const scheduler = schedulerOf(e);
+    const scheduler = e.scheduler;
     const unwait = scheduler?.onWait((priority, s) => metrics.encoderWaitSeconds.observe({ class: priority }, s));
     const uncharge = scheduler?.onCharge((source, s) => metrics.encoderBusySeconds.inc({ source }, s));
     return () => { unwait?.(); uncharge?.(); };
   }, () => undefined);
   const paceTimer = setInterval(() => {
-    void encoderPromise.then((e) => { const p = paceOf(e); if (p) metrics.encoderTokensPerSecond.set(p.tokensPerSecond); }, () => undefined);
+    void encoderPromise.then((e) => { const p = e.pace; if (p) metrics.encoderTokensPerSecond.set(p.tokensPerSecond); }, () => undefined);
   }, 1000);
   paceTimer.unref();
   // Shutdown has a budget: past it, runs still on a worker are abandoned (their rows go back to the queue).

@@ -12,9 +12,8 @@ import type { Encoder } from './types.ts';
 import type { WorkerExit } from './worker-pool.ts';
 import type { ModelConfig } from '../config/index.ts';
 
-export type { Encoder, EncodeResult, EncodeSource, ModelInfo, Role, PoolingMode } from './types.ts';
-export { RunScheduler, schedulerOf } from './run-scheduler.ts';
-export { paceOf, type Pace } from './run-sizer.ts';
+export type { BackendAvailability, Encoder, EncoderScheduler, EncodeResult, EncodeSource, ModelInfo, Pace, Role, PoolingMode } from './types.ts';
+export { RunScheduler } from './run-scheduler.ts';
 export type { WorkerExit } from './worker-pool.ts';
 export { EncodeError } from './types.ts';
 export { ModelFolderError } from './model-folder.ts';

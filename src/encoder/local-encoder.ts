@@ -10,8 +10,8 @@ import { estimatePeakBytes, fitSessions, MEMORY_SHARE } from './memory-fit.ts';
 import { onnxFiles } from './onnx-session.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { RunScheduler } from './run-scheduler.ts';
-import { RunSizer, type Pace } from './run-sizer.ts';
-import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Role } from './types.ts';
+import { RunSizer } from './run-sizer.ts';
+import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Pace, type Role } from './types.ts';
 import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
 import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype, type MemoryLimit } from '../config/index.ts';
 

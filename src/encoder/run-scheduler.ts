@@ -17,7 +17,7 @@
 // is behind on its share keeps the encoder free for it for at most what it is owed, and that time counts as its
 // own; without it a worker that only competed for runs would lose every gap to a saturating HTTP API.
 import { DEFAULT_SYNC_SHARE } from '../config/index.ts';
-import { ENCODE_SOURCES, EncodeError, type EncodePriority, type EncodeSource, type Encoder } from './types.ts';
+import { ENCODE_SOURCES, EncodeError, type EncodePriority, type EncodeSource, type EncoderScheduler } from './types.ts';
 
 /** How long after the last urgent run bulk work stays in short runs: a person typing searches pauses for seconds. */
 export const INTERACTIVE_WINDOW_MS = 10_000;
@@ -36,7 +36,7 @@ interface Pending {
 export type ChargeListener = (source: EncodeSource, seconds: number) => void;
 export type WaitListener = (priority: EncodePriority, seconds: number) => void;
 
-export class RunScheduler {
+export class RunScheduler implements EncoderScheduler {
   #seq = 0;
   readonly #queues: Record<EncodeSource, Pending[]> = { sync: [], http: [] };
   /** Query and live runs of either source, in arrival order: they go before every bulk run. */
@@ -284,12 +284,6 @@ export class RunScheduler {
     this.#idleWaiters = [];
     for (const w of waiters) w();
   }
-}
-
-/** The local backend's scheduler between the sync worker and the HTTP API; remote backends have none. */
-export function schedulerOf(encoder: Encoder): RunScheduler | undefined {
-  const s = (encoder as { scheduler?: unknown }).scheduler;
-  return s instanceof RunScheduler ? s : undefined;
 }
 
 function sharesOf(syncShare: number): Readonly<Record<EncodeSource, number>> {

@@ -5,18 +5,10 @@
 // (that happens in the worker), so their token counts are estimated from their length with a tokens-per-character
 // ratio learned from the runs as well.
 import { planBatches } from './batching.ts';
+import type { Pace } from './types.ts';
 
 /** Weight of the newest run in the moving averages: quick to follow a change of load, steady on noise. */
 const SMOOTHING = 0.3;
-
-export interface Pace {
-  /** Padded tokens per second of one worker, moving average. */
-  readonly tokensPerSecond: number;
-  /** Target duration of one run. */
-  readonly runSeconds: number;
-  /** Runs that go at once (one per worker). */
-  readonly parallelRuns: number;
-}
 
 export interface RunSample {
   readonly paddedTokens: number;
@@ -100,10 +92,4 @@ export class RunSizer {
     const estimates = texts.map((t) => this.estimate(t, promptTokens));
     return planBatches(estimates, this.budget(short)).map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
   }
-}
-
-/** The local backend's pace (for sizing sync claims); remote backends have none. */
-export function paceOf(encoder: object): Pace | undefined {
-  const p = (encoder as { pace?: unknown }).pace;
-  return p && typeof p === 'object' && 'tokensPerSecond' in p ? p as Pace : undefined;
 }

@@ -63,10 +63,53 @@ export interface EncodeOptions {
   readonly priority?: EncodePriority;
 }
 
+/** The local backend's measured speed and run size, which sync claims are sized from (src/sync/claim-sizer.ts). */
+export interface Pace {
+  /** Padded tokens per second of one worker, moving average. */
+  readonly tokensPerSecond: number;
+  /** Target duration of one run. */
+  readonly runSeconds: number;
+  /** Runs that go at once (one per worker). */
+  readonly parallelRuns: number;
+}
+
+/** A remote backend's circuit breaker, which the sync worker consults so it leaves rows queued while the remote is down. */
+export interface BackendAvailability {
+  /** True while the circuit breaker refuses requests. */
+  readonly open: boolean;
+  /** Milliseconds until the breaker lets a probe through (0 when closed). */
+  retryInMs(): number;
+}
+
+/** The local backend's share of its workers between the sync worker and the HTTP API (run-scheduler.ts). */
+export interface EncoderScheduler {
+  /** Runs at once (one per worker). */
+  readonly capacity: number;
+  /** The sync worker's share of the encoder's time while the HTTP API also wants it (EMBEDSYNC_SYNC_SHARE). */
+  syncShare: number;
+  /** A batch in hand between its runs: keeps the encoder free for `source` while it is behind on its share; returns the let-go. */
+  hold(source: EncodeSource): () => void;
+  /** Told the time each run waited for a worker; returns the unsubscribe. */
+  onWait(listener: (priority: EncodePriority, seconds: number) => void): () => void;
+  /** Told the encoder time each source used; returns the unsubscribe. */
+  onCharge(listener: (source: EncodeSource, seconds: number) => void): () => void;
+}
+
+/**
+ * What every backend does (info, encode, close), and what some can do besides: the optional members. The local
+ * backend has a pace and a scheduler, a remote backend its availability. A wrapper (a test's counting encoder)
+ * forwards them as getters, `get pace() { return inner.pace; }`: the pace changes as the encoder measures.
+ */
 export interface Encoder {
   readonly info: ModelInfo;
   encode(texts: readonly string[], role: Role, options?: EncodeOptions): Promise<EncodeResult>;
   close(): Promise<void>;
+  /** Local backend: the measured pace, read anew for every sync claim. */
+  readonly pace?: Pace | undefined;
+  /** Local backend: who gets a worker next, the sync worker or the HTTP API. */
+  readonly scheduler?: EncoderScheduler | undefined;
+  /** Remote backends: whether the remote answers (circuit breaker). */
+  readonly availability?: BackendAvailability | undefined;
 }
 
 export const ENCODE_FAILURE_REASONS = ['input', 'timeout', 'unavailable', 'internal'] as const;

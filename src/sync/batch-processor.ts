@@ -1,22 +1,28 @@
-// Handles one claimed batch: read documents, skip what needs no encoding, encode the rest, write vectors
-// and dequeue in one statement, then give back what changed meanwhile and record failures.
+// Handles one claimed batch (claim-batch.ts), the rest of the row's path: read the documents, skip what needs
+// no encoding, encode the rest, write vectors and dequeue in one statement, then release: record the failures
+// and give back what changed meanwhile. Read and write go to the batch's own target (the columns chosen when
+// it was claimed); each step returns its outcome, the failures with it (batch-steps.ts).
 //
 // Failure isolation (batch-steps.ts): one bad row never blocks the others. An unavailable backend (remote
 // encoder down) is nobody's fault: the rows are released without counting an attempt and the loop pauses
 // with a growing backoff.
 import type { Encoder } from '../encoder/types.ts';
-import { availabilityOf } from '../encoder/remote/index.ts';
-import { schedulerOf } from '../encoder/run-scheduler.ts';
 import { backoff } from '../lib/backoff.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
+import { recordSpan, withSpan } from '../tracing/index.ts';
 import { classify } from './batch-classify.ts';
-import { encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure } from './batch-steps.ts';
+import {
+  encodeDocuments, readDocuments, Unavailable, writeVectors, type Failure, type RowFailure, type StepOutcome,
+} from './batch-steps.ts';
+import type { Batch } from './claim-batch.ts';
 import type { ProcessResult } from './worker-loop.ts';
 
 export interface BatchProcessorDeps {
-  readonly ops: QueueOps;
+  /** The queue's operations: release, fail, lease renewal (the batch's read and write go to its target). */
+  readonly queue: QueueOps;
   readonly encoder: Encoder;
+  /** The claim loop's lease owner. */
   readonly owner: string;
   readonly maxAttempts: number;
   readonly retryBaseMs: number;
@@ -24,11 +30,11 @@ export interface BatchProcessorDeps {
   readonly metrics?: Metrics;
   /** Told the rows and tokens of every encoded batch (claim sizing). */
   readonly onEncoded?: (rows: number, tokens: number) => void;
-  readonly onFailure?: (f: { id: string; error: string; deadLettered: boolean }) => void;
+  readonly onFailure?: (f: RowFailure) => void;
 }
 
 export interface BatchProcessor {
-  process(claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult>;
+  process(batch: Batch, signal: AbortSignal): Promise<ProcessResult>;
   /** Gives back batches that could not be released when they failed (database down); call before claiming. */
   releaseOrphans(): Promise<void>;
 }
@@ -42,55 +48,59 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   // do not sit out the rest of their lease.
   const orphans = new Set<string>();
 
-  const processBatch = async (claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult> => {
+  const processBatch = async ({ rows: claimed, target }: Batch, signal: AbortSignal): Promise<ProcessResult> => {
     const checksum = d.encoder.info.checksum;
-    const failures: Failure[] = [];
-    const docs = await readDocuments(d, claimed, checksum, failures);
-    const { finished, blanks, toEncode } = classify(claimed, docs, new Set(failures.map((f) => f.id)));
+    // Read.
+    const read = await readDocuments(target, claimed, checksum);
+    const { finished, blanks, toEncode } = classify(claimed, read.value, new Set(read.failures.map((f) => f.id)));
 
-    let vectors: Map<string, Float32Array>;
+    // Encode.
+    let encoded: StepOutcome<Map<string, Float32Array>>;
     try {
-      vectors = await encodeByLane(d, claimed, toEncode, signal, failures);
+      encoded = await encodeByLane(d, claimed, toEncode, signal);
     } catch (err) {
       if (err instanceof Unavailable || signal.aborted) {
         // Not the rows' fault: give them back untouched; pause longer while the backend stays down.
-        await d.ops.release(claimed.map((c) => c.id), d.owner, 0);
+        await d.queue.release(claimed.map((c) => c.id), d.owner, 0);
         if (signal.aborted) return {};
         unavailableStreak += 1;
         // A remote encoder's circuit breaker knows when its next probe is due: wait for exactly that.
-        const retryIn = availabilityOf(d.encoder)?.retryInMs() ?? 0;
+        const retryIn = d.encoder.availability?.retryInMs() ?? 0;
         return { pauseMs: retryIn > 0 ? retryIn : UNAVAILABLE_PAUSE.delayMs(unavailableStreak - 1) };
       }
       throw err;
     }
     unavailableStreak = 0;
+
+    // Write (and dequeue).
     const items: WriteItem[] = [...blanks];
     for (const doc of toEncode) {
-      const v = vectors.get(doc.id);
+      const v = encoded.value.get(doc.id);
       if (v) items.push({ id: doc.id, hash: doc.hash, vector: v });
     }
+    const written = await writeVectors(target, items, finished, claimed, checksum);
+    observeWrite(d.metrics, items, written.value, claimed);
 
-    const result = await writeVectors(d, items, finished, claimed, checksum, failures);
-    observeWrite(d.metrics, items, result, claimed);
-    await recordFailures(d, claimed, failures);
-    await releaseRest(d, claimed, result, failures);
+    // Release.
+    await releaseBatch(d, claimed, written.value, [...read.failures, ...encoded.failures, ...written.failures]);
     return {};
   };
 
-  const process = async (claimed: readonly ClaimedRow[], signal: AbortSignal): Promise<ProcessResult> => {
+  const processInHand = async (batch: Batch, signal: AbortSignal): Promise<ProcessResult> => {
+    const claimed = batch.rows;
     // Renew the lease while the batch is in hand (a third of the way through each lease), so a slow encode
     // is not mistaken for a dead daemon.
     const ids = claimed.map((c) => c.id);
-    const renew = setInterval(() => { d.ops.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
+    const renew = setInterval(() => { d.queue.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
     // A batch in hand keeps the local encoder free for its database round trips while it is behind on its
     // share, so HTTP runs (which block the JS thread) cannot get between each step of it.
-    const letGo = schedulerOf(d.encoder)?.hold('sync');
+    const letGo = d.encoder.scheduler?.hold('sync');
     try {
-      return await processBatch(claimed, signal);
+      return await processBatch(batch, signal);
     } catch (err) {
       // Database trouble (deadlock, restart): hand the rows back at once if we still can, so they do not
       // wait out the lease; if we cannot, the lease expiry brings them back.
-      await d.ops.release(ids, d.owner, 0).catch(() => { for (const id of ids) orphans.add(id); });
+      await d.queue.release(ids, d.owner, 0).catch(() => { for (const id of ids) orphans.add(id); });
       throw err;
     } finally {
       letGo?.();
@@ -99,11 +109,19 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
   };
 
   return {
-    process,
+    process(batch, signal) {
+      // Tracing: one span per batch, starting with its claim. Empty claims (idle polls) are not traced, so the
+      // claim was timed by claimBatch and is recorded here as the batch's first child.
+      const { rows, claimStart, claimEnd } = batch;
+      return withSpan('embedsync.batch', { 'embedsync.rows': rows.length, 'embedsync.owner': d.owner }, async () => {
+        recordSpan('embedsync.claim', { 'embedsync.rows': rows.length }, claimStart, claimEnd);
+        return processInHand(batch, signal);
+      }, { startTime: claimStart });
+    },
     async releaseOrphans() {
       if (orphans.size === 0) return;
       const ids = [...orphans];
-      await d.ops.release(ids, d.owner, 0);
+      await d.queue.release(ids, d.owner, 0);
       for (const id of ids) orphans.delete(id);
     },
   };
@@ -113,15 +131,18 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
  * Live rows are encoded as urgent work, ahead of any bulk run waiting for the encoder (run-scheduler.ts); the
  * batch's bulk rows (bulk's share of a claim) go as bulk work beside them.
  */
-async function encodeByLane(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], docs: readonly DocumentRow[], signal: AbortSignal, failures: Failure[]): Promise<Map<string, Float32Array>> {
+async function encodeByLane(
+  d: BatchProcessorDeps, claimed: readonly ClaimedRow[], docs: readonly DocumentRow[], signal: AbortSignal,
+): Promise<StepOutcome<Map<string, Float32Array>>> {
   const live = new Set(claimed.filter((c) => c.lane === 'live').map((c) => c.id));
   const parts = await Promise.allSettled([
-    encodeDocuments(d, docs.filter((x) => live.has(x.id)), signal, failures, 'live'),
-    encodeDocuments(d, docs.filter((x) => !live.has(x.id)), signal, failures, 'bulk'),
+    encodeDocuments(d, docs.filter((x) => live.has(x.id)), signal, 'live'),
+    encodeDocuments(d, docs.filter((x) => !live.has(x.id)), signal, 'bulk'),
   ]);
   const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
   if (failed) throw failed.reason;
-  return new Map(parts.flatMap((p) => (p.status === 'fulfilled' ? [...p.value] : [])));
+  const outcomes = parts.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
+  return { value: new Map(outcomes.flatMap((o) => [...o.value])), failures: outcomes.flatMap((o) => o.failures) };
 }
 
 function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult, claimed: readonly ClaimedRow[]): void {
@@ -135,20 +156,20 @@ function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[],
   });
 }
 
-/** Counts an attempt for each failed row (dead-lettering it at maxAttempts) and tells onFailure. */
-async function recordFailures(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], failures: readonly Failure[]): Promise<void> {
-  if (failures.length === 0) return;
-  await d.ops.fail(failures, d.owner, d.maxAttempts, d.retryBaseMs);
-  const attempts = new Map(claimed.map((c) => [c.id, c.attempts]));
-  for (const f of failures) d.onFailure?.({ ...f, deadLettered: (attempts.get(f.id) ?? 0) + 1 >= d.maxAttempts });
-}
-
 /**
- * Whatever is neither dequeued nor failed changed while we worked (or its write found other text): back to
+ * The last step: each failed row gets an attempt counted (dead-lettered at maxAttempts, onFailure told), and
+ * whatever is neither dequeued nor failed changed while we worked (or its write found other text): back to
  * the queue at once, without counting an attempt.
  */
-async function releaseRest(d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[]): Promise<void> {
+async function releaseBatch(
+  d: BatchProcessorDeps, claimed: readonly ClaimedRow[], result: WriteResult, failures: readonly Failure[],
+): Promise<void> {
+  if (failures.length > 0) {
+    await d.queue.fail(failures, d.owner, d.maxAttempts, d.retryBaseMs);
+    const attempts = new Map(claimed.map((c) => [c.id, c.attempts]));
+    for (const f of failures) d.onFailure?.({ ...f, deadLettered: (attempts.get(f.id) ?? 0) + 1 >= d.maxAttempts });
+  }
   const settled = new Set([...result.dequeued, ...failures.map((f) => f.id)]);
   const back = claimed.map((c) => c.id).filter((id) => !settled.has(id));
-  await d.ops.release(back, d.owner, 0);
+  await d.queue.release(back, d.owner, 0);
 }

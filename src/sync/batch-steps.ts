@@ -1,20 +1,40 @@
 // The three steps of a batch that touch its rows (read, encode, write), each tried on the whole batch first
-// and split by isolateFailures when one row may be at fault, so one bad row never blocks the others: its
-// failure is collected and the rest go on.
+// and split by isolateFailures when one row may be at fault, so one bad row never blocks the others. Each step
+// returns its outcome: what it made of the rows that went through, and the rows that failed, with why.
 import { isRowDataError } from '../db/pg-errors.ts';
 import { EncodeError, type EncodePriority, type Encoder } from '../encoder/types.ts';
 import { isolateFailures } from '../lib/isolate-failures.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { ClaimedRow, DocumentRow, QueueOps, WriteItem, WriteResult } from '../queue/queue.ts';
+import type { ClaimedRow, DocumentRow, WriteItem, WriteResult } from '../queue/queue.ts';
+import type { BatchTarget } from '../queue/write-target.ts';
 import { withSpan } from '../tracing/index.ts';
 
 export interface Failure { readonly id: string; readonly error: string }
 
+/** A row's failure as the daemon reports it: dead-lettered, or to be retried. */
+export interface RowFailure extends Failure { readonly deadLettered: boolean }
+
+/** What a step made of the rows that went through (`value`), and the rows that failed in it. */
+export interface StepOutcome<T> {
+  readonly value: T;
+  readonly failures: readonly Failure[];
+}
+
+/** A row that failed alone in a step: nothing made of it, and its failure. */
+function failedRow<T>(empty: T, id: string, error: string): StepOutcome<T> {
+  return { value: empty, failures: [{ id, error }] };
+}
+
+/** The outcomes of pieces of a batch as one: values joined by `join`, failures in batch order. */
+function joined<T>(parts: readonly StepOutcome<T>[], join: (values: readonly T[]) => T): StepOutcome<T> {
+  return { value: join(parts.map((p) => p.value)), failures: parts.flatMap((p) => p.failures) };
+}
+
 /** The encoder backend is unavailable (a remote encoder down): nobody's fault, the rows go back untouched. */
 export class Unavailable extends Error {}
 
-export interface StepDeps {
-  readonly ops: QueueOps;
+/** What the encode step needs besides its rows: the encoder, and where to report what it did. */
+export interface EncodeDeps {
   readonly encoder: Encoder;
   readonly metrics?: Metrics | undefined;
   /** Told the rows and tokens of every encoded batch (claim sizing). */
@@ -24,15 +44,16 @@ export interface StepDeps {
 // Reading can fail for one row too (an EMBEDSYNC_DOCUMENT_SQL expression that errors on some value):
 // data errors are bisected; connection errors propagate so the loop backs off (the rows go back as soon
 // as the database answers again).
-export function readDocuments(d: StepDeps, claimed: readonly ClaimedRow[], checksum: string, failures: Failure[]): Promise<DocumentRow[]> {
-  return isolateFailures(claimed, {
-    attempt: (piece) => withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => d.ops.readDocuments(piece.map((c) => c.id), checksum)),
-    isolates: isRowDataError,
-    failed: (c, err) => {
-      failures.push({ id: c.id, error: `read: ${errorText(err)}` });
-      return [];
+export function readDocuments(target: BatchTarget, claimed: readonly ClaimedRow[], checksum: string): Promise<StepOutcome<DocumentRow[]>> {
+  return isolateFailures<ClaimedRow, StepOutcome<DocumentRow[]>>(claimed, {
+    attempt: async (piece) => {
+      const ids = piece.map((c) => c.id);
+      const value = await withSpan('embedsync.read', { 'embedsync.rows': piece.length }, () => target.readDocuments(ids, checksum));
+      return { value, failures: [] };
     },
-    join: (parts) => parts.flat(),
+    isolates: isRowDataError,
+    failed: (c, err) => failedRow([], c.id, `read: ${errorText(err)}`),
+    join: (parts) => joined(parts, (values) => values.flat()),
   });
 }
 
@@ -40,18 +61,17 @@ export function readDocuments(d: StepDeps, claimed: readonly ClaimedRow[], check
  * Vectors by row id. An input error that names its index fails just that row; any other failure of several
  * rows is bisected. Throws Unavailable when the backend is down, and whatever ended it when `signal` aborted.
  */
-export async function encodeDocuments(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, failures: Failure[], priority: EncodePriority = 'bulk'): Promise<Map<string, Float32Array>> {
-  if (rows.length === 0) return new Map();
+export async function encodeDocuments(
+  d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority = 'bulk',
+): Promise<StepOutcome<Map<string, Float32Array>>> {
+  if (rows.length === 0) return { value: new Map(), failures: [] };
   try {
-    return await isolateFailures(rows, {
-      attempt: (piece) => encodeOnce(d, piece, signal, priority),
+    return await isolateFailures<DocumentRow, StepOutcome<Map<string, Float32Array>>>(rows, {
+      attempt: async (piece) => ({ value: await encodeOnce(d, piece, signal, priority), failures: [] }),
       isolates: (err) => !signal.aborted && !isUnavailable(err),
       blame: (err) => (err instanceof EncodeError && err.reason === 'input' ? err.index : undefined),
-      failed: (row, err) => {
-        failures.push({ id: row.id, error: `encode: ${errorText(err)}` });
-        return new Map();
-      },
-      join: (parts) => new Map(parts.flatMap((p) => [...p])),
+      failed: (row, err) => failedRow(new Map(), row.id, `encode: ${errorText(err)}`),
+      join: (parts) => joined(parts, (values) => new Map(values.flatMap((v) => [...v]))),
     });
   } catch (err) {
     if (!signal.aborted && isUnavailable(err)) throw new Unavailable((err as Error).message, { cause: err });
@@ -59,7 +79,7 @@ export async function encodeDocuments(d: StepDeps, rows: readonly DocumentRow[],
   }
 }
 
-async function encodeOnce(d: StepDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
+async function encodeOnce(d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
   const started = performance.now();
   const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
     const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync', priority });
@@ -75,32 +95,37 @@ async function encodeOnce(d: StepDeps, rows: readonly DocumentRow[], signal: Abo
 
 const NOTHING_WRITTEN: WriteResult = { written: [], dequeued: [], lagSeconds: [] };
 
+function joinWrites(parts: readonly WriteResult[]): WriteResult {
+  return {
+    written: parts.flatMap((p) => p.written),
+    dequeued: parts.flatMap((p) => p.dequeued),
+    lagSeconds: parts.flatMap((p) => p.lagSeconds),
+  };
+}
+
 /**
  * Writes vectors and dequeues `finished` in one statement. A write can fail for one row too (a constraint or
  * a user trigger on the source table): such failures are bisected; `finished` goes with the first piece.
  */
 export function writeVectors(
-  d: StepDeps, items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string, failures: Failure[],
-): Promise<WriteResult> {
-  return isolateFailures(items, {
-    attempt: (piece, at) => {
+  target: BatchTarget, items: readonly WriteItem[], finished: readonly string[], claimed: readonly ClaimedRow[], checksum: string,
+): Promise<StepOutcome<WriteResult>> {
+  return isolateFailures<WriteItem, StepOutcome<WriteResult>>(items, {
+    attempt: async (piece, at) => {
       const dequeue = at === 0 ? finished : [];
-      return withSpan('embedsync.write', { 'embedsync.rows': piece.length, 'embedsync.dequeued': dequeue.length }, async (span) => {
-        const result = await d.ops.write(piece, dequeue, claimed, checksum);
+      const value = await withSpan('embedsync.write', { 'embedsync.rows': piece.length, 'embedsync.dequeued': dequeue.length }, async (span) => {
+        const result = await target.write(piece, dequeue, claimed, checksum);
         span.setAttributes({ 'embedsync.written': result.written.length });
         return result;
       });
+      return { value, failures: [] };
     },
     isolates: isRowDataError,
-    failed: (item, err, at) => {
-      failures.push({ id: item.id, error: `write: ${errorText(err)}` });
-      return at === 0 && finished.length ? d.ops.write([], finished, claimed, checksum) : NOTHING_WRITTEN;
+    failed: async (item, err, at) => {
+      const rest = at === 0 && finished.length ? await target.write([], finished, claimed, checksum) : NOTHING_WRITTEN;
+      return failedRow(rest, item.id, `write: ${errorText(err)}`);
     },
-    join: (parts) => ({
-      written: parts.flatMap((p) => p.written),
-      dequeued: parts.flatMap((p) => p.dequeued),
-      lagSeconds: parts.flatMap((p) => p.lagSeconds),
-    }),
+    join: (parts) => joined(parts, joinWrites),
   });
 }
 

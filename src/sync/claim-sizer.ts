@@ -2,7 +2,7 @@
 // batch's rows are written within seconds of the claim even on a model that takes seconds per run, a query
 // waits behind little, shutdown finds little in hand, and a batch always finishes well inside its lease. With a
 // fast model (or a remote backend, which has no pace) the configured batch size is the cap.
-import type { Pace } from '../encoder/run-sizer.ts';
+import type { Pace } from '../encoder/types.ts';
 
 /** Padded tokens per real token of a run (rows in a run differ in length); a rough figure is enough. */
 const PADDING = 1.15;

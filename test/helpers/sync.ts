@@ -27,7 +27,10 @@ export async function createTestEncoder(): Promise<Encoder> {
   return createEncoder(loadConfig({ EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1' }).model);
 }
 
-/** Counts how often each text was encoded, and lets a test hook into an encode call. */
+/**
+ * Counts how often each text was encoded, and lets a test hook into an encode call. The inner encoder's
+ * capabilities (pace, scheduler, availability) go through, so a daemon runs on it as it would in production.
+ */
 export function instrument(inner: Encoder, hook?: (texts: readonly string[]) => Promise<void> | void): Encoder & { counts: Map<string, number> } {
   const counts = new Map<string, number>();
   return {
@@ -39,6 +42,9 @@ export function instrument(inner: Encoder, hook?: (texts: readonly string[]) => 
       return inner.encode(texts, role, options);
     },
     close: () => inner.close(),
+    get pace() { return inner.pace; },
+    get scheduler() { return inner.scheduler; },
+    get availability() { return inner.availability; },
   };
 }
 

@@ -3,13 +3,12 @@
 // that learns the dimension) and fails with the address and the reason when it cannot.
 import { readFileSync } from 'node:fs';
 import type { ModelConfig } from '../../config/index.ts';
-import type { Encoder } from '../types.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
 import type { RemoteCommon } from './common.ts';
-import type { BackendAvailability } from './remote-encoder.ts';
+import type { Encoder } from '../types.ts';
 import { DEFAULT_RETRY_POLICY, STARTUP_RETRY_POLICY, type RetryPolicy } from './retry-policy.ts';
 
-export type { BackendAvailability } from './remote-encoder.ts';
+export type { BackendAvailability } from '../types.ts';
 export { RemoteEncoder } from './remote-encoder.ts';
 export { promptPlan, remoteChecksum } from './identity.ts';
 export type { RemoteCommon } from './common.ts';
@@ -60,11 +59,6 @@ export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncode
     case 'openai': return (await import('./openai-encoder.ts')).createOpenAiEncoder(model, common);
     default: throw new Error(`EMBEDDING_BACKEND=${model.backend} is not a remote backend`);
   }
-}
-
-/** The breaker of a remote encoder (undefined for the local one), for callers that pause while it is open. */
-export function availabilityOf(encoder: Encoder): BackendAvailability | undefined {
-  return (encoder as { availability?: BackendAvailability }).availability;
 }
 
 function withoutCredentials(endpoint: string | undefined): string | undefined {

@@ -4,7 +4,7 @@
 // every answer (count, dimension, unit length). A backend only says how to phrase a request and read
 // the answer (Dialect).
 import { setTimeout } from 'node:timers/promises';
-import { EncodeError, type EncodeOptions, type EncodePriority, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
+import { EncodeError, type BackendAvailability, type EncodeOptions, type EncodePriority, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
 import { planChunks, jsonBytes, type ChunkLimits } from './chunking.ts';
 import { isolateFailures } from '../../lib/isolate-failures.ts';
 import { BreakerOpenError, CircuitBreaker } from './circuit-breaker.ts';
@@ -46,14 +46,6 @@ export interface RemoteEncoderOptions {
   /** Everything but what the start-up probe learns. */
   readonly info: Omit<ModelInfo, 'dimensions' | 'loadTimeSeconds'>;
   readonly startedAt: number;
-}
-
-/** What the sync worker consults so it leaves rows queued while the remote is down. */
-export interface BackendAvailability {
-  /** True while the circuit breaker refuses requests. */
-  readonly open: boolean;
-  /** Milliseconds until the breaker lets a probe through (0 when closed). */
-  retryInMs(): number;
 }
 
 interface Rejected {
