@@ -101,10 +101,13 @@ export async function setupMigrateDb(rows: number, baseEnv: Record<string, strin
     async embedAll(encoder, env) {
       const d = await startDaemon(encoder, env);
       const cfg = config(encoder.info.name, env);
+      // Every row by this model and nothing queued: after an edit with the same model the checksums already
+      // match, and only the queue says whether the daemon has written the new text's vector yet.
       await waitFor('all rows embedded', async () => {
-        const { rows: r } = await pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM leads WHERE ${cfg.source.checksumColumn} IS DISTINCT FROM $1`, [encoder.info.checksum]);
-        return r[0]!.n === 0;
+        const { rows: r } = await pool.query<{ n: number; queued: boolean }>(
+          `SELECT count(*)::int AS n, EXISTS (SELECT 1 FROM embedsync.queue) AS queued
+           FROM leads WHERE ${cfg.source.checksumColumn} IS DISTINCT FROM $1`, [encoder.info.checksum]);
+        return r[0]!.n === 0 && !r[0]!.queued;
       }, 120_000, 100);
       await d.stop();
     },
