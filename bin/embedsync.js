@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources through tsx's loader, so there is no build step to forget.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/main.ts');
+// The CLI runs the compiled JavaScript in dist/ (`npm ci` builds it through the `prepare` script, `npm run build`
+// rebuilds it). Development runs the TypeScript sources through tsx instead: `npm run embedsync -- <command>`.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('embedsync: dist/main.js is missing: build it with `npm run build` (npm ci builds it too)\n');
+  process.exit(1);
+}
+await import(main.href);
