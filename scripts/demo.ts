@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
-import { loadConfig, type Config } from '../src/config/index.ts';
+import { loadConfig, readProcessSettings, type Config } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
@@ -21,7 +21,7 @@ import { freePort } from './free-port.ts';
 const say = (s: string) => process.stdout.write(`${s}\n`);
 /** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
 const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC;';
-let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: process.env.HOME ?? '.' });
+let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: readProcessSettings(process.env, process.cwd()).homeDir });
 
 let encoder: Encoder;
 let randomWeights = false;
