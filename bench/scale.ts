@@ -44,7 +44,7 @@ const DIMS = Number(values.dims);
 const PHASE_S = Number(values['phase-seconds']);
 const IDLE_S = Number(values['idle-seconds']);
 const QUERIES = Number(values.queries);
-const BATCH = values.batch!;
+const BATCH = values.batch;
 const REMOTE_ROWS = Number(values['remote-rows']);
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -76,7 +76,7 @@ async function startDaemon(url: string, owner: string, env: Record<string, strin
   everyDaemon.push(d);
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`daemon ${owner} exited ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') return resolve();
       try { const m = JSON.parse(line) as { t: number; rss: number }; d.rss.push({ t: m.t, rss: m.rss }); } catch { /* not ours */ }
     });

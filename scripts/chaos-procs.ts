@@ -85,8 +85,8 @@ export function spawnCli(o: SpawnOptions): CliProcess {
       if (tail.includes(o.readyText)) markReady();
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   if (!o.readyText) markReady();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('exit', (code, signal) => {

@@ -22,7 +22,7 @@ function specOf(app: FastifyInstance, apiKey: string | undefined): () => Promise
     // From an address of its own, so it never spends a test client's rate-limit budget.
     const res = await inject({ method: 'GET', url: '/openapi.json', remoteAddress: '192.0.2.254', headers: apiKey ? { 'x-api-key': apiKey } : {} });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as Spec;
+    return res.json<Spec>();
   })());
 }
 

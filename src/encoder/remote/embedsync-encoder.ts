@@ -23,7 +23,7 @@ interface RemoteModelInfo {
 function readModelInfo(body: unknown, where: string): RemoteModelInfo {
   const prompts = field<Record<string, unknown>>(body, 'prompts', 'object', where)!;
   const limits = (field<Record<string, unknown>>(body, 'limits', 'object', where, true) ?? {});
-  const num = (k: string) => (typeof limits[k] === 'number' ? limits[k] as number : undefined);
+  const num = (k: string) => (typeof limits[k] === 'number' ? limits[k] : undefined);
   return {
     name: field<string>(body, 'name', 'string', where)!,
     checksum: field<string>(body, 'checksum', 'string', where)!,
