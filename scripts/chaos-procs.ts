@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { prng } from '../src/model/prng.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);

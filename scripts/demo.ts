@@ -83,7 +83,7 @@ const sql = `SELECT id, title, city, round((1 - (${e} <=> $1))::numeric, 3) AS s
 FROM ${table} WHERE ${e} IS NOT NULL
 ORDER BY ${e} <=> $1 LIMIT 5`;
 say(`\nquery: "${question}" (embedded with the query prompt)\n${sql}\n`);
-const { rows } = await db.query(sql, [`[${Array.from(q).join(',')}]`]);
+const { rows } = await db.query<{ id: number; title: string; city: string; score: string }>(sql, [`[${Array.from(q).join(',')}]`]);
 for (const r of rows) say(`  ${String(r.score).padEnd(6)} #${String(r.id).padEnd(3)} ${r.title} (${r.city})`);
 if (randomWeights) say('\n(random-weight test model: the ranking above is not meaningful)');
 await db.end();
@@ -96,7 +96,7 @@ if (!controller.signal.aborted) {
 }
 await service.catch(() => undefined);
 if (serviceError) {
-  process.stderr.write(`embedsync: the daemon stopped: ${(serviceError as Error).message ?? String(serviceError)}\n`);
+  process.stderr.write(`embedsync: the daemon stopped: ${serviceError instanceof Error ? serviceError.message : String(serviceError as unknown)}\n`);
   process.exitCode = 1;
 }
 

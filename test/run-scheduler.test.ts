@@ -12,7 +12,7 @@ interface Bench {
   readonly s: RunScheduler;
   readonly order: EncodeSource[];
   /** Queues `n` runs of `ms` (on the test clock) for `source`. */
-  queue(source: EncodeSource, n: number, ms: number): Promise<unknown>[];
+  readonly queue: (source: EncodeSource, n: number, ms: number) => Promise<unknown>[];
 }
 
 function bench(share: number): Bench {

@@ -182,7 +182,7 @@ class LocalEncoder implements Encoder {
       if (typeof text !== 'string') throw new EncodeError(`input ${i} is not a string`, 'input', i);
     });
     const prompt = this.folder.prompts[role];
-    const vectors: Float32Array[] = new Array(texts.length);
+    const vectors = new Array<Float32Array>(texts.length);
     let tokens = 0;
     let truncated = 0;
     // The first run to fail drops the runs still waiting: the call fails anyway, and its caller retries or

@@ -81,7 +81,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     source: info.sql.sourceKey, checksum: encoder.info.checksum, logger,
     ...(metrics ? { metrics } : {}), ...(o.onModelMismatch ? { onMismatch: o.onModelMismatch } : {}),
   });
-  const targeted = targetedQueueOps(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: watch.observe });
+  const targeted = targetedQueueOps(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: (state, target) => watch.observe(state, target) });
   const target = await targeted.refresh();
   if (target.kind !== 'next' && (st.dimensions !== encoder.info.dimensions || info.embeddingDimensions !== encoder.info.dimensions)) {
     throw new NotMigratedError(`the embedding column holds ${info.embeddingDimensions}-dimension vectors but ${encoder.info.name} makes ` +

@@ -33,7 +33,7 @@ export function recordResponses(app: FastifyInstance, apiKey: string | undefined
   (app as unknown as { inject: typeof inject }).inject = async (options: InjectOptions) => {
     const res = await inject(options);
     received.push({
-      spec, method: String(options.method ?? 'GET'), path: String(options.url ?? options.path ?? '/').split('?', 1)[0]!,
+      spec, method: String(options.method ?? 'GET'), path: String((options.url ?? options.path ?? '/') as string).split('?', 1)[0]!,
       status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.body,
     });
     return res;
