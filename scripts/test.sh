@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The slow tier: a memory soak, the chaos run, npm start's demo and signals, the newcomer and first-hour walks
-# from a fresh checkout, the real-sized model, the deploy checks (promtool, docker-compose), the setup script.
+# from a fresh checkout, the real-sized model, the deploy checks (promtool, docker-compose), the setup script,
+# processes killed mid-batch (sync-crash) and abused at length (security), index recall on 20,000 rows, idle costs.
 SLOW=(bad-input-memory chaos stop-signals newcomer first-hour realmodel setup-script deploy-monitoring deploy-image
-  security sync-crash)
+  security sync-crash index-recall idle-cost)
 if [ "${1:-}" = "--fast" ]; then
   shift
   mapfile -t files < <(find test -name '*.test.ts' | sort | grep -v -E "/($(IFS='|'; echo "${SLOW[*]}"))\.test\.ts$")
