@@ -85,9 +85,9 @@ main().then(
       process.exitCode = 2;
     } else {
       const message = explainError(err, {
-        databaseUrl: config ? config.databaseUrl : process.env.DATABASE_URL,
-        model: config?.model.model ?? process.env.EMBEDDING_MODEL,
-        hfEndpoint: config?.model.hfEndpoint ?? process.env.HF_ENDPOINT,
+        databaseUrl: config ? config.databaseUrl : settings.asGiven.databaseUrl,
+        model: config?.model.model ?? settings.asGiven.model,
+        hfEndpoint: config?.model.hfEndpoint ?? settings.asGiven.hfEndpoint,
         pgEnv: process.env,
       });
       process.stderr.write(`embedsync: ${message}\n`);

@@ -43,6 +43,12 @@ export interface ProcessSettings {
   readonly homeDir: string;
   /** EMBEDSYNC_DEBUG: errors are printed with their stack traces. */
   readonly debug: boolean;
+  /** DATABASE_URL, EMBEDDING_MODEL and HF_ENDPOINT as given, for the error message when the configuration did not load. */
+  readonly asGiven: {
+    readonly databaseUrl: string | undefined;
+    readonly model: string | undefined;
+    readonly hfEndpoint: string | undefined;
+  };
 }
 
 export function readProcessSettings(env: Env, cwd: string): ProcessSettings {
@@ -52,6 +58,7 @@ export function readProcessSettings(env: Env, cwd: string): ProcessSettings {
     configFileRequired: configPath !== undefined,
     homeDir: env['HOME'] ?? cwd,
     debug: Boolean(env['EMBEDSYNC_DEBUG']),
+    asGiven: { databaseUrl: env['DATABASE_URL'], model: env['EMBEDDING_MODEL'], hfEndpoint: env['HF_ENDPOINT'] },
   };
 }
 
