@@ -1,15 +1,24 @@
 # embedsync image: the sync daemon and HTTP embedding API in one process.
-# Built the way a developer installs and runs it: `ONNXRUNTIME_NODE_INSTALL=skip npm ci`, then
-# `node bin/embedsync.js <command>` (tsx loads the TypeScript sources; there is no build step).
+# Built the way a developer installs and runs it: `ONNXRUNTIME_NODE_INSTALL=skip npm ci`, `npm run build` (src/ to
+# dist/), then `node bin/embedsync.js <command>`. The image ships the compiled JavaScript, not the TypeScript sources.
 
 # --- deps: install production dependencies once, with the lock file -------------------------------------
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # onnxruntime-node's postinstall would download CUDA libraries; its CPU binaries ship in the package.
-RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev && npm cache clean --force
+# --ignore-scripts as .npmrc says (spelled out: the build is the build stage's, with the compiler, a dev dependency).
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
-# --- runtime: sources + node_modules, non-root -----------------------------------------------------------
+# --- build: compile src/ to dist/ with the full dependencies ---------------------------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc tsconfig.json tsconfig.build.json ./
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --ignore-scripts
+COPY src ./src
+RUN npm run build
+
+# --- runtime: compiled code + node_modules, non-root -----------------------------------------------------------
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8000 \
@@ -21,9 +30,9 @@ RUN groupadd --system --gid 10001 embedsync \
  && chown embedsync:embedsync /var/cache/embedsync
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
+COPY --from=build /app/dist ./dist
+COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY src ./src
 COPY migrations ./migrations
 COPY sql ./sql
 USER embedsync

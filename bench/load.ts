@@ -279,7 +279,7 @@ try {
   const third = (k: number) => memory.filter((m) => m.at >= (k * end) / 3 && m.at <= ((k + 1) * end) / 3);
   const outside = (xs: readonly MemorySample[]) => mean(xs.filter((m) => Number.isFinite(m.heap)).map((m) => m.rss - m.heap));
   const pct = (a: number, b: number) => { const x = (b / a - 1) * 100; return `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`; };
-  const [rssStart, rssEnd] = [collected[0]!, collected[3]!];
+  const [rssStart, rssEnd] = [collected[0]!, collected[3]];
   const growth = (rssEnd / rssStart - 1) * 100;
   // Levelled off: over the last third, RSS after a collection rose under 3% (readings after a collection differ by
   // a few MB) and the memory outside the heap under 1% from the third's first half to its second (a step that

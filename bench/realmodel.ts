@@ -225,7 +225,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const leadsPerS = ((await embedded()) - startCount) / ((performance.now() - windowStart) / 1000);
     const term = performance.now();
     run.kill('SIGTERM');
-    const [code, signal] = await exited;
+    const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
     const termMs = performance.now() - term;
     clearInterval(rssTimer);
     const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;

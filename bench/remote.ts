@@ -9,7 +9,6 @@
 // Uses DATABASE_URL when set (creates and drops a scratch database there), else a throwaway cluster.
 //   usage: npm run bench:remote [-- --rows 5000 --batch 128 --model DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';

@@ -48,7 +48,7 @@ const DIMS = Number(values.dims);
 const PHASE_S = Number(values['phase-seconds']);
 const IDLE_S = Number(values['idle-seconds']);
 const QUERIES = Number(values.queries);
-const BATCH = values.batch!;
+const BATCH = values.batch;
 const REMOTE_ROWS = Number(values['remote-rows']);
 if (values.backfill !== 'daemons' && values.backfill !== 'sql') throw new Error(`--backfill daemons|sql, not ${values.backfill}`);
 const SQL_BACKFILL = values.backfill === 'sql';
@@ -82,7 +82,7 @@ async function startDaemon(url: string, owner: string, env: Record<string, strin
   everyDaemon.push(d);
   await new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`daemon ${owner} exited ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line === 'ready') return resolve();
       try { const m = JSON.parse(line) as { t: number; rss: number }; d.rss.push({ t: m.t, rss: m.rss }); } catch { /* not ours */ }
     });

@@ -33,7 +33,7 @@ const { values } = parseArgs({ options: {
   probes: { type: 'string', default: '10' },
   indexes: { type: 'string', default: 'ivfflat,hnsw' },
 } });
-const INDEXES = values.indexes!.split(',').filter((k): k is 'ivfflat' | 'hnsw' => k === 'ivfflat' || k === 'hnsw');
+const INDEXES = values.indexes.split(',').filter((k): k is 'ivfflat' | 'hnsw' => k === 'ivfflat' || k === 'hnsw');
 const ROWS = Number(values.rows);
 const DIMS = Number(values.dims);
 const QUERIES = Number(values.queries);
@@ -152,13 +152,13 @@ async function main(): Promise<void> {
           }
           const total = s.heap + s.vindex;
           const row = { total, p50: pct(ms, 0.5), p99: pct(ms, 0.99), recall: hits / (10 * qs.length), build: built.buildSeconds ?? 0 };
-          results[kind]![type] = row;
+          results[kind][type] = row;
           log(`| ${type} | ${mb(s.heap)} | ${mb(s.vindex)} | ${mb(total)} | ${mb(s.gin)} | ${fmt(row.build, 1)} s | ${fmt(row.p50, 2)} ms | ${fmt(row.p99, 2)} ms | ${fmt(row.recall, 3)} |`);
         } finally {
           await client.end();
         }
       }
-      const v = results[kind]!.vector!, h = results[kind]!.halfvec!;
+      const v = results[kind].vector!, h = results[kind].halfvec!;
       log(`halfvec / vector: table + index ${fmt(100 * h.total / v.total, 1)} %, recall@10 ${fmt(h.recall - v.recall, 3)}, p99 ${fmt(h.p99 / v.p99, 2)}x`);
 
       // Hybrid search on both indexes (vector side) and the GIN index (text side).

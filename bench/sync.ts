@@ -139,7 +139,7 @@ async function triggerCost(db: pg.Client, url: string): Promise<void> {
     }
   }
   // TRUNCATE fires the sync truncate trigger, which clears the queue; the last round refilled it.
-  const queued = (await db.query('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0].n;
+  const queued = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
   const upd: Record<string, number> = {};
   for (let round = 0; round < 3; round++) {
     for (const t of ['t_bare', 't_sync']) {
@@ -147,7 +147,7 @@ async function triggerCost(db: pg.Client, url: string): Promise<void> {
       upd[t] = Math.min(upd[t] ?? Infinity, ms);
     }
   }
-  const queuedAfter = (await db.query('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0].n;
+  const queuedAfter = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
   console.log('\n1. trigger cost (bulk INSERT of 10,000-row statements, best of 3)');
   console.log(`   bare                                  ${fmt(rate(n, best.t_bare!))} rows/s`);
   console.log(`   embedsync statement-level triggers    ${fmt(rate(n, best.t_sync!))} rows/s  (${(best.t_sync! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare; ${fmt(queued)} queued)`);
@@ -222,13 +222,13 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
       for (;;) {
         // Whether anything is left, not how much: a count of the whole queue every 20 ms would cost the
         // database a good part of a core and slow down what is being measured.
-        const left = (await pool.query('SELECT EXISTS (SELECT 1 FROM embedsync.queue) AS any')).rows[0].any;
+        const left = (await pool.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM embedsync.queue) AS any')).rows[0]!.any;
         if (!left) break;
         await new Promise((r) => setTimeout(r, 20));
       }
     });
     await daemon.stop();
-    const written = (await pool.query(`SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0].n;
+    const written = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0]!.n;
     if (written !== ROWS || backlog.enqueued !== ROWS) throw new Error(`daemon round ${round}: ${backlog.enqueued} enqueued, ${written} written, expected ${ROWS}`);
     return ms;
   };

@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-// The CLI runs the TypeScript sources through tsx's loader, so there is no build step to forget.
-import { register } from 'tsx/esm/api';
-register();
-await import('../src/main.ts');
+// The CLI runs the compiled JavaScript in dist/ (`npm run build`; `npm start`, `npm test` and the image build run
+// it). Development runs the TypeScript sources through tsx instead: `npm run embedsync -- <command>`.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('embedsync: dist/main.js is missing: build it with `npm run build`\n');
+  process.exit(1);
+}
+await import(main.href);

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import pg from 'pg';
-import { loadConfig, type Config } from '../src/config/index.ts';
+import { loadConfig, readProcessSettings, type Config } from '../src/config/index.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { createLogger } from '../src/log/index.ts';
@@ -21,7 +21,7 @@ import { freePort } from './free-port.ts';
 const say = (s: string) => process.stdout.write(`${s}\n`);
 /** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
 const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC;';
-let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: process.env.HOME ?? '.' });
+let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: readProcessSettings(process.env, process.cwd()).homeDir });
 
 let encoder: Encoder;
 let randomWeights = false;
@@ -83,7 +83,7 @@ const sql = `SELECT id, title, city, round((1 - (${e} <=> $1))::numeric, 3) AS s
 FROM ${table} WHERE ${e} IS NOT NULL
 ORDER BY ${e} <=> $1 LIMIT 5`;
 say(`\nquery: "${question}" (embedded with the query prompt)\n${sql}\n`);
-const { rows } = await db.query(sql, [`[${Array.from(q).join(',')}]`]);
+const { rows } = await db.query<{ id: number; title: string; city: string; score: string }>(sql, [`[${Array.from(q).join(',')}]`]);
 for (const r of rows) say(`  ${String(r.score).padEnd(6)} #${String(r.id).padEnd(3)} ${r.title} (${r.city})`);
 if (randomWeights) say('\n(random-weight test model: the ranking above is not meaningful)');
 await db.end();
@@ -96,7 +96,7 @@ if (!controller.signal.aborted) {
 }
 await service.catch(() => undefined);
 if (serviceError) {
-  process.stderr.write(`embedsync: the daemon stopped: ${(serviceError as Error).message ?? String(serviceError)}\n`);
+  process.stderr.write(`embedsync: the daemon stopped: ${serviceError instanceof Error ? serviceError.message : String(serviceError as unknown)}\n`);
   process.exitCode = 1;
 }
 

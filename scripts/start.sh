@@ -22,6 +22,8 @@ trap 'on_signal TERM 15' TERM
 
 bash scripts/setup.sh
 [ -d node_modules ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci
+# The CLI runs dist/ (install scripts are off, so npm ci does not build it): compile the current sources.
+npm run --silent build
 if [ -z "${DATABASE_URL:-}" ]; then
   pgdir="$(mktemp -d /tmp/embedsync-demo-pg.XXXXXX)"
   DATABASE_URL="$(bash scripts/pg-start.sh "$pgdir")"

@@ -1,14 +1,13 @@
 // Composition root: the only module that touches `process` (argv, env, signals, exit codes).
-import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { isatty } from 'node:tty';
-import { ConfigError, loadConfig, readMemoryLimit, type Config } from './config/index.ts';
+import { ConfigError, loadConfig, PACKAGE_VERSION, readMemoryLimit, readProcessSettings, type Config } from './config/index.ts';
 import { UsageError, type Command, type CommandContext } from './cli/context.ts';
 import { argvProblem, COMMANDS, commandUsage, usage, wantsHelp } from './cli/commands.ts';
 import { explainError } from './cli/errors.ts';
 
 let config: Config | undefined;
+const settings = readProcessSettings(process.env, process.cwd());
 
 async function main(): Promise<number> {
   const [name, ...rest] = process.argv.slice(2);
@@ -17,8 +16,7 @@ async function main(): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v' || name === 'version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`embedsync ${pkg.version}\n`);
+    process.stdout.write(`embedsync ${PACKAGE_VERSION}\n`);
     return 0;
   }
   const load = COMMANDS[name];
@@ -54,11 +52,11 @@ async function main(): Promise<number> {
     argv: rest,
     env: process.env,
     config: () => (config ??= loadConfig(process.env, {
-      configFile: process.env.EMBEDSYNC_CONFIG || join(process.cwd(), 'embedsync.config.json'),
-      configFileRequired: Boolean(process.env.EMBEDSYNC_CONFIG),
+      configFile: settings.configFile,
+      configFileRequired: settings.configFileRequired,
       cores: availableParallelism(),
       memory: readMemoryLimit({ machineBytes: totalmem() }),
-      homeDir: process.env.HOME ?? process.cwd(),
+      homeDir: settings.homeDir,
     })),
     stdout: process.stdout,
     stderr: process.stderr,
@@ -87,13 +85,13 @@ main().then(
       process.exitCode = 2;
     } else {
       const message = explainError(err, {
-        databaseUrl: config ? config.databaseUrl : process.env.DATABASE_URL,
-        model: config?.model.model ?? process.env.EMBEDDING_MODEL,
-        hfEndpoint: config?.model.hfEndpoint ?? process.env.HF_ENDPOINT,
+        databaseUrl: config ? config.databaseUrl : settings.asGiven.databaseUrl,
+        model: config?.model.model ?? settings.asGiven.model,
+        hfEndpoint: config?.model.hfEndpoint ?? settings.asGiven.hfEndpoint,
         pgEnv: process.env,
       });
       process.stderr.write(`embedsync: ${message}\n`);
-      if (process.env.EMBEDSYNC_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+      if (settings.debug) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
       process.exitCode = 1;
     }
   },

@@ -53,6 +53,12 @@ test('the image is multi-stage on node:20-bookworm-slim and installs with the RE
   assert.ok(read('scripts/test.sh').includes(install), 'the test script installs the same way');
   assert.ok(dockerfile.some((i) => i.stage === 0 && i.op === 'COPY' && /package-lock\.json/.test(i.args)), 'npm ci gets the lock file');
   assert.ok(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=deps /app/node_modules')), 'runtime takes node_modules from deps');
+  // The image runs the compiled code: a build stage compiles src/ (npm run build), the runtime takes its dist/.
+  const build = stages.findIndex((s) => / AS build$/.test(s));
+  assert.ok(build > 0 && build < lastStage, 'a build stage');
+  assert.ok(dockerfile.some((i) => i.stage === build && i.op === 'RUN' && i.args === 'npm run build'), 'the build stage runs npm run build');
+  assert.ok(runtime.some((i) => i.op === 'COPY' && i.args === '--from=build /app/dist ./dist'), 'runtime takes dist/ from the build stage');
+  assert.ok(!runtime.some((i) => i.op === 'COPY' && /^src\b/.test(i.args)), 'the TypeScript sources stay out of the image');
 });
 
 test('the container runs the CLI the way the README does, as a non-root user', () => {

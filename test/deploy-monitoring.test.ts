@@ -272,8 +272,8 @@ test('Prometheus scrapes the daemon where compose runs it', () => {
   const sd = job.dns_sd_configs[0]!;
   assert.equal(sd.type, 'A');
   const [host, port] = [sd.names[0]!, String(sd.port)];
-  assert.ok(compose.services[host!], `scrape target ${host} is a compose service`);
-  assert.ok((compose.services[host!]!.ports ?? []).some((p) => p.endsWith(`:${port}`)), `the daemon listens on ${port}`);
+  assert.ok(compose.services[host], `scrape target ${host} is a compose service`);
+  assert.ok((compose.services[host].ports ?? []).some((p) => p.endsWith(`:${port}`)), `the daemon listens on ${port}`);
   const promMounts = compose.services.prometheus!.volumes ?? [];
   assert.ok(promMounts.includes('./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro'));
   assert.ok(promMounts.includes('./deploy/alerts.yml:/etc/prometheus/alerts.yml:ro'), 'alerts.yml sits next to prometheus.yml in the container');

@@ -119,7 +119,7 @@ test('an existing vector table switches to halfvec and back through the shadow m
     await t.pool.query(`INSERT INTO leads (title, description) VALUES ('Склад у трассы', 'KZ-5531')`);
     await t.embedAll(a, HALF);
     const after = (await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.search($1::vector, 10)', [q])).rows.map((r) => r.id);
-    assert.ok(after.filter((id) => before.includes(id)).length >= 8, `the same neighbours in half precision: ${before} / ${after}`);
+    assert.ok(after.filter((id) => before.includes(id)).length >= 8, `the same neighbours in half precision: ${before.join(',')} / ${after.join(',')}`);
 
     // And back to full precision.
     const back = await t.migrate({ encoder: a });

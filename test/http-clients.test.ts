@@ -69,7 +69,7 @@ test('LangChain OpenAIEmbeddings: 600 documents (two requests of up to 512) and 
   const name = (await tinyEncoder()).info.name;
   const sizes: number[] = [];
   const counted: typeof globalThis.fetch = async (input, init) => {
-    sizes.push((JSON.parse(String(init?.body)) as { input: unknown[] }).input.length);
+    sizes.push((JSON.parse(init?.body as string) as { input: unknown[] }).input.length);
     return fetch(input, init);
   };
   const make = (model: string) => new OpenAIEmbeddings({ model, apiKey: KEY, maxRetries: 0, configuration: { baseURL: `${server.address}/v1`, fetch: counted } });

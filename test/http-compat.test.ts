@@ -27,7 +27,7 @@ test('POST /v1/embeddings: 2048 inputs, encoded MAX_BATCH_SIZE at a time, in ord
   assert.equal(body.data.length, 2048);
   assert.deepEqual(body.data.map((d: { index: number }) => d.index), input.map((_, i) => i));
   assert.equal(enc.batches.length, 16);
-  assert.ok(enc.batches.every((n) => n <= 128), `chunks ${enc.batches}`);
+  assert.ok(enc.batches.every((n) => n <= 128), `chunks ${enc.batches.join(',')}`);
   for (const i of [0, 1000, 2047]) {
     const direct = (await real.encode([input[i]!], 'document')).vectors[0]!;
     assert.ok(Buffer.from(body.data[i].embedding, 'base64').equals(bits(direct)), `input ${i} is its own vector`);

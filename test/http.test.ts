@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertContract } from './helpers/contract.ts';
-import { bits, deferred, closeTestApps, tinyEncoder, post, trackedApp, type TestApp } from './helpers/http-app.ts';
+import { bits, deferred, closeTestApps, tinyEncoder, post, trackedApp } from './helpers/http-app.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 
 const app = trackedApp;

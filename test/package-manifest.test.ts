@@ -27,11 +27,30 @@ test('every locked package supports the lowest Node version package.json engines
   assert.deepEqual(bad, []);
 });
 
-test('npm reads the project config without warnings (no unknown keys in .npmrc)', () => {
+test('npm reads the project config without warnings (no unknown keys in .npmrc); dependencies\' install scripts stay off', () => {
   const r = spawnSync('npm', ['config', 'get', 'ignore-scripts'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.equal(r.stdout.trim(), 'true', 'install scripts stay off: onnxruntime-node\'s would download CUDA libraries');
+  // npm 12 enforces allowScripts (npm 11 only reports it): each dependency with an install script is denied there too.
+  const allow = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
+  const scripted = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
+    .filter(([path, p]) => path && p.hasInstallScript).map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 13));
+  assert.ok(scripted.includes('onnxruntime-node'), 'the lock file records install scripts');
+  for (const name of scripted) assert.equal(allow[name], false, `${name}'s install script is denied in package.json allowScripts`);
+});
+
+test('the package ships the compiled code, the SQL and the migrations, and no tests, benches or sources', () => {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  for (const f of ['bin/embedsync.js', 'dist/main.js', 'dist/encoder/worker/encode-worker.js', 'sql/claim.sql', 'package.json']) {
+    assert.ok(files.includes(f), `${f} is in the package (npm run build first)`);
+  }
+  assert.ok(files.some((f) => f.startsWith('migrations/')));
+  const tops = new Set(files.map((f) => f.split('/')[0]));
+  for (const left of ['src', 'test', 'bench', 'scripts', 'docs', 'deploy']) assert.ok(!tops.has(left), `${left}/ is not in the package`);
+  assert.ok(!files.some((f) => f.endsWith('.tsbuildinfo')));
 });
 
 test('every production dependency is imported by the runtime code (src/, bin/, scripts/)', () => {

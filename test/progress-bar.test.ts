@@ -19,9 +19,9 @@ test('counts: bar, percentage, done/total; a held-back update is drawn by finish
   bar.update(1, 4);
   bar.update(2, 4); // within 100 ms of the first: held back
   assert.equal(drawn.length, 1);
-  assert.match(drawn[0]!, /^\rbackfill \[#{8}-{22}\]  25% 1\/4/);
+  assert.match(drawn[0]!, /^\rbackfill \[#{8}-{22}\] {2}25% 1\/4/);
   bar.finish();
-  assert.match(drawn[1]!, /^\rbackfill \[#{15}-{15}\]  50% 2\/4/);
+  assert.match(drawn[1]!, /^\rbackfill \[#{15}-{15}\] {2}50% 2\/4/);
   assert.equal(drawn[2], '\n');
   bar.finish();
   assert.equal(drawn.length, 3, 'one line end only');

@@ -18,11 +18,11 @@ test('claim id 1, delete row 1, finish it as gone, re-insert id 1: the new entry
     assert.deepEqual(await ops.readDocuments(['1'], 'any-model'), [], 'the daemon sees the row gone');
     await t.pool.query(`INSERT INTO leads (id, title) VALUES (1, 'second text')`);
     // The in-flight batch finishes id 1 as gone, with the version it claimed.
-    const r = await ops.write([], ['1'], [claimed!], t.encoder.info.checksum);
+    const r = await ops.write([], ['1'], [claimed], t.encoder.info.checksum);
     assert.deepEqual(r.dequeued, [], 'the re-inserted row\'s entry is not the one claimed');
     const { rows } = await t.pool.query<{ version: string }>("SELECT version::text FROM embedsync.queue WHERE id = '1'");
     assert.equal(rows.length, 1, 'the new entry is still queued');
-    assert.notEqual(rows[0]!.version, claimed!.version);
+    assert.notEqual(rows[0]!.version, claimed.version);
 
     // And a daemon embeds it well before any sweep (60 s in the tests).
     await t.pool.query("UPDATE embedsync.queue SET lease_owner = NULL, next_attempt_at = now() WHERE id = '1'");

@@ -187,13 +187,13 @@ test('two daemons sharing one remote on 5,000 rows: none missed', async () => {
   const [a1, a2] = await Promise.all([remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' }), remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' })]);
   try {
     await insertRows(t.pool, 5000);
-    await Promise.all([t.startDaemon({ encoder: a1!, owner: 'a1' }), t.startDaemon({ encoder: a2!, owner: 'a2' })]);
+    await Promise.all([t.startDaemon({ encoder: a1, owner: 'a1' }), t.startDaemon({ encoder: a2, owner: 'a2' })]);
     await waitFor('5,000 rows embedded', async () => (await embedded(t.pool, b.encoder.info.checksum)) === 5000, 90_000, 100);
     assert.equal(await count(t.pool, 'SELECT count(*)::int AS n FROM embedsync.queue'), 0);
     assert.equal(await deadLettered(t.pool), 0);
     await assertStoredMatchB(t.pool, 500);
   } finally {
     await t.close();
-    await Promise.all([a1!.close(), a2!.close()]);
+    await Promise.all([a1.close(), a2.close()]);
   }
 });

@@ -1,5 +1,5 @@
-// The statements of sql/: the list in src/db/sql-template.ts and the folder agree, every file says why it is
-// shaped so, and the renderer refuses what it must not splice.
+// The statements of sql/: every name the code loads has its file and every file is loaded, every file says why it
+// is shaped so, and the renderer refuses what it must not splice.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -8,10 +8,24 @@ import { loadSql, renderCatalogSql, SQL_FILES } from '../src/db/sql-template.ts'
 
 const dir = new URL('../sql/', import.meta.url).pathname;
 
-test('SQL_FILES lists exactly the files of sql/, once each', () => {
+const srcFiles = (d: string): string[] => readdirSync(d, { withFileTypes: true })
+  .flatMap((e) => (e.isDirectory() ? srcFiles(join(d, e.name)) : e.name.endsWith('.ts') ? [join(d, e.name)] : []));
+
+test('SQL_FILES is the folder sql/; every statement the code names has its file, and every file is named', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
-  assert.deepEqual([...SQL_FILES].sort(), files);
-  assert.equal(new Set(SQL_FILES).size, SQL_FILES.length);
+  assert.deepEqual([...SQL_FILES], files);
+  // Names are literals at the call (or a choice of two literals): loadSql('notify'), renderCatalogSql(leaf ? 'a' : 'b', ...).
+  const named = new Map<string, string>();
+  for (const f of srcFiles(new URL('../src/', import.meta.url).pathname)) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/(?:loadSql|renderSql|renderCatalogSql)\(\s*(?:[\w.]+\s*\?\s*)?'([a-z0-9-]+)'(?:\s*:\s*'([a-z0-9-]+)')?/g)) {
+      for (const name of [m[1], m[2]]) if (name) named.set(name, f);
+    }
+  }
+  assert.ok(named.size > 50, 'the scan finds the calls');
+  for (const [name, file] of named) assert.ok(files.includes(name), `${file} loads sql/${name}.sql, which does not exist`);
+  assert.deepEqual(files.filter((f) => !named.has(f)), [], 'files of sql/ no code loads');
+  assert.throws(() => loadSql('no-such-statement'), /sql\/ has no no-such-statement\.sql/);
 });
 
 test('every sql/ file opens with a comment', () => {

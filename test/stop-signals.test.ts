@@ -54,8 +54,8 @@ function startNpm(args: readonly string[], env: NodeJS.ProcessEnv): { child: Chi
   // Its own process group, so that the signal under test goes to npm alone and the cleanup can reach everything.
   const child = spawn('npm', args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-  child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
   return { child, output: () => out };
 }
 

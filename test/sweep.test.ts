@@ -113,7 +113,7 @@ tableTest('verification resumes from its stored position after a restart, and fi
   assert.ok(s4.nextInMs > 900 * 3_600_000);
 
   const status = await getSyncStatus(t.pool, t.config.source);
-  assert.equal(status.sweep?.lastVerifiedAt, done.last_finished_at!.toISOString());
+  assert.equal(status.sweep?.lastVerifiedAt, done.last_finished_at.toISOString());
   assert.equal(status.sweep?.lastVerifyFound, 1);
   assert.match(formatStatus(status), /verified\s+\d{4}-\d\d-\d\dT.*1 rows found changed/);
 

@@ -54,9 +54,13 @@ test('a title update is re-embedded; an unrelated column update is not re-encode
     await t.pool.query(`UPDATE leads SET city = 'Москва', price = 10 WHERE id = $1`, [id]);
     await t.pool.query(`UPDATE leads SET title = title WHERE id = $1`, [id]); // same text
     assert.equal(await queued(t.pool), 0, 'an update that leaves the text alone enqueues nothing');
-    t.pool.query(`SELECT pg_notify('embedsync', '1')`);
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal([...enc.counts.values()].reduce((a, b) => a + b, 0), encodesBefore);
+    await t.pool.query(`SELECT pg_notify('embedsync', '1')`);
+    // A marker row after the wake-up: once its vector is written, the daemon has looked at the queue since the
+    // updates, and the only text it encoded meanwhile is the marker's.
+    const marker = (await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('marker', 'after the updates') RETURNING id`)).rows[0]!.id;
+    await waitFor('the marker row embedded', async () => (await embeddingOf(t.pool, marker))?.e);
+    assert.equal(enc.counts.get(documentOf('marker', 'after the updates')), 1);
+    assert.equal([...enc.counts.values()].reduce((a, b) => a + b, 0), encodesBefore + 1, 'nothing but the marker was encoded');
     assert.equal((await embeddingOf(t.pool, id))!.e, second);
   } finally {
     await t.close();

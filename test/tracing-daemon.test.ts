@@ -50,9 +50,9 @@ test('the daemon traces sync batches and HTTP requests, puts trace ids in its lo
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (l) => { try { lines.push(JSON.parse(l)); } catch { /* not a log line */ } });
+  createInterface({ input: child.stdout }).on('line', (l) => { try { lines.push(JSON.parse(l)); } catch { /* not a log line */ } });
   let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   const remoteTrace = '0af7651916cd43dd8448eb211c80319c';
   const remoteParent = 'b7ad6b7169203331';
   let metricsText = '';

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { pino } from 'pino';
+import { PACKAGE_VERSION } from '../src/config/index.ts';
 import {
   currentTraceId, installHttpTracing, isTracingEnabled, recordSpan, startTracing, traceLogFields, withSpan,
 } from '../src/tracing/index.ts';
@@ -64,7 +65,7 @@ let running: { shutdown(): Promise<void> } | undefined;
 afterEach(async () => { await running?.shutdown(); running = undefined; });
 
 test('with no endpoint tracing is off and every call is a plain pass-through', async () => {
-  const tracing = await startTracing({ endpoint: undefined, serviceName: 'embedsync' });
+  const tracing = await startTracing({ endpoint: undefined, serviceName: 'embedsync', serviceVersion: PACKAGE_VERSION });
   assert.equal(tracing.enabled, false);
   assert.equal(isTracingEnabled(), false);
   let sawScope = false;
@@ -143,7 +144,7 @@ test('a batch span with claim, encode and write children arrives at the collecto
 test('an HTTP request gets a SERVER span with route and status, child spans and trace ids in its log lines', async () => {
   collector.received.spans.length = 0;
   collector.received.resources.length = 0;
-  const tracing = await startTracing({ endpoint: collector.url, serviceName: 'embedsync-test' });
+  const tracing = await startTracing({ endpoint: collector.url, serviceName: 'embedsync-test', serviceVersion: PACKAGE_VERSION });
   running = tracing;
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
@@ -186,7 +187,7 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
   const fresh = servers.find((s) => s.name === 'POST /embed/:kind' && s.traceId !== remoteTrace)!;
   assert.ok(!fresh.parentSpanId, 'without traceparent the request starts a new trace');
   const pkgVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  assert.ok(collector.received.resources.every((r) => r['service.version'] === pkgVersion), 'service.version defaults to the package version');
+  assert.ok(collector.received.resources.every((r) => r['service.version'] === pkgVersion), 'service.version is the package version the process passes');
   const brokenSpan = byName(spans, 'GET /broken');
   assert.equal(brokenSpan.status?.code, 2);
   assert.equal(attrs(brokenSpan.attributes)['http.response.status_code'], 500);
@@ -205,7 +206,7 @@ test('an unreachable collector is reported, never thrown, and cannot hold up shu
   await new Promise<void>((r) => closed.close(() => r()));
   const errors: string[] = [];
   const tracing = await startTracing({
-    endpoint: deadUrl, serviceName: 'embedsync-test', exportDelayMs: 20, exportTimeoutMs: 300, shutdownTimeoutMs: 300,
+    endpoint: deadUrl, serviceName: 'embedsync-test', serviceVersion: PACKAGE_VERSION, exportDelayMs: 20, exportTimeoutMs: 300, shutdownTimeoutMs: 300,
     onExportError: (m) => errors.push(m),
   });
   running = tracing;

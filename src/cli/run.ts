@@ -4,7 +4,7 @@
 import { recordedModelName } from '../db/source-settings.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config/index.ts';
+import { PACKAGE_VERSION, type Config } from '../config/index.ts';
 import type { Encoder } from '../encoder/types.ts';
 import { backoff } from '../lib/backoff.ts';
 import { createLogger, type Logger } from '../log/index.ts';
@@ -157,6 +157,7 @@ export const runCommand: Command = async (ctx) => {
   const tracing = await startTracing({
     endpoint: config.otelEndpoint,
     serviceName: 'embedsync',
+    serviceVersion: PACKAGE_VERSION,
     onExportError: (message) => logger.warn({ event: 'trace_export_failed', error: message }, 'trace export failed'),
   });
   const { createEncoder } = await import('../encoder/index.ts');

@@ -5,3 +5,4 @@ export * from './load-config.ts';
 export * from './identifiers.ts';
 export * from './memory-limit.ts';
 export type { RateLimit } from './parsers.ts';
+export * from './version.ts';

@@ -1,6 +1,7 @@
 // Reads embedsync's settings from the environment (and optionally embedsync.config.json, same keys),
 // validates all of them and reports every problem at once. Env wins over the file.
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
+import { join } from 'node:path';
 import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
 import { DEFAULT_BULK_ROWS, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
@@ -30,6 +31,35 @@ export interface LoadOptions {
   readonly homeDir?: string;
   /** The memory limit where embedsync runs (readMemoryLimit); EMBEDSYNC_MEMORY_LIMIT overrides it. */
   readonly memory?: MemoryLimit;
+}
+
+/** What the process reads before the configuration itself: where the config file is, the home folder, stack traces. */
+export interface ProcessSettings {
+  /** EMBEDSYNC_CONFIG, else embedsync.config.json in the working directory. */
+  readonly configFile: string;
+  /** EMBEDSYNC_CONFIG was set: its file must exist. */
+  readonly configFileRequired: boolean;
+  /** HOME: the default model cache is under it. */
+  readonly homeDir: string;
+  /** EMBEDSYNC_DEBUG: errors are printed with their stack traces. */
+  readonly debug: boolean;
+  /** DATABASE_URL, EMBEDDING_MODEL and HF_ENDPOINT as given, for the error message when the configuration did not load. */
+  readonly asGiven: {
+    readonly databaseUrl: string | undefined;
+    readonly model: string | undefined;
+    readonly hfEndpoint: string | undefined;
+  };
+}
+
+export function readProcessSettings(env: Env, cwd: string): ProcessSettings {
+  const configPath = env['EMBEDSYNC_CONFIG'] || undefined;
+  return {
+    configFile: configPath ?? join(cwd, 'embedsync.config.json'),
+    configFileRequired: configPath !== undefined,
+    homeDir: env['HOME'] ?? cwd,
+    debug: Boolean(env['EMBEDSYNC_DEBUG']),
+    asGiven: { databaseUrl: env['DATABASE_URL'], model: env['EMBEDDING_MODEL'], hfEndpoint: env['HF_ENDPOINT'] },
+  };
 }
 
 /** Builds a Config from env (+ config file); throws ConfigError listing every problem. */

@@ -97,7 +97,7 @@ export function recordOf(source: SourceConfig, modelSpec: string, model: ModelId
  * recorded ones and the configured ones, as "SETTING: recorded -> configured" lines.
  */
 export function settingsDiff(recorded: SourceConfig, configured: SourceConfig): string[] {
-  const show = (v: unknown) => (v === undefined ? '(unset)' : Array.isArray(v) ? v.join(',') : String(v));
+  const show = (v: unknown) => (v === undefined ? '(unset)' : Array.isArray(v) ? v.join(',') : String(v as string | number | boolean | null));
   const pairs: ReadonlyArray<readonly [string, unknown, unknown]> = [
     ['EMBEDSYNC_ID_COLUMN', recorded.idColumn, configured.idColumn],
     // The text columns matter only when they make the document.

@@ -2,47 +2,19 @@
 // expressions: for the configured source (renderSql), or for indexes and partitions found in the catalog
 // (renderCatalogSql). Statements without placeholders are plain text (loadSql). Values never pass through
 // here: they are bind parameters.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { checksumLiteral, quoteIdent } from './quote.ts';
 import { documentFunctionName, type SourceSql } from './source-sql.ts';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
 
-export const SQL_FILES = [
-  'claim', 'read-documents', 'write-embeddings', 'release', 'extend-lease', 'fail', 'enqueue-unsynced', 'queue-stats',
-  'queue-size-estimate', 'queue-stats-large',
-  'row-coverage', 'row-coverage-estimate', 'source-columns', 'source-install', 'document-columns',
-  // What the catalog offers when a configured table or column is missing (src/db/source-hints.ts).
-  'source-tables', 'source-primary-key',
-  // Reconciliation sweeps, once per table (src/queue/sweep.ts).
-  'enqueue-changed', 'sweep-index-only-local', 'sweep-claim', 'sweep-advance', 'sweep-status', 'source-sweep-index',
-  // Model migration and search (installed and run by migrate, search and index commands).
-  'similar-to', 'search', 'backfill-chunk',
-  // Hybrid search: its function and the full-text side migrate maintains (src/db/fulltext.ts).
-  'hybrid-search', 'search-rows', 'hybrid-search-rows', 'search-documents', 'fulltext-config-exists', 'fulltext-read', 'fulltext-record', 'fulltext-fill', 'fulltext-index', 'fulltext-index-state',
-  // Vector and sweep index builds, their session settings and records (src/db/*index*.ts).
-  'index-find', 'index-record-read', 'index-record-write', 'index-record-delete', 'index-count-vectors',
-  'vector-count-estimate', 'vector-count-read', 'vector-count-write',
-  'index-build-memory', 'index-build-memory-reset', 'index-create', 'index-create-parent', 'index-attach', 'index-rename',
-  'index-drop', 'index-build-allowed', 'index-lock', 'index-unlock', 'partition-check', 'partition-tree',
-  'partition-stray-indexes', 'source-sweep-index-state', 'session-pid', 'session-cancel',
-  'session-statement-timeout-off', 'session-statement-timeout-reset',
-  // Queue side: sweep rows, dead letters, wake-ups, search defaults and doctor's checks.
-  'sweep-rows', 'notify', 'deadletter-list', 'deadletter-retry', 'vector-type-oid', 'search-default-claim',
-  'search-default-read', 'doctor-server', 'server-versions', 'doctor-installed', 'doctor-triggers', 'doctor-privileges',
-  // The state repository (src/db/state-repository.ts): every read and write of embedsync.state.
-  'state-read', 'state-record-model', 'state-begin-migration', 'state-set-step', 'state-swap', 'state-clear-migration',
-  'state-other-sources', 'schema-has-table',
-  // Schema install and model changes (src/migration/).
-  'schema-bootstrap', 'migrations-applied', 'migration-record', 'migrating-source', 'migrate-lock-try', 'migrate-unlock',
-  'shadow-columns', 'shadow-copy-chunk', 'column-grants', 'drop-vector-columns', 'row-count', 'migration-progress',
-  'column-present', 'column-type', 'rows-to-embed', 'encode-sample', 'lock-timeout-local', 'queue-analyze',
-  // Recorded table settings (src/db/source-settings.ts) and `embedsync remove` (src/migration/remove-source.ts).
-  'sources-read', 'source-settings-read', 'source-settings-write', 'remove-plan', 'remove-triggers',
-  'remove-default-search', 'remove-records', 'remove-table', 'remove-columns',
-] as const;
-export type SqlName = (typeof SQL_FILES)[number];
+/** The statements: every file of sql/, by name without `.sql`. test/sql-files.test.ts checks that every name the
+ * code loads has its file and every file is loaded somewhere. */
+export const SQL_FILES: readonly string[] = readdirSync(SQL_DIR).filter((f) => f.endsWith('.sql')).map((f) => f.slice(0, -4)).sort();
+/** A statement's name: sql/<name>.sql. */
+export type SqlName = string;
+const KNOWN = new Set(SQL_FILES);
 
 export interface TemplateExtras {
   readonly dimensions?: number;
@@ -84,6 +56,7 @@ const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/g;
 function readSql(name: SqlName): string {
   let text = texts.get(name);
   if (text === undefined) {
+    if (!KNOWN.has(name)) throw new Error(`no statement ${JSON.stringify(name)}: sql/ has no ${name}.sql`);
     text = readFileSync(`${SQL_DIR}${name}.sql`, 'utf8');
     texts.set(name, text);
   }

@@ -33,6 +33,6 @@ export function planBatches(lengths: readonly number[], maxBatchTokens: number, 
     }
   }
   const batches: number[][] = [];
-  for (let j = n; j > 0; j = cut[j]!) batches.push(order.slice(cut[j]!, j));
+  for (let j = n; j > 0; j = cut[j]!) batches.push(order.slice(cut[j], j));
   return batches.reverse();
 }

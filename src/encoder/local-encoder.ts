@@ -3,7 +3,6 @@
 // each run takes its turn on a worker through the fair scheduler between the sync worker and the HTTP API.
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { estimatePeakBytes, fitSessions, MEMORY_SHARE } from './memory-fit.ts';
@@ -13,9 +12,8 @@ import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer } from './run-sizer.ts';
 import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Pace, type Role } from './types.ts';
 import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
-import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, type Dtype, type MemoryLimit } from '../config/index.ts';
+import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, PACKAGE_VERSION, type Dtype, type MemoryLimit } from '../config/index.ts';
 
-export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface LocalEncoderOptions {
   readonly dir: string;
@@ -184,7 +182,7 @@ class LocalEncoder implements Encoder {
       if (typeof text !== 'string') throw new EncodeError(`input ${i} is not a string`, 'input', i);
     });
     const prompt = this.folder.prompts[role];
-    const vectors: Float32Array[] = new Array(texts.length);
+    const vectors = new Array<Float32Array>(texts.length);
     let tokens = 0;
     let truncated = 0;
     // The first run to fail drops the runs still waiting: the call fails anyway, and its caller retries or

@@ -96,7 +96,7 @@ export async function readModelFolder(dir: string, dtype: Dtype, overrides: Prom
   const prompts = (stCfg?.prompts ?? {}) as Record<string, unknown>;
   const pick = (...names: string[]): string => {
     const hit = names.map((n) => prompts[n]).find((p) => typeof p === 'string');
-    return (hit as string | undefined) ?? '';
+    return hit ?? '';
   };
   const roles: Record<Role, string> = {
     query: overrides.query ?? pick('search_query', 'query'),

@@ -17,7 +17,13 @@ import { RunScheduler } from './run-scheduler.ts';
 import { EncodeError, type EncodePriority, type EncodeSource, type Role } from './types.ts';
 import type { RunDone, RunRequest, StopRequest, WorkerInit, WorkerMessage } from './worker/protocol.ts';
 
-const ENTRY = new URL('./worker/entry.mjs', import.meta.url);
+/**
+ * The worker's entry: compiled, the worker is plain JavaScript next to this file; run from the TypeScript sources
+ * (development and tests, through tsx), a worker does not inherit the loader, so entry.mjs registers it first.
+ */
+const ENTRY = import.meta.url.endsWith('.ts')
+  ? new URL('./worker/entry.mjs', import.meta.url)
+  : new URL('./worker/encode-worker.js', import.meta.url);
 /**
  * A worker's young generation, capped: loading a real-sized tokenizer (50k-token vocabularies) spikes the heap,
  * and an isolate keeps the space it grew. Measured with a RoSBERTa-shaped model and a 50,265-token tokenizer,

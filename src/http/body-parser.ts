@@ -46,7 +46,7 @@ export function installJsonParser(app: FastifyInstance, options: BodyOptions): v
     if (bytes.length === 0) return done(null, undefined);
     if (!isUtf8(bytes)) return done(badRequest('request body is not valid UTF-8'));
     if (nestsDeeperThan(bytes, MAX_JSON_DEPTH)) return done(badRequest(`request body nests JSON deeper than ${MAX_JSON_DEPTH} levels`));
-    parseJson(request, bytes.toString('utf8'), (err, value) => {
+    void parseJson(request, bytes.toString('utf8'), (err, value) => {
       if (err) done(badRequest(`request body is not valid JSON: ${err.message}`));
       else done(null, value);
     });

@@ -16,7 +16,7 @@ export function fieldName(instancePath: string): string {
 }
 
 function describe(error: FastifySchemaValidationError, field: string): string {
-  const p = error.params as Record<string, unknown>;
+  const p = error.params;
   const name = field || 'request body';
   switch (error.keyword) {
     case 'required': {

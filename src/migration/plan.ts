@@ -31,12 +31,12 @@ export async function detectModelChange(db: Queryable, source: SourceConfig, mod
   const state = await hasSchemaTable(db, 'state') ? await readModelState(db, info.sql.sourceKey) : undefined;
   const m = state?.migration;
   let change: ModelChange;
-  if (m && m.checksum === model.checksum && m.checksum === state!.checksum) {
+  if (m && m.checksum === model.checksum && m.checksum === state.checksum) {
     change = { kind: 'retype', from: info.embeddingType ?? 'vector', to: source.vectorType, resumeAfter: m.step };
   } else if (m && m.checksum === model.checksum) {
-    change = m.dimensions === state!.dimensions && m.step !== 'swapped'
-      ? { kind: 'reembed', fromChecksum: state!.checksum, resumeAfter: m.step }
-      : { kind: 'dimension', fromDimensions: state!.dimensions, resumeAfter: m.step };
+    change = m.dimensions === state.dimensions && m.step !== 'swapped'
+      ? { kind: 'reembed', fromChecksum: state.checksum, resumeAfter: m.step }
+      : { kind: 'dimension', fromDimensions: state.dimensions, resumeAfter: m.step };
   } else if (info.embeddingDimensions !== undefined && info.embeddingDimensions !== model.dimensions) {
     change = { kind: 'dimension', fromDimensions: info.embeddingDimensions, resumeAfter: undefined };
   } else if (!state) change = { kind: 'setup' };

@@ -96,7 +96,7 @@ async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql,
   const columns: string[] = [];
   const vectorIndexes: string[] = [];
   if (s.exists) {
-    const managed = [...(dropColumns ? [...Object.values(mainColumns(source)), source.embeddedAtColumn, source.fulltextColumn] : []), ...Object.values(nextColumns(source))];
+    const managed = [...(dropColumns ? [...(Object.values(mainColumns(source)) as string[]), source.embeddedAtColumn, source.fulltextColumn] : []), ...(Object.values(nextColumns(source)) as string[])];
     for (const c of managed) {
       const n = (await client.query<{ n: number }>(loadSql('column-present'), [s.table, c])).rows[0]!.n;
       if (n > 0) columns.push(c);

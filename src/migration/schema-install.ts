@@ -118,7 +118,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 
 /** The columns embedsync writes on the source table (both vector column sets): never part of a document. */
 function managedColumns(source: SourceConfig): string[] {
-  return [source.embeddedAtColumn, source.fulltextColumn, ...Object.values(mainColumns(source)), ...Object.values(nextColumns(source))];
+  return [source.embeddedAtColumn, source.fulltextColumn, ...(Object.values(mainColumns(source)) as string[]), ...(Object.values(nextColumns(source)) as string[])];
 }
 
 /** Brings schema embedsync up to date (the caller holds the migrate lock); the names of the files applied. */

@@ -15,7 +15,7 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
       cs.push(256 + n++);
     }
   }
-  const table: string[] = new Array(256);
+  const table = new Array<string>(256);
   bs.forEach((b, i) => { table[b] = String.fromCodePoint(cs[i]!); });
   return table;
 })();

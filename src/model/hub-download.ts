@@ -172,7 +172,7 @@ async function fetchFile(hub: HubId, file: string, dest: string, required: boole
   await mkdir(dirname(dest), { recursive: true });
   const attempts = opts.attempts ?? 4;
   const retry = backoff({ baseMs: opts.retryDelayMs ?? 500, maxMs: Infinity });
-  let lastError: unknown;
+  let lastError: HubUnreachableError | undefined;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     // An abort rejects with the signal's reason, as the download itself would.
     if (attempt > 1) await sleep(retry.delayMs(attempt - 2), undefined, { signal: opts.signal }).catch(() => opts.signal?.throwIfAborted());

@@ -71,7 +71,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     source: info.sql.sourceKey, checksum: encoder.info.checksum, logger,
     ...(metrics ? { metrics } : {}), ...(o.onModelMismatch ? { onMismatch: o.onModelMismatch } : {}),
   });
-  const targets = writeTargets(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: watch.observe });
+  const targets = writeTargets(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: (state, target) => watch.observe(state, target) });
   await checkTarget(info, state, targets, watch, encoder, logger);
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;

@@ -1,7 +1,6 @@
 // The OpenTelemetry SDK wiring: a tracer provider with a batching OTLP/HTTP (JSON) exporter, async-context
 // propagation (so child spans and log lines find their parent across awaits) and W3C traceparent headers.
 // Sampling follows the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG variables, read by the SDK.
-import { readFileSync } from 'node:fs';
 import { context, diag, DiagLogLevel, propagation, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -14,7 +13,7 @@ import { errorMessage } from './error-message.ts';
 export interface TracerSdkOptions {
   readonly endpoint: string;
   readonly serviceName: string;
-  readonly serviceVersion?: string;
+  readonly serviceVersion: string;
   readonly exportDelayMs?: number;
   readonly exportTimeoutMs?: number;
   readonly onExportError?: (message: string) => void;
@@ -31,10 +30,8 @@ export function tracesUrl(endpoint: string): string {
   return new URL('v1/traces', endpoint.endsWith('/') ? endpoint : `${endpoint}/`).toString();
 }
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
 export function createTracerSdk(options: TracerSdkOptions): TracerSdk {
-  const serviceVersion = options.serviceVersion ?? PACKAGE_VERSION;
+  const serviceVersion = options.serviceVersion;
   const onError = options.onExportError;
   if (onError) {
     const report = (message: string, ...args: unknown[]) => onError([message, ...args].map(errorMessage).join(' '));

@@ -7,8 +7,8 @@ export interface TracingOptions {
   /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to <endpoint>/v1/traces. Undefined: tracing off. */
   readonly endpoint: string | undefined;
   readonly serviceName: string;
-  /** Default: the package version. */
-  readonly serviceVersion?: string;
+  /** The package version (PACKAGE_VERSION of config/, passed in: tracing stands on the ground floor too). */
+  readonly serviceVersion: string;
   /** Delay between span exports; the SDK default is 5 s. */
   readonly exportDelayMs?: number;
   /** Where exporter problems go (an unreachable collector must not be silent, nor fatal). */

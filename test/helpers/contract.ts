@@ -22,7 +22,7 @@ function specOf(app: FastifyInstance, apiKey: string | undefined): () => Promise
     // From an address of its own, so it never spends a test client's rate-limit budget.
     const res = await inject({ method: 'GET', url: '/openapi.json', remoteAddress: '192.0.2.254', headers: apiKey ? { 'x-api-key': apiKey } : {} });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as Spec;
+    return res.json<Spec>();
   })());
 }
 
@@ -33,7 +33,7 @@ export function recordResponses(app: FastifyInstance, apiKey: string | undefined
   (app as unknown as { inject: typeof inject }).inject = async (options: InjectOptions) => {
     const res = await inject(options);
     received.push({
-      spec, method: String(options.method ?? 'GET'), path: String(options.url ?? options.path ?? '/').split('?', 1)[0]!,
+      spec, method: String(options.method ?? 'GET'), path: String((options.url ?? options.path ?? '/') as string).split('?', 1)[0]!,
       status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: res.body,
     });
     return res;

@@ -23,13 +23,13 @@ interface RemoteModelInfo {
 function readModelInfo(body: unknown, where: string): RemoteModelInfo {
   const prompts = field<Record<string, unknown>>(body, 'prompts', 'object', where)!;
   const limits = (field<Record<string, unknown>>(body, 'limits', 'object', where, true) ?? {});
-  const num = (k: string) => (typeof limits[k] === 'number' ? limits[k] as number : undefined);
+  const num = (k: string) => (typeof limits[k] === 'number' ? limits[k] : undefined);
   return {
     name: field<string>(body, 'name', 'string', where)!,
     checksum: field<string>(body, 'checksum', 'string', where)!,
     pooling: (field<string>(body, 'pooling', 'string', where, true) ?? 'mean') as PoolingMode,
     normalize: (body as { normalize?: unknown }).normalize === true,
-    prompts: { query: String(prompts.query ?? ''), document: String(prompts.document ?? '') },
+    prompts: { query: String(prompts.query as string | undefined ?? ''), document: String(prompts.document as string | undefined ?? '') },
     maxTokens: field<number>(body, 'max_tokens', 'number', where, true) ?? 0,
     maxBatchSize: num('max_batch_size'),
     maxTextLength: num('max_text_length'),
@@ -49,7 +49,7 @@ export function embedsyncDialect(checksum: string): Dialect {
       }
       if (b.results.length !== count) throw new RemoteChangedError(`answer to /embed/batch has ${b.results.length} results for ${count} items`);
       const failed = b.results.findIndex((r) => r.embedding === null || r.embedding === undefined);
-      if (failed >= 0) return { ok: false, index: failed, message: String(b.results[failed]!.error ?? 'refused') };
+      if (failed >= 0) return { ok: false, index: failed, message: String(b.results[failed]!.error as string | undefined ?? 'refused') };
       b.results.forEach((r, i) => {
         if (r.id !== String(i)) throw new RemoteChangedError('answer to /embed/batch has its results out of order');
       });

@@ -1,8 +1,7 @@
 // Remote encoder backends behind the Encoder interface: EMBEDDING_BACKEND=embedsync|tei|openai with
 // EMBEDDING_ENDPOINT. createRemoteEncoder contacts the remote at start (identity, limits, a probe encode
 // that learns the dimension) and fails with the address and the reason when it cannot.
-import { readFileSync } from 'node:fs';
-import type { ModelConfig } from '../../config/index.ts';
+import { PACKAGE_VERSION, type ModelConfig } from '../../config/index.ts';
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './circuit-breaker.ts';
 import type { RemoteCommon } from './common.ts';
 import type { Encoder } from '../types.ts';
@@ -13,7 +12,6 @@ export { RemoteEncoder } from './remote-encoder.ts';
 export { promptPlan, remoteChecksum } from './identity.ts';
 export type { RemoteCommon } from './common.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Where outages and recoveries are reported (the daemon's pino logger fits). */
 export interface RemoteLogger {
@@ -50,7 +48,7 @@ export async function createRemoteEncoder(model: ModelConfig, opts: RemoteEncode
     cwd: opts.cwd ?? '.',
     signal: opts.signal,
     startedAt: performance.now(),
-    version: VERSION,
+    version: PACKAGE_VERSION,
   };
   if (!model.endpoint) throw new Error(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${model.backend}`);
   switch (model.backend) {

@@ -40,7 +40,7 @@ export function isRetryableStatus(status: number): boolean {
  * unreadable. `now` is injectable for the date form.
  */
 export function parseRetryAfter(value: string | readonly string[] | undefined, now = Date.now()): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
+  const raw = typeof value === 'string' || value === undefined ? value : value[0];
   if (typeof raw !== 'string' || raw.trim() === '') return undefined;
   const s = raw.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
