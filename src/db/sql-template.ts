@@ -41,6 +41,9 @@ export const SQL_FILES = [
   // Recorded table settings (src/db/source-settings.ts) and `embedsync remove` (src/migration/remove-source.ts).
   'sources-read', 'source-settings-read', 'source-settings-write', 'remove-plan', 'remove-triggers',
   'remove-default-search', 'remove-records', 'remove-table', 'remove-columns',
+  // Chunked tables (src/db/chunk-table.ts, src/queue/chunk-write.ts): the chunk table, its writes and searches.
+  'chunk-table', 'chunk-table-drop', 'chunk-rows-stale', 'chunk-delete', 'chunk-insert', 'chunk-prune', 'chunk-stats',
+  'chunk-search', 'chunk-similar-to', 'chunk-hybrid-search', 'chunk-passages',
 ] as const;
 export type SqlName = (typeof SQL_FILES)[number];
 
@@ -170,6 +173,7 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
+      case 'chunk_table': return `embedsync.${quoteIdent(`${s.stem}_chunks`)}`;
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }

@@ -9,7 +9,8 @@ import { nextColumns, withColumns, writeTargetFor, type ModelState, type WriteTa
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { readModelState } from '../db/state-repository.ts';
-import { queueOps, type QueueOps } from './queue.ts';
+import { chunkedQueueOps } from './chunk-write.ts';
+import type { QueueOps } from './queue.ts';
 
 export interface TargetedOps {
   readonly ops: QueueOps;
@@ -26,7 +27,7 @@ export interface TargetedOpsOptions {
 
 export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, o: TargetedOpsOptions = {}): TargetedOps {
   const ttlMs = o.ttlMs ?? 500;
-  const main = queueOps(db, s, vectorOid);
+  const main = chunkedQueueOps(db, s, vectorOid);
   let nextOps: QueueOps | undefined;
   let target: WriteTarget | undefined;
   let readAt = 0;
@@ -38,7 +39,7 @@ export function targetedQueueOps(db: Queryable, source: SourceConfig, s: SourceS
     target = writeTargetFor(state, checksum, s, () => withColumns(s, nextColumns(source)));
     readAt = performance.now();
     o.onState?.(state, target);
-    if (target.kind === 'next') current = nextOps ??= queueOps(db, target.sql, vectorOid);
+    if (target.kind === 'next') current = nextOps ??= chunkedQueueOps(db, target.sql, vectorOid);
     else current = main;
     return target;
   };

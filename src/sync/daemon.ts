@@ -26,6 +26,7 @@ import { splitSuspects, SuspectGate, type GatePass } from './suspects.ts';
 import { watchModel, type ModelMismatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
 import { queueStatus } from '../queue/queue-status.ts';
+import { chunkingEncoder, chunkSettingsOf } from '../encoder/chunking-encoder.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -66,7 +67,9 @@ export class NotMigratedError extends Error {
 }
 
 export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon> {
-  const { pool, encoder, source, sync, logger, metrics } = o;
+  const { pool, source, sync, logger, metrics } = o;
+  // A chunked table encodes its documents in chunks (one call per batch, as before) and writes them with the row.
+  const encoder = chunkingEncoder(o.encoder, chunkSettingsOf(source), { onDocument: (n) => metrics?.chunksPerRow.observe({ source: `${source.table.schema}.${source.table.name}` }, n) });
   // A missing table or column (SourceError) is a setting to correct, not a migration to run: it reaches the caller as it is.
   const info = await inspectSource(pool, source);
   // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.

@@ -1,0 +1,61 @@
+// The chunk table of a chunked source (EMBEDSYNC_CHUNKING=tokens), embedsync.<stem>_chunks: installed or taken
+// away by migrate as the setting says, its search functions, the prune of chunks by models the state no longer
+// names, and its counts for status. The writes are in src/queue/chunk-write.ts.
+import type { Queryable } from './pool.ts';
+import type { SourceSql } from './source-sql.ts';
+import { renderSql } from './sql-template.ts';
+
+export interface ChunkInstall {
+  /** Rows whose vector predates the switch to chunking, queued to be encoded again in chunks. */
+  readonly restaled: number;
+}
+
+/**
+ * With chunking: the chunk table and its DELETE/TRUNCATE triggers, and the rows embedded without chunks made
+ * stale (and queued) so they are encoded again in chunks. Without: any chunk table of an earlier setting goes.
+ */
+export async function installChunkTable(db: Queryable, s: SourceSql): Promise<ChunkInstall> {
+  if (!s.chunking) {
+    await db.query(renderSql('chunk-table-drop', s));
+    return { restaled: 0 };
+  }
+  await db.query(renderSql('chunk-table', s));
+  const r = await db.query(renderSql('chunk-rows-stale', s));
+  await db.query(renderSql('chunk-prune', s));
+  return { restaled: r.rowCount ?? 0 };
+}
+
+/** The chunk versions of a table's search functions (per table, or the unqualified ones) and its passage search. */
+export async function installChunkSearch(db: Queryable, s: SourceSql, perTable: boolean): Promise<string[]> {
+  await db.query(renderSql('chunk-similar-to', s, { perTable }));
+  await db.query(renderSql('chunk-search', s, { perTable }));
+  await db.query(renderSql('chunk-hybrid-search', s, { perTable }));
+  if (!perTable) return [];
+  await db.query(renderSql('chunk-passages', s, { perTable }));
+  return [`embedsync.${s.stem}_search_chunks`];
+}
+
+/** `embedsync remove`: the chunk table, its triggers and its passage search. */
+export async function dropChunkTable(db: Queryable, s: SourceSql): Promise<void> {
+  await db.query(renderSql('chunk-table-drop', s));
+}
+
+/** Deletes chunks by models the state no longer names (after a model change); how many went. */
+export async function pruneChunks(db: Queryable, s: SourceSql): Promise<number> {
+  if (!s.chunking) return 0;
+  const r = await db.query(renderSql('chunk-prune', s));
+  return r.rowCount ?? 0;
+}
+
+export interface ChunkStats {
+  /** Chunks by the recorded model. */
+  readonly chunks: number;
+  /** Rows that have them. */
+  readonly rows: number;
+}
+
+export async function chunkStats(db: Queryable, s: SourceSql): Promise<ChunkStats | undefined> {
+  if (!s.chunking) return undefined;
+  const { rows } = await db.query<{ chunks: string; rows: string }>(renderSql('chunk-stats', s));
+  return { chunks: Number(rows[0]!.chunks), rows: Number(rows[0]!.rows) };
+}
