@@ -1,5 +1,5 @@
 -- When a table's chunking is switched on, rows whose vector predates it have no chunks: forgetting their text
--- hash makes them stale by the one staleness rule ({{stale}}), so the sweep, the backfill and the daemon's read
+-- hash makes them stale by the one staleness rule (sql-template.ts staleRule), so the sweep, the backfill and the daemon's read
 -- all re-encode them (through the chunking encoder). The UPDATE touches no document column: no trigger fires.
 -- They are queued in the bulk lane at once, so the switch does not wait for the next sweep.
 WITH forgotten AS (
