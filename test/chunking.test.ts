@@ -11,7 +11,11 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { chunkerFor, modelFolderOf } from '../src/encoder/chunking-encoder.ts';
 import { Chunker } from '../src/encoder/chunker.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { chunkStats, pruneChunks } from '../src/db/chunk-table.ts';
+import { chunkStats, pruneChunks, verifyChunks } from '../src/db/chunk-table.ts';
+import { readRecordedSource } from '../src/db/source-settings.ts';
+import { loadConfig } from '../src/config/index.ts';
+import { getSyncStatus, formatStatus } from '../src/sync/status.ts';
+import { remove } from '../src/cli/remove.ts';
 import { sourceSql } from '../src/db/source-sql.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
@@ -304,4 +308,47 @@ test('a dimension change of a chunked table: chunk search answers throughout, th
   } finally {
     await t.close();
   }
+});
+
+test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; remove takes it all', async () => {
+  const t = await setupMigrateDb(20);
+  try {
+    const enc = await t.encoder(TINY_MODEL_DIR);
+    await t.migrate({ encoder: enc });
+    await t.embedAll(enc);
+    // A settings change is refused unless asked for, then recorded with the table's other settings.
+    await assert.rejects(t.migrate({ encoder: enc, env: CHUNKED }), /EMBEDSYNC_CHUNKING: recorded none, configured tokens/);
+    await t.migrate({ encoder: enc, env: CHUNKED, updateSettings: true });
+    const rec = await readRecordedSource(t.pool, 'public.leads');
+    assert.deepEqual([rec!.source.chunking, rec!.source.chunkTokens, rec!.source.chunkOverlap], ['tokens', undefined, 40]);
+    const d = await t.startDaemon(enc, CHUNKED);
+    const count = async () => (await t.pool.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM embedsync.leads_chunks')).rows[0]!.n;
+    await waitFor('every row chunked', async () => (await count()) === 20, 20_000, 50);
+    const config = t.config(TINY_MODEL_DIR, CHUNKED);
+    const st = await getSyncStatus(t.pool, config.source, { exact: true });
+    assert.deepEqual(st.chunks, { chunks: 20, rows: 20 });
+    assert.match(formatStatus(st), /^chunks {9}20 of 20 rows \(1\.0 a row\)$/m);
+
+    // Chunks lost behind embedsync's back: the verification's end queues their rows again.
+    await t.pool.query('DELETE FROM embedsync.leads_chunks WHERE id IN (3, 4)');
+    const s = sourceSql(config.source, 'bigint');
+    assert.deepEqual(await verifyChunks(t.pool, s), { restaled: 2, pruned: 0 });
+    await waitFor('chunks back', async () => (await count()) === 20, 20_000, 50);
+    await d.stop();
+
+    await remove({ config });
+    const left = await t.pool.query<{ n: number }>(
+      `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'leads_chunks')::int + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'leads_%chunk%')::int
+        + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'leads_chunk%')::int AS n`);
+    assert.equal(left.rows[0]!.n, 0, 'no chunk table, function or trigger left');
+  } finally {
+    await t.close();
+  }
+});
+
+test('chunking needs the local tokenizer: a remote backend is refused at start-up, naming the setting', () => {
+  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://127.0.0.1:1' }),
+    /EMBEDSYNC_CHUNKING=tokens counts tokens with the model's own tokenizer, which runs with EMBEDDING_BACKEND=local only/);
+  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDSYNC_CHUNK_TOKENS: '100', EMBEDSYNC_CHUNK_OVERLAP: '60' }), /EMBEDSYNC_CHUNK_OVERLAP \(60\) must be at most half/);
+  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'sentences' }), /EMBEDSYNC_CHUNKING/);
 });

@@ -47,6 +47,16 @@ export async function pruneChunks(db: Queryable, s: SourceSql): Promise<number> 
   return r.rowCount ?? 0;
 }
 
+/**
+ * The end of a verification round of a chunked table: rows whose vector has no chunks of its model are made
+ * stale and queued, and chunks of models the state no longer names go. One statement each over the table.
+ */
+export async function verifyChunks(db: Queryable, s: SourceSql): Promise<{ restaled: number; pruned: number }> {
+  if (!s.chunking) return { restaled: 0, pruned: 0 };
+  const r = await db.query(renderSql('chunk-rows-stale', s));
+  return { restaled: r.rowCount ?? 0, pruned: await pruneChunks(db, s) };
+}
+
 export interface ChunkStats {
   /** Chunks by the recorded model. */
   readonly chunks: number;
