@@ -1,7 +1,7 @@
 // bench:chunks — what chunking costs the encoder, and what the row's own vector keeps of its document.
 // Prints figures; does not fail on targets.
 //  1. Throughput (default: the RoSBERTa-shaped 24-layer int8 model): tokens/s the encoder feeds the model on
-//     short lead texts (30–200 tokens) against long documents (~1,500–3,000 tokens) cut into chunks of the
+//     short lead texts (30–200 tokens) against long documents (about 1,500–3,000 tokens) cut into chunks of the
 //     model's limit by the chunking encoder (tokenizing and cutting on the main thread included), and against
 //     the same long documents unchunked (cut at 512 tokens). Phases alternate (short, chunked, long, short,
 //     chunked, long...) so drift on a shared machine falls on all of them; each figure is the total of its rounds.
@@ -9,7 +9,7 @@
 //     this machine: it measures how much of its document a row vector still stands for, not meaning), each
 //     chunk's text as a query against every row vector; recall@1 and mean rank of its document with the row
 //     vector as the first chunk's vector, and as the normalised mean of the chunks' vectors.
-//   usage: npm run bench:chunks [-- --model /path/to/model --docs 8 --short 96 --rounds 2 --retrieval-docs 60]
+//   usage: npm run bench:chunks [-- --model /path/to/model --docs 4 --short 64 --rounds 2 --chunk-tokens 256 --retrieval-docs 60]
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -22,9 +22,11 @@ const { values } = parseArgs({
   options: {
     model: { type: 'string', default: '/work/main/models/rosberta-shape' },
     dtype: { type: 'string', default: 'int8' },
-    docs: { type: 'string', default: '8' },
-    short: { type: 'string', default: '96' },
+    docs: { type: 'string', default: '4' },
+    short: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '2' },
+    // EMBEDSYNC_CHUNK_TOKENS for the chunked phase (default: the model's limit less its prompt).
+    'chunk-tokens': { type: 'string' },
     'retrieval-docs': { type: 'string', default: '60' },
     phases: { type: 'string', default: 'throughput,retrieval' },
   },
@@ -69,11 +71,11 @@ async function throughput(): Promise<void> {
   const enc = await createLocalEncoder({
     dir: values.model!, dtype: values.dtype === 'fp32' ? 'fp32' : 'int8', sessions: layout.sessions, threads: layout.threads, maxBatchTokens: 8192,
   });
-  const chunked = chunkingEncoder(enc, { tokens: undefined, overlap: 64 });
+  const chunked = chunkingEncoder(enc, { tokens: values['chunk-tokens'] ? Number(values['chunk-tokens']) : undefined, overlap: 64 });
   const r = rand(7);
-  // Short texts: 2–15 sentences (about 30–200 tokens); long documents: 100–200 sentences.
-  const short = Array.from({ length: Number(values.short) }, () => text(r, 2 + Math.floor(r() * 14)));
-  const long = Array.from({ length: Number(values.docs) }, () => text(r, 100 + Math.floor(r() * 100)));
+  // Short texts: 1–6 sentences (about 30–180 tokens); long documents: 50–100 sentences (about 1,500–3,000 tokens).
+  const short = Array.from({ length: Number(values.short) }, () => text(r, 1 + Math.floor(r() * 6)));
+  const long = Array.from({ length: Number(values.docs) }, () => text(r, 50 + Math.floor(r() * 50)));
   const inBatches = (xs: readonly string[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
   await enc.encode(short.slice(0, 8), 'document'); // warm-up: the pace has its first measurement
   const sum = { short: { tokens: 0, seconds: 0, texts: 0 }, chunked: { tokens: 0, seconds: 0, texts: 0 }, long: { tokens: 0, seconds: 0, texts: 0 } };
@@ -97,7 +99,7 @@ async function throughput(): Promise<void> {
   }
   await enc.close();
   const rate = (k: keyof typeof sum) => sum[k].tokens / sum[k].seconds;
-  console.log(`model ${values.model} (${values.dtype}), ${layout.sessions} session(s) × ${layout.threads} thread(s), ${values.rounds} rounds`);
+  console.log(`model ${values.model} (${values.dtype}), ${layout.sessions} session(s) × ${layout.threads} thread(s), ${values.rounds} rounds, chunks of ${values['chunk-tokens'] ?? 'the model\'s limit'} tokens, overlap 64`);
   console.log(`short texts      ${sum.short.texts} texts, ${sum.short.tokens} tokens in ${sum.short.seconds.toFixed(1)} s: ${rate('short').toFixed(0)} tokens/s, ${(sum.short.texts / sum.short.seconds).toFixed(2)} texts/s`);
   console.log(`chunked long     ${sum.chunked.texts} documents (${chunks} chunks), ${sum.chunked.tokens} tokens in ${sum.chunked.seconds.toFixed(1)} s: ${rate('chunked').toFixed(0)} tokens/s, ${(sum.chunked.texts / sum.chunked.seconds).toFixed(3)} documents/s`);
   console.log(`unchunked long   ${sum.long.texts} documents cut at 512 tokens, ${sum.long.tokens} tokens in ${sum.long.seconds.toFixed(1)} s: ${rate('long').toFixed(0)} tokens/s, ${(sum.long.texts / sum.long.seconds).toFixed(3)} documents/s`);
