@@ -1,15 +1,17 @@
 // bench:chunks — what chunking costs the encoder, and what the row's own vector keeps of its document.
 // Prints figures; does not fail on targets.
 //  1. Throughput (default: the RoSBERTa-shaped 24-layer int8 model): tokens/s the encoder feeds the model on
-//     short lead texts (30–200 tokens) against long documents (about 1,500–3,000 tokens) cut into chunks of the
+//     short lead texts (1–6 sentences, about 180 tokens on average) against long documents (50–100 sentences,
+//     about 4,500 tokens of the RoSBERTa-shaped model's tokenizer) cut into chunks of the
 //     model's limit by the chunking encoder (tokenizing and cutting on the main thread included), and against
 //     the same long documents unchunked (cut at 512 tokens). Phases alternate (short, chunked, long, short,
 //     chunked, long...) so drift on a shared machine falls on all of them; each figure is the total of its rounds.
-//  2. Row vector (--retrieval): for long documents of the tiny test model (random weights, like every model on
+//  2. Row vector (--phases retrieval): for long documents of the tiny test model (random weights, like every model on
 //     this machine: it measures how much of its document a row vector still stands for, not meaning), each
 //     chunk's text as a query against every row vector; recall@1 and mean rank of its document with the row
 //     vector as the first chunk's vector, and as the normalised mean of the chunks' vectors.
-//   usage: npm run bench:chunks [-- --model /path/to/model --docs 4 --short 64 --rounds 2 --chunk-tokens 256 --retrieval-docs 60]
+//   usage: npm run bench:chunks [-- --phases throughput,retrieval --model /path/to/model --docs 4 --short 64 --rounds 2
+//          --chunk-tokens 256 --retrieval-docs 60]
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -73,7 +75,7 @@ async function throughput(): Promise<void> {
   });
   const chunked = chunkingEncoder(enc, { tokens: values['chunk-tokens'] ? Number(values['chunk-tokens']) : undefined, overlap: 64 });
   const r = rand(7);
-  // Short texts: 1–6 sentences (about 30–180 tokens); long documents: 50–100 sentences (about 1,500–3,000 tokens).
+  // Short texts: 1–6 sentences; long documents: 50–100 sentences.
   const short = Array.from({ length: Number(values.short) }, () => text(r, 1 + Math.floor(r() * 6)));
   const long = Array.from({ length: Number(values.docs) }, () => text(r, 50 + Math.floor(r() * 50)));
   const inBatches = (xs: readonly string[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
