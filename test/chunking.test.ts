@@ -1,8 +1,9 @@
 // Chunked tables (EMBEDSYNC_CHUNKING=tokens) against real PostgreSQL and the tiny test model: a ~3,000-token
 // document becomes chunks of at most the model's limit that overlap as configured and put back together give
-// the document; a passage that stands only after token 512 is found by chunk search (and not by the row
-// vector of a plain table); edits under a write storm replace a row's chunks whole, never mixing versions,
-// and DELETE and TRUNCATE take the chunks along; a dimension change keeps chunk search answering.
+// the document; a passage that stands only after token 512 is found by chunk search; DELETE and TRUNCATE take
+// the chunks along; edits under a write storm replace a row's chunks whole, every snapshot showing exactly the
+// chunks of the text the row's vector was made from. (Model changes, settings, several tables:
+// chunking-lifecycle.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -11,47 +12,11 @@ import { TINY_MODEL_DIR } from '../src/model/tiny-model.ts';
 import { chunkerFor, modelFolderOf } from '../src/encoder/chunking-encoder.ts';
 import { Chunker } from '../src/encoder/chunker.ts';
 import type { Encoder } from '../src/encoder/types.ts';
-import { chunkStats, pruneChunks, verifyChunks } from '../src/db/chunk-table.ts';
-import { readRecordedSource } from '../src/db/source-settings.ts';
-import { loadConfig } from '../src/config/index.ts';
-import { getSyncStatus, formatStatus } from '../src/sync/status.ts';
-import { remove } from '../src/cli/remove.ts';
+import { chunkStats } from '../src/db/chunk-table.ts';
 import { sourceSql } from '../src/db/source-sql.ts';
-import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
-import { modelVariantsForTests } from './helpers/model-variants.ts';
+import { setupMigrateDb } from './helpers/migrate-db.ts';
+import { CHUNKED, chunksOfRow, insertLead, longText, overlapOf, vec } from './helpers/chunks.ts';
 import { cosine, documentOf, parseVector, waitFor } from './helpers/sync.ts';
-
-const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 } });
-const CHUNKED = { EMBEDSYNC_CHUNKING: 'tokens', EMBEDSYNC_CHUNK_OVERLAP: '40' } as const;
-const WORDS = ['client', 'delivery', 'contract', 'price', 'office', 'склад', 'доставка', 'клиент', 'договор', 'цена', 'звонок', 'meeting'];
-
-/** A long description: numbered sentences of varied words, `tag` in each (a document version). */
-function longText(sentences: number, tag = ''): string {
-  const out: string[] = [];
-  for (let i = 0; i < sentences; i++) {
-    const w = (k: number) => WORDS[(i * 7 + k * 5) % WORDS.length]!;
-    out.push(`${tag}Sentence ${i} says the ${w(1)} wants ${w(2)} and ${w(3)} by ${w(4)} number ${i * 13 % 101}.`);
-  }
-  return out.join(' ');
-}
-
-/** The longest start of `b` that `a` ends with. */
-function overlapOf(a: string, b: string): string {
-  for (let k = Math.min(a.length, b.length); k > 0; k--) if (a.endsWith(b.slice(0, k))) return b.slice(0, k);
-  return '';
-}
-
-function vec(v: Float32Array | readonly number[]): string {
-  return `[${Array.from(v).join(',')}]`;
-}
-
-async function insertLead(t: MigrateTestDb, title: string, description: string): Promise<string> {
-  return (await t.pool.query<{ id: string }>('INSERT INTO leads (title, description, city) VALUES ($1, $2, $3) RETURNING id::text', [title, description, 'Москва'])).rows[0]!.id;
-}
-
-async function chunksOfRow(db: pg.Pool | pg.Client, id: string): Promise<{ chunk: number; chunk_text: string; embedding: string; model_checksum: string }[]> {
-  return (await db.query('SELECT chunk, chunk_text, embedding::text, model_checksum FROM embedsync.leads_chunks WHERE id = $1 ORDER BY model_checksum, chunk', [id])).rows;
-}
 
 test('a ~3,000-token document: chunks within the limit, overlapping by the setting, cut at sentence ends, giving back the document', async () => {
   const t = await setupMigrateDb(0);
@@ -246,109 +211,4 @@ test('a write storm on a long document: its chunks are always one version whole,
   } finally {
     await t.close();
   }
-});
-
-test('a dimension change of a chunked table: chunk search answers throughout, then from the new model\'s chunks', async () => {
-  const t = await setupMigrateDb(40, CHUNKED);
-  try {
-    const oldEnc = await t.encoder(TINY_MODEL_DIR);
-    const newEnc = await t.encoder(variants.small);
-    await t.migrate({ encoder: oldEnc });
-    const id = await insertLead(t, 'Transcript', longText(70));
-    await t.embedAll(oldEnc);
-    const before = await chunksOfRow(t.pool, id);
-    assert.ok(before.length >= 3);
-
-    // Readers query with a vector of the model the state records, as an application would.
-    let stop = false;
-    const failures: string[] = [];
-    const answers: number[] = [];
-    const reader = (async () => {
-      const c = new pg.Client({ connectionString: t.db.url });
-      await c.connect();
-      const probes = new Map<string, string>();
-      try {
-        while (!stop) {
-          const st = (await c.query<{ model_checksum: string }>("SELECT model_checksum FROM embedsync.state WHERE source = 'public.leads'")).rows[0]!;
-          const e = st.model_checksum === oldEnc.info.checksum ? oldEnc : newEnc;
-          let q = probes.get(e.info.checksum);
-          if (!q) probes.set(e.info.checksum, q = vec((await e.encode(['warehouse delivery contract'], 'query')).vectors[0]!));
-          try {
-            const r = await c.query('SELECT id FROM embedsync.leads_search_chunks($1::vector, 5)', [q]);
-            const s = await c.query('SELECT id FROM embedsync.leads_search($1::vector, 5)', [q]);
-            answers.push(Math.min(r.rowCount ?? 0, s.rowCount ?? 0));
-          } catch (err) {
-            // The state moved between reading it and querying: a query of the old dimension is refused by name.
-            if (!/query vector has \d+ dimensions/.test((err as Error).message)) failures.push((err as Error).message);
-          }
-        }
-      } finally {
-        await c.end();
-      }
-    })();
-    const r = await t.migrate({ encoder: newEnc });
-    await new Promise((res) => setTimeout(res, 200));
-    stop = true;
-    await reader;
-    assert.equal(r.handled, true);
-    assert.deepEqual(failures, []);
-    assert.ok(answers.length > 5 && answers.every((n) => n === 5), `every query answered with 5 rows (${answers.length} queries)`);
-
-    // The backfill wrote the new model's chunks; the old model's go with the prune.
-    const after = await chunksOfRow(t.pool, id);
-    const byNew = after.filter((c) => c.model_checksum === newEnc.info.checksum);
-    assert.deepEqual(byNew.map((c) => c.chunk_text), before.map((c) => c.chunk_text));
-    assert.equal(parseVector(byNew[0]!.embedding).length, 48);
-    const s = sourceSql(t.config(variants.small, CHUNKED).source, 'bigint');
-    await pruneChunks(t.pool, s);
-    assert.ok((await chunksOfRow(t.pool, id)).every((c) => c.model_checksum === newEnc.info.checksum));
-    const q = vec((await newEnc.encode([byNew[1]!.chunk_text], 'document')).vectors[0]!);
-    const hit = (await t.pool.query<{ id: string; chunk: number }>('SELECT id::text, chunk FROM embedsync.leads_search_chunks($1::vector, 1)', [q])).rows[0]!;
-    assert.deepEqual(hit, { id, chunk: 1 });
-  } finally {
-    await t.close();
-  }
-});
-
-test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; remove takes it all', async () => {
-  const t = await setupMigrateDb(20);
-  try {
-    const enc = await t.encoder(TINY_MODEL_DIR);
-    await t.migrate({ encoder: enc });
-    await t.embedAll(enc);
-    // A settings change is refused unless asked for, then recorded with the table's other settings.
-    await assert.rejects(t.migrate({ encoder: enc, env: CHUNKED }), /EMBEDSYNC_CHUNKING: recorded none, configured tokens/);
-    await t.migrate({ encoder: enc, env: CHUNKED, updateSettings: true });
-    const rec = await readRecordedSource(t.pool, 'public.leads');
-    assert.deepEqual([rec!.source.chunking, rec!.source.chunkTokens, rec!.source.chunkOverlap], ['tokens', undefined, 40]);
-    const d = await t.startDaemon(enc, CHUNKED);
-    const count = async () => (await t.pool.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM embedsync.leads_chunks')).rows[0]!.n;
-    await waitFor('every row chunked', async () => (await count()) === 20, 20_000, 50);
-    const config = t.config(TINY_MODEL_DIR, CHUNKED);
-    const st = await getSyncStatus(t.pool, config.source, { exact: true });
-    assert.deepEqual(st.chunks, { chunks: 20, rows: 20 });
-    assert.match(formatStatus(st), /^chunks {9}20 of 20 rows \(1\.0 a row\)$/m);
-
-    // Chunks lost behind embedsync's back: the verification's end queues their rows again.
-    await t.pool.query('DELETE FROM embedsync.leads_chunks WHERE id IN (3, 4)');
-    const s = sourceSql(config.source, 'bigint');
-    assert.deepEqual(await verifyChunks(t.pool, s), { restaled: 2, pruned: 0 });
-    await waitFor('chunks back', async () => (await count()) === 20, 20_000, 50);
-    await d.stop();
-
-    await remove({ config });
-    const left = await t.pool.query<{ n: number }>(
-      `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'leads_chunks')::int + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'leads_%chunk%')::int
-        + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'leads_chunk%')::int AS n`);
-    assert.equal(left.rows[0]!.n, 0, 'no chunk table, function or trigger left');
-  } finally {
-    await t.close();
-  }
-});
-
-test('chunking needs the local tokenizer: a remote backend is refused at start-up, naming the setting', () => {
-  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://127.0.0.1:1' }),
-    /EMBEDSYNC_CHUNKING=tokens counts tokens with the model's own tokenizer, which runs with EMBEDDING_BACKEND=local only/);
-  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDSYNC_CHUNK_TOKENS: '100', EMBEDSYNC_CHUNK_OVERLAP: '60' }), /EMBEDSYNC_CHUNK_OVERLAP \(60\) must be at most half/);
-  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'sentences' }), /EMBEDSYNC_CHUNKING/);
 });
