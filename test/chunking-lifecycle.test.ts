@@ -99,6 +99,8 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     await t.migrate({ encoder: enc, env: CHUNKED, updateSettings: true });
     const rec = await readRecordedSource(t.pool, 'public.leads');
     assert.deepEqual([rec!.source.chunking, rec!.source.chunkTokens, rec!.source.chunkOverlap], ['tokens', undefined, 40]);
+    // A daemon configured without chunking would leave old chunks behind: refused, naming the setting.
+    await assert.rejects(t.startDaemon(enc), /EMBEDSYNC_CHUNKING: recorded tokens, configured none/);
     const d = await t.startDaemon(enc, CHUNKED);
     const count = async () => (await t.pool.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM embedsync.leads_chunks')).rows[0]!.n;
     await waitFor('every row chunked', async () => (await count()) === 20, 20_000, 50);

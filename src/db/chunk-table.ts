@@ -1,9 +1,23 @@
 // The chunk table of a chunked source (EMBEDSYNC_CHUNKING=tokens), embedsync.<stem>_chunks: installed or taken
 // away by migrate as the setting says, its search functions, the prune of chunks by models the state no longer
 // names, and its counts for status. The writes are in src/queue/chunk-write.ts.
+import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from './pool.ts';
+import { readRecordedSource, settingsDiff, SettingsChangedError } from './source-settings.ts';
 import type { SourceSql } from './source-sql.ts';
 import { renderSql } from './sql-template.ts';
+
+/**
+ * Before a daemon writes a table: its chunk settings must be the ones migrate recorded. A daemon that does not
+ * chunk a chunked table would write row vectors and leave the old chunks of the text behind (and one that
+ * chunks an unchunked table has no chunk table): refused, naming the settings, like migrate refuses them.
+ */
+export async function checkChunkingRecorded(db: Queryable, source: SourceConfig): Promise<void> {
+  const recorded = await readRecordedSource(db, `${source.table.schema}.${source.table.name}`);
+  if (!recorded) return;
+  const diff = settingsDiff(recorded.source, source).filter((d) => d.startsWith('EMBEDSYNC_CHUNK'));
+  if (diff.length > 0) throw new SettingsChangedError(`${source.table.schema}.${source.table.name}`, diff);
+}
 
 export interface ChunkInstall {
   /** Rows whose vector predates the switch to chunking, queued to be encoded again in chunks. */

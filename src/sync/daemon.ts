@@ -27,6 +27,7 @@ import { watchModel, type ModelMismatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
 import { queueStatus } from '../queue/queue-status.ts';
 import { chunkingEncoder, chunkSettingsOf } from '../encoder/chunking-encoder.ts';
+import { checkChunkingRecorded } from '../db/chunk-table.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -72,6 +73,7 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const encoder = chunkingEncoder(o.encoder, chunkSettingsOf(source), { onDocument: (n) => metrics?.chunksPerRow.observe({ source: `${source.table.schema}.${source.table.name}` }, n) });
   // A missing table or column (SourceError) is a setting to correct, not a migration to run: it reaches the caller as it is.
   const info = await inspectSource(pool, source);
+  await checkChunkingRecorded(pool, source);
   // Only a missing schema means "not migrated"; anything else (a restart, a timeout) goes to the caller's retry.
   const st = await readModelState(pool, info.sql.sourceKey).catch((err: unknown) => {
     if (isNotMigrated(err)) return undefined;
