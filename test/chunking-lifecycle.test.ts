@@ -106,7 +106,7 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     await waitFor('every row chunked', async () => (await count()) === 20, 20_000, 50);
     const config = t.config(TINY_MODEL_DIR, CHUNKED);
     const st = await getSyncStatus(t.pool, config.source, { exact: true });
-    assert.deepEqual(st.chunks, { chunks: 20, rows: 20 });
+    assert.deepEqual(st.chunks, { chunks: 20, rows: 20, estimated: false });
     assert.match(formatStatus(st), /^chunks {9}20 of 20 rows \(1\.0 a row\)$/m);
 
     // Chunks lost behind embedsync's back: the verification's end queues their rows again.
@@ -115,6 +115,17 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     assert.deepEqual(await verifyChunks(t.pool, s), { restaled: 2, pruned: 0 });
     await waitFor('chunks back', async () => (await count()) === 20, 20_000, 50);
     await d.stop();
+
+    // A large chunk table (chunks of rows made up here, past 1,000 pages) is estimated unless --exact.
+    await t.pool.query(`INSERT INTO embedsync.leads_chunks (id, chunk, chunk_text, embedding, model_checksum)
+      SELECT 100000 + g, 0, repeat('x', 400), (SELECT embedding FROM embedsync.leads_chunks LIMIT 1), $1 FROM generate_series(1, 20000) g`, [enc.info.checksum]);
+    await t.pool.query('ANALYZE embedsync.leads_chunks');
+    const big = await getSyncStatus(t.pool, config.source);
+    assert.equal(big.chunks!.estimated, true);
+    assert.equal(big.chunks!.rows, null);
+    assert.ok(Math.abs(big.chunks!.chunks - 20_020) < 1000, `estimated ${big.chunks!.chunks}`);
+    assert.match(formatStatus(big), /^chunks {9}~\d+ \(estimated; --exact counts them and their rows\)$/m);
+    assert.deepEqual((await getSyncStatus(t.pool, config.source, { exact: true })).chunks, { chunks: 20_020, rows: 20_020, estimated: false });
 
     await remove({ config });
     const left = await t.pool.query<{ n: number }>(

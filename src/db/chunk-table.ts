@@ -72,14 +72,18 @@ export async function verifyChunks(db: Queryable, s: SourceSql): Promise<{ resta
 }
 
 export interface ChunkStats {
-  /** Chunks by the recorded model. */
+  /** Chunks by the recorded model (estimated: every chunk in the table, from the planner's statistics). */
   readonly chunks: number;
-  /** Rows that have them. */
-  readonly rows: number;
+  /** Rows that have them; null when estimated. */
+  readonly rows: number | null;
+  readonly estimated: boolean;
 }
 
-export async function chunkStats(db: Queryable, s: SourceSql): Promise<ChunkStats | undefined> {
+/** The chunk counts of a chunked table: exact when asked or small, else estimated (sql/chunk-stats.sql). */
+export async function chunkStats(db: Queryable, s: SourceSql, exact = false): Promise<ChunkStats | undefined> {
   if (!s.chunking) return undefined;
-  const { rows } = await db.query<{ chunks: string; rows: string }>(renderSql('chunk-stats', s));
-  return { chunks: Number(rows[0]!.chunks), rows: Number(rows[0]!.rows) };
+  const { rows } = await db.query<{ chunks: string; rows: string | null; estimated: boolean }>(renderSql('chunk-stats', s), [exact]);
+  const r = rows[0];
+  if (!r) return undefined;
+  return { chunks: Number(r.chunks), rows: r.rows === null ? null : Number(r.rows), estimated: r.estimated };
 }
