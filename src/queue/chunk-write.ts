@@ -23,6 +23,8 @@ export function chunkedQueueOps(db: Queryable, s: SourceSql, vectorOid: number):
   return {
     ...base,
     async write(items, finished, claimed, checksum) {
+      // Only dequeuing (nothing to write): no chunks change, the plain statement does.
+      if (items.length === 0) return base.write(items, finished, claimed, checksum);
       const own = isPool(db) ? await db.connect() : undefined;
       const c = own ?? (db as pg.Client);
       let ok = false;
