@@ -10,6 +10,8 @@
 //     this machine: it measures how much of its document a row vector still stands for, not meaning), each
 //     chunk's text as a query against every row vector; recall@1 and mean rank of its document with the row
 //     vector as the first chunk's vector, and as the normalised mean of the chunks' vectors.
+//  3. Chunk search (--phases search): the table's _search and _search_chunks functions (exact, no vector index)
+//     on 1,024-dimension chunks in a throwaway Postgres, at --search-chunks counts: median and p95 of 20 queries.
 //   usage: npm run bench:chunks [-- --phases throughput,retrieval --model /path/to/model --docs 4 --short 64 --rounds 2
 //          --chunk-tokens 256 --retrieval-docs 60]
 import { parseArgs } from 'node:util';
@@ -19,6 +21,12 @@ import { encoderLayout } from '../src/config/index.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { chunkingEncoder, chunksOf } from '../src/encoder/chunking-encoder.ts';
 import type { Encoder } from '../src/encoder/types.ts';
+import pg from 'pg';
+import { loadConfig } from '../src/config/index.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
+import { inspectSource } from '../src/db/source-info.ts';
+import { installSearchFunctions } from '../src/db/search-functions.ts';
+import { withBenchDatabase } from './bench-database.ts';
 
 const { values } = parseArgs({
   options: {
@@ -31,6 +39,7 @@ const { values } = parseArgs({
     'chunk-tokens': { type: 'string' },
     'retrieval-docs': { type: 'string', default: '60' },
     phases: { type: 'string', default: 'throughput,retrieval' },
+    'search-chunks': { type: 'string', default: '10000,50000' },
   },
 });
 
@@ -136,5 +145,43 @@ async function retrieval(): Promise<void> {
   console.log(`  mean of chunks  all chunks: ${score(rows, () => true)}; chunks after the first: ${score(rows, (q) => q.chunk > 0)}`);
 }
 
+async function search(): Promise<void> {
+  await withBenchDatabase(async (url) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('CREATE TABLE docs (id bigint PRIMARY KEY, title text, description text)');
+      const config = loadConfig({ DATABASE_URL: url, EMBEDSYNC_TABLE: 'docs', EMBEDSYNC_CHUNKING: 'tokens' });
+      const model = { name: 'bench', checksum: 'bench0000000000a', dimensions: 1024 };
+      await migrateSchema(c, config.source, model);
+      await installSearchFunctions(c, (await inspectSource(c, config.source)).sql);
+      // Random unit-free vectors, 6 chunks a row (a ~3,000-token document), 300 characters of text each.
+      const vector = 'SELECT (SELECT array_agg(random()::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
+      let have = 0;
+      console.log('chunk search, 1,024 dimensions, exact (no vector index), 20 queries each:');
+      for (const n of values['search-chunks']!.split(',').map(Number)) {
+        await c.query(`INSERT INTO embedsync.docs_chunks (id, chunk, chunk_text, embedding, model_checksum)
+          SELECT g / 6, g % 6, repeat('x', 300), (${vector}), $1 FROM generate_series($2::int, $3::int - 1) g`, [model.checksum, have, n]);
+        have = n;
+        await c.query('VACUUM ANALYZE embedsync.docs_chunks');
+        for (const fn of ['docs_search', 'docs_search_chunks']) {
+          const ms: number[] = [];
+          for (let i = 0; i < 22; i++) {
+            const q = (await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v;
+            const t0 = performance.now();
+            await c.query(`SELECT * FROM embedsync.${fn}($1::vector, 10)`, [q]);
+            if (i >= 2) ms.push(performance.now() - t0);
+          }
+          ms.sort((a, b) => a - b);
+          console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  ${fn.padEnd(18)} p50 ${ms[9]!.toFixed(1)} ms, p95 ${ms[18]!.toFixed(1)} ms`);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  });
+}
+
+if (values.phases!.includes('search')) await search();
 if (values.phases!.includes('retrieval')) await retrieval();
 if (values.phases!.includes('throughput')) await throughput();
