@@ -11,6 +11,7 @@ import { readRecordedSource } from '../src/db/source-settings.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { getSyncStatus, formatStatus } from '../src/sync/status.ts';
 import { remove } from '../src/cli/remove.ts';
+import { runChecks } from '../src/cli/doctor.ts';
 import { migrate } from '../src/cli/migrate.ts';
 import { finishMigrate } from '../src/cli/migrate-model.ts';
 import { createEncoder } from '../src/encoder/index.ts';
@@ -115,6 +116,10 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     assert.deepEqual(await verifyChunks(t.pool, s), { restaled: 2, pruned: 0 });
     await waitFor('chunks back', async () => (await count()) === 20, 20_000, 50);
     await d.stop();
+
+    // doctor counts the chunk triggers among the table's own.
+    const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal }, config, false);
+    assert.deepEqual(checks.find((c) => c.name === 'triggers'), { ok: true, name: 'triggers', found: '6 embedsync triggers enabled on "public"."leads"' });
 
     // A large chunk table (chunks of rows made up here, past 1,000 pages) is estimated unless --exact.
     await t.pool.query(`INSERT INTO embedsync.leads_chunks (id, chunk, chunk_text, embedding, model_checksum)
