@@ -57,6 +57,12 @@ test('a ~3,000-token document: chunks within the limit, overlapping by the setti
     const run = 'x'.repeat(3000);
     const pieces = chunker.split(run);
     assert.ok(pieces.length > 1 && pieces.every((p) => chunker.count(p) <= size));
+    // A document past maxChunks keeps its first chunks and says it was cut.
+    const few = new Chunker(JSON.parse(new TextDecoder().decode(modelFolderOf(enc)!.tokenizerJson)) as object, modelFolderOf(enc)!.tokenizerConfig, { size: 100, overlap: 10, maxChunks: 3 });
+    const capped = few.chunk(doc);
+    assert.equal(capped.cut, true);
+    assert.deepEqual(capped.chunks, new Chunker(JSON.parse(new TextDecoder().decode(modelFolderOf(enc)!.tokenizerJson)) as object, modelFolderOf(enc)!.tokenizerConfig, { size: 100, overlap: 10 }).split(doc).slice(0, 3));
+    assert.equal(few.chunk('Short.').cut, false);
     assert.throws(() => chunkerFor(enc, { tokens: 600, overlap: 10 }), /EMBEDSYNC_CHUNK_TOKENS=600 is more than .* \(\d+\): set it to \d+ or less/);
   } finally {
     await t.close();

@@ -17,7 +17,18 @@ export interface ChunkerOptions {
   readonly overlap: number;
   /** The text every chunk is encoded after (the model's document prompt): chunks are counted as they follow it. */
   readonly prefix?: string;
+  /** Most chunks of one document (default MAX_CHUNKS): the rest of a longer one is cut, as the model cuts a text. */
+  readonly maxChunks?: number;
 }
+
+/**
+ * 256 chunks: about 127,000 tokens of RoSBERTa, a 500-page book. A longer document keeps its first 256 chunks
+ * (counted in embedsync_truncated_total), so one huge value can neither hold the encoder for hours nor the main
+ * thread for long in the tokenizer: the text is cut before tokenizing to what that many chunks could hold.
+ */
+export const MAX_CHUNKS = 256;
+/** No token of the supported tokenizers spells more than this many characters on average over a chunk. */
+const MAX_CHARS_PER_TOKEN = 32;
 
 /** Character spans [start, end) of each content token in `text`. */
 interface Spans { readonly start: Int32Array; readonly end: Int32Array }
@@ -51,6 +62,25 @@ export class Chunker {
 
   /** The chunks of `text`: the text itself (trimmed) when it fits, none when it is blank. */
   split(text: string): string[] {
+    return this.chunk(text).chunks;
+  }
+
+  /** The chunks, and whether the document was longer than maxChunks chunks (its end left out). */
+  chunk(whole: string): { readonly chunks: string[]; readonly cut: boolean } {
+    const max = this.options.maxChunks ?? MAX_CHUNKS;
+    const limit = max * this.options.size * MAX_CHARS_PER_TOKEN;
+    let text = whole;
+    if (text.length > limit) {
+      const code = text.charCodeAt(limit - 1);
+      text = text.slice(0, code >= 0xd800 && code <= 0xdbff ? limit - 1 : limit);
+    }
+    const chunks = this.cutAll(text, max);
+    const cut = chunks.length > max || text.length < whole.length;
+    return { chunks: chunks.slice(0, max), cut };
+  }
+
+  /** Cuts `text` into chunks, stopping once there are more than `max`. */
+  private cutAll(text: string, max: number): string[] {
     const tokens: string[] = this.tokenizer.encode(text, { add_special_tokens: false }).tokens;
     // Counted on their own: the whole document after the prompt differs at most in its first token.
     const { size, overlap } = this.options;
@@ -72,6 +102,7 @@ export class Chunker {
       const next = tokenAt(spans, cut, first + 1);
       const piece = text.slice(from, cut).trim();
       if (piece) chunks.push(piece);
+      if (chunks.length > max) return chunks;
       // The next chunk starts `overlap` tokens back, moved forward to the start of a word.
       let start = Math.max(first + 1, next - overlap);
       while (start < next && !startsWord(text, spans.start[start]!)) start += 1;

@@ -74,7 +74,8 @@ export function chunkingEncoder(inner: Encoder, settings: ChunkSettings | undefi
   const chunker = chunkerFor(inner, settings);
   const encode = async (texts: readonly string[], role: Role, options?: EncodeOptions): Promise<EncodeResult> => {
     if (role !== 'document') return inner.encode(texts, role, options);
-    const pieces = texts.map((t) => chunker.split(t));
+    const cuts = texts.map((t) => chunker.chunk(t));
+    const pieces = cuts.map((c) => c.chunks);
     const flat = pieces.flat();
     const owner = pieces.flatMap((p, i) => p.map(() => i));
     let r: EncodeResult;
@@ -97,7 +98,7 @@ export function chunkingEncoder(inner: Encoder, settings: ChunkSettings | undefi
       o.onDocument?.(chunks.length);
       vectors.push(v);
     }
-    return { vectors, tokens: r.tokens, truncated: r.truncated };
+    return { vectors, tokens: r.tokens, truncated: r.truncated + cuts.filter((c) => c.cut).length };
   };
   // The scheduler, pace and availability of the inner encoder stay visible (schedulerOf, paceOf, availabilityOf).
   return Object.create(inner, {
