@@ -129,8 +129,10 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
         : { ok: false, name: 'schema', found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed', fix: 'embedsync migrate' });
       const triggers = await triggerCount(client, table);
-      add(triggers === 4 ? { ok: true, name: 'triggers', found: `4 embedsync triggers enabled on ${table}` }
-        : { ok: false, name: 'triggers', found: `${triggers} of 4 embedsync triggers enabled on ${table}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+      // A chunked table has two more: its chunks go with DELETE and TRUNCATE (sql/chunk-table.sql).
+      const want = info.sql.chunking ? 6 : 4;
+      add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}` }
+        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
 

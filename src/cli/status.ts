@@ -46,6 +46,8 @@ export function formatStatus(s: SyncStatus): string {
     `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${rowsLine(s.rows)}`,
+    ...(s.chunks ? [`chunks         ${s.chunks.rows === null ? `~${s.chunks.chunks} (estimated; --exact counts them and their rows)`
+      : `${s.chunks.chunks} of ${s.chunks.rows} rows (${s.chunks.rows ? (s.chunks.chunks / s.chunks.rows).toFixed(1) : '0'} a row)`}`] : []),
     ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
     ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
       `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),

@@ -14,3 +14,7 @@ export type Backend = (typeof BACKENDS)[number];
 /** The column type of the vectors: full (4 bytes a dimension) or half precision (2 bytes, pgvector's halfvec). */
 export const VECTOR_TYPES = ['vector', 'halfvec'] as const;
 export type VectorType = (typeof VECTOR_TYPES)[number];
+
+/** How a table's documents become vectors: one per row, or one per chunk of the model's tokens (docs/chunking.md). */
+export const CHUNKINGS = ['none', 'tokens'] as const;
+export type Chunking = (typeof CHUNKINGS)[number];

@@ -25,3 +25,6 @@ export function encoderLayout(cores: number): { readonly sessions: number; reado
   const sessions = cores <= 2 ? cores : Math.max(2, Math.floor(cores / 4));
   return { sessions, threads: Math.max(1, Math.floor(cores / sessions)) };
 }
+
+/** Tokens a chunk repeats from the one before it (EMBEDSYNC_CHUNK_OVERLAP): a sentence or two of context. */
+export const DEFAULT_CHUNK_OVERLAP = 64;

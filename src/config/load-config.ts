@@ -2,9 +2,9 @@
 // validates all of them and reports every problem at once. Env wins over the file.
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
 import { join } from 'node:path';
-import { BACKENDS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
+import { BACKENDS, CHUNKINGS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Chunking, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
-import { DEFAULT_BULK_ROWS, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
+import { DEFAULT_BULK_ROWS, DEFAULT_CHUNK_OVERLAP, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
 import { parseMemorySize, type MemoryLimit } from './memory-limit.ts';
 import {
@@ -119,7 +119,13 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     textSearchConfig: get('EMBEDSYNC_TEXT_SEARCH_CONFIG', 'simple', (s) =>
       /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/.test(s) ? { ok: true, value: s }
         : { ok: false, problem: `(${JSON.stringify(s)}) must be a text search configuration name like simple or russian (lower case, optionally schema.name)` }),
+    chunking: get('EMBEDSYNC_CHUNKING', 'none' as Chunking, (s) => parseEnum(s, CHUNKINGS)),
+    chunkTokens: get('EMBEDSYNC_CHUNK_TOKENS', undefined as number | undefined, (s) => parseInteger(s, 16, 100_000)),
+    chunkOverlap: int('EMBEDSYNC_CHUNK_OVERLAP', DEFAULT_CHUNK_OVERLAP, 0, 100_000),
   };
+  if (source.chunkTokens !== undefined && source.chunkOverlap * 2 > source.chunkTokens) {
+    problems.push(`EMBEDSYNC_CHUNK_OVERLAP (${source.chunkOverlap}) must be at most half of EMBEDSYNC_CHUNK_TOKENS (${source.chunkTokens})`);
+  }
   const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn, source.fulltextColumn];
   if (new Set(managed).size !== managed.length) {
     problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN, EMBEDSYNC_TEXT_HASH_COLUMN and EMBEDSYNC_FULLTEXT_COLUMN must all differ');
@@ -131,6 +137,9 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const backend = get('EMBEDDING_BACKEND', 'local' as Backend, (s) => parseEnum(s, BACKENDS));
   const endpoint = get('EMBEDDING_ENDPOINT', undefined as string | undefined, (s) => parseUrl(s, ['http:', 'https:']));
   if (backend !== 'local' && endpoint === undefined) problems.push(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${backend}`);
+  if (backend !== 'local' && source.chunking !== 'none') {
+    problems.push(`EMBEDSYNC_CHUNKING=${source.chunking} counts tokens with the model's own tokenizer, which runs with EMBEDDING_BACKEND=local only (docs/chunking.md)`);
+  }
   if (raw('EMBEDDING_PROMPT_NAMES') !== undefined && backend !== 'tei') problems.push('EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only');
   const home = options.homeDir ?? '.';
   const cores = Math.max(1, options.cores ?? 1);

@@ -1,5 +1,5 @@
 // The shape of a loaded configuration, one interface per section (source table, model, sync, HTTP, cache).
-import type { Backend, Dtype, IndexKind, LogLevel, VectorType } from './choices.ts';
+import type { Backend, Chunking, Dtype, IndexKind, LogLevel, VectorType } from './choices.ts';
 import type { QualifiedName } from './identifiers.ts';
 import type { RateLimit } from './parsers.ts';
 import type { MemoryLimit } from './memory-limit.ts';
@@ -30,6 +30,12 @@ export interface SourceConfig {
   readonly fulltextColumn: string;
   /** Text search configuration of that tsvector and of the queries against it (e.g. simple, russian). */
   readonly textSearchConfig: string;
+  /** none: one vector per row; tokens: the document cut into chunks of the model's tokens, a vector each (docs/chunking.md). */
+  readonly chunking: Chunking;
+  /** Content tokens per chunk; undefined: the model's limit less its document prompt. */
+  readonly chunkTokens: number | undefined;
+  /** Tokens a chunk repeats from the end of the one before it. */
+  readonly chunkOverlap: number;
 }
 
 export interface ModelConfig {

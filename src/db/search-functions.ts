@@ -6,6 +6,7 @@
 // and keeps the functions in step with the table's id type and column names.
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
+import { installChunkSearch } from './chunk-table.ts';
 import { loadSql, renderSql } from './sql-template.ts';
 
 export interface InstalledSearch {
@@ -20,12 +21,14 @@ export async function installSearchFunctions(db: Queryable, s: SourceSql): Promi
   await db.query(renderSql('search', s, { perTable: true }));
   await db.query(renderSql('hybrid-search', s, { perTable: true }));
   const functions = [`embedsync.${s.stem}_similar_to`, `embedsync.${s.stem}_search`, `embedsync.${s.stem}_hybrid_search`];
+  if (s.chunking) functions.push(...await installChunkSearch(db, s, true));
   await db.query(loadSql('search-default-claim'), [s.sourceKey]);
   const defaultSource = (await db.query<{ source: string }>(loadSql('search-default-read'))).rows[0]!.source;
   if (defaultSource === s.sourceKey) {
     await db.query(renderSql('similar-to', s, { perTable: false }));
     await db.query(renderSql('search', s, { perTable: false }));
     await db.query(renderSql('hybrid-search', s, { perTable: false }));
+    if (s.chunking) await installChunkSearch(db, s, false);
     functions.push('embedsync.similar_to', 'embedsync.search', 'embedsync.hybrid_search');
   }
   return { functions, defaultSource };

@@ -1,7 +1,7 @@
 // What migrate recorded about each table (embedsync.sources): its columns, document, model and index policy.
 // A daemon serving several tables builds each table's SourceConfig from here instead of the environment, and
 // migrate compares the configured settings with the recorded ones before it changes anything.
-import { INDEX_KINDS, parseQualifiedName, type IndexKind, type SourceConfig, type TableSelection } from '../config/index.ts';
+import { CHUNKINGS, INDEX_KINDS, parseQualifiedName, type IndexKind, type SourceConfig, type TableSelection } from '../config/index.ts';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Queryable } from './pool.ts';
@@ -38,6 +38,9 @@ interface SourceRow {
   vector_type: string;
   fulltext_column: string;
   text_search_config: string;
+  chunking?: string;
+  chunk_tokens?: number | null;
+  chunk_overlap?: number;
 }
 
 function fromRow(r: SourceRow): RecordedSource {
@@ -51,6 +54,7 @@ function fromRow(r: SourceRow): RecordedSource {
       textHashColumn: r.text_hash_column, index: kind, indexGrowthFactor: r.index_growth_factor,
       indexMinRows: r.index_min_rows, indexBuildMemory: r.index_build_memory, bulkRows: r.bulk_rows,
       vectorType: r.vector_type === 'halfvec' ? 'halfvec' : 'vector', fulltextColumn: r.fulltext_column, textSearchConfig: r.text_search_config,
+      chunking: CHUNKINGS.find((c) => c === r.chunking) ?? 'none', chunkTokens: r.chunk_tokens ?? undefined, chunkOverlap: r.chunk_overlap ?? 64,
     },
     model: r.model, checksum: r.model_checksum, dimensions: r.dimensions,
   };
@@ -76,6 +80,7 @@ export async function recordSource(db: Queryable, r: RecordedSource): Promise<vo
     sourceKeyOf(s), s.idColumn, [...s.textColumns], s.documentSql ?? null, s.embeddingColumn, s.checksumColumn,
     s.embeddedAtColumn, s.textHashColumn, r.model, r.checksum, r.dimensions, s.index, s.indexGrowthFactor,
     s.indexMinRows, s.indexBuildMemory, s.bulkRows, s.vectorType, s.fulltextColumn, s.textSearchConfig,
+    s.chunking, s.chunkTokens ?? null, s.chunkOverlap,
   ]);
 }
 
@@ -114,6 +119,9 @@ export function settingsDiff(recorded: SourceConfig, configured: SourceConfig): 
     ['EMBEDSYNC_INDEX_BUILD_MEMORY', recorded.indexBuildMemory, configured.indexBuildMemory],
     ['EMBEDSYNC_BULK_ROWS', recorded.bulkRows, configured.bulkRows],
     ['EMBEDSYNC_FULLTEXT_COLUMN', recorded.fulltextColumn, configured.fulltextColumn],
+    ['EMBEDSYNC_CHUNKING', recorded.chunking, configured.chunking],
+    ['EMBEDSYNC_CHUNK_TOKENS', recorded.chunkTokens, configured.chunkTokens],
+    ['EMBEDSYNC_CHUNK_OVERLAP', recorded.chunkOverlap, configured.chunkOverlap],
   ];
   return pairs.filter(([, a, b]) => show(a) !== show(b)).map(([k, a, b]) => `${k}: recorded ${show(a)}, configured ${show(b)}`);
 }

@@ -34,6 +34,8 @@ export interface SourceSql {
   documentChanged(a: string, b: string): string;
   /** The quoted columns the document is made of; empty for EMBEDSYNC_DOCUMENT_SQL (the catalog tells: document-columns.ts). */
   readonly documentColumns: readonly string[];
+  /** EMBEDSYNC_CHUNKING=tokens: the chunk settings (the chunks live in embedsync.<stem>_chunks); undefined: none. */
+  readonly chunking: { readonly tokens: number | undefined; readonly overlap: number } | undefined;
 }
 
 const ALIAS = /^[a-z_][a-z0-9_]*$/;
@@ -100,6 +102,7 @@ export function sourceSql(source: SourceConfig, idType: string, vectorType: Vect
     document,
     documentHash: (a) => `md5(${document(a)})::uuid`,
     documentColumns: source.documentSql !== undefined ? [] : cols,
+    chunking: source.chunking === 'tokens' ? { tokens: source.chunkTokens, overlap: source.chunkOverlap } : undefined,
     documentChanged: (a, b) =>
       source.documentSql !== undefined
         ? `${document(a)} IS DISTINCT FROM ${document(b)}`

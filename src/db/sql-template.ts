@@ -143,6 +143,7 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
+      case 'chunk_table': return `embedsync.${quoteIdent(`${s.stem}_chunks`)}`;
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
     }

@@ -23,6 +23,8 @@ export interface Metrics {
   readonly changeToEmbeddingSeconds: Histogram<string>;
   readonly tokensTotal: Counter<string>;
   readonly truncatedTotal: Counter<string>;
+  /** Chunked tables (EMBEDSYNC_CHUNKING=tokens): chunks per encoded document, by source table. */
+  readonly chunksPerRow: Histogram<'source'>;
   readonly encodeSeconds: Histogram<'source'>;
   readonly encoderBusySeconds: Counter<'source'>;
   readonly encoderWorkerRestarts: Counter<'reason'>;
@@ -67,6 +69,7 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
     tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),
+    chunksPerRow: new Histogram({ name: 'embedsync_chunks_per_row', help: 'Chunked tables: chunks each encoded document was cut into', labelNames: ['source'] as const, buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128], registers }),
     encodeSeconds: new Histogram({ name: 'embedsync_encode_seconds', help: 'Encoder call duration by source (sync, http)', labelNames: ['source'] as const, buckets: [...LATENCY_BUCKETS], registers }),
     encoderBusySeconds: new Counter({ name: 'embedsync_encoder_busy_seconds_total', help: 'Local encoder time (tokenizing and model runs) by source (sync, http), as EMBEDSYNC_SYNC_SHARE counts it', labelNames: ['source'] as const, registers }),
     encoderWorkerRestarts: new Counter({ name: 'embedsync_encoder_worker_restarts_total', help: 'Encoder worker threads replaced, by reason (crashed, overrun)', labelNames: ['reason'] as const, registers }),

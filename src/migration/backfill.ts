@@ -5,7 +5,9 @@ import type pg from 'pg';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
 import type { Encoder } from '../encoder/types.ts';
-import { queueOps, type DocumentRow, type WriteItem } from '../queue/queue.ts';
+import type { DocumentRow, WriteItem } from '../queue/queue.ts';
+import { chunkedQueueOps } from '../queue/chunk-write.ts';
+import { chunkingEncoder } from '../encoder/chunking-encoder.ts';
 
 export interface BackfillProgress {
   readonly scanned: number;
@@ -30,9 +32,11 @@ export interface BackfillResult {
 
 /** Encodes every row of `nextSql`'s (shadow) columns that is unsynced for the new model; `firstWrite` runs once, after the first chunk that encoded something. */
 export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, firstWrite?: () => Promise<void>): Promise<BackfillResult> {
-  const { client, encoder } = o;
+  const { client } = o;
+  // A chunked table's backfill writes the new model's chunks too (beside the old model's, until the swap).
+  const encoder = chunkingEncoder(o.encoder, nextSql.chunking);
   const text = renderSql('backfill-chunk', nextSql);
-  const ops = queueOps(client, nextSql, o.vectorOid);
+  const ops = chunkedQueueOps(client, nextSql, o.vectorOid);
   const total = Number((await client.query<{ n: string }>(renderSql('row-count', nextSql))).rows[0]!.n);
   const chunk = o.chunkSize ?? 256;
   let last: string | null = null;

@@ -4,6 +4,7 @@
 // columns too (their vector index goes with them). The application's own writes to the table work unchanged
 // afterwards. Under the migrate lock, so it never interleaves with a migrate of any table.
 import type pg from 'pg';
+import { dropChunkTable } from '../db/chunk-table.ts';
 import type { SourceConfig } from '../config/index.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
 import { mainColumns, nextColumns } from '../db/model-state.ts';
@@ -56,6 +57,8 @@ export async function removeSource(client: pg.Client, source: SourceConfig, o: R
     if (o.dryRun) return plan;
     await withShortLocks(client, async () => {
       await client.query(renderSql('remove-triggers', s));
+      // A chunked table's chunks, their triggers and passage search (nothing to drop for an unchunked one).
+      await dropChunkTable(client, s);
       if (plan.searchDefault) await client.query(loadSql('remove-default-search'));
       await client.query(loadSql('remove-records'), [plan.sourceKey]);
       // A model migration's shadow columns are embedsync's alone (no search reads them): they always go.
@@ -86,7 +89,7 @@ async function sqlOf(client: pg.Client, source: SourceConfig): Promise<TableSql>
 
 async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql, dropColumns: boolean): Promise<RemovalPlan> {
   const stem = stemOf(source.table);
-  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search'].map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
+  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search', 'chunk_del', 'chunk_trunc', 'search_chunks'].map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
   const hasSchema = (await client.query<{ ok: boolean }>(loadSql('schema-has-table'), ['embedsync.sources'])).rows[0]!.ok;
   const empty = { triggers: [], functions: [], queued: 0, deadlettered: 0, state: false, sweep: 0, index_record: false, settings: false, search_default: false };
   const r = hasSchema

@@ -18,6 +18,7 @@ import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelId
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { checkTextSearchConfig, ensureFullText, type FullTextResult } from '../db/fulltext.ts';
 import { inTransaction } from '../db/transaction.ts';
+import { installChunkTable } from '../db/chunk-table.ts';
 import { ensureSweepRows } from '../queue/sweep.ts';
 import { checkRecordedSettings, recordSource, type RecordedSource } from '../db/source-settings.ts';
 
@@ -90,6 +91,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       }));
       await recordModel(client, info.sql.sourceKey, model);
       await ensureSweepRows(client, info.sql.sourceKey);
+      await installChunkTable(client, info.sql);
       if (opts.record) await recordSource(client, opts.record);
     });
     // Not in a transaction: a plain table's index is built concurrently. Without the right to create it (a

@@ -11,7 +11,8 @@ import { nextColumns, withColumns, writeTargetFor, type ModelState, type WriteTa
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { readModelState } from '../db/state-repository.ts';
-import { queueOps, type QueueOps } from './queue.ts';
+import { chunkedQueueOps } from './chunk-write.ts';
+import type { QueueOps } from './queue.ts';
 
 /** One batch's read and write, bound to the columns chosen when it was claimed. */
 export interface BatchTarget {
@@ -41,7 +42,7 @@ export function writeTargets(
   db: Queryable, source: SourceConfig, s: SourceSql, vectorOid: number, checksum: string, o: WriteTargetsOptions = {},
 ): WriteTargets {
   const ttlMs = o.ttlMs ?? 500;
-  const main = queueOps(db, s, vectorOid);
+  const main = chunkedQueueOps(db, s, vectorOid);
   let target: WriteTarget | undefined;
   let readAt = 0;
 
@@ -71,7 +72,7 @@ export function writeTargets(
     async forBatch() {
       const t = await refresh();
       if (t.kind === 'idle') return undefined;
-      return t.kind === 'main' ? onMain : (onNext ??= bind('next', queueOps(db, t.sql, vectorOid)));
+      return t.kind === 'main' ? onMain : (onNext ??= bind('next', chunkedQueueOps(db, t.sql, vectorOid)));
     },
     invalidate: () => { target = undefined; },
   };

@@ -22,6 +22,8 @@ import { SuspectGate } from './suspects.ts';
 import { watchModel, type ModelMismatch, type ModelWatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
 import { queueStatus } from '../queue/queue-status.ts';
+import { chunkingEncoder, chunkSettingsOf } from '../encoder/chunking-encoder.ts';
+import { checkChunkingRecorded } from '../db/chunk-table.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -63,8 +65,11 @@ export class NotMigratedError extends Error {
 }
 
 export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon> {
-  const { pool, encoder, source, sync, logger, metrics } = o;
+  const { pool, source, sync, logger, metrics } = o;
+  // A chunked table encodes its documents in chunks (one call per batch, as before) and writes them with the row.
+  const encoder = chunkingEncoder(o.encoder, chunkSettingsOf(source), { onDocument: (n) => metrics?.chunksPerRow.observe({ source: `${source.table.schema}.${source.table.name}` }, n) });
   const { info, state } = await checkMigrated(pool, source);
+  await checkChunkingRecorded(pool, source);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
   // dimension migration to it, or none (another model is recorded). Re-read as the loops claim (write-target.ts).
   const watch = watchModel({

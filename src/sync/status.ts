@@ -2,6 +2,7 @@
 // letters, embedding coverage and the model recorded by migrate. Reads only; never needs the model loaded.
 // Milliseconds on any table size: the coverage of a table past SMALL_TABLE_PAGES is estimated from its statistics (and says so)
 // unless `exact` asks for the count, a scan of the whole table.
+import { chunkStats, type ChunkStats } from '../db/chunk-table.ts';
 import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from '../db/pool.ts';
 import { inspectSource } from '../db/source-info.ts';
@@ -24,6 +25,8 @@ export interface SyncStatus {
   readonly sweep?: SweepStatus;
   /** A dimension migration under way (shadow columns being filled). */
   readonly migration?: MigrationProgress;
+  /** A chunked table (EMBEDSYNC_CHUNKING=tokens): the chunks of the recorded model and the rows they cover. */
+  readonly chunks?: ChunkStats;
 }
 
 export interface RowCoverage {
@@ -73,6 +76,7 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig, o: { ex
     rows,
     ...await sweepStatus(db, info.sql).then((w) => (w ? { sweep: w } : {})),
     ...await migrationProgress(db, source, info.sql, o).then((m) => (m ? { migration: m } : {})),
+    ...await chunkStats(db, info.sql, o.exact ?? false).then((c) => (c ? { chunks: c } : {})),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/index.ts';
 import type { WriteTarget } from '../db/model-state.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { maintainIndex } from '../db/index-maintenance.ts';
+import { verifyChunks } from '../db/chunk-table.ts';
 import { ensureSweepRows, sweepStep, type SweepPacing, type SweepPass, type SweepStep } from '../queue/sweep.ts';
 
 export interface SweeperOptions {
@@ -63,6 +64,10 @@ export function startSweeper(o: SweeperOptions): Sweeper {
     }
     if (r.enqueued > 0) logger.info({ event: 'sweep', pass, scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
     if (pass === 'verify' && r.finished) logger.info({ event: 'sweep_verified', table: o.sql.sourceKey }, 'verification round finished: every row checked');
+    if (pass === 'verify' && r.finished && t.sql.chunking) {
+      const c = await verifyChunks(pool, o.sql);
+      if (c.restaled + c.pruned > 0) logger.info({ event: 'sweep_chunks', table: o.sql.sourceKey, ...c }, 'verification: rows without their chunks queued, chunks of old models removed');
+    }
     return r;
   };
 

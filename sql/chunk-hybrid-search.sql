@@ -1,0 +1,35 @@
+-- embedsync.<table>_hybrid_search(...) for a chunked table: hybrid-search.sql's reciprocal rank fusion, same
+-- signature and answer, with the vector side ranking rows by their best chunk (the least cosine distance of
+-- any of the row's chunks by the recorded model, exact, no vector index). The full-text side is unchanged: the
+-- row's tsvector covers the whole document, not only its first 512 tokens.
+CREATE OR REPLACE FUNCTION {{function:hybrid_search}}(query_text text, query_vector vector, k integer DEFAULT 10,
+  text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100)
+RETURNS TABLE (id {{id_type}}, score float8, text_rank integer, vector_rank integer)
+LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
+  WITH v AS MATERIALIZED (
+    SELECT n.id, (row_number() OVER (ORDER BY n.distance, n.id))::integer AS r FROM (
+      SELECT c.id, min(c.embedding <=> query_vector) AS distance
+      FROM {{chunk_table}} c
+      WHERE query_vector IS NOT NULL
+        AND embedsync.check_query_dimensions(query_vector, (SELECT s.dimensions FROM embedsync.state s WHERE s.source = {{source_key}}), {{source_key}})
+        AND c.model_checksum = (SELECT s.model_checksum FROM embedsync.state s WHERE s.source = {{source_key}})
+      GROUP BY c.id
+      ORDER BY distance, c.id
+      LIMIT greatest(k, candidates)
+    ) n
+  ), f AS MATERIALIZED (
+    SELECT m.id, (row_number() OVER (ORDER BY m.rank DESC, m.id))::integer AS r FROM (
+      SELECT t.{{id}} AS id, ts_rank(t.{{fulltext}}, q.q) AS rank
+      FROM {{table}} t, websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q)
+      WHERE t.{{fulltext}} @@ q.q
+      ORDER BY rank DESC, t.{{id}}
+      LIMIT greatest(k, candidates)
+    ) m
+  )
+  SELECT coalesce(f.id, v.id),
+         coalesce(text_weight / (rrf_k + f.r), 0) + coalesce(vector_weight / (rrf_k + v.r), 0),
+         f.r, v.r
+  FROM f FULL JOIN v ON v.id = f.id
+  ORDER BY 2 DESC, f.r NULLS LAST, v.r NULLS LAST
+  LIMIT k
+$fn$;
