@@ -80,7 +80,7 @@ async function timed(encoder: Encoder, batches: readonly (readonly string[])[]):
 async function throughput(): Promise<void> {
   const layout = encoderLayout(availableParallelism());
   const enc = await createLocalEncoder({
-    dir: values.model!, dtype: values.dtype === 'fp32' ? 'fp32' : 'int8', sessions: layout.sessions, threads: layout.threads, maxBatchTokens: 8192,
+    dir: values.model, dtype: values.dtype === 'fp32' ? 'fp32' : 'int8', sessions: layout.sessions, threads: layout.threads, maxBatchTokens: 8192,
   });
   const chunked = chunkingEncoder(enc, { tokens: values['chunk-tokens'] ? Number(values['chunk-tokens']) : undefined, overlap: 64 });
   const r = rand(7);
@@ -159,7 +159,7 @@ async function search(): Promise<void> {
       const vector = 'SELECT (SELECT array_agg(random()::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
       let have = 0;
       console.log('chunk search, 1,024 dimensions, exact (no vector index), 20 queries each:');
-      for (const n of values['search-chunks']!.split(',').map(Number)) {
+      for (const n of values['search-chunks'].split(',').map(Number)) {
         await c.query(`INSERT INTO embedsync.docs_chunks (id, chunk, chunk_text, embedding, model_checksum)
           SELECT g / 6, g % 6, repeat('x', 300), (${vector}), $1 FROM generate_series($2::int, $3::int - 1) g`, [model.checksum, have, n]);
         have = n;
@@ -182,6 +182,6 @@ async function search(): Promise<void> {
   });
 }
 
-if (values.phases!.includes('search')) await search();
-if (values.phases!.includes('retrieval')) await retrieval();
-if (values.phases!.includes('throughput')) await throughput();
+if (values.phases.includes('search')) await search();
+if (values.phases.includes('retrieval')) await retrieval();
+if (values.phases.includes('throughput')) await throughput();
