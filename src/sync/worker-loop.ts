@@ -40,10 +40,11 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
   let errors = 0;
   let stopped: Promise<void> | undefined;
 
+  // stop() may come while fetch() is out: it finds no sleep to cut then, so the sleep that follows must see it.
   const sleep = async (ms: number): Promise<void> => {
     const c = new AbortController();
     sleeping = c;
-    await sleepMs(ms, undefined, { signal: c.signal }).catch(() => undefined);
+    await sleepMs(ms, undefined, { signal: AbortSignal.any([c.signal, halt.signal]) }).catch(() => undefined);
     if (sleeping === c) sleeping = undefined;
   };
   const pause = (ms: number): Promise<void> => sleepMs(ms, undefined, { signal: halt.signal }).catch(() => undefined);
