@@ -10,8 +10,12 @@ cd "$(dirname "$0")/.."
 # processes killed mid-batch (sync-crash) and abused at length (security), index recall on 20,000 rows, idle costs.
 SLOW=(bad-input-memory chaos stop-signals newcomer first-hour realmodel setup-script deploy-monitoring deploy-image
   security sync-crash index-recall idle-cost)
+# The fast tier runs two files at a time: they share the machine's cores but not their waits (a test file
+# spends much of its time waiting on a daemon, a timer or PostgreSQL). The full suite runs them one by one.
+concurrency=1
 if [ "${1:-}" = "--fast" ]; then
   shift
+  concurrency=2
   mapfile -t files < <(find test -name '*.test.ts' | sort | grep -v -E "/($(IFS='|'; echo "${SLOW[*]}"))\.test\.ts$")
 elif [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
 # The deploy/ checks need promtool and docker-compose: installed when those tests are among the files run.
@@ -35,4 +39,4 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --d
 redis_pid=$!
 export EMBEDSYNC_TEST_REDIS_URL="redis://127.0.0.1:${redis_port}"
 
-node --import tsx --test --test-reporter=spec "${files[@]}"
+node --import tsx --test --test-concurrency="$concurrency" --test-reporter=spec "${files[@]}"
