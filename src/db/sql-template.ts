@@ -46,6 +46,9 @@ export interface TemplateExtras {
   readonly bulkRows?: number;
   /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
   readonly documentColumns?: readonly string[];
+  /** Chunk search functions: the recorded model's chunks have their hnsw index (chunk-index.ts), so
+   * {{chunk_fanout:n}} bounds the chunks read from it to n × the rows asked for; without, NULL (LIMIT ALL: exact). */
+  readonly chunkIndex?: boolean;
 }
 
 // Each file is read once: the texts are part of the program, not configuration.
@@ -143,6 +146,11 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
+      case 'chunk_fanout': {
+        const n = Number(need(arg, key));
+        if (!Number.isInteger(n) || n < 1) throw new Error(`bad {{chunk_fanout:${arg}}}`);
+        return extras.chunkIndex ? String(n) : 'NULL';
+      }
       case 'chunk_table': return `embedsync.${quoteIdent(`${s.stem}_chunks`)}`;
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);
