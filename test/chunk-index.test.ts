@@ -110,3 +110,33 @@ test('a chunked table\'s hnsw index: built by migrate, used by chunk search, sam
     await t.close();
   }
 });
+
+test('a chunked table switching to halfvec: the chunk index follows the type (halfvec_cosine_ops), the vector one goes with the prune', async () => {
+  const t = await setupMigrateDb(20, CHUNKED);
+  try {
+    const enc = await t.encoder(TINY_MODEL_DIR);
+    await t.migrate({ encoder: enc });
+    await insertLead(t, 'Transcript', longText(60));
+    await t.embedAll(enc);
+    const vectorName = chunkIndexName(sourceSql(t.config(TINY_MODEL_DIR).source, 'bigint'), enc.info);
+    const half = sourceSql(t.config(TINY_MODEL_DIR, { EMBEDSYNC_VECTOR_TYPE: 'halfvec' }).source, 'bigint');
+    const halfName = chunkIndexName(half, enc.info);
+    assert.notEqual(halfName, vectorName);
+
+    const r = await t.migrate({ encoder: enc, env: { EMBEDSYNC_VECTOR_TYPE: 'halfvec' } });
+    assert.ok(r.handled);
+    assert.deepEqual((await chunkIndexes(t.pool)).map((i) => i.name).sort(), [halfName, vectorName].sort());
+    const [q] = await queryVectors(enc);
+    const p = await plan(t.pool, 'SELECT * FROM embedsync.leads_search_chunks($1::vector, 5)', [q]);
+    assert.match(p, new RegExp(`Index Scan using "?${halfName}"?`));
+    await pruneChunks(t.pool, half);
+    const left = await chunkIndexes(t.pool);
+    assert.deepEqual(left.map((i) => i.name), [halfName]);
+    assert.match(left[0]!.def, /USING hnsw \(\(\(embedding\)::halfvec\(64\)\) halfvec_cosine_ops\)/);
+    // Half precision moves scores a little, not the nearest passages of a small table.
+    const served = (await t.pool.query<{ key: string }>('SELECT id || \':\' || chunk AS key FROM embedsync.leads_search_chunks($1::vector, 5)', [q])).rows.map((x) => x.key);
+    assert.deepEqual(served, (await exact(t.pool, q!, enc.info.checksum, 5)).passages);
+  } finally {
+    await t.close();
+  }
+});

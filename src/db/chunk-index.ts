@@ -12,6 +12,7 @@ import type { Queryable } from './pool.ts';
 import { quoteIdent } from './quote.ts';
 import type { SourceSql } from './source-sql.ts';
 import { loadSql, renderCatalogSql, renderSql } from './sql-template.ts';
+import { readModelState } from './state-repository.ts';
 
 /** The model whose chunks an index covers. */
 export interface ChunkModel {
@@ -77,12 +78,16 @@ export async function ensureChunkIndex(db: Queryable, s: SourceSql, m: ChunkMode
 
 /**
  * Drops the chunk indexes of models the state no longer names (with their chunks, chunk-prune.sql); how many.
- * A role that does not own the chunk table (the daemon's, under least privilege) leaves them to migrate.
+ * With no migration under way, only the current model's index of the table's vector type stays (a switch of
+ * the vector type keeps the checksum, so the predicate alone would keep the old type's index). A role that
+ * does not own the chunk table (the daemon's, under least privilege) leaves them to migrate.
  */
 export async function dropStaleChunkIndexes(db: Queryable, s: SourceSql): Promise<number> {
+  const state = await readModelState(db, s.sourceKey);
+  const current = state && !state.migration ? chunkIndexName(s, state) : undefined;
   let dropped = 0;
   for (const i of await listChunkIndexes(db, s)) {
-    if (i.named) continue;
+    if (i.named && (current === undefined || i.bare === current)) continue;
     try {
       await db.query(renderCatalogSql('index-drop', { relation: i.name, concurrently: false }));
       dropped++;
