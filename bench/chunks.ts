@@ -194,6 +194,7 @@ async function search(): Promise<void> {
         }
         const b = await ensureChunkIndex(c, s, model, 'hnsw', '512MB');
         await installSearchFunctions(c, s);
+        console.log(`  ${n} chunks: hnsw chunk index built in ${b!.seconds.toFixed(1)} s (CONCURRENTLY, maintenance_work_mem 512MB)`);
         for (const ef of values['ef-search'].split(',').map(Number)) {
           await c.query(`SET hnsw.ef_search = ${ef}`);
           for (const fn of ['docs_search', 'docs_search_chunks']) {

@@ -86,12 +86,15 @@ test('a chunked table\'s hnsw index: built by migrate, used by chunk search, sam
     assert.equal(new Set(similar).size, 5);
     assert.ok(!similar.includes(long[0]!));
 
-    // A dimension change: the new model's index is there at the swap and serves search; the prune takes the old.
+    // A dimension change: the new model's index is built before the swap (steps report it) and serves search;
+    // the old model's goes when the migration ends, its chunks with the prune.
     const newEnc = await t.encoder(variants.small);
-    const r = await t.migrate({ encoder: newEnc });
+    const seen: string[][] = [];
+    const r = await t.migrate({ encoder: newEnc, fault: async (p) => { if (p === 'after-swap') seen.push((await chunkIndexes(t.pool)).map((i) => i.name).sort()); } });
     assert.equal(r.handled, true);
     const newName = chunkIndexName(s, newEnc.info);
-    assert.deepEqual((await chunkIndexes(t.pool)).map((i) => i.name).sort(), [oldName, newName].sort());
+    assert.deepEqual(seen, [[oldName, newName].sort()], 'both indexes at the swap');
+    assert.deepEqual((await chunkIndexes(t.pool)).map((i) => i.name), [newName]);
     const nq = await queryVectors(newEnc);
     assert.match(await plan(t.pool, 'SELECT * FROM embedsync.leads_search_chunks($1::vector, 5)', [nq[0]]), new RegExp(`Index Scan using "?${newName}"?`));
     assert.match(await plan(t.pool, 'SELECT * FROM embedsync.leads_search($1::vector, 5)', [nq[0]]), new RegExp(`Index Scan using "?${newName}"?`));
@@ -111,7 +114,7 @@ test('a chunked table\'s hnsw index: built by migrate, used by chunk search, sam
   }
 });
 
-test('a chunked table switching to halfvec: the chunk index follows the type (halfvec_cosine_ops), the vector one goes with the prune', async () => {
+test('a chunked table switching to halfvec: the chunk index follows the type (halfvec_cosine_ops), the vector one goes when the migration ends', async () => {
   const t = await setupMigrateDb(20, CHUNKED);
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);
@@ -123,12 +126,14 @@ test('a chunked table switching to halfvec: the chunk index follows the type (ha
     const halfName = chunkIndexName(half, enc.info);
     assert.notEqual(halfName, vectorName);
 
-    const r = await t.migrate({ encoder: enc, env: { EMBEDSYNC_VECTOR_TYPE: 'halfvec' } });
+    const seen: string[][] = [];
+    const r = await t.migrate({ encoder: enc, env: { EMBEDSYNC_VECTOR_TYPE: 'halfvec' }, fault: async (p) => { if (p === 'after-swap') seen.push((await chunkIndexes(t.pool)).map((i) => i.name).sort()); } });
     assert.ok(r.handled);
-    assert.deepEqual((await chunkIndexes(t.pool)).map((i) => i.name).sort(), [halfName, vectorName].sort());
+    assert.deepEqual(seen, [[halfName, vectorName].sort()], 'both indexes at the swap');
     const [q] = await queryVectors(enc);
     const p = await plan(t.pool, 'SELECT * FROM embedsync.leads_search_chunks($1::vector, 5)', [q]);
     assert.match(p, new RegExp(`Index Scan using "?${halfName}"?`));
+    // The sweep's prune (by predicate: the checksum is the same) keeps it.
     await pruneChunks(t.pool, half);
     const left = await chunkIndexes(t.pool);
     assert.deepEqual(left.map((i) => i.name), [halfName]);

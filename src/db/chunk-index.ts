@@ -78,18 +78,21 @@ export async function ensureChunkIndex(db: Queryable, s: SourceSql, m: ChunkMode
 
 /**
  * Drops the chunk indexes of models the state no longer names (with their chunks, chunk-prune.sql); how many.
- * With no migration under way, only the current model's index of the table's vector type stays (a switch of
- * the vector type keeps the checksum, so the predicate alone would keep the old type's index). A role that
- * does not own the chunk table (the daemon's, under least privilege) leaves them to migrate.
+ * `byName` (migrate, which knows the column's type): with no migration under way, only the current model's
+ * index of the table's vector type stays (a switch of the vector type keeps the checksum, so the predicate
+ * alone would keep the old type's index); the sweep drops by predicate only (its view of the type may predate
+ * a swap). `concurrently` outside a transaction, so a search in flight is never queued behind the drop. A role
+ * that does not own the chunk table (the daemon's, under least privilege) leaves them to migrate.
  */
-export async function dropStaleChunkIndexes(db: Queryable, s: SourceSql): Promise<number> {
-  const state = await readModelState(db, s.sourceKey);
+export async function dropStaleChunkIndexes(db: Queryable, s: SourceSql, o: { readonly byName: boolean; readonly concurrently: boolean }): Promise<number> {
+  if (!s.chunking) return 0;
+  const state = o.byName ? await readModelState(db, s.sourceKey) : undefined;
   const current = state && !state.migration ? chunkIndexName(s, state) : undefined;
   let dropped = 0;
   for (const i of await listChunkIndexes(db, s)) {
     if (i.named && (current === undefined || i.bare === current)) continue;
     try {
-      await db.query(renderCatalogSql('index-drop', { relation: i.name, concurrently: false }));
+      await db.query(renderCatalogSql('index-drop', { relation: i.name, concurrently: o.concurrently }));
       dropped++;
     } catch (err) {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;

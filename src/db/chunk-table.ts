@@ -38,7 +38,7 @@ export async function installChunkTable(db: Queryable, s: SourceSql): Promise<Ch
   await db.query(renderSql('chunk-table', s));
   const r = await db.query(renderSql('chunk-rows-stale', s));
   await db.query(renderSql('chunk-prune', s));
-  await dropStaleChunkIndexes(db, s);
+  await dropStaleChunkIndexes(db, s, { byName: true, concurrently: false });
   return { restaled: r.rowCount ?? 0 };
 }
 
@@ -67,11 +67,14 @@ export async function dropChunkTable(db: Queryable, s: SourceSql): Promise<void>
   await db.query(renderSql('chunk-table-drop', s));
 }
 
-/** Deletes chunks by models the state no longer names (after a model change), and their indexes; how many chunks went. */
+/**
+ * Deletes chunks by models the state no longer names (after a model change), and their indexes (concurrently:
+ * not inside a transaction); how many chunks went.
+ */
 export async function pruneChunks(db: Queryable, s: SourceSql): Promise<number> {
   if (!s.chunking) return 0;
   const r = await db.query(renderSql('chunk-prune', s));
-  await dropStaleChunkIndexes(db, s);
+  await dropStaleChunkIndexes(db, s, { byName: false, concurrently: true });
   return r.rowCount ?? 0;
 }
 
