@@ -1,6 +1,6 @@
 -- embedsync.<table>_hybrid_search(...) for a chunked table: hybrid-search.sql's reciprocal rank fusion, same
 -- signature and answer, with the vector side ranking rows by their best chunk (the least cosine distance of
--- any of the row's chunks by the recorded model among the {{chunk_fanout:4}} × candidates nearest chunks,
+-- any of the row's chunks by the recorded model among the 4 × candidates nearest chunks,
 -- read through the model's partial hnsw index: same expression and checksum literal as chunk-search.sql;
 -- exact without the index). The full-text side is unchanged: the row's tsvector covers the whole document,
 -- not only its first 512 tokens.
@@ -16,8 +16,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
         WHERE query_vector IS NOT NULL
           AND embedsync.check_query_dimensions(query_vector, (SELECT s.dimensions FROM embedsync.state s WHERE s.source = {{source_key}}), {{source_key}})
           AND c.model_checksum = {{model_checksum}}
-        ORDER BY distance
-        LIMIT {{chunk_fanout:4}} * greatest(k, candidates)
+        {{chunk_nearest:4,k,candidates}}
       ) m
       GROUP BY m.id
       ORDER BY distance, m.id

@@ -2,7 +2,7 @@
 -- display: the row's id, the chunk's number and text, and its score (1 - cosine distance), scores >= min_score.
 -- A row may answer with several passages. Chunks of the recorded model only (its checksum a literal, the
 -- distance on embedding::<type>(<dimensions>): the model's partial hnsw index serves the inner ORDER BY ...
--- LIMIT k, as search.sql's index serves rows; without the index LIMIT ALL, exact). A wrong-dimension query is
+-- LIMIT k, as search.sql's index serves rows; without the index a top-k sort of them all, exact). A wrong-dimension query is
 -- refused before any chunk is read (the gate of search.sql). The distance is computed once per chunk and
 -- ordered by that output column; ties are broken by (id, chunk) outside, where no index needs to see it.
 CREATE OR REPLACE FUNCTION {{function:search_chunks}}(query vector, k integer DEFAULT 10, min_score float8 DEFAULT 0)
@@ -13,8 +13,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
     FROM {{chunk_table}} c
     WHERE embedsync.check_query_dimensions(query, (SELECT s.dimensions FROM embedsync.state s WHERE s.source = {{source_key}}), {{source_key}})
       AND c.model_checksum = {{model_checksum}}
-    ORDER BY distance
-    LIMIT {{chunk_fanout:1}} * k
+    {{chunk_nearest:1,k}}
   ) n
   WHERE 1 - n.distance >= min_score
   ORDER BY n.distance, n.id, n.chunk

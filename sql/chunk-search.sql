@@ -4,9 +4,9 @@
 -- Reads the chunks of the recorded model only: its checksum is a literal and the distance is taken on
 -- embedding::<type>(<dimensions>), exactly the expression and predicate of the model's partial hnsw index
 -- (chunk-index.sql), so the index serves the inner ORDER BY ... LIMIT; migrate renders the function again
--- when the model changes (at the swap). The inner scan reads the {{chunk_fanout:4}} × k nearest chunks and
--- groups them by row (a row whose chunks crowd that list leaves fewer rows: docs/chunking.md). Without the
--- index the fanout is NULL (LIMIT ALL): every chunk of the model is scored, exact. The dimension check is the
+-- when the model changes (at the swap). With the index the inner scan is `ORDER BY distance LIMIT 4 * k`:
+-- the 4 × k nearest chunks, grouped by row (rows whose chunks crowd that list leave fewer rows:
+-- docs/chunking.md). Without it, OFFSET 0: every chunk of the model is scored once and grouped, exact. The dimension check is the
 -- one-time gate of search.sql. Inlinable (STABLE SQL, one SELECT), so EXPLAIN of a call shows the index scan.
 CREATE OR REPLACE FUNCTION {{function:search}}(query vector, k integer DEFAULT 10, min_score float8 DEFAULT 0)
 RETURNS TABLE (id {{id_type}}, score float8)
@@ -17,8 +17,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
       FROM {{chunk_table}} c
       WHERE embedsync.check_query_dimensions(query, (SELECT s.dimensions FROM embedsync.state s WHERE s.source = {{source_key}}), {{source_key}})
         AND c.model_checksum = {{model_checksum}}
-      ORDER BY distance
-      LIMIT {{chunk_fanout:4}} * k
+      {{chunk_nearest:4,k}}
     ) n
     GROUP BY n.id
   ) b

@@ -2,8 +2,8 @@
 -- once with the score of its chunk nearest to the row's own vector (the normalised mean of its chunks, which
 -- stands for the whole document). A row without a vector (missing id, not embedded yet) has no neighbours.
 -- The probe is a scalar subquery evaluated once (an InitPlan), so the model's partial hnsw index serves the
--- inner ORDER BY ... LIMIT as in chunk-search.sql (same expression, same checksum literal, same fanout; the
--- row's own chunks are read and left out, so (fanout + 1) × k). Chunks of another model are skipped.
+-- inner ORDER BY ... LIMIT as in chunk-search.sql (same expression, same checksum literal; 5 × k, one more
+-- than search's 4 × k, as the row's own chunks are read and left out). Chunks of another model are skipped.
 CREATE OR REPLACE FUNCTION {{function:similar_to}}(target_id {{id_type}}, k integer DEFAULT 10)
 RETURNS TABLE (id {{id_type}}, score float8)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
@@ -13,8 +13,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
       FROM {{chunk_table}} c
       WHERE (SELECT x.{{embedding}} FROM {{table}} x WHERE x.{{id}} = target_id) IS NOT NULL
         AND c.model_checksum = {{model_checksum}}
-      ORDER BY distance
-      LIMIT {{chunk_fanout:5}} * k
+      {{chunk_nearest:5,k}}
     ) n
     WHERE n.id <> target_id
     GROUP BY n.id

@@ -47,7 +47,7 @@ export interface TemplateExtras {
   /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
   readonly documentColumns?: readonly string[];
   /** Chunk search functions: the recorded model's chunks have their hnsw index (chunk-index.ts), so
-   * {{chunk_fanout:n}} bounds the chunks read from it to n × the rows asked for; without, NULL (LIMIT ALL: exact). */
+   * {{chunk_nearest:n,limit}} reads the n × limit nearest chunks from it; without, every chunk (exact). */
   readonly chunkIndex?: boolean;
 }
 
@@ -146,10 +146,13 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
-      case 'chunk_fanout': {
-        const n = Number(need(arg, key));
-        if (!Number.isInteger(n) || n < 1) throw new Error(`bad {{chunk_fanout:${arg}}}`);
-        return extras.chunkIndex ? String(n) : 'NULL';
+      case 'chunk_nearest': {
+        // `ORDER BY distance LIMIT n * <limit>`: the nearest chunks through the index. Without it every chunk
+        // (exact); OFFSET 0 keeps the subquery a subquery, so its distance is computed once per chunk.
+        const [n, ...limits] = need(arg, key).split(',');
+        if (!/^[1-9][0-9]?$/.test(n ?? '') || limits.length === 0 || !limits.every((l) => ALIAS.test(l))) throw new Error(`bad {{chunk_nearest:${arg}}}`);
+        const limit = limits.length === 1 ? limits[0]! : `greatest(${limits.join(', ')})`;
+        return extras.chunkIndex ? `ORDER BY distance LIMIT ${n === '1' ? limit : `${n} * ${limit}`}` : 'OFFSET 0';
       }
       case 'chunk_table': return `embedsync.${quoteIdent(`${s.stem}_chunks`)}`;
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
