@@ -202,7 +202,10 @@ async function search(): Promise<void> {
             const want = exact.get(fn)!;
             let hit = 0;
             for (const [i, a] of r.answers.entries()) hit += a.filter((k) => want[i]!.includes(k)).length;
-            console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  hnsw ef_search ${String(ef).padEnd(4)} ${fn.padEnd(18)} ${fig(r.ms)}, recall@10 ${(hit / (10 * queries.length)).toFixed(3)}`);
+            // The planner weighs the index against a sequential scan (pgvector costs ef_search in): say which it took.
+            const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) SELECT * FROM embedsync.${fn}($1::vector, 10)`, [queries[0]])).rows.map((x) => x['QUERY PLAN']).join('\n');
+            const via = plan.includes(b!.name) ? 'index' : 'seq scan';
+            console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  hnsw ef_search ${String(ef).padEnd(4)} ${fn.padEnd(18)} ${fig(r.ms)}, recall@10 ${(hit / (10 * queries.length)).toFixed(3)} (${via})`);
           }
         }
         await c.query('RESET hnsw.ef_search');
