@@ -179,12 +179,13 @@ async function search(): Promise<void> {
       let have = 0;
       console.log(`chunk search, 1,024 dimensions, 20 queries each (k = 10), exact and through the hnsw chunk index:`);
       for (const n of values['search-chunks'].split(',').map(Number)) {
+        // Exact first: no chunk index (EMBEDSYNC_INDEX=none; dropped before the insert, which it would slow),
+        // functions rendered without it.
+        await ensureChunkIndex(c, s, model, 'none', '512MB');
         await c.query(`INSERT INTO embedsync.docs_chunks (id, chunk, chunk_text, embedding, model_checksum)
           SELECT g / 6, g % 6, repeat('x', 300), (${vector}), $1 FROM generate_series($2::int, $3::int - 1) g`, [model.checksum, have, n]);
         have = n;
         await c.query('VACUUM ANALYZE embedsync.docs_chunks');
-        // Exact: no chunk index (EMBEDSYNC_INDEX=none), functions rendered without it.
-        await ensureChunkIndex(c, s, model, 'none', '512MB');
         await installSearchFunctions(c, s);
         const exact = new Map<string, string[][]>();
         for (const fn of ['docs_search', 'docs_search_chunks']) {
