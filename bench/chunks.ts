@@ -12,7 +12,8 @@
 //     vector as the first chunk's vector, and as the normalised mean of the chunks' vectors.
 //  3. Chunk search (--phases search): the table's _search and _search_chunks functions on 1,024-dimension chunks
 //     in a throwaway Postgres, at --search-chunks counts: median and p95 of 20 queries, exact (no chunk index)
-//     and through the hnsw chunk index (its build time, and recall@10 against the exact answers; --ef-search).
+//     and through the hnsw chunk index (its build time, and recall@10 against the exact answers; --ef-search;
+//     --data uniform or low-rank vectors).
 //   usage: npm run bench:chunks [-- --phases throughput,retrieval --model /path/to/model --docs 4 --short 64 --rounds 2
 //          --chunk-tokens 256 --retrieval-docs 60]
 import { parseArgs } from 'node:util';
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     'search-chunks': { type: 'string', default: '10000,50000' },
     // hnsw.ef_search values for the indexed runs (pgvector's default 40).
     'ef-search': { type: 'string', default: '40,200' },
+    // The chunks' vectors for the search phase: uniform | low-rank.
+    data: { type: 'string', default: 'uniform' },
   },
 });
 
@@ -161,7 +164,14 @@ async function search(): Promise<void> {
       const s = (await inspectSource(c, config.source)).sql;
       await installSearchFunctions(c, s);
       // Random vectors (components centred on 0), 6 chunks a row (a ~3,000-token document), 300 characters each.
-      const vector = 'SELECT (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
+      // --data uniform: every component random (no neighbourhoods: the worst case for an approximate index).
+      // --data low-rank: random mixes of 16 random directions, so the vectors span 16 dimensions of the 1,024
+      // (embeddings of text have a low intrinsic dimension too; this is a stand-in, not a model's output).
+      await c.query(`CREATE TABLE bench_basis AS SELECT i, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE i >= 0)::vector AS v
+        FROM generate_series(1, 16) i`);
+      const vector = values.data === 'low-rank'
+        ? 'SELECT sum(array_fill((random() - 0.5)::real, ARRAY[1024])::vector * b.v) FROM bench_basis b WHERE g >= 0'
+        : 'SELECT (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
       const queries: string[] = [];
       for (let i = 0; i < 22; i++) queries.push((await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v);
       const run = async (fn: string): Promise<{ ms: number[]; answers: string[][] }> => {
@@ -177,7 +187,7 @@ async function search(): Promise<void> {
       };
       const fig = (ms: number[]) => `p50 ${ms[9]!.toFixed(1)} ms, p95 ${ms[18]!.toFixed(1)} ms`;
       let have = 0;
-      console.log(`chunk search, 1,024 dimensions, 20 queries each (k = 10), exact and through the hnsw chunk index:`);
+      console.log(`chunk search, 1,024 dimensions (${values.data}), 20 queries each (k = 10), exact and through the hnsw chunk index:`);
       for (const n of values['search-chunks'].split(',').map(Number)) {
         // Exact first: no chunk index (EMBEDSYNC_INDEX=none; dropped before the insert, which it would slow),
         // functions rendered without it.
