@@ -10,8 +10,10 @@
 //     this machine: it measures how much of its document a row vector still stands for, not meaning), each
 //     chunk's text as a query against every row vector; recall@1 and mean rank of its document with the row
 //     vector as the first chunk's vector, and as the normalised mean of the chunks' vectors.
-//  3. Chunk search (--phases search): the table's _search and _search_chunks functions (exact, no vector index)
-//     on 1,024-dimension chunks in a throwaway Postgres, at --search-chunks counts: median and p95 of 20 queries.
+//  3. Chunk search (--phases search): the table's _search and _search_chunks functions on 1,024-dimension chunks
+//     in a throwaway Postgres, at --search-chunks counts: median and p95 of 20 queries, exact (no chunk index)
+//     and through the hnsw chunk index (its build time, and recall@10 against the exact answers; --ef-search;
+//     --data uniform or low-rank vectors).
 //   usage: npm run bench:chunks [-- --phases throughput,retrieval --model /path/to/model --docs 4 --short 64 --rounds 2
 //          --chunk-tokens 256 --retrieval-docs 60]
 import { parseArgs } from 'node:util';
@@ -26,6 +28,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { installSearchFunctions } from '../src/db/search-functions.ts';
+import { ensureChunkIndex } from '../src/db/chunk-index.ts';
 import { withBenchDatabase } from './bench-database.ts';
 
 const { values } = parseArgs({
@@ -40,6 +43,10 @@ const { values } = parseArgs({
     'retrieval-docs': { type: 'string', default: '60' },
     phases: { type: 'string', default: 'throughput,retrieval' },
     'search-chunks': { type: 'string', default: '10000,50000' },
+    // hnsw.ef_search values for the indexed runs (pgvector's default 40).
+    'ef-search': { type: 'string', default: '40,200' },
+    // The chunks' vectors for the search phase: uniform | low-rank.
+    data: { type: 'string', default: 'uniform' },
   },
 });
 
@@ -154,27 +161,65 @@ async function search(): Promise<void> {
       const config = loadConfig({ DATABASE_URL: url, EMBEDSYNC_TABLE: 'docs', EMBEDSYNC_CHUNKING: 'tokens' });
       const model = { name: 'bench', checksum: 'bench0000000000a', dimensions: 1024 };
       await migrateSchema(c, config.source, model);
-      await installSearchFunctions(c, (await inspectSource(c, config.source)).sql);
-      // Random unit-free vectors, 6 chunks a row (a ~3,000-token document), 300 characters of text each.
-      const vector = 'SELECT (SELECT array_agg(random()::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
+      const s = (await inspectSource(c, config.source)).sql;
+      await installSearchFunctions(c, s);
+      // Random vectors (components centred on 0), 6 chunks a row (a ~3,000-token document), 300 characters each.
+      // --data uniform: every component random (no neighbourhoods: the worst case for an approximate index).
+      // --data low-rank: random mixes of 16 random directions, so the vectors span 16 dimensions of the 1,024
+      // (embeddings of text have a low intrinsic dimension too; this is a stand-in, not a model's output).
+      await c.query(`CREATE TABLE bench_basis AS SELECT i, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE i >= 0)::vector AS v
+        FROM generate_series(1, 16) i`);
+      const vector = values.data === 'low-rank'
+        ? 'SELECT sum(array_fill((random() - 0.5)::real, ARRAY[1024])::vector * b.v) FROM bench_basis b WHERE g >= 0'
+        : 'SELECT (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
+      const queries: string[] = [];
+      for (let i = 0; i < 22; i++) queries.push((await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v);
+      const run = async (fn: string): Promise<{ ms: number[]; answers: string[][] }> => {
+        const ms: number[] = [];
+        const answers: string[][] = [];
+        for (const [i, q] of queries.entries()) {
+          const t0 = performance.now();
+          const r = await c.query<{ key: string }>(`SELECT ${fn.endsWith('_chunks') ? "id || ':' || chunk" : 'id::text'} AS key FROM embedsync.${fn}($1::vector, 10)`, [q]);
+          if (i >= 2) ms.push(performance.now() - t0);
+          answers.push(r.rows.map((x) => x.key));
+        }
+        return { ms: ms.sort((a, b) => a - b), answers };
+      };
+      const fig = (ms: number[]) => `p50 ${ms[9]!.toFixed(1)} ms, p95 ${ms[18]!.toFixed(1)} ms`;
       let have = 0;
-      console.log('chunk search, 1,024 dimensions, exact (no vector index), 20 queries each:');
+      console.log(`chunk search, 1,024 dimensions (${values.data}), 20 queries each (k = 10), exact and through the hnsw chunk index:`);
       for (const n of values['search-chunks'].split(',').map(Number)) {
+        // Exact first: no chunk index (EMBEDSYNC_INDEX=none; dropped before the insert, which it would slow),
+        // functions rendered without it.
+        await ensureChunkIndex(c, s, model, 'none', '512MB');
         await c.query(`INSERT INTO embedsync.docs_chunks (id, chunk, chunk_text, embedding, model_checksum)
           SELECT g / 6, g % 6, repeat('x', 300), (${vector}), $1 FROM generate_series($2::int, $3::int - 1) g`, [model.checksum, have, n]);
         have = n;
         await c.query('VACUUM ANALYZE embedsync.docs_chunks');
+        await installSearchFunctions(c, s);
+        const exact = new Map<string, string[][]>();
         for (const fn of ['docs_search', 'docs_search_chunks']) {
-          const ms: number[] = [];
-          for (let i = 0; i < 22; i++) {
-            const q = (await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v;
-            const t0 = performance.now();
-            await c.query(`SELECT * FROM embedsync.${fn}($1::vector, 10)`, [q]);
-            if (i >= 2) ms.push(performance.now() - t0);
-          }
-          ms.sort((a, b) => a - b);
-          console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  ${fn.padEnd(18)} p50 ${ms[9]!.toFixed(1)} ms, p95 ${ms[18]!.toFixed(1)} ms`);
+          const r = await run(fn);
+          exact.set(fn, r.answers);
+          console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  exact  ${fn.padEnd(18)} ${fig(r.ms)}`);
         }
+        const b = await ensureChunkIndex(c, s, model, 'hnsw', '512MB');
+        await installSearchFunctions(c, s);
+        console.log(`  ${n} chunks: hnsw chunk index built in ${b!.seconds.toFixed(1)} s (CONCURRENTLY, maintenance_work_mem 512MB)`);
+        for (const ef of values['ef-search'].split(',').map(Number)) {
+          await c.query(`SET hnsw.ef_search = ${ef}`);
+          for (const fn of ['docs_search', 'docs_search_chunks']) {
+            const r = await run(fn);
+            const want = exact.get(fn)!;
+            let hit = 0;
+            for (const [i, a] of r.answers.entries()) hit += a.filter((k) => want[i]!.includes(k)).length;
+            // The planner weighs the index against a sequential scan (pgvector costs ef_search in): say which it took.
+            const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) SELECT * FROM embedsync.${fn}($1::vector, 10)`, [queries[0]])).rows.map((x) => x['QUERY PLAN']).join('\n');
+            const via = plan.includes(b!.name) ? 'index' : 'seq scan';
+            console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  hnsw ef_search ${String(ef).padEnd(4)} ${fn.padEnd(18)} ${fig(r.ms)}, recall@10 ${(hit / (10 * queries.length)).toFixed(3)} (${via})`);
+          }
+        }
+        await c.query('RESET hnsw.ef_search');
       }
     } finally {
       await c.end();

@@ -4,7 +4,7 @@
 -- it. The key leads with the row's id, so replacing a row's chunks and the DELETE trigger's join are index
 -- lookups; the checksum is part of the key because a model change writes the new model's chunks beside the old
 -- ones (search reads the recorded model's), and `embedding` has no fixed dimension for the same reason.
--- No vector index: chunk search scans the chunks of the recorded model exactly (docs/chunking.md).
+-- The vector index is per model, partial on its checksum, over a cast to its dimension (chunk-index.sql).
 -- DELETE and TRUNCATE of the source remove chunks in the same transaction, before any daemon looks: a
 -- statement-level trigger with the deleted ids, and a TRUNCATE of the chunk table. SECURITY DEFINER with a
 -- fixed search_path like the queue's triggers, so the application's role needs no rights on schema embedsync.

@@ -52,7 +52,8 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
 /** The lines of finishMigrate(): search functions and index. */
 export function finishLines(r: FinishResult): string[] {
   const serves = r.search.defaultSource === r.sourceKey ? '' : ` (embedsync.similar_to, embedsync.search and embedsync.hybrid_search keep serving ${r.search.defaultSource})`;
-  return [`search functions ${r.search.functions.join(', ')} installed${serves}`, indexLine(r.index)];
+  const chunks = r.chunkIndex?.built ? [`chunk index ${r.chunkIndex.name} built in ${r.chunkIndex.seconds.toFixed(2)}s`] : [];
+  return [`search functions ${r.search.functions.join(', ')} installed${serves}`, indexLine(r.index), ...chunks];
 }
 
 /** What the operator does after a model change: daemons on the old model write nothing until restarted. */

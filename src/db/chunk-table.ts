@@ -5,7 +5,9 @@ import type { SourceConfig } from '../config/index.ts';
 import type { Queryable } from './pool.ts';
 import { readRecordedSource, settingsDiff, SettingsChangedError } from './source-settings.ts';
 import type { SourceSql } from './source-sql.ts';
-import { renderSql } from './sql-template.ts';
+import { renderSql, type TemplateExtras } from './sql-template.ts';
+import { chunkIndexed, dropStaleChunkIndexes } from './chunk-index.ts';
+import { readModelState } from './state-repository.ts';
 
 /**
  * Before a daemon writes a table: its chunk settings must be the ones migrate recorded. A daemon that does not
@@ -36,16 +38,27 @@ export async function installChunkTable(db: Queryable, s: SourceSql): Promise<Ch
   await db.query(renderSql('chunk-table', s));
   const r = await db.query(renderSql('chunk-rows-stale', s));
   await db.query(renderSql('chunk-prune', s));
+  await dropStaleChunkIndexes(db, s, { byName: true, concurrently: false });
   return { restaled: r.rowCount ?? 0 };
 }
 
-/** The chunk versions of a table's search functions (per table, or the unqualified ones) and its passage search. */
+/**
+ * The chunk versions of a table's search functions (per table, or the unqualified ones) and its passage search,
+ * rendered for the model the state records: its checksum as a literal and its dimension in the cast, the
+ * expression and predicate of its partial hnsw index (chunk-index.ts), used when that index is there. So they
+ * are rendered again whenever the recorded model changes: by migrate, and in the swap's transaction.
+ */
 export async function installChunkSearch(db: Queryable, s: SourceSql, perTable: boolean): Promise<string[]> {
-  await db.query(renderSql('chunk-similar-to', s, { perTable }));
-  await db.query(renderSql('chunk-search', s, { perTable }));
-  await db.query(renderSql('chunk-hybrid-search', s, { perTable }));
+  const state = await readModelState(db, s.sourceKey);
+  if (!state) throw new Error(`${s.sourceKey} has no model recorded: its chunk search is installed after migrate records one`);
+  const extras: TemplateExtras = {
+    perTable, modelChecksum: state.checksum, dimensions: state.dimensions, chunkIndex: await chunkIndexed(db, s, state),
+  };
+  await db.query(renderSql('chunk-similar-to', s, extras));
+  await db.query(renderSql('chunk-search', s, extras));
+  await db.query(renderSql('chunk-hybrid-search', s, extras));
   if (!perTable) return [];
-  await db.query(renderSql('chunk-passages', s, { perTable }));
+  await db.query(renderSql('chunk-passages', s, extras));
   return [`embedsync.${s.stem}_search_chunks`];
 }
 
@@ -54,10 +67,14 @@ export async function dropChunkTable(db: Queryable, s: SourceSql): Promise<void>
   await db.query(renderSql('chunk-table-drop', s));
 }
 
-/** Deletes chunks by models the state no longer names (after a model change); how many went. */
+/**
+ * Deletes chunks by models the state no longer names (after a model change), and their indexes (concurrently:
+ * not inside a transaction); how many chunks went.
+ */
 export async function pruneChunks(db: Queryable, s: SourceSql): Promise<number> {
   if (!s.chunking) return 0;
   const r = await db.query(renderSql('chunk-prune', s));
+  await dropStaleChunkIndexes(db, s, { byName: false, concurrently: true });
   return r.rowCount ?? 0;
 }
 

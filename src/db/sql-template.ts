@@ -46,6 +46,9 @@ export interface TemplateExtras {
   readonly bulkRows?: number;
   /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
   readonly documentColumns?: readonly string[];
+  /** Chunk search functions: the recorded model's chunks have their hnsw index (chunk-index.ts), so
+   * {{chunk_nearest:n,limit}} reads the n × limit nearest chunks from it; without, every chunk (exact). */
+  readonly chunkIndex?: boolean;
 }
 
 // Each file is read once: the texts are part of the program, not configuration.
@@ -143,6 +146,14 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
       case 'document_function_name': return documentFunctionName(s.stem);
+      case 'chunk_nearest': {
+        // `ORDER BY distance LIMIT n * <limit>`: the nearest chunks through the index. Without it every chunk
+        // (exact); OFFSET 0 keeps the subquery a subquery, so its distance is computed once per chunk.
+        const [n, ...limits] = need(arg, key).split(',');
+        if (!/^[1-9][0-9]?$/.test(n ?? '') || limits.length === 0 || !limits.every((l) => ALIAS.test(l))) throw new Error(`bad {{chunk_nearest:${arg}}}`);
+        const limit = limits.length === 1 ? limits[0]! : `greatest(${limits.join(', ')})`;
+        return extras.chunkIndex ? `ORDER BY distance LIMIT ${n === '1' ? limit : `${n} * ${limit}`}` : 'OFFSET 0';
+      }
       case 'chunk_table': return `embedsync.${quoteIdent(`${s.stem}_chunks`)}`;
       case 'function': return `embedsync.${quoteIdent(extras.perTable === false ? need(arg, key) : `${s.stem}_${need(arg, key)}`)}`;
       default: throw new Error(`sql/${name}.sql: unknown placeholder {{${key}}}`);

@@ -15,6 +15,8 @@ import { installSearchFunctions, type InstalledSearch } from '../db/search-funct
 import { indexPolicyOf } from '../db/index-maintenance.ts';
 import { inspectSource } from '../db/source-info.ts';
 import { ensureIndex, type EnsureResult } from '../db/vector-index.ts';
+import { ensureChunkIndex, type ChunkIndexBuild } from '../db/chunk-index.ts';
+import { readModelState } from '../db/state-repository.ts';
 
 export interface MigrateOptions {
   readonly config: Config;
@@ -74,6 +76,8 @@ export interface FinishResult {
   readonly sourceKey: string;
   readonly search: InstalledSearch;
   readonly index: EnsureResult;
+  /** A chunked table's hnsw index of the recorded model's chunks (undefined: not chunked, or EMBEDSYNC_INDEX=none). */
+  readonly chunkIndex?: ChunkIndexBuild | undefined;
 }
 
 /** After the plain migrate: (re)installs the search functions and builds the index when it is due. */
@@ -82,6 +86,10 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
   await client.connect();
   try {
     const info = await inspectSource(client, config.source);
+    // The chunk index first (CONCURRENTLY, outside the lock): the chunk search functions use it once it is there.
+    const policy = indexPolicyOf(config.source);
+    const state = info.sql.chunking ? await readModelState(client, info.sql.sourceKey) : undefined;
+    const chunkIndex = state ? await ensureChunkIndex(client, info.sql, state, policy.kind, policy.maintenanceWorkMem) : undefined;
     // Under the migrate lock: two migrates replacing the same functions at once fail with "tuple concurrently
     // updated". The index build has its own lock (and must not hold this one: it waits for other transactions).
     await takeMigrateLock(client);
@@ -91,8 +99,8 @@ export async function finishMigrate(config: Config, model: Pick<ModelInfo, 'dime
     } finally {
       await releaseMigrateLock(client);
     }
-    const index = await ensureIndex(client, info.sql, config.source.embeddingColumn, indexPolicyOf(config.source), { dimensions: model.dimensions, exact: true });
-    return { sourceKey: info.sql.sourceKey, search, index };
+    const index = await ensureIndex(client, info.sql, config.source.embeddingColumn, policy, { dimensions: model.dimensions, exact: true });
+    return { sourceKey: info.sql.sourceKey, search, index, chunkIndex };
   } finally {
     await client.end();
   }

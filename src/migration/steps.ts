@@ -31,6 +31,7 @@ import { copyVectors } from './copy-vectors.ts';
 import { MigrationConflictError } from './conflict.ts';
 import { addShadowColumns } from './shadow-columns.ts';
 import { finishMigration, swapColumns } from './swap.ts';
+import { ensureChunkIndex } from '../db/chunk-index.ts';
 
 export type { BackfillProgress } from './backfill.ts';
 export { MigrationConflictError } from './conflict.ts';
@@ -148,6 +149,8 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   if (step === 'indexed') {
     // Rows changed since the backfill (old-model daemons dequeue them without touching the shadow columns).
     await backfill(false);
+    // A chunked table: the new model's chunk index, before the swap re-renders chunk search for it (idempotent).
+    await ensureChunkIndex(client, { ...s, vectorType: nextSql.vectorType }, model, o.policy.kind, o.policy.maintenanceWorkMem);
     const nextIndexName = vectorIndexName(s, next.embedding);
     const built = (await findVectorIndexes(client, s, next.embedding)).find((i) => i.valid && i.name === nextIndexName);
     const rows = built ? await countVectors(client, s, next.embedding) : 0;

@@ -8,6 +8,7 @@ import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import type { VectorColumns } from '../db/model-state.ts';
 import { quoteIdent } from '../db/quote.ts';
 import { installSearchFunctions } from '../db/search-functions.ts';
+import { dropStaleChunkIndexes } from '../db/chunk-index.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql } from '../db/sql-template.ts';
 import { clearMigration, swapToTarget } from '../db/state-repository.ts';
@@ -65,5 +66,7 @@ export async function finishMigration(client: pg.Client, s: SourceSql, checksum:
     if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
   });
   await clearMigration(client, s.sourceKey);
+  // A chunked table: the old model's (or old vector type's) chunk index serves nothing now.
+  await dropStaleChunkIndexes(client, s, { byName: true, concurrently: true });
   return requeued;
 }
