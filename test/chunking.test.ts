@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
-import { chunkerFor, modelFolderOf } from '../src/encoder/chunking-encoder.ts';
+import { chunkerFor } from '../src/encoder/chunking-encoder.ts';
 import { Chunker } from '../src/encoder/chunker.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { chunkStats } from '../src/db/chunk-table.ts';
@@ -28,7 +28,7 @@ test('a ~3,000-token document: chunks within the limit, overlapping by the setti
     assert.ok(total > 2500 && total < 4000, `about 3,000 tokens (${total})`);
     // The default size: the model's 512 less <s></s> and the document prompt.
     const size = chunker.options.size;
-    const bare = new Chunker(JSON.parse(new TextDecoder().decode(modelFolderOf(enc)!.tokenizerJson)) as object, modelFolderOf(enc)!.tokenizerConfig, { size: 8, overlap: 0 });
+    const bare = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 8, overlap: 0 });
     assert.equal(size, 512 - 2 - bare.count('search_document: '));
     const chunks = chunker.split(doc);
     assert.ok(chunks.length >= Math.ceil((total - 40) / (size - 40)), `enough chunks for the tokens (${chunks.length})`);
@@ -58,10 +58,10 @@ test('a ~3,000-token document: chunks within the limit, overlapping by the setti
     const pieces = chunker.split(run);
     assert.ok(pieces.length > 1 && pieces.every((p) => chunker.count(p) <= size));
     // A document past maxChunks keeps its first chunks and says it was cut.
-    const few = new Chunker(JSON.parse(new TextDecoder().decode(modelFolderOf(enc)!.tokenizerJson)) as object, modelFolderOf(enc)!.tokenizerConfig, { size: 100, overlap: 10, maxChunks: 3 });
+    const few = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 100, overlap: 10, maxChunks: 3 });
     const capped = few.chunk(doc);
     assert.equal(capped.cut, true);
-    assert.deepEqual(capped.chunks, new Chunker(JSON.parse(new TextDecoder().decode(modelFolderOf(enc)!.tokenizerJson)) as object, modelFolderOf(enc)!.tokenizerConfig, { size: 100, overlap: 10 }).split(doc).slice(0, 3));
+    assert.deepEqual(capped.chunks, new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 100, overlap: 10 }).split(doc).slice(0, 3));
     assert.equal(few.chunk('Short.').cut, false);
     assert.throws(() => chunkerFor(enc, { tokens: 600, overlap: 10 }), /EMBEDSYNC_CHUNK_TOKENS=600 is more than .* \(\d+\): set it to \d+ or less/);
   } finally {

@@ -93,7 +93,7 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
 function borrowed(e: Encoder): Encoder {
   return {
     info: e.info, encode: (...args) => e.encode(...args), close: async () => undefined,
-    get pace() { return e.pace; }, get scheduler() { return e.scheduler; }, get availability() { return e.availability; },
+    get pace() { return e.pace; }, get scheduler() { return e.scheduler; }, get availability() { return e.availability; }, get folder() { return e.folder; },
   };
 }
 

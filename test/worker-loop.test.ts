@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorkerLoop } from '../src/sync/worker-loop.ts';
 
-test('stop() during a claim that finds nothing ends the loop at once, not after the poll interval', async () => {
+test('stop() during a claim that finds nothing ends the loop at once, not after the poll interval', { timeout: 10_000 }, async () => {
   let claimed!: () => void;
   const claimStarted = new Promise<void>((r) => { claimed = r; });
   let finishClaim!: () => void;
@@ -23,7 +23,8 @@ test('stop() during a claim that finds nothing ends the loop at once, not after 
   assert.ok(done, `stop() still waiting ${(performance.now() - t0).toFixed(0)} ms after the empty claim (poll interval 60 s)`);
 });
 
-test('wake() cuts the idle sleep short and stop() is idempotent', async () => {
+// The timeout turns a wake() that does not cut the sleep (a 60 s poll interval) into a failure, not a hang.
+test('wake() cuts the idle sleep short and stop() is idempotent', { timeout: 10_000 }, async () => {
   let claims = 0;
   let second!: () => void;
   const claimedTwice = new Promise<void>((r) => { second = r; });

@@ -4,8 +4,7 @@
 // The chunks travel with that vector (chunksOf) to the write, which stores them in the same transaction as
 // the row's vector, under the same text-hash guard (src/queue/chunk-write.ts). Queries pass through.
 import { Chunker } from './chunker.ts';
-import type { ModelFolder } from './model-folder.ts';
-import { EncodeError, type Encoder, type EncodeOptions, type EncodeResult, type ModelInfo, type Role } from './types.ts';
+import { EncodeError, type Encoder, type EncodeOptions, type EncodeResult, type Role } from './types.ts';
 
 export interface ChunkSettings {
   /** Content tokens per chunk; undefined: the model's limit less its document prompt and special tokens. */
@@ -32,19 +31,13 @@ export function chunksOf(vector: Float32Array): readonly Chunk[] | undefined {
   return chunksByVector.get(vector);
 }
 
-/** The model folder of a local encoder; remote backends have none. */
-export function modelFolderOf(encoder: Encoder): ModelFolder | undefined {
-  const f = (encoder as unknown as { folder?: unknown }).folder;
-  return f && typeof f === 'object' && 'tokenizerJson' in f ? f as ModelFolder : undefined;
-}
-
 export class ChunkingUnavailableError extends Error {
   override name = 'ChunkingUnavailableError';
 }
 
 /** A chunker for `encoder`'s model, with the chunk size the settings give (default: all the model takes after its prompt). */
 export function chunkerFor(encoder: Encoder, settings: ChunkSettings): Chunker {
-  const folder = modelFolderOf(encoder);
+  const folder = encoder.folder;
   if (!folder) {
     throw new ChunkingUnavailableError(`EMBEDSYNC_CHUNKING=tokens counts tokens with the model's own tokenizer, which the ${encoder.info.backend} ` +
       'backend does not expose: serve chunked tables with EMBEDDING_BACKEND=local (docs/chunking.md)');
@@ -100,12 +93,16 @@ export function chunkingEncoder(inner: Encoder, settings: ChunkSettings | undefi
     }
     return { vectors, tokens: r.tokens, truncated: r.truncated + cuts.filter((c) => c.cut).length };
   };
-  // The scheduler, pace and availability of the inner encoder stay visible (schedulerOf, paceOf, availabilityOf).
-  return Object.create(inner, {
-    info: { get: (): ModelInfo => inner.info, enumerable: true },
-    encode: { value: encode },
-    close: { value: () => inner.close() },
-  }) as Encoder;
+  // The inner encoder's capabilities stay visible through the wrapper (read live: the pace changes as it learns).
+  return {
+    get info() { return inner.info; },
+    encode,
+    close: () => inner.close(),
+    get pace() { return inner.pace; },
+    get scheduler() { return inner.scheduler; },
+    get availability() { return inner.availability; },
+    get folder() { return inner.folder; },
+  };
 }
 
 /** The normalised mean of unit vectors (a blank document, no chunks: a zero vector, which the write never stores). */

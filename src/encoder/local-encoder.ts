@@ -143,7 +143,8 @@ class LocalEncoder implements Encoder {
   private closed = false;
 
   constructor(
-    private readonly folder: ModelFolder,
+    /** The model folder: its tokenizer counts a chunked table's chunks (chunking-encoder.ts). */
+    readonly folder: ModelFolder,
     /** Tokens of each role's prompt (counted by a worker: only the workers hold a tokenizer). */
     promptTokens: Readonly<Record<Role, number>>,
     private readonly pool: WorkerPool,

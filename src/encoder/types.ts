@@ -110,6 +110,16 @@ export interface Encoder {
   readonly scheduler?: EncoderScheduler | undefined;
   /** Remote backends: whether the remote answers (circuit breaker). */
   readonly availability?: BackendAvailability | undefined;
+  /** Local backend: what of its model folder a chunked table's chunker needs (model-folder.ts has the rest). */
+  readonly folder?: TokenizerFiles | undefined;
+}
+
+/** The model's own tokenizer files, prompts and limit: chunks are counted exactly as the model will read them. */
+export interface TokenizerFiles {
+  readonly tokenizerJson: Uint8Array;
+  readonly tokenizerConfig: Readonly<Record<string, unknown>>;
+  readonly prompts: Readonly<Record<Role, string>>;
+  readonly maxTokens: number;
 }
 
 export const ENCODE_FAILURE_REASONS = ['input', 'timeout', 'unavailable', 'internal'] as const;

@@ -11,6 +11,7 @@ import { chunksOf } from '../encoder/chunking-encoder.ts';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
+import { inTransaction } from '../db/transaction.ts';
 import { encodeVectorArray } from '../db/vector-binary.ts';
 import { queueOps, type QueueOps, type WriteItem } from './queue.ts';
 
@@ -29,22 +30,22 @@ export function chunkedQueueOps(db: Queryable, s: SourceSql, vectorOid: number):
       const c = own ?? (db as pg.Client);
       let ok = false;
       try {
-        await c.query('BEGIN');
-        const result = await queueOps(c, s, vectorOid).write(items, finished, claimed, checksum);
-        const written = new Set(result.written);
-        const rows = items.filter((i) => written.has(i.id));
-        if (rows.length > 0) {
-          await c.query(del, [rows.map((i) => i.id), checksum]);
-          const flat = chunkRows(rows);
-          if (flat.ids.length > 0) {
-            await c.query(ins, [flat.ids, flat.numbers, flat.texts, encodeVectorArray(flat.vectors, vectorOid), checksum]);
+        const result = await inTransaction(c, async () => {
+          const r = await queueOps(c, s, vectorOid).write(items, finished, claimed, checksum);
+          const written = new Set(r.written);
+          const rows = items.filter((i) => written.has(i.id));
+          if (rows.length > 0) {
+            await c.query(del, [rows.map((i) => i.id), checksum]);
+            const flat = chunkRows(rows);
+            if (flat.ids.length > 0) {
+              await c.query(ins, [flat.ids, flat.numbers, flat.texts, encodeVectorArray(flat.vectors, vectorOid), checksum]);
+            }
           }
-        }
-        await c.query('COMMIT');
+          return r;
+        });
         ok = true;
         return result;
       } finally {
-        if (!ok) await c.query('ROLLBACK').catch(() => undefined);
         own?.release(!ok);
       }
     },

@@ -45,6 +45,7 @@ export function instrument(inner: Encoder, hook?: (texts: readonly string[]) => 
     get pace() { return inner.pace; },
     get scheduler() { return inner.scheduler; },
     get availability() { return inner.availability; },
+    get folder() { return inner.folder; },
   };
 }
 
