@@ -1,6 +1,7 @@
 // bench:triggers — what embedsync's triggers cost the application's own writes (prints figures; not a test).
-// One `leads` table migrated with the test model; every figure is bare (DISABLE TRIGGER USER) against embedsync's
-// triggers, in interleaved rounds of the same run, with fsync=off (CPU-bound) and then fsync=on:
+// One `leads` table migrated with the test model; every figure is bare (DISABLE TRIGGER USER, and without the
+// new-rows index that takes the place of an INSERT trigger) against embedsync's triggers and index, in interleaved
+// rounds of the same run, with fsync=off (CPU-bound) and then fsync=on:
 //  1. pgbench, single-row statements, 2 clients: UPDATE of a non-document column, UPDATE of the title, INSERT.
 //  2. Bulk: INSERT of 100,000 rows in 10,000-row statements; UPDATE of 100,000 rows, non-text and text.
 // Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
@@ -15,6 +16,8 @@ import { loadConfig } from '../src/config/index.ts';
 import { createClient } from '../src/db/pool.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { withBenchDatabase } from './bench-database.ts';
+import { ensureNewRowsIndex } from '../src/db/new-rows-index.ts';
+import { inspectSource } from '../src/db/source-info.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '20000' },
@@ -43,8 +46,11 @@ function pgbench(url: string, script: string, fsync: boolean): number {
   return Number(/tps = ([0-9.]+)/.exec(out)![1]);
 }
 
-async function setTriggers(db: pg.Client, on: boolean): Promise<void> {
-  await db.query(`ALTER TABLE leads ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+/** embedsync's capture of the table's changes on or off: its triggers, and the new-rows index (inserts). */
+async function setCapture(db: pg.Client, table: string, on: boolean): Promise<void> {
+  await db.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+  if (on) await ensureNewRowsIndex(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: table }).source)).sql);
+  else await db.query(`DROP INDEX IF EXISTS ${table}_embedsync_new`);
   await db.query('TRUNCATE embedsync.queue');
 }
 
@@ -62,9 +68,9 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
     const ratios: number[] = [];
     const bare: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      await setTriggers(db, false);
+      await setCapture(db, 'leads', false);
       const b = pgbench(url, file, fsync);
-      await setTriggers(db, true);
+      await setCapture(db, 'leads', true);
       const t = pgbench(url, file, fsync);
       bare.push(b);
       ratios.push(t / b);
@@ -90,8 +96,7 @@ async function bulk(db: pg.Client): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const ms: Record<'bare' | 'with', number> = { bare: 0, with: 0 };
       for (const mode of ['bare', 'with'] as const) {
-        await db.query(`ALTER TABLE bulk_leads ${mode === 'with' ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
-        await db.query('TRUNCATE embedsync.queue');
+        await setCapture(db, 'bulk_leads', mode === 'with');
         if (label.startsWith('INSERT')) await db.query('TRUNCATE bulk_leads');
         await db.query('CHECKPOINT');
         ms[mode] = await timed(run);

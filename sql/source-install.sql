@@ -1,9 +1,12 @@
 -- Installs (idempotently) the triggers that enqueue changed rows of the configured source table.
 -- Placeholders are filled with validated, quoted identifiers by src/db/sql-template.ts.
 --
--- Each operation gets the trigger shape that costs the application least (docs/triggers.md has the figures):
--- - INSERT: statement-level with a transition table: one queue upsert and one pg_notify per statement, which
---   keeps bulk inserts near the queue-only cost and sees the statement's size for the lane.
+-- Each operation gets the capture that costs the application least (docs/sync.md, Triggers; figures in docs/benchmarks.md):
+-- - INSERT into a table whose ids come from a sequence: no trigger at all. A new row has no model checksum, so it
+--   lands in the new-rows index (source-new-rows-index.sql) in the inserting transaction, and every daemon looks
+--   at that index's newest entries every EMBEDSYNC_WATCH_INTERVAL_MS (watch-new-rows.sql). Other ids (uuid, text:
+--   a new row can sort anywhere) keep the statement-level trigger below (source-insert-trigger.sql): one queue
+--   upsert per statement, which keeps bulk inserts near the queue-only cost and sees the statement's size for the lane.
 -- - UPDATE: row-level, restricted to the document's columns (UPDATE OF, plus a WHEN that compares them), so an
 --   update that leaves the text alone (including the daemon's own embedding writes) fires nothing at all: no
 --   transition tables, no function call. A statement's rows are counted as they fire; past the bulk threshold
@@ -11,13 +14,14 @@
 -- - DELETE, TRUNCATE: statement-level, every one concerns the document.
 -- Rows of statements up to EMBEDSYNC_BULK_ROWS rows go to the live lane (claimed first), larger ones to bulk; a live
 -- change of a row waiting in bulk moves it to live. The functions are SECURITY DEFINER with a fixed search_path
--- so writers of the source table need no rights on schema embedsync.
+-- so writers of the source table need no rights on schema embedsync. No trigger sends a NOTIFY: a notification
+-- serializes the application's commits on the notify queue's lock (10 points of single-row TPS); the daemons'
+-- watch finds due work within EMBEDSYNC_WATCH_INTERVAL_MS instead.
 
 {{document_function}}
 
 CREATE OR REPLACE FUNCTION embedsync.{{name:ins}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
-DECLARE n bigint;
 BEGIN
   -- A change coalesces with a pending one (new version); a row held under lease keeps its lease, and the
   -- daemon holding it sees the new version and leaves the row queued. Versions come from one sequence, never
@@ -32,8 +36,6 @@ BEGIN
   ON CONFLICT (source, id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN least(q.next_attempt_at, now()) ELSE q.next_attempt_at END;
-  GET DIAGNOSTICS n = ROW_COUNT;
-  IF n > 0 THEN PERFORM pg_notify('embedsync', ''); END IF;
   RETURN NULL;
 END
 $fn$;
@@ -59,8 +61,6 @@ BEGIN
   ON CONFLICT (source, id) DO UPDATE
     SET version = excluded.version, changed_at = now(), attempts = 0, lane = least(q.lane, excluded.lane),
         next_attempt_at = CASE WHEN q.lease_owner IS NULL THEN least(q.next_attempt_at, now()) ELSE q.next_attempt_at END;
-  -- One notification per transaction: identical payloads are folded at commit.
-  PERFORM pg_notify('embedsync', '');
   RETURN NULL;
 END
 $fn$;
@@ -84,8 +84,6 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE TRIGGER {{name:ins}} AFTER INSERT ON {{table}}
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:ins}}();
 CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE OF {{update_columns}} ON {{table}}
   FOR EACH ROW WHEN ({{update_changed:old,new}}) EXECUTE FUNCTION embedsync.{{name:upd}}();
 CREATE OR REPLACE TRIGGER {{name:del}} AFTER DELETE ON {{table}}

@@ -119,7 +119,7 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
 
     // doctor counts the chunk triggers among the table's own.
     const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal }, config, false);
-    assert.deepEqual(checks.find((c) => c.name === 'triggers'), { ok: true, name: 'triggers', found: '6 embedsync triggers enabled on "public"."leads"' });
+    assert.deepEqual(checks.find((c) => c.name === 'triggers'), { ok: true, name: 'triggers', found: '5 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)' });
 
     // A large chunk table (chunks of rows made up here, past 1,000 pages) is estimated unless --exact.
     await t.pool.query(`INSERT INTO embedsync.leads_chunks (id, chunk, chunk_text, embedding, model_checksum)

@@ -115,7 +115,7 @@ test('ivfflat is built only with enough rows, with the computed lists, and rebui
     const am = await pool.query<{ am: string }>(`SELECT am.amname AS am FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'leads_embedding_idx'`);
     assert.deepEqual(am.rows, [{ am: 'hnsw' }]);
     assert.equal((await ensureIndex(client, s, 'embedding', { ...policy, kind: 'none' }, { dimensions: 16 })).action, 'drop');
-    assert.equal((await pool.query(`SELECT 1 FROM pg_indexes WHERE tablename = 'leads' AND indexname NOT IN ('leads_pkey', 'leads_embedsync_stale', 'leads_embedsync_fulltext')`)).rowCount, 0);
+    assert.equal((await pool.query(`SELECT 1 FROM pg_indexes WHERE tablename = 'leads' AND indexname NOT IN ('leads_pkey', 'leads_embedsync_stale', 'leads_embedsync_new', 'leads_embedsync_fulltext')`)).rowCount, 0);
   } finally {
     await client.end().catch(() => undefined);
     await pool.end();

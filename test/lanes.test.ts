@@ -22,9 +22,12 @@ const laneOf = async (pool: pg.Pool, id: string) =>
 test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS to bulk; a live edit promotes a bulk row', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '10' });
   try {
+    // Inserts are enqueued by the daemons' watch (no INSERT trigger on a table with sequence ids): one look each.
     await t.pool.query(`INSERT INTO leads (title) VALUES ('one lead')`);
+    await t.look();
     assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 0 });
     await t.pool.query(`INSERT INTO leads (title) SELECT 'imported ' || g FROM generate_series(1, 11) g`);
+    await t.look();
     assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 11 });
     await t.pool.query('TRUNCATE embedsync.queue');
 
@@ -222,7 +225,8 @@ test('a live insert during a backlog on a real-sized model gets its vector befor
       FROM generate_series(1, 300) g`);
     await migrateSchema(c, t.config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
     await c.end();
-    assert.equal((await lanes(t.pool)).bulk, 300, "migrate's enqueue of existing rows is bulk");
+    await t.look();
+    assert.equal((await lanes(t.pool)).bulk, 300, 'a 300-row load is bulk');
 
     await t.startDaemon({ encoder, metrics });
     await waitFor('the backlog under way', async () => (await t.pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n > 0, 60_000, 50);

@@ -21,7 +21,7 @@ test('each worker loop holds its leases under an owner of its own', async () => 
   try {
     await t.startDaemon({ encoder: enc, owner: 'pair' });
     await t.pool.query(`INSERT INTO leads (title) VALUES ('warm')`);
-    await waitFor('warm row embedded', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0);
+    await waitFor('warm row embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
     await t.pool.query(`INSERT INTO leads (title) SELECT 'pair ' || g FROM generate_series(1, 8) g`);
     await waitFor('both loops encoding', async () => blocked >= 2);
     const owners = await t.pool.query<{ lease_owner: string; n: number }>(
@@ -60,7 +60,7 @@ test('a lapsed lease: the other loop never encodes the rows while the first stil
   try {
     const d = await t.startDaemon({ encoder: enc, owner: 'race' });
     await t.pool.query(`INSERT INTO leads (title) VALUES ('warm')`);
-    await waitFor('warm row embedded', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0);
+    await waitFor('warm row embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
 
     await t.pool.query(`INSERT INTO leads (title) SELECT 'race ' || g FROM generate_series(1, 3) g`);
     await waitFor('first loop encoding', async () => calls === 1);

@@ -42,10 +42,13 @@ async function expectMigratedTo(t: MigrateTestDb, enc: Encoder, rows: number): P
   sample.rows.forEach((r, i) => assert.ok(cosine(parseVector(r.e), want[i]!) > 0.9999));
   const idx = await t.pool.query<{ name: string; valid: boolean }>(
     `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary`);
-  // The vector index, and the sweep's partial index of rows not embedded by the current model (the swap
-  // dropped the old one with the old checksum column; it is back, for the new model), and hybrid search's
+  // The vector index, the sweep's partial index of rows not embedded by the current model and the new-rows index
+  // (the swap dropped both with the old checksum column; they are back, on the new one), and hybrid search's
   // full-text index, which no model change touches.
-  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale' && r.name !== 'leads_embedsync_fulltext'), [{ name: 'leads_embedding_idx', valid: true }]);
+  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale' && r.name !== 'leads_embedsync_fulltext').sort((a, b) => a.name.localeCompare(b.name)),
+    [{ name: 'leads_embedding_idx', valid: true }, { name: 'leads_embedsync_new', valid: true }]);
+  const newRows = await t.pool.query<{ d: string }>(`SELECT pg_get_indexdef('leads_embedsync_new'::regclass) AS d`);
+  assert.match(newRows.rows[0]!.d, /WHERE \(model_checksum IS NULL\)/);
   assert.ok(idx.rows.some((r) => r.name === 'leads_embedsync_fulltext' && r.valid));
   const sweepIdx = await t.pool.query<{ d: string }>(`SELECT pg_get_indexdef('leads_embedsync_stale'::regclass) AS d`);
   assert.ok(sweepIdx.rows[0]!.d.includes(`'${enc.info.checksum}'`), sweepIdx.rows[0]!.d);

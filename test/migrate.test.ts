@@ -135,9 +135,10 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
       `SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attnum > 0 AND NOT attisdropped AND attname LIKE '%embedding%' OR attname LIKE 'model_checksum%' AND attrelid = 'leads'::regclass AND NOT attisdropped ORDER BY attname`);
     assert.deepEqual(cols.rows.map((r) => `${r.attname} ${r.type}`), ['embedding vector(48)', 'embedding_text_hash uuid', 'embedding_tsv tsvector', 'model_checksum text']);
     const idx = await t.pool.query<{ def: string }>(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'leads'::regclass AND NOT indisprimary`);
-    // The vector index on the new column, and the sweep's partial index again, for the new model.
+    // The vector index on the new column, and the sweep's and the new-rows partial indexes again, on the new checksum column.
     assert.deepEqual(idx.rows.map((r) => r.def).sort(), ['CREATE INDEX leads_embedding_idx ON public.leads USING ivfflat (embedding vector_cosine_ops) WITH (lists=\'5\')',
       'CREATE INDEX leads_embedsync_fulltext ON public.leads USING gin (embedding_tsv)',
+      'CREATE INDEX leads_embedsync_new ON public.leads USING btree (id) WHERE (model_checksum IS NULL)',
       `CREATE INDEX leads_embedsync_stale ON public.leads USING btree (id) WHERE (model_checksum IS DISTINCT FROM '${newEnc.info.checksum}'::text)`]);
     const st = await getSyncStatus(t.pool, t.config(variants.small).source, { exact: true });
     assert.equal(st.dimensions, 48);

@@ -31,6 +31,7 @@ test('claims skip leased rows, leases expire, and only the holder can release', 
   try {
     const ops = queueOps(t.pool, (await inspectSource(t.pool, t.config.source)).sql, await vectorTypeOid(t.pool));
     await t.pool.query(`INSERT INTO leads (title) SELECT 'x' || g FROM generate_series(1, 5) g`);
+    await t.look();
     const a = await ops.claim(3, 'a', 1);
     const b = await ops.claim(10, 'b', 30);
     assert.equal(a.length, 3);

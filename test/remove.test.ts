@@ -12,7 +12,7 @@ import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { remove } from '../src/cli/remove.ts';
 import { readRecordedSource, SettingsChangedError } from '../src/db/source-settings.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
-import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+import { lookOnce, setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
 
 const variants = modelVariantsForTests({ sibling: { hidden: 64, seed: 9 } });
 
@@ -43,6 +43,7 @@ async function twoTables(): Promise<{ t: SyncTestDb; notes: ReturnType<typeof lo
   await migrate({ config: notes, model });
   await finishMigrate(notes, model);
   await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 20) g`);
+  await t.look();
   await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) VALUES ('public.leads', '1', 3, 'bad row', now())`);
   return { t, notes };
 }
@@ -52,7 +53,7 @@ test('remove --dry-run prints the plan and changes nothing', async () => {
   try {
     const before = { trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') };
     const plan = await remove({ config: t.config, dryRun: true, dropColumns: true });
-    assert.deepEqual([...plan.triggers].sort(), ['leads_del', 'leads_ins', 'leads_trunc', 'leads_upd']);
+    assert.deepEqual([...plan.triggers].sort(), ['leads_del', 'leads_trunc', 'leads_upd'], 'no INSERT trigger: ids from a sequence');
     assert.deepEqual([...plan.functions].sort(), ['leads_del', 'leads_hybrid_search', 'leads_ins', 'leads_search', 'leads_similar_to', 'leads_trunc', 'leads_upd']);
     assert.equal(plan.queued, 20);
     assert.equal(plan.deadlettered, 1);
@@ -60,14 +61,14 @@ test('remove --dry-run prints the plan and changes nothing', async () => {
     assert.deepEqual([...plan.columns].sort(), ['embedded_at', 'embedding', 'embedding_text_hash', 'embedding_tsv', 'model_checksum']);
     assert.equal(plan.vectorIndexes.length, 1, 'the hnsw index on the embedding column');
     assert.deepEqual({ trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') }, before);
-    assert.ok(before.trig === 4 && before.rec > 20);
+    assert.ok(before.trig === 3 && before.rec > 20);
   } finally {
     await t.close();
   }
 });
 
 test('remove: no embedsync object left on the table; the application writes work and enqueue nothing; the other table is untouched', async () => {
-  const { t } = await twoTables();
+  const { t, notes } = await twoTables();
   try {
     const plan = await remove({ config: t.config });
     assert.equal(plan.queued, 20);
@@ -89,8 +90,9 @@ test('remove: no embedsync object left on the table; the application writes work
     assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM embedsync.queue WHERE source = 'public.leads'`), 0);
 
     // notes keeps its triggers, functions and queue.
-    assert.equal(await triggers(t.pool, 'notes'), 4);
+    assert.equal(await triggers(t.pool, 'notes'), 3);
     await t.pool.query(`INSERT INTO notes (body) VALUES ('still synced')`);
+    assert.equal((await lookOnce(t.pool, notes)).enqueued, 1);
     assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM embedsync.queue WHERE source = 'public.notes'`), 1);
     assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM embedsync.notes_similar_to(1, 5)`), 0);
 
@@ -98,7 +100,8 @@ test('remove: no embedsync object left on the table; the application writes work
     const again = await remove({ config: t.config });
     assert.deepEqual([again.triggers.length, again.functions.length, again.queued, again.state], [0, 0, 0, false]);
     await migrate({ config: t.config, model: t.encoder.info });
-    assert.equal(await triggers(t.pool, 'leads'), 4);
+    assert.equal(await triggers(t.pool, 'leads'), 3);
+    assert.ok((await indexes(t.pool, 'leads')).includes('leads_embedsync_new'), 'the new-rows index is back');
   } finally {
     await t.close();
   }

@@ -33,6 +33,8 @@ test('two tables side by side: each daemon embeds only its own rows; TRUNCATE an
     // Only the notes daemon runs: 31 new leads rows must stay queued for theirs, not be dequeued as "gone".
     await start(notes.source);
     await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 31) g`);
+    // The leads daemon's watch would enqueue them; none runs, so one look by hand.
+    assert.equal((await t.look()).enqueued, 31);
     await t.pool.query(`INSERT INTO notes (body) SELECT 'note ' || g FROM generate_series(1, 5) g`);
     await waitFor('notes embedded', async () => (await t.pool.query('SELECT 1 FROM notes WHERE embedding IS NOT NULL')).rowCount === 5);
     await new Promise((r) => setTimeout(r, 500)); // a few more polls of the notes daemon

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { listMigrations } from '../src/migration/schema-install.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
-import { parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { lookOnce, parseVector, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { loadConfig } from '../src/config/index.ts';
 import { freePort } from '../scripts/free-port.ts';
 
 
@@ -41,7 +42,7 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     const migrations = await pool.query('SELECT name FROM embedsync.migrations');
     assert.deepEqual(migrations.rows.map((r) => r.name).sort(), listMigrations().map((m) => m.name));
     const triggers = await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal ORDER BY 1`);
-    assert.deepEqual(triggers.rows.map((r) => r.tgname), ['leads_del', 'leads_ins', 'leads_trunc', 'leads_upd']);
+    assert.deepEqual(triggers.rows.map((r) => r.tgname), ['leads_del', 'leads_trunc', 'leads_upd'], 'no INSERT trigger: the ids come from a sequence');
     const cols = await pool.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attname = 'embedding'`);
     assert.equal(cols.rows[0].t, 'vector(64)');
     // Backfill: both runs together enqueue each existing row once.
@@ -97,6 +98,7 @@ test('deadletter list and retry', async () => {
     await pool.query(LEADS_DDL);
     assert.equal((await cli(['migrate'], env).done).code, 0);
     await pool.query(`INSERT INTO leads (title) VALUES ('a'), ('b')`);
+    await lookOnce(pool, loadConfig({ ...env, EMBEDDING_MODEL: TINY_MODEL_DIR }));
     await pool.query(`WITH m AS (DELETE FROM embedsync.queue WHERE id = '1' RETURNING source, id, enqueued_at)
       INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) SELECT source, id, 5, 'encode: boom', enqueued_at FROM m`);
     const list = await cli(['deadletter', 'list'], env).done;

@@ -95,6 +95,7 @@ test('rows changed while no daemon runs are all embedded once one starts', async
   try {
     const d = await t.startDaemon();
     await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 1000) g`);
+    await t.look();
     await waitFor('first pass', async () => (await queued(t.pool)) === 0, 20_000);
     await d.stop();
     await t.pool.query(`UPDATE leads SET title = title || ' (edited)'`);
@@ -114,6 +115,7 @@ test('two daemons share 5,000 rows: none missed, none encoded more than twice', 
   const enc = instrument(t.encoder);
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT 'row ' || g FROM generate_series(1, 5000) g`);
+    await t.look();
     const [a, b] = await Promise.all([t.startDaemon({ encoder: enc, owner: 'a' }), t.startDaemon({ encoder: enc, owner: 'b' })]);
     await waitFor('drained', async () => (await queued(t.pool)) === 0, 60_000, 50);
     await Promise.all([a.stop(), b.stop()]);
@@ -134,6 +136,7 @@ test('a poison row is dead-lettered with its error; the rest of its batch is emb
   });
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT CASE WHEN g = 7 THEN 'POISON' ELSE 'ok ' || g END FROM generate_series(1, 20) g`);
+    await t.look();
     await t.startDaemon({ encoder: enc });
     await waitFor('dead-lettered', async () => (await queued(t.pool)) === 0, 5000);
     const dl = await t.pool.query<{ id: string; attempts: number; last_error: string }>('SELECT id, attempts, last_error FROM embedsync.deadletter');
@@ -154,6 +157,7 @@ test('an unavailable backend costs no attempts; rows are embedded once it is bac
   const enc = instrument(t.encoder, () => { if (down) throw new EncodeError('backend unreachable', 'unavailable'); });
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT 'r' || g FROM generate_series(1, 10) g`);
+    await t.look();
     await t.startDaemon({ encoder: enc });
     await waitFor('a few failed calls', async () => (enc.counts.get('r1') ?? 0) >= 2, 5000);
     assert.equal(await queued(t.pool), 10);
@@ -171,6 +175,8 @@ test('blank documents get a NULL embedding with the current checksum and are not
   try {
     const d = await t.startDaemon({ encoder: enc });
     await t.pool.query(`INSERT INTO leads (title, description) VALUES (NULL, NULL), ('  ', ''), (NULL, 'only description')`);
+    await t.look(); // the daemon's watch may have been first: then this finds them queued
+    await waitFor('drained', async () => (await t.pool.query('SELECT 1 FROM leads WHERE model_checksum IS NULL')).rowCount === 0);
     await waitFor('drained', async () => (await queued(t.pool)) === 0);
     const { rows } = await t.pool.query<{ id: string; e: string | null; c: string }>('SELECT id, embedding::text AS e, model_checksum AS c FROM leads ORDER BY id');
     assert.deepEqual(rows.map((r) => [r.e === null, r.c]), [[true, t.encoder.info.checksum], [true, t.encoder.info.checksum], [false, t.encoder.info.checksum]]);
@@ -186,6 +192,7 @@ test('DELETE removes queued ids; the sweep enqueues rows changed behind the trig
   const t = await setupSyncDb();
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT 'x' || g FROM generate_series(1, 10) g`);
+    await t.look();
     assert.equal(await queued(t.pool), 10);
     await t.pool.query('DELETE FROM leads WHERE id <= 4');
     assert.equal(await queued(t.pool), 6);
@@ -237,6 +244,7 @@ test('a slow batch keeps its lease: a second daemon does not encode it again', a
   try {
     await t.startDaemon({ encoder: enc, owner: 'slow' });
     await t.pool.query(`INSERT INTO leads (title) SELECT 'slow ' || g FROM generate_series(1, 10) g`);
+    await t.look();
     await waitFor('slow batch claimed', async () => !slow);
     await t.startDaemon({ encoder: enc, owner: 'other' });
     await waitFor('drained', async () => (await queued(t.pool)) === 0, 8000);

@@ -1,5 +1,6 @@
 // `embedsync doctor [--no-model]`: checks the setup end to end and prints one line per check, ✔ or ✘ with
 // the fix. Exit code 0 when every check passed, 1 otherwise. Reads only: it never migrates or writes.
+import { idsFromSequence, newRowsIndexReady } from '../db/new-rows-index.ts';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../config/index.ts';
@@ -129,10 +130,13 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
         : { ok: false, name: 'schema', found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed', fix: 'embedsync migrate' });
       const triggers = await triggerCount(client, table);
-      // A chunked table has two more: its chunks go with DELETE and TRUNCATE (sql/chunk-table.sql).
-      const want = info.sql.chunking ? 6 : 4;
-      add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}` }
-        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+      // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
+      // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
+      const watched = migrated && await newRowsIndexReady(client, info.sql) && await idsFromSequence(client, info.sql, config.source.idColumn);
+      const want = 3 + (watched ? 0 : 1) + (info.sql.chunking ? 2 : 0);
+      const inserts = watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
+      add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` }
+        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
 

@@ -188,6 +188,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     batchSize: int('EMBEDSYNC_BATCH_SIZE', maxBatchSize, 1, 10_000),
     debounceMs: int('EMBEDSYNC_DEBOUNCE_MS', 20, 0, 10_000),
     pollIntervalMs: int('EMBEDSYNC_POLL_INTERVAL_MS', 2000, 50, 3_600_000),
+    watchIntervalMs: int('EMBEDSYNC_WATCH_INTERVAL_MS', 100, 10, 60_000),
     sweepIntervalMs: int('EMBEDSYNC_SWEEP_INTERVAL_MS', 60_000, 1000, 86_400_000),
     verifyPeriodMs: Math.round(get('EMBEDSYNC_VERIFY_PERIOD_HOURS', 24, (s) => parseNumber(s, 0.0001, 8760)) * 3_600_000),
     verifyMaxRowsPerSecond: int('EMBEDSYNC_VERIFY_MAX_ROWS_PER_SECOND', 2000, 1, 1_000_000),

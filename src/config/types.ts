@@ -93,6 +93,8 @@ export interface SyncConfig {
   readonly batchSize: number;
   readonly debounceMs: number;
   readonly pollIntervalMs: number;
+  /** How often each daemon looks for new rows and due work (EMBEDSYNC_WATCH_INTERVAL_MS): application writes send no NOTIFY. */
+  readonly watchIntervalMs: number;
   /** The cheap sweep pass (rows with no vector or another model's): how often, per table. */
   readonly sweepIntervalMs: number;
   /** The full text-hash verification: one round over the table per period at most. */

@@ -9,6 +9,12 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
+/** The name inside quoteIdent's quotes (validated names hold no quote character). */
+export function unquoteIdent(quoted: string): string {
+  if (!/^"[^"]+"$/.test(quoted)) throw new Error(`not a quoted identifier: ${quoted}`);
+  return quoted.slice(1, -1);
+}
+
 export function quoteQualified(q: QualifiedName): string {
   return `${quoteIdent(q.schema)}.${quoteIdent(q.name)}`;
 }

@@ -1,6 +1,6 @@
 // `embedsync remove`: takes embedsync off one table. Triggers, generated functions, queue entries, dead
 // letters, model state, sweep rows, index record and recorded settings go in one short-lock transaction (so
-// the table never feeds a queue nobody owns), then the sweep's partial index; with dropColumns the managed
+// the table never feeds a queue nobody owns), then the sweep's and the new-rows partial indexes; with dropColumns the managed
 // columns too (their vector index goes with them). The application's own writes to the table work unchanged
 // afterwards. Under the migrate lock, so it never interleaves with a migrate of any table.
 import type pg from 'pg';
@@ -14,6 +14,7 @@ import { withShortLocks } from '../db/short-lock.ts';
 import { sourceKeyOf, sourceSql, stemOf, type SourceSql } from '../db/source-sql.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { sweepIndexName } from '../db/sweep-index.ts';
+import { newRowsIndexName } from '../db/new-rows-index.ts';
 import { findVectorIndexes, schemaOf } from '../db/vector-index.ts';
 import { upgradeSchema } from './schema-install.ts';
 import { dropColumnSet } from './column-sets.ts';
@@ -32,7 +33,8 @@ export interface RemovalPlan {
   readonly settings: boolean;
   /** The unqualified embedsync.similar_to / search / hybrid_search serve this table and go with it. */
   readonly searchDefault: boolean;
-  readonly sweepIndex: string | undefined;
+  /** The sweep's and the new-rows partial indexes (they go with the checksum column when the columns go). */
+  readonly partialIndexes: readonly string[];
   /** The columns that go: a model migration's shadow ones, and with dropColumns the managed ones. */
   readonly columns: readonly string[];
   readonly dropColumns: boolean;
@@ -66,8 +68,8 @@ export async function removeSource(client: pg.Client, source: SourceConfig, o: R
       if (o.dropColumns && plan.tableExists) await client.query(renderSql('remove-columns', s));
     }, { lockTimeoutMs: o.lockTimeoutMs ?? 5000, ...(o.signal ? { signal: o.signal } : {}) });
     // Outside the transaction: CONCURRENTLY on a plain table, so writers are not blocked while it goes.
-    if (plan.sweepIndex && !o.dropColumns) {
-      await dropIndex(client, schemaOf(s), plan.sweepIndex, await isPartitioned(client, s.table));
+    if (!o.dropColumns) {
+      for (const index of plan.partialIndexes) await dropIndex(client, schemaOf(s), index, await isPartitioned(client, s.table));
     }
     return plan;
   } finally {
@@ -75,16 +77,16 @@ export async function removeSource(client: pg.Client, source: SourceConfig, o: R
   }
 }
 
-type TableSql = SourceSql & { readonly exists: boolean; readonly sweepIndex: string | undefined };
+type TableSql = SourceSql & { readonly exists: boolean; readonly partialIndexes: readonly string[] };
 
 /** The table's SQL fragments; for a table already dropped, the names alone (no id type to read). */
 async function sqlOf(client: pg.Client, source: SourceConfig): Promise<TableSql> {
   const bare = sourceSql(source, 'text');
-  const sweep = sweepIndexName(bare);
-  const { rows } = await client.query<{ exists: boolean; id_type: string | null; sweep_index: boolean }>(loadSql('remove-table'),
-    [quoteQualified(source.table), source.idColumn, `${schemaOf(bare)}.${quoteIdent(sweep)}`]);
+  const indexes = [sweepIndexName(bare), newRowsIndexName(bare)];
+  const { rows } = await client.query<{ exists: boolean; id_type: string | null; indexes: boolean[] }>(loadSql('remove-table'),
+    [quoteQualified(source.table), source.idColumn, indexes.map((i) => `${schemaOf(bare)}.${quoteIdent(i)}`)]);
   const r = rows[0]!;
-  return { ...sourceSql(source, r.id_type ?? 'text'), exists: r.exists, sweepIndex: r.sweep_index ? sweep : undefined };
+  return { ...sourceSql(source, r.id_type ?? 'text'), exists: r.exists, partialIndexes: indexes.filter((_, i) => r.indexes[i]) };
 }
 
 async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql, dropColumns: boolean): Promise<RemovalPlan> {
@@ -95,7 +97,6 @@ async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql,
   const r = hasSchema
     ? (await client.query<typeof empty & { triggers: string[]; functions: string[] }>(loadSql('remove-plan'), [s.sourceKey, s.table, names])).rows[0]!
     : empty;
-  const sweepIndex = s.sweepIndex;
   const columns: string[] = [];
   const vectorIndexes: string[] = [];
   if (s.exists) {
@@ -111,7 +112,7 @@ async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql,
   return {
     sourceKey: s.sourceKey, tableExists: s.exists, triggers: r.triggers, functions: r.functions, queued: r.queued,
     deadlettered: r.deadlettered, state: r.state, sweepRows: r.sweep, indexRecord: r.index_record, settings: r.settings,
-    searchDefault: r.search_default, sweepIndex, columns, vectorIndexes, dropColumns,
+    searchDefault: r.search_default, partialIndexes: s.partialIndexes, columns, vectorIndexes, dropColumns,
   };
 }
 
@@ -129,6 +130,6 @@ export function describeRemoval(p: RemovalPlan, dryRun: boolean): string[] {
       p.settings && 'recorded settings', p.searchDefault && 'search default'].filter((x): x is string => typeof x === 'string'))}`,
     ...(p.columns.length ? [`  ${verb} columns ${p.columns.join(', ')}${p.vectorIndexes.length ? ` and index ${p.vectorIndexes.join(', ')}` : ''}`] : []),
     ...(p.dropColumns || !p.tableExists ? [] : ['  kept the embedding columns and their index (--drop-columns drops them)']),
-    ...(p.sweepIndex ? [`  ${verb} index ${p.sweepIndex}`] : []),
+    ...(p.partialIndexes.length && !p.dropColumns ? [`  ${verb} ${p.partialIndexes.length > 1 ? 'indexes' : 'index'} ${p.partialIndexes.join(', ')}`] : []),
   ];
 }

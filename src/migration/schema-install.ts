@@ -16,6 +16,7 @@ import { mainColumns, nextColumns } from '../db/model-state.ts';
 import { sourceKeyOf, stemOf } from '../db/source-sql.ts';
 import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelIdentity } from '../db/state-repository.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
+import { ensureNewRowsIndex, installInsertCapture, type InsertCapture } from '../db/new-rows-index.ts';
 import { checkTextSearchConfig, ensureFullText, type FullTextResult } from '../db/fulltext.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { installChunkTable } from '../db/chunk-table.ts';
@@ -40,6 +41,8 @@ export interface MigrateResult {
   readonly source: SourceInfo;
   /** Hybrid search's tsvector column: rows filled now, and whether its index was built. */
   readonly fullText: FullTextResult;
+  /** Who takes inserts: the daemons' watch (ids from a sequence, no INSERT trigger) or the INSERT trigger. */
+  readonly insertCapture: InsertCapture;
 }
 
 export interface Migration {
@@ -103,6 +106,14 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
         `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
     });
+    // Inserts: the watch reads the new-rows index where ids come from a sequence; the INSERT trigger otherwise.
+    const newRowsIndex = await ensureNewRowsIndex(client, info.sql).then(() => true, (err: unknown) => {
+      if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
+      warnings.push(`could not create the new-rows index on ${info.sql.table} (${(err as Error).message}): inserts are taken by ` +
+        'a trigger, which costs the application\'s INSERTs more; grant CREATE on the table\'s schema to the table\'s owner and run migrate again');
+      return false;
+    });
+    const insertCapture = await installInsertCapture(client, info.sql, source.idColumn, newRowsIndex);
     // The tsvector of rows written before the column existed (or in another configuration), and its GIN index.
     const fullText = await ensureFullText(client, info.sql, source).catch((err: unknown): FullTextResult => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
@@ -112,7 +123,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous?.checksum;
-    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText };
+    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText, insertCapture };
   } finally {
     await releaseMigrateLock(client);
   }

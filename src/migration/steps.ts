@@ -162,7 +162,7 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
 
   let requeued = 0;
   if (step === 'swapped') {
-    await timed('done', async () => { requeued = await finishMigration(client, { ...s, vectorType: nextSql.vectorType }, model.checksum); });
+    await timed('done', async () => { requeued = await finishMigration(client, { ...s, vectorType: nextSql.vectorType }, model.checksum, o.source.idColumn); });
   }
   return { from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds, copied, index, requeued };
 }

@@ -12,6 +12,7 @@ import { dropStaleChunkIndexes } from '../db/chunk-index.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql } from '../db/sql-template.ts';
 import { clearMigration, swapToTarget } from '../db/state-repository.ts';
+import { ensureNewRowsIndex, installInsertCapture } from '../db/new-rows-index.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { recordIndex, renameIndex, schemaOf, vectorIndexName, type EnsureResult, type ExistingIndex } from '../db/vector-index.ts';
 import { enqueueUnsynced } from '../queue/sweep.ts';
@@ -57,7 +58,7 @@ export async function swapColumns(client: pg.Client, w: SwapSpec, inSwap: () => 
 }
 
 /** After the swap: returns how many rows changed during it and were queued for the daemon. */
-export async function finishMigration(client: pg.Client, s: SourceSql, checksum: string): Promise<number> {
+export async function finishMigration(client: pg.Client, s: SourceSql, checksum: string, idColumn: string): Promise<number> {
   // Rows whose text changed between the last catch-up and the swap: the daemon re-embeds them.
   const requeued = (await enqueueUnsynced(client, s, checksum)).enqueued;
   await installSearchFunctions(client, s);
@@ -65,6 +66,13 @@ export async function finishMigration(client: pg.Client, s: SourceSql, checksum:
   await ensureSweepIndex(client, s, checksum).catch((err: unknown) => {
     if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
   });
+  // So did the new-rows index: until it is back the daemons' watch finds no inserts (the sweep does), so it is
+  // built before the migration is done. Without the right to build it, the INSERT trigger takes inserts.
+  const newRows = await ensureNewRowsIndex(client, s).then(() => true, (err: unknown) => {
+    if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
+    return false;
+  });
+  await installInsertCapture(client, s, idColumn, newRows);
   await clearMigration(client, s.sourceKey);
   // A chunked table: the old model's (or old vector type's) chunk index serves nothing now.
   await dropStaleChunkIndexes(client, s, { byName: true, concurrently: true });

@@ -1,7 +1,8 @@
 // The sync daemon of one source table: checks the table is migrated for this model, then composes the claim
-// loops (claim-loop.ts: each goes round the row's path, claim → read → encode → write → release), the LISTEN
-// connection, the reconciliation sweep and the metrics gauges. NOTIFY is a hint; the poll interval and the
-// sweep are the backstops, and leases make any number of daemons safe to run side by side.
+// loops (claim-loop.ts: each goes round the row's path, claim → read → encode → write → release), the watch
+// (row-watch.ts: new rows and due work, every EMBEDSYNC_WATCH_INTERVAL_MS), the LISTEN connection (migrate's and
+// the CLI's notifications), the reconciliation sweep and the metrics gauges. The poll interval and the sweep are
+// the backstops, and leases make any number of daemons safe to run side by side.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
@@ -21,6 +22,7 @@ import { startClaimLoops } from './claim-loop.ts';
 import { SuspectGate } from './suspects.ts';
 import { watchModel, type ModelMismatch, type ModelWatch } from './model-watch.ts';
 import { startSweeper, type Sweeper } from './sweeper.ts';
+import { startRowWatch, type RowWatch } from './row-watch.ts';
 import { queueStatus } from '../queue/queue-status.ts';
 import { chunkingEncoder, chunkSettingsOf } from '../encoder/chunking-encoder.ts';
 import { checkChunkingRecorded } from '../db/chunk-table.ts';
@@ -56,6 +58,8 @@ export interface SyncDaemon {
   sweep(): Promise<{ scanned: number; enqueued: number }>;
   /** The once-per-table sweep passes (cheap pass, paced verification). */
   readonly sweeper: Sweeper;
+  /** The look for new rows and due work (row-watch.ts). */
+  readonly rowWatch: RowWatch;
   /** Stop claiming, finish or release the batch in hand, close the listener. Idempotent. */
   stop(): Promise<void>;
 }
@@ -90,6 +94,10 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   });
   const wake = () => { for (const l of loops) l.wake(); };
   const listener = listenForChanges(o, info, targets, wake);
+  // New rows and due work, every EMBEDSYNC_WATCH_INTERVAL_MS: the application's writes send no NOTIFY.
+  const rowWatch = startRowWatch({
+    db: pool, sql: info.sql, target: () => targets.refresh(), bulkRows: source.bulkRows, intervalMs: sync.watchIntervalMs, onDue: wake, logger,
+  });
 
   // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts), and stop() stops
   // both between chunks. A daemon whose model is no longer the recorded one has an idle target: it sweeps nothing.
@@ -115,15 +123,17 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     wake,
     sweep: runSweep,
     sweeper,
+    rowWatch,
     stop() {
       stopped ??= (async () => {
         stopGauges();
         stopping.abort();
         const sweepStopped = sweeper.stop();
+        const watchStopped = rowWatch.stop();
         // Stop between runs: runs of the batch in hand that have not reached a worker are dropped and its rows
         // released; a run already on a worker returns within the run size.
         await Promise.all(loops.map((l) => l.stop(0)));
-        await Promise.all([listener.stop(), sweepStopped]);
+        await Promise.all([listener.stop(), sweepStopped, watchStopped]);
         logger.info({ event: 'sync_stopped', owner }, 'sync daemon stopped');
       })();
       return stopped;

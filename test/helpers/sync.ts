@@ -10,6 +10,8 @@ import type { Metrics } from '../../src/metrics/index.ts';
 import { migrateSchema } from '../../src/migration/schema-install.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
+import { createLook, type Look } from '../../src/sync/row-watch.ts';
+import { inspectSource } from '../../src/db/source-info.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
 
 export const TEST_ENV = {
@@ -55,6 +57,11 @@ export interface SyncTestDb {
   readonly config: Config;
   readonly encoder: Encoder;
   startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics }): Promise<SyncDaemon>;
+  /**
+   * One look of the daemons' watch (new rows of a table with sequence ids enqueued, src/sync/row-watch.ts), without
+   * a daemon: what a test that reads embedsync.queue right after an INSERT needs first.
+   */
+  look(): Promise<Look>;
   close(): Promise<void>;
 }
 
@@ -73,8 +80,9 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
   }
   const daemons: SyncDaemon[] = [];
   const logger = createLogger(process.env.EMBEDSYNC_TEST_LOG ?? 'silent');
+  const look = () => lookOnce(pool, config);
   return {
-    db, pool, config, encoder,
+    db, pool, config, encoder, look,
     async startDaemon(o = {}) {
       const cfg = o.env ? loadConfig({ ...TEST_ENV, ...env, ...o.env, DATABASE_URL: db.url }) : config;
       const d = await startSyncDaemon({
@@ -93,6 +101,12 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
       await db.drop();
     },
   };
+}
+
+/** One look of the daemons' watch at `config`'s table, without a daemon (src/sync/row-watch.ts). */
+export async function lookOnce(db: pg.Pool | pg.Client, config: Pick<Config, 'source'>): Promise<Look> {
+  const { sql } = await inspectSource(db, config.source);
+  return createLook({ db, sql, target: async () => ({ kind: 'main', sql }), bulkRows: config.source.bulkRows, onDue: () => undefined })();
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {

@@ -1,0 +1,134 @@
+// The daemon's watch over one table, every EMBEDSYNC_WATCH_INTERVAL_MS: it takes the table's inserts and wakes
+// the claim loops, which is what lets the application's writes go without an INSERT trigger and without NOTIFY
+// (docs/sync.md, Triggers, has what each costs the application).
+// - New rows: where ids come from a sequence and the new-rows index is ready, the index's newest entries that are
+//   neither queued nor dead-lettered are enqueued (sql/watch-new-rows.sql): live when the look finds at most
+//   EMBEDSYNC_BULK_ROWS of them, as a statement of that size would be; a bulk load goes to the bulk lane, paged
+//   down the index below the first look. Never a read of the table: without a valid index (a model migration's
+//   swap takes it away until it is built again) the look finds nothing. Only for the main columns: a daemon writing a model migration's shadow
+//   columns would leave the main checksum empty and find its own rows again.
+// - Due work: whether either lane has due rows (any writer's: the UPDATE trigger's, migrate's, another daemon's).
+// Any number of daemons may watch one table: enqueues are ON CONFLICT DO NOTHING.
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { inTransaction } from '../db/transaction.ts';
+import type { WriteTarget } from '../db/model-state.ts';
+import { newRowsIndexQualified } from '../db/new-rows-index.ts';
+import type { SourceSql } from '../db/source-sql.ts';
+import { loadSql, renderSql } from '../db/sql-template.ts';
+import { unquoteIdent } from '../db/quote.ts';
+import type { Logger } from '../log/index.ts';
+
+export interface LookOptions {
+  /** A pool (the daemon's) or one connection: a page of a bulk load runs in a transaction of its own. */
+  readonly db: pg.Pool | pg.Client;
+  /** The table's main columns (the new-rows index is on the main checksum). */
+  readonly sql: SourceSql;
+  readonly target: () => Promise<WriteTarget>;
+  readonly bulkRows: number;
+  /** There is due work: wake the claim loops. */
+  readonly onDue: () => void;
+}
+
+export interface RowWatchOptions extends LookOptions {
+  readonly intervalMs: number;
+  readonly logger: Logger;
+}
+
+export interface Look {
+  /** Rows enqueued by this look, and in which lane the first page put them. */
+  readonly enqueued: number;
+  readonly lane: 'live' | 'bulk' | undefined;
+  readonly due: boolean;
+}
+
+export interface RowWatch {
+  /** One look now (tests, and the loop). */
+  look(): Promise<Look>;
+  /** Idempotent; resolves when the loop has exited. */
+  stop(): Promise<void>;
+}
+
+/** The first look reads this many entries at most; a bulk load is paged down in pages of BULK_PAGE. */
+const FIRST_PAGE_MAX = 1000;
+const BULK_PAGE = 5000;
+
+interface PageRow { scanned: number; enqueued: number; lane: number | null; last_id: string | null; due: boolean }
+
+/** One look at the table (the watch's step; tests call it alone). */
+export function createLook(o: LookOptions): () => Promise<Look> {
+  const newRowsSql = renderSql('watch-new-rows', o.sql);
+  const firstPage = Math.min(o.bulkRows + 1, FIRST_PAGE_MAX);
+  const index = newRowsIndexQualified(o.sql);
+  const checksumColumn = unquoteIdent(o.sql.checksum);
+  const look = async (): Promise<Look> => {
+    const t = await o.target();
+    if (t.kind === 'idle') return { enqueued: 0, lane: undefined, due: false };
+    if (t.kind !== 'main') {
+      const due = (await o.db.query<{ due: boolean }>(loadSql('watch-due'), [o.sql.sourceKey])).rows[0]!.due;
+      if (due) o.onDue();
+      return { enqueued: 0, lane: undefined, due };
+    }
+    const params = (after: string | null, limit: number, threshold: number) => [o.sql.sourceKey, after, limit, threshold, index, checksumColumn];
+    const first = (await o.db.query<PageRow>(newRowsSql, params(null, firstPage, o.bulkRows))).rows[0]!;
+    // The pages below a bulk load: each in a transaction whose plan is pinned to the index (index-scan-local.sql).
+    const page = async (after: string | null, limit: number, threshold: number): Promise<PageRow> => {
+      const c = o.db instanceof pg.Pool ? await o.db.connect() : o.db;
+      try {
+        return await inTransaction(c, async () => {
+          await c.query(loadSql('index-scan-local'));
+          return (await c.query<PageRow>(newRowsSql, params(after, limit, threshold))).rows[0]!;
+        });
+      } finally {
+        if (c !== o.db) (c as pg.PoolClient).release();
+      }
+    };
+    let enqueued = first.enqueued;
+    const lane = first.enqueued === 0 ? undefined : first.lane === 0 ? 'live' : 'bulk';
+    // Every entry of the look was new: a bulk load (or a burst) whose rows go on below it.
+    if (first.enqueued > 0 && first.enqueued === first.scanned && first.scanned === firstPage) {
+      let after = first.last_id;
+      const threshold = lane === 'bulk' ? -1 : o.bulkRows;
+      for (;;) {
+        const p = await page(after, BULK_PAGE, threshold);
+        enqueued += p.enqueued;
+        if (p.enqueued === 0 || p.scanned < BULK_PAGE) break;
+        after = p.last_id;
+      }
+    }
+    const due = first.due || enqueued > 0;
+    if (due) o.onDue();
+    return { enqueued, lane, due };
+  };
+  return look;
+}
+
+export function startRowWatch(o: RowWatchOptions): RowWatch {
+  const look = createLook(o);
+  const abort = new AbortController();
+  const sleep = (ms: number) => delay(ms, undefined, { signal: abort.signal }).catch(() => undefined);
+  let failing = false;
+  const loop = async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const r = await look();
+        if (r.enqueued > 0) o.logger.debug({ event: 'watch_enqueued', table: o.sql.sourceKey, rows: r.enqueued, lane: r.lane }, 'new rows enqueued');
+        failing = false;
+      } catch (err) {
+        // Said once per failure streak: the claim loops report a database that is down in their own way.
+        if (!failing && !abort.signal.aborted) o.logger.warn({ event: 'watch_failed', table: o.sql.sourceKey, err }, 'looking for new rows failed; retrying');
+        failing = true;
+      }
+      await sleep(failing ? Math.max(o.intervalMs, 1000) : o.intervalMs);
+    }
+  };
+  const running = loop();
+  let stopped: Promise<void> | undefined;
+  return {
+    look,
+    stop() {
+      stopped ??= (abort.abort(), running);
+      return stopped;
+    },
+  };
+}
