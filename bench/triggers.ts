@@ -6,17 +6,20 @@
 //  2. Bulk: INSERT of 100,000 rows in 10,000-row statements; UPDATE of 100,000 rows, non-text and text.
 // Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
 //   usage: npm run bench:triggers [-- --rows 20000 --seconds 4 --rounds 3 --bulk 100000]
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { createClient } from '../src/db/pool.ts';
+import { createClient, createPool } from '../src/db/pool.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { withBenchDatabase } from './bench-database.ts';
 import { ensureNewRowsIndex } from '../src/db/new-rows-index.ts';
+import { captureNames, installCapture, removeCapture } from '../src/db/logical-capture.ts';
+import { createCaptureLook } from '../src/sync/capture-look.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 
 const { values } = parseArgs({ options: {
@@ -36,12 +39,14 @@ const SCRIPTS = {
   'INSERT INTO leads (title, description) …': `INSERT INTO leads (title, description) VALUES ('Новая квартира у метро', 'Две комнаты, ремонт, звонить после 18:00');\n`,
 } as const;
 
+const CHECKSUM = 'bench00000000000';
+const execFileAsync = promisify(execFile);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
-function pgbench(url: string, script: string, fsync: boolean): number {
-  const out = execFileSync('pgbench', ['-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], {
-    encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c synchronous_commit=${fsync ? 'on' : 'off'}` }, stdio: ['ignore', 'pipe', 'pipe'],
+async function pgbench(url: string, script: string, fsync: boolean): Promise<number> {
+  const { stdout: out } = await execFileAsync('pgbench', ['-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], {
+    encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c synchronous_commit=${fsync ? 'on' : 'off'}` },
   });
   return Number(/tps = ([0-9.]+)/.exec(out)![1]);
 }
@@ -69,14 +74,63 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
     const bare: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       await setCapture(db, 'leads', false);
-      const b = pgbench(url, file, fsync);
+      const b = await pgbench(url, file, fsync);
       await setCapture(db, 'leads', true);
-      const t = pgbench(url, file, fsync);
+      const t = await pgbench(url, file, fsync);
       bare.push(b);
       ratios.push(t / b);
     }
     console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS)`);
   }
+}
+
+/**
+ * Logical capture (EMBEDSYNC_CAPTURE=logical) on leads: no INSERT or UPDATE trigger; while pgbench runs, the slot is
+ * read as a daemon's watch reads it (every 100 ms), so the decoding's cost on the server is in the figure.
+ */
+async function logicalRows(db: pg.Client, url: string, dir: string, fsync: boolean): Promise<void> {
+  const pool = createPool({ databaseUrl: url, max: 2 });
+  const config = loadConfig({ EMBEDSYNC_TABLE: 'leads', DATABASE_URL: url });
+  try {
+    const { sql } = await inspectSource(db, config.source);
+    const look = createCaptureLook({ pool, sql, names: await captureNames(db, sql), bulkRows: config.source.bulkRows, checksum: CHECKSUM });
+    console.log(`  logical capture, the slot read every 100 ms during the run (TPS % of bare; changes read; behind at the end):`);
+    for (const [label, text] of Object.entries(SCRIPTS)) {
+      const file = join(dir, `${label.length}.sql`);
+      writeFileSync(file, text);
+      const ratios: number[] = [];
+      let read = 0;
+      let behind = 0;
+      for (let r = 0; r < ROUNDS; r++) {
+        await setCapture(db, 'leads', false);
+        await drain(look);
+        const b = await pgbench(url, file, fsync);
+        await setCapture(db, 'leads', true);
+        await drain(look);
+        let running = true;
+        const consumer = (async () => {
+          while (running) {
+            read += (await look()).changes;
+            await new Promise((res) => setTimeout(res, 100));
+          }
+        })();
+        const t = await pgbench(url, file, fsync);
+        running = false;
+        await consumer;
+        behind = (await look()).changes;
+        ratios.push(t / b);
+      }
+      console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; ${read.toLocaleString('en-US')} changes read, ${behind.toLocaleString('en-US')} left at the end of the last round)`);
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Reads the slot until it has nothing more (what the bare round wrote is not the next round's work). */
+async function drain(look: () => Promise<{ changes: number }>): Promise<void> {
+  await new Promise((res) => setTimeout(res, 700)); // the WAL writer flushes asynchronous commits within this
+  while ((await look()).changes > 0) { /* read on */ }
 }
 
 async function bulk(db: pg.Client): Promise<void> {
@@ -91,6 +145,11 @@ async function bulk(db: pg.Client): Promise<void> {
     'UPDATE of the title': () => db.query(`UPDATE bulk_leads SET title = title || '!'`),
   };
   for (const [label, run] of Object.entries(cases)) {
+    // The UPDATE rounds run on the rows the last INSERT round left, as embedded ones (the steady state).
+    if (!label.startsWith('INSERT')) {
+      await db.query('UPDATE bulk_leads SET model_checksum = $1 WHERE model_checksum IS DISTINCT FROM $1', [CHECKSUM]);
+      await db.query('VACUUM ANALYZE bulk_leads');
+    }
     const ratios: number[] = [];
     let withMs = 0;
     for (let r = 0; r < ROUNDS; r++) {
@@ -125,9 +184,11 @@ async function main(): Promise<void> {
         const config = loadConfig({ EMBEDSYNC_TABLE: table, DATABASE_URL: url });
         const c = createClient({ databaseUrl: url });
         await c.connect();
-        await migrateSchema(c, config.source, { name: 'bench', checksum: 'bench000000000000'.slice(0, 16), dimensions: 64 }).finally(() => c.end());
+        await migrateSchema(c, config.source, { name: 'bench', checksum: CHECKSUM, dimensions: 64 }).finally(() => c.end());
       }
       await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g FROM generate_series(1, $1::int) g`, [BULK]);
+      // The steady state: existing rows embedded by the current model (outside the partial indexes).
+      await db.query('UPDATE leads SET model_checksum = $1', [CHECKSUM]);
       await db.query('VACUUM ANALYZE');
       console.log(`bench:triggers — leads of ${ROWS.toLocaleString('en-US')} rows, embedsync's triggers against bare, same run`);
       for (const fsync of [false, true]) {
@@ -137,7 +198,17 @@ async function main(): Promise<void> {
         await singleRow(db, url, dir, fsync);
         await bulk(db);
       }
+      // Last, as it leaves leads without its INSERT and UPDATE triggers.
+      await installCapture(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: 'leads' }).source)).sql, 'logical');
+      for (const fsync of [false, true]) {
+        await db.query(`ALTER SYSTEM SET fsync = ${fsync ? 'on' : 'off'}`);
+        await db.query('SELECT pg_reload_conf()');
+        console.log(`fsync=${fsync ? 'on' : 'off'}${fsync ? '' : ' (CPU-bound)'}:`);
+        await logicalRows(db, url, dir, fsync);
+      }
     } finally {
+      // The slot goes before the database can be dropped.
+      await removeCapture(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: 'leads' }).source)).sql).catch(() => undefined);
       await db.query('ALTER SYSTEM RESET fsync').catch(() => undefined);
       await db.query('SELECT pg_reload_conf()').catch(() => undefined);
       await db.end();

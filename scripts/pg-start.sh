@@ -20,7 +20,7 @@ if [ -z "$port" ]; then
   port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 fi
 as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB" \
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB -c wal_level=logical -c max_replication_slots=64 -c max_wal_senders=16" \
   start >/dev/null || { tail -20 "$dir/server.log" >&2; exit 1; }
 url="postgresql://postgres@127.0.0.1:${port}/postgres"
 echo "$url" > "$dir/url"

@@ -4,7 +4,7 @@
 -- look reads $3 index entries whatever the backlog below them (a model change's millions, all queued). More
 -- than $4 new rows in one look is a bulk load: they go to the bulk lane ($4 < 0: bulk whatever the count, for
 -- the pages below the first). ON CONFLICT: another daemon's look, or the UPDATE trigger, may enqueue a row first.
--- `due`: whether the table has due work in either lane, for the claim loops' wake-up (no trigger notifies).
+-- `due_live`, `due_bulk`: whether each lane has due work, for the claim loops' wake-up (no trigger notifies).
 -- `ready` guards the look: unless the new-rows index $5 (schema-qualified) is valid and on checksum column $6 (a
 -- model migration's swap takes it away with the old column until it is built again), the scan is not run at all
 -- (a one-time filter), so a look can never become a read of the whole table.
@@ -23,12 +23,15 @@ WITH ready AS (
 ), enqueued AS (
   INSERT INTO embedsync.queue (source, id, lane)
   SELECT $1, id::text, CASE WHEN $4::int < 0 OR (SELECT count(*) FROM found) > $4::int THEN 1 ELSE 0 END FROM found
+  -- $7: a look whose every entry is new is a bulk load: it enqueues nothing here, and the caller enqueues the
+  -- whole load in one transaction, so the claim loops never see part of it.
+  WHERE NOT ($7::boolean AND (SELECT count(*) FROM found) = $3)
   ON CONFLICT (source, id) DO NOTHING
   RETURNING lane
 )
-SELECT (SELECT ok FROM ready) AS ready, (SELECT count(*) FROM newest)::int AS scanned,
+SELECT (SELECT ok FROM ready) AS ready, (SELECT count(*) FROM newest)::int AS scanned, (SELECT count(*) FROM found)::int AS found,
        (SELECT count(*) FROM enqueued)::int AS enqueued,
        (SELECT min(lane) FROM enqueued)::int AS lane,
        (SELECT n.id::text FROM newest n ORDER BY n.id LIMIT 1) AS last_id,
-       EXISTS (SELECT 1 FROM embedsync.queue q WHERE q.source = $1 AND q.lane = 0 AND q.next_attempt_at <= now())
-         OR EXISTS (SELECT 1 FROM embedsync.queue q WHERE q.source = $1 AND q.lane = 1 AND q.next_attempt_at <= now()) AS due
+       EXISTS (SELECT 1 FROM embedsync.queue q WHERE q.source = $1 AND q.lane = 0 AND q.next_attempt_at <= now()) AS due_live,
+       EXISTS (SELECT 1 FROM embedsync.queue q WHERE q.source = $1 AND q.lane = 1 AND q.next_attempt_at <= now()) AS due_bulk

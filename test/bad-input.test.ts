@@ -89,6 +89,7 @@ test('sync path: every case is embedded, blank or refused by Postgres as stated;
       }
       ids.set(c.name, await insertCase(t.pool, c));
     }
+    await t.look(); // every case queued before the wait below
     await waitFor('queue drained', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 120_000, 100);
     assert.equal((await t.pool.query('SELECT 1 FROM embedsync.deadletter')).rowCount, 0, 'nothing dead-lettered');
 

@@ -72,7 +72,7 @@ test('a look under a backlog reads the newest entries of the new-rows index, not
     await c.connect();
     try {
       const info = await inspectSource(c, t.config.source);
-      const look = createLook({ db: c, sql: info.sql, target: async () => ({ kind: 'main', sql: info.sql }), bulkRows: 10, onDue: () => undefined });
+      const look = createLook({ db: c, sql: info.sql, target: async () => ({ kind: 'main', sql: info.sql }), bulkRows: 10, checksum: t.encoder.info.checksum, onDue: () => undefined });
       const reads = async () => (await c.query<{ seq: string; idx: string }>(`SELECT seq_scan AS seq, (SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index
           WHERE indrelid = 'leads'::regclass) AS idx FROM pg_stat_xact_user_tables WHERE relname = 'leads'`)).rows[0]!;
       await t.pool.query(`INSERT INTO leads (title) VALUES ('a live lead behind 50,000 queued')`);

@@ -70,6 +70,7 @@ test('a row that kills the process: restarted by a supervisor, every other row e
   let logs = '';
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 40) g`);
+    await t.look(); // queued before the daemon starts: the drain below waits for all of them
     const poison = (await t.pool.query<{ id: string }>(`UPDATE leads SET description = 'a row that crashes the encoder ${marker}' WHERE title = 'lead 13' RETURNING id::text`)).rows[0]!.id;
     // The supervisor: restarts the service whenever it dies, as `Restart=always` would.
     const start = (): void => {

@@ -18,6 +18,7 @@ async function insertBacklog(t: SyncTestDb, tag: string): Promise<void> {
   await t.pool.query(`INSERT INTO leads (title, description)
     SELECT '${tag} lead ' || g || ' квартира у метро', 'Description ' || g || ', balcony, ' || (g % 90) || ' m²'
     FROM generate_series(1, $1::int) g`, [ROWS]);
+  await t.look(); // queued now, as the daemon's watch would within its interval: the drain below starts from it
 }
 
 interface Charge { readonly at: number; readonly source: EncodeSource; readonly seconds: number }

@@ -1,5 +1,6 @@
 // `embedsync doctor [--no-model]`: checks the setup end to end and prints one line per check, ✔ or ✘ with
 // the fix. Exit code 0 when every check passed, 1 otherwise. Reads only: it never migrates or writes.
+import { captureNames, captureState } from '../db/logical-capture.ts';
 import { idsFromSequence, newRowsIndexReady } from '../db/new-rows-index.ts';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
@@ -132,13 +133,27 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       const triggers = await triggerCount(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
+      // Logical capture: DELETE and TRUNCATE only (inserts and updates come from the WAL).
+      const capture = await captureState(client, await captureNames(client, info.sql));
       const watched = migrated && await newRowsIndexReady(client, info.sql) && await idsFromSequence(client, info.sql, config.source.idColumn);
-      const want = 3 + (watched ? 0 : 1) + (info.sql.chunking ? 2 : 0);
-      const inserts = watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
+      const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1)) + (info.sql.chunking ? 2 : 0);
+      const inserts = capture.slot ? ' (inserts and updates: logical capture)' : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
       add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` }
         : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
+    if (info && migrated) {
+      const names = await captureNames(client, info.sql);
+      const c = await captureState(client, names);
+      if (c.slot) {
+        const behind = c.lagBytes ?? 0;
+        add(c.walLevel === 'logical' && c.mayReplicate && behind < CAPTURE_LAG_WARN_BYTES
+          ? { ok: true, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL not read yet` }
+          : { ok: false, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL kept for it` +
+              (c.mayReplicate ? '' : '; this role may not read replication slots') + (c.walLevel === 'logical' ? '' : `; wal_level is ${c.walLevel}`),
+            fix: 'run a daemon for the table (embedsync run) as a role WITH REPLICATION; to stop the capture: EMBEDSYNC_CAPTURE=triggers embedsync migrate, or embedsync remove' });
+      }
+    }
 
     const state = info && installed ? await readModelState(client, info.sql.sourceKey) : undefined;
     checks.push(...await modelChecks(ctx, config, loadModel, state));
@@ -160,6 +175,13 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** A slot this far behind holds that much WAL on the server's disk: doctor says so. */
+const CAPTURE_LAG_WARN_BYTES = 1024 ** 3;
+
+function formatBytes(n: number): string {
+  return n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} kB`;
 }
 
 async function triggerCount(client: pg.Client, table: string): Promise<number> {

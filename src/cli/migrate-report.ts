@@ -41,7 +41,8 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
   return [
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
     r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))` : `${r.source.sql.table} columns present`,
-    `triggers installed on ${r.source.sql.table} (${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}); ` +
+    (r.capture === 'logical' ? `logical capture on ${r.source.sql.table}: inserts and updates read from the WAL (DELETE and TRUNCATE triggers); `
+      : `triggers installed on ${r.source.sql.table} (${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}); `) +
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,

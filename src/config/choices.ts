@@ -17,4 +17,7 @@ export type VectorType = (typeof VECTOR_TYPES)[number];
 
 /** How a table's documents become vectors: one per row, or one per chunk of the model's tokens (docs/chunking.md). */
 export const CHUNKINGS = ['none', 'tokens'] as const;
+/** How migrate has the table's inserts and updates captured (docs/sync.md#logical-decoding). */
+export const CAPTURES = ['triggers', 'logical'] as const;
+export type Capture = (typeof CAPTURES)[number];
 export type Chunking = (typeof CHUNKINGS)[number];

@@ -2,7 +2,7 @@
 // validates all of them and reports every problem at once. Env wins over the file.
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
 import { join } from 'node:path';
-import { BACKENDS, CHUNKINGS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Chunking, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
+import { BACKENDS, CAPTURES, CHUNKINGS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Capture, type Chunking, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
 import { DEFAULT_BULK_ROWS, DEFAULT_CHUNK_OVERLAP, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
@@ -108,6 +108,7 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     embeddedAtColumn: ident('EMBEDSYNC_EMBEDDED_AT_COLUMN', 'embedded_at'),
     textHashColumn: ident('EMBEDSYNC_TEXT_HASH_COLUMN', 'embedding_text_hash'),
     bulkRows: int('EMBEDSYNC_BULK_ROWS', DEFAULT_BULK_ROWS, 0, 1_000_000_000),
+    capture: get('EMBEDSYNC_CAPTURE', undefined as Capture | undefined, (s) => parseEnum(s, CAPTURES)),
     index: get('EMBEDSYNC_INDEX', 'ivfflat' as IndexKind, (s) => parseEnum(s, INDEX_KINDS)),
     indexGrowthFactor: get('EMBEDSYNC_INDEX_GROWTH_FACTOR', 2, (s) => parseNumber(s, 1.1, 1000)),
     indexMinRows: int('EMBEDSYNC_INDEX_MIN_ROWS', 1000, 10, 1_000_000_000),

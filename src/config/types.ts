@@ -1,5 +1,5 @@
 // The shape of a loaded configuration, one interface per section (source table, model, sync, HTTP, cache).
-import type { Backend, Chunking, Dtype, IndexKind, LogLevel, VectorType } from './choices.ts';
+import type { Backend, Capture, Chunking, Dtype, IndexKind, LogLevel, VectorType } from './choices.ts';
 import type { QualifiedName } from './identifiers.ts';
 import type { RateLimit } from './parsers.ts';
 import type { MemoryLimit } from './memory-limit.ts';
@@ -17,6 +17,8 @@ export interface SourceConfig {
   readonly textHashColumn: string;
   /** Statements changing more rows than this enqueue them in the bulk lane (EMBEDSYNC_BULK_ROWS). */
   readonly bulkRows: number;
+  /** EMBEDSYNC_CAPTURE: triggers or logical decoding; undefined: migrate keeps what the table has (triggers when new). */
+  readonly capture?: Capture | undefined;
   readonly index: IndexKind;
   /** Rebuild an ivfflat index once the row count moved by more than this factor since its build. */
   readonly indexGrowthFactor: number;

@@ -15,6 +15,7 @@ import { sourceKeyOf, sourceSql, stemOf, type SourceSql } from '../db/source-sql
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { sweepIndexName } from '../db/sweep-index.ts';
 import { newRowsIndexName } from '../db/new-rows-index.ts';
+import { removeCapture } from '../db/logical-capture.ts';
 import { findVectorIndexes, schemaOf } from '../db/vector-index.ts';
 import { upgradeSchema } from './schema-install.ts';
 import { dropColumnSet } from './column-sets.ts';
@@ -68,6 +69,8 @@ export async function removeSource(client: pg.Client, source: SourceConfig, o: R
       if (o.dropColumns && plan.tableExists) await client.query(renderSql('remove-columns', s));
     }, { lockTimeoutMs: o.lockTimeoutMs ?? 5000, ...(o.signal ? { signal: o.signal } : {}) });
     // Outside the transaction: CONCURRENTLY on a plain table, so writers are not blocked while it goes.
+    // The capture slot, so the server stops keeping WAL for a table nobody reads (and its publication).
+    await removeCapture(client, s);
     if (!o.dropColumns) {
       for (const index of plan.partialIndexes) await dropIndex(client, schemaOf(s), index, await isPartitioned(client, s.table));
     }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
-import type { SourceConfig } from '../config/index.ts';
+import type { Capture, SourceConfig } from '../config/index.ts';
 import { releaseMigrateLock, takeMigrateLock } from '../db/migrate-lock.ts';
 import { checkServerVersions } from '../db/server-versions.ts';
 import { checkIdColumn, inspectSource, SourceError, type SourceInfo } from '../db/source-info.ts';
@@ -17,6 +17,7 @@ import { sourceKeyOf, stemOf } from '../db/source-sql.ts';
 import { hasSchemaTable, otherSources, readModelState, recordModel, type ModelIdentity } from '../db/state-repository.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { ensureNewRowsIndex, installInsertCapture, type InsertCapture } from '../db/new-rows-index.ts';
+import { installCapture, logicalCaptureProblem } from '../db/logical-capture.ts';
 import { checkTextSearchConfig, ensureFullText, type FullTextResult } from '../db/fulltext.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { installChunkTable } from '../db/chunk-table.ts';
@@ -43,6 +44,8 @@ export interface MigrateResult {
   readonly fullText: FullTextResult;
   /** Who takes inserts: the daemons' watch (ids from a sequence, no INSERT trigger) or the INSERT trigger. */
   readonly insertCapture: InsertCapture;
+  /** Triggers, or logical decoding of the WAL (EMBEDSYNC_CAPTURE=logical): then no INSERT or UPDATE trigger at all. */
+  readonly capture: Capture;
 }
 
 export interface Migration {
@@ -79,6 +82,10 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     await checkNameClash(client, source);
     const settingsChanged = await checkRecordedSettings(client, source, opts.updateSettings ?? false);
     await checkTextSearchConfig(client, source);
+    if (source.capture === 'logical') {
+      const problem = await logicalCaptureProblem(client, info.sql);
+      if (problem) throw new SourceError(problem);
+    }
     const applied = await applyMigrations(client, sourceKeyOf(source));
 
     const addedColumns = info.missingColumns;
@@ -114,6 +121,8 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       return false;
     });
     const insertCapture = await installInsertCapture(client, info.sql, source.idColumn, newRowsIndex);
+    // EMBEDSYNC_CAPTURE=logical: inserts and updates from the WAL, their triggers dropped (unset: as the table has it).
+    const capture = await installCapture(client, info.sql, source.capture);
     // The tsvector of rows written before the column existed (or in another configuration), and its GIN index.
     const fullText = await ensureFullText(client, info.sql, source).catch((err: unknown): FullTextResult => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
@@ -123,7 +132,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous?.checksum;
-    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText, insertCapture };
+    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText, insertCapture, capture };
   } finally {
     await releaseMigrateLock(client);
   }

@@ -13,6 +13,7 @@ import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql } from '../db/sql-template.ts';
 import { clearMigration, swapToTarget } from '../db/state-repository.ts';
 import { ensureNewRowsIndex, installInsertCapture } from '../db/new-rows-index.ts';
+import { installCapture } from '../db/logical-capture.ts';
 import { ensureSweepIndex } from '../db/sweep-index.ts';
 import { recordIndex, renameIndex, schemaOf, vectorIndexName, type EnsureResult, type ExistingIndex } from '../db/vector-index.ts';
 import { enqueueUnsynced } from '../queue/sweep.ts';
@@ -73,6 +74,8 @@ export async function finishMigration(client: pg.Client, s: SourceSql, checksum:
     return false;
   });
   await installInsertCapture(client, s, idColumn, newRows);
+  // A table with logical capture keeps it: the triggers just installed go again.
+  await installCapture(client, s, undefined);
   await clearMigration(client, s.sourceKey);
   // A chunked table: the old model's (or old vector type's) chunk index serves nothing now.
   await dropStaleChunkIndexes(client, s, { byName: true, concurrently: true });

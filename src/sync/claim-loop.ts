@@ -42,6 +42,7 @@ export function startClaimLoops(o: ClaimLoopsOptions): WorkerLoop[] {
     o.logger.warn({ event: f.deadLettered ? 'row_dead_lettered' : 'row_failed', id: f.id, error: f.error }, 'row failed');
   return [
     ...Array.from({ length: loopCount }, (_, i) => startClaimLoop(o, 'all', `${o.owner}/${i + 1}`, sizer, onFailure)),
+    // Last: the daemon's watch wakes it only when live rows are due (daemon.ts).
     startClaimLoop(o, 'live', `${o.owner}/live`, sizer, onFailure),
   ];
 }

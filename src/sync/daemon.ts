@@ -93,10 +93,12 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     gate: o.gate ?? new SuspectGate(),
   });
   const wake = () => { for (const l of loops) l.wake(); };
+  // The watch: bulk work alone wakes the loops over both lanes, not the one that claims only live rows.
+  const wakeFor = (live: boolean) => { for (const l of live ? loops : loops.slice(0, -1)) l.wake(); };
   const listener = listenForChanges(o, info, targets, wake);
   // New rows and due work, every EMBEDSYNC_WATCH_INTERVAL_MS: the application's writes send no NOTIFY.
   const rowWatch = startRowWatch({
-    db: pool, sql: info.sql, target: () => targets.refresh(), bulkRows: source.bulkRows, intervalMs: sync.watchIntervalMs, onDue: wake, logger,
+    db: pool, sql: info.sql, target: () => targets.refresh(), bulkRows: source.bulkRows, checksum: encoder.info.checksum, intervalMs: sync.watchIntervalMs, onDue: wakeFor, logger,
   });
 
   // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts), and stop() stops

@@ -12,6 +12,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { inTransaction } from '../db/transaction.ts';
+import { captureNames, captureState } from '../db/logical-capture.ts';
+import { createCaptureLook, type CaptureLookResult } from './capture-look.ts';
 import type { WriteTarget } from '../db/model-state.ts';
 import { newRowsIndexQualified } from '../db/new-rows-index.ts';
 import type { SourceSql } from '../db/source-sql.ts';
@@ -26,8 +28,10 @@ export interface LookOptions {
   readonly sql: SourceSql;
   readonly target: () => Promise<WriteTarget>;
   readonly bulkRows: number;
-  /** There is due work: wake the claim loops. */
-  readonly onDue: () => void;
+  /** The daemon's model: logical capture queues only rows not current for it. */
+  readonly checksum: string;
+  /** There is due work: wake the claim loops (`live`: live rows among it, for the loop that claims only those). */
+  readonly onDue: (live: boolean) => void;
 }
 
 export interface RowWatchOptions extends LookOptions {
@@ -52,8 +56,10 @@ export interface RowWatch {
 /** The first look reads this many entries at most; a bulk load is paged down in pages of BULK_PAGE. */
 const FIRST_PAGE_MAX = 1000;
 const BULK_PAGE = 5000;
+const CAPTURE_RECHECK_MS = 10_000;
 
-interface PageRow { scanned: number; enqueued: number; lane: number | null; last_id: string | null; due: boolean }
+interface DueRow { due_live: boolean; due_bulk: boolean }
+interface PageRow extends DueRow { scanned: number; found: number; enqueued: number; lane: number | null; last_id: string | null }
 
 /** One look at the table (the watch's step; tests call it alone). */
 export function createLook(o: LookOptions): () => Promise<Look> {
@@ -61,44 +67,69 @@ export function createLook(o: LookOptions): () => Promise<Look> {
   const firstPage = Math.min(o.bulkRows + 1, FIRST_PAGE_MAX);
   const index = newRowsIndexQualified(o.sql);
   const checksumColumn = unquoteIdent(o.sql.checksum);
+  // Whether the table has a capture slot: looked up at the first look, again every CAPTURE_RECHECK_MS without one
+  // (migrate may set it up while the daemon runs; a slot that goes makes the reads fail, and the check runs again).
+  let capture: (() => Promise<CaptureLookResult>) | undefined;
+  let checkedAt = -Infinity;
+  const captureLook = async () => {
+    if (capture || performance.now() - checkedAt < CAPTURE_RECHECK_MS || !(o.db instanceof pg.Pool)) return capture;
+    checkedAt = performance.now();
+    const names = await captureNames(o.db, o.sql);
+    if ((await captureState(o.db, names)).slot) {
+      const read = createCaptureLook({ pool: o.db, sql: o.sql, names, bulkRows: o.bulkRows, checksum: o.checksum });
+      capture = () => read().catch((err: unknown) => { capture = undefined; throw err; });
+    }
+    return capture;
+  };
+  const woken = (live: boolean, bulk: boolean, enqueued: number, lane: Look['lane']): Look => {
+    if (live || bulk) o.onDue(live);
+    return { enqueued, lane, due: live || bulk };
+  };
   const look = async (): Promise<Look> => {
     const t = await o.target();
     if (t.kind === 'idle') return { enqueued: 0, lane: undefined, due: false };
-    if (t.kind !== 'main') {
-      const due = (await o.db.query<{ due: boolean }>(loadSql('watch-due'), [o.sql.sourceKey])).rows[0]!.due;
-      if (due) o.onDue();
-      return { enqueued: 0, lane: undefined, due };
+    const dueOnly = async (enqueued: number, lane: Look['lane']): Promise<Look> => {
+      const d = (await o.db.query<DueRow>(loadSql('watch-due'), [o.sql.sourceKey])).rows[0]!;
+      return woken(d.due_live || lane === 'live', d.due_bulk || lane === 'bulk', enqueued, lane);
+    };
+    if (t.kind !== 'main') return dueOnly(0, undefined);
+    // A table with logical capture: its slot has the inserts and updates (capture-look.ts).
+    const fromSlot = await captureLook();
+    if (fromSlot) {
+      const r = await fromSlot();
+      return dueOnly(r.enqueued, r.lane);
     }
-    const params = (after: string | null, limit: number, threshold: number) => [o.sql.sourceKey, after, limit, threshold, index, checksumColumn];
-    const first = (await o.db.query<PageRow>(newRowsSql, params(null, firstPage, o.bulkRows))).rows[0]!;
-    // The pages below a bulk load: each in a transaction whose plan is pinned to the index (index-scan-local.sql).
-    const page = async (after: string | null, limit: number, threshold: number): Promise<PageRow> => {
+    const params = (after: string | null, limit: number, threshold: number, holdFull: boolean) =>
+      [o.sql.sourceKey, after, limit, threshold, index, checksumColumn, holdFull];
+    const first = (await o.db.query<PageRow>(newRowsSql, params(null, firstPage, o.bulkRows, true))).rows[0]!;
+    let enqueued = first.enqueued;
+    let lane: Look['lane'] = first.enqueued === 0 ? undefined : first.lane === 0 ? 'live' : 'bulk';
+    // Every entry of the look was new: a bulk load (or a burst). The look enqueued nothing; the load is enqueued
+    // from the top down in one transaction, its plans pinned to the index (index-scan-local.sql).
+    if (first.found === firstPage) {
       const c = o.db instanceof pg.Pool ? await o.db.connect() : o.db;
       try {
-        return await inTransaction(c, async () => {
+        enqueued = await inTransaction(c, async () => {
           await c.query(loadSql('index-scan-local'));
-          return (await c.query<PageRow>(newRowsSql, params(after, limit, threshold))).rows[0]!;
+          let after: string | null = null;
+          let total = 0;
+          let threshold = o.bulkRows;
+          for (let limit = firstPage; ; limit = BULK_PAGE) {
+            const p: PageRow = (await c.query<PageRow>(newRowsSql, params(after, limit, threshold, false))).rows[0]!;
+            if (after === null) {
+              lane = p.lane === 0 ? 'live' : 'bulk';
+              if (lane === 'bulk') threshold = -1;
+            }
+            total += p.enqueued;
+            if (p.enqueued === 0 || p.scanned < limit) return total;
+            after = p.last_id;
+          }
         });
       } finally {
         if (c !== o.db) (c as pg.PoolClient).release();
       }
-    };
-    let enqueued = first.enqueued;
-    const lane = first.enqueued === 0 ? undefined : first.lane === 0 ? 'live' : 'bulk';
-    // Every entry of the look was new: a bulk load (or a burst) whose rows go on below it.
-    if (first.enqueued > 0 && first.enqueued === first.scanned && first.scanned === firstPage) {
-      let after = first.last_id;
-      const threshold = lane === 'bulk' ? -1 : o.bulkRows;
-      for (;;) {
-        const p = await page(after, BULK_PAGE, threshold);
-        enqueued += p.enqueued;
-        if (p.enqueued === 0 || p.scanned < BULK_PAGE) break;
-        after = p.last_id;
-      }
     }
-    const due = first.due || enqueued > 0;
-    if (due) o.onDue();
-    return { enqueued, lane, due };
+    return woken(first.due_live || lane === 'live', first.due_bulk || enqueued > 0, enqueued, lane);
   };
   return look;
 }

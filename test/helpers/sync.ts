@@ -12,6 +12,7 @@ import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
 import { createLook, type Look } from '../../src/sync/row-watch.ts';
 import { inspectSource } from '../../src/db/source-info.ts';
+import { readModelState } from '../../src/db/state-repository.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
 
 export const TEST_ENV = {
@@ -106,7 +107,8 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
 /** One look of the daemons' watch at `config`'s table, without a daemon (src/sync/row-watch.ts). */
 export async function lookOnce(db: pg.Pool | pg.Client, config: Pick<Config, 'source'>): Promise<Look> {
   const { sql } = await inspectSource(db, config.source);
-  return createLook({ db, sql, target: async () => ({ kind: 'main', sql }), bulkRows: config.source.bulkRows, onDue: () => undefined })();
+  const checksum = (await readModelState(db, sql.sourceKey))?.checksum ?? '';
+  return createLook({ db, sql, target: async () => ({ kind: 'main', sql }), bulkRows: config.source.bulkRows, checksum, onDue: () => undefined })();
 }
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
