@@ -7,15 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The slow tier: a memory soak, the chaos run, npm start's demo and signals, the newcomer and first-hour walks
 # from a fresh checkout, the real-sized model, the deploy checks (promtool, docker-compose), the setup script,
-# processes killed mid-batch (sync-crash) and abused at length (security), index recall on 20,000 rows, idle costs.
+# processes killed mid-batch (sync-crash) and abused at length (security), index recall on 20,000 rows, idle costs,
+# and the encoder-share measurements (sync-share: timing that wants the machine to itself). Heavy tests inside the
+# files it runs are marked FULL_SUITE_ONLY (test/helpers/tier.ts) and skipped under EMBEDSYNC_TEST_TIER=fast.
 SLOW=(bad-input-memory chaos stop-signals newcomer first-hour realmodel setup-script deploy-monitoring deploy-image
-  security sync-crash index-recall idle-cost)
-# The fast tier runs two files at a time: they share the machine's cores but not their waits (a test file
+  security sync-crash index-recall idle-cost sync-share)
+# The fast tier runs three files at a time: they share the machine's cores but not their waits (a test file
 # spends much of its time waiting on a daemon, a timer or PostgreSQL). The full suite runs them one by one.
 concurrency=1
 if [ "${1:-}" = "--fast" ]; then
   shift
-  concurrency=2
+  concurrency=3
+  export EMBEDSYNC_TEST_TIER=fast
   mapfile -t files < <(find test -name '*.test.ts' | sort | grep -v -E "/($(IFS='|'; echo "${SLOW[*]}"))\.test\.ts$")
 elif [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' | sort); fi
 # The deploy/ checks need promtool and docker-compose: installed when those tests are among the files run.

@@ -24,6 +24,7 @@ import { setupMigrateDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { CHUNKED, chunksOfRow, insertLead, longText, vec } from './helpers/chunks.ts';
 import { parseVector, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 } });
 
@@ -89,7 +90,7 @@ test('a dimension change of a chunked table: chunk search answers throughout, th
   }
 });
 
-test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; remove takes it all', async () => {
+test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; remove takes it all', FULL_SUITE_ONLY, async () => {
   const t = await setupMigrateDb(20);
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);

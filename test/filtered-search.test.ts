@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 const ROWS = 20_000;
 const K = 10;
@@ -34,7 +35,7 @@ async function run(c: pg.PoolClient, settings: readonly string[], q: string): Pr
   }
 }
 
-test('a selective filter: plain index scans return fewer than k rows, iterative scans return k', async (t) => {
+test('a selective filter: plain index scans return fewer than k rows, iterative scans return k', FULL_SUITE_ONLY, async (t) => {
   const db = await setupMigrateDb(0);
   try {
     const enc = await db.encoder(TINY_MODEL_DIR);

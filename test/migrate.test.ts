@@ -9,6 +9,7 @@ import { getSyncStatus } from '../src/sync/status.ts';
 import { setupMigrateDb, type MigrateTestDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { cosine, parseVector, waitFor } from './helpers/sync.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 } });
 
@@ -73,7 +74,7 @@ async function expectEmbeddedBy(t: MigrateTestDb, enc: Encoder, ids: readonly st
   });
 }
 
-test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, results switch at the swap', async () => {
+test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, results switch at the swap', FULL_SUITE_ONLY, async () => {
   const t = await setupMigrateDb(5000);
   try {
     const oldEnc = await t.encoder(TINY_MODEL_DIR);

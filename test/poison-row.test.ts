@@ -10,6 +10,7 @@ import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import type { ClaimedRow } from '../src/queue/queue.ts';
 import { endsLimit, splitSuspects, suspectBatchSize, SuspectGate } from '../src/sync/suspects.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 const row = (id: string, claims: number): ClaimedRow => ({ id, lane: 'bulk', version: '1', attempts: 0, lastError: null, claims });
 
@@ -55,7 +56,7 @@ test('SuspectGate: careful, one loop at a time; open, side by side; careful agai
   assert.equal(fourth!.exclusive, true);
 });
 
-test('a row that kills the process: restarted by a supervisor, every other row embedded, the row dead-lettered after a bounded number of restarts', async () => {
+test('a row that kills the process: restarted by a supervisor, every other row embedded, the row dead-lettered after a bounded number of restarts', FULL_SUITE_ONLY, async () => {
   const marker = 'CRASH-DRILL-7f3a';
   const env = {
     ...TEST_ENV, EMBEDSYNC_BATCH_SIZE: '8', EMBEDSYNC_MAX_ATTEMPTS: '2', EMBEDSYNC_LEASE_SECONDS: '1',

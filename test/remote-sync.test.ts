@@ -15,6 +15,7 @@ import { createClient } from '../src/db/pool.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { documentOf, parseVector, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { maxDiff, startDaemonB, startProxy, type DaemonB } from './helpers/remote-servers.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 let b: DaemonB;
 before(async () => { b = await startDaemonB({ MAX_BATCH_SIZE: '64' }); });
@@ -92,7 +93,7 @@ test('the same through B\'s /v1/embeddings (openai backend) and B\'s TEI routes 
   }
 });
 
-test('B stopped mid-backfill: A pauses, nothing dead-lettered, no attempts counted; B back: A finishes', async () => {
+test('B stopped mid-backfill: A pauses, nothing dead-lettered, no attempts counted; B back: A finishes', FULL_SUITE_ONLY, async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BATCH_SIZE: '32' });
   const a = await remoteEncoder({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_CONCURRENCY: '1' });
   const total = 3000;

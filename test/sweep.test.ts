@@ -7,6 +7,7 @@ import { createMetrics } from '../src/metrics/index.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { documentOf, setupSyncDb, waitFor } from './helpers/sync.ts';
+import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
 const sweepRow = async (pool: pg.Pool, pass: string) => (await pool.query<{ position: string | null; round_rows: string; rows_total: string; found_total: string; last_finished_at: Date | null }>(
   `SELECT position, round_rows, rows_total, found_total, last_finished_at FROM embedsync.sweep WHERE source = 'public.leads' AND pass = $1`, [pass])).rows[0]!;
@@ -35,8 +36,9 @@ async function fillCurrent(pool: pg.Pool, n: number, checksum: string, dimension
 const MANUAL = { EMBEDSYNC_SWEEP_INTERVAL_MS: '3600000', EMBEDSYNC_VERIFY_PERIOD_HOURS: '1000', EMBEDSYNC_VERIFY_CHUNK_ROWS: '100' };
 
 /** A test on a table of `rows` current rows (embedded by the daemon's model), with the sweep loops off unless `env` says. */
-function tableTest(name: string, rows: number, body: (t: Awaited<ReturnType<typeof setupSyncDb>>) => Promise<void>, env: Record<string, string> = MANUAL): void {
-  test(name, async () => {
+function tableTest(name: string, rows: number, body: (t: Awaited<ReturnType<typeof setupSyncDb>>) => Promise<void>, env: Record<string, string> = MANUAL,
+  options: { readonly skip?: string | false } = {}): void {
+  test(name, options, async () => {
     const t = await setupSyncDb(env);
     try {
       await fillCurrent(t.pool, rows, t.encoder.info.checksum);
@@ -77,7 +79,7 @@ tableTest('four daemons with running loops verify the table at most once per per
   assert.ok(counted.filter((n) => n > 0).length >= 1);
   const changed = Number((await sweepRow(t.pool, 'changed')).rows_total);
   assert.ok(changed === 0, 'nothing for the cheap pass to look at: every row is current');
-}, { EMBEDSYNC_SWEEP_INTERVAL_MS: '1000', EMBEDSYNC_VERIFY_PERIOD_HOURS: String(3 / 3600), EMBEDSYNC_VERIFY_CHUNK_ROWS: '50' });
+}, { EMBEDSYNC_SWEEP_INTERVAL_MS: '1000', EMBEDSYNC_VERIFY_PERIOD_HOURS: String(3 / 3600), EMBEDSYNC_VERIFY_CHUNK_ROWS: '50' }, FULL_SUITE_ONLY);
 
 tableTest('verification resumes from its stored position after a restart, and finds text changed with triggers disabled', 250, async (t) => {
   const ids = (await t.pool.query<{ id: string }>('SELECT id FROM leads ORDER BY id')).rows.map((r) => r.id);
