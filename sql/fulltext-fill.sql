@@ -10,7 +10,9 @@ WITH page AS (
 ), filled AS (
   UPDATE {{table}} t SET {{fulltext}} = to_tsvector({{ts_config}}, {{document:t}})
   FROM page p
-  WHERE t.{{id}} = p.id AND ($3::boolean OR t.{{fulltext}} IS NULL)
+  -- The = ANY makes the primary key drive the plan: without it the planner may hash-join a scan of the whole table
+  -- to every chunk (the statistics do not know how many rows lack a tsvector), which made a rerun quadratic.
+  WHERE t.{{id}} = ANY (ARRAY(SELECT pp.id FROM page pp)) AND t.{{id}} = p.id AND ($3::boolean OR t.{{fulltext}} IS NULL)
   RETURNING 1
 )
 SELECT (SELECT p.id::text FROM page p ORDER BY p.id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM filled) AS filled

@@ -10,7 +10,8 @@ WITH page AS (
 ), copied AS (
   UPDATE {{table}} t SET {{embedding}} = t.{{from_embedding}}, {{checksum}} = t.{{from_checksum}}, {{text_hash}} = t.{{from_text_hash}}
   FROM page p
-  WHERE t.{{id}} = p.id AND t.{{from_checksum}} = $3 AND t.{{checksum}} IS DISTINCT FROM $3
+  -- The = ANY makes the primary key drive the plan (a hash join to a scan of the whole table per chunk is quadratic).
+  WHERE t.{{id}} = ANY (ARRAY(SELECT pp.id FROM page pp)) AND t.{{id}} = p.id AND t.{{from_checksum}} = $3 AND t.{{checksum}} IS DISTINCT FROM $3
   RETURNING 1
 )
 SELECT (SELECT p.id::text FROM page p ORDER BY p.id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM copied) AS copied
