@@ -11,6 +11,7 @@ import { inspectSource } from '../src/db/source-info.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { removeSource } from '../src/migration/remove-source.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { createMetrics } from '../src/metrics/index.ts';
 import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
@@ -61,9 +62,12 @@ test('logical capture: every insert and text update queued from the WAL, other u
     assert.deepEqual(await lookFor(t, 30), { enqueued: 30, lane: 'bulk' }, 'a 30-row statement is bulk');
 
     // Embedded by a daemon, whose writes come back through the slot and queue nothing.
-    const d = await t.startDaemon();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const d = await t.startDaemon({ metrics });
     await waitFor('all embedded', async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NULL')).rowCount === 0, 10_000);
     await waitFor('queue drained', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 10_000);
+    // The WAL the server keeps for the slot, on /metrics (the EmbedsyncCaptureWalKept alert watches it).
+    await waitFor('the capture gauge', async () => /embedsync_capture_wal_kept_bytes\{source="public\.leads"\} \d+/.test(await metrics.registry.metrics()), 5000);
     await d.stop();
     // An update of another column queues nothing, nor do the daemon's own writes (both are in the slot by now).
     await t.pool.query(`UPDATE leads SET city = 'Казань', price = 5`);

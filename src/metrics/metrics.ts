@@ -20,6 +20,7 @@ export interface Metrics {
   readonly encoderWaitSeconds: Histogram<'class'>;
   readonly rowsEmbedded: Counter<string>;
   readonly deadletterRows: Gauge<'source'>;
+  readonly captureWalKeptBytes: Gauge<'source'>;
   readonly changeToEmbeddingSeconds: Histogram<string>;
   readonly tokensTotal: Counter<string>;
   readonly truncatedTotal: Counter<string>;
@@ -66,6 +67,7 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     encoderWaitSeconds: new Histogram({ name: 'embedsync_encoder_wait_seconds', help: 'Local encoder: time a run waited for a worker, by class (query, live, bulk)', labelNames: ['class'] as const, buckets: [...LATENCY_BUCKETS], registers }),
     rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
     deadletterRows: new Gauge({ name: 'embedsync_deadletter_rows', help: 'Rows of the source in the dead-letter table', labelNames: ['source'] as const, registers }),
+    captureWalKeptBytes: new Gauge({ name: 'embedsync_capture_wal_kept_bytes', help: 'Logical capture: bytes of WAL the server keeps for the source\'s slot (not read by a daemon yet)', labelNames: ['source'] as const, registers }),
     changeToEmbeddingSeconds: new Histogram({ name: 'embedsync_change_to_embedding_seconds', help: 'Time from a row change to its embedding being written', buckets: [...LAG_BUCKETS], registers }),
     tokensTotal: new Counter({ name: 'embedsync_tokens_total', help: 'Tokens fed to the model', registers }),
     truncatedTotal: new Counter({ name: 'embedsync_truncated_total', help: 'Inputs cut to the model max length', registers }),

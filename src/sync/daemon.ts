@@ -26,6 +26,7 @@ import { startRowWatch, type RowWatch } from './row-watch.ts';
 import { queueStatus } from '../queue/queue-status.ts';
 import { chunkingEncoder, chunkSettingsOf } from '../encoder/chunking-encoder.ts';
 import { checkChunkingRecorded } from '../db/chunk-table.ts';
+import { captureNames, captureState, type CaptureNames } from '../db/logical-capture.ts';
 
 export interface SyncDaemonOptions {
   readonly pool: pg.Pool;
@@ -194,6 +195,7 @@ function listenForChanges(o: SyncDaemonOptions, info: SourceInfo, targets: Write
 
 /** Queue depth and age per lane and dead letters as gauges, refreshed every poll interval; returns the stop. */
 function startQueueGauges(pool: pg.Pool, info: SourceInfo, queue: QueueOps, metrics: Metrics, pollIntervalMs: number): () => void {
+  let names: CaptureNames | undefined;
   const refresh = async () => {
     // Counted while the queue is small, estimated past that (a backfill of millions): never a pass over it all.
     const s = await queueStatus(pool, info.sql, false, () => queue.stats());
@@ -205,6 +207,10 @@ function startQueueGauges(pool: pg.Pool, info: SourceInfo, queue: QueueOps, metr
       metrics.laneOldestSeconds.set({ ...labels, lane }, s.lanes[lane].oldestSeconds);
     }
     metrics.deadletterRows.set(labels, s.deadlettered);
+    // Logical capture: what the server keeps for the slot (growing while no daemon reads it; the alert watches it).
+    names ??= await captureNames(pool, info.sql);
+    const capture = await captureState(pool, names);
+    if (capture.slot) metrics.captureWalKeptBytes.set(labels, capture.lagBytes ?? 0);
   };
   const timer = setInterval(() => { refresh().catch(() => undefined); }, Math.max(1000, pollIntervalMs));
   void refresh().catch(() => undefined);
