@@ -5,8 +5,10 @@
 //   neither queued nor dead-lettered are enqueued (sql/watch-new-rows.sql): live when the look finds at most
 //   EMBEDSYNC_BULK_ROWS of them, as a statement of that size would be; a bulk load goes to the bulk lane, paged
 //   down the index below the first look. Never a read of the table: without a valid index (a model migration's
-//   swap takes it away until it is built again) the look finds nothing. Only for the main columns: a daemon writing a model migration's shadow
-//   columns would leave the main checksum empty and find its own rows again.
+//   swap takes it away until it is built again) the look finds nothing. Only for the main columns: a daemon
+//   writing a model migration's shadow columns would leave the main checksum empty and find its own rows again.
+// - A table with logical capture (EMBEDSYNC_CAPTURE=logical): its replication slot instead (capture-look.ts), read
+//   likewise only by daemons writing the main columns.
 // - Due work: whether either lane has due rows (any writer's: the UPDATE trigger's, migrate's, another daemon's).
 // Any number of daemons may watch one table: enqueues are ON CONFLICT DO NOTHING.
 import { setTimeout as delay } from 'node:timers/promises';
