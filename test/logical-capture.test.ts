@@ -5,14 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { createClient } from '../src/db/pool.ts';
+import { createClient, createPool } from '../src/db/pool.ts';
 import { captureNames, captureState, removeCapture } from '../src/db/logical-capture.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { removeSource } from '../src/migration/remove-source.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+import { lookOnce, setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+import { createTestDatabase } from './helpers/db.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 const lanes = async (pool: pg.Pool) => {
@@ -117,5 +118,43 @@ test('logical capture: remove and a migrate back to triggers take the slot away'
     }
   } finally {
     await closeAll(t);
+  }
+});
+
+test('logical capture of a partitioned table: rows inserted and edited through the parent or a partition arrive as the parent\'s', async () => {
+  const db = await createTestDatabase('capturepart');
+  const c = createClient({ databaseUrl: db.url });
+  await c.connect();
+  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_CAPTURE: 'logical' });
+  try {
+    await c.query(`CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text) PARTITION BY HASH (id);
+      CREATE TABLE leads_p0 PARTITION OF leads FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+      CREATE TABLE leads_p1 PARTITION OF leads FOR VALUES WITH (MODULUS 2, REMAINDER 1);`);
+    const model = { name: 'tiny', checksum: 'c'.repeat(16), dimensions: 64 };
+    assert.equal((await migrateSchema(c, config.source, model)).capture, 'logical');
+    await c.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 6) g`);
+    await c.query(`INSERT INTO leads_p1 (id, title) SELECT 1000 + g, 'into a partition' FROM generate_series(1, 40) g WHERE satisfies_hash_partition('leads'::regclass, 2, 1, (1000 + g)::bigint)`);
+    const direct = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads_p1 WHERE id > 1000`)).rows[0]!.n;
+    assert.ok(direct > 0);
+    const pool = createPool({ databaseUrl: db.url, max: 2 });
+    try {
+      let enqueued = 0;
+      await waitFor('every row queued from the slot', async () => {
+        enqueued += (await lookOnce(pool, config)).enqueued;
+        return enqueued >= 6 + direct;
+      }, 5000, 50);
+      assert.equal(enqueued, 6 + direct);
+      await c.query('TRUNCATE embedsync.queue');
+      await c.query(`UPDATE leads_p1 SET title = 'edited in the partition' WHERE id = (SELECT min(id) FROM leads_p1)`);
+      let edited = 0;
+      await waitFor('the edit queued', async () => (edited += (await lookOnce(pool, config)).enqueued) >= 1, 5000, 50);
+      assert.equal(edited, 1);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    await removeCapture(c, (await inspectSource(c, config.source)).sql).catch(() => undefined);
+    await c.end();
+    await db.drop();
   }
 });
