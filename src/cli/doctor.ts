@@ -127,14 +127,16 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
     }
     const installed = (await client.query<{ ok: boolean }>(loadSql('doctor-installed'))).rows[0]!.ok;
     const migrated = info !== undefined && installed && info.missingColumns.length === 0;
-    if (info) {
+    // The table's logical capture, if any: the slot and what the server keeps for it (catalog reads only).
+    const names = info && await captureNames(client, info.sql);
+    const capture = names && await captureState(client, names);
+    if (info && capture) {
       add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
         : { ok: false, name: 'schema', found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed', fix: 'embedsync migrate' });
       const triggers = await triggerCount(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
       // Logical capture: DELETE and TRUNCATE only (inserts and updates come from the WAL).
-      const capture = await captureState(client, await captureNames(client, info.sql));
       const watched = migrated && await newRowsIndexReady(client, info.sql) && await idsFromSequence(client, info.sql, config.source.idColumn);
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1)) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)' : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
@@ -142,17 +144,13 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
         : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
-    if (info && migrated) {
-      const names = await captureNames(client, info.sql);
-      const c = await captureState(client, names);
-      if (c.slot) {
-        const behind = c.lagBytes ?? 0;
-        add(c.walLevel === 'logical' && c.mayReplicate && behind < CAPTURE_LAG_WARN_BYTES
-          ? { ok: true, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL not read yet` }
-          : { ok: false, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL kept for it` +
-              (c.mayReplicate ? '' : '; this role may not read replication slots') + (c.walLevel === 'logical' ? '' : `; wal_level is ${c.walLevel}`),
-            fix: 'run a daemon for the table (embedsync run) as a role WITH REPLICATION; to stop the capture: EMBEDSYNC_CAPTURE=triggers embedsync migrate, or embedsync remove' });
-      }
+    if (migrated && names && capture?.slot) {
+      const behind = capture.lagBytes ?? 0;
+      add(capture.walLevel === 'logical' && capture.mayReplicate && behind < CAPTURE_LAG_WARN_BYTES
+        ? { ok: true, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL not read yet` }
+        : { ok: false, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL kept for it` +
+            (capture.mayReplicate ? '' : '; this role may not read replication slots') + (capture.walLevel === 'logical' ? '' : `; wal_level is ${capture.walLevel}`),
+          fix: 'run a daemon for the table (embedsync run) as a role WITH REPLICATION; to stop the capture: EMBEDSYNC_CAPTURE=triggers embedsync migrate, or embedsync remove' });
     }
 
     const state = info && installed ? await readModelState(client, info.sql.sourceKey) : undefined;

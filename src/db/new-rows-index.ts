@@ -7,6 +7,7 @@ import type pg from 'pg';
 import type { Queryable } from './pool.ts';
 import type { SourceSql } from './source-sql.ts';
 import { quoteIdent } from './quote.ts';
+import { schemaOf } from './vector-index.ts';
 import { loadSql, renderCatalogSql, renderSql } from './sql-template.ts';
 import { inTransaction } from './transaction.ts';
 
@@ -16,7 +17,7 @@ export function newRowsIndexName(s: Pick<SourceSql, 'stem'>): string {
 
 /** The index's schema-qualified, quoted name (what to_regclass takes). */
 export function newRowsIndexQualified(s: SourceSql): string {
-  return `${quoteIdent(s.sourceKey.slice(0, s.sourceKey.indexOf('.')))}.${quoteIdent(newRowsIndexName(s))}`;
+  return `${schemaOf(s)}.${quoteIdent(newRowsIndexName(s))}`;
 }
 
 async function indexState(db: Queryable, s: SourceSql): Promise<{ partitioned: boolean; valid: boolean | null }> {
