@@ -4,8 +4,10 @@
 -- read through the model's partial hnsw index: same expression and checksum literal as chunk-search.sql;
 -- exact without the index). The full-text side is unchanged: the row's tsvector covers the whole document,
 -- not only its first 512 tokens.
+DROP FUNCTION IF EXISTS {{function:hybrid_search}}(text, vector, integer, float8, float8, float8, integer);
 CREATE OR REPLACE FUNCTION {{function:hybrid_search}}(query_text text, query_vector vector, k integer DEFAULT 10,
-  text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100)
+  text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100,
+  text_matches integer DEFAULT 5000)
 RETURNS TABLE (id {{id_type}}, score float8, text_rank integer, vector_rank integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   WITH v AS MATERIALIZED (
@@ -24,10 +26,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
     ) n
   ), f AS MATERIALIZED (
     SELECT m.id, (row_number() OVER (ORDER BY m.rank DESC, m.id))::integer AS r FROM (
-      SELECT t.{{id}} AS id, ts_rank(t.{{fulltext}}, q.q) AS rank
-      FROM {{table}} t, websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q)
-      WHERE t.{{fulltext}} @@ q.q
-      ORDER BY rank DESC, t.{{id}}
+      SELECT c.id, c.rank
+      FROM websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q), LATERAL (
+        SELECT t.id, ts_rank(t.tsv, q.q) AS rank FROM (
+          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q LIMIT text_matches
+        ) t
+        UNION
+        SELECT t.{{id}}, ts_rank(t.{{fulltext}}, q.q)
+        FROM v JOIN {{table}} t ON t.{{id}} = v.id
+        WHERE t.{{fulltext}} @@ q.q
+      ) c
+      ORDER BY c.rank DESC, c.id
       LIMIT greatest(k, candidates)
     ) m
   )

@@ -1,4 +1,4 @@
--- embedsync.<table>_hybrid_search(query_text, query_vector, k, text_weight, vector_weight, rrf_k, candidates):
+-- embedsync.<table>_hybrid_search(query_text, query_vector, k, text_weight, vector_weight, rrf_k, candidates, text_matches):
 -- the k best rows for a query by reciprocal rank fusion of a full-text ranking and a vector ranking. Each side
 -- ranks its own best `candidates` rows (at least k); a row scores
 --     text_weight / (rrf_k + text_rank) + vector_weight / (rrf_k + vector_rank)
@@ -10,13 +10,20 @@
 -- Full-text side: websearch_to_tsquery in the table's text search configuration (EMBEDSYNC_TEXT_SEARCH_CONFIG,
 -- the one the tsvector column was built with): words are ANDed, "quoted phrases", OR and -word work as in a
 -- web search box; ranked by ts_rank. The GIN index on the tsvector column finds the matching rows; ranking
--- reads only those. A query of no words (or a NULL text) matches nothing and the vector side answers alone.
+-- reads only those, and at most text_matches of them (the first the index returns) plus every vector candidate
+-- that matches: a word found in half the table costs what text_matches rows cost, at any table size, and a row
+-- near in meaning that holds the words keeps its text rank. NULL ranks every match (exact; the cost grows with
+-- the matches). A query of no words (or a NULL text) matches nothing and the vector side answers alone.
 -- Vector side: the same ordered LIMIT as search.sql (the vector index serves it), cast to the column's type
 -- ({{vector_type}}); rows of another model are skipped, a wrong-dimension query is refused before any row is
 -- read, and a NULL query vector leaves the text side to answer alone.
 -- Both sides are MATERIALIZED CTEs: each runs once, with its own index, before the fusion joins them.
+-- The previous signature (without text_matches) is dropped first: left beside this one, a call with the
+-- defaults would match both.
+DROP FUNCTION IF EXISTS {{function:hybrid_search}}(text, vector, integer, float8, float8, float8, integer);
 CREATE OR REPLACE FUNCTION {{function:hybrid_search}}(query_text text, query_vector vector, k integer DEFAULT 10,
-  text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100)
+  text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100,
+  text_matches integer DEFAULT 5000)
 RETURNS TABLE (id {{id_type}}, score float8, text_rank integer, vector_rank integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   WITH v AS MATERIALIZED (
@@ -31,10 +38,17 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
     ) n
   ), f AS MATERIALIZED (
     SELECT m.id, (row_number() OVER (ORDER BY m.rank DESC, m.id))::integer AS r FROM (
-      SELECT t.{{id}} AS id, ts_rank(t.{{fulltext}}, q.q) AS rank
-      FROM {{table}} t, websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q)
-      WHERE t.{{fulltext}} @@ q.q
-      ORDER BY rank DESC, t.{{id}}
+      SELECT c.id, c.rank
+      FROM websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q), LATERAL (
+        SELECT t.id, ts_rank(t.tsv, q.q) AS rank FROM (
+          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q LIMIT text_matches
+        ) t
+        UNION
+        SELECT t.{{id}}, ts_rank(t.{{fulltext}}, q.q)
+        FROM v JOIN {{table}} t ON t.{{id}} = v.id
+        WHERE t.{{fulltext}} @@ q.q
+      ) c
+      ORDER BY c.rank DESC, c.id
       LIMIT greatest(k, candidates)
     ) m
   )

@@ -117,3 +117,62 @@ test('hybrid search: a unique code ranks first by text, weights move the ranking
     await t.close();
   }
 });
+
+test('hybrid search: a word in many rows ranks at most text_matches of them, and every vector candidate that holds it', async () => {
+  // 2,000 rows, k 400: the vector side's 400 candidates are a fifth of the table, and every text-ranked row
+  // (at most 5 + 400) scores above the 400th row of the answer, so the answer shows the whole text side.
+  const t = await setupMigrateDb(2000);
+  try {
+    const enc = await t.encoder(TINY_MODEL_DIR);
+    await t.migrate({ encoder: enc });
+    await t.embedAll(enc);
+    const common = (await t.pool.query<{ word: string; ndoc: number }>(
+      `SELECT word, ndoc FROM ts_stat('SELECT embedding_tsv FROM leads') WHERE word ~ '^[[:alpha:]]+$' ORDER BY ndoc DESC, word LIMIT 1`)).rows[0]!;
+    assert.ok(common.ndoc >= 200, `a word in many rows (${common.word}: ${common.ndoc})`);
+    const q = `[${(await enc.encode([common.word], 'query')).vectors[0]!.join(',')}]`;
+    const hybrid = async (sql: string, params: unknown[]) => (await t.pool.query<Hit>(sql, params)).rows;
+    const textRanked = (hits: Hit[]) => hits.filter((h) => h.text_rank !== null).map((h) => h.id);
+
+    // NULL ranks every match; the default (5,000) does too on a table this small.
+    const every = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 400, text_matches => NULL)', [common.word, q]);
+    const everyText = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, NULL, 400, text_matches => NULL)', [common.word]);
+    assert.equal(everyText.length, Math.min(common.ndoc, 400));
+    assert.deepEqual(await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 400)', [common.word, q]), every);
+
+    // Text alone, 5 matches at most: 5 rows, in ts_rank order.
+    const five = await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, NULL, 400, text_matches => 5)', [common.word]);
+    assert.deepEqual(five.map((h) => h.text_rank), [1, 2, 3, 4, 5]);
+
+    // With a vector: the vector side's candidates that hold the word keep their text rank, whatever the cap.
+    const candidates = (await t.pool.query<{ id: string }>(
+      `SELECT v.id::text FROM embedsync.hybrid_search(NULL, $2::vector, 400) v JOIN leads l ON l.id = v.id
+       WHERE l.embedding_tsv @@ websearch_to_tsquery('simple', $1)`, [common.word, q])).rows.map((r) => r.id);
+    assert.ok(candidates.length >= 3, `vector candidates holding the word: ${candidates.length}`);
+    const capped = textRanked(await hybrid(
+      'SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 400, text_matches => 5)', [common.word, q]));
+    for (const id of candidates) assert.ok(capped.includes(id), `vector candidate ${id} holds the word and has a text rank`);
+    const beyond = capped.filter((id) => !candidates.includes(id));
+    assert.ok(beyond.length >= 1 && beyond.length <= 5, `at most 5 others: ${beyond.length}`);
+    assert.ok(capped.length < common.ndoc, 'the cap left matches out');
+    // The text ranks follow ts_rank, the ties by id, as without the cap.
+    const ranks = (await t.pool.query<{ id: string }>(
+      `SELECT id::text FROM leads WHERE id::text = ANY($2) ORDER BY ts_rank(embedding_tsv, websearch_to_tsquery('simple', $1)) DESC, leads.id`,
+      [common.word, capped])).rows.map((r) => r.id);
+    const byRank = (await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 400, text_matches => 5)',
+      [common.word, q])).filter((h) => h.text_rank !== null).sort((a, b) => a.text_rank! - b.text_rank!).map((h) => h.id);
+    assert.deepEqual(byRank, ranks);
+
+    // A table set up by a version whose function had no text_matches: migrate replaces it, and a call with the
+    // defaults is not ambiguous.
+    await t.pool.query('DROP FUNCTION embedsync.leads_hybrid_search');
+    await t.pool.query(`CREATE FUNCTION embedsync.leads_hybrid_search(query_text text, query_vector vector, k integer DEFAULT 10,
+      text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100)
+      RETURNS TABLE (id bigint, score float8, text_rank integer, vector_rank integer) LANGUAGE sql AS $$ SELECT 1::bigint, 0::float8, 1, 1 $$`);
+    await t.migrate({ encoder: enc });
+    const overloads = await t.pool.query(`SELECT 1 FROM pg_proc WHERE proname = 'leads_hybrid_search' AND pronamespace = 'embedsync'::regnamespace`);
+    assert.equal(overloads.rowCount, 1);
+    assert.deepEqual(await hybrid('SELECT id::text, score, text_rank, vector_rank FROM embedsync.leads_hybrid_search($1, $2::vector, 400)', [common.word, q]), every);
+  } finally {
+    await t.close();
+  }
+});
