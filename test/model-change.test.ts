@@ -11,6 +11,7 @@ import { createLogger } from '../src/log/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { runService } from '../src/cli/run.ts';
 import { ModelChangedError } from '../src/sync/model-watch.ts';
+import type { SyncDaemon } from '../src/sync/daemon.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { nextColumns, withColumns } from '../src/db/model-state.ts';
 import { queueOps, vectorTypeOid } from '../src/queue/queue.ts';
@@ -121,9 +122,10 @@ test('a running daemon of the old model learns of the swap at once: warning with
     const slow = { EMBEDSYNC_POLL_INTERVAL_MS: '60000', PORT: '0', HOST: '127.0.0.1' };
     const logA: Record<string, unknown>[] = [];
     const metrics = createMetrics({ defaultMetrics: false });
+    let daemonA: SyncDaemon | undefined;
     const runningA = runService({
       config: t.config(TINY_MODEL_DIR, slow), sync: true, http: true, signal: stopA.signal, logger: capturingLogger(logA), metrics,
-      loadEncoder: async () => borrowed(a),
+      loadEncoder: async () => borrowed(a), onSyncDaemon: (d) => { daemonA = d; },
     });
     runningA.catch(() => undefined);
     const runningB = runService({
@@ -167,11 +169,14 @@ test('a running daemon of the old model learns of the swap at once: warning with
     assert.match((bOutcome as Error).message, /EMBEDSYNC_EXIT_ON_MODEL_CHANGE/);
     const before = (await t.pool.query<{ e: string; c: string }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
     await t.pool.query(`UPDATE leads SET title = 'после смены модели' WHERE id = 5`);
-    await new Promise((r) => setTimeout(r, 1500));
+    // A writes nothing, which leaves nothing to wait for: one look and one claim by each of its loops, begun after
+    // the update, and awaited; a claim of row 5 would have happened in it.
+    await (await waitFor('A\'s daemon', async () => daemonA)).pass();
     const afterRow = (await t.pool.query<{ e: string; c: string }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
     assert.deepEqual(afterRow, before, 'the old daemon did not write');
-    const queued = await t.pool.query("SELECT 1 FROM embedsync.queue WHERE source = 'public.leads' AND id = '5'");
-    assert.equal(queued.rowCount, 1, 'nor dequeue: the row waits for a daemon of the new model');
+    const queued = await t.pool.query<{ lease_owner: string | null; claims: number; attempts: number }>(
+      "SELECT lease_owner, claims, attempts FROM embedsync.queue WHERE source = 'public.leads' AND id = '5'");
+    assert.deepEqual(queued.rows, [{ lease_owner: null, claims: 0, attempts: 0 }], 'nor claim or dequeue: the row waits for a daemon of the new model');
 
     stopA.abort();
     await runningA;

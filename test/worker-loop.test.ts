@@ -44,3 +44,24 @@ test('wake() cuts the idle sleep short and stop() is idempotent', { timeout: 10_
   assert.equal(loop.stop(), a);
   await a;
 });
+
+test('pass() resolves when a claim begun after it has returned, not the claim already out; at once on a stopped loop', { timeout: 10_000 }, async () => {
+  const claims: (() => void)[] = [];
+  const loop = startWorkerLoop<number>({
+    fetch: () => new Promise((resolve) => { claims.push(() => resolve(null)); }),
+    process: async () => {},
+    pollIntervalMs: 60_000,
+    debounceMs: 0,
+    onError: (err) => { throw err; },
+  });
+  while (claims.length < 1) await new Promise((r) => setImmediate(r));
+  let passed = false;
+  const pass = loop.pass().then(() => { passed = true; });
+  claims[0]!();
+  while (claims.length < 2) await new Promise((r) => setImmediate(r));
+  assert.equal(passed, false, 'the claim that was out when pass() was called does not count');
+  claims[1]!();
+  await pass;
+  await loop.stop();
+  await loop.pass();
+});

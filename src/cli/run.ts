@@ -32,6 +32,8 @@ export interface RunOptions {
   readonly loadModel?: (model: string) => Promise<Encoder>;
   /** The configured model as migrate records it (a folder as an absolute path), so tables on it share its encoder. */
   readonly recordedModel?: string;
+  /** Tests: the sync daemon of a single table once it runs, to drive its passes (SyncDaemon.pass). */
+  readonly onSyncDaemon?: (daemon: SyncDaemon) => void;
 }
 
 /**
@@ -99,6 +101,7 @@ export async function runService(o: RunOptions): Promise<void> {
     ]);
     if (h.status === 'fulfilled') http = h.value;
     if (d.status === 'fulfilled') daemon = d.value;
+    if (daemon) o.onSyncDaemon?.(daemon);
     if (h.status === 'rejected') throw h.reason;
     if (d.status === 'rejected') throw d.reason;
     if (!signal.aborted) await Promise.race([new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), exitOnModelChange]);

@@ -55,6 +55,11 @@ export interface SyncDaemon {
   readonly modelMismatch: ModelMismatch | undefined;
   /** Look at the queue now (as a NOTIFY would). */
   wake(): void;
+  /**
+   * One look of the watch, then one claim by every loop, all begun now; resolves when they have returned. A daemon
+   * that writes nothing (another model recorded) does nothing observable: this is how a test knows it had its chance.
+   */
+  pass(): Promise<void>;
   /** Runs a full reconciliation over the whole table now. */
   sweep(): Promise<{ scanned: number; enqueued: number }>;
   /** The once-per-table sweep passes (cheap pass, paced verification). */
@@ -124,6 +129,10 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     listener,
     get modelMismatch() { return watch.mismatch; },
     wake,
+    async pass() {
+      await rowWatch.look();
+      await Promise.all(loops.map((l) => l.pass()));
+    },
     sweep: runSweep,
     sweeper,
     rowWatch,

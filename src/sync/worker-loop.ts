@@ -25,6 +25,11 @@ export interface WorkerLoopOptions<B> {
 
 export interface WorkerLoop {
   wake(): void;
+  /**
+   * Wakes the loop; resolves once a fetch begun after the call has returned (or the loop has stopped). A loop that
+   * finds nothing to do leaves nothing else to observe: this is how a test knows it has had its chance.
+   */
+  pass(): Promise<void>;
   /** Resolves when the loop has exited; after graceMs the in-flight batch is told to abort. */
   stop(graceMs?: number): Promise<void>;
   readonly busy: boolean;
@@ -39,6 +44,15 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
   let inFlight: AbortController | undefined;
   let errors = 0;
   let stopped: Promise<void> | undefined;
+  // pass(): resolved when the next fetch returns; the loop checks one array's length per fetch for them.
+  let passes: (() => void)[] = [];
+  const takePasses = (): (() => void)[] | undefined => {
+    if (passes.length === 0) return undefined;
+    const taken = passes;
+    passes = [];
+    return taken;
+  };
+  const endPasses = (taken: (() => void)[] | undefined): void => { for (const f of taken ?? []) f(); };
 
   // stop() may come while fetch() is out: it finds no sleep to cut then, so the sleep that follows must see it.
   const sleep = async (ms: number): Promise<void> => {
@@ -56,13 +70,16 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
     while (!stopping) {
       woken = false;
       let batch: B | null;
+      const asked = takePasses();
       try {
         batch = await o.fetch();
       } catch (err) {
+        endPasses(asked);
         o.onError(err);
         await pause(nextErrorPause());
         continue;
       }
+      endPasses(asked);
       if (batch === null) {
         errors = 0;
         if (!woken) await sleep(o.pollIntervalMs);
@@ -83,12 +100,19 @@ export function startWorkerLoop<B>(o: WorkerLoopOptions<B>): WorkerLoop {
       }
     }
   };
-  const running = loop();
+  const running = loop().finally(() => endPasses(takePasses()));
+  const wake = (): void => {
+    woken = true;
+    sleeping?.abort();
+  };
 
   return {
-    wake() {
-      woken = true;
-      sleeping?.abort();
+    wake,
+    pass() {
+      if (stopping) return Promise.resolve();
+      const passed = new Promise<void>((resolve) => passes.push(resolve));
+      wake();
+      return passed;
     },
     get busy() { return inFlight !== undefined; },
     stop(graceMs = 10_000) {
