@@ -67,7 +67,9 @@ test('a dimension change of a chunked table: chunk search answers throughout, th
       }
     })();
     const r = await t.migrate({ encoder: newEnc });
-    await new Promise((res) => setTimeout(res, 200));
+    // Queries after the swap, with the new model's vector: the one in flight at the return may still be an old one.
+    const want = answers.length + 3;
+    await waitFor('answers after the swap', async () => answers.length >= want, 10_000, 5);
     stop = true;
     await reader;
     assert.equal(r.handled, true);

@@ -15,8 +15,11 @@ const variants = modelVariantsForTests({ small: { hidden: 48, seed: 7 } });
 
 interface Reading { readonly t: number; readonly ok: boolean; readonly dims: number; readonly ids: string; readonly error?: string }
 
-/** Similarity queries in a loop on their own connection, as the backend would run them. */
-function readerLoop(url: string, probeId: string): { stop(): Promise<Reading[]> } {
+/**
+ * Similarity queries in a loop on their own connection, as the backend would run them. more(n): resolves once n
+ * more readings are in, so a phase of the migration is read however slow the machine.
+ */
+function readerLoop(url: string, probeId: string): { more(n: number): Promise<void>; stop(): Promise<Reading[]> } {
   const out: Reading[] = [];
   let stopping = false;
   const c = new pg.Client({ connectionString: url });
@@ -43,7 +46,10 @@ function readerLoop(url: string, probeId: string): { stop(): Promise<Reading[]> 
     }
     await c.end();
   })();
-  return { async stop() { stopping = true; await done; return out; } };
+  return {
+    async more(n) { const want = out.length + n; await waitFor(`${want} readings`, async () => out.length >= want, 10_000, 5); },
+    async stop() { stopping = true; await done; return out; },
+  };
 }
 
 async function exactTop10(pool: pg.Pool, id: string): Promise<string> {
@@ -92,7 +98,7 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
     const oldDaemon = await t.startDaemon(oldEnc); // keeps the old column current until the swap
     const readers = readerLoop(t.db.url, probe);
     const changed: string[] = [];
-    await new Promise((r) => setTimeout(r, 300));
+    await readers.more(12); // read before the migration starts (the assertions want more than 10 before the swap)
     const result = await t.migrate({
       encoder: newEnc,
       // Not failures: edits by users while the migration runs.
@@ -111,7 +117,7 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
         }
       },
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await readers.more(4); // read after the swap (the assertions want more than 2)
     const readings = await readers.stop();
     assert.equal(result.handled, true);
     assert.deepEqual(result.shadow!.steps.map((s) => s.step), ['started', 'columns', 'backfilled', 'indexed', 'swapped', 'done']);

@@ -25,8 +25,11 @@ const ENV = { EMBEDSYNC_INDEX_MIN_ROWS: '100' };
 
 interface Reading { readonly fn: string; readonly rows: number; readonly models: string }
 
-/** similar_to(id, 5) through both function names in a loop on its own connection; which model each row is by. */
-function readerLoop(url: string): { stop(): Promise<Reading[]> } {
+/**
+ * similar_to(id, 5) through both function names in a loop on its own connection; which model each row is by.
+ * more(n): resolves once n more readings are in, so a phase of the migration is read, however slow the machine.
+ */
+function readerLoop(url: string): { more(n: number): Promise<void>; stop(): Promise<Reading[]> } {
   const out: Reading[] = [];
   let stopping = false;
   const c = new pg.Client({ connectionString: url });
@@ -41,7 +44,10 @@ function readerLoop(url: string): { stop(): Promise<Reading[]> } {
     }
     await c.end();
   })();
-  return { async stop() { stopping = true; await done; return out; } };
+  return {
+    async more(n) { const want = out.length + n; await waitFor(`${want} readings`, async () => out.length >= want, 10_000, 5); },
+    async stop() { stopping = true; await done; return out; },
+  };
 }
 
 test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5) returns 5 rows of one model on every call, then the swap', async () => {
@@ -55,16 +61,22 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
     await t.embedAll(a);
     const oldDaemon = await t.startDaemon(a);
     const readers = readerLoop(t.db.url);
-    await new Promise((r) => setTimeout(r, 200));
+    await readers.more(6); // read before the migration starts
     const r = await t.migrate({
       encoder: c, chunkSize: 50,
       fault: async (point) => {
         // Users edit rows mid-migration; the old daemon keeps the current column up to date meanwhile.
-        if (point === 'mid-backfill') await t.pool.query(`UPDATE leads SET title = title || ' (edited)' WHERE id % 40 = 3`);
-        if (point === 'mid-backfill' || point === 'after-index') await new Promise((res) => setTimeout(res, 300));
+        if (point === 'mid-backfill') {
+          await t.pool.query(`UPDATE leads SET title = title || ' (edited)' WHERE id % 40 = 3`);
+          await waitFor('edited rows re-embedded by the old daemon', async () => (await t.pool.query(
+            `SELECT 1 FROM leads WHERE id % 40 = 3 AND embedding_text_hash IS DISTINCT FROM
+               md5(concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')))::uuid`)).rowCount === 0, 10_000);
+        }
+        // Read in both states: some rows in the shadow columns, then the new index built.
+        if (point === 'mid-backfill' || point === 'after-index') await readers.more(4);
       },
     });
-    await new Promise((res) => setTimeout(res, 200));
+    await readers.more(4); // read after the swap
     const readings = await readers.stop();
     assert.equal(r.handled, true, 'a same-dimension change runs the shadow migration');
     assert.deepEqual(r.shadow!.steps.map((s) => s.step), ['started', 'columns', 'backfilled', 'indexed', 'swapped', 'done']);
