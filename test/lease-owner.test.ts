@@ -5,7 +5,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EncodeError } from '../src/encoder/types.ts';
+import { SuspectGate, type GatePass } from '../src/sync/suspects.ts';
 import { instrument, setupSyncDb, waitFor } from './helpers/sync.ts';
+
+/** The daemon's gate, counting the loops held at it. */
+class CountingGate extends SuspectGate {
+  held = 0;
+  override async enter(): Promise<GatePass> {
+    this.held += 1;
+    try {
+      return await super.enter();
+    } finally {
+      this.held -= 1;
+    }
+  }
+}
 
 test('each worker loop holds its leases under an owner of its own', async () => {
   // Every write in the bulk lane: the daemon's live-only loop (owner/live) stays out of the way of the two loops.
@@ -58,7 +72,8 @@ test('a lapsed lease: the other loop never encodes the rows while the first stil
     }
   });
   try {
-    const d = await t.startDaemon({ encoder: enc, owner: 'race' });
+    const gate = new CountingGate();
+    const d = await t.startDaemon({ encoder: enc, owner: 'race', gate });
     await t.pool.query(`INSERT INTO leads (title) VALUES ('warm')`);
     await waitFor('warm row embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
 
@@ -74,7 +89,9 @@ test('a lapsed lease: the other loop never encodes the rows while the first stil
     d.wake();
     await waitFor('the other loop claimed and gave back', async () =>
       (await t.pool.query(`SELECT 1 FROM embedsync.queue WHERE lease_owner IS NULL AND claims = 1`)).rowCount === 3);
-    await new Promise((r) => setTimeout(r, 300));
+    // Every loop but the first (the other one and the live-only one) has come round to claim again and is held
+    // at the gate until the first is done: none of them can encode the rows now.
+    await waitFor('the other loops held at the gate', async () => gate.held === 2);
     assert.equal(calls, 1, 'not encoded by the other loop while the first has it');
 
     releaseFirst();

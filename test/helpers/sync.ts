@@ -11,6 +11,7 @@ import { migrateSchema } from '../../src/migration/schema-install.ts';
 import { createClient, createPool } from '../../src/db/pool.ts';
 import { startSyncDaemon, type SyncDaemon } from '../../src/sync/daemon.ts';
 import { createLook, type Look } from '../../src/sync/row-watch.ts';
+import type { SuspectGate } from '../../src/sync/suspects.ts';
 import { inspectSource } from '../../src/db/source-info.ts';
 import { readModelState } from '../../src/db/state-repository.ts';
 import { createTestDatabase, LEADS_DDL, type TestDatabase } from './db.ts';
@@ -57,7 +58,7 @@ export interface SyncTestDb {
   readonly pool: pg.Pool;
   readonly config: Config;
   readonly encoder: Encoder;
-  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics }): Promise<SyncDaemon>;
+  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics; gate?: SuspectGate }): Promise<SyncDaemon>;
   /**
    * One look of the daemons' watch (new rows of a table with sequence ids enqueued, src/sync/row-watch.ts), without
    * a daemon: what a test that reads embedsync.queue right after an INSERT needs first.
@@ -91,6 +92,7 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
         encoder: o.encoder ?? encoder, source: cfg.source, sync: cfg.sync, logger,
         ...(o.owner ? { owner: o.owner } : {}),
         ...(o.metrics ? { metrics: o.metrics } : {}),
+        ...(o.gate ? { gate: o.gate } : {}),
       });
       daemons.push(d);
       return d;
