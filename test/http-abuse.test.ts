@@ -12,6 +12,7 @@ import type { Env } from '../src/config/index.ts';
 import type { Encoder } from '../src/encoder/types.ts';
 import { assertContract, recordResponses } from './helpers/contract.ts';
 import { closeTestApps, post, slowEncoder, testConfig, tinyEncoder, trackedApp } from './helpers/http-app.ts';
+import { waitFor } from './helpers/sync.ts';
 
 const servers: HttpServer[] = [];
 after(async () => {
@@ -177,7 +178,9 @@ test('every response above matches /openapi.json', async () => {
 });
 
 test('shutdown: a request in flight is answered, with its keep-alive connection closed, so close() does not wait for the client', async () => {
-  const server = await start({}, slowEncoder(await tinyEncoder(), 500));
+  const slow = slowEncoder(await tinyEncoder(), 500);
+  const server = await start({}, slow);
+  const warmUps = slow.calls;
   const { port } = new URL(server.address);
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 });
   const answer = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
@@ -188,7 +191,7 @@ test('shutdown: a request in flight is answered, with its keep-alive connection 
     req.on('error', reject);
     req.end(JSON.stringify({ text: 'oak table' }));
   });
-  await new Promise((r) => setTimeout(r, 100)); // the request is being encoded
+  await waitFor('the request being encoded', async () => slow.calls > warmUps, 5000, 5);
   const started = performance.now();
   const closed = server.close();
   const r = await answer;

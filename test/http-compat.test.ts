@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import type { Encoder } from '../src/encoder/types.ts';
 import { assertContract } from './helpers/contract.ts';
 import { bits, closeTestApps, deferred, post, testConfig, tinyEncoder, trackedApp } from './helpers/http-app.ts';
+import { waitFor } from './helpers/sync.ts';
 
 after(closeTestApps);
 
@@ -130,9 +131,15 @@ test('TEI truncation_direction Left keeps the prompt and the end of an over-long
 test('while the model loads, requests are held up to MODEL_WAIT_SECONDS and answered once it is ready', async () => {
   const loading = deferred<Encoder>();
   const t = await trackedApp({ encoder: loading.promise, ready: false, env: { MODEL_WAIT_SECONDS: '5' } });
+  // A request is held once it waits for the model (app.ts, preHandler): counted here, so the model comes after all three.
+  const model = t.app.embedsync.model;
+  const waitReady = model.waitReady.bind(model);
+  let held = 0;
+  model.waitReady = (maxMs) => { held += 1; return waitReady(maxMs); };
   const asked = Date.now();
   const pending = Promise.all([post(t, '/', { inputs: 'held' }), post(t, '/embed', { text: 'held' }), t.app.inject({ method: 'GET', url: '/info' })]);
-  await new Promise((r) => setTimeout(r, 150));
+  await waitFor('three requests held', async () => held === 3, 5000, 5);
+  assert.equal(model.phase, 'loading');
   assert.equal((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503, 'probes never wait');
   loading.resolve(await tinyEncoder());
   const answers = await pending;
