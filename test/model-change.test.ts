@@ -188,7 +188,8 @@ test('a running daemon of the old model learns of the swap at once: warning with
     assert.deepEqual(afterRow, before, 'the old daemon did not write');
     const queued = await t.pool.query<{ lease_owner: string | null; claims: number; attempts: number }>(
       "SELECT lease_owner, claims, attempts FROM embedsync.queue WHERE source = 'public.leads' AND id = '5'");
-    assert.deepEqual(queued.rows, [{ lease_owner: null, claims: 0, attempts: 0 }], 'nor claim or dequeue: the row waits for a daemon of the new model');
+    assert.deepEqual(queued.rows, [{ lease_owner: null, claims: 0, attempts: 0 }],
+      'nor claim or dequeue: the row waits for a daemon of the new model');
 
     stopA.abort();
     await runningA;

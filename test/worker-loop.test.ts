@@ -45,7 +45,9 @@ test('wake() cuts the idle sleep short and stop() is idempotent', { timeout: 10_
   await a;
 });
 
-test('pass() resolves when a claim begun after it has returned, not the claim already out; at once on a stopped loop', { timeout: 10_000 }, async () => {
+test('pass() resolves when a claim begun after it has returned, not the claim already out; at once on a stopped loop', {
+  timeout: 10_000,
+}, async () => {
   const claims: (() => void)[] = [];
   const loop = startWorkerLoop<number>({
     fetch: () => new Promise((resolve) => { claims.push(() => resolve(null)); }),

@@ -58,7 +58,9 @@ export interface SyncTestDb {
   readonly pool: pg.Pool;
   readonly config: Config;
   readonly encoder: Encoder;
-  startDaemon(opts?: { encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics; gate?: SuspectGate }): Promise<SyncDaemon>;
+  startDaemon(opts?: {
+    encoder?: Encoder; owner?: string; env?: Record<string, string>; metrics?: Metrics; gate?: SuspectGate;
+  }): Promise<SyncDaemon>;
   /**
    * One look of the daemons' watch (new rows of a table with sequence ids enqueued, src/sync/row-watch.ts), without
    * a daemon: what a test that reads embedsync.queue right after an INSERT needs first.
