@@ -35,7 +35,8 @@ export const HELP: Readonly<Record<string, Help>> = {
       'Stops cleanly on the first SIGTERM/SIGINT. Settings: docs/configuration.md.'],
   },
   migrate: {
-    synopsis: 'migrate [--dry-run] [--in-place] [--abort] [--update-settings]', summary: 'install or upgrade the schema; handle a model or dimension change',
+    synopsis: 'migrate [--dry-run] [--in-place] [--abort] [--update-settings]',
+    summary: 'install or upgrade the schema; handle a model or dimension change',
     details: ['  --dry-run    print the plan (rows to embed, time, index) and change nothing',
       '  --update-settings   record table settings that differ from the ones recorded (otherwise refused)',
       '  --in-place   on a dimension change, drop the old vectors instead of a shadow migration',
@@ -67,7 +68,8 @@ export const HELP: Readonly<Record<string, Help>> = {
     details: ['  list [--json] [--limit N]   rows that exhausted their attempts, with the last error',
       '  retry (--all | ID...)        move them back to the queue'],
     sub: {
-      list: ['usage: embedsync deadletter list [--json] [--limit N]', '  --json      machine-readable output', '  --limit N   at most N rows (default 100)'],
+      list: ['usage: embedsync deadletter list [--json] [--limit N]', '  --json      machine-readable output',
+        '  --limit N   at most N rows (default 100)'],
       retry: ['usage: embedsync deadletter retry (--all | ID...)', '  --all   every dead letter', '  ID...   only these source row ids'],
     },
   },
@@ -99,9 +101,12 @@ export const HELP: Readonly<Record<string, Help>> = {
       '  make-test <dir>                    write the tiny random-weight test model to <dir>',
       '  import <hub-id | dir> [--out DIR]  convert a Hugging Face checkpoint (docs/models.md)'],
     sub: {
-      info: ['usage: embedsync model info [--model DIR] [--json]', '  --model DIR   a model folder instead of EMBEDDING_MODEL', '  --json        machine-readable output'],
-      'make-test': ['usage: embedsync model make-test <dir>', 'Writes the tiny test model (random weights: real pipeline, meaningless similarities) to <dir>.'],
-      import: ['usage: embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] [--int8-kernel dqmatmul|dqmatmul-u8|nbits]',
+      info: ['usage: embedsync model info [--model DIR] [--json]', '  --model DIR   a model folder instead of EMBEDDING_MODEL',
+        '  --json        machine-readable output'],
+      'make-test': ['usage: embedsync model make-test <dir>',
+        'Writes the tiny test model (random weights: real pipeline, meaningless similarities) to <dir>.'],
+      import: ['usage: embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] ' +
+        '[--int8-kernel dqmatmul|dqmatmul-u8|nbits]',
         '  --out DIR           also copy the imported model to DIR', '  --quantize int8     int8 weights',
         '  --graph fused|plain the encoder graph variant', '  --int8-kernel K     int8 kernel for --quantize int8'],
     },

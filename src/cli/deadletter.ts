@@ -14,7 +14,9 @@ export const deadletterCommand: Command = async (ctx) => {
   try {
     parsed = parseArgs({
       args: argv, allowPositionals: sub === 'retry',
-      options: sub === 'retry' ? { all: { type: 'boolean', default: false } } : { json: { type: 'boolean', default: false }, limit: { type: 'string', default: '100' } },
+      options: sub === 'retry'
+        ? { all: { type: 'boolean', default: false } }
+        : { json: { type: 'boolean', default: false }, limit: { type: 'string', default: '100' } },
     });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
@@ -41,7 +43,8 @@ export const deadletterCommand: Command = async (ctx) => {
     else if (rows.length === 0) ctx.stdout.write('no dead letters\n');
     else {
       for (const r of rows) {
-        ctx.stdout.write(`${r.id}\t${r.attempts} attempts\tfailed ${r.failedAt.toISOString()}\t${(r.lastError ?? '').replace(/\s+/g, ' ')}\n`);
+        ctx.stdout.write(`${r.id}\t${r.attempts} attempts\tfailed ${r.failedAt.toISOString()}\t` +
+          `${(r.lastError ?? '').replace(/\s+/g, ' ')}\n`);
       }
     }
     return 0;

@@ -56,10 +56,14 @@ export function versionChecks(v: ServerVersions, where: string): Check[] {
   return [
     server ? { ok: false, name: 'database', found: `PostgreSQL ${v.server}, ${where}`, fix: server }
       : { ok: true, name: 'database', found: `PostgreSQL ${v.server}, ${where}` },
-    vector ? { ok: false, name: 'pgvector', found: `pgvector ${v.pgvectorInstalled ?? `${v.pgvectorAvailable} (available, not installed)`}`, fix: vector }
+    vector ? { ok: false, name: 'pgvector', found: `pgvector ${v.pgvectorInstalled ?? `${v.pgvectorAvailable} (available, not installed)`}`,
+      fix: vector }
       : v.pgvectorInstalled ? { ok: true, name: 'pgvector', found: `pgvector ${v.pgvectorInstalled}` }
-        : v.pgvectorAvailable ? { ok: false, name: 'pgvector', found: `pgvector ${v.pgvectorAvailable} is available but not installed in this database`, fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
-          : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server', fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' },
+        : v.pgvectorAvailable ? { ok: false, name: 'pgvector',
+          found: `pgvector ${v.pgvectorAvailable} is available but not installed in this database`,
+          fix: '`embedsync migrate` creates it (as a role that may CREATE EXTENSION), or CREATE EXTENSION vector' }
+          : { ok: false, name: 'pgvector', found: 'pgvector is not installed on the server',
+            fix: 'install pgvector on the database server (https://github.com/pgvector/pgvector#installation)' },
   ];
 }
 
@@ -78,14 +82,18 @@ async function tablesChecks(ctx: CommandContext, config: Config, loadModel: bool
   } finally {
     await client.end().catch(() => undefined);
   }
-  const checks: Check[] = selected.unrecorded.map((k) => ({ ok: false, name: `${k} setup`, found: `${k} has no settings recorded by migrate`,
+  const checks: Check[] = selected.unrecorded.map((k) => ({ ok: false, name: `${k} setup`,
+    found: `${k} has no settings recorded by migrate`,
     fix: `EMBEDSYNC_TABLE=${k} embedsync migrate (with its id and text columns)` }));
   if (selected.sources.length === 0 && checks.length === 0) {
-    checks.push({ ok: false, name: 'tables', found: 'no table migrated yet', fix: 'EMBEDSYNC_TABLE=<table> embedsync migrate for each table' });
+    checks.push({ ok: false, name: 'tables', found: 'no table migrated yet',
+      fix: 'EMBEDSYNC_TABLE=<table> embedsync migrate for each table' });
   }
   for (const r of selected.sources) {
     const table = `${r.source.table.schema}.${r.source.table.name}`;
-    const own = await runChecks(ctx, { ...config, source: r.source, tables: { kind: 'one' }, model: { ...config.model, model: r.model } }, loadModel);
+    const own = await runChecks(ctx,
+      { ...config, source: r.source, tables: { kind: 'one' }, model: { ...config.model, model: r.model } },
+      loadModel);
     checks.push(...own.map((c) => ({ ...c, name: `${table} ${c.name}` })));
   }
   return checks;
@@ -96,14 +104,19 @@ export function formatCheck(c: Check): string {
   return `${c.ok ? '✔' : '✘'} ${c.name.padEnd(width)} ${c.found}${c.ok || !c.fix ? '' : `\n  ${' '.repeat(width)} fix: ${c.fix}`}`;
 }
 
-export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean): Promise<Check[]> {
+export async function runChecks(
+  ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean,
+): Promise<Check[]> {
   const checks: Check[] = [];
   const add = (c: Check) => { checks.push(c); return c.ok; };
   const client = createClient({ databaseUrl: config.databaseUrl, applicationName: 'embedsync-doctor' });
   try {
     await client.connect();
   } catch (err) {
-    add({ ok: false, name: 'database', found: explainError(err, { databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env }).split('\n')[0]!,
+    add({ ok: false, name: 'database',
+      found: explainError(err, {
+        databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env,
+      }).split('\n')[0]!,
       fix: 'start the database or set DATABASE_URL (or PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)' });
     return [...checks, ...await modelChecks(ctx, config, loadModel, undefined)];
   }
@@ -132,16 +145,21 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
     const capture = names && await captureState(client, names);
     if (info && capture) {
       add(migrated ? { ok: true, name: 'schema', found: `schema embedsync and the embedding columns of ${table} present` }
-        : { ok: false, name: 'schema', found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed', fix: 'embedsync migrate' });
+        : { ok: false, name: 'schema',
+          found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed',
+          fix: 'embedsync migrate' });
       const triggers = await triggerCount(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
       // Logical capture: DELETE and TRUNCATE only (inserts and updates come from the WAL).
-      const watched = migrated && await newRowsIndexReady(client, info.sql) && await idsFromSequence(client, info.sql, config.source.idColumn);
+      const watched = migrated && await newRowsIndexReady(client, info.sql) &&
+        await idsFromSequence(client, info.sql, config.source.idColumn);
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1)) + (info.sql.chunking ? 2 : 0);
-      const inserts = capture.slot ? ' (inserts and updates: logical capture)' : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
+      const inserts = capture.slot ? ' (inserts and updates: logical capture)'
+        : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
       add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` }
-        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`, fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`,
+          fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
     if (migrated && names && capture?.slot) {
@@ -149,8 +167,10 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       add(capture.walLevel === 'logical' && capture.mayReplicate && behind < CAPTURE_LAG_WARN_BYTES
         ? { ok: true, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL not read yet` }
         : { ok: false, name: 'capture', found: `logical, slot ${names.slot}: ${formatBytes(behind)} of WAL kept for it` +
-            (capture.mayReplicate ? '' : '; this role may not read replication slots') + (capture.walLevel === 'logical' ? '' : `; wal_level is ${capture.walLevel}`),
-          fix: 'run a daemon for the table (embedsync run) as a role WITH REPLICATION; to stop the capture: EMBEDSYNC_CAPTURE=triggers embedsync migrate, or embedsync remove' });
+            (capture.mayReplicate ? '' : '; this role may not read replication slots') +
+            (capture.walLevel === 'logical' ? '' : `; wal_level is ${capture.walLevel}`),
+          fix: 'run a daemon for the table (embedsync run) as a role WITH REPLICATION; ' +
+            'to stop the capture: EMBEDSYNC_CAPTURE=triggers embedsync migrate, or embedsync remove' });
     }
 
     const state = info && installed ? await readModelState(client, info.sql.sourceKey) : undefined;
@@ -161,11 +181,13 @@ export async function runChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cw
       const behind = q.oldestSeconds > STALE_QUEUE_SECONDS;
       add({ ok: !behind, name: 'queue', found: `${q.queued} queued, ${q.leased} leased, oldest ${Math.round(q.oldestSeconds)} s`,
         fix: 'no daemon is keeping up: start `embedsync run` (or more of them), and see `embedsync status`' });
-      add({ ok: q.deadlettered === 0, name: 'dead letters', found: `${q.deadlettered} row${q.deadlettered === 1 ? '' : 's'} failed every attempt`,
+      add({ ok: q.deadlettered === 0, name: 'dead letters',
+        found: `${q.deadlettered} row${q.deadlettered === 1 ? '' : 's'} failed every attempt`,
         fix: '`embedsync deadletter list` shows why; fix the cause, then `embedsync deadletter retry --all`' });
       const s = await getIndexStatus(client, info.sql, config.source.embeddingColumn, indexPolicyOf(config.source));
       const due = s.decision.action === 'build' || s.decision.action === 'rebuild' || s.decision.action === 'drop' || s.invalid.length > 0;
-      add({ ok: !due, name: 'index', found: `${s.index ? `${s.index.name} (${s.index.kind})` : 'no index'}: ${s.decision.action}, ${s.decision.reason}` +
+      add({ ok: !due, name: 'index',
+        found: `${s.index ? `${s.index.name} (${s.index.kind})` : 'no index'}: ${s.decision.action}, ${s.decision.reason}` +
         (s.invalid.length ? `; invalid leftovers ${s.invalid.map((x) => x.name).join(', ')}` : ''),
       fix: 'embedsync index rebuild' });
     }
@@ -190,31 +212,41 @@ async function triggerCount(client: pg.Client, table: string): Promise<number> {
 /** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */
 async function privilegeCheck(client: pg.Client, config: Config, table: string): Promise<Check> {
   const s = config.source;
-  const read = [s.idColumn, ...(s.documentSql === undefined ? s.textColumns : []), s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
+  const read = [s.idColumn, ...(s.documentSql === undefined ? s.textColumns : []),
+    s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
   const write = [s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
   // One privilege per test: has_table_privilege with a list answers true when *any* of them is held.
-  const tables = [['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
-    ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'], ['embedsync.state', 'SELECT']] as const;
+  const tables = [
+    ['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
+    ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'],
+    ['embedsync.state', 'SELECT'],
+  ] as const;
   const columns = [...read.map((c) => [c, 'SELECT'] as const), ...write.map((c) => [c, 'UPDATE'] as const)];
   const { rows } = await client.query<{ what: string; ok: boolean }>(loadSql('doctor-privileges'),
     [tables.map((t) => t[0]), tables.map((t) => t[1]), columns.map((c) => c[0]), columns.map((c) => c[1]), table]);
   const missing = rows.filter((r) => !r.ok).map((r) => r.what);
   return missing.length === 0
     ? { ok: true, name: 'privileges', found: 'this role may read the source and write vectors and the queue' }
-    : { ok: false, name: 'privileges', found: `this role lacks ${missing.join('; ')}`, fix: 'GRANT them to the daemon\'s role (docs/security.md gives the statements)' };
+    : { ok: false, name: 'privileges', found: `this role lacks ${missing.join('; ')}`,
+      fix: 'GRANT them to the daemon\'s role (docs/security.md gives the statements)' };
 }
 
-async function modelChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean, state: ModelState | undefined): Promise<Check[]> {
+async function modelChecks(
+  ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 'signal'>, config: Config, loadModel: boolean, state: ModelState | undefined,
+): Promise<Check[]> {
   if (!loadModel) return [];
   const { createEncoder } = await import('../encoder/index.ts');
   let encoder;
   try {
     encoder = await createEncoder(config.model, { cwd: ctx.cwd, signal: ctx.signal });
   } catch (err) {
-    const message = explainError(err, { databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env });
+    const message = explainError(err, {
+      databaseUrl: config.databaseUrl, model: config.model.model, hfEndpoint: config.model.hfEndpoint, pgEnv: ctx.env,
+    });
     const [first, ...rest] = message.split('\n');
     return [{ ok: false, name: 'model', found: `EMBEDDING_MODEL=${config.model.model} does not load: ${first}`,
-      fix: rest.length ? rest.map((l) => l.trim().replace(/^fix: /, '')).join(' ') : 'set EMBEDDING_MODEL to a model folder or a reachable hub id (docs/models.md)' }];
+      fix: rest.length ? rest.map((l) => l.trim().replace(/^fix: /, '')).join(' ')
+        : 'set EMBEDDING_MODEL to a model folder or a reachable hub id (docs/models.md)' }];
   }
   try {
     const i = encoder.info;
@@ -223,7 +255,9 @@ async function modelChecks(ctx: Pick<CommandContext, 'env' | 'stderr' | 'cwd' | 
     const same = state.checksum === i.checksum;
     return [loaded, {
       ok: same, name: 'model checksum',
-      found: same ? `the table's vectors are from this model (${state.checksum})` : `the table's vectors are from ${state.model} (${state.checksum}, ${state.dimensions} dimensions), EMBEDDING_MODEL is ${i.name} (${i.checksum}, ${i.dimensions})`,
+      found: same ? `the table's vectors are from this model (${state.checksum})`
+        : `the table's vectors are from ${state.model} (${state.checksum}, ${state.dimensions} dimensions), ` +
+          `EMBEDDING_MODEL is ${i.name} (${i.checksum}, ${i.dimensions})`,
       fix: 'embedsync migrate (re-embeds for the new model), or set EMBEDDING_MODEL back to the recorded model',
     }];
   } finally {

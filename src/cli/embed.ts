@@ -20,7 +20,8 @@ export const embedCommand: Command = async (ctx) => {
   }
   const text = await textOperand(ctx, parsed.positionals, USAGE);
   // The HTTP API's rules (400 there): an empty or blank text has nothing to embed, a NUL cannot be stored.
-  const problem = textProblem(text, parsed.positionals[0] === undefined || parsed.positionals[0] === '-' ? 'the text on stdin' : 'the text');
+  const problem = textProblem(text,
+    parsed.positionals[0] === undefined || parsed.positionals[0] === '-' ? 'the text on stdin' : 'the text');
   if (problem) throw new UsageError(`${problem}\n${USAGE}`);
   const encoder = await encoderFromContext(ctx, parsed.values.model);
   try {

@@ -35,13 +35,14 @@ export function explainError(err: unknown, s: ErrorSettings): string {
   const message = stripPrefix(err instanceof Error ? err.message : String(err));
   const e = err as { code?: string; detail?: string; hint?: string; errors?: { code?: string }[] };
   const code = e?.code ?? e?.errors?.[0]?.code;
-  if ((code && ((CONNECT_CODES as readonly string[]).includes(code) || code in SERVER_REFUSALS)) || /^SASL: .*password must be a string/.test(message)) {
+  if ((code && ((CONNECT_CODES as readonly string[]).includes(code) || code in SERVER_REFUSALS)) ||
+    /^SASL: .*password must be a string/.test(message)) {
     return databaseUnreachable(message || String(code), code ?? '', s);
   }
   if (code === 'EADDRINUSE' || code === 'EACCES') {
     const e2 = err as { port?: number; address?: string };
-    return `${message}\n  fix: the HTTP API cannot listen on ${e2.address ?? 'HOST'}:${e2.port ?? 'PORT'}; set PORT (and HOST) to a free port, ` +
-      'stop the process holding it, or run with --no-http';
+    return `${message}\n  fix: the HTTP API cannot listen on ${e2.address ?? 'HOST'}:${e2.port ?? 'PORT'}; ` +
+      'set PORT (and HOST) to a free port, stop the process holding it, or run with --no-http';
   }
   // By name: importing the downloader (and its checkpoint importer) would slow every command's start.
   if ((err as Error)?.name === 'HubUnreachableError') return hubUnreachable(message, s);
@@ -49,7 +50,9 @@ export function explainError(err: unknown, s: ErrorSettings): string {
   if ((err as Error)?.name === 'HubDownloadError') return `${message}\n${folderHint(s)}${MODEL_FOLDER_FIX}`;
   const extra = [e?.detail ? `DETAIL: ${e.detail}` : '', e?.hint ? `HINT: ${e.hint}` : ''].filter(Boolean);
   // One of embedsync's own tables, functions or its schema missing: not migrated (or by an older version).
-  if (isNotMigrated(err) && /\bembedsync"?\.|schema "embedsync"/.test(message)) extra.push('fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
+  if (isNotMigrated(err) && /\bembedsync"?\.|schema "embedsync"/.test(message)) {
+    extra.push('fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
+  }
   return [message, ...extra.map((x) => `  ${x}`)].join('\n');
 }
 
@@ -57,7 +60,8 @@ function databaseUnreachable(message: string, code: string, s: ErrorSettings): s
   const why = code && SERVER_REFUSALS[code] ? `${SERVER_REFUSALS[code]} (${message})` : message;
   const where = s.databaseUrl
     ? `${maskUrl(s.databaseUrl)} (DATABASE_URL)`
-    : `host=${s.pgEnv.PGHOST ?? 'localhost'} port=${s.pgEnv.PGPORT ?? '5432'} user=${s.pgEnv.PGUSER ?? '(login name)'} database=${s.pgEnv.PGDATABASE ?? '(user name)'} (DATABASE_URL is not set: libpq's PG* variables and defaults)`;
+    : `host=${s.pgEnv.PGHOST ?? 'localhost'} port=${s.pgEnv.PGPORT ?? '5432'} user=${s.pgEnv.PGUSER ?? '(login name)'} ` +
+      `database=${s.pgEnv.PGDATABASE ?? '(user name)'} (DATABASE_URL is not set: libpq's PG* variables and defaults)`;
   return `cannot connect to PostgreSQL at ${where}: ${why}\n` +
     '  fix: start the database or correct the setting: DATABASE_URL=postgres://user:password@host:5432/dbname ' +
     '(or unset it and use PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)';
@@ -72,7 +76,8 @@ const MODEL_FOLDER_FIX =
 function hubUnreachable(message: string, s: ErrorSettings): string {
   const model = s.model ?? DEFAULT_MODEL;
   return `${message}\n` +
-    `  EMBEDDING_MODEL=${model} is a model hub id, and the hub (HF_ENDPOINT=${s.hfEndpoint ?? 'https://huggingface.co'}) cannot be reached from here.\n` +
+    `  EMBEDDING_MODEL=${model} is a model hub id, and the hub (HF_ENDPOINT=${s.hfEndpoint ?? 'https://huggingface.co'}) ` +
+    'cannot be reached from here.\n' +
     `${folderHint(s)}${MODEL_FOLDER_FIX}`;
 }
 

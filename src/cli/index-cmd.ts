@@ -32,10 +32,12 @@ export function formatIndexStatus(s: IndexStatus): string {
   const r = s.record;
   return [
     `policy         ${s.policy.kind} (rebuild past ${s.policy.growthFactor}x growth; ivfflat from ${s.policy.minRows} rows)`,
-    `index          ${i ? `${i.name} ${i.kind}${i.lists ? ` lists ${i.lists}` : ''}` : '(none)'}${s.invalid.length ? `; invalid leftovers: ${s.invalid.map((x) => x.name).join(', ')}` : ''}`,
+    `index          ${i ? `${i.name} ${i.kind}${i.lists ? ` lists ${i.lists}` : ''}` : '(none)'}` +
+      `${s.invalid.length ? `; invalid leftovers: ${s.invalid.map((x) => x.name).join(', ')}` : ''}`,
     `last build     ${r ? `${r.builtAt.toISOString()} on ${r.rowsAtBuild} rows in ${r.buildSeconds.toFixed(2)}s` : '-'}`,
     `rows           ${rowsLine(s)}`,
-    `next           ${s.decision.action}: ${s.decision.reason}${s.decision.lists && (s.decision.action === 'build' || s.decision.action === 'rebuild') ? ` (lists ${s.decision.lists})` : ''}`,
+    `next           ${s.decision.action}: ${s.decision.reason}` +
+      `${s.decision.lists && (s.decision.action === 'build' || s.decision.action === 'rebuild') ? ` (lists ${s.decision.lists})` : ''}`,
     '',
   ].join('\n');
 }
@@ -45,7 +47,8 @@ function rowsLine(s: IndexStatus): string {
   if (r.basis === 'count') return `${s.rows} with vectors (counted)`;
   if (r.basis === 'unknown') return 'not counted (the policy does not depend on them)';
   if (r.basis === 'stored count' && r.lo === r.hi) return `${s.rows} with vectors (counted before, no writes since)`;
-  return `~${s.rows} with vectors (${r.lo}-${r.hi}, from ${r.basis === 'statistics' ? "the planner's statistics" : 'the last count and the writes since'}; ` +
+  return `~${s.rows} with vectors ` +
+    `(${r.lo}-${r.hi}, from ${r.basis === 'statistics' ? "the planner's statistics" : 'the last count and the writes since'}; ` +
     'counted when a threshold falls in that range)';
 }
 
@@ -53,7 +56,10 @@ export const indexCommand: Command = async (ctx) => {
   const [sub, ...rest] = ctx.argv;
   let values;
   try {
-    ({ values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false }, force: { type: 'boolean', default: false } } }));
+    ({ values } = parseArgs({
+      args: rest,
+      options: { json: { type: 'boolean', default: false }, force: { type: 'boolean', default: false } },
+    }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }

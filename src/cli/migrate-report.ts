@@ -27,7 +27,8 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
         `model ${o.model}: ${what}, shadow columns swapped in` +
           (change.resumeAfter ? `, resumed after step ${change.resumeAfter}` : ''),
         ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
-        `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ${r.requeued} rows changed during the swap were queued for the daemon`,
+        `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ` +
+          `${r.requeued} rows changed during the swap were queued for the daemon`,
         ...(r.index ? [indexLine({ ...r.index, name: o.indexName })] : []),
         nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
       ];
@@ -40,20 +41,26 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
 export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'checksum' | 'dimensions'>, r: MigrateSummary): string[] {
   return [
     r.applied.length ? `applied ${r.applied.join(', ')}` : 'schema embedsync up to date',
-    r.addedColumns.length ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))` : `${r.source.sql.table} columns present`,
-    (r.capture === 'logical' ? `logical capture on ${r.source.sql.table}: inserts and updates read from the WAL (DELETE and TRUNCATE triggers); `
-      : `triggers installed on ${r.source.sql.table} (${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}); `) +
+    r.addedColumns.length
+      ? `added ${r.addedColumns.join(', ')} to ${r.source.sql.table} (${config.source.vectorType}(${model.dimensions}))`
+      : `${r.source.sql.table} columns present`,
+    (r.capture === 'logical'
+      ? `logical capture on ${r.source.sql.table}: inserts and updates read from the WAL (DELETE and TRUNCATE triggers); `
+      : `triggers installed on ${r.source.sql.table} ` +
+        `(${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}); `) +
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
-    `full text (${config.source.textSearchConfig}): ${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
+    `full text (${config.source.textSearchConfig}): ` +
+      `${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
       (r.fullText.indexBuilt ? ', GIN index built' : ''),
   ];
 }
 
 /** The lines of finishMigrate(): search functions and index. */
 export function finishLines(r: FinishResult): string[] {
-  const serves = r.search.defaultSource === r.sourceKey ? '' : ` (embedsync.similar_to, embedsync.search and embedsync.hybrid_search keep serving ${r.search.defaultSource})`;
+  const serves = r.search.defaultSource === r.sourceKey ? ''
+    : ` (embedsync.similar_to, embedsync.search and embedsync.hybrid_search keep serving ${r.search.defaultSource})`;
   const chunks = r.chunkIndex?.built ? [`chunk index ${r.chunkIndex.name} built in ${r.chunkIndex.seconds.toFixed(2)}s`] : [];
   return [`search functions ${r.search.functions.join(', ')} installed${serves}`, indexLine(r.index), ...chunks];
 }
@@ -61,7 +68,8 @@ export function finishLines(r: FinishResult): string[] {
 /** What the operator does after a model change: daemons on the old model write nothing until restarted. */
 export function nextSteps(config: Config, fromChecksum: string | undefined): string {
   return `next: restart every daemon serving ${config.source.table.schema}.${config.source.table.name} with ` +
-    `EMBEDDING_MODEL=${config.model.model}; daemons still on ${fromChecksum ?? 'the previous model'} write nothing and answer /ready with 503 ` +
+    `EMBEDDING_MODEL=${config.model.model}; daemons still on ${fromChecksum ?? 'the previous model'} ` +
+    'write nothing and answer /ready with 503 ' +
     '(EMBEDSYNC_EXIT_ON_MODEL_CHANGE=true makes them exit instead)';
 }
 
@@ -69,7 +77,8 @@ export function indexLine(r: EnsureResult): string {
   const lists = r.lists ? `, lists ${r.lists}` : '';
   switch (r.action) {
     case 'build':
-    case 'rebuild': return `index ${r.name} ${r.action === 'build' ? 'built' : 'rebuilt'} on ${r.rows} rows${lists} in ${r.buildSeconds!.toFixed(2)}s`;
+    case 'rebuild':
+      return `index ${r.name} ${r.action === 'build' ? 'built' : 'rebuilt'} on ${r.rows} rows${lists} in ${r.buildSeconds!.toFixed(2)}s`;
     case 'drop': return `index dropped (${r.reason})`;
     case 'wait': return `no index yet: ${r.reason}`;
     case 'keep': return `index ${r.name ?? '(none)'} kept: ${r.reason}`;
@@ -79,7 +88,9 @@ export function indexLine(r: EnsureResult): string {
 function planLines(config: Config, p: MigrationPlan): string[] {
   const { model, change } = p;
   const t = p.sourceKey;
-  const eta = p.rows > 0 ? `~${formatSeconds(p.rows / p.rate)} at ${p.rate.toFixed(0)} rows/s (measured on this machine with ${model.name})` : 'nothing to encode';
+  const eta = p.rows > 0
+    ? `~${formatSeconds(p.rows / p.rate)} at ${p.rate.toFixed(0)} rows/s (measured on this machine with ${model.name})`
+    : 'nothing to encode';
   const idx = indexText(p.index);
   const head = `plan for ${t}, model ${model.name} (${model.checksum}, ${model.dimensions} dimensions):`;
   const shadowSteps = () => [
@@ -89,12 +100,14 @@ function planLines(config: Config, p: MigrationPlan): string[] {
     `  then restart every daemon of ${t} with EMBEDDING_MODEL=${config.model.model}`];
   switch (change.kind) {
     case 'setup':
-      return [head, `  set up schema embedsync, add vector(${model.dimensions}) columns and triggers`, `  enqueue ${p.rows} of ${p.total} rows for the daemon: ${eta}`, `  index: ${idx}`];
+      return [head, `  set up schema embedsync, add vector(${model.dimensions}) columns and triggers`,
+        `  enqueue ${p.rows} of ${p.total} rows for the daemon: ${eta}`, `  index: ${idx}`];
     case 'none':
       return [head, '  model unchanged', `  ${p.rows} of ${p.total} rows missing or stale: ${eta}`, `  index: ${idx}`];
     case 'reembed':
       if (p.inPlace) {
-        return [head, `  IN PLACE: same dimension, new checksum (was ${change.fromChecksum}): rows become stale, searches skip them until re-embedded`,
+        return [head,
+          `  IN PLACE: same dimension, new checksum (was ${change.fromChecksum}): rows become stale, searches skip them until re-embedded`,
           `  the daemon re-embeds ${p.rows} of ${p.total} rows: ${eta}`];
       }
       return [head, `  same dimension, new checksum (was ${change.fromChecksum}), shadow migration` +
@@ -105,8 +118,10 @@ function planLines(config: Config, p: MigrationPlan): string[] {
         `  the current vectors are copied into ${change.to} shadow columns (cast by the database, no encoding); then:`, ...shadowSteps()];
     case 'dimension':
       if (p.inPlace) {
-        return [head, `  IN PLACE: drop the vector(${change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,
-          `  add vector(${model.dimensions}); the daemon re-embeds ${p.total} rows: ${eta}`, `  index: ${idx} once embedded (embedsync index rebuild)`];
+        return [head,
+          `  IN PLACE: drop the vector(${change.fromDimensions}) column and its index (search returns nothing until re-embedded)`,
+          `  add vector(${model.dimensions}); the daemon re-embeds ${p.total} rows: ${eta}`,
+          `  index: ${idx} once embedded (embedsync index rebuild)`];
       }
       return [head, `  dimension change ${change.fromDimensions} -> ${model.dimensions}, shadow migration` +
           (change.resumeAfter ? ` (resuming after step ${change.resumeAfter})` : ''), ...shadowSteps()];

@@ -10,7 +10,8 @@ import { UsageError, type CommandContext } from './context.ts';
 import { GRAPH_VARIANTS, INT8_KERNELS, type GraphVariant, type Int8Kernel } from '../model/encoder-graph.ts';
 import type { ImportResult } from '../model/import-checkpoint.ts';
 
-const USAGE = 'usage: embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] [--int8-kernel dqmatmul|dqmatmul-u8|nbits]';
+const USAGE = 'usage: embedsync model import <hub-id | dir> [--out DIR] [--quantize int8] [--graph fused|plain] ' +
+  '[--int8-kernel dqmatmul|dqmatmul-u8|nbits]';
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
@@ -34,9 +35,13 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
   const problems: string[] = [];
   if (positionals.length !== 1) problems.push('exactly one model (hub id or folder) is needed');
   if (values.quantize !== undefined && values.quantize !== 'int8') problems.push(`--quantize ${values.quantize}: only int8 is supported`);
-  if (values.graph !== undefined && !GRAPH_VARIANTS.includes(values.graph as GraphVariant)) problems.push(`--graph ${values.graph}: one of ${GRAPH_VARIANTS.join(', ')}`);
+  if (values.graph !== undefined && !GRAPH_VARIANTS.includes(values.graph as GraphVariant)) {
+    problems.push(`--graph ${values.graph}: one of ${GRAPH_VARIANTS.join(', ')}`);
+  }
   const kernel = values['int8-kernel'];
-  if (kernel !== undefined && !INT8_KERNELS.includes(kernel as Int8Kernel)) problems.push(`--int8-kernel ${kernel}: one of ${INT8_KERNELS.join(', ')}`);
+  if (kernel !== undefined && !INT8_KERNELS.includes(kernel as Int8Kernel)) {
+    problems.push(`--int8-kernel ${kernel}: one of ${INT8_KERNELS.join(', ')}`);
+  }
   if (problems.length) throw new UsageError(`${problems.join('; ')}\n${USAGE}`);
 
   const { importModel } = await import('../model/import-checkpoint.ts');
@@ -75,7 +80,8 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
       });
     }
     if (!imports.length) {
-      ctx.stdout.write(`${hub.repo}: the ONNX files came from the hub or the model cache, nothing to import; ${out ?? dir} is ready to load\n`);
+      ctx.stdout.write(`${hub.repo}: the ONNX files came from the hub or the model cache, nothing to import; ` +
+        `${out ?? dir} is ready to load\n`);
       return 0;
     }
     result = {
@@ -90,6 +96,7 @@ export async function modelImport(ctx: CommandContext): Promise<number> {
     ctx.stdout.write(`wrote ${w.path} (${mb(w.bytes)}${w.externalData ? ` + ${w.externalData} ${mb(w.externalBytes ?? 0)}` : ''})\n`);
   }
   if (result.copied.length) ctx.stdout.write(`copied ${result.copied.join(', ')}\n`);
-  ctx.stdout.write(`imported ${result.config.modelType} (${result.config.numLayers} layers, hidden ${result.config.hiddenSize}) into ${result.outDir} in ${result.seconds.toFixed(1)} s\n`);
+  ctx.stdout.write(`imported ${result.config.modelType} (${result.config.numLayers} layers, hidden ${result.config.hiddenSize}) ` +
+    `into ${result.outDir} in ${result.seconds.toFixed(1)} s\n`);
   return 0;
 }

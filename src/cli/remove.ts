@@ -55,7 +55,9 @@ export const removeCommand: Command = async (ctx) => {
     throw new UsageError(`EMBEDSYNC_TABLE names several tables: name the one to remove\n${USAGE}`);
   }
   const dryRun = parsed.values['dry-run'];
-  const plan = await remove({ config, ...(table ? { table } : {}), dropColumns: parsed.values['drop-columns'], dryRun, signal: ctx.signal });
+  const plan = await remove({
+    config, ...(table ? { table } : {}), dropColumns: parsed.values['drop-columns'], dryRun, signal: ctx.signal,
+  });
   ctx.stdout.write(`${describeRemoval(plan, dryRun).join('\n')}\n`);
   return 0;
 };

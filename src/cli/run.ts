@@ -59,12 +59,15 @@ export async function runService(o: RunOptions): Promise<void> {
   // Shutdown has a budget: past it, runs still on a worker are abandoned (their rows go back to the queue).
   let forceClose: ReturnType<typeof setTimeout> | undefined;
   const onAbort = () => {
-    forceClose = setTimeout(() => { void encoderPromise.then((e) => e.close(), () => undefined); }, Math.max(100, config.sync.shutdownTimeoutMs - 1000));
+    forceClose = setTimeout(() => { void encoderPromise.then((e) => e.close(), () => undefined); },
+      Math.max(100, config.sync.shutdownTimeoutMs - 1000));
     forceClose.unref();
   };
   signal.addEventListener('abort', onAbort, { once: true });
   // Several tables: each table's daemon has its own loops and sweeper, so the pool grows with them.
-  const pool = o.sync ? createPool({ databaseUrl: config.databaseUrl, max: config.tables.kind === 'one' ? 4 : 16, applicationName: 'embedsync' }) : undefined;
+  const pool = o.sync
+    ? createPool({ databaseUrl: config.databaseUrl, max: config.tables.kind === 'one' ? 4 : 16, applicationName: 'embedsync' })
+    : undefined;
   // POST /search's own connections, so searches never wait behind the sync worker's (pg connects on first use).
   const searchPool = o.http ? createPool({ databaseUrl: config.databaseUrl, max: 4, applicationName: 'embedsync-search' }) : undefined;
   let daemon: SyncDaemon | undefined;
@@ -104,7 +107,9 @@ export async function runService(o: RunOptions): Promise<void> {
     if (daemon) o.onSyncDaemon?.(daemon);
     if (h.status === 'rejected') throw h.reason;
     if (d.status === 'rejected') throw d.reason;
-    if (!signal.aborted) await Promise.race([new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), exitOnModelChange]);
+    if (!signal.aborted) {
+      await Promise.race([new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true })), exitOnModelChange]);
+    }
     logger.info({ event: 'shutdown' }, 'shutting down');
   } finally {
     await daemon?.stop();
@@ -148,7 +153,10 @@ async function startWithRetry(start: () => Promise<SyncDaemon>, logger: Logger, 
 export const runCommand: Command = async (ctx) => {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...ctx.argv], options: { 'no-http': { type: 'boolean', default: false }, 'no-sync': { type: 'boolean', default: false } } }));
+    ({ values } = parseArgs({
+      args: [...ctx.argv],
+      options: { 'no-http': { type: 'boolean', default: false }, 'no-sync': { type: 'boolean', default: false } },
+    }));
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: embedsync run [--no-http] [--no-sync]`);
   }
@@ -168,7 +176,8 @@ export const runCommand: Command = async (ctx) => {
     progress: ctx.stderr, cwd: ctx.cwd, signal: ctx.signal, logger,
     onWorkerExit: (e: { reason: string; worker: number; message: string }) => {
       metrics.encoderWorkerRestarts.inc({ reason: e.reason });
-      logger.error({ event: 'encoder_worker_replaced', worker: e.worker, reason: e.reason, error: e.message }, 'encoder worker died; its run is retried and the worker replaced');
+      logger.error({ event: 'encoder_worker_replaced', worker: e.worker, reason: e.reason, error: e.message },
+        'encoder worker died; its run is retried and the worker replaced');
     },
   };
   try {

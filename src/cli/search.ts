@@ -39,8 +39,8 @@ export const searchCommand: Command = async (ctx) => {
     parsed = parseArgs({
       args: [...ctx.argv], allowPositionals: true,
       options: {
-        limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' }, hybrid: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
+        limit: { type: 'string', default: '10' }, 'min-score': { type: 'string', default: '0' },
+        hybrid: { type: 'boolean', default: false }, json: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -52,9 +52,15 @@ export const searchCommand: Command = async (ctx) => {
   const limit = Number(parsed.values.limit);
   const minScore = Number(parsed.values['min-score']);
   if (!text) throw new UsageError(SEARCH_USAGE);
-  if (parsed.values.hybrid && parsed.values['min-score'] !== '0') throw new UsageError('--min-score applies to vector search only (hybrid scores are rank fusions)');
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
-  if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
+  if (parsed.values.hybrid && parsed.values['min-score'] !== '0') {
+    throw new UsageError('--min-score applies to vector search only (hybrid scores are rank fusions)');
+  }
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new UsageError(`--limit must be an integer from 1 to 1000, not ${parsed.values.limit}`);
+  }
+  if (!Number.isFinite(minScore) || minScore < -1 || minScore > 1) {
+    throw new UsageError(`--min-score must be a number from -1 to 1, not ${parsed.values['min-score']}`);
+  }
   const config = oneTable(ctx.config(), 'search');
   const pool = createPool({ databaseUrl: config.databaseUrl, max: 1, applicationName: 'embedsync-search' });
   let encoder: Encoder | undefined;

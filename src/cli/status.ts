@@ -1,5 +1,6 @@
 // `embedsync status [--json] [--exact]`: queue, dead letters, embedding coverage and the model, of the configured
-// table or, with EMBEDSYNC_TABLE a list or *, of each table served. Needs no model. The coverage of a large table is estimated from its statistics unless --exact (a full count).
+// table or, with EMBEDSYNC_TABLE a list or *, of each table served. Needs no model. The coverage of a large table is
+// estimated from its statistics unless --exact (a full count).
 import { parseArgs } from 'node:util';
 import { createPool } from '../db/pool.ts';
 import { selectedSources } from '../db/source-settings.ts';
@@ -10,7 +11,10 @@ import { UsageError, type Command } from './context.ts';
 export const statusCommand: Command = async (ctx) => {
   let json: boolean, exact: boolean;
   try {
-    ({ json, exact } = parseArgs({ args: [...ctx.argv], options: { json: { type: 'boolean', default: false }, exact: { type: 'boolean', default: false } } }).values);
+    ({ json, exact } = parseArgs({
+      args: [...ctx.argv],
+      options: { json: { type: 'boolean', default: false }, exact: { type: 'boolean', default: false } },
+    }).values);
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: embedsync status [--json] [--exact]`);
   }
@@ -28,8 +32,11 @@ export const statusCommand: Command = async (ctx) => {
     if (json) {
       ctx.stdout.write(`${JSON.stringify({ tables, notMigrated: unrecorded })}\n`);
     } else {
-      ctx.stdout.write(tables.length ? tables.map(formatStatus).join('\n') : 'no table migrated yet: run `embedsync migrate` for each table\n');
-      for (const k of unrecorded) ctx.stdout.write(`\n${k}: not migrated (no settings recorded): run \`EMBEDSYNC_TABLE=${k} embedsync migrate\`\n`);
+      ctx.stdout.write(tables.length ? tables.map(formatStatus).join('\n')
+        : 'no table migrated yet: run `embedsync migrate` for each table\n');
+      for (const k of unrecorded) {
+        ctx.stdout.write(`\n${k}: not migrated (no settings recorded): run \`EMBEDSYNC_TABLE=${k} embedsync migrate\`\n`);
+      }
     }
     return 0;
   } finally {
@@ -42,17 +49,26 @@ export function formatStatus(s: SyncStatus): string {
   return [
     `table          ${s.table}`,
     `model          ${s.model ?? '(not migrated)'}  checksum ${s.modelChecksum ?? '-'}  dimension ${s.dimensions ?? '-'}`,
-    `queue          ${s.queue.estimated ? `~${s.queue.queued} queued (estimated from the statistics)` : `${s.queue.queued} queued`}, ${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
-    `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
+    `queue          ${s.queue.estimated ? `~${s.queue.queued} queued (estimated from the statistics)` : `${s.queue.queued} queued`}, ` +
+      `${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
+    `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}` +
+      `${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${rowsLine(s.rows)}`,
     ...(s.chunks ? [`chunks         ${s.chunks.rows === null ? `~${s.chunks.chunks} (estimated; --exact counts them and their rows)`
-      : `${s.chunks.chunks} of ${s.chunks.rows} rows (${s.chunks.rows ? (s.chunks.chunks / s.chunks.rows).toFixed(1) : '0'} a row)`}`] : []),
-    ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
-    ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully' : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
-      `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
+      : `${s.chunks.chunks} of ${s.chunks.rows} rows ` +
+        `(${s.chunks.rows ? (s.chunks.chunks / s.chunks.rows).toFixed(1) : '0'} a row)`}`] : []),
+    ...(s.rows.stale ? [`re-embedding   ${s.rows.estimated ? '~' : ''}` +
+      `${pct((s.rows.current ?? 0) + (s.rows.blank ?? 0), s.rows.total)} done, ` +
+      `${s.rows.estimated ? '~' : ''}${s.rows.stale} rows left (new model checksum)`] : []),
+    ...(s.sweep ? [`verified       ${s.sweep.lastVerifiedAt === null ? 'never fully'
+      : `${s.sweep.lastVerifiedAt} (round of ${formatAge(s.sweep.lastVerifySeconds ?? 0)}, ` +
+        `${s.sweep.lastVerifyFound ?? 0} rows found changed)`}` +
+      `; current round ${s.sweep.verifyRows}/~${Math.round(s.sweep.estimatedRows)} rows; ` +
+      `cheap pass ${s.sweep.changedAt ?? 'not yet run'}`] : []),
     ...(s.migration ? [`migration      to ${s.migration.model} (${s.migration.dimensions} dimensions), step ${s.migration.step} done` +
-      (s.migration.done !== null ? `; new column ${s.migration.estimated ? '~' : ''}${s.migration.done}/${s.migration.total} rows (${pct(s.migration.done, s.migration.total ?? 0)}` +
+      (s.migration.done !== null ? `; new column ${s.migration.estimated ? '~' : ''}${s.migration.done}/${s.migration.total} rows ` +
+        `(${pct(s.migration.done, s.migration.total ?? 0)}` +
         `${s.migration.estimated ? ', estimated from the statistics' : ''})` : '')] : []),
     '',
   ].join('\n');
@@ -60,9 +76,11 @@ export function formatStatus(s: SyncStatus): string {
 
 function rowsLine(r: RowCoverage): string {
   if (!r.estimated) return `${r.total} total: ${r.current} current, ${r.stale} stale, ${r.missing} missing, ${r.blank} blank`;
-  const basis = r.analyzedAt ? `estimated from the table's statistics, split as of its last analyze ${r.analyzedAt}` : 'estimated from the table\'s statistics';
+  const basis = r.analyzedAt ? `estimated from the table's statistics, split as of its last analyze ${r.analyzedAt}`
+    : 'estimated from the table\'s statistics';
   if (r.current === null) return `~${r.total} total (${basis}; not analyzed yet, so no split: \`embedsync status --exact\` counts)`;
-  return `~${r.total} total: ~${r.current} current, ~${r.stale} stale, ~${r.missing} missing, ~${r.blank} blank (${basis}; \`embedsync status --exact\` counts)`;
+  return `~${r.total} total: ~${r.current} current, ~${r.stale} stale, ~${r.missing} missing, ~${r.blank} blank ` +
+    `(${basis}; \`embedsync status --exact\` counts)`;
 }
 
 function pct(n: number, total: number): string {

@@ -2,9 +2,15 @@
 // validates all of them and reports every problem at once. Env wins over the file.
 // Every setting is read here, in this one file: docs/operations.md names it as the list of settings.
 import { join } from 'node:path';
-import { BACKENDS, CAPTURES, CHUNKINGS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES, type Backend, type Capture, type Chunking, type Dtype, type IndexKind, type LogLevel, type VectorType } from './choices.ts';
+import {
+  BACKENDS, CAPTURES, CHUNKINGS, DTYPES, INDEX_KINDS, LOG_LEVELS, VECTOR_TYPES,
+  type Backend, type Capture, type Chunking, type Dtype, type IndexKind, type LogLevel, type VectorType,
+} from './choices.ts';
 import { definedOnly, readConfigFile } from './config-file.ts';
-import { DEFAULT_BULK_ROWS, DEFAULT_CHUNK_OVERLAP, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, encoderLayout } from './defaults.ts';
+import {
+  DEFAULT_BULK_ROWS, DEFAULT_CHUNK_OVERLAP, DEFAULT_BULK_SHARE, DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_MODEL, DEFAULT_RUN_SECONDS,
+  DEFAULT_SYNC_SHARE, encoderLayout,
+} from './defaults.ts';
 import { identifierProblem, parseQualifiedName } from './identifiers.ts';
 import { parseMemorySize, type MemoryLimit } from './memory-limit.ts';
 import {
@@ -65,7 +71,9 @@ export function readProcessSettings(env: Env, cwd: string): ProcessSettings {
 /** Builds a Config from env (+ config file); throws ConfigError listing every problem. */
 export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const problems: string[] = [];
-  const merged: Record<string, string | undefined> = { ...readConfigFile(options.configFile, problems, options.configFileRequired), ...definedOnly(env) };
+  const merged: Record<string, string | undefined> = {
+    ...readConfigFile(options.configFile, problems, options.configFileRequired), ...definedOnly(env),
+  };
 
   const raw = (key: string): string | undefined => {
     const v = merged[key];
@@ -113,23 +121,28 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
     indexGrowthFactor: get('EMBEDSYNC_INDEX_GROWTH_FACTOR', 2, (s) => parseNumber(s, 1.1, 1000)),
     indexMinRows: int('EMBEDSYNC_INDEX_MIN_ROWS', 1000, 10, 1_000_000_000),
     indexBuildMemory: get('EMBEDSYNC_INDEX_BUILD_MEMORY', '512MB', (s) =>
-      /^[1-9]\d*(kB|MB|GB)$/.test(s) ? { ok: true, value: s } : { ok: false, problem: `(${JSON.stringify(s)}) must be a size like 512MB or 2GB` }),
+      /^[1-9]\d*(kB|MB|GB)$/.test(s) ? { ok: true, value: s }
+        : { ok: false, problem: `(${JSON.stringify(s)}) must be a size like 512MB or 2GB` }),
     vectorType: get('EMBEDSYNC_VECTOR_TYPE', 'vector' as VectorType, (s) => parseEnum(s, VECTOR_TYPES)),
     fulltextColumn: ident('EMBEDSYNC_FULLTEXT_COLUMN', 'embedding_tsv'),
     // A configuration name (pg_catalog's simple, russian, english... or schema.name): spliced into SQL as a literal.
     textSearchConfig: get('EMBEDSYNC_TEXT_SEARCH_CONFIG', 'simple', (s) =>
       /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/.test(s) ? { ok: true, value: s }
-        : { ok: false, problem: `(${JSON.stringify(s)}) must be a text search configuration name like simple or russian (lower case, optionally schema.name)` }),
+        : { ok: false, problem: `(${JSON.stringify(s)}) must be a text search configuration name like simple or russian ` +
+          '(lower case, optionally schema.name)' }),
     chunking: get('EMBEDSYNC_CHUNKING', 'none' as Chunking, (s) => parseEnum(s, CHUNKINGS)),
     chunkTokens: get('EMBEDSYNC_CHUNK_TOKENS', undefined as number | undefined, (s) => parseInteger(s, 16, 100_000)),
     chunkOverlap: int('EMBEDSYNC_CHUNK_OVERLAP', DEFAULT_CHUNK_OVERLAP, 0, 100_000),
   };
   if (source.chunkTokens !== undefined && source.chunkOverlap * 2 > source.chunkTokens) {
-    problems.push(`EMBEDSYNC_CHUNK_OVERLAP (${source.chunkOverlap}) must be at most half of EMBEDSYNC_CHUNK_TOKENS (${source.chunkTokens})`);
+    problems.push(`EMBEDSYNC_CHUNK_OVERLAP (${source.chunkOverlap}) must be at most half of ` +
+      `EMBEDSYNC_CHUNK_TOKENS (${source.chunkTokens})`);
   }
-  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn, source.fulltextColumn];
+  const managed = [source.idColumn, source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn,
+    source.fulltextColumn];
   if (new Set(managed).size !== managed.length) {
-    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN, EMBEDSYNC_TEXT_HASH_COLUMN and EMBEDSYNC_FULLTEXT_COLUMN must all differ');
+    problems.push('EMBEDSYNC_ID_COLUMN, EMBEDSYNC_EMBEDDING_COLUMN, EMBEDSYNC_CHECKSUM_COLUMN, EMBEDSYNC_EMBEDDED_AT_COLUMN, ' +
+      'EMBEDSYNC_TEXT_HASH_COLUMN and EMBEDSYNC_FULLTEXT_COLUMN must all differ');
   }
   for (const c of source.textColumns) {
     if (managed.slice(1).includes(c)) problems.push(`EMBEDSYNC_TEXT_COLUMNS names ${c}, which embedsync writes itself`);
@@ -139,9 +152,12 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   const endpoint = get('EMBEDDING_ENDPOINT', undefined as string | undefined, (s) => parseUrl(s, ['http:', 'https:']));
   if (backend !== 'local' && endpoint === undefined) problems.push(`EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=${backend}`);
   if (backend !== 'local' && source.chunking !== 'none') {
-    problems.push(`EMBEDSYNC_CHUNKING=${source.chunking} counts tokens with the model's own tokenizer, which runs with EMBEDDING_BACKEND=local only (docs/chunking.md)`);
+    problems.push(`EMBEDSYNC_CHUNKING=${source.chunking} counts tokens with the model's own tokenizer, ` +
+      'which runs with EMBEDDING_BACKEND=local only (docs/chunking.md)');
   }
-  if (raw('EMBEDDING_PROMPT_NAMES') !== undefined && backend !== 'tei') problems.push('EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only');
+  if (raw('EMBEDDING_PROMPT_NAMES') !== undefined && backend !== 'tei') {
+    problems.push('EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only');
+  }
   const home = options.homeDir ?? '.';
   const cores = Math.max(1, options.cores ?? 1);
   const auto = encoderLayout(cores);
@@ -240,7 +256,10 @@ export function loadConfig(env: Env, options: LoadOptions = {}): Config {
   return {
     databaseUrl, source, tables, model, sync,
     // The body limit follows the text limit unless set: a few bytes per char (UTF-8 + JSON escapes) per item.
-    http: { ...http, bodyLimitBytes: http.bodyLimitBytes || Math.max(1 << 20, http.maxTextLength * 6 * Math.min(http.maxBatchSize, 256) + 65_536) },
+    http: {
+      ...http,
+      bodyLimitBytes: http.bodyLimitBytes || Math.max(1 << 20, http.maxTextLength * 6 * Math.min(http.maxBatchSize, 256) + 65_536),
+    },
     cache, logLevel, otelEndpoint,
   };
 }

@@ -37,7 +37,9 @@ export function readMemoryLimit(o: MemoryLimitOptions): MemoryLimit {
     const [, controllers, path] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
     if (path === undefined) continue;
     if (controllers === '') take(lowestAlong(join(root, 'sys/fs/cgroup'), path, 'memory.max'), 'cgroup v2');
-    else if (controllers!.split(',').includes('memory')) take(lowestAlong(join(root, 'sys/fs/cgroup/memory'), path, 'memory.limit_in_bytes'), 'cgroup v1');
+    else if (controllers!.split(',').includes('memory')) {
+      take(lowestAlong(join(root, 'sys/fs/cgroup/memory'), path, 'memory.limit_in_bytes'), 'cgroup v1');
+    }
   }
   return best;
 }

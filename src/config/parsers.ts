@@ -77,6 +77,8 @@ export function parsePromptNames(raw: string): Parsed<Readonly<Record<'query' | 
     if (!m) return { ok: false, problem: `must look like query:NAME,document:NAME, got ${JSON.stringify(part)}` };
     out[m[1] as 'query' | 'document'] = m[2]!;
   }
-  if (out.query === undefined || out.document === undefined) return { ok: false, problem: 'must name a prompt for both query and document' };
+  if (out.query === undefined || out.document === undefined) {
+    return { ok: false, problem: 'must name a prompt for both query and document' };
+  }
   return { ok: true, value: { query: out.query, document: out.document } };
 }

@@ -55,7 +55,8 @@ export interface ChunkIndexBuild {
  * Builds model `m`'s chunk index if it is missing (a half-built one of a build that died is dropped first); with
  * EMBEDSYNC_INDEX=none drops every chunk index instead. CONCURRENTLY: call it outside a transaction.
  */
-export async function ensureChunkIndex(db: Queryable, s: SourceSql, m: ChunkModel, kind: IndexKind, maintenanceWorkMem: string): Promise<ChunkIndexBuild | undefined> {
+export async function ensureChunkIndex(db: Queryable, s: SourceSql, m: ChunkModel, kind: IndexKind,
+  maintenanceWorkMem: string): Promise<ChunkIndexBuild | undefined> {
   if (!s.chunking) return undefined;
   const found = await listChunkIndexes(db, s);
   if (kind === 'none') {
@@ -84,7 +85,8 @@ export async function ensureChunkIndex(db: Queryable, s: SourceSql, m: ChunkMode
  * a swap). `concurrently` outside a transaction, so a search in flight is never queued behind the drop. A role
  * that does not own the chunk table (the daemon's, under least privilege) leaves them to migrate.
  */
-export async function dropStaleChunkIndexes(db: Queryable, s: SourceSql, o: { readonly byName: boolean; readonly concurrently: boolean }): Promise<number> {
+export async function dropStaleChunkIndexes(db: Queryable, s: SourceSql,
+  o: { readonly byName: boolean; readonly concurrently: boolean }): Promise<number> {
   if (!s.chunking) return 0;
   const state = o.byName ? await readModelState(db, s.sourceKey) : undefined;
   const current = state && !state.migration ? chunkIndexName(s, state) : undefined;

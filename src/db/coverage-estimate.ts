@@ -19,8 +19,12 @@ export interface CoverageEstimate {
   readonly analyzedAt: Date | null;
 }
 
-export async function estimateCoverage(db: Queryable, table: string, checksum: string | null, embeddingColumn: string, checksumColumn: string): Promise<CoverageEstimate> {
-  const e = (await db.query<{ total: number; analyzed: boolean | null; current_checksum: number | null; no_checksum: number | null; no_vector: number | null; pages: number; analyzed_at: Date | null }>(
+export async function estimateCoverage(db: Queryable, table: string, checksum: string | null, embeddingColumn: string,
+  checksumColumn: string): Promise<CoverageEstimate> {
+  const e = (await db.query<{
+    total: number; analyzed: boolean | null; current_checksum: number | null; no_checksum: number | null; no_vector: number | null;
+    pages: number; analyzed_at: Date | null;
+  }>(
     loadSql('row-coverage-estimate'), [table, checksum, embeddingColumn, checksumColumn])).rows[0]!;
   return {
     total: e.total, analyzed: e.analyzed === true, currentChecksum: e.current_checksum, noChecksum: e.no_checksum, noVector: e.no_vector,

@@ -45,17 +45,20 @@ export async function ensureFullText(client: pg.Client | pg.PoolClient, s: Sourc
   const fill = renderSql('fulltext-fill', s);
   do {
     o.signal?.throwIfAborted();
-    const r: { last: string | null; filled: number } = (await client.query<{ last: string | null; filled: number }>(fill, [after, FILL_CHUNK_ROWS, rebuilt !== undefined])).rows[0]!;
+    const r: { last: string | null; filled: number } = (await client.query<{ last: string | null; filled: number }>(fill,
+      [after, FILL_CHUNK_ROWS, rebuilt !== undefined])).rows[0]!;
     filled += r.filled;
     after = r.last;
   } while (after !== null);
   await client.query(loadSql('fulltext-record'), [s.sourceKey, source.fulltextColumn, source.textSearchConfig]);
 
   const name = fullTextIndexName(s);
-  const st = (await client.query<{ partitioned: boolean; schema: string; valid: boolean | null }>(loadSql('fulltext-index-state'), [s.table, name])).rows[0]!;
+  const st = (await client.query<{ partitioned: boolean; schema: string; valid: boolean | null }>(
+    loadSql('fulltext-index-state'), [s.table, name])).rows[0]!;
   if (st.valid === true) return { filled, rebuilt, indexBuilt: false };
   if (st.valid === false) {
-    await client.query(renderCatalogSql('index-drop', { concurrently: !st.partitioned, relation: `${quoteIdent(st.schema)}.${quoteIdent(name)}` }));
+    await client.query(renderCatalogSql('index-drop',
+      { concurrently: !st.partitioned, relation: `${quoteIdent(st.schema)}.${quoteIdent(name)}` }));
   }
   await client.query(renderSql('fulltext-index', s, { concurrently: !st.partitioned }));
   return { filled, rebuilt, indexBuilt: true };

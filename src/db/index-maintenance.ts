@@ -13,11 +13,14 @@ import { ensureIndex, type EnsureResult, type IndexPolicy } from './vector-index
 export const INDEX_LOCK_KEY = 7_310_462_118_054_552n;
 
 export function indexPolicyOf(source: SourceConfig): IndexPolicy {
-  return { kind: source.index, growthFactor: source.indexGrowthFactor, minRows: source.indexMinRows, maintenanceWorkMem: source.indexBuildMemory };
+  return {
+    kind: source.index, growthFactor: source.indexGrowthFactor, minRows: source.indexMinRows, maintenanceWorkMem: source.indexBuildMemory,
+  };
 }
 
 /** Builds, rebuilds or drops the index when due; undefined when another process holds the lock or a migration runs. */
-export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: SourceSql, signal?: AbortSignal): Promise<EnsureResult | undefined> {
+export async function maintainIndex(pool: pg.Pool, source: SourceConfig, s: SourceSql,
+  signal?: AbortSignal): Promise<EnsureResult | undefined> {
   if (signal?.aborted) return undefined;
   const client = await pool.connect();
   let cancel: (() => void) | undefined;

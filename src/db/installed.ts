@@ -20,6 +20,7 @@ export async function requireInstalled(db: Queryable, tables: readonly SchemaTab
 /** Throws NotInstalledError when the source table lacks the columns migrate adds (another table may be migrated). */
 export function requireSourceMigrated(info: SourceInfo): void {
   if (info.missingColumns.length > 0) {
-    throw new NotInstalledError(`${info.sql.table} is not set up for embedsync (no column ${info.missingColumns.join(', ')}): ${MIGRATE_FIRST}`);
+    throw new NotInstalledError(`${info.sql.table} is not set up for embedsync ` +
+      `(no column ${info.missingColumns.join(', ')}): ${MIGRATE_FIRST}`);
   }
 }

@@ -32,16 +32,22 @@ export async function captureNames(db: Queryable, s: SourceSql): Promise<Capture
 }
 
 export async function captureState(db: Queryable, names: CaptureNames): Promise<CaptureState> {
-  const r = (await db.query<{ wal_level: string; slot: boolean; lag_bytes: string | null; publication: boolean; may_replicate: boolean | null }>(
+  const r = (await db.query<{
+    wal_level: string; slot: boolean; lag_bytes: string | null; publication: boolean; may_replicate: boolean | null;
+  }>(
     loadSql('capture-state'), [names.slot, names.publication])).rows[0]!;
-  return { walLevel: r.wal_level, slot: r.slot, lagBytes: r.lag_bytes === null ? undefined : Number(r.lag_bytes), publication: r.publication, mayReplicate: r.may_replicate === true };
+  return {
+    walLevel: r.wal_level, slot: r.slot, lagBytes: r.lag_bytes === null ? undefined : Number(r.lag_bytes), publication: r.publication,
+    mayReplicate: r.may_replicate === true,
+  };
 }
 
 /** What stops logical capture from being set up here, said so the operator can fix it; undefined: nothing. */
 export async function logicalCaptureProblem(db: Queryable, s: SourceSql): Promise<string | undefined> {
   const st = await captureState(db, await captureNames(db, s));
   const problems = [
-    st.walLevel !== 'logical' && `the server runs with wal_level=${st.walLevel}: set wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)`,
+    st.walLevel !== 'logical' && `the server runs with wal_level=${st.walLevel}: ` +
+      'set wal_level = logical (ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL)',
     !st.mayReplicate && 'this role may not use replication slots: ALTER ROLE ... WITH REPLICATION (or migrate as a superuser)',
   ].filter((p): p is string => typeof p === 'string');
   return problems.length ? `EMBEDSYNC_CAPTURE=logical: ${problems.join('; ')}` : undefined;

@@ -21,7 +21,8 @@ export function newRowsIndexQualified(s: SourceSql): string {
 }
 
 async function indexState(db: Queryable, s: SourceSql): Promise<{ partitioned: boolean; valid: boolean | null }> {
-  return (await db.query<{ partitioned: boolean; valid: boolean | null }>(loadSql('new-rows-index-state'), [s.table, newRowsIndexQualified(s)])).rows[0]!;
+  return (await db.query<{ partitioned: boolean; valid: boolean | null }>(
+    loadSql('new-rows-index-state'), [s.table, newRowsIndexQualified(s)])).rows[0]!;
 }
 
 /** Whether the index is there and usable: the watch reads the table for new rows only then (never a scan of it). */
@@ -32,7 +33,9 @@ export async function newRowsIndexReady(db: Queryable, s: SourceSql): Promise<bo
 export async function ensureNewRowsIndex(client: pg.Client | pg.PoolClient, s: SourceSql): Promise<void> {
   const t = await indexState(client, s);
   if (t.valid === true) return;
-  if (t.valid === false) await client.query(renderCatalogSql('index-drop', { concurrently: !t.partitioned, relation: newRowsIndexQualified(s) }));
+  if (t.valid === false) {
+    await client.query(renderCatalogSql('index-drop', { concurrently: !t.partitioned, relation: newRowsIndexQualified(s) }));
+  }
   await client.query(renderSql('source-new-rows-index', s, { concurrently: !t.partitioned }));
 }
 

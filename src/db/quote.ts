@@ -21,6 +21,8 @@ export function quoteQualified(q: QualifiedName): string {
 
 /** A model checksum as an SQL literal, for DDL (an index predicate) where parameters cannot go. */
 export function checksumLiteral(checksum: string | undefined): string {
-  if (checksum === undefined || !/^[A-Za-z0-9._:+/=-]{1,200}$/.test(checksum)) throw new Error(`unexpected model checksum ${JSON.stringify(checksum)}`);
+  if (checksum === undefined || !/^[A-Za-z0-9._:+/=-]{1,200}$/.test(checksum)) {
+    throw new Error(`unexpected model checksum ${JSON.stringify(checksum)}`);
+  }
   return `'${checksum}'`;
 }

@@ -46,21 +46,27 @@ export async function searchRows(db: Queryable, q: SearchQuery): Promise<SearchR
     if (sqlState(err) === '42P01') throw new SearchError('setup', 'embedsync is not installed in this database: run embedsync migrate');
     throw err;
   });
-  if (!state) throw new SearchError('request', `table ${key} is not synced by embedsync (no model recorded for it); run embedsync migrate with EMBEDSYNC_TABLE=${key}`);
+  if (!state) {
+    throw new SearchError('request', `table ${key} is not synced by embedsync (no model recorded for it); ` +
+      `run embedsync migrate with EMBEDSYNC_TABLE=${key}`);
+  }
   if (state.checksum !== q.checksum) {
-    throw new SearchError('request', `table ${key} holds vectors of model ${state.model} (${state.checksum}), but this query was embedded ` +
-      `by ${q.checksum}: search it where that model runs`);
+    throw new SearchError('request', `table ${key} holds vectors of model ${state.model} (${state.checksum}), ` +
+      `but this query was embedded by ${q.checksum}: search it where that model runs`);
   }
   const stem = stemOf(q.table);
   const vector = encodeVector(q.vector);
   try {
     const { rows } = q.hybrid
-      ? await db.query<SearchRow>(renderCatalogSql('hybrid-search-rows', { stem }), [q.text, vector, q.k, q.textWeight ?? null, q.vectorWeight ?? null])
+      ? await db.query<SearchRow>(renderCatalogSql('hybrid-search-rows', { stem }),
+        [q.text, vector, q.k, q.textWeight ?? null, q.vectorWeight ?? null])
       : await db.query<SearchRow>(renderCatalogSql('search-rows', { stem }), [vector, q.k, q.minScore ?? 0]);
     return rows;
   } catch (err) {
     // A table migrated by a version without hybrid search (or whose functions were dropped).
-    if (sqlState(err) === '42883') throw new SearchError('setup', `the search functions of ${key} are missing or outdated: run embedsync migrate`);
+    if (sqlState(err) === '42883') {
+      throw new SearchError('setup', `the search functions of ${key} are missing or outdated: run embedsync migrate`);
+    }
     throw err;
   }
 }

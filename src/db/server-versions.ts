@@ -32,14 +32,16 @@ export function versionProblems(v: ServerVersions): string[] {
 
 export function postgresProblem(v: Pick<ServerVersions, 'server' | 'serverNum'>): string | undefined {
   if (v.serverNum >= REQUIRED_POSTGRES.num) return undefined;
-  return `PostgreSQL ${v.server} is too old: embedsync needs PostgreSQL ${REQUIRED_POSTGRES.text} or later (CREATE OR REPLACE TRIGGER); upgrade the server`;
+  return `PostgreSQL ${v.server} is too old: embedsync needs PostgreSQL ${REQUIRED_POSTGRES.text} or later ` +
+    '(CREATE OR REPLACE TRIGGER); upgrade the server';
 }
 
 /** pgvector as installed here, else as migrate would install it; nothing to say when there is none (doctor says so). */
 export function pgvectorProblem(v: Pick<ServerVersions, 'pgvectorInstalled' | 'pgvectorAvailable'>): string | undefined {
   const pgvector = v.pgvectorInstalled ?? v.pgvectorAvailable;
   if (pgvector === null || compareVersions(pgvector, REQUIRED_PGVECTOR) >= 0) return undefined;
-  const update = v.pgvectorInstalled !== null && v.pgvectorAvailable !== null && compareVersions(v.pgvectorAvailable, REQUIRED_PGVECTOR) >= 0;
+  const update = v.pgvectorInstalled !== null && v.pgvectorAvailable !== null &&
+    compareVersions(v.pgvectorAvailable, REQUIRED_PGVECTOR) >= 0;
   return `pgvector ${pgvector} is too old: embedsync needs pgvector ${REQUIRED_PGVECTOR} or later; ` +
     (update ? `the server has ${v.pgvectorAvailable}: ALTER EXTENSION vector UPDATE` : 'install a newer pgvector on the database server');
 }

@@ -33,7 +33,10 @@ export async function idColumnHint(db: Queryable, rel: string, columns: readonly
   const pk = (await db.query<{ name: string }>(loadSql('source-primary-key'), [rel])).rows.map((r) => r.name);
   if (pk.length === 1) return `its primary key is ${pk[0]}, so set EMBEDSYNC_ID_COLUMN=${pk[0]}`;
   const cols = nearestNames('id', columns, 8).join(', ');
-  if (pk.length > 1) return `its primary key has several columns (${pk.join(', ')}), and embedsync needs one unique, non-null column: set EMBEDSYNC_ID_COLUMN to such a column (${cols})`;
+  if (pk.length > 1) {
+    return `its primary key has several columns (${pk.join(', ')}), and embedsync needs one unique, non-null column: ` +
+      `set EMBEDSYNC_ID_COLUMN to such a column (${cols})`;
+  }
   return `it has no primary key, so set EMBEDSYNC_ID_COLUMN to a unique, non-null column of ${cols}`;
 }
 

@@ -36,11 +36,16 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
      WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
     [rel],
   );
-  if (rows.length === 0) throw new SourceError(`source table ${rel} does not exist (EMBEDSYNC_TABLE): ${await tableHint(db, source.table)}`);
+  if (rows.length === 0) {
+    throw new SourceError(`source table ${rel} does not exist (EMBEDSYNC_TABLE): ${await tableHint(db, source.table)}`);
+  }
   const col = new Map(rows.map((r) => [r.attname, r]));
   const problems: string[] = [];
   const id = col.get(source.idColumn);
-  if (!id) problems.push(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) does not exist in ${rel}: ${await idColumnHint(db, rel, [...col.keys()])}`);
+  if (!id) {
+    problems.push(`id column ${source.idColumn} (EMBEDSYNC_ID_COLUMN) does not exist in ${rel}: ` +
+      `${await idColumnHint(db, rel, [...col.keys()])}`);
+  }
   if (source.documentSql === undefined) {
     const textColumns = rows.filter((r) => (TEXT_TYPES as readonly string[]).includes(r.typname)).map((r) => r.attname);
     for (const c of source.textColumns) {
@@ -53,7 +58,9 @@ export async function inspectSource(db: Queryable, source: SourceConfig): Promis
     }
   }
   const emb = col.get(source.embeddingColumn);
-  if (emb && !(VECTOR_TYPES as readonly string[]).includes(emb.typname)) problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector or halfvec`);
+  if (emb && !(VECTOR_TYPES as readonly string[]).includes(emb.typname)) {
+    problems.push(`column ${source.embeddingColumn} exists but is ${emb.type}, not vector or halfvec`);
+  }
   if (problems.length) throw new SourceError(problems.join('\n  '));
   const managed = [source.embeddingColumn, source.checksumColumn, source.embeddedAtColumn, source.textHashColumn, source.fulltextColumn];
   const embeddingType = emb ? emb.typname as VectorType : undefined;

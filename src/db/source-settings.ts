@@ -53,8 +53,10 @@ function fromRow(r: SourceRow): RecordedSource {
       embeddingColumn: r.embedding_column, checksumColumn: r.checksum_column, embeddedAtColumn: r.embedded_at_column,
       textHashColumn: r.text_hash_column, index: kind, indexGrowthFactor: r.index_growth_factor,
       indexMinRows: r.index_min_rows, indexBuildMemory: r.index_build_memory, bulkRows: r.bulk_rows,
-      vectorType: r.vector_type === 'halfvec' ? 'halfvec' : 'vector', fulltextColumn: r.fulltext_column, textSearchConfig: r.text_search_config,
-      chunking: CHUNKINGS.find((c) => c === r.chunking) ?? 'none', chunkTokens: r.chunk_tokens ?? undefined, chunkOverlap: r.chunk_overlap ?? 64,
+      vectorType: r.vector_type === 'halfvec' ? 'halfvec' : 'vector', fulltextColumn: r.fulltext_column,
+      textSearchConfig: r.text_search_config,
+      chunking: CHUNKINGS.find((c) => c === r.chunking) ?? 'none', chunkTokens: r.chunk_tokens ?? undefined,
+      chunkOverlap: r.chunk_overlap ?? 64,
     },
     model: r.model, checksum: r.model_checksum, dimensions: r.dimensions,
   };
@@ -102,7 +104,8 @@ export function recordOf(source: SourceConfig, modelSpec: string, model: ModelId
  * recorded ones and the configured ones, as "SETTING: recorded -> configured" lines.
  */
 export function settingsDiff(recorded: SourceConfig, configured: SourceConfig): string[] {
-  const show = (v: unknown) => (v === undefined ? '(unset)' : Array.isArray(v) ? v.join(',') : String(v as string | number | boolean | null));
+  const show = (v: unknown) =>
+    (v === undefined ? '(unset)' : Array.isArray(v) ? v.join(',') : String(v as string | number | boolean | null));
   const pairs: ReadonlyArray<readonly [string, unknown, unknown]> = [
     ['EMBEDSYNC_ID_COLUMN', recorded.idColumn, configured.idColumn],
     // The text columns matter only when they make the document.
@@ -151,8 +154,13 @@ export async function checkRecordedSettings(db: Queryable, source: SourceConfig,
  * The tables a command covers, each with its model: with one table the configured one (its settings and
  * EMBEDDING_MODEL), with a list or `*` the recorded ones (a listed table migrate has not recorded is said).
  */
-export async function selectedSources(db: Queryable, config: { readonly source: SourceConfig; readonly tables: TableSelection; readonly model: { readonly model: string } }):
-  Promise<{ readonly sources: readonly { readonly source: SourceConfig; readonly model: string }[]; readonly unrecorded: readonly string[] }> {
+export async function selectedSources(
+  db: Queryable,
+  config: { readonly source: SourceConfig; readonly tables: TableSelection; readonly model: { readonly model: string } },
+): Promise<{
+  readonly sources: readonly { readonly source: SourceConfig; readonly model: string }[];
+  readonly unrecorded: readonly string[];
+}> {
   if (config.tables.kind === 'one') return { sources: [{ source: config.source, model: config.model.model }], unrecorded: [] };
   const recorded = await readRecordedSources(db);
   if (config.tables.kind === 'all') return { sources: recorded, unrecorded: [] };

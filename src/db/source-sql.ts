@@ -45,7 +45,8 @@ const ALIAS = /^[a-z_][a-z0-9_]*$/;
  * spaces, BOM... Trimming columns by exactly this set makes a document '' exactly when the daemon and the HTTP
  * API call a text blank; btrim's default (spaces only) let a column of "\t\n" into the document as text.
  */
-const WHITESPACE = "E' \\t\\n\\r\\f\\u000b\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff'";
+const WHITESPACE = "E' \\t\\n\\r\\f\\u000b\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009" +
+  "\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff'";
 
 function alias(a: string): string {
   if (!ALIAS.test(a)) throw new Error(`bad SQL alias ${a}`);

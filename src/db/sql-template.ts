@@ -35,7 +35,9 @@ export interface TemplateExtras {
   readonly column?: string;
   /** {{index_method}}, {{index_ops}} and {{index_with}}: the vector index's access method, the operator class of
    * the column's type (vector unless said) and, for ivfflat, its lists. */
-  readonly vectorIndex?: { readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined };
+  readonly vectorIndex?: {
+    readonly method: 'ivfflat' | 'hnsw'; readonly lists?: number | undefined; readonly type?: 'vector' | 'halfvec' | undefined;
+  };
   /** {{from_embedding}}, {{from_checksum}}, {{from_text_hash}}: the column set a copy reads (shadow-copy-chunk). */
   readonly from?: { readonly embedding: string; readonly checksum: string; readonly textHash: string };
   /** {{table_function:name}}: the stem of a table's generated functions (embedsync.<stem>_<name>). */
@@ -150,7 +152,9 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         // `ORDER BY distance LIMIT n * <limit>`: the nearest chunks through the index. Without it every chunk
         // (exact); OFFSET 0 keeps the subquery a subquery, so its distance is computed once per chunk.
         const [n, ...limits] = need(arg, key).split(',');
-        if (!/^[1-9][0-9]?$/.test(n ?? '') || limits.length === 0 || !limits.every((l) => ALIAS.test(l))) throw new Error(`bad {{chunk_nearest:${arg}}}`);
+        if (!/^[1-9][0-9]?$/.test(n ?? '') || limits.length === 0 || !limits.every((l) => ALIAS.test(l))) {
+          throw new Error(`bad {{chunk_nearest:${arg}}}`);
+        }
         const limit = limits.length === 1 ? limits[0]! : `greatest(${limits.join(', ')})`;
         return extras.chunkIndex ? `ORDER BY distance LIMIT ${n === '1' ? limit : `${n} * ${limit}`}` : 'OFFSET 0';
       }
@@ -189,7 +193,9 @@ const PARAM = /^\$[1-9][0-9]*$/;
  * (Not status's "stale", which counts only the rows with another model's vector.)
  */
 function unsyncedRule(s: SourceSql, alias: string, document: string, param: string): string {
-  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) throw new Error(`bad {{unsynced:${alias},${document},${param}}}`);
+  if (!ALIAS.test(alias) || !DOCUMENT.test(document) || !PARAM.test(param)) {
+    throw new Error(`bad {{unsynced:${alias},${document},${param}}}`);
+  }
   return `(${alias}.${s.checksum} IS DISTINCT FROM ${param}
           OR ${alias}.${s.textHash} IS DISTINCT FROM md5(${document})::uuid
           OR (${alias}.${s.embedding} IS NULL) <> (${document} = ''))`;

@@ -32,7 +32,10 @@ export async function readModelState(db: Queryable, sourceKey: string): Promise<
     checksum: r.model_checksum,
     dimensions: r.dimensions,
     migration: r.migration_step && r.target_checksum && r.target_model && r.target_dimensions
-      ? { model: r.target_model, checksum: r.target_checksum, dimensions: r.target_dimensions, step: r.migration_step, started: r.migration_started ?? new Date(0) }
+      ? {
+        model: r.target_model, checksum: r.target_checksum, dimensions: r.target_dimensions, step: r.migration_step,
+        started: r.migration_started ?? new Date(0),
+      }
       : undefined,
   };
 }

@@ -18,7 +18,8 @@ export async function ensureSweepIndex(client: pg.Client | pg.PoolClient, s: Sou
   const t = rows[0]!;
   if (t.valid === true && t.current === true) return;
   if (t.valid !== null) {
-    await client.query(renderCatalogSql('index-drop', { concurrently: !t.partitioned, relation: `${quoteIdent(t.schema)}.${quoteIdent(name)}` }));
+    await client.query(renderCatalogSql('index-drop',
+      { concurrently: !t.partitioned, relation: `${quoteIdent(t.schema)}.${quoteIdent(name)}` }));
   }
   await client.query(renderSql('source-sweep-index', s, { concurrently: !t.partitioned, modelChecksum: checksum }));
 }

@@ -27,7 +27,9 @@ export interface VectorRange {
   readonly basis: 'count' | 'stored count' | 'statistics' | 'unknown';
 }
 
-interface EstimateRow { analyzed_vectors: number | null; analyzed_rows: number; mods: number; writes: number; track_counts: boolean; relations: string }
+interface EstimateRow {
+  analyzed_vectors: number | null; analyzed_rows: number; mods: number; writes: number; track_counts: boolean; relations: string;
+}
 
 export const UNKNOWN_RANGE: VectorRange = { lo: 0, hi: Number.POSITIVE_INFINITY, rows: 0, basis: 'unknown' };
 
@@ -76,8 +78,10 @@ export async function countVectors(db: Queryable, s: SourceSql, column: string):
   return Number(rows[0]!.n);
 }
 
-async function readStoredCount(db: Queryable, s: SourceSql, column: string): Promise<{ rows: number; writes: number; relations: string } | undefined> {
+async function readStoredCount(db: Queryable, s: SourceSql,
+  column: string): Promise<{ rows: number; writes: number; relations: string } | undefined> {
   if (!await hasSchemaTable(db, 'vector_count')) return undefined;
-  const r = (await db.query<{ rows: string; writes: string; relations: string }>(loadSql('vector-count-read'), [s.sourceKey, column])).rows[0];
+  const r = (await db.query<{ rows: string; writes: string; relations: string }>(
+    loadSql('vector-count-read'), [s.sourceKey, column])).rows[0];
   return r && { rows: Number(r.rows), writes: Number(r.writes), relations: r.relations };
 }

@@ -105,10 +105,15 @@ export interface IndexRecord {
 }
 
 export async function readIndexRecord(db: Queryable, sourceKey: string): Promise<IndexRecord | undefined> {
-  const { rows } = await db.query<{ name: string; kind: string; lists: number | null; dimensions: number; rows_at_build: string; build_seconds: number; built_at: Date }>(
+  const { rows } = await db.query<{
+    name: string; kind: string; lists: number | null; dimensions: number; rows_at_build: string; build_seconds: number; built_at: Date;
+  }>(
     loadSql('index-record-read'), [sourceKey]);
   const r = rows[0];
-  return r && { name: r.name, kind: r.kind, lists: r.lists, dimensions: r.dimensions, rowsAtBuild: Number(r.rows_at_build), buildSeconds: r.build_seconds, builtAt: r.built_at };
+  return r && {
+    name: r.name, kind: r.kind, lists: r.lists, dimensions: r.dimensions, rowsAtBuild: Number(r.rows_at_build),
+    buildSeconds: r.build_seconds, builtAt: r.built_at,
+  };
 }
 
 export async function recordIndex(db: Queryable, sourceKey: string, r: Omit<IndexRecord, 'builtAt'>): Promise<void> {
@@ -128,24 +133,34 @@ function trainedRows(existing: ExistingIndex, record: IndexRecord | undefined): 
 }
 
 /** What the policy says to do, given the valid index on the column (if any), its record and the row count. */
-export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number, rowsText = String(rows)): IndexDecision {
+export function decideIndex(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, rows: number,
+  rowsText = String(rows)): IndexDecision {
   const lists = policy.kind === 'ivfflat' ? ivfflatLists(rows) : undefined;
   if (policy.kind === 'none') {
-    return existing ? { action: 'drop', reason: `EMBEDSYNC_INDEX=none but ${existing.name} exists`, lists } : { action: 'keep', reason: 'no index wanted (EMBEDSYNC_INDEX=none)', lists };
+    return existing ? { action: 'drop', reason: `EMBEDSYNC_INDEX=none but ${existing.name} exists`, lists }
+      : { action: 'keep', reason: 'no index wanted (EMBEDSYNC_INDEX=none)', lists };
   }
   if (policy.kind === 'ivfflat' && (rows < policy.minRows || rows < 10 * lists!)) {
     const why = `${rowsText} rows with vectors; ivfflat needs at least ${Math.max(policy.minRows, 10 * lists!)} to train`;
     return existing?.kind === 'ivfflat' ? { action: 'keep', reason: why, lists } : { action: 'wait', reason: why, lists };
   }
   if (!existing) return { action: 'build', reason: 'no index', lists };
-  if (existing.kind !== policy.kind) return { action: 'rebuild', reason: `index is ${existing.kind}, EMBEDSYNC_INDEX=${policy.kind}`, lists };
+  if (existing.kind !== policy.kind) {
+    return { action: 'rebuild', reason: `index is ${existing.kind}, EMBEDSYNC_INDEX=${policy.kind}`, lists };
+  }
   if (policy.kind === 'hnsw') return { action: 'keep', reason: 'hnsw follows inserts; no rebuild needed', lists };
   const trained = trainedRows(existing, record);
   const ratio = rows / Math.max(1, trained);
   if (ratio > policy.growthFactor || ratio < 1 / policy.growthFactor) {
-    return { action: 'rebuild', reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rowsText}; limit ${policy.growthFactor}x)`, lists };
+    return {
+      action: 'rebuild',
+      reason: `row count drifted ${ratio.toFixed(2)}x since the build (${trained} -> ${rowsText}; limit ${policy.growthFactor}x)`,
+      lists,
+    };
   }
-  return { action: 'keep', reason: `trained on ${trained} rows, now ${rowsText} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists };
+  return {
+    action: 'keep', reason: `trained on ${trained} rows, now ${rowsText} (${ratio.toFixed(2)}x, limit ${policy.growthFactor}x)`, lists,
+  };
 }
 
 /**
@@ -162,7 +177,8 @@ export function decisionThresholds(policy: IndexPolicy, existing: ExistingIndex 
 }
 
 /** Whether every row count in the range gets the same decision (no threshold inside it): then no count is needed. */
-export function rangeDecides(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined, r: VectorRange): boolean {
+export function rangeDecides(policy: IndexPolicy, existing: ExistingIndex | undefined, record: IndexRecord | undefined,
+  r: VectorRange): boolean {
   const thresholds = decisionThresholds(policy, existing, record);
   return thresholds.length === 0 || (r.basis !== 'unknown' && thresholds.every((t) => t < r.lo || t > r.hi));
 }
@@ -197,7 +213,8 @@ export async function buildIndex(client: pg.Client | pg.PoolClient, b: BuildSpec
   const started = performance.now();
   try {
     if (partitioned) {
-      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, index, (rows) => ({ ...index, lists: fit(ivfflatLists(rows), rows) }));
+      await createPartitionedIndex(client, b.s.table, schemaOf(b.s), b.name, index,
+        (rows) => ({ ...index, lists: fit(ivfflatLists(rows), rows) }));
     } else {
       await client.query(renderCatalogSql('index-create', { index: b.name, relation: b.s.table, column: b.column, vectorIndex: index }));
     }
@@ -225,14 +242,18 @@ export interface IndexStatus {
  * stored count (src/db/vector-count.ts); the table is counted only when that range straddles a threshold
  * of the decision, or when `exact` asks.
  */
-export async function getIndexStatus(db: Queryable, s: SourceSql, column: string, policy: IndexPolicy, o: { exact?: boolean } = {}): Promise<IndexStatus> {
+export async function getIndexStatus(db: Queryable, s: SourceSql, column: string, policy: IndexPolicy,
+  o: { exact?: boolean } = {}): Promise<IndexStatus> {
   const all = await findVectorIndexes(db, s, column);
   const want = vectorIndexName(s, column);
   const index = all.find((i) => i.valid && i.name === want) ?? all.find((i) => i.valid);
   const record = await readIndexRecord(db, s.sourceKey);
   let range = o.exact ? undefined : await estimateVectors(db, s, column);
   if (!range || !rangeDecides(policy, index, record, range)) range = await countVectorsStored(db, s, column);
-  return { policy, column, index, invalid: all.filter((i) => !i.valid), record, rows: range.rows, rowsRange: range, decision: decideIndex(policy, index, record, range.rows, rowsText(range)) };
+  return {
+    policy, column, index, invalid: all.filter((i) => !i.valid), record, rows: range.rows, rowsRange: range,
+    decision: decideIndex(policy, index, record, range.rows, rowsText(range)),
+  };
 }
 
 function rowsText(r: VectorRange): string {
@@ -255,7 +276,8 @@ export interface EnsureResult {
  * step is restartable: leftovers of an interrupted run (an invalid index, a finished `_new` build) are
  * cleaned up or adopted on the next run.
  */
-export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy, o: { force?: boolean; dimensions: number; record?: boolean; exact?: boolean }): Promise<EnsureResult> {
+export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSql, column: string, policy: IndexPolicy,
+  o: { force?: boolean; dimensions: number; record?: boolean; exact?: boolean }): Promise<EnsureResult> {
   const name = vectorIndexName(s, column);
   const temp = `${name.slice(0, 59)}_new`;
   const schema = schemaOf(s);
@@ -264,13 +286,16 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
     await dropIndex(client, schema, bad.name, partitioned);
   }
   let st = await getIndexStatus(client, s, column, policy, { exact: o.exact });
-  const building = (x: IndexStatus) => x.decision.action === 'build' || x.decision.action === 'rebuild' || (o.force && x.decision.action === 'keep' && policy.kind !== 'none' && x.index);
+  const building = (x: IndexStatus) => x.decision.action === 'build' || x.decision.action === 'rebuild' ||
+    (o.force && x.decision.action === 'keep' && policy.kind !== 'none' && x.index);
   // A build reads the whole table anyway: its lists and recorded rows come from an exact count.
   if (building(st) && st.rowsRange.basis !== 'count') st = await getIndexStatus(client, s, column, policy, { exact: true });
   let d = st.decision;
   if (o.force && d.action === 'keep' && policy.kind !== 'none' && st.index) d = { ...d, action: 'rebuild', reason: 'forced' };
   const result = (extra: Partial<EnsureResult> = {}): EnsureResult =>
-    ({ action: d.action, reason: d.reason, name: st.index?.name, lists: st.index?.lists, rows: st.rows, buildSeconds: undefined, ...extra });
+    ({
+      action: d.action, reason: d.reason, name: st.index?.name, lists: st.index?.lists, rows: st.rows, buildSeconds: undefined, ...extra,
+    });
   if (d.action === 'keep' || d.action === 'wait') {
     // A rebuild that stopped after dropping the old index: adopt the new one under the usual name.
     if (st.index && st.index.name !== name && !(await findVectorIndexes(client, s, column)).some((i) => i.name === name)) {
@@ -286,16 +311,24 @@ export async function ensureIndex(client: pg.Client | pg.PoolClient, s: SourceSq
   }
   const kind = policy.kind as 'ivfflat' | 'hnsw';
   const buildName = st.index ? temp : name;
-  const built = await buildIndex(client, { s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem, dimensions: o.dimensions, rows: st.rows });
+  const built = await buildIndex(client, {
+    s, column, name: buildName, kind, lists: d.lists, maintenanceWorkMem: policy.maintenanceWorkMem, dimensions: o.dimensions,
+    rows: st.rows,
+  });
   const seconds = built.seconds;
   if (built.lists !== d.lists) {
-    d = { ...d, lists: built.lists, reason: `${d.reason}; lists ${built.lists} instead of ${d.lists}, the most a build fits in EMBEDSYNC_INDEX_BUILD_MEMORY=${policy.maintenanceWorkMem}` };
+    d = { ...d, lists: built.lists, reason: `${d.reason}; lists ${built.lists} instead of ${d.lists}, ` +
+      `the most a build fits in EMBEDSYNC_INDEX_BUILD_MEMORY=${policy.maintenanceWorkMem}` };
   }
   if (st.index) {
     await dropIndex(client, schema, st.index.name, partitioned);
     await withShortLocks(client, () => client.query(renameIndex(schema, buildName, name)));
   }
-  if (o.record !== false) await recordIndex(client, s.sourceKey, { name, kind, lists: kind === 'ivfflat' ? d.lists! : null, dimensions: o.dimensions, rowsAtBuild: st.rows, buildSeconds: seconds });
+  if (o.record !== false) {
+    await recordIndex(client, s.sourceKey, {
+      name, kind, lists: kind === 'ivfflat' ? d.lists! : null, dimensions: o.dimensions, rowsAtBuild: st.rows, buildSeconds: seconds,
+    });
+  }
   return result({ name, lists: kind === 'ivfflat' ? d.lists : undefined, buildSeconds: seconds });
 }
 

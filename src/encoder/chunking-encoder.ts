@@ -13,7 +13,9 @@ export interface ChunkSettings {
 }
 
 /** The chunk settings of a source, undefined when it is not chunked. */
-export function chunkSettingsOf(source: { readonly chunking: string; readonly chunkTokens: number | undefined; readonly chunkOverlap: number }): ChunkSettings | undefined {
+export function chunkSettingsOf(
+  source: { readonly chunking: string; readonly chunkTokens: number | undefined; readonly chunkOverlap: number },
+): ChunkSettings | undefined {
   return source.chunking === 'tokens' ? { tokens: source.chunkTokens, overlap: source.chunkOverlap } : undefined;
 }
 
@@ -39,8 +41,8 @@ export class ChunkingUnavailableError extends Error {
 export function chunkerFor(encoder: Encoder, settings: ChunkSettings): Chunker {
   const folder = encoder.folder;
   if (!folder) {
-    throw new ChunkingUnavailableError(`EMBEDSYNC_CHUNKING=tokens counts tokens with the model's own tokenizer, which the ${encoder.info.backend} ` +
-      'backend does not expose: serve chunked tables with EMBEDDING_BACKEND=local (docs/chunking.md)');
+    throw new ChunkingUnavailableError('EMBEDSYNC_CHUNKING=tokens counts tokens with the model\'s own tokenizer, ' +
+      `which the ${encoder.info.backend} backend does not expose: serve chunked tables with EMBEDDING_BACKEND=local (docs/chunking.md)`);
   }
   const json = JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object;
   const prompt = folder.prompts.document;
@@ -50,8 +52,8 @@ export function chunkerFor(encoder: Encoder, settings: ChunkSettings): Chunker {
   const room = folder.maxTokens - specials - (prompt ? probe.count(prompt) : 0);
   const size = settings.tokens ?? room;
   if (size > room) {
-    throw new ChunkingUnavailableError(`EMBEDSYNC_CHUNK_TOKENS=${size} is more than ${encoder.info.name} reads after its document prompt (${room}): ` +
-      `set it to ${room} or less`);
+    throw new ChunkingUnavailableError(`EMBEDSYNC_CHUNK_TOKENS=${size} is more than ${encoder.info.name} reads ` +
+      `after its document prompt (${room}): set it to ${room} or less`);
   }
   return new Chunker(json, folder.tokenizerConfig, { size, overlap: Math.min(settings.overlap, Math.floor(size / 2)), prefix: prompt });
 }

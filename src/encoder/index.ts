@@ -12,7 +12,9 @@ import type { Encoder } from './types.ts';
 import type { WorkerExit } from './worker-pool.ts';
 import type { ModelConfig } from '../config/index.ts';
 
-export type { BackendAvailability, Encoder, EncoderScheduler, EncodeResult, EncodeSource, ModelInfo, Pace, Role, PoolingMode } from './types.ts';
+export type {
+  BackendAvailability, Encoder, EncoderScheduler, EncodeResult, EncodeSource, ModelInfo, Pace, Role, PoolingMode,
+} from './types.ts';
 export { RunScheduler } from './run-scheduler.ts';
 export type { WorkerExit } from './worker-pool.ts';
 export { EncodeError } from './types.ts';
@@ -37,7 +39,8 @@ export async function createEncoder(model: ModelConfig, opts: CreateEncoderOptio
     // Remote backends (embedsync, TEI, OpenAI-compatible): see remote/index.ts.
     const { createRemoteEncoder } = await import('./remote/index.ts');
     return createRemoteEncoder(model, {
-      ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
     });
   }
   const dir = await resolveModelDir(model, opts);

@@ -10,9 +10,13 @@ import { onnxFiles } from './onnx-session.ts';
 import { readModelFolder, type ModelFolder, type PromptOverrides } from './model-folder.ts';
 import { RunScheduler } from './run-scheduler.ts';
 import { RunSizer } from './run-sizer.ts';
-import { EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Pace, type Role } from './types.ts';
+import {
+  EncodeError, ROLES, type EncodeOptions, type EncodeResult, type EncodeSource, type Encoder, type ModelInfo, type Pace, type Role,
+} from './types.ts';
 import { TokenizerLoadError, WorkerPool, type WorkerExit } from './worker-pool.ts';
-import { DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, PACKAGE_VERSION, type Dtype, type MemoryLimit } from '../config/index.ts';
+import {
+  DEFAULT_INTERACTIVE_RUN_SECONDS, DEFAULT_RUN_SECONDS, DEFAULT_SYNC_SHARE, PACKAGE_VERSION, type Dtype, type MemoryLimit,
+} from '../config/index.ts';
 
 
 export interface LocalEncoderOptions {
@@ -61,7 +65,8 @@ export function modelChecksum(onnxDigest: Uint8Array, folder: ModelFolder): stri
 }
 
 /** The sessions and threads to run: as configured, or fewer sessions when EMBEDDING_SESSIONS is unset and memory is short. */
-async function sessionsThatFit(opts: LocalEncoderOptions, onnxPath: string, tokenizerJson: number): Promise<{ sessions: number; threads: number }> {
+async function sessionsThatFit(opts: LocalEncoderOptions, onnxPath: string,
+  tokenizerJson: number): Promise<{ sessions: number; threads: number }> {
   const wanted = { sessions: opts.sessions ?? 1, threads: opts.threads };
   if (!opts.memory) return wanted;
   const files = await onnxFiles(onnxPath);
@@ -114,7 +119,8 @@ export async function createLocalEncoder(opts: LocalEncoderOptions): Promise<Enc
     const probe = await encoder.encode(['warm-up'], 'query');
     const dimensions = probe.vectors[0]!.length;
     if (folder.declaredDimensions !== undefined && folder.declaredDimensions !== dimensions) {
-      throw new Error(`model folder ${opts.dir}: pooling config says ${folder.declaredDimensions} dimensions, the model outputs ${dimensions}`);
+      throw new Error(`model folder ${opts.dir}: pooling config says ${folder.declaredDimensions} dimensions, ` +
+        `the model outputs ${dimensions}`);
     }
     encoder.info = {
       name: opts.name ?? opts.dir,
@@ -192,7 +198,8 @@ class LocalEncoder implements Encoder {
     const signal = options.signal ? AbortSignal.any([options.signal, giveUp.signal]) : giveUp.signal;
     const priority = options.priority ?? 'bulk';
     // A query is one short run; other work is cut short while urgent work is about (run-scheduler.ts).
-    const plan = this.sizer.plan(texts, this.promptTokens[role], priority === 'live' || (priority === 'bulk' && this.scheduler.interactive()));
+    const plan = this.sizer.plan(texts, this.promptTokens[role],
+      priority === 'live' || (priority === 'bulk' && this.scheduler.interactive()));
     setMaxListeners(plan.length + 10, signal); // one listener per run waiting for a worker
     const runs = plan.map(async ({ indices: group, cost }) => {
       let done;

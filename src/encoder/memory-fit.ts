@@ -44,7 +44,8 @@ export interface SessionFit {
  * The most sessions (up to `wanted.sessions`) whose expected peak stays under MEMORY_SHARE of the limit, at
  * least one. With fewer sessions the threads follow the cores, unless EMBEDDING_THREADS was set.
  */
-export function fitSessions(wanted: { sessions: number; threads: number }, auto: { cores: number; threadsSet: boolean }, limit: MemoryLimit, m: ModelBytes): SessionFit {
+export function fitSessions(wanted: { sessions: number; threads: number }, auto: { cores: number; threadsSet: boolean },
+  limit: MemoryLimit, m: ModelBytes): SessionFit {
   const budget = limit.bytes * MEMORY_SHARE;
   let sessions = wanted.sessions;
   while (sessions > 1 && estimatePeakBytes(sessions, m) > budget) sessions -= 1;

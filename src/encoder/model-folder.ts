@@ -106,7 +106,9 @@ export async function readModelFolder(dir: string, dtype: Dtype, overrides: Prom
   const limits: number[] = [];
   if (typeof sbertCfg?.max_seq_length === 'number') limits.push(sbertCfg.max_seq_length);
   // transformers uses a huge sentinel when the tokenizer sets no limit.
-  if (typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e9) limits.push(tokenizerConfig.model_max_length);
+  if (typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e9) {
+    limits.push(tokenizerConfig.model_max_length);
+  }
   if (hfCfg && ['bert', 'roberta', 'xlm-roberta'].includes(String(hfCfg.model_type))) {
     try {
       limits.push(maxSequenceLength(parseEncoderConfig(hfCfg, join(dir, 'config.json'))));

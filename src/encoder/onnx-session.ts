@@ -18,7 +18,8 @@ export interface LoadedOnnx {
 /** The ONNX file and its external data files (in name order): everything a session loads. */
 export async function onnxFiles(path: string): Promise<string[]> {
   const dir = dirname(path);
-  const externals = (await readdir(dir)).filter((f) => f !== basename(path) && f.startsWith(basename(path)) && /(_data|\.data)$/.test(f)).sort();
+  const externals = (await readdir(dir))
+    .filter((f) => f !== basename(path) && f.startsWith(basename(path)) && /(_data|\.data)$/.test(f)).sort();
   return [path, ...externals.map((e) => join(dir, e))];
 }
 

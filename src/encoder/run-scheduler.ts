@@ -188,7 +188,8 @@ export class RunScheduler implements EncoderScheduler {
   }
 
   #active(source: EncodeSource): boolean {
-    return this.#queues[source].length > 0 || this.#running[source] > 0 || this.#holds[source] > 0 || this.#urgent.some((p) => p.source === source);
+    return this.#queues[source].length > 0 || this.#running[source] > 0 || this.#holds[source] > 0 ||
+      this.#urgent.some((p) => p.source === source);
   }
 
   #runningCount(): number {
@@ -209,7 +210,8 @@ export class RunScheduler implements EncoderScheduler {
     let floor = -Infinity;
     for (const s of ENCODE_SOURCES) {
       if (s === source || !this.#active(s)) continue;
-      const ms = this.#running[s] * this.now() - this.#startedSum[s] + (this.#reserved?.source === s ? this.now() - this.#reserved.since : 0);
+      const ms = this.#running[s] * this.now() - this.#startedSum[s] +
+        (this.#reserved?.source === s ? this.now() - this.#reserved.since : 0);
       const v = this.#virtual[s] + ms / 1000 / this.#shares[s];
       floor = floor === -Infinity ? v : Math.min(floor, v);
     }
@@ -239,7 +241,9 @@ export class RunScheduler implements EncoderScheduler {
       return true;
     }
     // Queries lately: the last free worker waits for the next one. A run ending calls #next again.
-    if (this.capacity > 1 && this.#runningCount() + 1 >= this.capacity && this.now() - this.#lastQueryAt < INTERACTIVE_WINDOW_MS) return false;
+    if (this.capacity > 1 && this.#runningCount() + 1 >= this.capacity && this.now() - this.#lastQueryAt < INTERACTIVE_WINDOW_MS) {
+      return false;
+    }
     let pick: EncodeSource | undefined;
     for (const s of ENCODE_SOURCES) {
       const head = this.#queues[s][0];
@@ -257,7 +261,8 @@ export class RunScheduler implements EncoderScheduler {
     // Only the last free worker is kept for a source between its runs: one is all its next run needs.
     const lastSlot = this.#runningCount() + 1 >= this.capacity;
     for (const s of ENCODE_SOURCES) {
-      if (!lastSlot || s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#running[s] > 0 || this.#virtual[s] >= this.#virtual[pick]) continue;
+      if (!lastSlot || s === pick || this.#holds[s] === 0 || this.#queues[s].length > 0 || this.#running[s] > 0 ||
+        this.#virtual[s] >= this.#virtual[pick]) continue;
       // `s` is between two runs of a batch and behind: keep the encoder free for it until it asks again, lets
       // go, or the reserved time has used up what it was owed.
       const ms = Math.ceil((this.#virtual[pick] - this.#virtual[s]) * this.#shares[s] * 1000);

@@ -90,6 +90,7 @@ export class RunSizer {
   /** Groups input indices into runs of about the target duration each; `cost`: a run's estimated padded tokens. */
   plan(texts: readonly string[], promptTokens: number, short = false): PlannedRun[] {
     const estimates = texts.map((t) => this.estimate(t, promptTokens));
-    return planBatches(estimates, this.budget(short)).map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
+    return planBatches(estimates, this.budget(short))
+      .map((indices) => ({ indices, cost: indices.length * Math.max(...indices.map((i) => estimates[i]!)) }));
   }
 }

@@ -26,7 +26,8 @@ export class TextTokenizer {
 
   /** The tokenizer of a model folder, with its max length and pad token. */
   static of(folder: Pick<ModelFolder, 'tokenizerJson' | 'tokenizerConfig' | 'maxTokens' | 'padTokenId'>): TextTokenizer {
-    return new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens, folder.padTokenId);
+    return new TextTokenizer(JSON.parse(new TextDecoder().decode(folder.tokenizerJson)) as object, folder.tokenizerConfig, folder.maxTokens,
+      folder.padTokenId);
   }
 
   constructor(tokenizerJson: object, tokenizerConfig: object, readonly maxTokens: number, padTokenId?: number) {

@@ -132,7 +132,8 @@ export class WorkerPool {
   }
 
   /** Runs one request on a free worker when the scheduler gives `source` its turn; `cost`: its estimated size. */
-  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal, cost = 0, priority: EncodePriority = 'bulk'): Promise<RunDone> {
+  run(req: Omit<RunRequest, 'id'>, source: EncodeSource, signal?: AbortSignal, cost = 0,
+    priority: EncodePriority = 'bulk'): Promise<RunDone> {
     if (this.#closed) return Promise.reject(new EncodeError('encoder is closed', 'unavailable'));
     return this.#o.scheduler.run(source, () => this.#dispatch({ ...req, id: this.#nextId++ }), signal, cost, priority);
   }
@@ -183,7 +184,10 @@ export class WorkerPool {
       ...(this.#o.crashDrillText ? { crashDrillText: this.#o.crashDrillText } : {}),
     };
     // execArgv: [] — the worker registers its own TypeScript loader (entry.mjs) and needs none of the parent's flags.
-    const worker = new Worker(ENTRY, { workerData: init, execArgv: [], name: `embedsync-encoder-${index}`, resourceLimits: { stackSizeMb: 64, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(ENTRY, {
+      workerData: init, execArgv: [], name: `embedsync-encoder-${index}`,
+      resourceLimits: { stackSizeMb: 64, maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     let settle!: { resolve: () => void; reject: (err: Error) => void };
     const ready = new Promise<void>((resolve, reject) => { settle = { resolve, reject }; });
     ready.catch(() => undefined);

@@ -103,7 +103,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     app.setSerializerCompiler(() => (data) => JSON.stringify(data));
     app.setErrorHandler((err: FastifyError, request, reply) => {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small, limits, request.routeOptions.config.teiShape === true) as unknown as FastifyError);
+        return sendError(request, reply, tooLarge(request.routeOptions.bodyLimit ?? limits.small, limits,
+          request.routeOptions.config.teiShape === true) as unknown as FastifyError);
       }
       return sendError(request, reply, err);
     });
@@ -112,7 +113,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
       const path = request.url.split('?', 1)[0]!;
       const methods = methodsOf(path);
       const err = methods.length > 0
-        ? new HttpError('method_not_allowed', `${request.method} is not served on ${path.slice(0, 200)}; it answers ${methods.join(', ')}`, { allow: methods.join(', ') })
+        ? new HttpError('method_not_allowed', `${request.method} is not served on ${path.slice(0, 200)}; it answers ${methods.join(', ')}`,
+          { allow: methods.join(', ') })
         : new HttpError('not_found', `no route ${request.method} ${path.slice(0, 200)}`);
       return sendError(request, reply, err as unknown as FastifyError);
     });
@@ -123,7 +125,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // After every onRequest hook (rate limiting included) and before the body is read.
     app.addHook('preParsing', async (request) => {
       keys.check(request);
-      if (request.routeOptions.config.encodes && limiter.full && Number(request.headers['content-length'] ?? EARLY_REFUSAL_BYTES) >= EARLY_REFUSAL_BYTES) {
+      if (request.routeOptions.config.encodes && limiter.full &&
+        Number(request.headers['content-length'] ?? EARLY_REFUSAL_BYTES) >= EARLY_REFUSAL_BYTES) {
         const busy = limiter.overloaded();
         throw new HttpError('overloaded', busy.message, { 'retry-after': String(busy.retryAfterSeconds) });
       }

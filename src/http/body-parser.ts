@@ -25,8 +25,10 @@ type Done = (err: Error | null, body?: unknown) => void;
  */
 export function tooLarge(limit: number, limits: BodyLimits, shapeUnknown = false): HttpError {
   if (shapeUnknown && limit !== limits.batch) {
-    return new HttpError('too_large', `request body is larger than POST /embed takes: one text of MAX_TEXT_LENGTH characters fits in ${limits.single} bytes, ` +
-      `TEI's list of inputs in ${limits.teiEmbed}; send many texts to /embed/batch, POST / or /v1/embeddings (up to BODY_LIMIT_BYTES, ${limits.batch} bytes), ` +
+    return new HttpError('too_large', 'request body is larger than POST /embed takes: ' +
+      `one text of MAX_TEXT_LENGTH characters fits in ${limits.single} bytes, ` +
+      `TEI's list of inputs in ${limits.teiEmbed}; send many texts to /embed/batch, POST / or /v1/embeddings ` +
+      `(up to BODY_LIMIT_BYTES, ${limits.batch} bytes), ` +
       'and cut a longer text to MAX_TEXT_LENGTH characters');
   }
   const why = limit === limits.batch ? 'BODY_LIMIT_BYTES'

@@ -75,7 +75,8 @@ export class Embedder {
     return { outcomes, tokens, encoder };
   }
 
-  async #encodeMisses(encoder: Encoder, misses: readonly Miss[], truncate: TruncationSide, deadline?: number): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
+  async #encodeMisses(encoder: Encoder, misses: readonly Miss[], truncate: TruncationSide,
+    deadline?: number): Promise<{ fresh: Map<string, Float32Array | string>; tokens: number }> {
     const { limiter, metrics } = this.deps;
     const byRole = new Map<Role, Miss[]>();
     for (const m of misses) byRole.set(m.role, [...(byRole.get(m.role) ?? []), m]);
@@ -133,7 +134,8 @@ interface Isolated {
  * Encodes `group` in one call; when the encoder refuses one input (EncodeError reason 'input'), that input is
  * set aside and the rest encoded again. Without an index to blame, the group is halved until the culprit is alone.
  */
-function encodeIsolating(encoder: Encoder, group: readonly Miss[], role: Role, signal: AbortSignal, truncate: TruncationSide, priority: EncodePriority): Promise<Isolated> {
+function encodeIsolating(encoder: Encoder, group: readonly Miss[], role: Role, signal: AbortSignal, truncate: TruncationSide,
+  priority: EncodePriority): Promise<Isolated> {
   return isolateFailures<Miss, Isolated>(group, {
     attempt: async (piece) => {
       const r = await encoder.encode(piece.map((m) => m.text), role, { signal, source: 'http', truncate, priority });

@@ -9,8 +9,8 @@ export const ERROR_KINDS = [
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 const STATUS: Readonly<Record<ErrorKind, number>> = {
-  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, method_not_allowed: 405, body_timeout: 408, rate_limit: 429,
-  overloaded: 503, timeout: 503, unavailable: 503, internal: 500,
+  validation: 400, too_large: 413, unsupported_media: 415, auth: 401, not_found: 404, method_not_allowed: 405, body_timeout: 408,
+  rate_limit: 429, overloaded: 503, timeout: 503, unavailable: 503, internal: 500,
 };
 
 export class HttpError extends Error {
@@ -45,13 +45,14 @@ export function dialectOf(request: FastifyRequest): Dialect {
 
 const OPENAI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'invalid_request_error', too_large: 'invalid_request_error', unsupported_media: 'invalid_request_error',
-  auth: 'authentication_error', not_found: 'invalid_request_error', method_not_allowed: 'invalid_request_error', body_timeout: 'invalid_request_error', rate_limit: 'rate_limit_error',
+  auth: 'authentication_error', not_found: 'invalid_request_error', method_not_allowed: 'invalid_request_error',
+  body_timeout: 'invalid_request_error', rate_limit: 'rate_limit_error',
   overloaded: 'server_error', timeout: 'server_error', unavailable: 'server_error', internal: 'server_error',
 };
 const TEI_TYPE: Readonly<Record<ErrorKind, string>> = {
   validation: 'Validation', too_large: 'Validation', unsupported_media: 'Validation', auth: 'Unauthorized',
-  not_found: 'Validation', method_not_allowed: 'Validation', body_timeout: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded', timeout: 'Backend',
-  unavailable: 'Unhealthy', internal: 'Backend',
+  not_found: 'Validation', method_not_allowed: 'Validation', body_timeout: 'Validation', rate_limit: 'Overloaded', overloaded: 'Overloaded',
+  timeout: 'Backend', unavailable: 'Unhealthy', internal: 'Backend',
 };
 
 /** The values each dialect's error type takes, for the OpenAPI error schemas. */

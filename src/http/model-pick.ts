@@ -17,7 +17,8 @@ export function loadedModelNames(ctx: RouteContext): string[] {
  * model is ignored while only one model is loaded (OpenAI clients send names of their own, e.g.
  * text-embedding-3-small).
  */
-export function pickModel(ctx: RouteContext, name: string | undefined, o: { readonly keep?: readonly string[]; readonly lenient?: boolean } = {}): Encoder | undefined {
+export function pickModel(ctx: RouteContext, name: string | undefined,
+  o: { readonly keep?: readonly string[]; readonly lenient?: boolean } = {}): Encoder | undefined {
   if (name === undefined) return undefined;
   const own = ctx.model.encoder().info.name;
   if (name === own || o.keep?.includes(name)) return undefined;

@@ -47,7 +47,9 @@ export async function installOpenApi(app: FastifyInstance, http: HttpConfig, mod
     const byId = doc.paths['/v1/models/{*}'];
     if (byId) {
       delete doc.paths['/v1/models/{*}'];
-      for (const p of byId.get?.parameters ?? []) if (p.name === '*') Object.assign(p, { name: 'model', description: 'model id; may contain slashes' });
+      for (const p of byId.get?.parameters ?? []) {
+        if (p.name === '*') Object.assign(p, { name: 'model', description: 'model id; may contain slashes' });
+      }
       doc.paths['/v1/models/{model}'] = byId;
     }
     return doc;

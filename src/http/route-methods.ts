@@ -27,6 +27,7 @@ export function recordRouteMethods(app: FastifyInstance): (path: string) => stri
 
 /** A route's URL as a regular expression: `:param` is one segment, a trailing `*` anything. */
 function patternOf(url: string): RegExp {
-  const escaped = url.split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.+?^${}()|[\]\\*]/g, '\\$&')));
+  const escaped = url.split('/')
+    .map((part) => (part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.+?^${}()|[\]\\*]/g, '\\$&')));
   return new RegExp(`^${escaped.join('/')}$`);
 }

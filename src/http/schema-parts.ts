@@ -2,7 +2,9 @@
 // of route can answer, so every route documents exactly what the server sends (checked by test/http-contract).
 import { ERROR_KINDS, OPENAI_ERROR_TYPES, TEI_ERROR_TYPES, type Dialect } from './errors.ts';
 
-const requestId = { type: 'string', minLength: 1, description: 'also in the X-Request-Id header; quote it when reporting a problem' } as const;
+const requestId = {
+  type: 'string', minLength: 1, description: 'also in the X-Request-Id header; quote it when reporting a problem',
+} as const;
 
 export const ERROR_SCHEMAS = {
   native: {

@@ -46,14 +46,16 @@ export function buildSchemas(http: HttpConfig) {
     truncate: { type: 'boolean', description: 'accepted; inputs are always cut to the model\'s max_input_length' },
     truncation_direction: {
       type: 'string', enum: [...TRUNCATION_DIRECTIONS],
-      description: 'Which end of an input longer than max_input_length is cut: Right (the default) or Left (keeps the end; the prompt is kept either way; local encoder only, 400 with a remote backend)',
+      description: 'Which end of an input longer than max_input_length is cut: Right (the default) or Left ' +
+        '(keeps the end; the prompt is kept either way; local encoder only, 400 with a remote backend)',
     },
   } as const;
   const vectors = { type: 'array', items: vector, minItems: 1, description: 'one vector per input, in input order' } as const;
 
   const pickedModel = {
     type: 'string', maxLength: 1000,
-    description: 'which loaded model embeds (GET /v1/models lists them; a process serving tables on several models has several); default the configured one',
+    description: 'which loaded model embeds (GET /v1/models lists them; a process serving tables on several models has several); ' +
+      'default the configured one',
   } as const;
   const embed = {
     tags: [TAGS.embed],
@@ -159,7 +161,11 @@ export function buildSchemas(http: HttpConfig) {
       required: ['input'],
       properties: {
         input: { anyOf: [text, textList(OPENAI_MAX_INPUTS, 'OpenAI\'s limit per request')] },
-        model: { type: 'string', description: 'a query/document alias selects that prompt; another loaded model\'s name picks that model (a process serving tables on several models); with one model loaded any other name is accepted and ignored' },
+        model: {
+          type: 'string',
+          description: 'a query/document alias selects that prompt; another loaded model\'s name picks that model ' +
+            '(a process serving tables on several models); with one model loaded any other name is accepted and ignored',
+        },
         encoding_format: { type: 'string', enum: ['float', 'base64'] },
         dimensions: { type: 'integer', minimum: 1, description: 'must equal the model\'s dimensions' },
         user: { type: 'string' },
@@ -181,7 +187,9 @@ export function buildSchemas(http: HttpConfig) {
               properties: {
                 object: { type: 'string', enum: ['embedding'] },
                 index: { type: 'integer', minimum: 0 },
-                embedding: { anyOf: [vector, { type: 'string', pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'base64 little-endian float32' }] },
+                embedding: {
+                  anyOf: [vector, { type: 'string', pattern: '^[A-Za-z0-9+/]+={0,2}$', description: 'base64 little-endian float32' }],
+                },
               },
             },
           },
@@ -198,7 +206,9 @@ export function buildSchemas(http: HttpConfig) {
 
   const openaiModel = {
     type: 'object', required: ['id', 'object', 'created', 'owned_by'], additionalProperties: false,
-    properties: { id: { type: 'string' }, object: { type: 'string', enum: ['model'] }, created: { type: 'integer' }, owned_by: { type: 'string' } },
+    properties: {
+      id: { type: 'string' }, object: { type: 'string', enum: ['model'] }, created: { type: 'integer' }, owned_by: { type: 'string' },
+    },
   } as const;
   const openaiModels = {
     tags: [TAGS.compat],
@@ -232,7 +242,8 @@ export function buildSchemas(http: HttpConfig) {
       200: {
         description: 'Model identity and limits',
         type: 'object', additionalProperties: false,
-        required: ['name', 'backend', 'dimensions', 'pooling', 'normalize', 'prompts', 'max_tokens', 'checksum', 'version', 'file', 'load_time_seconds', 'limits'],
+        required: ['name', 'backend', 'dimensions', 'pooling', 'normalize', 'prompts', 'max_tokens', 'checksum', 'version', 'file',
+          'load_time_seconds', 'limits'],
         properties: {
           name: { type: 'string' }, backend: { type: 'string' }, dimensions: { type: 'integer' },
           pooling: { type: 'string' }, normalize: { type: 'boolean' },

@@ -77,7 +77,8 @@ export function formatValidation(errors: readonly FastifySchemaValidationError[]
   const constraint = atDeepest.find((e) => e.keyword !== 'type');
   const first = constraint ?? atDeepest[0]!;
   const field = fieldName(first.instancePath);
-  const missing = atDeepest.filter((e) => e.keyword === 'required').map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
+  const missing = atDeepest.filter((e) => e.keyword === 'required')
+    .map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
   if (missing.length > 1 && missing.length === atDeepest.length) {
     // anyOf of alternatives, none sent: name them all.
     return `${field ? `${field}.` : ''}${missing.join(' or ')} is required`;

@@ -10,9 +10,12 @@ import { dropColumnSet, dropVectorIndexes } from './column-sets.ts';
 import { MigrationConflictError } from './conflict.ts';
 
 /** Drops the shadow columns and index of an unfinished migration (before its swap) and forgets it. */
-export async function abortShadowMigration(client: pg.Client, source: SourceConfig, s: SourceSql, state: ModelState, lockTimeoutMs = 100): Promise<boolean> {
+export async function abortShadowMigration(client: pg.Client, source: SourceConfig, s: SourceSql, state: ModelState,
+  lockTimeoutMs = 100): Promise<boolean> {
   if (!state.migration) return false;
-  if (state.migration.step === 'swapped') throw new MigrationConflictError('the migration has already swapped columns; run `embedsync migrate` to finish it');
+  if (state.migration.step === 'swapped') {
+    throw new MigrationConflictError('the migration has already swapped columns; run `embedsync migrate` to finish it');
+  }
   const next = nextColumns(source);
   // Concurrently, outside the short-lock transaction: the shadow index may be large, and readers never use it.
   await dropVectorIndexes(client, s, next.embedding, { concurrently: true });

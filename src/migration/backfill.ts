@@ -1,6 +1,6 @@
 // The `backfilled` step of a model migration (and its catch-up pass before the swap): the new model encodes
-// every row unsynced in the shadow columns (vector missing, by another model or of other text), chunk by chunk in key order, and writes it through the
-// daemon's own write statement aimed at the shadow columns.
+// every row unsynced in the shadow columns (vector missing, by another model or of other text), chunk by chunk in
+// key order, and writes it through the daemon's own write statement aimed at the shadow columns.
 import type pg from 'pg';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
@@ -30,7 +30,10 @@ export interface BackfillResult {
   readonly encodeSeconds: number;
 }
 
-/** Encodes every row of `nextSql`'s (shadow) columns that is unsynced for the new model; `firstWrite` runs once, after the first chunk that encoded something. */
+/**
+ * Encodes every row of `nextSql`'s (shadow) columns that is unsynced for the new model; `firstWrite` runs once, after the
+ * first chunk that encoded something.
+ */
 export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, firstWrite?: () => Promise<void>): Promise<BackfillResult> {
   const { client } = o;
   // A chunked table's backfill writes the new model's chunks too (beside the old model's, until the swap).
@@ -54,7 +57,9 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
     const docs = unsynced.filter((r) => r.document.trim() !== '');
     if (unsynced.length > 0) {
       const t0 = performance.now();
-      const vectors = docs.length ? (await encoder.encode(docs.map((r) => r.document), 'document', o.signal ? { signal: o.signal } : {})).vectors : [];
+      const vectors = docs.length
+        ? (await encoder.encode(docs.map((r) => r.document), 'document', o.signal ? { signal: o.signal } : {})).vectors
+        : [];
       encodeSeconds += (performance.now() - t0) / 1000;
       const byId = new Map(docs.map((r, i) => [r.id, vectors[i]!]));
       const items: WriteItem[] = unsynced.map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));

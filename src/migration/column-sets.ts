@@ -8,9 +8,11 @@ import { renderCatalogSql, renderSql } from '../db/sql-template.ts';
 import { findVectorIndexes, schemaOf } from '../db/vector-index.ts';
 
 /** Drops every vector index on `column` (one statement per index: names come from the catalog). */
-export async function dropVectorIndexes(client: pg.Client, s: SourceSql, column: string, o: { concurrently?: boolean } = {}): Promise<void> {
+export async function dropVectorIndexes(client: pg.Client, s: SourceSql, column: string,
+  o: { concurrently?: boolean } = {}): Promise<void> {
   for (const i of await findVectorIndexes(client, s, column)) {
-    await client.query(renderCatalogSql('index-drop', { concurrently: o.concurrently === true, relation: `${schemaOf(s)}.${quoteIdent(i.name)}` }));
+    await client.query(renderCatalogSql('index-drop',
+      { concurrently: o.concurrently === true, relation: `${schemaOf(s)}.${quoteIdent(i.name)}` }));
   }
 }
 

@@ -69,10 +69,13 @@ export type ModelMigrationOutcome =
   /** --abort: `model` is the migration's target, undefined when none was under way. */
   | { readonly kind: 'aborted'; readonly handled: true; readonly model: string | undefined }
   /** --in-place, same dimension: the plain migrate records the new model and the daemon re-embeds. */
-  | { readonly kind: 'in-place-reembed'; readonly handled: false; readonly sourceKey: string; readonly model: string; readonly fromChecksum: string }
+  | { readonly kind: 'in-place-reembed'; readonly handled: false; readonly sourceKey: string; readonly model: string;
+      readonly fromChecksum: string }
   /** A dimension change in place: the vector columns were dropped; `fromChecksum` the recorded model, if any. */
-  | { readonly kind: 'in-place-dimension'; readonly handled: false; readonly fromDimensions: number; readonly fromChecksum: string | undefined }
-  | { readonly kind: 'shadow'; readonly handled: true; readonly model: string; readonly change: Extract<ModelChange, { resumeAfter: string | undefined }>;
+  | { readonly kind: 'in-place-dimension'; readonly handled: false; readonly fromDimensions: number;
+      readonly fromChecksum: string | undefined }
+  | { readonly kind: 'shadow'; readonly handled: true; readonly model: string;
+      readonly change: Extract<ModelChange, { resumeAfter: string | undefined }>;
       readonly shadow: ShadowMigrationResult; readonly indexName: string }
   /** No model change: the plain migrate does everything. */
   | { readonly kind: 'none'; readonly handled: false };
@@ -85,7 +88,9 @@ export async function migrateModel(o: ModelMigrationOptions): Promise<ModelMigra
   try {
     // A server the schema cannot live on is refused before anything, --dry-run included (it says which version is needed).
     await checkServerVersions(client);
-    if (o.dryRun) return { kind: 'planned', handled: true, plan: await plan(client, o, await detectModelChange(client, config.source, model)) };
+    if (o.dryRun) {
+      return { kind: 'planned', handled: true, plan: await plan(client, o, await detectModelChange(client, config.source, model)) };
+    }
     // Every path that changes columns runs under the migrate lock, and looks at the state only once it holds
     // it: --abort or --in-place must never drop shadow columns under a migration another migrate is running.
     await takeMigrateLock(client);
@@ -113,11 +118,13 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
     // The plain migrate records the new model: rows become stale and the daemon re-embeds them. An unfinished
     // shadow migration to it goes first, or daemons of the new model would go on filling its columns.
     if (d.state?.migration) await abortShadowMigration(client, config.source, d.info.sql, d.state, o.lockTimeoutMs);
-    return { kind: 'in-place-reembed', handled: false, sourceKey: d.info.sql.sourceKey, model: model.name, fromChecksum: d.change.fromChecksum };
+    return {
+      kind: 'in-place-reembed', handled: false, sourceKey: d.info.sql.sourceKey, model: model.name, fromChecksum: d.change.fromChecksum,
+    };
   }
   if (d.change.kind === 'retype' && o.inPlace) {
-    throw new MigrationConflictError(`switching ${d.info.sql.sourceKey} from ${d.change.from} to ${d.change.to} runs as a shadow migration ` +
-      '(the vectors are copied, not encoded again, and search answers throughout): run migrate without --in-place');
+    throw new MigrationConflictError(`switching ${d.info.sql.sourceKey} from ${d.change.from} to ${d.change.to} runs as a shadow ` +
+      'migration (the vectors are copied, not encoded again, and search answers throughout): run migrate without --in-place');
   }
   if (d.change.kind !== 'dimension' && d.change.kind !== 'reembed' && d.change.kind !== 'retype') return { kind: 'none', handled: false };
   if (d.change.kind === 'dimension' && (o.inPlace || !d.state)) {
@@ -140,18 +147,23 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
   // The table now takes the new model: daemons serving every table load it from this record.
   await recordSource(client, recordOf(config.source, config.model.model, model));
   // Built on the shadow column; it carries the usual name since the swap.
-  return { kind: 'shadow', handled: true, model: model.name, change: d.change, shadow: r, indexName: vectorIndexName(d.info.sql, config.source.embeddingColumn) };
+  return {
+    kind: 'shadow', handled: true, model: model.name, change: d.change, shadow: r,
+    indexName: vectorIndexName(d.info.sql, config.source.embeddingColumn),
+  };
 }
 
 async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<MigrationPlan> {
   const model = o.encoder.info;
   const inPlace = o.inPlace ?? false;
   const shadow = (d.change.kind === 'dimension' || d.change.kind === 'reembed' || d.change.kind === 'retype') && !inPlace;
-  const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 } : await rowsToEmbed(client, o.config.source, d.info, model, shadow);
+  const todo = d.change.kind === 'none' && !d.state ? { rows: 0, total: 0 }
+    : await rowsToEmbed(client, o.config.source, d.info, model, shadow);
   const rate = todo.rows > 0 ? await measureEncodeRate(client, d.info, o.encoder) : 0;
   const policy = indexPolicyOf(o.config.source);
   const index: PlannedIndex = policy.kind === 'ivfflat'
-    ? (todo.total >= policy.minRows ? { kind: 'ivfflat', lists: ivfflatLists(todo.total) } : { kind: 'ivfflat-wait', minRows: policy.minRows })
+    ? (todo.total >= policy.minRows ? { kind: 'ivfflat', lists: ivfflatLists(todo.total) }
+      : { kind: 'ivfflat-wait', minRows: policy.minRows })
     : { kind: policy.kind };
   return { sourceKey: d.info.sql.sourceKey, model, change: d.change, inPlace, rows: todo.rows, total: todo.total, rate, index };
 }

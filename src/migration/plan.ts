@@ -49,7 +49,8 @@ export async function detectModelChange(db: Queryable, source: SourceConfig, mod
 }
 
 /** Rows the new model must encode: rows with a document that are stale in the columns it fills (the shadow ones when `shadow`). */
-export async function rowsToEmbed(db: Queryable, source: SourceConfig, info: SourceInfo, model: Model, shadow: boolean): Promise<{ rows: number; total: number }> {
+export async function rowsToEmbed(db: Queryable, source: SourceConfig, info: SourceInfo, model: Model,
+  shadow: boolean): Promise<{ rows: number; total: number }> {
   const cols = shadow ? nextColumns(source) : mainColumns(source);
   const present = (await db.query<{ n: number }>(loadSql('column-present'), [info.sql.table, cols.checksum])).rows[0]!.n > 0;
   const text = renderSql('rows-to-embed', withColumns(info.sql, cols), { noVectorColumns: !present });

@@ -20,7 +20,8 @@ export interface MigrationProgress {
   readonly estimated?: boolean;
 }
 
-export async function migrationProgress(db: Queryable, source: SourceConfig, s: SourceSql, o: { exact?: boolean } = {}): Promise<MigrationProgress | undefined> {
+export async function migrationProgress(db: Queryable, source: SourceConfig, s: SourceSql,
+  o: { exact?: boolean } = {}): Promise<MigrationProgress | undefined> {
   const state = await readModelState(db, s.sourceKey);
   const m = state?.migration;
   if (!m) return undefined;
@@ -32,9 +33,13 @@ export async function migrationProgress(db: Queryable, source: SourceConfig, s: 
     const next = nextColumns(source);
     const e = o.exact ? undefined : await estimateCoverage(db, s.table, m.checksum, next.embedding, next.checksum);
     if (e && e.pages > SMALL_TABLE_PAGES) {
-      return { model: m.model, checksum: m.checksum, dimensions: m.dimensions, step: m.step, done: e.analyzed ? Math.round(e.currentChecksum!) : null, total: Math.round(e.total), estimated: true };
+      return {
+        model: m.model, checksum: m.checksum, dimensions: m.dimensions, step: m.step,
+        done: e.analyzed ? Math.round(e.currentChecksum!) : null, total: Math.round(e.total), estimated: true,
+      };
     }
-    const { rows } = await db.query<{ done: string; total: string }>(renderSql('migration-progress', withColumns(s, nextColumns(source))), [m.checksum]);
+    const { rows } = await db.query<{ done: string; total: string }>(renderSql('migration-progress', withColumns(s, nextColumns(source))),
+      [m.checksum]);
     done = Number(rows[0]!.done);
     total = Number(rows[0]!.total);
   }

@@ -94,16 +94,24 @@ async function sqlOf(client: pg.Client, source: SourceConfig): Promise<TableSql>
 
 async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql, dropColumns: boolean): Promise<RemovalPlan> {
   const stem = stemOf(source.table);
-  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search', 'chunk_del', 'chunk_trunc', 'search_chunks'].map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
+  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search', 'chunk_del', 'chunk_trunc', 'search_chunks']
+    .map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
   const hasSchema = (await client.query<{ ok: boolean }>(loadSql('schema-has-table'), ['embedsync.sources'])).rows[0]!.ok;
-  const empty = { triggers: [], functions: [], queued: 0, deadlettered: 0, state: false, sweep: 0, index_record: false, settings: false, search_default: false };
+  const empty = {
+    triggers: [], functions: [], queued: 0, deadlettered: 0, state: false, sweep: 0, index_record: false, settings: false,
+    search_default: false,
+  };
   const r = hasSchema
-    ? (await client.query<typeof empty & { triggers: string[]; functions: string[] }>(loadSql('remove-plan'), [s.sourceKey, s.table, names])).rows[0]!
+    ? (await client.query<typeof empty & { triggers: string[]; functions: string[] }>(loadSql('remove-plan'),
+      [s.sourceKey, s.table, names])).rows[0]!
     : empty;
   const columns: string[] = [];
   const vectorIndexes: string[] = [];
   if (s.exists) {
-    const managed = [...(dropColumns ? [...(Object.values(mainColumns(source)) as string[]), source.embeddedAtColumn, source.fulltextColumn] : []), ...(Object.values(nextColumns(source)) as string[])];
+    const managed = [
+      ...(dropColumns ? [...(Object.values(mainColumns(source)) as string[]), source.embeddedAtColumn, source.fulltextColumn] : []),
+      ...(Object.values(nextColumns(source)) as string[]),
+    ];
     for (const c of managed) {
       const n = (await client.query<{ n: number }>(loadSql('column-present'), [s.table, c])).rows[0]!.n;
       if (n > 0) columns.push(c);
@@ -127,12 +135,17 @@ export function describeRemoval(p: RemovalPlan, dryRun: boolean): string[] {
   return [
     `${dryRun ? 'plan for removing' : 'removed'} embedsync from ${p.sourceKey}${p.tableExists ? '' : ' (the table no longer exists)'}:`,
     `  ${verb} triggers: ${list(p.triggers)}`,
-    `  ${verb} functions: ${list([...p.functions.map((f) => `embedsync.${f}`), ...(p.searchDefault ? ['embedsync.similar_to', 'embedsync.search', 'embedsync.hybrid_search'] : [])])}`,
+    `  ${verb} functions: ${list([...p.functions.map((f) => `embedsync.${f}`),
+      ...(p.searchDefault ? ['embedsync.similar_to', 'embedsync.search', 'embedsync.hybrid_search'] : [])])}`,
     `  ${del} ${p.queued} queue entries, ${p.deadlettered} dead letters`,
     `  ${del} records: ${list([p.state && 'model state', p.sweepRows > 0 && `${p.sweepRows} sweep rows`, p.indexRecord && 'index record',
       p.settings && 'recorded settings', p.searchDefault && 'search default'].filter((x): x is string => typeof x === 'string'))}`,
-    ...(p.columns.length ? [`  ${verb} columns ${p.columns.join(', ')}${p.vectorIndexes.length ? ` and index ${p.vectorIndexes.join(', ')}` : ''}`] : []),
+    ...(p.columns.length
+      ? [`  ${verb} columns ${p.columns.join(', ')}${p.vectorIndexes.length ? ` and index ${p.vectorIndexes.join(', ')}` : ''}`]
+      : []),
     ...(p.dropColumns || !p.tableExists ? [] : ['  kept the embedding columns and their index (--drop-columns drops them)']),
-    ...(p.partialIndexes.length && !p.dropColumns ? [`  ${verb} ${p.partialIndexes.length > 1 ? 'indexes' : 'index'} ${p.partialIndexes.join(', ')}`] : []),
+    ...(p.partialIndexes.length && !p.dropColumns
+      ? [`  ${verb} ${p.partialIndexes.length > 1 ? 'indexes' : 'index'} ${p.partialIndexes.join(', ')}`]
+      : []),
   ];
 }

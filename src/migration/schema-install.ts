@@ -68,7 +68,8 @@ export interface SchemaOptions {
   readonly updateSettings?: boolean;
 }
 
-export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity, opts: SchemaOptions = {}): Promise<MigrateResult> {
+export async function migrateSchema(client: pg.Client, source: SourceConfig, model: ModelIdentity,
+  opts: SchemaOptions = {}): Promise<MigrateResult> {
   // Everything that can refuse is checked before anything changes, so a refusal leaves the database as it was.
   await checkServerVersions(client);
   await takeMigrateLock(client);
@@ -97,7 +98,9 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       const documentSql = source.documentSql;
       await client.query(renderSql('source-install', info.sql, {
         documentSql, bulkRows: source.bulkRows,
-        ...(documentSql !== undefined ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) } : {}),
+        ...(documentSql !== undefined
+          ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) }
+          : {}),
       }));
       await recordModel(client, info.sql.sourceKey, model);
       await ensureSweepRows(client, info.sql.sourceKey);
@@ -111,13 +114,15 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
-        `the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; grant CREATE on the table's schema to the table's owner and run migrate again`);
+        'the reconciliation sweep will read the whole table every EMBEDSYNC_SWEEP_INTERVAL_MS; ' +
+        'grant CREATE on the table\'s schema to the table\'s owner and run migrate again');
     });
     // Inserts: the watch reads the new-rows index where ids come from a sequence; the INSERT trigger otherwise.
     const newRowsIndex = await ensureNewRowsIndex(client, info.sql).then(() => true, (err: unknown) => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       warnings.push(`could not create the new-rows index on ${info.sql.table} (${(err as Error).message}): inserts are taken by ` +
-        'a trigger, which costs the application\'s INSERTs more; grant CREATE on the table\'s schema to the table\'s owner and run migrate again');
+        'a trigger, which costs the application\'s INSERTs more; ' +
+        'grant CREATE on the table\'s schema to the table\'s owner and run migrate again');
       return false;
     });
     const insertCapture = await installInsertCapture(client, info.sql, source.idColumn, newRowsIndex);
@@ -132,7 +137,10 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     });
     if (addedColumns.length > 0) info = await inspectSource(client, source);
     const prev = previous?.checksum;
-    return { applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined, source: info, fullText, insertCapture, capture };
+    return {
+      applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined,
+      source: info, fullText, insertCapture, capture,
+    };
   } finally {
     await releaseMigrateLock(client);
   }
@@ -140,7 +148,8 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 
 /** The columns embedsync writes on the source table (both vector column sets): never part of a document. */
 function managedColumns(source: SourceConfig): string[] {
-  return [source.embeddedAtColumn, source.fulltextColumn, ...(Object.values(mainColumns(source)) as string[]), ...(Object.values(nextColumns(source)) as string[])];
+  return [source.embeddedAtColumn, source.fulltextColumn, ...(Object.values(mainColumns(source)) as string[]),
+    ...(Object.values(nextColumns(source)) as string[])];
 }
 
 /** Brings schema embedsync up to date (the caller holds the migrate lock); the names of the files applied. */

@@ -9,7 +9,8 @@ import { loadSql, renderSql } from '../db/sql-template.ts';
 const COLUMN_PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'REFERENCES']);
 
 /** Adds the shadow columns (`nextSql` names them) for `dimensions`-vectors; runs inside the caller's short lock. */
-export async function addShadowColumns(client: pg.Client, s: SourceSql, nextSql: SourceSql, main: VectorColumns, next: VectorColumns, dimensions: number): Promise<void> {
+export async function addShadowColumns(client: pg.Client, s: SourceSql, nextSql: SourceSql, main: VectorColumns, next: VectorColumns,
+  dimensions: number): Promise<void> {
   await client.query(renderSql('shadow-columns', nextSql, { dimensions }));
   await copyColumnGrants(client, s, main, next);
 }

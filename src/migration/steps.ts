@@ -37,7 +37,9 @@ export type { BackfillProgress } from './backfill.ts';
 export { MigrationConflictError } from './conflict.ts';
 
 /** Where a test can make the migration fail, as a crash there would (the hook throws). */
-export const FAULT_POINTS = ['after-start', 'after-columns', 'mid-backfill', 'after-backfill', 'after-index', 'in-swap', 'after-swap'] as const;
+export const FAULT_POINTS = [
+  'after-start', 'after-columns', 'mid-backfill', 'after-backfill', 'after-index', 'in-swap', 'after-swap',
+] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
 export interface ShadowMigrationOptions {
@@ -78,7 +80,9 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   const main = mainColumns(o.source);
   // The shadow columns take the configured vector type: a switch of EMBEDSYNC_VECTOR_TYPE is this migration too.
   const nextSql: SourceSql = { ...withColumns(s, next), vectorType: o.source.vectorType };
-  const shortLocks = { lockTimeoutMs: o.lockTimeoutMs ?? 100, ...(o.signal ? { signal: o.signal } : {}), onRetry: (n: number) => o.onLockRetry?.(n) };
+  const shortLocks = {
+    lockTimeoutMs: o.lockTimeoutMs ?? 100, ...(o.signal ? { signal: o.signal } : {}), onRetry: (n: number) => o.onLockRetry?.(n),
+  };
   const fault = async (p: FaultPoint) => { await o.fault?.(p); };
   const steps: { step: MigrationStep | 'done'; seconds: number }[] = [];
   const timed = async (step: MigrationStep | 'done', fn: () => Promise<void>) => {
@@ -128,7 +132,9 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   if (step === 'columns') {
     await timed('backfilled', async () => {
       // Same model, another vector type: the current vectors are copied over (cast), not encoded again.
-      if (from.checksum === model.checksum) copied = await copyVectors(client, nextSql, main, model.checksum, o.signal ? { signal: o.signal } : {});
+      if (from.checksum === model.checksum) {
+        copied = await copyVectors(client, nextSql, main, model.checksum, o.signal ? { signal: o.signal } : {});
+      }
       await backfill(true);
       await setStep('backfilled');
     });
@@ -155,14 +161,20 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
     const built = (await findVectorIndexes(client, s, next.embedding)).find((i) => i.valid && i.name === nextIndexName);
     const rows = built ? await countVectors(client, s, next.embedding) : 0;
     await timed('swapped', () => withShortLocks(client, () => swapColumns(client,
-      { s, main, next, dimensions: model.dimensions, built, build: index, rows, vectorType: nextSql.vectorType }, () => fault('in-swap')), shortLocks));
+      { s, main, next, dimensions: model.dimensions, built, build: index, rows, vectorType: nextSql.vectorType }, () => fault('in-swap')),
+    shortLocks));
     step = 'swapped';
     await fault('after-swap');
   }
 
   let requeued = 0;
   if (step === 'swapped') {
-    await timed('done', async () => { requeued = await finishMigration(client, { ...s, vectorType: nextSql.vectorType }, model.checksum, o.source.idColumn); });
+    await timed('done', async () => {
+      requeued = await finishMigration(client, { ...s, vectorType: nextSql.vectorType }, model.checksum, o.source.idColumn);
+    });
   }
-  return { from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds, copied, index, requeued };
+  return {
+    from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds,
+    copied, index, requeued,
+  };
 }

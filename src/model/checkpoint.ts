@@ -53,7 +53,9 @@ export function parseEncoderConfig(json: unknown, label = 'config.json'): Encode
     layerNormEps: num('layer_norm_eps', 1e-12),
     padTokenId: num('pad_token_id', modelType === 'bert' ? 0 : 1),
   };
-  if (cfg.numHeads > 0 && cfg.hiddenSize % cfg.numHeads !== 0) problems.push(`hidden_size ${cfg.hiddenSize} is not a multiple of num_attention_heads ${cfg.numHeads}`);
+  if (cfg.numHeads > 0 && cfg.hiddenSize % cfg.numHeads !== 0) {
+    problems.push(`hidden_size ${cfg.hiddenSize} is not a multiple of num_attention_heads ${cfg.numHeads}`);
+  }
   if (problems.length) throw new CheckpointError(`${label}: ${problems.join('; ')}`);
   return cfg;
 }

@@ -35,9 +35,12 @@ const docString = (cfg: EncoderConfig, variant: GraphVariant, weightType: Weight
   (variant === 'plain' && weightType === 'fp32' ? '' : `, ${variant} graph, ${weightType} weights`);
 
 /** Builds the ONNX bytes of the encoder described by an HF checkpoint. */
-export function convertCheckpoint({ config: cfg, weights, producerVersion = '0', variant = 'plain', weightType = 'fp32', int8Kernel }: ConvertInput): Uint8Array {
+export function convertCheckpoint({
+  config: cfg, weights, producerVersion = '0', variant = 'plain', weightType = 'fp32', int8Kernel,
+}: ConvertInput): Uint8Array {
   const g = new GraphBuilder('embedsync_encoder');
-  const opsets = buildEncoderGraph(g, cfg, new CheckpointWeights(weights), inMemoryStore(g), { variant, weights: weightType, ...(int8Kernel ? { int8Kernel } : {}) });
+  const opsets = buildEncoderGraph(g, cfg, new CheckpointWeights(weights), inMemoryStore(g),
+    { variant, weights: weightType, ...(int8Kernel ? { int8Kernel } : {}) });
   return g.encode({ producerName: 'embedsync', producerVersion, opsets, docString: docString(cfg, variant, weightType) });
 }
 
@@ -50,7 +53,8 @@ export function writeConvertedModel(path: string, input: ConvertInput, opts: Wri
   checkCheckpointShapes(cfg, weights);
   const g = new GraphBuilder('embedsync_encoder');
   const store = new LazyStore();
-  const opsets = buildEncoderGraph(g, cfg, new CheckpointWeights(weights), store, { variant, weights: weightType, ...(int8Kernel ? { int8Kernel } : {}) });
+  const opsets = buildEncoderGraph(g, cfg, new CheckpointWeights(weights), store,
+    { variant, weights: weightType, ...(int8Kernel ? { int8Kernel } : {}) });
   const graph = g.encode({ producerName: 'embedsync', producerVersion, opsets, docString: docString(cfg, variant, weightType) });
   return writeOnnxFile(path, graph, store.tensors, opts);
 }

@@ -87,7 +87,8 @@ export function checkCheckpointShapes(cfg: EncoderConfig, tensors: ReadonlyMap<s
     }
   }
   if (problems.length) {
-    throw new CheckpointError(`${label} does not match config.json: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+    throw new CheckpointError(`${label} does not match config.json: ${problems.slice(0, 5).join('; ')}` +
+      `${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
   }
 }
 
@@ -102,7 +103,8 @@ export function buildEncoderGraph(
   const int8 = opts.weights === 'int8';
   const ids = g.input('input_ids', 'int64', ['batch', 'sequence']);
   const mask = g.input('attention_mask', 'int64', ['batch', 'sequence']);
-  const ms = (op: string, inputs: readonly string[], attrs: Parameters<GraphBuilder['nodeN']>[3] = {}) => g.nodeN(op, inputs, 1, attrs, undefined, MS_DOMAIN)[0]!;
+  const ms = (op: string, inputs: readonly string[], attrs: Parameters<GraphBuilder['nodeN']>[3] = {}) =>
+    g.nodeN(op, inputs, 1, attrs, undefined, MS_DOMAIN)[0]!;
 
   const floats = (name: string, dims: readonly number[], produce: () => Float32Array): string =>
     store.add(name, 'float', dims, () => {
@@ -127,11 +129,13 @@ export function buildEncoderGraph(
     bases.forEach((b, j) => out.set(w.get(`${b}.bias`, [outSize]).data, j * outSize));
     return out;
   };
-  const weightName = (bases: readonly string[]) => bases.length === 1 ? `${bases[0]}.weight` : `${bases[0]!.replace(/\.query$/, '.qkv')}.weight`;
+  const weightName = (bases: readonly string[]) =>
+    bases.length === 1 ? `${bases[0]}.weight` : `${bases[0]!.replace(/\.query$/, '.qkv')}.weight`;
   const biasName = (bases: readonly string[]) => weightName(bases).replace(/\.weight$/, '.bias');
 
   /** x · W (+ bias when `withBias`); returns the product and the bias name left to add (fused consumers). */
-  const project = (x: string, bases: readonly string[], inSize: number, outSize: number, withBias: boolean): { y: string; bias: string } => {
+  const project = (x: string, bases: readonly string[], inSize: number, outSize: number,
+    withBias: boolean): { y: string; bias: string } => {
     const cols = outSize * bases.length;
     let y: string;
     let bias: string;
@@ -153,7 +157,8 @@ export function buildEncoderGraph(
     } else if (int8) {
       const kernel = opts.int8Kernel ?? 'dqmatmul';
       let cached: { q: Int8Array; scale: Float32Array } | undefined;
-      const quantized = () => (cached ??= quantizeColumns(matmulWeight(bases, inSize, outSize), inSize, cols, kernel === 'dqmatmul' ? 63 : 127));
+      const quantized = () =>
+        (cached ??= quantizeColumns(matmulWeight(bases, inSize, outSize), inSize, cols, kernel === 'dqmatmul' ? 63 : 127));
       const u8 = kernel === 'dqmatmul-u8';
       const wq = store.add(`${weightName(bases)}.int8`, u8 ? 'uint8' : 'int8', [inSize, cols], () => {
         const q = quantized().q;
@@ -241,7 +246,8 @@ export function buildEncoderGraph(
       if (int8) {
         const packed = project(x, qkv, H, H, true).y;
         const [q, k, v] = g.nodeN('Split', [packed, qkvSplit], 3, { axis: attr.int(-1) });
-        context = ms('MultiHeadAttention', [q!, k!, v!, '', maskI32], { num_heads: attr.int(heads), mask_filter_value: attr.float(MASK_VALUE) });
+        context = ms('MultiHeadAttention', [q!, k!, v!, '', maskI32],
+          { num_heads: attr.int(heads), mask_filter_value: attr.float(MASK_VALUE) });
       } else {
         const weight = floats(weightName(qkv), [H, 3 * H], () => matmulWeight(qkv, H, H));
         const bias = floats(biasName(qkv), [3 * H], () => biasOf(qkv, H));
@@ -261,7 +267,8 @@ export function buildEncoderGraph(
     const v = split(linear(x, qkv[2]!, H, H), [0, 2, 1, 3]);
     const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, k]), scale]), additive]);
     const probs = g.node('Softmax', [scores], { axis: attr.int(-1) });
-    const context = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [probs, v])], { perm: attr.ints([0, 2, 1, 3]) }), mergedShape]);
+    const context = g.node('Reshape',
+      [g.node('Transpose', [g.node('MatMul', [probs, v])], { perm: attr.ints([0, 2, 1, 3]) }), mergedShape]);
     const attnOut = linear(context, `${p}.attention.output.dense`, H, H);
     x = layerNorm(g.node('Add', [attnOut, x]), `${p}.attention.output.LayerNorm`);
 

@@ -101,7 +101,9 @@ export class GraphBuilder {
   }
 
   /** opsets: domain ('' = ai.onnx, 'com.microsoft' for ONNX Runtime contrib ops) → version. */
-  encode(meta: { producerName: string; producerVersion: string; opsets: Readonly<Record<string, number>>; docString?: string }): Uint8Array {
+  encode(meta: {
+    producerName: string; producerVersion: string; opsets: Readonly<Record<string, number>>; docString?: string;
+  }): Uint8Array {
     return encodeOnnxModel({
       graph: { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs },
       opsets: meta.opsets,

@@ -78,7 +78,8 @@ export async function downloadModel(hub: HubId, opts: DownloadOptions): Promise<
   await get('tokenizer.json', true);
   for (const f of [...TOKENIZER_FILES.slice(1), ...SENTENCE_TRANSFORMERS_FILES]) await get(f, false);
   // Pooling (and Normalize) module configs live in folders named by modules.json.
-  const modules = await readFile(join(dir, 'modules.json'), 'utf8').then((t) => JSON.parse(t) as { type?: string; path?: string }[], () => []);
+  const modules = await readFile(join(dir, 'modules.json'), 'utf8')
+    .then((t) => JSON.parse(t) as { type?: string; path?: string }[], () => []);
   for (const m of modules) if (m.path && m.type?.endsWith('Pooling')) await get(`${m.path}/config.json`, true);
   if (!modules.length) await get('1_Pooling/config.json', false);
 
@@ -116,7 +117,8 @@ async function fetchCheckpoint(hub: HubId, dir: string, opts: DownloadOptions): 
     // Not kept: a corrected index on the hub is fetched again on the next start.
     await rm(indexPath, { force: true });
     if (err instanceof ShardIndexError || err instanceof SyntaxError) {
-      throw new HubDownloadError(`refusing ${hub.repo}@${hub.revision}: ${err instanceof SyntaxError ? `${SHARD_INDEX} is not valid JSON (${err.message})` : err.message}`, { cause: err });
+      throw new HubDownloadError(`refusing ${hub.repo}@${hub.revision}: ` +
+        `${err instanceof SyntaxError ? `${SHARD_INDEX} is not valid JSON (${err.message})` : err.message}`, { cause: err });
     }
     throw err;
   }
@@ -161,7 +163,8 @@ async function hubHas(hub: HubId, file: string, opts: DownloadOptions): Promise<
   }
   if (res.status === 404) return false;
   if (res.ok) return true;
-  throw (res.status >= 500 || res.status === 429 ? new HubUnreachableError(`${url} answered ${res.status}`) : new HubDownloadError(`${url} answered ${res.status}`));
+  throw (res.status >= 500 || res.status === 429 ? new HubUnreachableError(`${url} answered ${res.status}`)
+    : new HubDownloadError(`${url} answered ${res.status}`));
 }
 
 /** Fetches one file into place; false when it does not exist on the hub and is not required. */

@@ -79,10 +79,14 @@ async function readJson(path: string, required: boolean): Promise<unknown> {
 /** Module folders named in modules.json (e.g. 1_Pooling), whose config files the encoder reads. */
 async function moduleFiles(dir: string): Promise<string[]> {
   const modules = await readJson(join(dir, 'modules.json'), false);
-  const paths = Array.isArray(modules) ? modules.map((m) => (m as { path?: unknown }).path).filter((p): p is string => typeof p === 'string' && p !== '') : ['1_Pooling'];
+  const paths = Array.isArray(modules)
+    ? modules.map((m) => (m as { path?: unknown }).path).filter((p): p is string => typeof p === 'string' && p !== '')
+    : ['1_Pooling'];
   const out: string[] = [];
   for (const p of paths) {
-    if (p.includes('..') || p.startsWith('/')) throw new CheckpointError(`${join(dir, 'modules.json')}: module path ${JSON.stringify(p)} leaves the folder`);
+    if (p.includes('..') || p.startsWith('/')) {
+      throw new CheckpointError(`${join(dir, 'modules.json')}: module path ${JSON.stringify(p)} leaves the folder`);
+    }
     if (await isFile(join(dir, p, 'config.json'))) out.push(`${p}/config.json`);
   }
   return out;
@@ -94,7 +98,9 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
   const log = opts.log ?? (() => {});
   const outDir = resolve(opts.outDir ?? srcDir);
   const fp32 = opts.writeFp32 ?? true;
-  if (!fp32 && opts.quantize !== 'int8') throw new CheckpointError('nothing to import: writeFp32 is false and no quantization was asked for');
+  if (!fp32 && opts.quantize !== 'int8') {
+    throw new CheckpointError('nothing to import: writeFp32 is false and no quantization was asked for');
+  }
   const config = parseEncoderConfig(await readJson(join(srcDir, 'config.json'), true), join(srcDir, 'config.json'));
   if (!(await isFile(join(srcDir, 'tokenizer.json')))) {
     throw new CheckpointError(`${srcDir} has no tokenizer.json (embedsync tokenizes with the tokenizer.json of the model)`);
@@ -103,7 +109,9 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
   try {
     checkpoint = openCheckpointTensors(srcDir);
   } catch (err) {
-    if (err instanceof SafetensorsError || (err as NodeJS.ErrnoException).code) throw new CheckpointError(`cannot read the checkpoint: ${(err as Error).message}`, { cause: err });
+    if (err instanceof SafetensorsError || (err as NodeJS.ErrnoException).code) {
+      throw new CheckpointError(`cannot read the checkpoint: ${(err as Error).message}`, { cause: err });
+    }
     throw err;
   }
   const written: WrittenOnnx[] = [];
@@ -115,12 +123,14 @@ export async function importModel(srcDir: string, opts: ImportOptions = {}): Pro
     } as const;
     const writeOpts = { externalDataThreshold: opts.externalDataThreshold ?? EXTERNAL_DATA_ABOVE };
     const what = [...(fp32 ? ['fp32'] : []), ...(opts.quantize ? [opts.quantize] : [])].join(' + ');
-    log(`converting ${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}) from ${checkpoint.files.join(', ')}: ${variant} graph, ${what}`);
+    log(`converting ${config.modelType} (${config.numLayers} layers, hidden ${config.hiddenSize}) from ${checkpoint.files.join(', ')}: ` +
+      `${variant} graph, ${what}`);
     if (fp32) written.push(writeConvertedModel(join(outDir, 'onnx', 'model.onnx'), { ...common, weightType: 'fp32' }, writeOpts));
     if (opts.quantize === 'int8') {
       const int8Kernel = opts.int8Kernel ?? DEFAULT_INT8_KERNEL;
       log(`quantizing the large MatMuls to int8 (${int8Kernel}); embeddings and LayerNorms stay fp32`);
-      written.push(writeConvertedModel(join(outDir, 'onnx', 'model_quantized.onnx'), { ...common, weightType: 'int8', int8Kernel }, writeOpts));
+      written.push(writeConvertedModel(join(outDir, 'onnx', 'model_quantized.onnx'), { ...common, weightType: 'int8', int8Kernel },
+        writeOpts));
     }
   } finally {
     checkpoint.close();

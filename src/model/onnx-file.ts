@@ -58,7 +58,9 @@ function varint(n: number): number[] {
 function tensorHeader(t: LazyTensor, external?: { location: string; offset: number; length: number }): Uint8Array {
   const w = new ProtoWriter().packedInts(1, t.dims).int(2, ONNX_DTYPE[t.dtype]).string(8, t.name);
   if (external) {
-    for (const [k, v] of [['location', external.location], ['offset', String(external.offset)], ['length', String(external.length)]] as const) {
+    for (const [k, v] of [
+      ['location', external.location], ['offset', String(external.offset)], ['length', String(external.length)],
+    ] as const) {
       w.message(13, new ProtoWriter().string(1, k).string(2, v));
     }
     w.int(14, 1); // data_location = EXTERNAL
@@ -83,7 +85,8 @@ class FileSink {
 }
 
 /** Writes `graphModel` (an encoded ModelProto) plus `tensors` to `path` atomically (temp files, then rename). */
-export function writeOnnxFile(path: string, graphModel: Uint8Array, tensors: readonly LazyTensor[], opts: WriteOnnxOptions = {}): WrittenOnnx {
+export function writeOnnxFile(path: string, graphModel: Uint8Array, tensors: readonly LazyTensor[],
+  opts: WriteOnnxOptions = {}): WrittenOnnx {
   const threshold = Math.min(opts.externalDataThreshold ?? PROTOBUF_LIMIT - (64 << 20), PROTOBUF_LIMIT - (64 << 20));
   const total = graphModel.length + tensors.reduce((s, t) => s + tensorByteLength(t) + 256, 0);
   const external = total > threshold;

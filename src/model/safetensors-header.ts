@@ -21,7 +21,9 @@ const MAX_HEADER = 100_000_000;
 
 /** Where the data section starts, once the length prefix is known to fit in a file of `fileSize` bytes. */
 export function dataStartOf(headerLen: number, fileSize: number, label: string): number {
-  if (headerLen > fileSize - 8 || headerLen > MAX_HEADER) throw new SafetensorsError(`${label}: header length ${headerLen} exceeds the file`);
+  if (headerLen > fileSize - 8 || headerLen > MAX_HEADER) {
+    throw new SafetensorsError(`${label}: header length ${headerLen} exceeds the file`);
+  }
   return 8 + headerLen;
 }
 

@@ -11,7 +11,9 @@ export function parseSafetensors(buf: Uint8Array, label = 'safetensors file'): S
   const dataStart = dataStartOf(Number(dv.getBigUint64(0, true)), buf.length, label);
   const { entries, metadata } = parseHeader(buf.subarray(8, dataStart), buf.length - dataStart, label);
   const tensors = new Map<string, TensorEntry>();
-  for (const e of entries) tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: buf.subarray(dataStart + e.start, dataStart + e.end) });
+  for (const e of entries) {
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, bytes: buf.subarray(dataStart + e.start, dataStart + e.end) });
+  }
   return { tensors, metadata };
 }
 

@@ -11,7 +11,8 @@ export interface TensorToWrite {
 }
 
 /** Header bytes (padded with spaces to 8 bytes, as the reference implementation does) and tensor order. */
-function headerFor(tensors: ReadonlyMap<string, TensorToWrite>, metadata: Readonly<Record<string, string>>): { names: string[]; header: Uint8Array; dataSize: number } {
+function headerFor(tensors: ReadonlyMap<string, TensorToWrite>,
+  metadata: Readonly<Record<string, string>>): { names: string[]; header: Uint8Array; dataSize: number } {
   const names = [...tensors.keys()].sort();
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -61,7 +62,8 @@ export function writeSafetensors(tensors: ReadonlyMap<string, TensorToWrite>, me
  * Same bytes as writeSafetensors, written tensor by tensor to a file descriptor: for checkpoints larger than
  * a comfortable buffer. `tensors` may produce data lazily; each is converted and written, then dropped.
  */
-export function writeSafetensorsToFd(fd: number, tensors: ReadonlyMap<string, TensorToWrite>, metadata: Readonly<Record<string, string>> = {}): void {
+export function writeSafetensorsToFd(fd: number, tensors: ReadonlyMap<string, TensorToWrite>,
+  metadata: Readonly<Record<string, string>> = {}): void {
   const { names, header } = headerFor(tensors, metadata);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));

@@ -28,7 +28,8 @@ export function shardFiles(index: unknown, label: string): readonly string[] {
   const names = [...new Set(values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))))].sort();
   const bad = names.filter((n) => !isPlainShardName(n));
   if (bad.length) {
-    throw new ShardIndexError(`${label} names shard files that are not plain *.safetensors names in the model folder: ${bad.map((b) => JSON.stringify(b)).join(', ')}`);
+    throw new ShardIndexError(`${label} names shard files that are not plain *.safetensors names in the model folder: ` +
+      `${bad.map((b) => JSON.stringify(b)).join(', ')}`);
   }
   return names;
 }

@@ -40,7 +40,9 @@ export function openCheckpointTensors(dir: string): OpenSafetensors & { readonly
       for (const [name, t] of shard.tensors) if (weightMap[name] === f) tensors.set(name, t);
     }
     const missing = Object.keys(weightMap).filter((n) => !tensors.has(n));
-    if (missing.length) throw new SafetensorsError(`${indexPath}: ${missing.length} tensors not found in their shard (first: ${missing[0]})`);
+    if (missing.length) {
+      throw new SafetensorsError(`${indexPath}: ${missing.length} tensors not found in their shard (first: ${missing[0]})`);
+    }
     return { tensors, metadata: opened[0]!.metadata, files: [SHARD_INDEX, ...shardNames], close: closeAll };
   } catch (err) {
     closeAll();

@@ -51,7 +51,8 @@ export interface RandomWeightsOptions {
 }
 
 /** Seeded random weights for any BERT-family config, with HF parameter names (tests and benchmarks). */
-export function randomEncoderWeights(cfg: EncoderConfig, { seed, dtype = 'F32', prefix = '' }: RandomWeightsOptions): Map<string, TensorToWrite> {
+export function randomEncoderWeights(cfg: EncoderConfig,
+  { seed, dtype = 'F32', prefix = '' }: RandomWeightsOptions): Map<string, TensorToWrite> {
   const rand = prng(seed);
   const H = cfg.hiddenSize;
   const out = new Map<string, TensorToWrite>();

@@ -20,7 +20,8 @@ export async function queueStatus(db: Queryable, s: SourceSql, exact: boolean,
   const size = exact ? 0 : (await db.query<{ queued: number | null }>(loadSql('queue-size-estimate'), [s.sourceKey])).rows[0]?.queued ?? 0;
   if (size <= QUEUE_COUNT_LIMIT) return { ...await count(), estimated: false };
   const r = (await db.query<{
-    leased: number; oldest_seconds: number; deadlettered: number; live_queued: number; live_oldest_seconds: number; bulk_oldest_seconds: number;
+    leased: number; oldest_seconds: number; deadlettered: number; live_queued: number; live_oldest_seconds: number;
+    bulk_oldest_seconds: number;
   }>(loadSql('queue-stats-large'), [s.sourceKey])).rows[0]!;
   const queued = Math.max(Math.round(size), r.live_queued);
   return {

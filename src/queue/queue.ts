@@ -69,7 +69,8 @@ export interface QueueOps {
   release(ids: readonly string[], owner: string, delayMs?: number): Promise<number>;
   /** Optional so wrappers that forward a subset keep compiling; without it leases are not renewed. */
   extendLease?(ids: readonly string[], owner: string, leaseSeconds: number): Promise<number>;
-  fail(failures: readonly { id: string; error: string }[], owner: string, maxAttempts: number, retryBaseMs: number): Promise<{ dead: number; retried: number }>;
+  fail(failures: readonly { id: string; error: string }[], owner: string, maxAttempts: number,
+    retryBaseMs: number): Promise<{ dead: number; retried: number }>;
   stats(): Promise<QueueStats>;
 }
 
@@ -92,9 +93,13 @@ export function queueOps(db: Queryable, s: SourceSql, vectorOid: number): QueueO
   };
   return {
     async claim(limit, owner, leaseSeconds, bulkReserve = 0, lanes = 'all') {
-      const { rows } = await db.query<{ id: string; version: string; attempts: number; last_error: string | null; lane: number; claims: number }>(
+      const { rows } = await db.query<{
+        id: string; version: string; attempts: number; last_error: string | null; lane: number; claims: number;
+      }>(
         q.claim, [source, limit, owner, leaseSeconds, Math.max(0, Math.min(limit, Math.floor(bulkReserve))), lanes === 'all' ? limit : 0]);
-      return rows.map((r) => ({ id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error, claims: r.claims }));
+      return rows.map((r) => ({
+        id: r.id, lane: LANES[r.lane]!, version: r.version, attempts: r.attempts, lastError: r.last_error, claims: r.claims,
+      }));
     },
     async readDocuments(ids, checksum) {
       // Reading and writing evaluate the row's columns (and EMBEDSYNC_DOCUMENT_SQL): their errors may quote

@@ -1,8 +1,8 @@
 // Reconciliation. enqueueUnsynced walks the whole source by primary key in chunks and enqueues the unsynced rows
 // (embedding missing, from another model, or from other text): migrate runs it once, as its enqueue pass.
 // The daemons reconcile with sweepStep instead, once per table however many of them run (embedsync.sweep):
-// a frequent cheap pass over a partial index of the rows not embedded by the current model, and a slow verification of every row's text hash in
-// keyset chunks, paced to one round per period and resumable from its stored position.
+// a frequent cheap pass over a partial index of the rows not embedded by the current model, and a slow verification
+// of every row's text hash in keyset chunks, paced to one round per period and resumable from its stored position.
 import type pg from 'pg';
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
@@ -105,7 +105,8 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
       position = null;
       nextInMs = p.changedEveryMs;
     } else {
-      const r = (await client.query<ChunkRow>(renderSql('enqueue-unsynced', s), [s.sourceKey, claimed.position, checksum, p.verifyChunkRows])).rows[0]!;
+      const r = (await client.query<ChunkRow>(renderSql('enqueue-unsynced', s),
+        [s.sourceKey, claimed.position, checksum, p.verifyChunkRows])).rows[0]!;
       ({ scanned, enqueued } = r);
       position = r.last_id;
       nextInMs = verifyDelayMs(p, scanned, estimatedRows, position === null ? (claimed.round_seconds ?? 0) : undefined);

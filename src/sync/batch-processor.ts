@@ -91,7 +91,8 @@ export function createBatchProcessor(d: BatchProcessorDeps): BatchProcessor {
     // Renew the lease while the batch is in hand (a third of the way through each lease), so a slow encode
     // is not mistaken for a dead daemon.
     const ids = claimed.map((c) => c.id);
-    const renew = setInterval(() => { d.queue.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); }, d.leaseSeconds * 1000 / 3);
+    const renew = setInterval(() => { d.queue.extendLease?.(ids, d.owner, d.leaseSeconds).catch(() => undefined); },
+      d.leaseSeconds * 1000 / 3);
     // A batch in hand keeps the local encoder free for its database round trips while it is behind on its
     // share, so HTTP runs (which block the JS thread) cannot get between each step of it.
     const letGo = d.encoder.scheduler?.hold('sync');
@@ -145,7 +146,8 @@ async function encodeByLane(
   return { value: new Map(outcomes.flatMap((o) => [...o.value])), failures: outcomes.flatMap((o) => o.failures) };
 }
 
-function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult, claimed: readonly ClaimedRow[]): void {
+function observeWrite(metrics: Metrics | undefined, items: readonly WriteItem[], result: WriteResult,
+  claimed: readonly ClaimedRow[]): void {
   if (!metrics) return;
   const written = new Set(result.written);
   metrics.rowsEmbedded.inc(items.filter((i) => i.vector !== null && written.has(i.id)).length);

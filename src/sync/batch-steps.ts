@@ -79,7 +79,8 @@ export async function encodeDocuments(
   }
 }
 
-async function encodeOnce(d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal, priority: EncodePriority): Promise<Map<string, Float32Array>> {
+async function encodeOnce(d: EncodeDeps, rows: readonly DocumentRow[], signal: AbortSignal,
+  priority: EncodePriority): Promise<Map<string, Float32Array>> {
   const started = performance.now();
   const r = await withSpan('embedsync.encode', { 'embedsync.texts': rows.length }, async (span) => {
     const encoded = await d.encoder.encode(rows.map((x) => x.document), 'document', { signal, source: 'sync', priority });
@@ -113,7 +114,9 @@ export function writeVectors(
   return isolateFailures<WriteItem, StepOutcome<WriteResult>>(items, {
     attempt: async (piece, at) => {
       const dequeue = at === 0 ? finished : [];
-      const value = await withSpan('embedsync.write', { 'embedsync.rows': piece.length, 'embedsync.dequeued': dequeue.length }, async (span) => {
+      const value = await withSpan('embedsync.write', {
+        'embedsync.rows': piece.length, 'embedsync.dequeued': dequeue.length,
+      }, async (span) => {
         const result = await target.write(piece, dequeue, claimed, checksum);
         span.setAttributes({ 'embedsync.written': result.written.length });
         return result;

@@ -36,9 +36,12 @@ export function createCaptureLook(o: CaptureLookOptions): () => Promise<CaptureL
   return async () => {
     const c = await o.pool.connect();
     try {
-      if (!(await c.query<{ ok: boolean }>(loadSql('capture-lock'), [o.names.slot])).rows[0]!.ok) return { read: false, changes: 0, enqueued: 0, lane: undefined };
+      if (!(await c.query<{ ok: boolean }>(loadSql('capture-lock'), [o.names.slot])).rows[0]!.ok) {
+        return { read: false, changes: 0, enqueued: 0, lane: undefined };
+      }
       try {
-        const { rows } = await c.query<{ lsn: string; data: Buffer }>(loadSql('capture-peek'), [o.names.slot, o.maxChanges ?? 10_000, o.names.publication]);
+        const { rows } = await c.query<{ lsn: string; data: Buffer }>(loadSql('capture-peek'),
+          [o.names.slot, o.maxChanges ?? 10_000, o.names.publication]);
         if (rows.length === 0) return { read: true, changes: 0, enqueued: 0, lane: undefined };
         const idAt = new Map<number, number>();
         const lanes = new Map<string, number>();

@@ -77,7 +77,9 @@ export class NotMigratedError extends Error {
 export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon> {
   const { pool, source, sync, logger, metrics } = o;
   // A chunked table encodes its documents in chunks (one call per batch, as before) and writes them with the row.
-  const encoder = chunkingEncoder(o.encoder, chunkSettingsOf(source), { onDocument: (n) => metrics?.chunksPerRow.observe({ source: `${source.table.schema}.${source.table.name}` }, n) });
+  const encoder = chunkingEncoder(o.encoder, chunkSettingsOf(source), {
+    onDocument: (n) => metrics?.chunksPerRow.observe({ source: `${source.table.schema}.${source.table.name}` }, n),
+  });
   const { info, state } = await checkMigrated(pool, source);
   await checkChunkingRecorded(pool, source);
   // The state table decides which columns this model writes: the main ones, the shadow columns of a
@@ -86,7 +88,8 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     source: info.sql.sourceKey, checksum: encoder.info.checksum, logger,
     ...(metrics ? { metrics } : {}), ...(o.onModelMismatch ? { onMismatch: o.onModelMismatch } : {}),
   });
-  const targets = writeTargets(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum, { onState: (state, target) => watch.observe(state, target) });
+  const targets = writeTargets(pool, source, info.sql, await vectorTypeOid(pool), encoder.info.checksum,
+    { onState: (state, target) => watch.observe(state, target) });
   await checkTarget(info, state, targets, watch, encoder, logger);
 
   const owner = o.owner ?? `${hostname()}:${randomBytes(4).toString('hex')}`;
@@ -104,7 +107,8 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
   const listener = listenForChanges(o, info, targets, wake);
   // New rows and due work, every EMBEDSYNC_WATCH_INTERVAL_MS: the application's writes send no NOTIFY.
   const rowWatch = startRowWatch({
-    db: pool, sql: info.sql, target: () => targets.refresh(), bulkRows: source.bulkRows, checksum: encoder.info.checksum, intervalMs: sync.watchIntervalMs, onDue: wakeFor, logger,
+    db: pool, sql: info.sql, target: () => targets.refresh(), bulkRows: source.bulkRows, checksum: encoder.info.checksum,
+    intervalMs: sync.watchIntervalMs, onDue: wakeFor, logger,
   });
 
   // A full reconciliation on demand; the daemon's own sweeps run once per table (sweeper.ts), and stop() stops
@@ -117,7 +121,8 @@ export async function startSyncDaemon(o: SyncDaemonOptions): Promise<SyncDaemon>
     return r;
   };
   const sweeper = startSweeper({
-    pool, source, sql: info.sql, sync, checksum: encoder.info.checksum, target: () => targets.refresh(), logger, ...(metrics ? { metrics } : {}),
+    pool, source, sql: info.sql, sync, checksum: encoder.info.checksum, target: () => targets.refresh(), logger,
+    ...(metrics ? { metrics } : {}),
   });
   const stopGauges = metrics ? startQueueGauges(pool, info, targets.queue, metrics, sync.pollIntervalMs) : () => undefined;
 
@@ -162,7 +167,9 @@ async function checkMigrated(pool: pg.Pool, source: SourceConfig): Promise<{ inf
     if (isNotMigrated(err)) return undefined;
     throw err;
   });
-  if (!st || info.missingColumns.length > 0) throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
+  if (!st || info.missingColumns.length > 0) {
+    throw new NotMigratedError(`${info.sql.table} is not set up for embedsync; run \`embedsync migrate\` first`);
+  }
   return { info, state: st };
 }
 
@@ -179,7 +186,8 @@ async function checkTarget(
       `${encoder.info.dimensions}: run \`embedsync migrate\` for the model change`);
   }
   if (target.kind === 'idle' && !watch.mismatch) {
-    logger.warn({ event: 'model_changed', stored: st.checksum, current: encoder.info.checksum }, `not writing vectors yet: ${target.reason}`);
+    logger.warn({ event: 'model_changed', stored: st.checksum, current: encoder.info.checksum },
+      `not writing vectors yet: ${target.reason}`);
   }
 }
 
@@ -197,7 +205,8 @@ function listenForChanges(o: SyncDaemonOptions, info: SourceInfo, targets: Write
     },
     // Notifications sent while we were away are lost: look at the queue right after every (re)subscribe.
     onConnected: wake,
-    onError: (err, attempt) => o.logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
+    onError: (err, attempt) =>
+      o.logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
     heartbeatMs: o.listenerHeartbeatMs ?? Math.max(1000, Math.min(10_000, o.sync.pollIntervalMs * 5)),
   });
 }

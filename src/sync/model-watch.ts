@@ -60,11 +60,14 @@ export function watchModel(o: ModelWatchOptions): ModelWatch {
             `it writes nothing until restarted with EMBEDDING_MODEL=${state.model}`,
         };
         o.metrics?.modelMismatch.set({ source: o.source }, 1);
-        o.logger.warn({ event: 'model_mismatch', source: o.source, recorded: state.checksum, running: o.checksum, recorded_model: state.model }, mismatch.reason);
+        o.logger.warn({
+          event: 'model_mismatch', source: o.source, recorded: state.checksum, running: o.checksum, recorded_model: state.model,
+        }, mismatch.reason);
         o.onMismatch?.(mismatch);
       } else if (!replaced && mismatch) {
         // migrate went back to this daemon's model: it writes again.
-        o.logger.info({ event: 'model_match', source: o.source, checksum: o.checksum }, `model ${o.checksum} is recorded for ${o.source} again; writing`);
+        o.logger.info({ event: 'model_match', source: o.source, checksum: o.checksum },
+          `model ${o.checksum} is recorded for ${o.source} again; writing`);
         mismatch = undefined;
         o.metrics?.modelMismatch.set({ source: o.source }, 0);
       }

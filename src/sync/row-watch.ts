@@ -145,11 +145,15 @@ export function startRowWatch(o: RowWatchOptions): RowWatch {
     while (!abort.signal.aborted) {
       try {
         const r = await look();
-        if (r.enqueued > 0) o.logger.debug({ event: 'watch_enqueued', table: o.sql.sourceKey, rows: r.enqueued, lane: r.lane }, 'new rows enqueued');
+        if (r.enqueued > 0) {
+          o.logger.debug({ event: 'watch_enqueued', table: o.sql.sourceKey, rows: r.enqueued, lane: r.lane }, 'new rows enqueued');
+        }
         failing = false;
       } catch (err) {
         // Said once per failure streak: the claim loops report a database that is down in their own way.
-        if (!failing && !abort.signal.aborted) o.logger.warn({ event: 'watch_failed', table: o.sql.sourceKey, err }, 'looking for new rows failed; retrying');
+        if (!failing && !abort.signal.aborted) {
+          o.logger.warn({ event: 'watch_failed', table: o.sql.sourceKey, err }, 'looking for new rows failed; retrying');
+        }
         failing = true;
       }
       await sleep(failing ? Math.max(o.intervalMs, 1000) : o.intervalMs);

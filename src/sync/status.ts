@@ -80,7 +80,8 @@ export async function getSyncStatus(db: Queryable, source: SourceConfig, o: { ex
   };
 }
 
-async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, checksum: string | null, exact: boolean): Promise<RowCoverage> {
+async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, checksum: string | null,
+  exact: boolean): Promise<RowCoverage> {
   const e = await estimateCoverage(db, sql.table, checksum, source.embeddingColumn, source.checksumColumn);
   if (exact || e.pages <= SMALL_TABLE_PAGES) {
     const c = (await db.query<{ current: number; blank: number; stale: number; missing: number; total: number }>(
@@ -95,12 +96,18 @@ async function rowCoverage(db: Queryable, source: SourceConfig, sql: SourceSql, 
   const blank = Math.max(0, e.noVector! - missing);
   const stale = Math.max(0, e.total - e.currentChecksum! - missing);
   const current = Math.max(0, e.currentChecksum! - blank);
-  return { total, current: Math.round(current), stale: Math.round(stale), missing: Math.round(missing), blank: Math.round(blank), estimated: true, analyzedAt };
+  return {
+    total, current: Math.round(current), stale: Math.round(stale), missing: Math.round(missing), blank: Math.round(blank), estimated: true,
+    analyzedAt,
+  };
 }
 
 async function sweepStatus(db: Queryable, sql: SourceSql): Promise<SweepStatus | undefined> {
   if (!await hasSchemaTable(db, 'sweep')) return undefined;
-  const { rows } = await db.query<{ pass: string; last_finished_at: Date | null; last_round_seconds: number | null; last_found: string | null; round_rows: string; estimated_rows: number }>(
+  const { rows } = await db.query<{
+    pass: string; last_finished_at: Date | null; last_round_seconds: number | null; last_found: string | null; round_rows: string;
+    estimated_rows: number;
+  }>(
     renderSql('sweep-status', sql), [sql.sourceKey, sql.table]);
   const verify = rows.find((r) => r.pass === 'verify');
   const changed = rows.find((r) => r.pass === 'changed');

@@ -63,7 +63,8 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     try {
       if (encoder.info.checksum !== r.checksum) {
         logger.warn({ event: 'model_differs', table: key, model: r.model, recorded: r.checksum, loaded: encoder.info.checksum },
-          `${r.model} loads as ${encoder.info.checksum} but migrate recorded ${r.checksum} for ${key}: its rows are not written until they agree`);
+          `${r.model} loads as ${encoder.info.checksum} but migrate recorded ${r.checksum} for ${key}: ` +
+          'its rows are not written until they agree');
       }
       const daemon = await startSyncDaemon({
         pool, encoder, source: r.source, sync: o.sync, logger, connectListener: o.connectListener, gate,
@@ -85,7 +86,9 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     // A table no longer served (removed, or stopped for new settings) reports nothing rather than its last
     // figures; a restarted unit sets them again.
     if (o.metrics) {
-      for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) g.remove({ source: u.source });
+      for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) {
+        g.remove({ source: u.source });
+      }
       for (const lane of LANES) for (const g of [o.metrics.laneDepth, o.metrics.laneOldestSeconds]) g.remove({ source: u.source, lane });
     }
     logger.info({ event: 'table_dropped', table: u.source, reason: why }, `no longer serving ${u.source}: ${why}`);
@@ -97,7 +100,8 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     for (const key of wanted ?? []) {
       if (!byKey.has(key) && !unmigratedSaid.has(key)) {
         unmigratedSaid.add(key);
-        logger.warn({ event: 'table_not_migrated', table: key }, `${key} has no settings recorded by migrate; it is served once \`embedsync migrate\` has set it up`);
+        logger.warn({ event: 'table_not_migrated', table: key },
+          `${key} has no settings recorded by migrate; it is served once \`embedsync migrate\` has set it up`);
       }
     }
     for (const u of [...units.values()]) {
@@ -128,7 +132,10 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
       try {
         do {
           again = false;
-          if (!stopped) await reconcileOnce().catch((err: unknown) => logger.warn({ event: 'reconcile_failed', error: (err as Error).message }, 'reading the table record failed; retrying'));
+          if (!stopped) {
+            await reconcileOnce().catch((err: unknown) =>
+              logger.warn({ event: 'reconcile_failed', error: (err as Error).message }, 'reading the table record failed; retrying'));
+          }
         } while (again && !stopped);
       } finally {
         running = undefined;
@@ -143,7 +150,8 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     connect: o.connectListener,
     onNotify: (payload) => { if (payload.startsWith('source:') || payload.startsWith('model:')) schedule(); },
     onConnected: schedule,
-    onError: (err, attempt) => logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
+    onError: (err, attempt) =>
+      logger.warn({ event: 'listener_reconnect', attempt, error: err.message }, 'listener connection lost; reconnecting'),
     heartbeatMs: o.listenerHeartbeatMs ?? 10_000,
   });
   const poll = setInterval(schedule, o.pollMs ?? Math.max(1000, o.sync.pollIntervalMs * 2));

@@ -62,11 +62,18 @@ export function startSweeper(o: SweeperOptions): Sweeper {
       metrics?.sweepEstimatedRows.set(r.estimatedRows);
       if (r.finished) metrics?.sweepLastVerified.set(Date.now() / 1000);
     }
-    if (r.enqueued > 0) logger.info({ event: 'sweep', pass, scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
-    if (pass === 'verify' && r.finished) logger.info({ event: 'sweep_verified', table: o.sql.sourceKey }, 'verification round finished: every row checked');
+    if (r.enqueued > 0) {
+      logger.info({ event: 'sweep', pass, scanned: r.scanned, enqueued: r.enqueued }, 'reconciliation sweep enqueued rows');
+    }
+    if (pass === 'verify' && r.finished) {
+      logger.info({ event: 'sweep_verified', table: o.sql.sourceKey }, 'verification round finished: every row checked');
+    }
     if (pass === 'verify' && r.finished && t.sql.chunking) {
       const c = await verifyChunks(pool, o.sql);
-      if (c.restaled + c.pruned > 0) logger.info({ event: 'sweep_chunks', table: o.sql.sourceKey, ...c }, 'verification: rows without their chunks queued, chunks of old models removed');
+      if (c.restaled + c.pruned > 0) {
+        logger.info({ event: 'sweep_chunks', table: o.sql.sourceKey, ...c },
+          'verification: rows without their chunks queued, chunks of old models removed');
+      }
     }
     return r;
   };
@@ -87,7 +94,8 @@ export function startSweeper(o: SweeperOptions): Sweeper {
     // Not the build itself: a build happens once, and its time says nothing about the next check.
     if (!r || r.buildSeconds === undefined) nextIndexCheck = performance.now() + 200 * took;
     if (r && r.action !== 'keep' && r.action !== 'wait') {
-      logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds }, `vector index: ${r.reason}`);
+      logger.info({ event: 'vector_index', action: r.action, name: r.name, lists: r.lists, rows: r.rows, build_seconds: r.buildSeconds },
+        `vector index: ${r.reason}`);
     }
   };
 

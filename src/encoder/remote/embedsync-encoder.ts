@@ -47,7 +47,9 @@ export function embedsyncDialect(checksum: string): Dialect {
         throw new RemoteChangedError(`the remote now serves model_checksum ${String(b.model_checksum)}, not ${checksum} ` +
           '(its model changed: restart this daemon so it re-embeds with the new model)');
       }
-      if (b.results.length !== count) throw new RemoteChangedError(`answer to /embed/batch has ${b.results.length} results for ${count} items`);
+      if (b.results.length !== count) {
+        throw new RemoteChangedError(`answer to /embed/batch has ${b.results.length} results for ${count} items`);
+      }
       const failed = b.results.findIndex((r) => r.embedding === null || r.embedding === undefined);
       if (failed >= 0) return { ok: false, index: failed, message: String(b.results[failed]!.error as string | undefined ?? 'refused') };
       b.results.forEach((r, i) => {
@@ -59,7 +61,9 @@ export function embedsyncDialect(checksum: string): Dialect {
 }
 
 export async function createEmbedsyncEncoder(model: ModelConfig, c: RemoteCommon): Promise<RemoteEncoder> {
-  const client = new HttpClient({ endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs });
+  const client = new HttpClient({
+    endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs,
+  });
   try {
     const where = `${client.url('model-info')}`;
     const remote = readModelInfo(await getJson(client, 'model-info', c.startupRetry, c.signal), where);

@@ -41,7 +41,10 @@ export class HttpClient {
     if (o.apiKey) this.headers.authorization = `Bearer ${o.apiKey}`;
     // Credentials in the URL go in the header, not on every request line.
     if (this.base.username || this.base.password) {
-      if (!o.apiKey) this.headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(this.base.username)}:${decodeURIComponent(this.base.password)}`).toString('base64')}`;
+      if (!o.apiKey) {
+        this.headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(this.base.username)}:` +
+          `${decodeURIComponent(this.base.password)}`).toString('base64')}`;
+      }
       this.base.username = '';
       this.base.password = '';
     }

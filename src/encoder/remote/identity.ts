@@ -15,7 +15,9 @@ export interface PromptPlan {
 /** Who applies the prompts for TEI/OpenAI: TEI by name (EMBEDDING_PROMPT_NAMES), else the daemon unless told not to. */
 export async function promptPlan(model: ModelConfig, cwd: string): Promise<PromptPlan> {
   const known = await daemonPrompts(model, cwd);
-  if (model.backend === 'tei' && model.promptNames) return { daemon: undefined, known, identity: { by: 'remote', names: model.promptNames } };
+  if (model.backend === 'tei' && model.promptNames) {
+    return { daemon: undefined, known, identity: { by: 'remote', names: model.promptNames } };
+  }
   if (!model.applyPrompts) return { daemon: undefined, known: { query: '', document: '' }, identity: { by: 'none' } };
   return { daemon: known, known, identity: { by: 'daemon', ...known } };
 }

@@ -29,11 +29,15 @@ export function openaiDialect(modelName: string, path: string): Dialect {
     parse(body, count): ParsedAnswer {
       const b = body as { data?: { index?: unknown; embedding?: unknown }[]; usage?: { prompt_tokens?: unknown } };
       if (!Array.isArray(b?.data)) throw new RemoteChangedError('answer to /embeddings has no data list');
-      if (b.data.length !== count) throw new RemoteChangedError(`answer to /embeddings has ${b.data.length} embeddings for ${count} inputs`);
+      if (b.data.length !== count) {
+        throw new RemoteChangedError(`answer to /embeddings has ${b.data.length} embeddings for ${count} inputs`);
+      }
       const vectors: unknown[] = new Array(count);
       b.data.forEach((d, i) => {
         const at = typeof d.index === 'number' ? d.index : i;
-        if (at < 0 || at >= count || vectors[at] !== undefined) throw new RemoteChangedError('answer to /embeddings has bad or repeated indexes');
+        if (at < 0 || at >= count || vectors[at] !== undefined) {
+          throw new RemoteChangedError('answer to /embeddings has bad or repeated indexes');
+        }
         vectors[at] = d.embedding;
       });
       const tokens = typeof b.usage?.prompt_tokens === 'number' ? b.usage.prompt_tokens : 0;
@@ -44,7 +48,9 @@ export function openaiDialect(modelName: string, path: string): Dialect {
 
 export async function createOpenAiEncoder(model: ModelConfig, c: RemoteCommon): Promise<RemoteEncoder> {
   const target = embeddingsTarget(model.endpoint!);
-  const client = new HttpClient({ endpoint: target.base, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs });
+  const client = new HttpClient({
+    endpoint: target.base, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs,
+  });
   try {
     const name = model.remoteModel ?? model.model;
     const plan = await promptPlan(model, c.cwd);

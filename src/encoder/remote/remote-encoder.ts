@@ -4,7 +4,10 @@
 // every answer (count, dimension, unit length). A backend only says how to phrase a request and read
 // the answer (Dialect).
 import { setTimeout } from 'node:timers/promises';
-import { EncodeError, type BackendAvailability, type EncodeOptions, type EncodePriority, type EncodeResult, type Encoder, type ModelInfo, type Role } from '../types.ts';
+import {
+  EncodeError, type BackendAvailability, type EncodeOptions, type EncodePriority, type EncodeResult, type Encoder, type ModelInfo,
+  type Role,
+} from '../types.ts';
 import { planChunks, jsonBytes, type ChunkLimits } from './chunking.ts';
 import { isolateFailures } from '../../lib/isolate-failures.ts';
 import { BreakerOpenError, CircuitBreaker } from './circuit-breaker.ts';
@@ -126,7 +129,8 @@ export class RemoteEncoder implements Encoder {
     });
     if (sent.length === 0) return { vectors: [], tokens: 0, truncated: 0 };
     const chunks = planChunks(sent.map(jsonBytes), this.o.limits, this.o.concurrency);
-    const parts = await settleAll(chunks.map(([from, to]) => this.encodeRange(sent, from, to, role, options.signal, options.priority ?? 'bulk')));
+    const parts = await settleAll(chunks.map(([from, to]) =>
+      this.encodeRange(sent, from, to, role, options.signal, options.priority ?? 'bulk')));
     const vectors: Float32Array[] = [];
     let tokens = 0;
     for (const p of parts) {
@@ -140,7 +144,8 @@ export class RemoteEncoder implements Encoder {
    * Inputs [from, to) in one request; when the remote refuses it, halves (both halves at once) until the
    * refused input stands alone and fails the whole call with its index.
    */
-  private encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined, priority: EncodePriority): Promise<Encoded> {
+  private encodeRange(texts: readonly string[], from: number, to: number, role: Role, signal: AbortSignal | undefined,
+    priority: EncodePriority): Promise<Encoded> {
     return isolateFailures(texts.slice(from, to), {
       attempt: (piece, at) => this.encodePiece(piece, from + at, role, signal, priority),
       isolates: (err) => err instanceof Refused,
@@ -154,10 +159,13 @@ export class RemoteEncoder implements Encoder {
   }
 
   /** One request for `texts`, the inputs from `from` on; a refusal of the whole request throws Refused. */
-  private async encodePiece(texts: readonly string[], from: number, role: Role, signal: AbortSignal | undefined, priority: EncodePriority): Promise<Encoded> {
+  private async encodePiece(texts: readonly string[], from: number, role: Role, signal: AbortSignal | undefined,
+    priority: EncodePriority): Promise<Encoded> {
     const answer = await this.call(texts, role, signal, priority);
     if ('rejected' in answer) throw new Refused(answer.status, answer.message);
-    if (!answer.ok) throw new EncodeError(`the remote refused input ${from + answer.index}: ${answer.message}`, 'input', from + answer.index);
+    if (!answer.ok) {
+      throw new EncodeError(`the remote refused input ${from + answer.index}: ${answer.message}`, 'input', from + answer.index);
+    }
     if (answer.vectors.length !== texts.length) {
       throw this.changed(`the remote answered ${answer.vectors.length} embeddings for ${texts.length} inputs`);
     }
@@ -188,7 +196,8 @@ export class RemoteEncoder implements Encoder {
   }
 
   /** One request with retries; trips the breaker when the remote stays unreachable or overloaded. */
-  private async call(texts: readonly string[], role: Role, signal: AbortSignal | undefined, priority: EncodePriority = 'bulk'): Promise<ParsedAnswer | Rejected> {
+  private async call(texts: readonly string[], role: Role, signal: AbortSignal | undefined,
+    priority: EncodePriority = 'bulk'): Promise<ParsedAnswer | Rejected> {
     const { client, dialect, retry, breaker } = this.o;
     const { path, body } = dialect.request(texts, role);
     try {
@@ -221,7 +230,8 @@ export class RemoteEncoder implements Encoder {
           try {
             parsed = dialect.parse(answer.body, texts.length);
           } catch (err) {
-            const message = err instanceof RemoteChangedError || err instanceof VectorFormatError ? err.message : `unreadable answer: ${(err as Error).message}`;
+            const message = err instanceof RemoteChangedError || err instanceof VectorFormatError ? err.message
+              : `unreadable answer: ${(err as Error).message}`;
             breaker.failure(message);
             throw new EncodeError(`remote encoder at ${client.origin}: ${message}`, 'unavailable', undefined, { cause: err });
           }
@@ -256,7 +266,8 @@ export class RemoteEncoder implements Encoder {
       const tooLong = retryAfterMs !== undefined && retryAfterMs > retry.maxRetryAfterMs;
       if (attempt + 1 >= retry.maxAttempts || tooLong) {
         breaker.failure(problem, retryAfterMs);
-        throw new EncodeError(`remote encoder at ${client.origin} unavailable after ${attempt + 1} attempt${attempt ? 's' : ''}: ${problem}`, 'unavailable');
+        throw new EncodeError(`remote encoder at ${client.origin} unavailable after ${attempt + 1} attempt${attempt ? 's' : ''}: ` +
+          `${problem}`, 'unavailable');
       }
       // With a Retry-After, untilRemoteReady() does the waiting.
       if (retryAfterMs === undefined) await sleep(retryDelayMs(retry, attempt, undefined), signal);

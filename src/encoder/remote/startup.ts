@@ -23,21 +23,25 @@ export async function getJson(client: HttpClient, path: string, retry: RetryPoli
       problem = `HTTP ${answer.status}: ${errorMessage(answer.body)}`;
       if (!isRetryableStatus(answer.status)) {
         throw new RemoteStartError(`GET ${url} answered ${problem}` +
-          (answer.status === 401 || answer.status === 403 ? ' (check EMBEDDING_API_KEY)' : answer.status === 404 ? ' (check EMBEDDING_ENDPOINT and EMBEDDING_BACKEND)' : ''));
+          (answer.status === 401 || answer.status === 403 ? ' (check EMBEDDING_API_KEY)'
+            : answer.status === 404 ? ' (check EMBEDDING_ENDPOINT and EMBEDDING_BACKEND)' : ''));
       }
       retryAfterMs = parseRetryAfter(answer.headers['retry-after']);
     } catch (err) {
       if (!(err instanceof ConnectionError)) throw err;
       problem = err.message;
     }
-    if (attempt + 1 >= retry.maxAttempts || signal?.aborted) throw new RemoteStartError(`remote encoder at ${client.origin} is not reachable: ${problem}`);
+    if (attempt + 1 >= retry.maxAttempts || signal?.aborted) {
+      throw new RemoteStartError(`remote encoder at ${client.origin} is not reachable: ${problem}`);
+    }
     // An abort ends the wait; the next send() sees the aborted signal and fails as it would have.
     await sleep(Math.min(retryDelayMs(retry, attempt, retryAfterMs), retry.maxRetryAfterMs), undefined, { signal }).catch(() => undefined);
   }
 }
 
 /** A field of a start-up answer, with a message naming the route when it is missing or of the wrong type. */
-export function field<T>(body: unknown, name: string, type: 'string' | 'number' | 'object', where: string, optional = false): T | undefined {
+export function field<T>(body: unknown, name: string, type: 'string' | 'number' | 'object', where: string,
+  optional = false): T | undefined {
   const v = (body as Record<string, unknown>)[name];
   if (v === undefined || v === null) {
     if (optional) return undefined;

@@ -13,7 +13,9 @@ import { field, getJson } from './startup.ts';
 /** TEI's --payload-limit default, less room for the JSON around the texts. */
 const TEI_PAYLOAD_BYTES = 1_900_000;
 
-const POOLING: Readonly<Record<string, PoolingMode>> = { cls: 'cls', mean: 'mean', last_token: 'lasttoken', lasttoken: 'lasttoken', max: 'max' };
+const POOLING: Readonly<Record<string, PoolingMode>> = {
+  cls: 'cls', mean: 'mean', last_token: 'lasttoken', lasttoken: 'lasttoken', max: 'max',
+};
 
 export function teiDialect(promptNames: Readonly<Record<Role, string>> | undefined): Dialect {
   return {
@@ -30,7 +32,9 @@ export function teiDialect(promptNames: Readonly<Record<Role, string>> | undefin
 }
 
 export async function createTeiEncoder(model: ModelConfig, c: RemoteCommon): Promise<RemoteEncoder> {
-  const client = new HttpClient({ endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs });
+  const client = new HttpClient({
+    endpoint: model.endpoint!, apiKey: model.apiKey, connections: model.concurrency, timeoutMs: model.remoteTimeoutMs,
+  });
   try {
     const where = `${client.url('info')}`;
     const info = await getJson(client, 'info', c.startupRetry, c.signal);
@@ -40,10 +44,12 @@ export async function createTeiEncoder(model: ModelConfig, c: RemoteCommon): Pro
     const maxInput = field<number>(info, 'max_input_length', 'number', where, true) ?? 0;
     const embedding = ((info as { model_type?: { embedding?: { pooling?: unknown } } }).model_type?.embedding) ?? undefined;
     if ((info as { model_type?: object }).model_type && !embedding) {
-      throw new Error(`${where}: the TEI server runs a ${Object.keys((info as { model_type: object }).model_type).join('/')} model, not an embedding model`);
+      throw new Error(`${where}: the TEI server runs a ${Object.keys((info as { model_type: object }).model_type).join('/')} model, ` +
+        'not an embedding model');
     }
     const plan = await promptPlan(model, c.cwd);
-    const checksum = model.checksumPin ?? remoteChecksum({ backend: 'tei', model_id: modelId, model_sha: modelSha, prompts: plan.identity });
+    const checksum = model.checksumPin ??
+      remoteChecksum({ backend: 'tei', model_id: modelId, model_sha: modelSha, prompts: plan.identity });
     const encoder = new RemoteEncoder({
       client, dialect: teiDialect(model.promptNames), concurrency: model.concurrency,
       limits: { maxItems: Math.min(maxClientBatch, model.remoteBatchSize ?? Infinity), maxBytes: TEI_PAYLOAD_BYTES },

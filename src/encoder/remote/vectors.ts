@@ -13,12 +13,16 @@ export class VectorFormatError extends Error {
 export function decodeVector(value: unknown, where: string): Float32Array {
   if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'base64');
-    if (bytes.length === 0 || bytes.length % 4 !== 0) throw new VectorFormatError(`${where}: base64 embedding is not a whole number of float32 values`);
+    if (bytes.length === 0 || bytes.length % 4 !== 0) {
+      throw new VectorFormatError(`${where}: base64 embedding is not a whole number of float32 values`);
+    }
     const out = new Float32Array(bytes.length / 4);
     for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
     return checkFinite(out, where);
   }
-  if (!Array.isArray(value) || value.length === 0) throw new VectorFormatError(`${where}: expected an embedding (array of numbers or base64)`);
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new VectorFormatError(`${where}: expected an embedding (array of numbers or base64)`);
+  }
   const out = new Float32Array(value.length);
   for (let i = 0; i < value.length; i++) {
     const x = value[i] as unknown;

@@ -57,7 +57,9 @@ async function start(): Promise<void> {
       try {
         tokenized.push(tokenizer.encode(req.prompt, text, req.truncate));
       } catch (err) {
-        return { type: 'failed', id: req.id, reason: 'input', index: i, message: `input ${i} cannot be tokenized: ${(err as Error).message}` };
+        return {
+          type: 'failed', id: req.id, reason: 'input', index: i, message: `input ${i} cannot be tokenized: ${(err as Error).message}`,
+        };
       }
     }
     let out: Float32Array | undefined;
@@ -102,7 +104,9 @@ async function start(): Promise<void> {
     post({ type: 'fatal', message: warmUp.message, stage: 'model' });
     return;
   }
-  const promptTokens = { query: tokenizer.promptLength(init.folder.prompts.query), document: tokenizer.promptLength(init.folder.prompts.document) };
+  const promptTokens = {
+    query: tokenizer.promptLength(init.folder.prompts.query), document: tokenizer.promptLength(init.folder.prompts.document),
+  };
   post({ type: 'ready', promptTokens });
 
   // The pool sends one run at a time per worker; a run that throws outside the model is reported, not fatal.

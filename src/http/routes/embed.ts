@@ -57,12 +57,16 @@ export function embedRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const problems = body.items.map((item, i) => textProblem(item.text, `items[${i}].text`));
     const valid = body.items.flatMap((item, i) => (problems[i] === undefined ? [{ i, text: item.text }] : []));
     const picked = pickModel(ctx, body.model);
-    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })), encodeDeadline(ctx, reply), 'right', picked);
+    const { outcomes, encoder } = await embedder.embed(valid.map(({ text }) => ({ text, role })), encodeDeadline(ctx, reply), 'right',
+      picked);
     const byIndex = new Map(valid.map(({ i }, j) => [i, outcomes[j]!]));
     const results = body.items.map((item, i) => {
       const o = byIndex.get(i);
       if (o?.ok) return { id: item.id, embedding: Array.from(o.vector), cached: o.cached };
-      return { id: item.id, embedding: null, cached: false, error: problems[i] ?? `items[${i}].text cannot be embedded: ${(o as { error: string }).error}` };
+      return {
+        id: item.id, embedding: null, cached: false,
+        error: problems[i] ?? `items[${i}].text cannot be embedded: ${(o as { error: string }).error}`,
+      };
     });
     const successful = results.filter((r) => r.embedding !== null).length;
     const cachedCount = results.filter((r) => r.cached).length;

@@ -90,13 +90,17 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (!o.ok) throw badRequest(`${field(index)} cannot be embedded: ${o.error}`);
       return { object: 'embedding', index, embedding: base64 ? float32Base64(o.vector) : Array.from(o.vector) };
     });
-    return { object: 'list', data, model: body.model && aliasRole ? body.model : encoder.info.name, usage: { prompt_tokens: tokens, total_tokens: tokens } };
+    return {
+      object: 'list', data, model: body.model && aliasRole ? body.model : encoder.info.name,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    };
   });
 
   const models = () => {
     const { info } = ctx.model.encoder();
     const aliases = modelAliases(ctx, info);
-    return [info.name, aliases.query, aliases.document, ...loadedModelNames(ctx).slice(1)].map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
+    return [info.name, aliases.query, aliases.document, ...loadedModelNames(ctx).slice(1)]
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: 'embedsync' }));
   };
 
   app.get('/v1/models', { schema: schemas.openaiModels, config: { needsModel: true } }, async () => ({ object: 'list', data: models() }));
@@ -105,7 +109,9 @@ export function openaiRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/v1/models/*', { schema: schemas.openaiModelById, config: { needsModel: true } }, async (request) => {
     const id = (request.params as { '*': string })['*'];
     const found = models().find((m) => m.id === id);
-    if (!found) throw new HttpError('not_found', `model ${JSON.stringify(id.slice(0, 200))} not found; GET /v1/models lists the ones served here`);
+    if (!found) {
+      throw new HttpError('not_found', `model ${JSON.stringify(id.slice(0, 200))} not found; GET /v1/models lists the ones served here`);
+    }
     return found;
   });
 }

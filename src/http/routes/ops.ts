@@ -11,19 +11,27 @@ const internal = errorResponses(['native'], [500]);
 
 const health = {
   ...open, operationId: 'health', summary: 'Liveness: the process answers',
-  response: { 200: { description: 'Alive', type: 'object', required: ['status'], additionalProperties: false, properties: { status: { type: 'string', enum: ['ok'] } } }, ...internal },
+  response: {
+    200: {
+      description: 'Alive', type: 'object', required: ['status'], additionalProperties: false,
+      properties: { status: { type: 'string', enum: ['ok'] } },
+    },
+    ...internal,
+  },
 } as const;
 
 const ready = {
   ...open, operationId: 'ready',
-  summary: 'Readiness: 200 once the model is loaded and warmed up, else 503 (also once migrate has recorded another model for the table this process syncs)',
+  summary: 'Readiness: 200 once the model is loaded and warmed up, else 503 ' +
+    '(also once migrate has recorded another model for the table this process syncs)',
   response: {
     200: {
       description: 'Ready', type: 'object', required: ['status', 'model', 'checksum'], additionalProperties: false,
       properties: { status: { type: 'string', enum: ['ready'] }, model: { type: 'string' }, checksum: { type: 'string' } },
     },
     503: {
-      description: 'Not ready yet, the model failed to load, or the synced table now takes another model', type: 'object', required: ['status', 'detail'], additionalProperties: false,
+      description: 'Not ready yet, the model failed to load, or the synced table now takes another model',
+      type: 'object', required: ['status', 'detail'], additionalProperties: false,
       properties: { status: { type: 'string', enum: ['loading', 'warming', 'failed', 'model_mismatch'] }, detail: { type: 'string' } },
     },
     ...internal,
@@ -32,7 +40,10 @@ const ready = {
 
 const metricsSchema = {
   ...open, operationId: 'metrics', summary: 'Prometheus metrics',
-  response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } }, ...internal },
+  response: {
+    200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+    ...internal,
+  },
 } as const;
 
 const status = {
@@ -99,7 +110,8 @@ export function opsRoutes(app: FastifyInstance, ctx: RouteContext): void {
     } catch (err) {
       // The cause may name hosts or roles; it goes to the log, the client gets the request id.
       request.log.warn({ event: 'status_failed', err }, 'status_failed');
-      throw new HttpError('unavailable', `sync status unavailable right now (database unreachable?); request id ${request.id}`, { 'retry-after': '5' });
+      throw new HttpError('unavailable', `sync status unavailable right now (database unreachable?); request id ${request.id}`,
+        { 'retry-after': '5' });
     }
   });
 }

@@ -43,8 +43,12 @@ export function searchRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const problem = textProblem(body.query, 'query');
     if (problem) throw badRequest(problem);
     const hybrid = body.hybrid ?? false;
-    if (hybrid && body.min_score !== undefined) throw badRequest('min_score applies to vector search only (hybrid scores are rank fusions); leave it out or set hybrid false');
-    if (!hybrid && (body.text_weight !== undefined || body.vector_weight !== undefined)) throw badRequest('text_weight and vector_weight apply to hybrid search only; set hybrid true');
+    if (hybrid && body.min_score !== undefined) {
+      throw badRequest('min_score applies to vector search only (hybrid scores are rank fusions); leave it out or set hybrid false');
+    }
+    if (!hybrid && (body.text_weight !== undefined || body.vector_weight !== undefined)) {
+      throw badRequest('text_weight and vector_weight apply to hybrid search only; set hybrid true');
+    }
     let table = ctx.config.source.table;
     if (body.table !== undefined) {
       const parsed = parseQualifiedName(body.table);

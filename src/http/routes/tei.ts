@@ -19,7 +19,8 @@ export async function embedTei(ctx: RouteContext, body: TeiBody, deadline: numbe
   const truncate = body.truncation_direction?.toLowerCase() === 'left' ? 'left' : 'right';
   // Remote backends cut at the right, whatever is asked: refuse rather than answer with other vectors.
   if (truncate === 'left' && ctx.model.encoder().info.backend !== 'local') {
-    throw badRequest(`truncation_direction Left needs the local encoder; the ${ctx.model.encoder().info.backend} backend cuts inputs at the right: send Right or leave it out`);
+    throw badRequest(`truncation_direction Left needs the local encoder; the ${ctx.model.encoder().info.backend} backend ` +
+      'cuts inputs at the right: send Right or leave it out');
   }
   const many = Array.isArray(body.inputs);
   const texts: readonly string[] = many ? (body.inputs as readonly string[]) : [body.inputs as string];
@@ -29,7 +30,8 @@ export async function embedTei(ctx: RouteContext, body: TeiBody, deadline: numbe
   });
   const { prompts } = ctx.model.encoder().info;
   const role = body.prompt_name ? PROMPT_NAMES[body.prompt_name] : undefined;
-  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))), deadline, truncate);
+  const { outcomes } = await ctx.embedder.embed(texts.map((text) => (role ? { text, role } : resolveAsGiven(text, prompts, 'document'))),
+    deadline, truncate);
   return outcomes.map((o, i) => {
     if (!o.ok) throw badRequest(`${many ? `inputs[${i}]` : 'inputs'} cannot be embedded: ${o.error}`);
     return Array.from(o.vector);
@@ -41,5 +43,6 @@ export function teiRoutes(app: FastifyInstance, ctx: RouteContext): void {
     schema, bodyLimit: ctx.bodyLimits.batch, config: { rateLimit: ctx.rateLimit.batch, needsModel: true, encodes: true },
   });
   app.post('/', options(ctx.schemas.teiRoot), async (request, reply) => embedTei(ctx, request.body as TeiBody, encodeDeadline(ctx, reply)));
-  app.post('/invocations', options(ctx.schemas.teiInvocations), async (request, reply) => embedTei(ctx, request.body as TeiBody, encodeDeadline(ctx, reply)));
+  app.post('/invocations', options(ctx.schemas.teiInvocations), async (request, reply) =>
+    embedTei(ctx, request.body as TeiBody, encodeDeadline(ctx, reply)));
 }
