@@ -25,7 +25,8 @@ export async function startCluster(prefix = 'embedsync-chaos-'): Promise<Cluster
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const { stdout } = await run('bash', [join(ROOT, 'scripts/pg-start.sh'), dir], { cwd: ROOT });
   const url = stdout.trim().split('\n').pop()!;
-  const asPg = (args: string[]) => (process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...args]) : run(args[0]!, args.slice(1)));
+  const asPg = (args: string[]) =>
+    (process.getuid?.() === 0 ? run('runuser', ['-u', 'postgres', '--', ...args]) : run(args[0]!, args.slice(1)));
   let stopped = false;
   return {
     url,

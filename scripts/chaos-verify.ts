@@ -27,7 +27,9 @@ export async function verifyRows(db: pg.Pool, encoder: Encoder, deletedIds: Read
   const examples: string[] = [];
   const checksum = encoder.info.checksum;
   const state = await db.query<{ model_checksum: string }>('SELECT model_checksum FROM embedsync.state');
-  if (state.rows[0]?.model_checksum !== checksum) problems.push(`embedsync.state holds ${state.rows[0]?.model_checksum}, the model is ${checksum}`);
+  if (state.rows[0]?.model_checksum !== checksum) {
+    problems.push(`embedsync.state holds ${state.rows[0]?.model_checksum}, the model is ${checksum}`);
+  }
 
   const q = (await db.query<{ queued: number; leased: number; dead: number }>(
     `SELECT (SELECT count(*) FROM embedsync.queue)::int AS queued,
@@ -55,7 +57,9 @@ export async function verifyRows(db: pg.Pool, encoder: Encoder, deletedIds: Read
   };
   let after = '0';
   for (;;) {
-    const { rows } = await db.query<{ id: string; title: string | null; description: string | null; e: string | null; checksum: string | null; hash: string | null }>(
+    const { rows } = await db.query<{
+      id: string; title: string | null; description: string | null; e: string | null; checksum: string | null; hash: string | null;
+    }>(
       `SELECT l.id::text AS id, title, description, embedding::text AS e, model_checksum AS checksum, embedding_text_hash::text AS hash
        FROM leads l WHERE l.id > $1::bigint ORDER BY l.id LIMIT 2000`, [after]);
     if (rows.length === 0) break;

@@ -37,7 +37,8 @@ export interface WriterStats {
 }
 
 /** Writes until `signal` aborts. Errors (the database restarting) are counted and ridden out. */
-export async function runWriter(db: pg.Pool, rnd: () => number, signal: AbortSignal, maxIdAtStart: number, maxPauseMs: number): Promise<WriterStats> {
+export async function runWriter(db: pg.Pool, rnd: () => number, signal: AbortSignal, maxIdAtStart: number,
+  maxPauseMs: number): Promise<WriterStats> {
   const s: WriterStats = { ops: 0, inserted: 0, textUpdates: 0, otherUpdates: 0, deleted: 0, errors: 0, deletedIds: new Set() };
   let maxId = maxIdAtStart;
   const someIds = (n: number): string[] => Array.from({ length: n }, () => String(1 + Math.floor(rnd() * maxId)));
@@ -74,7 +75,8 @@ export async function runWriter(db: pg.Pool, rnd: () => number, signal: AbortSig
         const r = await db.query(`UPDATE leads SET ${set} WHERE id = ANY ($1::bigint[])`, [someIds(k())]);
         s.textUpdates += r.rowCount ?? 0;
       } else if (op < 0.78) {
-        const r = await db.query('UPDATE leads SET title = title, description = description WHERE id = ANY ($1::bigint[])', [someIds(k() * 4)]);
+        const r = await db.query('UPDATE leads SET title = title, description = description WHERE id = ANY ($1::bigint[])',
+          [someIds(k() * 4)]);
         s.otherUpdates += r.rowCount ?? 0;
       } else if (op < 0.86) {
         const r = await db.query<{ id: string }>('DELETE FROM leads WHERE id = ANY ($1::bigint[]) RETURNING id', [someIds(k())]);

@@ -91,7 +91,9 @@ async function main(): Promise<void> {
     const ready = new WeakSet<CliProcess>();
     const spawnDaemon = (): CliProcess => {
       const name = `daemon-${++daemonSeq}`;
-      const p = spawnCli({ name, args: ['run', '--no-http'], env, logFile: join(cluster.dir, `${name}.log`), readyText: '"event":"sync_started"' });
+      const p = spawnCli({
+        name, args: ['run', '--no-http'], env, logFile: join(cluster.dir, `${name}.log`), readyText: '"event":"sync_started"',
+      });
       procs.add(p);
       void p.ready.then(() => ready.add(p), () => undefined);
       void p.exited.then(({ code, signal }) => {
@@ -153,7 +155,8 @@ async function main(): Promise<void> {
         const r = await db.query<{ pid: number }>(
           // OFFSET 0 keeps the filter apart from the call: in one WHERE, Postgres may evaluate
           // pg_terminate_backend first and end every backend, this one included.
-          `SELECT pid FROM (SELECT pid FROM pg_stat_activity WHERE application_name = $1 OFFSET 0) l WHERE pg_terminate_backend(pid)`, [LISTENER_APP]);
+          `SELECT pid FROM (SELECT pid FROM pg_stat_activity WHERE application_name = $1 OFFSET 0) l ` +
+          `WHERE pg_terminate_backend(pid)`, [LISTENER_APP]);
         say(`terminated ${r.rowCount} listener connection(s)`);
         if (!r.rowCount) problems.push('no listener connection found by application_name to terminate');
         restartChecks.push(await listenersBack(db, daemons, new Set(r.rows.map((x) => x.pid)), 'after pg_terminate_backend'));
@@ -176,7 +179,8 @@ async function main(): Promise<void> {
     const drainStart = Date.now();
     let drainedAt = 0;
     while (Date.now() - drainStart < DRAIN_TIMEOUT_MS) {
-      const q = await db.query<{ n: number }>(`SELECT ((SELECT count(*) FROM embedsync.queue) + (SELECT count(*) FROM leads t WHERE t.model_checksum IS NULL
+      const q = await db.query<{ n: number }>('SELECT ((SELECT count(*) FROM embedsync.queue) + ' +
+        `(SELECT count(*) FROM leads t WHERE t.model_checksum IS NULL
         AND NOT EXISTS (SELECT 1 FROM embedsync.deadletter x WHERE x.id = t.id::text)))::int AS n`).catch(() => ({ rows: [{ n: -1 }] }));
       if (q.rows[0]!.n === 0) { drainedAt = Date.now(); break; }
       await sleep(100);
@@ -185,8 +189,13 @@ async function main(): Promise<void> {
 
     // Both daemons stop cleanly on SIGTERM.
     for (const d of daemons) killed.add(d);
-    const exits = await Promise.all(daemons.map(async (d) => { d.child.kill('SIGTERM'); return withTimeout(d.exited, 20_000, { code: -1, signal: null }); }));
-    for (const [i, e] of exits.entries()) if (e.code !== 0) problems.push(`${daemons[i]!.name} did not exit 0 on SIGTERM (${e.code ?? e.signal})`);
+    const exits = await Promise.all(daemons.map(async (d) => {
+      d.child.kill('SIGTERM');
+      return withTimeout(d.exited, 20_000, { code: -1, signal: null });
+    }));
+    for (const [i, e] of exits.entries()) {
+      if (e.code !== 0) problems.push(`${daemons[i]!.name} did not exit 0 on SIGTERM (${e.code ?? e.signal})`);
+    }
     problems.push(...crashes);
 
     const v = await verifyRows(db, encoder, ws.deletedIds);
@@ -210,7 +219,8 @@ async function main(): Promise<void> {
 async function listenersBack(db: pg.Pool, daemons: readonly CliProcess[], gone: ReadonlySet<number>, when: string): Promise<boolean> {
   const until = Date.now() + 60_000;
   while (Date.now() < until) {
-    const r = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [LISTENER_APP]).catch(() => null);
+    const r = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [LISTENER_APP])
+      .catch(() => null);
     const running = daemons.filter((d) => d.alive).length;
     if (r && running > 0 && r.rows.filter((x) => !gone.has(x.pid)).length >= running) return true;
     await sleep(200);

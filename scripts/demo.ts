@@ -20,8 +20,11 @@ import { freePort } from './free-port.ts';
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 /** The first query of the README's quick start: the rows most like lead 4, from SQL alone. */
-const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC;';
-let config: Config = loadConfig(process.env, { cores: availableParallelism(), homeDir: readProcessSettings(process.env, process.cwd()).homeDir });
+const README_SQL = 'SELECT s.id, round(s.score::numeric, 3) AS score, l.title FROM embedsync.similar_to(4, 5) s ' +
+  'JOIN leads l ON l.id = s.id ORDER BY s.score DESC;';
+let config: Config = loadConfig(process.env, {
+  cores: availableParallelism(), homeDir: readProcessSettings(process.env, process.cwd()).homeDir,
+});
 
 let encoder: Encoder;
 let randomWeights = false;
@@ -38,7 +41,8 @@ try {
   randomWeights = true;
 }
 const model = encoder.info;
-say(`model: ${model.name}${randomWeights ? ' (tiny test model, random weights)' : ''}, ${model.dimensions} dimensions, checksum ${model.checksum}`);
+say(`model: ${model.name}${randomWeights ? ' (tiny test model, random weights)' : ''}, ${model.dimensions} dimensions, ` +
+  `checksum ${model.checksum}`);
 
 const db = new pg.Client({ connectionString: config.databaseUrl });
 await db.connect();
@@ -96,7 +100,8 @@ if (!controller.signal.aborted) {
 }
 await service.catch(() => undefined);
 if (serviceError) {
-  process.stderr.write(`embedsync: the daemon stopped: ${serviceError instanceof Error ? serviceError.message : String(serviceError as unknown)}\n`);
+  process.stderr.write('embedsync: the daemon stopped: ' +
+    `${serviceError instanceof Error ? serviceError.message : String(serviceError as unknown)}\n`);
   process.exitCode = 1;
 }
 

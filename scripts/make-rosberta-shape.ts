@@ -2,7 +2,8 @@
 // 16 heads, intermediate 4096, 514 positions, vocab 50265, CLS pooling, the two prompts, Normalize) and the
 // test model's tokenizer grown to the vocabulary, for benchmarks of import, int8 and speed; smaller shapes with --layers / --hidden.
 // Random weights: its vectors mean nothing. Generated, never committed (models/ is ignored).
-//   usage: npx tsx scripts/make-rosberta-shape.ts [--out models/rosberta-shape] [--layers 24] [--hidden 1024] [--vocab 50265] [--dtype F32|F16|BF16]
+//   usage: npx tsx scripts/make-rosberta-shape.ts [--out models/rosberta-shape] [--layers 24] [--hidden 1024] [--vocab 50265]
+//          [--dtype F32|F16|BF16]
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ROSBERTA_SHAPE, writeShapedCheckpoint } from '../test/support/shaped-checkpoint.ts';
@@ -27,4 +28,5 @@ const { config: cfg, parameters } = writeShapedCheckpoint(out, {
   layers: Number(values.layers), vocab: Number(values.vocab), dtype, seed: Number(values.seed),
   ...(values.hidden ? { hidden: Number(values.hidden) } : {}),
 });
-process.stdout.write(`wrote ${out}: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, vocab ${cfg.vocabSize}, ${(parameters / 1e6).toFixed(1)}M parameters (${dtype}) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+process.stdout.write(`wrote ${out}: ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, vocab ${cfg.vocabSize}, ` +
+  `${(parameters / 1e6).toFixed(1)}M parameters (${dtype}) in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
