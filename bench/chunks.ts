@@ -51,8 +51,10 @@ const { values } = parseArgs({
 });
 
 const TINY = fileURLToPath(new URL('../test/fixtures/models/tiny-roberta', import.meta.url));
-const RU = ['квартира', 'у метро', 'клиент', 'просит', 'перезвонить', 'договор', 'доставка', 'склад', 'ремонт', 'цена', 'встреча', 'офис', 'в центре', 'с балконом'];
-const EN = ['flat', 'near the station', 'client', 'asks', 'to call back', 'contract', 'delivery', 'warehouse', 'renovated', 'price', 'meeting', 'office', 'downtown', 'with a garden'];
+const RU = ['квартира', 'у метро', 'клиент', 'просит', 'перезвонить', 'договор', 'доставка', 'склад', 'ремонт', 'цена', 'встреча', 'офис',
+  'в центре', 'с балконом'];
+const EN = ['flat', 'near the station', 'client', 'asks', 'to call back', 'contract', 'delivery', 'warehouse', 'renovated', 'price',
+  'meeting', 'office', 'downtown', 'with a garden'];
 
 function rand(seed: number): () => number {
   let s = seed >>> 0;
@@ -73,7 +75,8 @@ function text(r: () => number, sentences: number): string {
   return Array.from({ length: sentences }, () => sentence(r)).join(' ');
 }
 
-async function timed(encoder: Encoder, batches: readonly (readonly string[])[]): Promise<{ tokens: number; seconds: number; texts: number }> {
+async function timed(encoder: Encoder,
+  batches: readonly (readonly string[])[]): Promise<{ tokens: number; seconds: number; texts: number }> {
   const t0 = performance.now();
   let tokens = 0;
   let texts = 0;
@@ -87,16 +90,20 @@ async function timed(encoder: Encoder, batches: readonly (readonly string[])[]):
 async function throughput(): Promise<void> {
   const layout = encoderLayout(availableParallelism());
   const enc = await createLocalEncoder({
-    dir: values.model, dtype: values.dtype === 'fp32' ? 'fp32' : 'int8', sessions: layout.sessions, threads: layout.threads, maxBatchTokens: 8192,
+    dir: values.model, dtype: values.dtype === 'fp32' ? 'fp32' : 'int8', sessions: layout.sessions, threads: layout.threads,
+    maxBatchTokens: 8192,
   });
   const chunked = chunkingEncoder(enc, { tokens: values['chunk-tokens'] ? Number(values['chunk-tokens']) : undefined, overlap: 64 });
   const r = rand(7);
   // Short texts: 1–6 sentences; long documents: 50–100 sentences.
   const short = Array.from({ length: Number(values.short) }, () => text(r, 1 + Math.floor(r() * 6)));
   const long = Array.from({ length: Number(values.docs) }, () => text(r, 50 + Math.floor(r() * 50)));
-  const inBatches = (xs: readonly string[], n: number) => Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
+  const inBatches = (xs: readonly string[], n: number) =>
+    Array.from({ length: Math.ceil(xs.length / n) }, (_, i) => xs.slice(i * n, i * n + n));
   await enc.encode(short.slice(0, 8), 'document'); // warm-up: the pace has its first measurement
-  const sum = { short: { tokens: 0, seconds: 0, texts: 0 }, chunked: { tokens: 0, seconds: 0, texts: 0 }, long: { tokens: 0, seconds: 0, texts: 0 } };
+  const sum = {
+    short: { tokens: 0, seconds: 0, texts: 0 }, chunked: { tokens: 0, seconds: 0, texts: 0 }, long: { tokens: 0, seconds: 0, texts: 0 },
+  };
   const add = (k: keyof typeof sum, x: { tokens: number; seconds: number; texts: number }) => {
     sum[k].tokens += x.tokens; sum[k].seconds += x.seconds; sum[k].texts += x.texts;
   };
@@ -117,11 +124,18 @@ async function throughput(): Promise<void> {
   }
   await enc.close();
   const rate = (k: keyof typeof sum) => sum[k].tokens / sum[k].seconds;
-  console.log(`model ${values.model} (${values.dtype}), ${layout.sessions} session(s) × ${layout.threads} thread(s), ${values.rounds} rounds, chunks of ${values['chunk-tokens'] ?? 'the model\'s limit'} tokens, overlap 64`);
-  console.log(`short texts      ${sum.short.texts} texts, ${sum.short.tokens} tokens in ${sum.short.seconds.toFixed(1)} s: ${rate('short').toFixed(0)} tokens/s, ${(sum.short.texts / sum.short.seconds).toFixed(2)} texts/s`);
-  console.log(`chunked long     ${sum.chunked.texts} documents (${chunks} chunks), ${sum.chunked.tokens} tokens in ${sum.chunked.seconds.toFixed(1)} s: ${rate('chunked').toFixed(0)} tokens/s, ${(sum.chunked.texts / sum.chunked.seconds).toFixed(3)} documents/s`);
-  console.log(`unchunked long   ${sum.long.texts} documents cut at 512 tokens, ${sum.long.tokens} tokens in ${sum.long.seconds.toFixed(1)} s: ${rate('long').toFixed(0)} tokens/s, ${(sum.long.texts / sum.long.seconds).toFixed(3)} documents/s`);
-  console.log(`chunked / short tokens/s: ${(100 * rate('chunked') / rate('short')).toFixed(1)} %   chunked / unchunked long: ${(100 * rate('chunked') / rate('long')).toFixed(1)} %`);
+  console.log(`model ${values.model} (${values.dtype}), ${layout.sessions} session(s) × ${layout.threads} thread(s), ` +
+    `${values.rounds} rounds, chunks of ${values['chunk-tokens'] ?? 'the model\'s limit'} tokens, overlap 64`);
+  console.log(`short texts      ${sum.short.texts} texts, ${sum.short.tokens} tokens in ${sum.short.seconds.toFixed(1)} s: ` +
+    `${rate('short').toFixed(0)} tokens/s, ${(sum.short.texts / sum.short.seconds).toFixed(2)} texts/s`);
+  console.log(`chunked long     ${sum.chunked.texts} documents (${chunks} chunks), ` +
+    `${sum.chunked.tokens} tokens in ${sum.chunked.seconds.toFixed(1)} s: ` +
+    `${rate('chunked').toFixed(0)} tokens/s, ${(sum.chunked.texts / sum.chunked.seconds).toFixed(3)} documents/s`);
+  console.log(`unchunked long   ${sum.long.texts} documents cut at 512 tokens, ` +
+    `${sum.long.tokens} tokens in ${sum.long.seconds.toFixed(1)} s: ` +
+    `${rate('long').toFixed(0)} tokens/s, ${(sum.long.texts / sum.long.seconds).toFixed(3)} documents/s`);
+  console.log(`chunked / short tokens/s: ${(100 * rate('chunked') / rate('short')).toFixed(1)} %   ` +
+    `chunked / unchunked long: ${(100 * rate('chunked') / rate('long')).toFixed(1)} %`);
 }
 
 async function retrieval(): Promise<void> {
@@ -132,7 +146,8 @@ async function retrieval(): Promise<void> {
   const rows = (await chunked.encode(docs, 'document')).vectors;
   const parts = rows.map((v) => chunksOf(v)!);
   const firsts = parts.map((p) => p[0]!.vector);
-  const queries: { text: string; doc: number; chunk: number }[] = parts.flatMap((p, d) => p.map((c, i) => ({ text: c.text, doc: d, chunk: i })));
+  const queries: { text: string; doc: number; chunk: number }[] =
+    parts.flatMap((p, d) => p.map((c, i) => ({ text: c.text, doc: d, chunk: i })));
   const qv = (await enc.encode(queries.map((q) => q.text), 'query')).vectors;
   const dot = (a: Float32Array, b: Float32Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!; return s; };
   const score = (rowVectors: readonly Float32Array[], only: (q: { chunk: number }) => boolean) => {
@@ -147,7 +162,9 @@ async function retrieval(): Promise<void> {
     return `recall@1 ${(100 * hits / n).toFixed(1)} %, mean rank ${(rankSum / n).toFixed(2)} (${n} queries)`;
   };
   await enc.close();
-  console.log(`row vector, ${docs.length} documents of ${Math.min(...parts.map((p) => p.length))}–${Math.max(...parts.map((p) => p.length))} chunks (tiny test model), each chunk's text as the query:`);
+  console.log(`row vector, ${docs.length} documents of ` +
+    `${Math.min(...parts.map((p) => p.length))}–${Math.max(...parts.map((p) => p.length))} chunks (tiny test model), ` +
+    'each chunk\'s text as the query:');
   console.log(`  first chunk     all chunks: ${score(firsts, () => true)}; chunks after the first: ${score(firsts, (q) => q.chunk > 0)}`);
   console.log(`  mean of chunks  all chunks: ${score(rows, () => true)}; chunks after the first: ${score(rows, (q) => q.chunk > 0)}`);
 }
@@ -167,19 +184,23 @@ async function search(): Promise<void> {
       // --data uniform: every component random (no neighbourhoods: the worst case for an approximate index).
       // --data low-rank: random mixes of 16 random directions, so the vectors span 16 dimensions of the 1,024
       // (embeddings of text have a low intrinsic dimension too; this is a stand-in, not a model's output).
-      await c.query(`CREATE TABLE bench_basis AS SELECT i, (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE i >= 0)::vector AS v
+      await c.query('CREATE TABLE bench_basis AS SELECT i, ' +
+        `(SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE i >= 0)::vector AS v
         FROM generate_series(1, 16) i`);
       const vector = values.data === 'low-rank'
         ? 'SELECT sum(array_fill((random() - 0.5)::real, ARRAY[1024])::vector * b.v) FROM bench_basis b WHERE g >= 0'
         : 'SELECT (SELECT array_agg((random() - 0.5)::real) FROM generate_series(1, 1024) WHERE g >= 0)::vector';
       const queries: string[] = [];
-      for (let i = 0; i < 22; i++) queries.push((await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v);
+      for (let i = 0; i < 22; i++) {
+        queries.push((await c.query<{ v: string }>(`SELECT (${vector.replace('WHERE g >= 0', `WHERE ${i} >= 0`)})::text AS v`)).rows[0]!.v);
+      }
       const run = async (fn: string): Promise<{ ms: number[]; answers: string[][] }> => {
         const ms: number[] = [];
         const answers: string[][] = [];
         for (const [i, q] of queries.entries()) {
           const t0 = performance.now();
-          const r = await c.query<{ key: string }>(`SELECT ${fn.endsWith('_chunks') ? "id || ':' || chunk" : 'id::text'} AS key FROM embedsync.${fn}($1::vector, 10)`, [q]);
+          const r = await c.query<{ key: string }>(
+            `SELECT ${fn.endsWith('_chunks') ? "id || ':' || chunk" : 'id::text'} AS key FROM embedsync.${fn}($1::vector, 10)`, [q]);
           if (i >= 2) ms.push(performance.now() - t0);
           answers.push(r.rows.map((x) => x.key));
         }
@@ -214,9 +235,11 @@ async function search(): Promise<void> {
             let hit = 0;
             for (const [i, a] of r.answers.entries()) hit += a.filter((k) => want[i]!.includes(k)).length;
             // The planner weighs the index against a sequential scan (pgvector costs ef_search in): say which it took.
-            const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) SELECT * FROM embedsync.${fn}($1::vector, 10)`, [queries[0]])).rows.map((x) => x['QUERY PLAN']).join('\n');
+            const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) SELECT * FROM embedsync.${fn}($1::vector, 10)`,
+              [queries[0]])).rows.map((x) => x['QUERY PLAN']).join('\n');
             const via = plan.includes(b!.name) ? 'index' : 'seq scan';
-            console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  hnsw ef_search ${String(ef).padEnd(4)} ${fn.padEnd(18)} ${fig(r.ms)}, recall@10 ${(hit / (10 * queries.length)).toFixed(3)} (${via})`);
+            console.log(`  ${n} chunks (${Math.ceil(n / 6)} rows)  hnsw ef_search ${String(ef).padEnd(4)} ${fn.padEnd(18)} ${fig(r.ms)}, ` +
+              `recall@10 ${(hit / (10 * queries.length)).toFixed(3)} (${via})`);
           }
         }
         await c.query('RESET hnsw.ef_search');

@@ -111,8 +111,10 @@ async function benchModel(label: string, dir: string): Promise<void> {
   t.bare /= REPS;
   t.encode /= REPS;
   const line = (name: string, s: number) =>
-    `  ${name.padEnd(46)} ${(N / s).toFixed(1).padStart(8)} seq/s ${(tokens / s).toFixed(0).padStart(8)} tokens/s  (${(s * 1000).toFixed(0)} ms)`;
-  console.log(`${label}: ${N} texts, ${tokens} tokens (${Math.min(...ids.map((r) => r.length))}–${Math.max(...ids.map((r) => r.length))} per text), ${THREADS} threads, ${REPS} reps`);
+    `  ${name.padEnd(46)} ${(N / s).toFixed(1).padStart(8)} seq/s ${(tokens / s).toFixed(0).padStart(8)} tokens/s  ` +
+    `(${(s * 1000).toFixed(0)} ms)`;
+  console.log(`${label}: ${N} texts, ${tokens} tokens ` +
+    `(${Math.min(...ids.map((r) => r.length))}–${Math.max(...ids.map((r) => r.length))} per text), ${THREADS} threads, ${REPS} reps`);
   console.log(line('bare InferenceSession.run (pre-tokenized)', t.bare));
   console.log(line('encode() on the same batches (mean of reps)', t.encode));
   console.log(`  encoder overhead vs bare run: ${(((t.encode - t.bare) / t.bare) * 100).toFixed(1)}%`);

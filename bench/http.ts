@@ -83,7 +83,10 @@ async function serve(): Promise<void> {
       const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
       // Process CPU time (every thread: GC, libuv, logging) per request, next to the wall-clock figures.
       const cpu = process.cpuUsage(cpuAtReset);
-      send({ type: 'server-times', p50: at(0.5), p99: at(0.99), count: sorted.length, cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / sorted.length });
+      send({
+        type: 'server-times', p50: at(0.5), p99: at(0.99), count: sorted.length,
+        cpuMsPerRequest: (cpu.user + cpu.system) / 1000 / sorted.length,
+      });
     }
     if (m.type === 'baseline') {
       // Same batches and concurrency as the HTTP run, straight into the encoder.
@@ -123,7 +126,9 @@ function ask<T extends Msg['type']>(child: ChildProcess, type: T, extra: object 
 }
 
 async function drive(): Promise<void> {
-  const child = fork(new URL(import.meta.url).pathname, ['--serve', '--seconds', String(SECONDS), '--batch', String(BATCH), '--concurrency', String(CONCURRENCY)], {
+  const child = fork(new URL(import.meta.url).pathname, [
+    '--serve', '--seconds', String(SECONDS), '--batch', String(BATCH), '--concurrency', String(CONCURRENCY),
+  ], {
     execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
@@ -157,7 +162,9 @@ async function drive(): Promise<void> {
         url: address, connections: CONCURRENCY, duration: SECONDS,
         requests: [{
           method: 'POST', path: '/embed/batch', headers: json,
-          setupRequest: (req) => ({ ...req, body: JSON.stringify({ items: Array.from({ length: BATCH }, () => ({ id: String(n), text: textFor(n++) })) }) }),
+          setupRequest: (req) => ({
+            ...req, body: JSON.stringify({ items: Array.from({ length: BATCH }, () => ({ id: String(n), text: textFor(n++) })) }),
+          }),
         }],
       });
       hits += (await stats()).hits - before.hits;
@@ -171,10 +178,17 @@ async function drive(): Promise<void> {
 
     const ms = (x: number) => `${x.toFixed(3)} ms`;
     console.log(`bench:http  model ${process.env.EMBEDDING_MODEL ?? 'tiny test model'}, ${SECONDS} s per run`);
-    console.log(`/embed cached, 1 connection : ${single.requests.average.toFixed(0)} req/s, client p50 ${ms(single.latency.p50)} p99 ${ms(single.latency.p99)}, server p50 ${ms(singleServer.p50)} p99 ${ms(singleServer.p99)} (target p50 < 1 ms), process CPU (all threads) ${ms(singleServer.cpuMsPerRequest)}/request`);
-    console.log(`/embed cached, 10 connections: ${loaded.requests.average.toFixed(0)} req/s, client p50 ${ms(loaded.latency.p50)} p99 ${ms(loaded.latency.p99)}, server p50 ${ms(loadedServer.p50)} p99 ${ms(loadedServer.p99)}, process CPU ${ms(loadedServer.cpuMsPerRequest)}/request`);
-    console.log(`/embed/batch uncached (${BATCH} texts, ${CONCURRENCY} in flight): ${httpTexts.toFixed(0)} texts/s over HTTP vs ${baseline.toFixed(0)} texts/s in-process = ${((httpTexts / baseline) * 100).toFixed(1)}% (target >= 90%)`);
-    console.log(`  rounds (HTTP/in-process texts/s): ${rounds.map((r) => `${r.http.toFixed(0)}/${r.direct.toFixed(0)}`).join(', ')}; ${answered} batches answered, ${hits} cache hits`);
+    console.log(`/embed cached, 1 connection : ${single.requests.average.toFixed(0)} req/s, ` +
+      `client p50 ${ms(single.latency.p50)} p99 ${ms(single.latency.p99)}, ` +
+      `server p50 ${ms(singleServer.p50)} p99 ${ms(singleServer.p99)} (target p50 < 1 ms), ` +
+      `process CPU (all threads) ${ms(singleServer.cpuMsPerRequest)}/request`);
+    console.log(`/embed cached, 10 connections: ${loaded.requests.average.toFixed(0)} req/s, ` +
+      `client p50 ${ms(loaded.latency.p50)} p99 ${ms(loaded.latency.p99)}, ` +
+      `server p50 ${ms(loadedServer.p50)} p99 ${ms(loadedServer.p99)}, process CPU ${ms(loadedServer.cpuMsPerRequest)}/request`);
+    console.log(`/embed/batch uncached (${BATCH} texts, ${CONCURRENCY} in flight): ${httpTexts.toFixed(0)} texts/s over HTTP ` +
+      `vs ${baseline.toFixed(0)} texts/s in-process = ${((httpTexts / baseline) * 100).toFixed(1)}% (target >= 90%)`);
+    console.log(`  rounds (HTTP/in-process texts/s): ${rounds.map((r) => `${r.http.toFixed(0)}/${r.direct.toFixed(0)}`).join(', ')}; ` +
+      `${answered} batches answered, ${hits} cache hits`);
     if (failed > 0) console.log(`WARNING: ${failed} failed /embed requests`);
   } finally {
     child.send({ type: 'stop' });

@@ -58,7 +58,8 @@ const cluster = await startCluster('embedsync-load-');
 let run: CliProcess | undefined;
 const db = new pg.Pool({ connectionString: cluster.url, max: 4 });
 try {
-  say(`bench:load — ${SECONDS} s (30 minutes compressed ${(1800 / SECONDS).toFixed(0)}x), tiny model, load average at start ${load()} (${process.env.HOSTNAME ?? 'this machine'} is shared)`);
+  say(`bench:load — ${SECONDS} s (30 minutes compressed ${(1800 / SECONDS).toFixed(0)}x), tiny model, load average at start ${load()} ` +
+    `(${process.env.HOSTNAME ?? 'this machine'} is shared)`);
   await db.query(`CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
     status text NOT NULL DEFAULT 'new', created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     changed_at timestamptz NOT NULL DEFAULT clock_timestamp())`);
@@ -86,7 +87,8 @@ try {
   /** Encoder seconds by source so far, from /metrics. */
   const encoderSeconds = async () => {
     const text = await (await fetch(`${address}/metrics`)).text();
-    const value = (source: string) => Number(new RegExp(`^embedsync_encoder_busy_seconds_total\\{source="${source}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+    const value = (source: string) =>
+      Number(new RegExp(`^embedsync_encoder_busy_seconds_total\\{source="${source}"\\} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
     return { sync: value('sync'), http: value('http') };
   };
 
@@ -96,7 +98,9 @@ try {
     url: address, connections: CONNECTIONS, duration: seconds,
     requests: [{
       method: 'POST', path: '/embed', headers: { 'content-type': 'application/json' },
-      setupRequest: (req) => ({ ...req, body: JSON.stringify({ text: q++ % 4 ? `popular query ${q % 500}` : `new query ${q} ${Math.random()}` }) }),
+      setupRequest: (req) => ({
+        ...req, body: JSON.stringify({ text: q++ % 4 ? `popular query ${q % 500}` : `new query ${q} ${Math.random()}` }),
+      }),
     }],
   });
 
@@ -117,12 +121,14 @@ try {
         const inserts = Math.ceil(n * 0.8);
         if (inserts > 0) {
           const r = await db.query<{ m: string }>(`INSERT INTO leads (title, description)
-            SELECT 'New lead ' || g || ' ' || md5(random()::text), 'Fresh description ' || md5(random()::text) FROM generate_series(1, $1::int) g
+            SELECT 'New lead ' || g || ' ' || md5(random()::text), 'Fresh description ' || md5(random()::text)
+            FROM generate_series(1, $1::int) g
             RETURNING id AS m`, [inserts]);
           maxId = Math.max(maxId, ...r.rows.map((x) => Number(x.m)));
         }
         if (n - inserts > 0) {
-          await db.query(`UPDATE leads SET title = 'Changed ' || md5(random()::text), changed_at = clock_timestamp() WHERE id = ANY ($1::bigint[])`,
+          await db.query('UPDATE leads SET title = \'Changed \' || md5(random()::text), changed_at = clock_timestamp() ' +
+            'WHERE id = ANY ($1::bigint[])',
             [Array.from({ length: n - inserts }, () => 1 + Math.floor(Math.random() * maxId))]);
         }
         written += n;
@@ -148,7 +154,8 @@ try {
       await sleep(200);
     }
     await writer.stop();
-    const low = (from: number, to: number) => Math.min(...samples.filter((x) => x.at >= from * seconds && x.at < to * seconds).map((x) => x.depth));
+    const low = (from: number, to: number) =>
+      Math.min(...samples.filter((x) => x.at >= from * seconds && x.at < to * seconds).map((x) => x.depth));
     const [middle, last] = [low(1 / 3, 2 / 3), low(2 / 3, 1)];
     const ok = last - middle <= Math.max(BATCH_SIZE / 4, 0.02 * rate * seconds / 3) && last <= 1.5 * rate;
     return { rate, last, ok };
@@ -157,7 +164,8 @@ try {
   // Warm both paths (JIT, connections, cache, and the model's buffers at the batch shapes of the run) before taking
   // the starting memory figure.
   const backlog = (rows: number) => db.query(`INSERT INTO leads (title, description)
-    SELECT 'Lead ' || g || ' квартира у метро', 'Description ' || g || ', balcony, ' || (g % 90) || ' m²' FROM generate_series(1, $1::int) g`, [rows]);
+    SELECT 'Lead ' || g || ' квартира у метро', 'Description ' || g || ', balcony, ' || (g % 90) || ' m²'
+    FROM generate_series(1, $1::int) g`, [rows]);
   await backlog(CALIBRATION_ROWS);
   await drain();
   // The vector index exists from here on, so every trial pays for keeping it current (the daemon's sweeps
@@ -178,8 +186,8 @@ try {
   const collectedRss = async () => { await inspector.collect(); await sleep(1000); return rssMb(pid); };
   const cacheStart = await cacheEntries();
   const collected = [await collectedRss()];
-  say(`memory at start, after warming both paths and a full collection: ${collected[0]!.toFixed(0)} MB RSS, V8 heap ${(await heapMb()).toFixed(0)} MB of it; ` +
-    `cache ${cacheStart.size} of ${cacheStart.max_size} entries`);
+  say(`memory at start, after warming both paths and a full collection: ${collected[0]!.toFixed(0)} MB RSS, ` +
+    `V8 heap ${(await heapMb()).toFixed(0)} MB of it; cache ${cacheStart.size} of ${cacheStart.max_size} entries`);
   const memoryT0 = performance.now();
   let sampling = true;
   const memorySampler = (async () => {
@@ -219,7 +227,8 @@ try {
       // runs with 10% headroom below the highest bounded trial, as an operator would plan capacity.
       const sustainable = (lo > 0 ? lo : rate) * SUSTAINED_SHARE;
       say(`${name}: backlog drained at ${capacity.toFixed(0)} rows/s; ${trialSeconds} s trials (changes/s): ${trials.join(', ')}`);
-      say(`  highest bounded trial: ${(lo > 0 ? lo : rate).toFixed(0)} changes/s${lo > 0 ? '' : ' (no trial stayed bounded: the lowest rate tried)'}; ` +
+      say(`  highest bounded trial: ${(lo > 0 ? lo : rate).toFixed(0)} changes/s` +
+        `${lo > 0 ? '' : ' (no trial stayed bounded: the lowest rate tried)'}; ` +
         `sustained at ${(SUSTAINED_SHARE * 100).toFixed(0)}% of it, ${sustainable.toFixed(0)} changes/s; load average ${load()}`);
       searchHttp?.stop();
       const searchResult = searchHttp ? await searchHttp : undefined;
@@ -245,22 +254,27 @@ try {
       const drainS = (performance.now() - t0) / 1000;
       const lag = (await db.query<{ p50: number; p99: number; n: string }>(
         `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY s) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY s) AS p99, count(*) AS n
-         FROM (SELECT extract(epoch FROM embedded_at - changed_at) AS s FROM leads WHERE changed_at >= $1 AND embedded_at IS NOT NULL) x`, [startedAt])).rows[0]!;
+         FROM (SELECT extract(epoch FROM embedded_at - changed_at) AS s FROM leads WHERE changed_at >= $1 AND embedded_at IS NOT NULL) x`,
+        [startedAt])).rows[0]!;
       // Low points of the second quarter against the last (the first starts from an empty queue): a queue that
       // keeps growing lifts its low points; a passing spike (a sweep, an index rebuild) does not.
       const quarter = Math.max(1, Math.floor(depth.length / 4));
       const trend = Math.min(...depth.slice(-quarter)) - Math.min(...depth.slice(quarter, 2 * quarter));
-      say(`  sustained ${elapsed.toFixed(0)} s at ${(written / elapsed).toFixed(0)} changes/s: queue depth mean ${mean(depth).toFixed(0)}, max ${Math.max(0, ...depth)}, ` +
-        `${endDepth} at the end (drained in ${drainS.toFixed(1)} s; low point of the last quarter ${trend >= 0 ? '+' : ''}${trend.toFixed(0)} rows on the second: ` +
-        `${trend <= BATCH_SIZE ? 'bounded' : 'GROWING'}); change→embedding lag over ${lag.n} changed rows p50 ${(lag.p50 * 1000).toFixed(0)} ms, p99 ${(lag.p99 * 1000).toFixed(0)} ms`);
+      say(`  sustained ${elapsed.toFixed(0)} s at ${(written / elapsed).toFixed(0)} changes/s: ` +
+        `queue depth mean ${mean(depth).toFixed(0)}, max ${Math.max(0, ...depth)}, ` +
+        `${endDepth} at the end (drained in ${drainS.toFixed(1)} s; ` +
+        `low point of the last quarter ${trend >= 0 ? '+' : ''}${trend.toFixed(0)} rows on the second: ` +
+        `${trend <= BATCH_SIZE ? 'bounded' : 'GROWING'}); change→embedding lag over ${lag.n} changed rows ` +
+        `p50 ${(lag.p50 * 1000).toFixed(0)} ms, p99 ${(lag.p99 * 1000).toFixed(0)} ms`);
       const [sync, httpS] = [enc1.sync - enc0.sync, enc1.http - enc0.http];
       say(`  encoder time (embedsync_encoder_busy_seconds_total): sync ${sync.toFixed(1)} s, HTTP ${httpS.toFixed(1)} s ` +
         `(sync ${(sync / Math.max(1e-9, sync + httpS) * 100).toFixed(0)}%)`);
       if (http) {
         const h = await http;
-        say(`  HTTP /embed under autocannon (${CONNECTIONS} connections): ${h.requests.average.toFixed(0)} req/s, latency p50 ${h.latency.p50} ms, ` +
-          `p99 ${h.latency.p99} ms, ${h.non2xx} non-2xx, ${h.errors} errors` +
-          (searchResult ? ` (during the search: ${searchResult.requests.average.toFixed(0)} req/s, p99 ${searchResult.latency.p99} ms, ${searchResult.non2xx} non-2xx)` : ''));
+        say(`  HTTP /embed under autocannon (${CONNECTIONS} connections): ${h.requests.average.toFixed(0)} req/s, ` +
+          `latency p50 ${h.latency.p50} ms, p99 ${h.latency.p99} ms, ${h.non2xx} non-2xx, ${h.errors} errors` +
+          (searchResult ? ` (during the search: ${searchResult.requests.average.toFixed(0)} req/s, ` +
+            `p99 ${searchResult.latency.p99} ms, ${searchResult.non2xx} non-2xx)` : ''));
       }
       say(`  load average ${load()}`);
     } finally {
@@ -289,11 +303,15 @@ try {
   const outsideRise = outside(sixth(5)) / outside(sixth(4)) - 1;
   const plateaued = lastRise <= 0.03 && outsideRise <= 0.01;
   const mb = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(0));
-  say(`memory (RSS after a full collection): start ${mb(rssStart)} MB, ${mb(collected[1])} at a third, ${mb(collected[2])} at two thirds, ` +
+  say(`memory (RSS after a full collection): start ${mb(rssStart)} MB, ${mb(collected[1])} at a third, ` +
+    `${mb(collected[2])} at two thirds, ` +
     `end ${mb(rssEnd)} MB: ${pct(rssStart, rssEnd)} (${growth <= 10 ? 'within' : 'OVER'} the 10% bound); ` +
-    `max ${Math.max(...memory.map((m) => m.rss)).toFixed(0)} MB of ${memory.length} readings a second apart (the V8 heap between collections)`);
-  say(`  last third: ${Number.isNaN(lastRise) ? '?' : pct(collected[2]!, rssEnd)} after a collection, outside the V8 heap ${pct(outside(sixth(4)), outside(sixth(5)))} ` +
-    `between its halves (${[0, 1, 2].map((k) => outside(third(k)).toFixed(0)).join(' / ')} MB per third): ${plateaued ? 'levelled off' : 'STILL GROWING'}; ` +
+    `max ${Math.max(...memory.map((m) => m.rss)).toFixed(0)} MB of ${memory.length} readings a second apart ` +
+    '(the V8 heap between collections)');
+  say(`  last third: ${Number.isNaN(lastRise) ? '?' : pct(collected[2]!, rssEnd)} after a collection, ` +
+    `outside the V8 heap ${pct(outside(sixth(4)), outside(sixth(5)))} ` +
+    `between its halves (${[0, 1, 2].map((k) => outside(third(k)).toFixed(0)).join(' / ')} MB per third): ` +
+    `${plateaued ? 'levelled off' : 'STILL GROWING'}; ` +
     `cache ${cacheStart.size} → ${cacheEnd.size} entries (bound ${cacheEnd.max_size})`);
   say(`load average at the end ${load()}`);
   inspector.close();

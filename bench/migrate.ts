@@ -110,7 +110,8 @@ function lockWaits(url: string): { stop(): Promise<{ count: number; maxMs: numbe
   return { async stop() { stopping = true; await running; return { count: longest.size, maxMs: Math.max(0, ...longest.values()) }; } };
 }
 
-const pct = (xs: number[], p: number) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : 0);
+const pct = (xs: number[], p: number) =>
+  (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : 0);
 const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 
@@ -149,7 +150,8 @@ async function run(client: pg.Client, url: string): Promise<void> {
     const t0 = performance.now();
     for (let from = 0; from < ROWS; from += 2000) {
       const { rows } = await client.query<{ id: string; d: string; h: string }>(
-        `SELECT id::text, ${s.document('t')} AS d, md5(${s.document('t')})::uuid::text AS h FROM leads t WHERE id > $1 AND id <= $2`, [from, from + 2000]);
+        `SELECT id::text, ${s.document('t')} AS d, md5(${s.document('t')})::uuid::text AS h FROM leads t WHERE id > $1 AND id <= $2`,
+        [from, from + 2000]);
       const vs = (await enc.encode(rows.map((r) => r.d), 'document')).vectors;
       await ops.write(rows.map((r, i) => ({ id: r.id, hash: r.h, vector: vs[i]! })), [], [], enc.info.checksum);
     }
@@ -160,7 +162,8 @@ async function run(client: pg.Client, url: string): Promise<void> {
   const policy = { ...DEFAULT_INDEX_POLICY, maintenanceWorkMem: config.source.indexBuildMemory };
   const oldIndex = await ensureIndex(client, s, 'embedding', policy, { dimensions: FROM });
   await installSearchFunctions(client, s);
-  console.log(`setup: ${FROM}-dim vectors written in ${f1(oldWrite)}s, index lists ${oldIndex.lists} built in ${f1(oldIndex.buildSeconds ?? 0)}s`);
+  console.log(`setup: ${FROM}-dim vectors written in ${f1(oldWrite)}s, ` +
+    `index lists ${oldIndex.lists} built in ${f1(oldIndex.buildSeconds ?? 0)}s`);
 
   const maxId = ROWS;
   const r = readers(url, maxId);
@@ -213,8 +216,10 @@ async function run(client: pg.Client, url: string): Promise<void> {
     const b = before.filter((x) => x.kind === kind).map((x) => x.ms);
     const d = during.filter((x) => x.kind === kind);
     const worst = d.reduce((w, x) => (x.ms > w.ms ? x : w), d[0]!);
-    console.log(`  ${kind === 'pk' ? 'primary-key lookup' : 'similar_to(id, 10)'}: before p50 ${f1(pct(b, 0.5))} ms, max ${f1(Math.max(...b))} ms;` +
-      ` during p50 ${f1(pct(d.map((x) => x.ms), 0.5))} ms, p99 ${f1(pct(d.map((x) => x.ms), 0.99))} ms, max ${f1(worst.ms)} ms (in step ${phase(worst.at)})`);
+    console.log(`  ${kind === 'pk' ? 'primary-key lookup' : 'similar_to(id, 10)'}: ` +
+      `before p50 ${f1(pct(b, 0.5))} ms, max ${f1(Math.max(...b))} ms;` +
+      ` during p50 ${f1(pct(d.map((x) => x.ms), 0.5))} ms, p99 ${f1(pct(d.map((x) => x.ms), 0.99))} ms, ` +
+      `max ${f1(worst.ms)} ms (in step ${phase(worst.at)})`);
   }
   const byStep = new Map<string, number>();
   for (const x of during.filter((y) => y.kind === 'pk')) byStep.set(phase(x.at), Math.max(byStep.get(phase(x.at)) ?? 0, x.ms));
@@ -225,9 +230,11 @@ async function run(client: pg.Client, url: string): Promise<void> {
   console.log(`\nmigration steps: ${result.steps.map((x) => `${x.step} ${f2(x.seconds)}s`).join(', ')}`);
   console.log(`index build (CONCURRENTLY, lists ${lists}): ${f2(result.index?.buildSeconds ?? 0)}s; bare CREATE INDEX: ${f2(bareIndex)}s`);
   const parts = result.encodeSeconds + bareWrite + bareIndex;
-  console.log(`total ${f1(total)}s vs sum of parts ${f1(parts)}s (encode ${f2(result.encodeSeconds)}s + bare binary write ${f1(bareWrite)}s + bare index ${f1(bareIndex)}s): ` +
+  console.log(`total ${f1(total)}s vs sum of parts ${f1(parts)}s ` +
+    `(encode ${f2(result.encodeSeconds)}s + bare binary write ${f1(bareWrite)}s + bare index ${f1(bareIndex)}s): ` +
     `${f2(total / parts)}x`);
-  console.log(`with the tiny test model (${Math.round(tinyRate)} rows/s on one thread here) encoding alone would add ~${Math.round(ROWS / tinyRate)}s;` +
+  console.log(`with the tiny test model (${Math.round(tinyRate)} rows/s on one thread here) ` +
+    `encoding alone would add ~${Math.round(ROWS / tinyRate)}s;` +
     ' the migration adds the same overhead on top, so the real cost is dominated by the model');
 }
 

@@ -51,7 +51,10 @@ interface GateSpec { readonly kind: 'gate'; readonly dir: string; readonly threa
 type Spec = SpeedSpec | RssSpec | GateSpec;
 
 interface Timing { seconds: number; tokens: number; rows: number }
-interface SpeedResult { readonly timings: Record<string, Timing>; readonly peak: number; readonly int8Peak: number; readonly batches: number; readonly padded: number }
+interface SpeedResult {
+  readonly timings: Record<string, Timing>; readonly peak: number; readonly int8Peak: number; readonly batches: number;
+  readonly padded: number;
+}
 
 const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -70,7 +73,8 @@ async function peakSessions(threads: number): Promise<{ fp32: () => Promise<numb
     const g = new GraphBuilder('matmul_peak');
     const a = g.input('a', 'float', [M, K]);
     g.output(g.identity(build(g, a), 'y'), 'float', [M, N]);
-    const session = await ort.InferenceSession.create(g.encode({ producerName: 'bench', producerVersion: '0', opsets: { '': 17, 'com.microsoft': 1 } }), sessionOptions(threads));
+    const session = await ort.InferenceSession.create(
+      g.encode({ producerName: 'bench', producerVersion: '0', opsets: { '': 17, 'com.microsoft': 1 } }), sessionOptions(threads));
     await session.run(feeds);
     return async () => {
       const t0 = performance.now();
@@ -81,7 +85,8 @@ async function peakSessions(threads: number): Promise<{ fp32: () => Promise<numb
   return {
     fp32: await make((g, a) => g.node('MatMul', [a, g.floatTensor('b', [K, N], w)])),
     int8: await make((g, a) => g.nodeN('DynamicQuantizeMatMul',
-      [a, g.initializer('bq', 'int8', [K, N], new Uint8Array(q.buffer, q.byteOffset, q.byteLength)), g.floatTensor('bs', [N], scale)], 1, {}, 'dqmm', 'com.microsoft')[0]!),
+      [a, g.initializer('bq', 'int8', [K, N], new Uint8Array(q.buffer, q.byteOffset, q.byteLength)), g.floatTensor('bs', [N], scale)],
+      1, {}, 'dqmm', 'com.microsoft')[0]!),
   };
 }
 
@@ -97,11 +102,14 @@ async function speed(spec: SpeedSpec): Promise<SpeedResult> {
   const ids = texts.map((t) => tok.encode(prompt, t).ids);
   const groups = planBatches(ids.map((r) => r.length), BUDGET);
   const encoders = new Map<string, Encoder>();
-  for (const v of ENCODERS) encoders.set(v.name, await createLocalEncoder({ dir: v.dir, dtype: v.dtype, threads: spec.threads, maxBatchTokens: BUDGET }));
+  for (const v of ENCODERS) {
+    encoders.set(v.name, await createLocalEncoder({ dir: v.dir, dtype: v.dtype, threads: spec.threads, maxBatchTokens: BUDGET }));
+  }
   const unfused = await ort.InferenceSession.create(join(PLAIN_DIR, 'onnx/model.onnx'), sessionOptions(spec.threads, 'disabled'));
   const peak = await peakSessions(spec.threads);
   const runners: [string, (g: number) => Promise<unknown>][] = [
-    ...ENCODERS.map((v): [string, (g: number) => Promise<unknown>] => [v.name, (g) => encoders.get(v.name)!.encode(groups[g]!.map((i) => texts[i]!), 'document')]),
+    ...ENCODERS.map((v): [string, (g: number) => Promise<unknown>] =>
+      [v.name, (g) => encoders.get(v.name)!.encode(groups[g]!.map((i) => texts[i]!), 'document')]),
     [UNFUSED, (g) => unfused.run(paddedFeeds(groups[g]!.map((i) => ids[i]!), tok.padId))],
   ];
   // First-run costs out of the timing: the smallest batch through everything.
@@ -156,9 +164,12 @@ async function child(spec: Spec): Promise<unknown> {
 }
 
 function runChild<T>(spec: Spec): T {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(spec)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(spec)],
+    { encoding: 'utf8', maxBuffer: 1 << 26 });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
-  if (r.status !== 0 || !line.startsWith('{')) throw new Error(`child ${JSON.stringify(spec)} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  if (r.status !== 0 || !line.startsWith('{')) {
+    throw new Error(`child ${JSON.stringify(spec)} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  }
   return JSON.parse(line) as T;
 }
 
@@ -173,7 +184,8 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 async function ensureModels(log: (s: string) => void): Promise<void> {
   if (!existsSync(join(MODEL_DIR, 'model.safetensors'))) {
     log('generating the RoSBERTa-shaped checkpoint (scripts/make-rosberta-shape.ts) …');
-    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/make-rosberta-shape.ts'), '--out', MODEL_DIR], { stdio: 'inherit' });
+    execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts/make-rosberta-shape.ts'), '--out', MODEL_DIR],
+      { stdio: 'inherit' });
   }
   if (!existsSync(join(MODEL_DIR, 'onnx/model_quantized.onnx'))) {
     log('importing it (fused fp32 + int8) …');
@@ -207,10 +219,13 @@ async function main(): Promise<void> {
     const gateFile = join(tmp, 'gate.json');
     writeFileSync(speedFile, JSON.stringify(speedSet));
     writeFileSync(gateFile, JSON.stringify(gate));
-    log(`model: ${cfg.modelType}, ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, intermediate ${cfg.intermediateSize}, vocab ${cfg.vocabSize} (random weights)`);
+    log(`model: ${cfg.modelType}, ${cfg.numLayers} layers, hidden ${cfg.hiddenSize}, ${cfg.numHeads} heads, ` +
+      `intermediate ${cfg.intermediateSize}, vocab ${cfg.vocabSize} (random weights)`);
     const flags = /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim().split(/\s+/) ?? [];
-    log(`CPU: ${['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8'].map((f) => `${f} ${flags.includes(f) ? 'yes' : 'no'}`).join(', ')}`);
-    log(`speed texts: ${speedSet.length} mixed ru/en texts, ${Math.min(...lengths)}–${Math.max(...lengths)} tokens (mean ${(real / lengths.length).toFixed(0)}), ` +
+    log(`CPU: ${['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni', 'amx_int8']
+      .map((f) => `${f} ${flags.includes(f) ? 'yes' : 'no'}`).join(', ')}`);
+    log(`speed texts: ${speedSet.length} mixed ru/en texts, ${Math.min(...lengths)}–${Math.max(...lengths)} tokens ` +
+      `(mean ${(real / lengths.length).toFixed(0)}), ` +
       `${real} tokens, ${(flops / 1e9).toFixed(0)} useful GFLOP per pass (padded positions not counted)`);
     log('');
     log('variant                      threads  tokens/s  rows/s  GFLOP/s  % of MatMul peak');
@@ -220,30 +235,36 @@ async function main(): Promise<void> {
       results.set(threads, r);
       for (const [name, t] of Object.entries(r.timings)) {
         const gf = flops / t.seconds / 1e9;
-        log(`${name.padEnd(28)} ${String(threads).padStart(7)}  ${(t.tokens / t.seconds).toFixed(1).padStart(8)}  ${(t.rows / t.seconds).toFixed(2).padStart(6)}  ` +
+        log(`${name.padEnd(28)} ${String(threads).padStart(7)}  ${(t.tokens / t.seconds).toFixed(1).padStart(8)}  ` +
+          `${(t.rows / t.seconds).toFixed(2).padStart(6)}  ` +
           `${gf.toFixed(1).padStart(7)}  ${((gf / r.peak) * 100).toFixed(0).padStart(5)}%`);
       }
-      log(`  ${r.batches} batches, padding ${((r.padded / real - 1) * 100).toFixed(1)}% over the real tokens; fp32 MatMul peak ${r.peak.toFixed(1)} GFLOP/s, ` +
-        `int8 DynamicQuantizeMatMul ${r.int8Peak.toFixed(1)} GOP/s (medians of samples between batches); load ${uptime().replace(/.*load average: /, '')}`);
+      log(`  ${r.batches} batches, padding ${((r.padded / real - 1) * 100).toFixed(1)}% over the real tokens; ` +
+        `fp32 MatMul peak ${r.peak.toFixed(1)} GFLOP/s, ` +
+        `int8 DynamicQuantizeMatMul ${r.int8Peak.toFixed(1)} GOP/s (medians of samples between batches); ` +
+        `load ${uptime().replace(/.*load average: /, '')}`);
     }
     log('');
     for (const [threads, r] of results) {
       const tps = (name: string) => r.timings[name]!.tokens / r.timings[name]!.seconds;
       const fusedShare = (flops / r.timings['fused fp32']!.seconds / 1e9) / r.peak;
       log(`${threads} thread(s): fused/plain ${(tps('fused fp32') / tps('plain fp32')).toFixed(2)}× (target ≥ 1.2); ` +
-        `int8/fused ${(tps('int8') / tps('fused fp32')).toFixed(2)}× (target ≥ 2.5); fused fp32 at ${(fusedShare * 100).toFixed(0)}% of the MatMul peak (target ≥ 70%)`);
+        `int8/fused ${(tps('int8') / tps('fused fp32')).toFixed(2)}× (target ≥ 2.5); ` +
+        `fused fp32 at ${(fusedShare * 100).toFixed(0)}% of the MatMul peak (target ≥ 70%)`);
       log(`  what fusion is worth at all: fused / plain-with-ORT-fusions-off ${(tps('fused fp32') / tps(UNFUSED)).toFixed(2)}×; ` +
         `the most int8 can gain here: int8 kernel / fp32 kernel on one MatMul ${(r.int8Peak / r.peak).toFixed(2)}×`);
     }
     log('');
     for (const v of ENCODERS) {
       const r = runChild<{ maxRssMb: number; file: string }>({ kind: 'rss', dir: v.dir, dtype: v.dtype, textsFile: speedFile });
-      log(`peak RSS, ${v.name} encoder process (2 threads, a 64-text batch): ${r.maxRssMb.toFixed(0)} MB (${r.file})${v.dtype === 'int8' ? ' (target < 1024 MB)' : ''}`);
+      log(`peak RSS, ${v.name} encoder process (2 threads, a 64-text batch): ${r.maxRssMb.toFixed(0)} MB (${r.file})` +
+        `${v.dtype === 'int8' ? ' (target < 1024 MB)' : ''}`);
     }
     log('');
     log(`int8 quality gate: ${gate.length} mixed ru/en texts of 8–32 tokens, cosine(fused fp32, int8) of the pooled, normalized vectors …`);
     const g = runChild<{ mean: number; min: number; n: number }>({ kind: 'gate', dir: MODEL_DIR, threads: 2, textsFile: gateFile });
-    log(`int8 quality gate over ${g.n} texts: mean cosine ${g.mean.toFixed(5)} (≥ 0.99 ${g.mean >= 0.99 ? 'PASS' : 'FAIL'}), min ${g.min.toFixed(5)} (≥ 0.97 ${g.min >= 0.97 ? 'PASS' : 'FAIL'})`);
+    log(`int8 quality gate over ${g.n} texts: mean cosine ${g.mean.toFixed(5)} (≥ 0.99 ${g.mean >= 0.99 ? 'PASS' : 'FAIL'}), ` +
+      `min ${g.min.toFixed(5)} (≥ 0.97 ${g.min >= 0.97 ? 'PASS' : 'FAIL'})`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

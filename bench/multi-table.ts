@@ -73,13 +73,14 @@ async function phase(n: number, rows: number, model: { dir: string; dtype: strin
     pool.on('error', () => undefined); // the database is dropped under it when a phase fails
     // The one-table run reads its columns from the environment; the three-table run from what migrate recorded.
     const env = {
-      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: model.dir, EMBEDDING_DTYPE: model.dtype, LOG_LEVEL: 'warn', CACHE_ENABLED: 'false',
-      EMBEDSYNC_TEXT_COLUMNS: 'title,body',
+      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: model.dir, EMBEDDING_DTYPE: model.dtype, LOG_LEVEL: 'warn',
+      CACHE_ENABLED: 'false', EMBEDSYNC_TEXT_COLUMNS: 'title,body',
     };
     const served = TABLES.slice(0, n);
     for (const t of served) {
       await pool.query(`CREATE TABLE ${t} (id bigserial PRIMARY KEY, title text, body text)`);
-      await pool.query(`INSERT INTO ${t} (title, body) SELECT '${t} ' || g, 'row ' || g || ' of a backlog, with some words to encode' FROM generate_series(1, $1::int) g`, [rows]);
+      await pool.query(`INSERT INTO ${t} (title, body) SELECT '${t} ' || g, 'row ' || g || ' of a backlog, with some words to encode' ` +
+        'FROM generate_series(1, $1::int) g', [rows]);
       execFileSync(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'migrate'], {
         env: { ...env, EMBEDSYNC_TABLE: t }, stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -93,7 +94,8 @@ async function phase(n: number, rows: number, model: { dir: string; dtype: strin
     let peak = 0;
     const timer = setInterval(() => { peak = Math.max(peak, rssOf(run.pid!).rss); }, 100);
     const doneAt: number[] = [];
-    const left = async (t: string) => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE embedding IS NULL`)).rows[0]!.n;
+    const left = async (t: string) =>
+      (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE embedding IS NULL`)).rows[0]!.n;
     while (doneAt.filter((x) => x > 0).length < n) {
       if (exitCode !== undefined) throw new Error(`embedsync run exited (${exitCode}) before the backlog was done`);
       for (const [i, t] of served.entries()) if (!doneAt[i] && (await left(t)) === 0) doneAt[i] = performance.now();
@@ -105,7 +107,10 @@ async function phase(n: number, rows: number, model: { dir: string; dtype: strin
     run.kill('SIGTERM');
     await exited;
     await pool.end();
-    return { tables: n, peakMb: peak, rowsPerSecond: doneAt.map((d) => rows / ((d - started) / 1000)), seconds: (Math.max(...doneAt) - started) / 1000, cpuSeconds };
+    return {
+      tables: n, peakMb: peak, rowsPerSecond: doneAt.map((d) => rows / ((d - started) / 1000)),
+      seconds: (Math.max(...doneAt) - started) / 1000, cpuSeconds,
+    };
   });
 }
 
@@ -116,8 +121,11 @@ async function main(): Promise<void> {
   log(`bench:multitable — model ${model.dir} (${model.dtype}), ${rows} backlog rows per table, embedsync run --no-http`);
   const one = await phase(1, rows, model);
   const three = await phase(3, rows, model);
-  const line = (p: Phase) => log(`  ${p.tables} table${p.tables > 1 ? 's' : ' '} in one process: peak RSS ${p.peakMb.toFixed(0).padStart(5)} MB; ` +
-    `all rows in ${p.seconds.toFixed(1)} s, ${p.cpuSeconds.toFixed(1)} CPU s (${(p.tables * rows / p.cpuSeconds).toFixed(1)} rows per CPU s, model load included); rows/s per table (start to its last row) ${p.rowsPerSecond.map((r) => r.toFixed(0)).join(', ')}`);
+  const line = (p: Phase) => log(`  ${p.tables} table${p.tables > 1 ? 's' : ' '} in one process: ` +
+    `peak RSS ${p.peakMb.toFixed(0).padStart(5)} MB; ` +
+    `all rows in ${p.seconds.toFixed(1)} s, ${p.cpuSeconds.toFixed(1)} CPU s ` +
+    `(${(p.tables * rows / p.cpuSeconds).toFixed(1)} rows per CPU s, model load included); ` +
+    `rows/s per table (start to its last row) ${p.rowsPerSecond.map((r) => r.toFixed(0)).join(', ')}`);
   line(one);
   line(three);
   log(`  peak RSS three tables / one table: ${(three.peakMb / one.peakMb).toFixed(2)} (target ≤ 1.10)`);

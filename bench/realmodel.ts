@@ -83,7 +83,9 @@ async function child(spec: Spec, dir: string, textsFile: string): Promise<Result
   if (spec.kind === 'encoder') {
     // No tokenizer on this thread, as in the service (the workers count the tokens): its memory would be the bench's.
     const rss = peakRss();
-    const enc = await createLocalEncoder({ dir, dtype: 'int8', sessions: spec.sessions, threads: spec.threads, maxBatchTokens: 8192, runSeconds: spec.runSeconds ?? RUN_SECONDS });
+    const enc = await createLocalEncoder({
+      dir, dtype: 'int8', sessions: spec.sessions, threads: spec.threads, maxBatchTokens: 8192, runSeconds: spec.runSeconds ?? RUN_SECONDS,
+    });
     await enc.encode(texts.slice(0, 8), 'document'); // the pace has its first measurements, as in a running daemon
     const t = performance.now();
     const { tokens } = await enc.encode(texts, 'document');
@@ -128,7 +130,10 @@ async function child(spec: Spec, dir: string, textsFile: string): Promise<Result
 }
 
 function runChild(spec: Spec, dir: string, textsFile: string): Result {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', SELF, '--child', JSON.stringify(spec), '--model', dir, '--texts-file', textsFile, '--run-seconds', String(RUN_SECONDS)], {
+  const out = execFileSync(process.execPath, [
+    '--import', 'tsx', SELF, '--child', JSON.stringify(spec), '--model', dir, '--texts-file', textsFile,
+    '--run-seconds', String(RUN_SECONDS),
+  ], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24,
   });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Result;
@@ -148,7 +153,8 @@ async function ensureModel(layers: number, log: (s: string) => void): Promise<st
 }
 
 
-const pct = (xs: readonly number[], p: number) => xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN;
+const pct = (xs: readonly number[], p: number) =>
+  xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 async function timed(url: string, init?: RequestInit): Promise<number> {
@@ -172,12 +178,14 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
   await withBenchDatabase(async (url) => {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
-    await pool.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
+    await pool.query('INSERT INTO leads (title, description) ' +
+      `SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
     const port = await freePort();
     const env = {
-      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(port), HOST: '127.0.0.1', EMBEDDING_RUN_SECONDS: String(RUN_SECONDS),
-      EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'info',
-      ...(values['memory-limit'] ? { EMBEDSYNC_MEMORY_LIMIT: values['memory-limit'] } : {}), RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', CACHE_ENABLED: 'false',
+      ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(port), HOST: '127.0.0.1',
+      EMBEDDING_RUN_SECONDS: String(RUN_SECONDS), EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'info',
+      ...(values['memory-limit'] ? { EMBEDSYNC_MEMORY_LIMIT: values['memory-limit'] } : {}), RATE_LIMIT: '1000000/minute',
+      RATE_LIMIT_BATCH: '1000000/minute', CACHE_ENABLED: 'false',
     };
     execFileSync(process.execPath, [join(ROOT, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
     const started = performance.now();
@@ -211,14 +219,24 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     // A failed request ends the bench, and the service with it (it would hold the output pipe open).
     const killRun = () => { if (run.exitCode === null && run.signalCode === null) run.kill('SIGKILL'); };
     await Promise.all([
-      until(async () => { health.push(await timed(`${base}/health`)); health.push(await timed(`${base}/metrics`)); await new Promise((r) => setTimeout(r, 100)); }),
       until(async () => {
-        query.push(await timed(`${base}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: `квартира у метро ${query.length}` }) }));
+        health.push(await timed(`${base}/health`));
+        health.push(await timed(`${base}/metrics`));
+        await new Promise((r) => setTimeout(r, 100));
+      }),
+      until(async () => {
+        query.push(await timed(`${base}/embed`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text: `квартира у метро ${query.length}` }),
+        }));
         await new Promise((r) => setTimeout(r, 500));
       }),
       until(async () => {
-        const items = texts.slice((batches * 16) % (texts.length - 16), (batches * 16) % (texts.length - 16) + 16).map((text, i) => ({ id: String(i), text: `${text} ${batches}` }));
-        await timed(`${base}/embed/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items, role: 'document' }) });
+        const items = texts.slice((batches * 16) % (texts.length - 16), (batches * 16) % (texts.length - 16) + 16)
+          .map((text, i) => ({ id: String(i), text: `${text} ${batches}` }));
+        await timed(`${base}/embed/batch`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ items, role: 'document' }),
+        });
         batches += 1;
       }),
     ]).catch((err: unknown) => { killRun(); throw err; });
@@ -228,19 +246,24 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
     const [code, signal] = (await exited) as [number | null, NodeJS.Signals | null];
     const termMs = performance.now() - term;
     clearInterval(rssTimer);
-    const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL')).rows[0]!.n;
+    const leased = (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue WHERE lease_owner IS NOT NULL'))
+      .rows[0]!.n;
     await pool.end();
     if (values.cgroup) {
       const read = (f: string) => { try { return readFileSync(join(values.cgroup!, f), 'utf8').trim(); } catch { return undefined; } };
       const limit = read('memory.max') ?? read('memory.limit_in_bytes');
       const high = read('memory.peak') ?? read('memory.max_usage_in_bytes');
       const events = read('memory.events') ?? `failcnt ${read('memory.failcnt')}`;
-      log(`cgroup ${values.cgroup}: limit ${limit}, peak usage ${high} bytes (page cache included), ${events.replace(/\n/g, ', ')}; exit ${code ?? signal}`);
+      log(`cgroup ${values.cgroup}: limit ${limit}, peak usage ${high} bytes (page cache included), ` +
+        `${events.replace(/\n/g, ', ')}; exit ${code ?? signal}`);
     }
-    log(`service (embedsync run, ${choice.sessions} sessions × ${choice.threads} threads, ${rows} backlog rows, ${seconds} s with /embed/batch of 16 back to back):`);
+    log(`service (embedsync run, ${choice.sessions} sessions × ${choice.threads} threads, ${rows} backlog rows, ` +
+      `${seconds} s with /embed/batch of 16 back to back):`);
     log(`  memory: limit ${choice.limit_mib} MiB (${choice.limit_source}), expected peak ~${choice.estimate_mib} MiB`);
-    log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);
-    log(`  /health + /metrics: p50 ${ms(pct(health, 0.5))}, p99 ${ms(pct(health, 0.99))}, max ${ms(Math.max(...health))} (${health.length} probes)`);
+    log(`  first vector ${firstVector.toFixed(1)} s after start (model load included); ` +
+      `sync ${leadsPerS.toFixed(1)} leads/s beside ${(batches * 16 / seconds).toFixed(1)} HTTP texts/s`);
+    log(`  /health + /metrics: p50 ${ms(pct(health, 0.5))}, p99 ${ms(pct(health, 0.99))}, max ${ms(Math.max(...health))} ` +
+      `(${health.length} probes)`);
     log(`  short /embed: p50 ${ms(pct(query, 0.5))}, p99 ${ms(pct(query, 0.99))}, max ${ms(Math.max(...query))} (${query.length} queries)`);
     log(`  SIGTERM → exit ${code} in ${ms(termMs)}; rows left leased: ${leased}; peak RSS ${peak.toFixed(0)} MB`);
   });
@@ -250,17 +273,20 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
  * The lanes phase: `embedsync run` (from checkout `root`) on a backlog; backlog leads/s alone, then beside one live
  * insert a second, and how long each live row took from its INSERT to its vector.
  */
-async function lanes(root: string, dir: string, texts: readonly string[], rows: number, seconds: number, log: (s: string) => void): Promise<void> {
+async function lanes(root: string, dir: string, texts: readonly string[], rows: number, seconds: number,
+  log: (s: string) => void): Promise<void> {
   await withBenchDatabase(async (url) => {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
-    await pool.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
+    await pool.query('INSERT INTO leads (title, description) ' +
+      `SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
     const env = {
       ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(await freePort()), HOST: '127.0.0.1',
       EMBEDDING_RUN_SECONDS: String(RUN_SECONDS), EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'warn',
     };
     execFileSync(process.execPath, [join(root, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
-    const run = spawn(process.execPath, [join(root, 'bin/embedsync.js'), 'run'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    const run = spawn(process.execPath, [join(root, 'bin/embedsync.js'), 'run'],
+      { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
     const exited = once(run, 'exit');
     const embedded = async () => (await pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n;
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -277,7 +303,8 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
     const live = async () => {
       const waits: Promise<void>[] = [];
       for (let i = 0; i < seconds; i++) {
-        const { rows: [row] } = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ($1, $2) RETURNING id`, [`Новый лид ${i}`, texts[i % texts.length]]);
+        const { rows: [row] } = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ($1, $2) RETURNING id`,
+          [`Новый лид ${i}`, texts[i % texts.length]]);
         const t = performance.now();
         waits.push((async () => {
           const until = t + seconds * 1000 + 20_000;
@@ -300,9 +327,11 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
     await pool.end();
     const backlogRate = (r: { rows: number; seconds: number }, minus = 0) => ((r.rows - minus) / r.seconds).toFixed(1);
     log(`lanes (${root === ROOT ? 'this checkout' : root}, embedsync run, ${rows} backlog rows, windows of ${seconds} s):`);
-    log(`  backlog alone: ${backlogRate(alone)} leads/s; beside one live insert a second: ${backlogRate(beside, latencies.length)} leads/s`);
+    log(`  backlog alone: ${backlogRate(alone)} leads/s; ` +
+      `beside one live insert a second: ${backlogRate(beside, latencies.length)} leads/s`);
     log(latencies.length
-      ? `  live insert → vector: p50 ${ms(pct(latencies, 0.5))}, p99 ${ms(pct(latencies, 0.99))}, max ${ms(Math.max(...latencies))} (${latencies.length} rows${missed ? `, ${missed} without a vector ${seconds + 20} s after the window began` : ''})`
+      ? `  live insert → vector: p50 ${ms(pct(latencies, 0.5))}, p99 ${ms(pct(latencies, 0.99))}, max ${ms(Math.max(...latencies))} ` +
+        `(${latencies.length} rows${missed ? `, ${missed} without a vector ${seconds + 20} s after the window began` : ''})`
       : `  live insert → vector: none of ${missed} live rows had a vector ${seconds + 20} s after the window began`);
   });
 }
@@ -328,7 +357,8 @@ async function main(): Promise<void> {
     return;
   }
   const layout = encoderLayout(CORES);
-  log(`bench:realmodel — ${basename(dir)} (${values.layers} layers, hidden 1024, int8), ${texts.length} texts of 30–200 tokens, ${CORES} cores, runs of ~${RUN_SECONDS} s`);
+  log(`bench:realmodel — ${basename(dir)} (${values.layers} layers, hidden 1024, int8), ${texts.length} texts of 30–200 tokens, ` +
+    `${CORES} cores, runs of ~${RUN_SECONDS} s`);
   if (phases.has('lanes')) {
     const lanesSeconds = Number(values['lanes-seconds']);
     if (values['baseline-root']) await lanes(resolve(values['baseline-root']), dir, texts, Number(values.rows), lanesSeconds, log);
@@ -337,8 +367,11 @@ async function main(): Promise<void> {
   if (phases.has('service')) await service(dir, texts, Number(values.rows), Number(values.seconds), log);
   if (!phases.has('encoder')) return;
   const other = layout.sessions > 1 ? { sessions: 1, threads: CORES } : { sessions: CORES, threads: 1 };
-  const line = (label: string, r: Result, ref?: Result) => log(`  ${label.padEnd(52)} ${(r.tokens / r.seconds).toFixed(0).padStart(6)} tokens/s ${(r.texts / r.seconds).toFixed(1).padStart(6)} leads/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
-    (ref ? `  ${((r.tokens / r.seconds) / (ref.tokens / ref.seconds) * 100).toFixed(0)}% of ${ref === bare ? 'bare' : 'the default'}` : ''));
+  const line = (label: string, r: Result, ref?: Result) => log(`  ${label.padEnd(52)} ` +
+    `${(r.tokens / r.seconds).toFixed(0).padStart(6)} tokens/s ` +
+    `${(r.texts / r.seconds).toFixed(1).padStart(6)} leads/s  peak RSS ${r.rssMb.toFixed(0).padStart(5)} MB` +
+    (ref ? `  ${((r.tokens / r.seconds) / (ref.tokens / ref.seconds) * 100).toFixed(0)}% of ${ref === bare ? 'bare' : 'the default'}`
+      : ''));
   const bare = runChild({ kind: 'bare', sessions: 1, threads: CORES }, dir, textsFile);
   const enc1 = runChild({ kind: 'encoder', sessions: 1, threads: CORES }, dir, textsFile);
   const encDefault = runChild({ kind: 'encoder', ...layout }, dir, textsFile);

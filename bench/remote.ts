@@ -111,7 +111,8 @@ async function drain(url: string, table: string, encoder: Encoder): Promise<numb
     await migrateSchema(c, config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions })
       .finally(() => c.end());
     await pool.query(`INSERT INTO ${table} (title, description)
-      SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт, рядом метро и парк' FROM generate_series(1, $1::int) g`, [ROWS]);
+      SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт, рядом метро и парк'
+      FROM generate_series(1, $1::int) g`, [ROWS]);
     const queued = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM embedsync.queue`)).rows[0]!.n;
     if ((await queued()) !== ROWS) throw new Error('backlog not queued');
     const started = performance.now();
@@ -122,7 +123,8 @@ async function drain(url: string, table: string, encoder: Encoder): Promise<numb
     while ((await queued()) > 0) await new Promise((r) => setTimeout(r, 20));
     const ms = performance.now() - started;
     await daemon.stop();
-    const done = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE model_checksum = $1 AND embedding IS NOT NULL`, [encoder.info.checksum])).rows[0]!.n;
+    const done = (await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table} WHERE model_checksum = $1 AND embedding IS NOT NULL`, [encoder.info.checksum])).rows[0]!.n;
     if (done !== ROWS) throw new Error(`${table}: ${done} of ${ROWS} rows embedded`);
     await pool.query(`DELETE FROM embedsync.state`);
     return ROWS / (ms / 1000);
@@ -147,8 +149,8 @@ async function run(url: string): Promise<void> {
     remote = await startRemote();
     const local = await createEncoder(loadConfig({ EMBEDDING_MODEL: MODEL }, { cores: 2 }).model);
     encoders.push(local);
-    console.log(`embedsync remote benchmark: ${fmt(ROWS)} rows, batch ${BATCH}, model ${local.info.name} (${local.info.dimensions} dims), ` +
-      `local threads 2, remote = \`embedsync run --no-sync\` on loopback`);
+    console.log(`embedsync remote benchmark: ${fmt(ROWS)} rows, batch ${BATCH}, ` +
+      `model ${local.info.name} (${local.info.dimensions} dims), local threads 2, remote = \`embedsync run --no-sync\` on loopback`);
 
     const results: [string, number][] = [];
     const measure = async (label: string, table: string, enc: Encoder) => {
@@ -159,7 +161,9 @@ async function run(url: string): Promise<void> {
     await measure('pipeline ceiling (constant vectors)', 'bench_constant', constantEncoder(local));
     await measure('local encoder (in-process ONNX)', 'bench_local', local);
     for (const c of [1, 2, 4]) {
-      const enc = await createEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: remote.url, EMBEDDING_CONCURRENCY: String(c) }).model);
+      const enc = await createEncoder(loadConfig({
+        EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: remote.url, EMBEDDING_CONCURRENCY: String(c),
+      }).model);
       encoders.push(enc);
       await measure(`remote embedsync, ${c} request${c > 1 ? 's' : ''} in flight`, `bench_remote_${c}`, enc);
       console.log(`    (peak requests in flight: ${(enc as RemoteEncoder).peakInFlight})`);
@@ -167,7 +171,8 @@ async function run(url: string): Promise<void> {
     constantRemote = await startConstantRemote(local.info.dimensions);
     for (const c of [1, 4]) {
       const enc = await createEncoder(loadConfig({
-        EMBEDDING_BACKEND: 'openai', EMBEDDING_ENDPOINT: constantRemote.url, EMBEDDING_CONCURRENCY: String(c), EMBEDDING_REMOTE_BATCH_SIZE: BATCH,
+        EMBEDDING_BACKEND: 'openai', EMBEDDING_ENDPOINT: constantRemote.url, EMBEDDING_CONCURRENCY: String(c),
+        EMBEDDING_REMOTE_BATCH_SIZE: BATCH,
       }).model);
       encoders.push(enc);
       await measure(`instant remote (HTTP path only), ${c} in flight`, `bench_instant_${c}`, enc);
@@ -179,10 +184,12 @@ async function run(url: string): Promise<void> {
     results.pop();
     console.log('  ratios:');
     for (const [label, r] of results.slice(2)) {
-      console.log(`    ${label.padEnd(46)} ${(r / localRate).toFixed(2)}× local, ${((r / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
+      console.log(`    ${label.padEnd(46)} ${(r / localRate).toFixed(2)}× local, ` +
+        `${((r / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
     }
     console.log(`    ${'local encoder'.padEnd(46)} ${((localRate / ceiling) * 100).toFixed(0)}% of the pipeline ceiling`);
-    console.log(`  (ceiling = the better of the two constant-vector runs; load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
+    console.log('  (ceiling = the better of the two constant-vector runs; ' +
+      `load average at the end ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores)`);
   } finally {
     for (const e of encoders) await e.close().catch(() => undefined);
     for (const r of [remote, constantRemote]) {

@@ -1,6 +1,6 @@
 // One sync daemon of bench:scale in its own process (so each daemon's memory is its own): the constant-time
-// clustered encoder, or with EMBEDDING_BACKEND set the configured remote encoder; settings from the environment. Prints one JSON line of memory every second; exits 0
-// after a clean stop on SIGTERM.
+// clustered encoder, or with EMBEDDING_BACKEND set the configured remote encoder; settings from the environment.
+// Prints one JSON line of memory every second; exits 0 after a clean stop on SIGTERM.
 //   usage: node --expose-gc --import tsx bench/scale-daemon.ts DATABASE_URL DIMENSIONS OWNER
 import { loadConfig } from '../src/config/index.ts';
 import { createClient, createPool } from '../src/db/pool.ts';

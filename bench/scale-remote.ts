@@ -64,7 +64,8 @@ export async function remotePhase<D extends DaemonLike>(o: RemotePhaseOptions<D>
     await probe.close();
     const m = await migrate({ config, model: info });
     o.log(`\n5. backfill through the remote backend: a second embedsync (\`run --no-sync\`, ${REMOTE_MODEL}, ${info.dimensions}-dim) ` +
-      `on ${fmt(m.enqueued)} rows of their own table; daemons with EMBEDDING_BACKEND=embedsync, EMBEDDING_CONCURRENCY ${config.model.concurrency}`);
+      `on ${fmt(m.enqueued)} rows of their own table; ` +
+      `daemons with EMBEDDING_BACKEND=embedsync, EMBEDDING_CONCURRENCY ${config.model.concurrency}`);
     const embedded = async () => (await o.db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM leads_remote WHERE model_checksum = $1', [info.checksum])).rows[0]!.n;
     const rates: string[] = [];

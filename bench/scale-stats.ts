@@ -40,7 +40,9 @@ export async function flushStats(db: pg.Pool, sessions: number): Promise<void> {
 }
 
 export async function statementTotals(db: pg.Pool, like: string): Promise<{ calls: number; ms: number; rows: number }> {
-  const r = (await db.query<{ calls: string; ms: number; rows: string }>(`SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms,
-    coalesce(sum(rows), 0) AS rows FROM pg_stat_statements WHERE query LIKE $1`, [like]).catch(() => ({ rows: [{ calls: '0', ms: 0, rows: '0' }] }))).rows[0]!;
+  const r = (await db.query<{ calls: string; ms: number; rows: string }>(
+    `SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0)::float8 AS ms,
+    coalesce(sum(rows), 0) AS rows FROM pg_stat_statements WHERE query LIKE $1`, [like])
+    .catch(() => ({ rows: [{ calls: '0', ms: 0, rows: '0' }] }))).rows[0]!;
   return { calls: Number(r.calls), ms: r.ms, rows: Number(r.rows) };
 }

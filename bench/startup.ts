@@ -29,7 +29,8 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 
 /** Wall seconds and peak RSS (MB) of one `--version`, through GNU time (the child's own maximum resident set). */
 function version(launcher: Launcher): { seconds: number; mb: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, ...LAUNCHERS[launcher], '--version'], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, ...LAUNCHERS[launcher], '--version'],
+    { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`--version failed: ${r.stderr}`);
   const [seconds, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
   return { seconds: seconds!, mb: kb! / 1024 };
@@ -47,9 +48,13 @@ interface Start { readonly readyS: number; readonly vectorS: number; readonly mb
 
 /** Queues one row with the daemon down, starts `run`, and times /ready and that row's vector. */
 async function start(launcher: Launcher, url: string, pool: pg.Pool, round: number): Promise<Start> {
-  const id = (await pool.query<{ id: number }>(`INSERT INTO leads (title, description) VALUES ($1, 'a lead queued while the daemon was down') RETURNING id`, [`lead ${launcher} ${round}`])).rows[0]!.id;
+  const id = (await pool.query<{ id: number }>(
+    `INSERT INTO leads (title, description) VALUES ($1, 'a lead queued while the daemon was down') RETURNING id`,
+    [`lead ${launcher} ${round}`])).rows[0]!.id;
   const port = await freePort();
-  const env = { ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: TINY_MODEL_DIR, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1' };
+  const env = {
+    ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: TINY_MODEL_DIR, LOG_LEVEL: 'warn', PORT: String(port), HOST: '127.0.0.1',
+  };
   const t0 = performance.now();
   const child = spawn(process.execPath, [...LAUNCHERS[launcher], 'run'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = once(child, 'exit');
@@ -65,7 +70,8 @@ async function start(launcher: Launcher, url: string, pool: pg.Pool, round: numb
         if (ok) readyS = now();
       }
       if (!vectorS) {
-        const done = (await pool.query<{ done: boolean }>('SELECT embedding IS NOT NULL AS done FROM leads WHERE id = $1', [id])).rows[0]!.done;
+        const done = (await pool.query<{ done: boolean }>('SELECT embedding IS NOT NULL AS done FROM leads WHERE id = $1', [id]))
+          .rows[0]!.done;
         if (done) vectorS = now();
       }
       mb = Math.max(mb, rssMb(child.pid!));
@@ -89,7 +95,8 @@ async function main(): Promise<void> {
     pool.on('error', () => undefined); // the database is dropped under it when a round fails
     await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
     execFileSync(process.execPath, [...LAUNCHERS.compiled, 'migrate'], {
-      cwd: ROOT, env: { ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: TINY_MODEL_DIR, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'],
+      cwd: ROOT, env: { ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: TINY_MODEL_DIR, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
     });
     const starts: Record<Launcher, Start[]> = { compiled: [], tsx: [] };
     for (let i = 0; i < ROUNDS; i++) for (const l of Object.keys(LAUNCHERS) as Launcher[]) starts[l].push(await start(l, url, pool, i));
@@ -97,13 +104,17 @@ async function main(): Promise<void> {
     for (const l of Object.keys(LAUNCHERS) as Launcher[]) {
       const v = versions[l];
       const s = starts[l];
-      log(`  ${l.padEnd(8)} --version ${median(v.map((x) => x.seconds)).toFixed(2)} s, ${median(v.map((x) => x.mb)).toFixed(0)} MB peak RSS; ` +
-        `run: /ready after ${median(s.map((x) => x.readyS)).toFixed(2)} s, first vector after ${median(s.map((x) => x.vectorS)).toFixed(2)} s, ` +
+      log(`  ${l.padEnd(8)} --version ${median(v.map((x) => x.seconds)).toFixed(2)} s, ` +
+        `${median(v.map((x) => x.mb)).toFixed(0)} MB peak RSS; ` +
+        `run: /ready after ${median(s.map((x) => x.readyS)).toFixed(2)} s, ` +
+        `first vector after ${median(s.map((x) => x.vectorS)).toFixed(2)} s, ` +
         `${median(s.map((x) => x.mb)).toFixed(0)} MB peak RSS by then`);
     }
     const ratio = (f: (l: Launcher) => number) => (f('compiled') / f('tsx')).toFixed(2);
-    log(`  compiled / tsx: --version time ${ratio((l) => median(versions[l].map((x) => x.seconds)))}, RSS ${ratio((l) => median(versions[l].map((x) => x.mb)))}; ` +
-      `run to first vector ${ratio((l) => median(starts[l].map((x) => x.vectorS)))}, RSS ${ratio((l) => median(starts[l].map((x) => x.mb)))}`);
+    log(`  compiled / tsx: --version time ${ratio((l) => median(versions[l].map((x) => x.seconds)))}, ` +
+      `RSS ${ratio((l) => median(versions[l].map((x) => x.mb)))}; ` +
+      `run to first vector ${ratio((l) => median(starts[l].map((x) => x.vectorS)))}, ` +
+      `RSS ${ratio((l) => median(starts[l].map((x) => x.mb)))}`);
   });
 }
 

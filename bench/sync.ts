@@ -150,12 +150,17 @@ async function triggerCost(db: pg.Client, url: string): Promise<void> {
   const queuedAfter = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
   console.log('\n1. trigger cost (bulk INSERT of 10,000-row statements, best of 3)');
   console.log(`   bare                                  ${fmt(rate(n, best.t_bare!))} rows/s`);
-  console.log(`   embedsync statement-level triggers    ${fmt(rate(n, best.t_sync!))} rows/s  (${(best.t_sync! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare; ${fmt(queued)} queued)`);
-  console.log(`   row-level queue trigger (queue only)  ${fmt(rate(n, best.t_rowqueue!))} rows/s  (${(best.t_rowqueue! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare)`);
-  console.log(`   row-level queue trigger + notify      ${fmt(rate(n, best.t_rowlevel!))} rows/s  (${(best.t_rowlevel! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare)`);
+  console.log(`   embedsync statement-level triggers    ${fmt(rate(n, best.t_sync!))} rows/s  ` +
+    `(${(best.t_sync! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare; ${fmt(queued)} queued)`);
+  console.log(`   row-level queue trigger (queue only)  ${fmt(rate(n, best.t_rowqueue!))} rows/s  ` +
+    `(${(best.t_rowqueue! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare)`);
+  console.log(`   row-level queue trigger + notify      ${fmt(rate(n, best.t_rowlevel!))} rows/s  ` +
+    `(${(best.t_rowlevel! / best.t_bare! * 100 - 100).toFixed(0)}% slower than bare)`);
   console.log(`   embedsync vs row-level queue only: ${(best.t_rowqueue! / best.t_sync!).toFixed(2)}x the throughput`);
-  console.log(`   UPDATE of a non-text column, ${fmt(n)} rows: bare ${upd.t_bare!.toFixed(0)} ms, with triggers ${upd.t_sync!.toFixed(0)} ms; rows enqueued by it: ${queuedAfter - queued}`);
-  await db.query('DROP TABLE t_bare, t_sync, t_rowlevel, t_rowqueue, rowq, rowq2 CASCADE; DROP FUNCTION rowq_fn(), rowq2_fn(); DROP SCHEMA embedsync CASCADE');
+  console.log(`   UPDATE of a non-text column, ${fmt(n)} rows: bare ${upd.t_bare!.toFixed(0)} ms, ` +
+    `with triggers ${upd.t_sync!.toFixed(0)} ms; rows enqueued by it: ${queuedAfter - queued}`);
+  await db.query('DROP TABLE t_bare, t_sync, t_rowlevel, t_rowqueue, rowq, rowq2 CASCADE; DROP FUNCTION rowq_fn(), rowq2_fn(); ' +
+    'DROP SCHEMA embedsync CASCADE');
 }
 
 async function writePaths(db: pg.Client, url: string): Promise<void> {
@@ -228,8 +233,11 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
       }
     });
     await daemon.stop();
-    const written = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0]!.n;
-    if (written !== ROWS || backlog.enqueued !== ROWS) throw new Error(`daemon round ${round}: ${backlog.enqueued} enqueued, ${written} written, expected ${ROWS}`);
+    const written = (await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1`, [enc.info.checksum])).rows[0]!.n;
+    if (written !== ROWS || backlog.enqueued !== ROWS) {
+      throw new Error(`daemon round ${round}: ${backlog.enqueued} enqueued, ${written} written, expected ${ROWS}`);
+    }
     return ms;
   };
 
@@ -248,7 +256,8 @@ async function writePaths(db: pg.Client, url: string): Promise<void> {
   console.log(`\n2. write path, ${DIMS}-dim vectors, ${BATCH} rows per batch, best of ${ROUNDS} interleaved rounds`);
   console.log(`   (a) UPDATE FROM unnest, text vectors     ${fmt(a)} rows/s  (${fmt(TEXT_ROWS)} rows, once)`);
   console.log(`   (b) binary COPY + UPDATE FROM staging    ${fmt(b)} rows/s  (${fmt(ROWS)} rows; rounds: ${each(bMs)})`);
-  console.log(`   (c) daemon end to end (constant vectors) ${fmt(c)} rows/s  (${fmt(ROWS)} rows, EMBEDSYNC_WORKERS=${WORKERS}; rounds: ${each(cMs)})`);
+  console.log(`   (c) daemon end to end (constant vectors) ${fmt(c)} rows/s  ` +
+    `(${fmt(ROWS)} rows, EMBEDSYNC_WORKERS=${WORKERS}; rounds: ${each(cMs)})`);
   console.log(`   (c)/(b) = ${(c / b * 100).toFixed(0)}%  (target >= 80%);  (c)/(a) = ${(c / a).toFixed(1)}x`);
 }
 
@@ -270,7 +279,8 @@ async function latency(url: string): Promise<void> {
   for (let i = 0; i < STREAM; i++) {
     const due = started + i * 100;
     await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
-    await pool.query(`INSERT INTO leads (title, description) VALUES ($1, $2)`, [`Лид номер ${i}`, `New lead ${i}, two rooms, near the metro`]);
+    await pool.query(`INSERT INTO leads (title, description) VALUES ($1, $2)`,
+      [`Лид номер ${i}`, `New lead ${i}, two rooms, near the metro`]);
   }
   const until = Date.now() + 5000;
   while (lags.length < STREAM && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
@@ -280,7 +290,8 @@ async function latency(url: string): Promise<void> {
   lags.sort((x, y) => x - y);
   const pct = (p: number) => lags[Math.min(lags.length - 1, Math.floor(p * lags.length))]!;
   console.log(`\n3. insert -> embedded, tiny model, 10 rows/s for ${STREAM / 10} s (debounce ${config.sync.debounceMs} ms)`);
-  console.log(`   p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${lags[lags.length - 1]!.toFixed(1)} ms  (${lags.length}/${STREAM} rows; targets p50 < 100 ms, p99 < 250 ms)`);
+  console.log(`   p50 ${pct(0.5).toFixed(1)} ms, p99 ${pct(0.99).toFixed(1)} ms, max ${lags[lags.length - 1]!.toFixed(1)} ms  ` +
+    `(${lags.length}/${STREAM} rows; targets p50 < 100 ms, p99 < 250 ms)`);
 }
 
 await main();

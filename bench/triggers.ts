@@ -34,9 +34,12 @@ const ROUNDS = Number(values.rounds);
 const BULK = Number(values.bulk);
 
 const SCRIPTS = {
-  'UPDATE leads SET status = status + 1 (no document column)': `\\set id random(1, ${ROWS})\nUPDATE leads SET status = status + 1 WHERE id = :id;\n`,
-  'UPDATE leads SET title = …': `\\set id random(1, ${ROWS})\nUPDATE leads SET title = 'Квартира ' || :id || ' ' || random() WHERE id = :id;\n`,
-  'INSERT INTO leads (title, description) …': `INSERT INTO leads (title, description) VALUES ('Новая квартира у метро', 'Две комнаты, ремонт, звонить после 18:00');\n`,
+  'UPDATE leads SET status = status + 1 (no document column)':
+    `\\set id random(1, ${ROWS})\nUPDATE leads SET status = status + 1 WHERE id = :id;\n`,
+  'UPDATE leads SET title = …':
+    `\\set id random(1, ${ROWS})\nUPDATE leads SET title = 'Квартира ' || :id || ' ' || random() WHERE id = :id;\n`,
+  'INSERT INTO leads (title, description) …':
+    `INSERT INTO leads (title, description) VALUES ('Новая квартира у метро', 'Две комнаты, ремонт, звонить после 18:00');\n`,
 } as const;
 
 const CHECKSUM = 'bench00000000000';
@@ -45,7 +48,9 @@ const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.flo
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
 async function pgbench(url: string, script: string, fsync: boolean): Promise<number> {
-  const { stdout: out } = await execFileAsync('pgbench', ['-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url], {
+  const { stdout: out } = await execFileAsync('pgbench', [
+    '-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url,
+  ], {
     encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c synchronous_commit=${fsync ? 'on' : 'off'}` },
   });
   return Number(/tps = ([0-9.]+)/.exec(out)![1]);
@@ -80,7 +85,8 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       bare.push(b);
       ratios.push(t / b);
     }
-    console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS)`);
+    console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  ` +
+      `(rounds ${ratios.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS)`);
   }
 }
 
@@ -120,7 +126,8 @@ async function logicalRows(db: pg.Client, url: string, dir: string, fsync: boole
         behind = (await look()).changes;
         ratios.push(t / b);
       }
-      console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; ${read.toLocaleString('en-US')} changes read, ${behind.toLocaleString('en-US')} left at the end of the last round)`);
+      console.log(`    ${label.padEnd(58)} ${pct(median(ratios)).padStart(5)}  (rounds ${ratios.map(pct).join(', ')}; ` +
+        `${read.toLocaleString('en-US')} changes read, ${behind.toLocaleString('en-US')} left at the end of the last round)`);
     }
   } finally {
     await pool.end();
@@ -138,7 +145,8 @@ async function bulk(db: pg.Client): Promise<void> {
   const cases: Record<string, () => Promise<unknown>> = {
     'INSERT in 10,000-row statements': async () => {
       for (let done = 0; done < BULK; done += 10_000) {
-        await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g FROM generate_series(1, $1::int) g`, [Math.min(10_000, BULK - done)]);
+        await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g ` +
+          'FROM generate_series(1, $1::int) g', [Math.min(10_000, BULK - done)]);
       }
     },
     'UPDATE of a non-document column': () => db.query('UPDATE bulk_leads SET status = status + 1'),
@@ -179,14 +187,17 @@ async function main(): Promise<void> {
         await db.query(`CREATE TABLE ${t} (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
           status int NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now())`);
       }
-      await db.query(`INSERT INTO leads (title, description, city, price) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт', 'Москва', g FROM generate_series(1, $1::int) g`, [ROWS]);
+      await db.query('INSERT INTO leads (title, description, city, price) ' +
+        `SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт', 'Москва', g ` +
+        'FROM generate_series(1, $1::int) g', [ROWS]);
       for (const table of ['leads', 'bulk_leads']) {
         const config = loadConfig({ EMBEDSYNC_TABLE: table, DATABASE_URL: url });
         const c = createClient({ databaseUrl: url });
         await c.connect();
         await migrateSchema(c, config.source, { name: 'bench', checksum: CHECKSUM, dimensions: 64 }).finally(() => c.end());
       }
-      await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g FROM generate_series(1, $1::int) g`, [BULK]);
+      await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g ` +
+        'FROM generate_series(1, $1::int) g', [BULK]);
       // The steady state: existing rows embedded by the current model (outside the partial indexes).
       await db.query('UPDATE leads SET model_checksum = $1', [CHECKSUM]);
       await db.query('VACUUM ANALYZE');
