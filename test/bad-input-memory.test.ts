@@ -41,7 +41,8 @@ test(`daemon RSS stays bounded while the corpus streams through ${PASSES} times`
         await t.pool.query('INSERT INTO leads (title, description) SELECT * FROM unnest($1::text[], $2::text[])',
           [rows.map((r) => r[0]), rows.map((r) => (r[1] === null ? null : `${r[1]} ${pass}`))]);
         await t.look(); // queued before the wait below, which would otherwise pass before the daemon's watch looked
-        await waitFor(`pass ${pass} embedded`, async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 120_000, 100);
+        await waitFor(`pass ${pass} embedded`, async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0,
+          120_000, 100);
         afterPass.push(rssMb(pid));
       }
     } finally {

@@ -69,14 +69,16 @@ const md5uuid = (s: string) => createHash('md5').update(s, 'utf8').digest('hex')
 async function insertCase(pool: import('pg').Pool, c: CorpusCase): Promise<string> {
   const { title, description } = c.row!;
   // Raw bytes go in as bytea and are converted by Postgres itself, as a client with another encoding would.
-  const param = (v: typeof title, n: number) => (isHex(v) ? [`convert_from(decode($${n}, 'hex'), 'UTF8')`, v.hex] : [`$${n}::text`, v === null ? null : expand(v)]);
+  const param = (v: typeof title, n: number) =>
+    (isHex(v) ? [`convert_from(decode($${n}, 'hex'), 'UTF8')`, v.hex] : [`$${n}::text`, v === null ? null : expand(v)]);
   const [t, tv] = param(title, 1);
   const [d, dv] = param(description, 2);
   const r = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES (${t}, ${d}) RETURNING id`, [tv, dv]);
   return r.rows[0]!.id;
 }
 
-test('sync path: every case is embedded, blank or refused by Postgres as stated; nothing is retried forever', { timeout: 180_000 }, async () => {
+test('sync path: every case is embedded, blank or refused by Postgres as stated; ' +
+  'nothing is retried forever', { timeout: 180_000 }, async () => {
   const t = await setupSyncDb();
   try {
     const daemon = await t.startDaemon();
@@ -96,8 +98,11 @@ test('sync path: every case is embedded, blank or refused by Postgres as stated;
     for (const c of CORPUS) {
       const id = ids.get(c.name);
       if (!id) continue;
-      const row = (await t.pool.query<{ title: string | null; description: string | null; e: string | null; checksum: string; hash: string | null }>(
-        'SELECT title, description, embedding::text AS e, model_checksum AS checksum, embedding_text_hash::text AS hash FROM leads WHERE id = $1', [id])).rows[0]!;
+      const row = (await t.pool.query<{
+        title: string | null; description: string | null; e: string | null; checksum: string; hash: string | null;
+      }>(
+        'SELECT title, description, embedding::text AS e, model_checksum AS checksum, embedding_text_hash::text AS hash ' +
+        'FROM leads WHERE id = $1', [id])).rows[0]!;
       for (const [col, want] of Object.entries(c.sync.stored ?? {})) assert.equal(row[col as 'title'], want, `${c.name}: stored ${col}`);
       assert.equal(row.checksum, t.encoder.info.checksum, `${c.name}: current checksum`);
       const doc = documentOf(row.title, row.description);

@@ -105,7 +105,9 @@ test('a disabled cache never answers and never stores', async () => {
   assert.equal(cache.stats().size, 0);
 });
 
-test('Redis: two daemons share entries bit-identically; clear removes them', { skip: !REDIS_URL && 'EMBEDSYNC_TEST_REDIS_URL not set' }, async () => {
+test('Redis: two daemons share entries bit-identically; clear removes them', {
+  skip: !REDIS_URL && 'EMBEDSYNC_TEST_REDIS_URL not set',
+}, async () => {
   const a = new EmbeddingCache(config({ redisUrl: REDIS_URL }), { logger: quiet });
   const b = new EmbeddingCache(config({ redisUrl: REDIS_URL }), { logger: quiet });
   try {

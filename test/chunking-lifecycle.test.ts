@@ -49,7 +49,8 @@ test('a dimension change of a chunked table: chunk search answers throughout, th
       const probes = new Map<string, string>();
       try {
         while (!stop) {
-          const st = (await c.query<{ model_checksum: string }>("SELECT model_checksum FROM embedsync.state WHERE source = 'public.leads'")).rows[0]!;
+          const st = (await c.query<{ model_checksum: string }>("SELECT model_checksum FROM embedsync.state WHERE source = 'public.leads'"))
+            .rows[0]!;
           const e = st.model_checksum === oldEnc.info.checksum ? oldEnc : newEnc;
           let q = probes.get(e.info.checksum);
           if (!q) probes.set(e.info.checksum, q = vec((await e.encode(['warehouse delivery contract'], 'query')).vectors[0]!));
@@ -85,14 +86,16 @@ test('a dimension change of a chunked table: chunk search answers throughout, th
     await pruneChunks(t.pool, s);
     assert.ok((await chunksOfRow(t.pool, id)).every((c) => c.model_checksum === newEnc.info.checksum));
     const q = vec((await newEnc.encode([byNew[1]!.chunk_text], 'document')).vectors[0]!);
-    const hit = (await t.pool.query<{ id: string; chunk: number }>('SELECT id::text, chunk FROM embedsync.leads_search_chunks($1::vector, 1)', [q])).rows[0]!;
+    const hit = (await t.pool.query<{ id: string; chunk: number }>(
+      'SELECT id::text, chunk FROM embedsync.leads_search_chunks($1::vector, 1)', [q])).rows[0]!;
     assert.deepEqual(hit, { id, chunk: 1 });
   } finally {
     await t.close();
   }
 });
 
-test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; remove takes it all', FULL_SUITE_ONLY, async () => {
+test('switching a table to chunking re-embeds its rows in chunks; status counts them; the verification restores lost chunks; ' +
+  'remove takes it all', FULL_SUITE_ONLY, async () => {
   const t = await setupMigrateDb(20);
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);
@@ -106,7 +109,8 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     // A daemon configured without chunking would leave old chunks behind: refused, naming the setting.
     await assert.rejects(t.startDaemon(enc), /EMBEDSYNC_CHUNKING: recorded tokens, configured none/);
     const d = await t.startDaemon(enc, CHUNKED);
-    const count = async () => (await t.pool.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM embedsync.leads_chunks')).rows[0]!.n;
+    const count = async () =>
+      (await t.pool.query<{ n: number }>('SELECT count(DISTINCT id)::int AS n FROM embedsync.leads_chunks')).rows[0]!.n;
     await waitFor('every row chunked', async () => (await count()) === 20, 20_000, 50);
     const config = t.config(TINY_MODEL_DIR, CHUNKED);
     const st = await getSyncStatus(t.pool, config.source, { exact: true });
@@ -121,23 +125,30 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     await d.stop();
 
     // doctor counts the chunk triggers among the table's own.
-    const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal }, config, false);
-    assert.deepEqual(checks.find((c) => c.name === 'triggers'), { ok: true, name: 'triggers', found: '5 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)' });
+    const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal },
+      config, false);
+    assert.deepEqual(checks.find((c) => c.name === 'triggers'), {
+      ok: true, name: 'triggers',
+      found: '5 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
+    });
 
     // A large chunk table (chunks of rows made up here, past 1,000 pages) is estimated unless --exact.
     await t.pool.query(`INSERT INTO embedsync.leads_chunks (id, chunk, chunk_text, embedding, model_checksum)
-      SELECT 100000 + g, 0, repeat('x', 400), (SELECT embedding FROM embedsync.leads_chunks LIMIT 1), $1 FROM generate_series(1, 20000) g`, [enc.info.checksum]);
+      SELECT 100000 + g, 0, repeat('x', 400), (SELECT embedding FROM embedsync.leads_chunks LIMIT 1), $1
+      FROM generate_series(1, 20000) g`, [enc.info.checksum]);
     await t.pool.query('ANALYZE embedsync.leads_chunks');
     const big = await getSyncStatus(t.pool, config.source);
     assert.equal(big.chunks!.estimated, true);
     assert.equal(big.chunks!.rows, null);
     assert.ok(Math.abs(big.chunks!.chunks - 20_020) < 1000, `estimated ${big.chunks!.chunks}`);
     assert.match(formatStatus(big), /^chunks {9}~\d+ \(estimated; --exact counts them and their rows\)$/m);
-    assert.deepEqual((await getSyncStatus(t.pool, config.source, { exact: true })).chunks, { chunks: 20_020, rows: 20_020, estimated: false });
+    assert.deepEqual((await getSyncStatus(t.pool, config.source, { exact: true })).chunks,
+      { chunks: 20_020, rows: 20_020, estimated: false });
 
     await remove({ config });
     const left = await t.pool.query<{ n: number }>(
-      `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'leads_chunks')::int + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'leads_%chunk%')::int
+      `SELECT (SELECT count(*) FROM pg_class WHERE relname = 'leads_chunks')::int
+        + (SELECT count(*) FROM pg_proc WHERE proname LIKE 'leads_%chunk%')::int
         + (SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'leads_chunk%')::int AS n`);
     assert.equal(left.rows[0]!.n, 0, 'no chunk table, function or trigger left');
   } finally {
@@ -148,7 +159,8 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
 test('chunking needs the local tokenizer: a remote backend is refused at start-up, naming the setting', () => {
   assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://127.0.0.1:1' }),
     /EMBEDSYNC_CHUNKING=tokens counts tokens with the model's own tokenizer, which runs with EMBEDDING_BACKEND=local only/);
-  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDSYNC_CHUNK_TOKENS: '100', EMBEDSYNC_CHUNK_OVERLAP: '60' }), /EMBEDSYNC_CHUNK_OVERLAP \(60\) must be at most half/);
+  assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'tokens', EMBEDSYNC_CHUNK_TOKENS: '100', EMBEDSYNC_CHUNK_OVERLAP: '60' }),
+    /EMBEDSYNC_CHUNK_OVERLAP \(60\) must be at most half/);
   assert.throws(() => loadConfig({ EMBEDSYNC_CHUNKING: 'sentences' }), /EMBEDSYNC_CHUNKING/);
 });
 
@@ -178,14 +190,18 @@ test('several tables in one process: a chunked table beside an unchunked one, ea
     const expected = chunkerFor(t.encoder, { tokens: undefined, overlap: 40 }).split(body);
     await waitFor('both tables synced', async () => {
       const n = await t.pool.query<{ chunks: number; leads: number }>(
-        `SELECT (SELECT count(*) FROM embedsync.notes_chunks)::int AS chunks, (SELECT count(*) FROM leads WHERE embedding IS NOT NULL)::int AS leads`);
+        `SELECT (SELECT count(*) FROM embedsync.notes_chunks)::int AS chunks,
+          (SELECT count(*) FROM leads WHERE embedding IS NOT NULL)::int AS leads`);
       return n.rows[0]!.chunks === expected.length + 1 && n.rows[0]!.leads === 1;
     }, 20_000, 50);
-    const stored = (await t.pool.query<{ chunk_text: string }>('SELECT chunk_text FROM embedsync.notes_chunks WHERE id = 1 ORDER BY chunk')).rows;
+    const stored = (await t.pool.query<{ chunk_text: string }>('SELECT chunk_text FROM embedsync.notes_chunks WHERE id = 1 ORDER BY chunk'))
+      .rows;
     assert.deepEqual(stored.map((r) => r.chunk_text), expected);
-    assert.equal((await t.pool.query("SELECT 1 FROM pg_class WHERE relname = 'leads_chunks'")).rowCount, 0, 'the unchunked table has no chunk table');
+    assert.equal((await t.pool.query("SELECT 1 FROM pg_class WHERE relname = 'leads_chunks'")).rowCount, 0,
+      'the unchunked table has no chunk table');
     const q = `[${(await t.encoder.encode([expected[2]!], 'document')).vectors[0]!.join(',')}]`;
-    const hit = (await t.pool.query<{ id: number; chunk: number }>('SELECT id, chunk FROM embedsync.notes_search_chunks($1::vector, 1)', [q])).rows[0];
+    const hit = (await t.pool.query<{ id: number; chunk: number }>('SELECT id, chunk FROM embedsync.notes_search_chunks($1::vector, 1)',
+      [q])).rows[0];
     assert.deepEqual(hit, { id: 1, chunk: 2 });
   } finally {
     await supervisor?.stop();

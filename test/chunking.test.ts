@@ -18,7 +18,8 @@ import { setupMigrateDb } from './helpers/migrate-db.ts';
 import { CHUNKED, chunksOfRow, insertLead, longText, overlapOf, vec } from './helpers/chunks.ts';
 import { cosine, documentOf, parseVector, waitFor } from './helpers/sync.ts';
 
-test('a ~3,000-token document: chunks within the limit, overlapping by the setting, cut at sentence ends, giving back the document', async () => {
+test('a ~3,000-token document: chunks within the limit, overlapping by the setting, cut at sentence ends, ' +
+  'giving back the document', async () => {
   const t = await setupMigrateDb(0);
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);
@@ -28,7 +29,8 @@ test('a ~3,000-token document: chunks within the limit, overlapping by the setti
     assert.ok(total > 2500 && total < 4000, `about 3,000 tokens (${total})`);
     // The default size: the model's 512 less <s></s> and the document prompt.
     const size = chunker.options.size;
-    const bare = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 8, overlap: 0 });
+    const bare = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig,
+      { size: 8, overlap: 0 });
     assert.equal(size, 512 - 2 - bare.count('search_document: '));
     const chunks = chunker.split(doc);
     assert.ok(chunks.length >= Math.ceil((total - 40) / (size - 40)), `enough chunks for the tokens (${chunks.length})`);
@@ -58,24 +60,29 @@ test('a ~3,000-token document: chunks within the limit, overlapping by the setti
     const pieces = chunker.split(run);
     assert.ok(pieces.length > 1 && pieces.every((p) => chunker.count(p) <= size));
     // A document past maxChunks keeps its first chunks and says it was cut.
-    const few = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 100, overlap: 10, maxChunks: 3 });
+    const few = new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig,
+      { size: 100, overlap: 10, maxChunks: 3 });
     const capped = few.chunk(doc);
     assert.equal(capped.cut, true);
-    assert.deepEqual(capped.chunks, new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object, enc.folder!.tokenizerConfig, { size: 100, overlap: 10 }).split(doc).slice(0, 3));
+    assert.deepEqual(capped.chunks, new Chunker(JSON.parse(new TextDecoder().decode(enc.folder!.tokenizerJson)) as object,
+      enc.folder!.tokenizerConfig, { size: 100, overlap: 10 }).split(doc).slice(0, 3));
     assert.equal(few.chunk('Short.').cut, false);
-    assert.throws(() => chunkerFor(enc, { tokens: 600, overlap: 10 }), /EMBEDSYNC_CHUNK_TOKENS=600 is more than .* \(\d+\): set it to \d+ or less/);
+    assert.throws(() => chunkerFor(enc, { tokens: 600, overlap: 10 }),
+      /EMBEDSYNC_CHUNK_TOKENS=600 is more than .* \(\d+\): set it to \d+ or less/);
   } finally {
     await t.close();
   }
 });
 
-test('a chunked table: chunks stored with the row, a passage after token 512 found by chunk search, DELETE and TRUNCATE take the chunks', async () => {
+test('a chunked table: chunks stored with the row, a passage after token 512 found by chunk search, ' +
+  'DELETE and TRUNCATE take the chunks', async () => {
   const t = await setupMigrateDb(30, CHUNKED);
   try {
     const enc = await t.encoder(TINY_MODEL_DIR);
     await t.migrate({ encoder: enc });
     const title = 'Call transcript';
-    const description = `${longText(60)} The caller finally mentions the warehouse code QZ-8841 behind the old depot at night. ${longText(30, 'Later ')}`;
+    const description = `${longText(60)} The caller finally mentions the warehouse code QZ-8841 behind the old depot at night. ` +
+      `${longText(30, 'Later ')}`;
     const id = await insertLead(t, title, description);
     await t.embedAll(enc);
 
@@ -94,7 +101,8 @@ test('a chunked table: chunks stored with the row, a passage after token 512 fou
     assert.ok(cosine(row, mean) > 0.9999, 'row vector = normalised mean of its chunks');
     // Each short lead is one chunk, the document itself.
     const short = await t.pool.query<{ n: number; same: number }>(
-      `SELECT count(*)::int AS n, count(*) FILTER (WHERE c.chunk_text = concat_ws('. ', nullif(btrim(l.title), ''), nullif(btrim(l.description), '')))::int AS same
+      `SELECT count(*)::int AS n,
+         count(*) FILTER (WHERE c.chunk_text = concat_ws('. ', nullif(btrim(l.title), ''), nullif(btrim(l.description), '')))::int AS same
        FROM embedsync.leads_chunks c JOIN leads l ON l.id = c.id WHERE l.id <> $1`, [id]);
     assert.deepEqual(short.rows[0], { n: 30, same: 30 });
 
@@ -119,7 +127,8 @@ test('a chunked table: chunks stored with the row, a passage after token 512 fou
     }
     // The row's own (mean) vector matches that passage less than the passage's chunk does (the test model's
     // random vectors all lie close together, so the margin is small).
-    const rowScore = 1 - (await t.pool.query<{ d: number }>('SELECT embedding <=> $1::vector AS d FROM leads WHERE id = $2', [q, id])).rows[0]!.d;
+    const rowScore = 1 - (await t.pool.query<{ d: number }>('SELECT embedding <=> $1::vector AS d FROM leads WHERE id = $2', [q, id]))
+      .rows[0]!.d;
     assert.ok(rowScore < passages[0]!.score - 1e-4, `row vector scores ${rowScore.toFixed(5)}`);
     // Hybrid: the vector side ranks by best chunk; the text side reads the whole document.
     const hybrid = (await t.pool.query<{ id: string; text_rank: number | null; vector_rank: number | null }>(
@@ -160,12 +169,15 @@ test('a write storm on a long document: its chunks are always one version whole,
     const version = (v: number) => longText(60 - (v % 7) * 5, `V${v} `);
     const edits = 40;
     // The version each document text is, by the hash the row stores of the text its vector was made from.
-    const byHash = new Map(Array.from({ length: edits + 1 }, (_, v) => [createHash('md5').update(documentOf('Notes', version(v))).digest('hex'), `V${v} `]));
+    const byHash = new Map(Array.from({ length: edits + 1 },
+      (_, v) => [createHash('md5').update(documentOf('Notes', version(v))).digest('hex'), `V${v} `]));
     const id = await insertLead(t, 'Notes', version(0));
     // Two daemons race for the row's queue entry while the writer edits it; encoding takes a while, so edits
     // land between a document's read and its write.
     const slow = Object.create(enc, {
-      encode: { value: async (...a: Parameters<Encoder['encode']>) => { await new Promise((r) => setTimeout(r, 25)); return enc.encode(...a); } },
+      encode: {
+        value: async (...a: Parameters<Encoder['encode']>) => { await new Promise((r) => setTimeout(r, 25)); return enc.encode(...a); },
+      },
     }) as Encoder;
     await t.startDaemon(slow, { EMBEDSYNC_LEASE_SECONDS: '1' });
     await t.startDaemon(slow, { EMBEDSYNC_LEASE_SECONDS: '1' });
@@ -212,7 +224,8 @@ test('a write storm on a long document: its chunks are always one version whole,
     assert.deepEqual(stored.map((c) => c.chunk_text), expected, 'exactly the last version\'s chunks, once each');
     assert.ok(stored.every((c) => !/V(?!40 )\d+ /.test(c.chunk_text)), 'no chunk of an earlier version survives');
     const row = await t.pool.query<{ ok: boolean }>(
-      `SELECT embedding_text_hash = md5(concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')))::uuid AS ok FROM leads WHERE id = $1`, [id]);
+      `SELECT embedding_text_hash = md5(concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')))::uuid AS ok
+       FROM leads WHERE id = $1`, [id]);
     assert.equal(row.rows[0]!.ok, true, 'the row vector is the last version\'s too');
   } finally {
     await t.close();

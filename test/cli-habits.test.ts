@@ -19,11 +19,14 @@ import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
 
 const BIN = new URL('../bin/embedsync.js', import.meta.url).pathname;
 /** Settings under which any real work fails: a --help that did work would not exit 0. */
-const NOWHERE = { DATABASE_URL: 'postgres://nobody:hunter2@127.0.0.1:1/none', EMBEDDING_MODEL: '/nonexistent/model', EMBEDDING_THREADS: '1' };
+const NOWHERE = {
+  DATABASE_URL: 'postgres://nobody:hunter2@127.0.0.1:1/none', EMBEDDING_MODEL: '/nonexistent/model', EMBEDDING_THREADS: '1',
+};
 
 interface Ran { code: number | null; stdout: string; stderr: string; ms: number }
 
-export async function cli(args: readonly string[], env: Record<string, string> = {}, o: { cwd?: string; stdin?: string } = {}): Promise<Ran> {
+export async function cli(args: readonly string[], env: Record<string, string> = {},
+  o: { cwd?: string; stdin?: string } = {}): Promise<Ran> {
   const started = Date.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: o.cwd ?? process.cwd(), env: { ...process.env, ...env }, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -65,8 +68,10 @@ test('--help of every command (and -h, and of sub-commands) prints its usage, ex
       assert.match(r.stdout, new RegExp(`^usage: embedsync ${name}`), args.join(' '));
       assert.equal(r.stderr, '', args.join(' '));
     });
-    assert.match(results[cases.findIndex((c) => c.join(' ') === 'model make-test --help')]!.stdout, /^usage: embedsync model make-test <dir>/);
-    assert.match(results[cases.findIndex((c) => c.join(' ') === 'deadletter retry -h')]!.stdout, /^usage: embedsync deadletter retry \(--all \| ID\.\.\.\)/);
+    assert.match(results[cases.findIndex((c) => c.join(' ') === 'model make-test --help')]!.stdout,
+      /^usage: embedsync model make-test <dir>/);
+    assert.match(results[cases.findIndex((c) => c.join(' ') === 'deadletter retry -h')]!.stdout,
+      /^usage: embedsync deadletter retry \(--all \| ID\.\.\.\)/);
     for (const [name, h] of Object.entries(HELP)) {
       for (const sub of Object.keys(h.sub ?? {})) {
         assert.ok(wantsHelp([sub, '--help']));
@@ -119,7 +124,8 @@ test('embed reads its text from stdin (- or piped in); an over-long command line
   assert.match(viaStdin.stderr, /text cut to the model's 512 tokens/);
 });
 
-test('errors name the setting and the fix: database, hub, non-text column, not migrated, port taken; one prefix; HINT and DETAIL kept', async () => {
+test('errors name the setting and the fix: database, hub, non-text column, not migrated, port taken; one prefix; ' +
+  'HINT and DETAIL kept', async () => {
   const db = await createTestDatabase('clierr');
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -132,13 +138,17 @@ test('errors name the setting and the fix: database, hub, non-text column, not m
     const [refused, unknownHost, hub, numeric, unmigrated, portTaken] = await Promise.all([
       cli(['status'], NOWHERE),
       cli(['status'], { ...NOWHERE, DATABASE_URL: 'postgres://nobody:hunter2@no-such-host.invalid/db' }),
-      cli(['embed', 'x'], { ...NOWHERE, EMBEDDING_MODEL: 'some-org/some-model', HF_ENDPOINT: 'http://127.0.0.1:1', EMBEDSYNC_CACHE_DIR: cache }),
-      cli(['migrate'], { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TEXT_COLUMNS: 'title,price' }),
+      cli(['embed', 'x'],
+        { ...NOWHERE, EMBEDDING_MODEL: 'some-org/some-model', HF_ENDPOINT: 'http://127.0.0.1:1', EMBEDSYNC_CACHE_DIR: cache }),
+      cli(['migrate'],
+        { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TEXT_COLUMNS: 'title,price' }),
       cli(['status'], { DATABASE_URL: db.url }),
-      cli(['run', '--no-sync'], { ...NOWHERE, EMBEDDING_MODEL: TINY_MODEL_DIR, HOST: '127.0.0.1', PORT: String(busyPort), LOG_LEVEL: 'silent' }),
+      cli(['run', '--no-sync'],
+        { ...NOWHERE, EMBEDDING_MODEL: TINY_MODEL_DIR, HOST: '127.0.0.1', PORT: String(busyPort), LOG_LEVEL: 'silent' }),
     ]).finally(() => busy.close());
     assert.equal(portTaken.code, 1);
-    assert.match(portTaken.stderr, new RegExp(`^embedsync: listen EADDRINUSE.*\\n  fix: the HTTP API cannot listen on 127\\.0\\.0\\.1:${busyPort}; set PORT`));
+    assert.match(portTaken.stderr,
+      new RegExp(`^embedsync: listen EADDRINUSE.*\\n  fix: the HTTP API cannot listen on 127\\.0\\.0\\.1:${busyPort}; set PORT`));
     for (const r of [refused, unknownHost]) {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^embedsync: cannot connect to PostgreSQL at postgres:\/\/nobody:\*\*\*@.* \(DATABASE_URL\)/);
@@ -153,18 +163,21 @@ test('errors name the setting and the fix: database, hub, non-text column, not m
     assert.match(hub.stderr, /fix: set EMBEDDING_MODEL to a local model folder.*model make-test/s);
 
     assert.equal(numeric.code, 1);
-    assert.match(numeric.stderr, /text column price \(EMBEDSYNC_TEXT_COLUMNS\) is numeric; allowed are text, character varying, character, citext.*EMBEDSYNC_DOCUMENT_SQL/);
+    assert.match(numeric.stderr,
+      /text column price \(EMBEDSYNC_TEXT_COLUMNS\) is numeric; allowed are text, character varying, character, citext.*EMBEDSYNC_DOCUMENT_SQL/);
     assert.doesNotMatch(numeric.stderr, /btrim/);
 
     assert.equal(unmigrated.code, 1);
     // No schema at all, then a schema set up for another table: both say what to run.
     assert.match(unmigrated.stderr, /^embedsync: embedsync is not installed in this database: run `embedsync migrate` first\n$/);
     await client.query('CREATE TABLE notes (id int PRIMARY KEY, title text, description text)');
-    const migrated = await cli(['migrate'], { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TABLE: 'notes' });
+    const migrated = await cli(['migrate'],
+      { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TABLE: 'notes' });
     assert.equal(migrated.code, 0, migrated.stderr);
     const other = await cli(['status'], { DATABASE_URL: db.url });
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /^embedsync: "public"\."leads" is not set up for embedsync \(no column embedding, .*\): run `embedsync migrate` first\n$/);
+    assert.match(other.stderr,
+      /^embedsync: "public"\."leads" is not set up for embedsync \(no column embedding, .*\): run `embedsync migrate` first\n$/);
   } finally {
     await client.end();
     await db.drop();
@@ -176,7 +189,8 @@ test('errors name the setting and the fix: database, hub, non-text column, not m
   const pgError = Object.assign(new Error('function embedsync.similar_to(integer, integer) does not exist'),
     { code: '42883', hint: 'No function matches the given name and argument types.', detail: 'schema embedsync is empty' });
   assert.equal(explainError(pgError, settings),
-    'function embedsync.similar_to(integer, integer) does not exist\n  DETAIL: schema embedsync is empty\n  HINT: No function matches the given name and argument types.\n' +
+    'function embedsync.similar_to(integer, integer) does not exist\n  DETAIL: schema embedsync is empty\n' +
+    '  HINT: No function matches the given name and argument types.\n' +
     '  fix: run `embedsync migrate` first (it installs or upgrades embedsync\'s schema and functions)');
   assert.equal(explainError(new Error('embedsync: embedsync: text cut'), settings), 'text cut');
   // Without DATABASE_URL the message says where libpq's variables pointed.
@@ -209,6 +223,7 @@ test('an unknown key in embedsync.config.json fails start-up with the nearest kn
   assert.deepEqual([...read].sort(), [...SETTINGS].sort());
   // ...and docs/configuration.md's table has a row for each.
   const doc = await readFile(new URL('../docs/configuration.md', import.meta.url), 'utf8');
-  const documented = new Set([...doc.matchAll(/^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|/gm)].flatMap((m) => m[1]!.split(', ').map((k) => k.slice(1, -1))));
+  const documented = new Set([...doc.matchAll(/^\| (`[A-Z_]+`(?:, `[A-Z_]+`)*) \|/gm)]
+    .flatMap((m) => m[1]!.split(', ').map((k) => k.slice(1, -1))));
   assert.deepEqual(SETTINGS.filter((k) => !documented.has(k)), []);
 });

@@ -42,7 +42,8 @@ test('injection and lookalike identifiers are refused with the reason', () => {
     ['EMBEDSYNC_EMBEDDING_COLUMN', 'еmbedding', /non-ASCII/], // Cyrillic е
     ['EMBEDSYNC_TEXT_COLUMNS', 'title,descr iption', /identifier/],
   ] as const) {
-    assert.throws(() => loadConfig({ [key]: value }), (e: unknown) => e instanceof ConfigError && reason.test(e.message) && e.message.includes(key));
+    assert.throws(() => loadConfig({ [key]: value }),
+      (e: unknown) => e instanceof ConfigError && reason.test(e.message) && e.message.includes(key));
   }
 });
 
@@ -71,7 +72,8 @@ test('encoder sessions × threads: chosen from the cores, or from whichever of t
   assert.deepEqual(layout({ EMBEDDING_THREADS: '2' }, 8), [4, 2]);
   assert.deepEqual(layout({ EMBEDDING_SESSIONS: '2' }, 8), [2, 4]);
   assert.deepEqual(layout({ EMBEDDING_SESSIONS: '3', EMBEDDING_THREADS: '5' }, 2), [3, 5]);
-  assert.throws(() => loadConfig({ EMBEDDING_SESSIONS: '0', EMBEDDING_RUN_SECONDS: 'fast' }, { cores: 2 }), /EMBEDDING_SESSIONS[\s\S]*EMBEDDING_RUN_SECONDS/);
+  assert.throws(() => loadConfig({ EMBEDDING_SESSIONS: '0', EMBEDDING_RUN_SECONDS: 'fast' }, { cores: 2 }),
+    /EMBEDDING_SESSIONS[\s\S]*EMBEDDING_RUN_SECONDS/);
 });
 
 test('EMBEDSYNC_TABLE: one table, a comma-separated list or * (every migrated table); bad names listed', () => {

@@ -37,7 +37,8 @@ const stages = dockerfile.filter((i) => i.op === 'FROM').map((i) => i.args);
 const lastStage = stages.length - 1;
 const runtime = dockerfile.filter((i) => i.stage === lastStage);
 const execForm = (op: string) => JSON.parse(runtime.find((i) => i.op === op)?.args ?? 'null') as string[] | null;
-const dockerEnv = Object.fromEntries(runtime.filter((i) => i.op === 'ENV').flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])));
+const dockerEnv = Object.fromEntries(runtime.filter((i) => i.op === 'ENV')
+  .flatMap((i) => [...i.args.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])));
 
 test('the image is multi-stage on node:20-bookworm-slim and installs with the README\'s command', () => {
   assert.ok(stages.length >= 2, 'multi-stage');
@@ -52,11 +53,13 @@ test('the image is multi-stage on node:20-bookworm-slim and installs with the RE
   assert.ok(read('README.md').includes(install), 'README documents the same install command');
   assert.ok(read('scripts/test.sh').includes(install), 'the test script installs the same way');
   assert.ok(dockerfile.some((i) => i.stage === 0 && i.op === 'COPY' && /package-lock\.json/.test(i.args)), 'npm ci gets the lock file');
-  assert.ok(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=deps /app/node_modules')), 'runtime takes node_modules from deps');
+  assert.ok(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=deps /app/node_modules')),
+    'runtime takes node_modules from deps');
   // The image runs the compiled code: a build stage compiles src/ (npm run build), the runtime takes its dist/.
   const build = stages.findIndex((s) => / AS build$/.test(s));
   assert.ok(build > 0 && build < lastStage, 'a build stage');
-  assert.ok(dockerfile.some((i) => i.stage === build && i.op === 'RUN' && i.args === 'npm run build'), 'the build stage runs npm run build');
+  assert.ok(dockerfile.some((i) => i.stage === build && i.op === 'RUN' && i.args === 'npm run build'),
+    'the build stage runs npm run build');
   assert.ok(runtime.some((i) => i.op === 'COPY' && i.args === '--from=build /app/dist ./dist'), 'runtime takes dist/ from the build stage');
   assert.ok(!runtime.some((i) => i.op === 'COPY' && /^src\b/.test(i.args)), 'the TypeScript sources stay out of the image');
 });
@@ -76,12 +79,15 @@ test('the container runs the CLI the way the README does, as a non-root user', (
   assert.ok(userIdx >= 0, 'USER is set');
   const user = runtime[userIdx]!.args;
   assert.ok(!['root', '0'].includes(user) && !user.startsWith('0:'), `runs as ${user}`);
-  assert.ok(runtime.some((i) => i.op === 'RUN' && new RegExp(`useradd .*--uid (\\d+) .*\\b${user}$`).test(i.args.split('&&').find((p) => p.includes('useradd'))!.trim())), `${user} is created with a uid`);
+  assert.ok(runtime.some((i) => i.op === 'RUN' &&
+    new RegExp(`useradd .*--uid (\\d+) .*\\b${user}$`).test(i.args.split('&&').find((p) => p.includes('useradd'))!.trim())),
+    `${user} is created with a uid`);
   const lastCopy = runtime.map((i) => i.op).lastIndexOf('COPY');
   assert.ok(lastCopy < userIdx, 'files are copied before dropping privileges (owned by root, read-only to the app)');
   assert.equal(dockerEnv.EMBEDSYNC_CACHE_DIR, '/var/cache/embedsync');
   assert.equal(loadConfig({ EMBEDSYNC_CACHE_DIR: dockerEnv.EMBEDSYNC_CACHE_DIR }).model.cacheDir, '/var/cache/embedsync');
-  assert.ok(runtime.some((i) => i.op === 'RUN' && i.args.includes(`chown ${user}:${user} ${dockerEnv.EMBEDSYNC_CACHE_DIR}`)), 'the model cache is writable by the user');
+  assert.ok(runtime.some((i) => i.op === 'RUN' && i.args.includes(`chown ${user}:${user} ${dockerEnv.EMBEDSYNC_CACHE_DIR}`)),
+    'the model cache is writable by the user');
 });
 
 function ignorePatterns(): string[] {
@@ -117,7 +123,9 @@ test('every path the runtime code reads is copied into the image and not exclude
     }
   }
   assert.ok(needed.has('package.json'));
-  for (const top of needed) assert.ok(copied.some((c) => c === top || c.startsWith(`${top}/`)), `${top} is read at run time, so it is copied`);
+  for (const top of needed) {
+    assert.ok(copied.some((c) => c === top || c.startsWith(`${top}/`)), `${top} is read at run time, so it is copied`);
+  }
 });
 
 test('every package the runtime code imports is a production dependency (the image installs with --omit=dev)', () => {
@@ -139,7 +147,9 @@ test('every package the runtime code imports is a production dependency (the ima
     }
   }
   assert.ok(used.has('fastify') && used.has('@opentelemetry/sdk-trace-base'), 'the scan finds the imports');
-  for (const [name, file] of used) assert.ok(name in pkg.dependencies, `${file} imports ${name}, which must be in dependencies, not devDependencies`);
+  for (const [name, file] of used) {
+    assert.ok(name in pkg.dependencies, `${file} imports ${name}, which must be in dependencies, not devDependencies`);
+  }
 });
 
 test('the HEALTHCHECK command exits 0 only when /ready answers 200', async () => {
@@ -171,7 +181,8 @@ test('the HEALTHCHECK command exits 0 only when /ready answers 200', async () =>
 // ---- docker-compose.yml ------------------------------------------------------------------------------------
 interface Service {
   image?: string; build?: { context: string; dockerfile: string }; command?: string[]; environment?: Record<string, string>;
-  depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] }; volumes?: (string | { source?: string; target: string; type: string })[];
+  depends_on?: Record<string, { condition: string }>; healthcheck?: { test: string[] };
+  volumes?: (string | { source?: string; target: string; type: string })[];
   ports?: ({ published: number | string; target: number } | string)[];
 }
 function composeConfig(env: Record<string, string> = {}): { services: Record<string, Service>; volumes?: Record<string, unknown> } {
@@ -189,7 +200,9 @@ function volume(v: Volume): { type: 'volume' | 'bind'; source: string; target: s
   return { type: /^[./~]/.test(source) ? 'bind' : 'volume', source, target };
 }
 
-test('docker-compose parses the stack: pgvector, migrate before run, Prometheus and Grafana', { skip: hasCompose ? false : NO_COMPOSE }, () => {
+test('docker-compose parses the stack: pgvector, migrate before run, Prometheus and Grafana', {
+  skip: hasCompose ? false : NO_COMPOSE,
+}, () => {
   const { services, volumes } = composeConfig();
   assert.deepEqual(Object.keys(services).sort(), ['embedsync', 'grafana', 'jaeger', 'migrate', 'postgres', 'prometheus']);
   const pgService = services.postgres!;

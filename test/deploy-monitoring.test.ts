@@ -64,7 +64,9 @@ function unknownLabels(expr: string, templates: string, labels: Map<string, Read
 const SCRAPE_SERIES = new Set(['up', 'scrape_duration_seconds', 'scrape_samples_scraped']);
 
 // ---- a small PromQL reader: enough to pull metric names and call arguments out of an expression ----------
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'and', 'or', 'unless', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'offset', 'bool', 'and', 'or', 'unless', 'inf', 'nan',
+]);
 
 function normalise(expr: string): string {
   return expr
@@ -122,9 +124,11 @@ function checkUsage(expr: string, series: Map<string, string>, extra: ReadonlySe
 }
 
 test('the PromQL reader finds metric names and skips functions, labels, ranges and variables', () => {
-  assert.deepEqual(metricNames('histogram_quantile(0.99, sum by (le, source) (rate(embedsync_encode_seconds_bucket{source="sync"}[$__rate_interval])))'),
+  assert.deepEqual(metricNames('histogram_quantile(0.99, sum by (le, source) ' +
+    '(rate(embedsync_encode_seconds_bucket{source="sync"}[$__rate_interval])))'),
     ['embedsync_encode_seconds_bucket']);
-  assert.deepEqual(metricNames('sum(rate(a_total[5m] offset 1h)) by (instance) / on(instance) group_left(reason) b > 0.5'), ['a_total', 'b']);
+  assert.deepEqual(metricNames('sum(rate(a_total[5m] offset 1h)) by (instance) / on(instance) group_left(reason) b > 0.5'),
+    ['a_total', 'b']);
   assert.deepEqual(metricNames('up{job="embedsync"} == 0'), ['up']);
   assert.deepEqual(metricNames('max(x_seconds) > 300 and min by (instance) (y) == 0'), ['x_seconds', 'y']);
   const series = new Map<string, string>([['c_total', 'counter'], ['g', 'gauge'], ['h_bucket', 'histogram-part']]);
@@ -135,7 +139,10 @@ test('the PromQL reader finds metric names and skips functions, labels, ranges a
 });
 
 // ---- dashboard ----------------------------------------------------------------------------------------------
-interface Panel { type: string; title: string; datasource?: { uid?: string }; targets?: { expr: string; legendFormat?: string; datasource?: { uid?: string } }[]; panels?: Panel[] }
+interface Panel {
+  type: string; title: string; datasource?: { uid?: string };
+  targets?: { expr: string; legendFormat?: string; datasource?: { uid?: string } }[]; panels?: Panel[];
+}
 const dashboard = JSON.parse(read('deploy/grafana/dashboards/embedsync.json')) as { uid: string; panels: Panel[] };
 const panels = dashboard.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => p.type !== 'row');
 const dashboardExprs = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
@@ -149,10 +156,13 @@ test('every dashboard query names only metrics the daemon exports, used as their
 
 test('dashboard queries and legends group by labels the metrics really have', () => {
   const labels = exportedLabels();
-  const problems = panels.flatMap((p) => (p.targets ?? []).flatMap((t) => unknownLabels(t.expr, t.legendFormat ?? '', labels).map((x) => `${p.title}: ${x}`)));
+  const problems = panels.flatMap((p) => (p.targets ?? [])
+    .flatMap((t) => unknownLabels(t.expr, t.legendFormat ?? '', labels).map((x) => `${p.title}: ${x}`)));
   assert.deepEqual(problems, []);
-  assert.match(unknownLabels('sum by (endpoint) (rate(embedsync_rows_embedded_total[5m]))', '', labels).join(), /label endpoint is on none/);
-  assert.deepEqual(unknownLabels('sum by (le, source) (rate(embedsync_encode_seconds_bucket{source="sync"}[5m]))', '{{source}} {{instance}}', labels), []);
+  assert.match(unknownLabels('sum by (endpoint) (rate(embedsync_rows_embedded_total[5m]))', '', labels).join(),
+    /label endpoint is on none/);
+  assert.deepEqual(unknownLabels('sum by (le, source) (rate(embedsync_encode_seconds_bucket{source="sync"}[5m]))',
+    '{{source}} {{instance}}', labels), []);
 });
 
 test('the dashboard shows what operators asked for', () => {
@@ -171,7 +181,8 @@ test('the dashboard shows what operators asked for', () => {
   for (const [title, metric] of required) {
     const matching = panels.filter((p) => title.test(p.title));
     assert.ok(matching.length > 0, `no panel titled ${title}`);
-    assert.ok(matching.some((p) => (p.targets ?? []).some((t) => metricNames(t.expr).includes(metric))), `panel ${title} does not query ${metric}`);
+    assert.ok(matching.some((p) => (p.targets ?? []).some((t) => metricNames(t.expr).includes(metric))),
+      `panel ${title} does not query ${metric}`);
   }
   const lag = panels.find((p) => /lag/i.test(p.title))!;
   const quantiles = lag.targets!.map((t) => /histogram_quantile\(\s*([\d.]+)/.exec(t.expr)?.[1]);
@@ -186,10 +197,13 @@ test('dashboard panels use the provisioned datasource and the provider loads the
     assert.equal(p.datasource?.uid, uid, `panel ${p.title}`);
     for (const t of p.targets ?? []) assert.equal(t.datasource?.uid, uid, `panel ${p.title}`);
   }
-  const providers = parseYaml(read('deploy/grafana/provisioning/dashboards/embedsync.yml')) as { providers: { options: { path: string } }[] };
+  const providers = parseYaml(read('deploy/grafana/provisioning/dashboards/embedsync.yml')) as {
+    providers: { options: { path: string } }[];
+  };
   const compose = parseYaml(read('docker-compose.yml')) as { services: Record<string, { volumes?: string[] }> };
   const mounts = compose.services.grafana!.volumes ?? [];
-  assert.ok(mounts.includes(`./deploy/grafana/dashboards:${providers.providers[0]!.options.path}:ro`), 'compose mounts the dashboards where the provider looks');
+  assert.ok(mounts.includes(`./deploy/grafana/dashboards:${providers.providers[0]!.options.path}:ro`),
+    'compose mounts the dashboards where the provider looks');
   assert.ok(mounts.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'));
   const ids = panels.map((p) => (p as unknown as { id: number }).id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
@@ -227,13 +241,15 @@ test('alert rules cover model not loaded, queue age over 5 minutes, dead letters
   assert.ok(byMetric('embedding_model_loaded').some((r) => /==\s*0\b/.test(r.expr)), 'model-not-loaded alert');
   assert.ok(byMetric('embedsync_oldest_queued_seconds').some((r) => /> *300\b/.test(r.expr)), 'queue-age > 5 min alert');
   assert.ok(byMetric('embedsync_deadletter_rows').some((r) => /> *0\b/.test(r.expr)), 'dead-letter alert');
-  assert.ok(byMetric('embedding_encode_failures_total').some((r) => /\b(rate|increase|irate)\s*\(/.test(r.expr)), 'encode-failure alert over the counter\'s rate');
+  assert.ok(byMetric('embedding_encode_failures_total').some((r) => /\b(rate|increase|irate)\s*\(/.test(r.expr)),
+    'encode-failure alert over the counter\'s rate');
 });
 
 test('every alert names exported metrics, waits a for: duration and says what to do', async () => {
   const series = await exportedSeries();
   const docs = read('docs/operations.md');
-  const anchors = new Set([...docs.matchAll(/^#+\s+(.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')));
+  const anchors = new Set([...docs.matchAll(/^#+\s+(.+)$/gm)]
+    .map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')));
   assert.ok(alertRules.length >= 4);
   const labels = exportedLabels();
   for (const r of alertRules) {
@@ -247,8 +263,12 @@ test('every alert names exported metrics, waits a for: duration and says what to
   }
 });
 
-test('promtool accepts the rules and the Prometheus config, and the alert unit tests pass', { skip: promtool ? false : NO_PROMTOOL }, () => {
-  for (const args of [['check', 'rules', 'deploy/alerts.yml'], ['check', 'config', 'deploy/prometheus.yml'], ['test', 'rules', 'deploy/alerts.test.yml']]) {
+test('promtool accepts the rules and the Prometheus config, and the alert unit tests pass', {
+  skip: promtool ? false : NO_PROMTOOL,
+}, () => {
+  for (const args of [
+    ['check', 'rules', 'deploy/alerts.yml'], ['check', 'config', 'deploy/prometheus.yml'], ['test', 'rules', 'deploy/alerts.test.yml'],
+  ]) {
     const r = spawnSync('promtool', args, { cwd: root, encoding: 'utf8' });
     assert.equal(r.status, 0, `promtool ${args.join(' ')}\n${r.stdout}${r.stderr}`);
     assert.match(r.stdout + r.stderr, /SUCCESS/);
@@ -261,7 +281,8 @@ test('promtool accepts the rules and the Prometheus config, and the alert unit t
 
 test('Prometheus scrapes the daemon where compose runs it', () => {
   const prom = parseYaml(read('deploy/prometheus.yml')) as {
-    rule_files: string[]; scrape_configs: { job_name: string; metrics_path: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
+    rule_files: string[];
+    scrape_configs: { job_name: string; metrics_path: string; dns_sd_configs: { names: string[]; type: string; port: number }[] }[];
   };
   assert.deepEqual(prom.rule_files, ['alerts.yml']);
   const job = prom.scrape_configs[0]!;
@@ -276,5 +297,6 @@ test('Prometheus scrapes the daemon where compose runs it', () => {
   assert.ok((compose.services[host].ports ?? []).some((p) => p.endsWith(`:${port}`)), `the daemon listens on ${port}`);
   const promMounts = compose.services.prometheus!.volumes ?? [];
   assert.ok(promMounts.includes('./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro'));
-  assert.ok(promMounts.includes('./deploy/alerts.yml:/etc/prometheus/alerts.yml:ro'), 'alerts.yml sits next to prometheus.yml in the container');
+  assert.ok(promMounts.includes('./deploy/alerts.yml:/etc/prometheus/alerts.yml:ro'),
+    'alerts.yml sits next to prometheus.yml in the container');
 });

@@ -28,7 +28,8 @@ function context(argv: string[]): { ctx: CommandContext; out: string[]; err: str
 }
 
 test('embed prints the vector, dimensions, checksum and version as JSON', async () => {
-  const { stdout } = await run(process.execPath, [bin, 'embed', 'текст заявки', '--query', '--model', TINY_MODEL_DIR], { env: { ...process.env, EMBEDDING_THREADS: '1' } });
+  const { stdout } = await run(process.execPath, [bin, 'embed', 'текст заявки', '--query', '--model', TINY_MODEL_DIR],
+    { env: { ...process.env, EMBEDDING_THREADS: '1' } });
   const printed = JSON.parse(stdout) as { embedding: number[]; dimensions: number; model_checksum: string; model_version: string };
   assert.deepEqual(Object.keys(printed), ['embedding', 'dimensions', 'model_checksum', 'model_version']);
   const encoder = await createLocalEncoder({ dir: TINY_MODEL_DIR, dtype: 'fp32', threads: 1, maxBatchTokens: 8192 });
@@ -52,7 +53,8 @@ test('model info lists name, dimensions, pooling, prompts, max length, checksum,
   assert.equal(await modelCommand(ctx), 0);
   const text = out.join('');
   for (const re of [/name\s+\S*tiny-roberta/, /dimensions\s+64/, /pooling\s+cls/, /query prompt\s+"search_query: "/,
-    /document prompt\s+"search_document: "/, /max length\s+512 tokens/, /checksum\s+[0-9a-f]{16}/, /file\s+onnx\/model\.onnx/, /load time\s+\d+\.\d{3} s/]) {
+    /document prompt\s+"search_document: "/, /max length\s+512 tokens/, /checksum\s+[0-9a-f]{16}/, /file\s+onnx\/model\.onnx/,
+    /load time\s+\d+\.\d{3} s/]) {
     assert.match(text, re);
   }
   const json = context(['info', '--json', '--model', TINY_MODEL_DIR]);

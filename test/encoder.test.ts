@@ -74,7 +74,8 @@ async function referenceVector(dir: string, pooling: PoolingMode, text: string, 
     // include_prompt=false: sentence-transformers leaves <s> and the prompt's tokens out of the pool.
     const from = skipPrompt ? tok.promptLength(prompt) : 0;
     const col = ids.map((_, t) => h[t * H + d]!).slice(from);
-    v[d] = pooling === 'cls' ? col[0]! : pooling === 'lasttoken' ? col.at(-1)! : pooling === 'max' ? Math.max(...col) : col.reduce((a, b) => a + b, 0) / col.length;
+    v[d] = pooling === 'cls' ? col[0]! : pooling === 'lasttoken' ? col.at(-1)! : pooling === 'max' ? Math.max(...col)
+      : col.reduce((a, b) => a + b, 0) / col.length;
   }
   const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
   return v.map((x) => x / n);
@@ -201,7 +202,8 @@ test('missing files are named with their folder; int8 selects model_quantized.on
   // Present but unusable: the workers load the tokenizer, and the error still names the file, not the model.
   const tokenizer = JSON.parse(await readFile(join(dir, 'tokenizer.json'), 'utf8')) as { model: object };
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify({ ...tokenizer, model: { ...tokenizer.model, vocab: {} } }));
-  await assert.rejects(open(dir), (err: Error) => /^tokenizer\.json in model folder .* cannot be used/.test(err.message) && err.message.includes(dir));
+  await assert.rejects(open(dir),
+    (err: Error) => /^tokenizer\.json in model folder .* cannot be used/.test(err.message) && err.message.includes(dir));
   await rm(join(dir, 'tokenizer.json'));
   await assert.rejects(open(dir), (err: Error) => err.message.includes('tokenizer.json') && err.message.includes(dir));
   await rm(join(dir, 'onnx/model.onnx'));
@@ -211,13 +213,15 @@ test('missing files are named with their folder; int8 selects model_quantized.on
 
 test('bad input gives a unit vector or a clear EncodeError, never a crash; long texts are cut and counted', async () => {
   const megabyte = 'длинный текст about leads '.repeat(42_000);
-  const inputs = ['', '   \n\t ', megabyte, 'a\u0000b\u0000', 'lone \ud800 high and \udfff low', '🙂👍🏽 emoji 🇷🇺', 'שלום עולם hello مرحبا بالعالم мир'];
+  const inputs = ['', '   \n\t ', megabyte, 'a\u0000b\u0000', 'lone \ud800 high and \udfff low', '🙂👍🏽 emoji 🇷🇺',
+    'שלום עולם hello مرحبا بالعالم мир'];
   const r = await encoder.encode(inputs, 'document');
   assert.equal(r.vectors.length, inputs.length);
   for (const v of r.vectors) assert.ok(Math.abs(norm(v) - 1) <= 1e-6 && v.every(Number.isFinite));
   assert.equal(r.truncated, 1);
   assert.ok(r.tokens <= 512 + 6 * 40);
-  await assert.rejects(encoder.encode([42 as unknown as string], 'document'), (err: unknown) => err instanceof EncodeError && err.reason === 'input' && err.index === 0);
+  await assert.rejects(encoder.encode([42 as unknown as string], 'document'),
+    (err: unknown) => err instanceof EncodeError && err.reason === 'input' && err.index === 0);
   const aborted = new AbortController();
   aborted.abort();
   await assert.rejects(encoder.encode(['x'], 'document', { signal: aborted.signal }), EncodeError);
@@ -249,7 +253,8 @@ test('createEncoder takes the model from the configuration', async () => {
   } finally {
     await e.close();
   }
-  await assert.rejects(createEncoder({ ...cfg.model, model: 'not a model' }), /model folder .*not a model does not exist \(EMBEDDING_MODEL=not a model, and it is not a hub id/);
+  await assert.rejects(createEncoder({ ...cfg.model, model: 'not a model' }),
+    /model folder .*not a model does not exist \(EMBEDDING_MODEL=not a model, and it is not a hub id/);
 });
 
 test('truncation at the left keeps the special tokens, the prompt and the end of the text', async () => {

@@ -69,7 +69,8 @@ test('a selective filter: plain index scans return fewer than k rows, iterative 
         // Another index kind is a settings change: made on purpose.
         const out = await db.migrate({ encoder: enc, env: { EMBEDSYNC_INDEX: kind }, updateSettings: true });
         assert.match(out.lines.join('\n'), new RegExp(`index leads_embedding_idx (re)?built on ${ROWS} rows`));
-        const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${FILTERED}`, [queries[0], RARE])).rows.map((r) => r['QUERY PLAN']).join('\n');
+        const plan = (await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${FILTERED}`, [queries[0], RARE]))
+          .rows.map((r) => r['QUERY PLAN']).join('\n');
         assert.match(plan, /Index Scan using leads_embedding_idx/, plan);
         const base = kind === 'ivfflat' ? ['ivfflat.probes = 1'] : ['hnsw.ef_search = 40'];
         const plain = await measure(base);

@@ -25,7 +25,8 @@ interface Ran { code: number | null; stdout: string; stderr: string }
 async function cli(args: readonly string[], env: Record<string, string>, o: { cwd?: string; stdin?: string } = {}): Promise<Ran> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(EMBEDSYNC_|EMBEDDING_|DATABASE_URL|HF_)/.test(k)));
   const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: o.cwd ?? process.cwd(), env: { ...clean, EMBEDDING_THREADS: '1', ...env }, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    cwd: o.cwd ?? process.cwd(), env: { ...clean, EMBEDDING_THREADS: '1', ...env },
+    stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -39,7 +40,9 @@ async function cli(args: readonly string[], env: Record<string, string>, o: { cw
 const servers: HttpServer[] = [];
 after(async () => { await Promise.all(servers.map((s) => s.close())); });
 
-test('before migrate, and on a table keyed by listing_id: what to run, the key, the columns, the nearest tables', { timeout: 120_000 }, async () => {
+test('before migrate, and on a table keyed by listing_id: what to run, the key, the columns, the nearest tables', {
+  timeout: 120_000,
+}, async () => {
   const db = await createTestDatabase('firsthour');
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -47,11 +50,15 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     await client.query(`CREATE TABLE listings (listing_id uuid PRIMARY KEY, title text, body text, price numeric);
                         CREATE TABLE listing_photos (photo_id int PRIMARY KEY, listing_id uuid, caption text);
                         CREATE TABLE nokey (id int, title text, description text)`);
-    const env = { DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'listings', EMBEDSYNC_ID_COLUMN: 'listing_id', EMBEDSYNC_TEXT_COLUMNS: 'title,body' };
+    const env = {
+      DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'listings', EMBEDSYNC_ID_COLUMN: 'listing_id',
+      EMBEDSYNC_TEXT_COLUMNS: 'title,body',
+    };
 
     // Every command that reads embedsync's tables, run before any migrate: one sentence, what to run.
-    const before = await Promise.all([['search', 'flat'], ['index', 'status'], ['index', 'rebuild'], ['deadletter', 'list'], ['deadletter', 'retry', '--all'], ['status']]
-      .map((args) => cli(args, env).then((r) => ({ args, ...r }))));
+    const before = await Promise.all([
+      ['search', 'flat'], ['index', 'status'], ['index', 'rebuild'], ['deadletter', 'list'], ['deadletter', 'retry', '--all'], ['status'],
+    ].map((args) => cli(args, env).then((r) => ({ args, ...r }))));
     for (const r of before) {
       assert.equal(r.code, 1, `${r.args.join(' ')}: ${r.stderr}`);
       assert.equal(r.stderr, 'embedsync: embedsync is not installed in this database: run `embedsync migrate` first\n', r.args.join(' '));
@@ -67,7 +74,8 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     assert.match(defaults.stderr, /\n {2}text column description \(EMBEDSYNC_TEXT_COLUMNS\) does not exist in "public"\."listings": its text columns are title, body\n$/);
     const misspelt = await cli(['migrate'], { ...env, EMBEDSYNC_TEXT_COLUMNS: 'title,bdoy' });
     assert.equal(misspelt.code, 1);
-    assert.match(misspelt.stderr, /text column bdoy \(EMBEDSYNC_TEXT_COLUMNS\) does not exist in "public"\."listings": its text columns are body, title\n$/);
+    assert.match(misspelt.stderr,
+      /text column bdoy \(EMBEDSYNC_TEXT_COLUMNS\) does not exist in "public"\."listings": its text columns are body, title\n$/);
 
     // A missing table: the nearest names; `run` says so (no "run migrate", which could not help) and stops.
     const [missing, run] = await Promise.all([
@@ -76,11 +84,13 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     ]);
     for (const r of [missing, run]) {
       assert.equal(r.code, 1, r.stderr);
-      assert.equal(r.stderr, 'embedsync: source table "public"."listing" does not exist (EMBEDSYNC_TABLE): tables here, nearest by name first: listings, listing_photos, nokey\n');
+      assert.equal(r.stderr, 'embedsync: source table "public"."listing" does not exist (EMBEDSYNC_TABLE): ' +
+        'tables here, nearest by name first: listings, listing_photos, nokey\n');
     }
 
     // doctor: a table without a key is flagged with the statement that mends it (migrate would refuse it).
-    const noKey = await cli(['doctor', '--no-model'], { ...env, EMBEDSYNC_TABLE: 'nokey', EMBEDSYNC_ID_COLUMN: 'id', EMBEDSYNC_TEXT_COLUMNS: 'title' });
+    const noKey = await cli(['doctor', '--no-model'],
+      { ...env, EMBEDSYNC_TABLE: 'nokey', EMBEDSYNC_ID_COLUMN: 'id', EMBEDSYNC_TEXT_COLUMNS: 'title' });
     assert.equal(noKey.code, 1);
     assert.match(noKey.stdout, /✘ source table +id column id \(EMBEDSYNC_ID_COLUMN\) of "public"\."nokey" is not unique .* allows NULL: .*\n +fix: ALTER TABLE "public"\."nokey" ADD PRIMARY KEY \("id"\);\n/);
     const keyed = await cli(['doctor', '--no-model'], env);
@@ -93,11 +103,15 @@ test('before migrate, and on a table keyed by listing_id: what to run, the key, 
     const joined = await client.query(`SELECT s.id, s.score, l.title FROM embedsync.similar_to(gen_random_uuid(), 5) s
                                        JOIN listings l ON l.listing_id = s.id`);
     assert.deepEqual(joined.fields.map((f) => f.name), ['id', 'score', 'title']);
-    const [search, index, dead] = await Promise.all([cli(['search', 'flat'], env), cli(['index', 'status'], env), cli(['deadletter', 'list'], env)]);
+    const [search, index, dead] = await Promise.all([
+      cli(['search', 'flat'], env), cli(['index', 'status'], env), cli(['deadletter', 'list'], env),
+    ]);
     for (const r of [search, index, dead]) assert.equal(r.code, 0, r.stderr);
-    const other = await cli(['search', 'flat'], { ...env, EMBEDSYNC_TABLE: 'listing_photos', EMBEDSYNC_ID_COLUMN: 'photo_id', EMBEDSYNC_TEXT_COLUMNS: 'caption' });
+    const other = await cli(['search', 'flat'],
+      { ...env, EMBEDSYNC_TABLE: 'listing_photos', EMBEDSYNC_ID_COLUMN: 'photo_id', EMBEDSYNC_TEXT_COLUMNS: 'caption' });
     assert.equal(other.code, 1);
-    assert.match(other.stderr, /^embedsync: "public"\."listing_photos" is not set up for embedsync \(no column embedding, .*\): run `embedsync migrate` first\n$/);
+    assert.match(other.stderr,
+      /^embedsync: "public"\."listing_photos" is not set up for embedsync \(no column embedding, .*\): run `embedsync migrate` first\n$/);
   } finally {
     await client.end();
     await db.drop();
@@ -117,18 +131,21 @@ test('a missing config file or model folder fails at start-up with the fix; mode
       cli(['status'], { EMBEDSYNC_CONFIG: join(dir, 'embedsync.json') }, { cwd: dir }),
       cli(['embed', 'x'], { EMBEDDING_MODEL: join(dir, 'no-model') }, { cwd: dir }),
       // A hub id's shape, but models/ is a folder here: a path, and the hub (unreachable here) is never asked.
-      cli(['embed', 'x'], { EMBEDDING_MODEL: 'models/mine', HF_ENDPOINT: 'http://127.0.0.1:1', EMBEDSYNC_CACHE_DIR: join(dir, 'cache') }, { cwd: dir }),
+      cli(['embed', 'x'], { EMBEDDING_MODEL: 'models/mine', HF_ENDPOINT: 'http://127.0.0.1:1', EMBEDSYNC_CACHE_DIR: join(dir, 'cache') },
+        { cwd: dir }),
       cli(['embed', 'x'], { EMBEDDING_MODEL: './mine', HF_ENDPOINT: 'http://127.0.0.1:1' }, { cwd: dir }),
     ]);
     assert.equal(config.code, 2);
-    assert.equal(config.stderr, `embedsync: invalid configuration (1 problem):\n  - EMBEDSYNC_CONFIG names ${join(dir, 'embedsync.json')}, which does not exist: correct the path, or unset EMBEDSYNC_CONFIG\n`);
+    assert.equal(config.stderr, 'embedsync: invalid configuration (1 problem):\n' +
+      `  - EMBEDSYNC_CONFIG names ${join(dir, 'embedsync.json')}, which does not exist: correct the path, or unset EMBEDSYNC_CONFIG\n`);
     for (const r of [folder, relative, dotted]) {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /^embedsync: model folder \S+ does not exist \(EMBEDDING_MODEL=/);
       assert.match(r.stderr, /\n {2}fix: set EMBEDDING_MODEL to a local model folder .*model make-test/s);
       assert.doesNotMatch(r.stderr, /hub id, and the hub|cannot reach/);
     }
-    assert.match(relative.stderr, new RegExp(`model folder ${join(dir, 'models/mine')} does not exist \\(EMBEDDING_MODEL=models/mine; not taken for a hub id, since it names a local path\\)`));
+    assert.match(relative.stderr, new RegExp(`model folder ${join(dir, 'models/mine')} does not exist ` +
+      '\\(EMBEDDING_MODEL=models/mine; not taken for a hub id, since it names a local path\\)'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -151,20 +168,29 @@ test('embed refuses an empty or blank text, as an argument or on stdin, as the H
   assert.equal(fine.code, 0, fine.stderr);
 
   // The HTTP API's words for the same texts.
-  const server = await startHttpServer({ config: testConfig(), encoder: tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent') });
+  const server = await startHttpServer({
+    config: testConfig(), encoder: tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'),
+  });
   servers.push(server);
   await server.app.embedsync.ready;
-  const res = await fetch(`${server.address}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: ' \t ' }) });
+  const res = await fetch(`${server.address}/embed`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: ' \t ' }),
+  });
   assert.equal(res.status, 400);
   assert.match(((await res.json()) as { detail: string }).detail, /is only whitespace; there is nothing to embed/);
 });
 
-test('POST /embed with a 10 MB body: 413 naming the limits and the routes for more; a served path with another method: 405 with Allow', async () => {
-  const server = await startHttpServer({ config: testConfig(), encoder: tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent') });
+test('POST /embed with a 10 MB body: 413 naming the limits and the routes for more; ' +
+  'a served path with another method: 405 with Allow', async () => {
+  const server = await startHttpServer({
+    config: testConfig(), encoder: tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'),
+  });
   servers.push(server);
   await server.app.embedsync.ready;
   const url = (path: string) => `${server.address}${path}`;
-  const big = await fetch(url('/embed'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'x'.repeat(10 << 20) }) });
+  const big = await fetch(url('/embed'), {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'x'.repeat(10 << 20) }),
+  });
   assert.equal(big.status, 413);
   const detail = ((await big.json()) as { detail: string }).detail;
   assert.match(detail, /^request body is larger than POST \/embed takes: one text of MAX_TEXT_LENGTH characters fits in \d+ bytes, TEI's list of inputs in \d+; send many texts to \/embed\/batch, POST \/ or \/v1\/embeddings \(up to BODY_LIMIT_BYTES, \d+ bytes\), and cut a longer text to MAX_TEXT_LENGTH characters$/);

@@ -15,8 +15,8 @@ test('a chunk of the tsvector fill updates its rows through the primary key, not
     // Rows inserted after migrate filled the column (as a restore, or a load while no daemon ran, leaves them).
     await t.pool.query(`INSERT INTO leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g FROM generate_series(1, 30000) g`);
     const { sql } = await inspectSource(t.pool, t.config.source);
-    const lines = (await t.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${renderSql('fulltext-fill', sql)}`, ['5000', 5000, false]))
-      .rows.map((r) => r['QUERY PLAN']);
+    const lines = (await t.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${renderSql('fulltext-fill', sql)}`,
+      ['5000', 5000, false])).rows.map((r) => r['QUERY PLAN']);
     // The UPDATE's subtree: the lines under "CTE filled", indented deeper than it.
     const at = lines.findIndex((l) => l.trim() === 'CTE filled');
     const depth = (l: string) => l.length - l.trimStart().length;

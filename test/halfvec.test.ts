@@ -12,7 +12,8 @@ const HALF = { EMBEDSYNC_VECTOR_TYPE: 'halfvec' } as const;
 
 async function columnType(pool: import('pg').Pool, column: string): Promise<string | undefined> {
   const { rows } = await pool.query<{ t: string }>(
-    `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attname = $1 AND NOT attisdropped`, [column]);
+    `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute ` +
+    `WHERE attrelid = 'leads'::regclass AND attname = $1 AND NOT attisdropped`, [column]);
   return rows[0]?.t;
 }
 
@@ -45,14 +46,16 @@ test('halfvec: migrate, sync, index, search and a model change, all in half prec
       await c.query('SET ivfflat.probes = 100');
       const hits = (await c.query<{ id: string; score: number }>('SELECT id::text, score FROM embedsync.search($1::vector, 10)', [q])).rows;
       const exact = (await c.query<{ id: string; score: number }>(
-        `SELECT id::text, 1 - (embedding <=> $1::vector::halfvec) AS score FROM leads ORDER BY embedding <=> $1::vector::halfvec LIMIT 10`, [q])).rows;
+        `SELECT id::text, 1 - (embedding <=> $1::vector::halfvec) AS score FROM leads ORDER BY embedding <=> $1::vector::halfvec LIMIT 10`,
+        [q])).rows;
       // The index (one list, every probe) holds the rows re-normalized in half precision: its order may swap
       // neighbours whose scores differ in the fifth digit, never more.
       assert.ok(hits.filter((h) => exact.some((e) => e.id === h.id)).length >= 9, `${JSON.stringify(hits)} / ${JSON.stringify(exact)}`);
       hits.forEach((h, i) => assert.ok(Math.abs(h.score - exact[i]!.score) < 1e-4));
       // Half precision: the scores are the full-precision ones to about three digits.
       const full = (await c.query<{ id: string; score: number }>(
-        `SELECT id::text, 1 - (embedding::vector <=> $1::vector) AS score FROM leads WHERE id = ANY($2::bigint[])`, [q, hits.map((h) => h.id)])).rows;
+        `SELECT id::text, 1 - (embedding::vector <=> $1::vector) AS score FROM leads WHERE id = ANY($2::bigint[])`,
+        [q, hits.map((h) => h.id)])).rows;
       for (const h of hits) assert.ok(Math.abs(h.score - full.find((f) => f.id === h.id)!.score) < 2e-3);
       const hybrid = await c.query('SELECT * FROM embedsync.hybrid_search($1, $2::vector, 5)', ['квартира', q]);
       assert.equal(hybrid.rowCount, 5);
@@ -66,15 +69,18 @@ test('halfvec: migrate, sync, index, search and a model change, all in half prec
     assert.ok(r.handled, r.lines.join('\n'));
     assert.equal(await columnType(t.pool, 'embedding'), 'halfvec(64)');
     assert.match(await indexDef(t.pool), /halfvec_cosine_ops/);
-    const stale = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum IS DISTINCT FROM $1', [b.info.checksum]);
+    const stale = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum IS DISTINCT FROM $1',
+      [b.info.checksum]);
     assert.equal(stale.rows[0]!.n, 0);
-    assert.equal((await t.pool.query('SELECT * FROM embedsync.search($1::vector, 5)', [`[${(await b.encode(['дом'], 'query')).vectors[0]!.join(',')}]`])).rowCount, 5);
+    assert.equal((await t.pool.query('SELECT * FROM embedsync.search($1::vector, 5)',
+      [`[${(await b.encode(['дом'], 'query')).vectors[0]!.join(',')}]`])).rowCount, 5);
   } finally {
     await t.close();
   }
 });
 
-test('an existing vector table switches to halfvec and back through the shadow migration, copying its vectors while search answers', async () => {
+test('an existing vector table switches to halfvec and back through the shadow migration, ' +
+  'copying its vectors while search answers', async () => {
   const t = await setupMigrateDb(1500);
   try {
     const a = await t.encoder(TINY_MODEL_DIR);
@@ -106,7 +112,8 @@ test('an existing vector table switches to halfvec and back through the shadow m
     assert.match(plan.lines.join('\n'), /vector type vector -> halfvec, model unchanged, shadow migration/);
     const r = await t.migrate({ encoder: a, env: HALF });
     assert.ok(r.handled);
-    assert.match(r.lines.join('\n'), /vector -> halfvec \(64 dimensions, model \S+ unchanged; 1500 vectors copied\), shadow columns swapped in/);
+    assert.match(r.lines.join('\n'),
+      /vector -> halfvec \(64 dimensions, model \S+ unchanged; 1500 vectors copied\), shadow columns swapped in/);
     assert.equal(r.shadow!.encoded, 0, 'nothing encoded again');
     assert.equal(await columnType(t.pool, 'embedding'), 'halfvec(64)');
     assert.equal(await columnType(t.pool, 'embedding_next'), undefined);
@@ -119,7 +126,8 @@ test('an existing vector table switches to halfvec and back through the shadow m
     await t.pool.query(`INSERT INTO leads (title, description) VALUES ('Склад у трассы', 'KZ-5531')`);
     await t.embedAll(a, HALF);
     const after = (await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.search($1::vector, 10)', [q])).rows.map((r) => r.id);
-    assert.ok(after.filter((id) => before.includes(id)).length >= 8, `the same neighbours in half precision: ${before.join(',')} / ${after.join(',')}`);
+    assert.ok(after.filter((id) => before.includes(id)).length >= 8,
+      `the same neighbours in half precision: ${before.join(',')} / ${after.join(',')}`);
 
     // And back to full precision.
     const back = await t.migrate({ encoder: a });

@@ -22,7 +22,9 @@ after(async () => {
 
 async function start(env: Env = {}, encoder?: Encoder): Promise<HttpServer> {
   const config = testConfig({ RATE_LIMIT: '10000/second', RATE_LIMIT_BATCH: '10000/second', ...env });
-  const server = await startHttpServer({ config, encoder: encoder ?? tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent') });
+  const server = await startHttpServer({
+    config, encoder: encoder ?? tinyEncoder(), metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'),
+  });
   servers.push(server);
   recordResponses(server.app, undefined);
   await server.app.embedsync.ready;
@@ -32,7 +34,8 @@ async function start(env: Env = {}, encoder?: Encoder): Promise<HttpServer> {
 interface RawAnswer { status: number; headers: string; body: string; ms: number; closed: boolean; writeError?: string }
 
 /** Sends the head, then `body` in `chunk`-byte pieces every `everyMs`, while reading the answer. */
-function raw(server: HttpServer, path: string, head: Record<string, string | number>, body: Buffer, chunk = 65_536, everyMs = 0, maxMs = 10_000): Promise<RawAnswer> {
+function raw(server: HttpServer, path: string, head: Record<string, string | number>, body: Buffer, chunk = 65_536, everyMs = 0,
+  maxMs = 10_000): Promise<RawAnswer> {
   const { port } = new URL(server.address);
   return new Promise((resolve) => {
     const started = Date.now();
@@ -46,7 +49,10 @@ function raw(server: HttpServer, path: string, head: Record<string, string | num
       clearTimeout(guard);
       const [h = '', b = ''] = data.split('\r\n\r\n', 2);
       socket.destroy();
-      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(h)?.[1] ?? 0), headers: h, body: b, ms: Date.now() - started, closed, ...(writeError ? { writeError } : {}) });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d+)/.exec(h)?.[1] ?? 0), headers: h, body: b, ms: Date.now() - started, closed,
+        ...(writeError ? { writeError } : {}),
+      });
     };
     const guard = setTimeout(() => finish(false), maxMs);
     socket.on('data', (d) => {
@@ -59,7 +65,8 @@ function raw(server: HttpServer, path: string, head: Record<string, string | num
     socket.on('error', (err) => { writeError = err.message; });
     socket.on('close', () => finish(true));
     socket.on('connect', async () => {
-      const lines = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Content-Type: application/json', ...Object.entries(head).map(([k, v]) => `${k}: ${v}`)];
+      const lines = [`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Content-Type: application/json',
+        ...Object.entries(head).map(([k, v]) => `${k}: ${v}`)];
       socket.write(`${lines.join('\r\n')}\r\n\r\n`);
       for (let i = 0; i < body.length && !done && !socket.destroyed; i += chunk) {
         socket.write(body.subarray(i, i + chunk));
@@ -125,7 +132,9 @@ test('deep nesting is refused before parsing: 7.6 MB of brackets costs a scan, n
 test('a full queue: a large body is refused at once, unread, with Retry-After; the client reads it', async () => {
   const slow = slowEncoder(await tinyEncoder(), 1500);
   const server = await start({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '0', ENCODE_TIMEOUT_SECONDS: '5' }, slow);
-  const busy = fetch(`${server.address}/embed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'occupies the slot' }) });
+  const busy = fetch(`${server.address}/embed`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'occupies the slot' }),
+  });
   while (server.app.embedsync.limiter.running < 1) await new Promise((r) => setTimeout(r, 5));
   const items = Array.from({ length: 100 }, (_, i) => ({ id: `${i}`, text: `item ${i} ${'w'.repeat(900)}` }));
   const body = Buffer.from(JSON.stringify({ items }));
@@ -155,7 +164,9 @@ test('/health and /ready answer quickly while the real encoder is saturated with
   const server = await start({ MAX_CONCURRENT_REQUESTS: '2', MAX_QUEUED_REQUESTS: '100' });
   const batch = (k: number) => fetch(`${server.address}/embed/batch`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ items: Array.from({ length: 128 }, (_, i) => ({ id: `${i}`, text: `load ${k} text ${i} about assorted furniture and lamps` })) }),
+    body: JSON.stringify({
+      items: Array.from({ length: 128 }, (_, i) => ({ id: `${i}`, text: `load ${k} text ${i} about assorted furniture and lamps` })),
+    }),
   });
   const load = Array.from({ length: 12 }, (_, k) => batch(k));
   const latencies: number[] = [];
@@ -177,14 +188,17 @@ test('every response above matches /openapi.json', async () => {
   await assertContract();
 });
 
-test('shutdown: a request in flight is answered, with its keep-alive connection closed, so close() does not wait for the client', async () => {
+test('shutdown: a request in flight is answered, with its keep-alive connection closed, ' +
+  'so close() does not wait for the client', async () => {
   const slow = slowEncoder(await tinyEncoder(), 500);
   const server = await start({}, slow);
   const warmUps = slow.calls;
   const { port } = new URL(server.address);
   const agent = new Agent({ keepAlive: true, keepAliveMsecs: 60_000 });
   const answer = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: Number(port), path: '/embed', method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+    const req = request({
+      host: '127.0.0.1', port: Number(port), path: '/embed', method: 'POST', agent, headers: { 'content-type': 'application/json' },
+    }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
     });

@@ -21,9 +21,12 @@ after(async () => {
   await (await tinyEncoder()).close();
 });
 
-async function start(env: Env = {}, encoder: Encoder | Promise<Encoder> = tinyEncoder(), wait = true): Promise<{ server: HttpServer; fetch: typeof fetch }> {
+async function start(env: Env = {}, encoder: Encoder | Promise<Encoder> = tinyEncoder(),
+  wait = true): Promise<{ server: HttpServer; fetch: typeof fetch }> {
   const config = testConfig({ API_KEY: KEY, RATE_LIMIT: '1000/second', RATE_LIMIT_BATCH: '1000/second', ...env });
-  const server = await startHttpServer({ config, encoder, metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent') });
+  const server = await startHttpServer({
+    config, encoder, metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'),
+  });
   servers.push(server);
   if (wait) await server.app.embedsync.ready;
   return { server, fetch: contractFetch(server.address, server.app, KEY) };
@@ -72,7 +75,8 @@ test('LangChain OpenAIEmbeddings: 600 documents (two requests of up to 512) and 
     sizes.push((JSON.parse(init?.body as string) as { input: unknown[] }).input.length);
     return fetch(input, init);
   };
-  const make = (model: string) => new OpenAIEmbeddings({ model, apiKey: KEY, maxRetries: 0, configuration: { baseURL: `${server.address}/v1`, fetch: counted } });
+  const make = (model: string) =>
+    new OpenAIEmbeddings({ model, apiKey: KEY, maxRetries: 0, configuration: { baseURL: `${server.address}/v1`, fetch: counted } });
   const docs = Array.from({ length: 600 }, (_, i) => `product description number ${i} for the catalogue`);
   const vectors = await make(`${name}-document`).embedDocuments(docs);
   assert.equal(vectors.length, 600);

@@ -13,7 +13,10 @@ after(closeTestApps);
 
 function counting(real: Encoder): Encoder & { batches: number[] } {
   const batches: number[] = [];
-  return { info: real.info, batches, close: async () => {}, encode: (texts, role, o) => { batches.push(texts.length); return real.encode(texts, role, o); } };
+  return {
+    info: real.info, batches, close: async () => {},
+    encode: (texts, role, o) => { batches.push(texts.length); return real.encode(texts, role, o); },
+  };
 }
 
 test('POST /v1/embeddings: 2048 inputs, encoded MAX_BATCH_SIZE at a time, in order; 2049 → 400', async () => {
@@ -79,7 +82,8 @@ test('model aliases pick the prompt for clients that cannot send input_type; con
   assert.deepEqual(ids, [name, 'search-q', 'search-d']);
   const q = (await post(custom, '/v1/embeddings', { input: 'brass lamp', model: 'search-q' })).json();
   assert.deepEqual(q.data[0].embedding, query.data[0].embedding);
-  assert.throws(() => testConfig({ OPENAI_QUERY_MODEL: 'same', OPENAI_DOCUMENT_MODEL: 'same' }), /OPENAI_QUERY_MODEL and OPENAI_DOCUMENT_MODEL must differ/);
+  assert.throws(() => testConfig({ OPENAI_QUERY_MODEL: 'same', OPENAI_DOCUMENT_MODEL: 'same' }),
+    /OPENAI_QUERY_MODEL and OPENAI_DOCUMENT_MODEL must differ/);
 });
 
 test('TEI: POST / and /invocations embed; errors in TEI\'s shape on every TEI route; truncation_direction', async () => {
@@ -104,7 +108,9 @@ test('TEI: POST / and /invocations embed; errors in TEI\'s shape on every TEI ro
       assert.equal(bad.json().error_type, 'Validation');
       assert.match(bad.json().error, message);
     }
-    const notJson = await t.app.inject({ method: 'POST', url, payload: 'inputs=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const notJson = await t.app.inject({
+      method: 'POST', url, payload: 'inputs=x', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assert.equal(notJson.statusCode, 415);
     assert.equal(notJson.json().error_type, 'Validation');
   }
@@ -137,7 +143,9 @@ test('while the model loads, requests are held up to MODEL_WAIT_SECONDS and answ
   let held = 0;
   model.waitReady = (maxMs) => { held += 1; return waitReady(maxMs); };
   const asked = Date.now();
-  const pending = Promise.all([post(t, '/', { inputs: 'held' }), post(t, '/embed', { text: 'held' }), t.app.inject({ method: 'GET', url: '/info' })]);
+  const pending = Promise.all([
+    post(t, '/', { inputs: 'held' }), post(t, '/embed', { text: 'held' }), t.app.inject({ method: 'GET', url: '/info' }),
+  ]);
   await waitFor('three requests held', async () => held === 3, 5000, 5);
   assert.equal(model.phase, 'loading');
   assert.equal((await t.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503, 'probes never wait');
@@ -156,11 +164,14 @@ test('while the model loads, requests are held up to MODEL_WAIT_SECONDS and answ
 
 test('/embed/batch: an empty item comes back like a whitespace or NUL item, inside a 200', async () => {
   const t = await trackedApp();
-  const res = await post(t, '/embed/batch', { items: [{ id: 'e', text: '' }, { id: 'w', text: '  ' }, { id: 'n', text: 'a\u0000' }, { id: 'ok', text: 'fine' }] });
+  const res = await post(t, '/embed/batch', {
+    items: [{ id: 'e', text: '' }, { id: 'w', text: '  ' }, { id: 'n', text: 'a\u0000' }, { id: 'ok', text: 'fine' }],
+  });
   assert.equal(res.statusCode, 200, res.body);
   const { results, successful } = res.json();
   assert.equal(successful, 1);
-  assert.deepEqual(results.slice(0, 3).map((r: { embedding: unknown; cached: boolean }) => [r.embedding, r.cached]), [[null, false], [null, false], [null, false]]);
+  assert.deepEqual(results.slice(0, 3).map((r: { embedding: unknown; cached: boolean }) => [r.embedding, r.cached]),
+    [[null, false], [null, false], [null, false]]);
   assert.equal(results[0].error, 'items[0].text must not be empty');
   assert.match(results[1].error, /^items\[1\]\.text is only whitespace/);
   assert.match(results[2].error, /^items\[2\]\.text contains a NUL/);
@@ -173,14 +184,17 @@ test('POST /cache/clear is never reachable by a bodiless cross-origin request', 
   const size = async () => (await t.app.inject({ method: 'GET', url: '/cache/stats' })).json().size;
   const simple = await t.app.inject({ method: 'POST', url: '/cache/clear', headers: { origin: 'https://evil.example' } });
   assert.equal(simple.statusCode, 415);
-  const form = await t.app.inject({ method: 'POST', url: '/cache/clear', payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const form = await t.app.inject({
+    method: 'POST', url: '/cache/clear', payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(form.statusCode, 415);
   assert.equal(await size(), 1, 'nothing cleared');
   assert.equal((await t.app.inject({ method: 'POST', url: '/cache/clear', headers: { 'x-requested-with': 'curl' } })).statusCode, 200);
   await post(t, '/embed', { text: 'cached again' });
   assert.equal((await post(t, '/cache/clear', {})).json().cleared, 1);
   const keyed = await trackedApp({ env: { API_KEY: 'k' } });
-  assert.equal((await keyed.app.inject({ method: 'POST', url: '/cache/clear', headers: { authorization: 'Bearer k' } })).statusCode, 200, 'the key is enough');
+  assert.equal((await keyed.app.inject({ method: 'POST', url: '/cache/clear', headers: { authorization: 'Bearer k' } })).statusCode, 200,
+    'the key is enough');
 });
 
 test('CORS preflight allows the headers the OpenAI SDK sends', async () => {
@@ -202,7 +216,8 @@ test('per-route body limits: /embed fits one text, the batch routes BODY_LIMIT_B
   const huge = { text: 'x'.repeat(1000), padding: 'p'.repeat(single) };
   const tooBig = await post(t, '/embed', huge);
   assert.equal(tooBig.statusCode, 413);
-  assert.equal(tooBig.json().detail, `request body is larger than ${single} bytes (one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings)`);
+  assert.equal(tooBig.json().detail, `request body is larger than ${single} bytes ` +
+    '(one text of MAX_TEXT_LENGTH characters; send many texts to /embed/batch, POST / or /v1/embeddings)');
   assert.equal((await post(t, '/embed', { text: '\u{1F600}'.repeat(1000) })).statusCode, 200, 'a full-length text fits');
   // TEI clients post lists to /embed within TEI's own 2 MB payload limit (capped by BODY_LIMIT_BYTES, 1 MiB here).
   const list = Array.from({ length: 100 }, (_, i) => `${i} ${'\u00e9'.repeat(990)}`);
@@ -212,7 +227,8 @@ test('per-route body limits: /embed fits one text, the batch routes BODY_LIMIT_B
   assert.equal(tei.json().length, 100);
   const teiTooBig = await post(t, '/embed', { inputs: ['x'], padding: 'p'.repeat(1 << 20) });
   assert.equal(teiTooBig.statusCode, 413);
-  assert.match(teiTooBig.json().detail, /^request body is larger than 1048576 bytes \(BODY_LIMIT_BYTES\)$/, 'TEI\'s 2 MB, capped by BODY_LIMIT_BYTES');
+  assert.match(teiTooBig.json().detail, /^request body is larger than 1048576 bytes \(BODY_LIMIT_BYTES\)$/,
+    'TEI\'s 2 MB, capped by BODY_LIMIT_BYTES');
   assert.equal((await post(t, '/embed/batch', { items: [{ id: 'a', text: 'x' }], padding: 'p'.repeat(single) })).statusCode, 200);
   const clear = await post(t, '/cache/clear', { padding: 'p'.repeat(20_000) });
   assert.equal(clear.statusCode, 413);

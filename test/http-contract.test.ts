@@ -9,7 +9,10 @@ import { closeTestApps, post, trackedApp, type TestApp } from './helpers/http-ap
 
 after(closeTestApps);
 
-type Op = { operationId?: string; security?: unknown[]; responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>; requestBody?: { content: Record<string, { schema: Record<string, any> }> } };
+type Op = {
+  operationId?: string; security?: unknown[]; responses: Record<string, { content?: Record<string, { schema: Record<string, unknown> }> }>;
+  requestBody?: { content: Record<string, { schema: Record<string, any> }> };
+};
 
 async function specOf(t: TestApp, key?: string): Promise<Record<string, any>> {
   const res = await t.app.inject({ method: 'GET', url: '/openapi.json', headers: key ? { 'x-api-key': key } : {} });
@@ -104,7 +107,8 @@ test('the contract check itself catches a response that breaks the spec', async 
   assert.match(responseProblem(spec, { ...seen, body: ok.body.replace('"cached"', '"extra":1,"cached"') })!, /additional properties/);
   assert.match(responseProblem(spec, { ...seen, status: 418 })!, /status not documented/);
   assert.match(responseProblem(spec, { ...seen, status: 400, body: '{"detail":"x"}' })!, /request_id/);
-  assert.match(responseProblem(spec, { ...seen, path: '/v1/embeddings', status: 400, body: '{"detail":"x","request_id":"r"}' })!, /must have required property 'error'/);
+  assert.match(responseProblem(spec, { ...seen, path: '/v1/embeddings', status: 400, body: '{"detail":"x","request_id":"r"}' })!,
+    /must have required property 'error'/);
   assert.match(responseProblem(spec, { ...seen, path: '/not-a-route', status: 200 })!, /route not in the spec/);
 });
 

@@ -26,7 +26,8 @@ test('400s name the field and the limit', async () => {
     ['/embed', [1, 2], /^request body must be an object$/],
     ['/embed/batch', { items: [1, 2, 3, 4].map((i) => ({ id: `${i}`, text: 'x' })) }, /^items has more than MAX_BATCH_SIZE \(3\) items$/],
     ['/embed/batch', { items: [] }, /^items must not be empty$/],
-    ['/embed/batch', { items: [{ id: 'a', text: 'ok' }, { id: 'b', text: 'y'.repeat(21) }] }, /^items\[1\]\.text is longer than MAX_TEXT_LENGTH \(20 characters\)$/],
+    ['/embed/batch', { items: [{ id: 'a', text: 'ok' }, { id: 'b', text: 'y'.repeat(21) }] },
+      /^items\[1\]\.text is longer than MAX_TEXT_LENGTH \(20 characters\)$/],
     ['/embed/batch', { items: [{ text: 'ok' }] }, /^items\[0\]\.id is required$/],
     ['/embed/batch', { items: [{ id: 7, text: 'ok' }] }, /^items\[0\]\.id must be a string$/],
     ['/embed/batch', {}, /^items is required$/],
@@ -59,7 +60,9 @@ test('malformed JSON, invalid UTF-8, wrong media type → 400/415; a body over t
   const plain = await t.app.inject({ method: 'POST', url: '/embed', payload: 'hello', headers: { 'content-type': 'text/plain' } });
   assert.equal(plain.statusCode, 415);
   assert.equal(plain.json().detail, 'Content-Type must be application/json');
-  const vendor = await t.app.inject({ method: 'POST', url: '/embed', payload: '{"text":"ok"}', headers: { 'content-type': 'application/vnd.api+json; charset=utf-8' } });
+  const vendor = await t.app.inject({
+    method: 'POST', url: '/embed', payload: '{"text":"ok"}', headers: { 'content-type': 'application/vnd.api+json; charset=utf-8' },
+  });
   assert.equal(vendor.statusCode, 200, '+json media types are JSON');
 
   const big = await post(t, '/embed', { text: 'z'.repeat(3000) });
@@ -85,10 +88,12 @@ test('OpenAI and TEI requests get errors in their own shapes', async () => {
     assert.equal(res.statusCode, 400);
     assert.match(res.json().error.message, /^input is a token array: this server accepts text only/);
   }
-  assert.match((await post(t, '/v1/embeddings', { input: ['ok', 'x'.repeat(21)] })).json().error.message, /^input\[1\] is longer than MAX_TEXT_LENGTH \(20/);
+  assert.match((await post(t, '/v1/embeddings', { input: ['ok', 'x'.repeat(21)] })).json().error.message,
+    /^input\[1\] is longer than MAX_TEXT_LENGTH \(20/);
   assert.match((await post(t, '/v1/embeddings', { input: 'ok', dimensions: 3 })).json().error.message, /^dimensions must be 64/);
   assert.match((await post(t, '/v1/embeddings', { input: 'a\u0000' })).json().error.message, /NUL/);
-  assert.match((await post(t, '/v1/embeddings', { input: 'ok', encoding_format: 'hex' })).json().error.message, /encoding_format must be one of "float", "base64"/);
+  assert.match((await post(t, '/v1/embeddings', { input: 'ok', encoding_format: 'hex' })).json().error.message,
+    /encoding_format must be one of "float", "base64"/);
 
   const tei = await post(t, '/embed', { inputs: ['fine', 'y'.repeat(21)] });
   assert.equal(tei.statusCode, 400);
@@ -152,7 +157,8 @@ test('TRUST_PROXY: behind a proxy, clients are told apart by X-Forwarded-For', a
   assert.equal((await from('203.0.113.2')).statusCode, 200, 'another client behind the same proxy');
   const untrusted = await app({ env: { RATE_LIMIT: '1/minute' } });
   await post(untrusted, '/embed', { text: 'p' }, { 'x-forwarded-for': '203.0.113.1' });
-  assert.equal((await post(untrusted, '/embed', { text: 'p' }, { 'x-forwarded-for': '203.0.113.9' })).statusCode, 429, 'without TRUST_PROXY the header is ignored');
+  assert.equal((await post(untrusted, '/embed', { text: 'p' }, { 'x-forwarded-for': '203.0.113.9' })).statusCode, 429,
+    'without TRUST_PROXY the header is ignored');
 });
 
 test('API_KEY: Bearer or X-API-Key required except on probes and metrics; wrong keys are rate-limited', async () => {
@@ -178,7 +184,9 @@ test('API_KEY: Bearer or X-API-Key required except on probes and metrics; wrong 
 
   // A guesser from one IP: wrong keys count against the IP's budget, then 429 even for more guesses.
   const guesses = [];
-  for (let i = 0; i < 6; i++) guesses.push((await post(t, '/embed', { text: 'x' }, { authorization: `Bearer guess-${i}` }, '10.1.1.1')).statusCode);
+  for (let i = 0; i < 6; i++) {
+    guesses.push((await post(t, '/embed', { text: 'x' }, { authorization: `Bearer guess-${i}` }, '10.1.1.1')).statusCode);
+  }
   assert.deepEqual(guesses, [401, 401, 401, 401, 429, 429]);
   // The real key from the same IP is its own client.
   assert.equal((await post(t, '/embed', { text: 'x' }, { authorization: `Bearer ${key}` }, '10.1.1.1')).statusCode, 200);

@@ -41,7 +41,8 @@ test('listens on an ephemeral port and serves the API; close() stops it', async 
   const body = await res.json() as { embedding: number[]; cached: boolean };
   const direct = (await (await tinyEncoder()).encode(['over the wire'], 'query')).vectors[0]!;
   assert.ok(bits(body.embedding).equals(bits(direct)));
-  const batch = await postJson(server.address, '/embed/batch', { items: [{ id: 'x', text: 'over the wire' }, { id: 'y', text: 'and another' }] });
+  const batch = await postJson(server.address, '/embed/batch',
+    { items: [{ id: 'x', text: 'over the wire' }, { id: 'y', text: 'and another' }] });
   assert.deepEqual(((await batch.json()) as { results: { cached: boolean }[] }).results.map((r) => r.cached), [true, false]);
   const tooBig = await postJson(server.address, '/embed', { text: 'q'.repeat(5000) });
   assert.equal(tooBig.status, 413);
@@ -52,7 +53,9 @@ test('listens on an ephemeral port and serves the API; close() stops it', async 
   await assert.rejects(fetch(`${server.address}/health`));
 });
 
-test('two daemons share cached vectors through Redis, bit for bit', { skip: !REDIS_URL && 'EMBEDSYNC_TEST_REDIS_URL not set' }, async () => {
+test('two daemons share cached vectors through Redis, bit for bit', {
+  skip: !REDIS_URL && 'EMBEDSYNC_TEST_REDIS_URL not set',
+}, async () => {
   const a = await start({ REDIS_URL: REDIS_URL! });
   const b = await start({ REDIS_URL: REDIS_URL! });
   for (const s of [a, b]) {

@@ -43,19 +43,22 @@ test('POST /search answers what the SQL functions answer, cached, keyed and with
     assert.equal(hybrid.statusCode, 200, hybrid.body);
     const hybridBody = hybrid.json();
     assert.equal(hybridBody.cached, true);
-    const want = (await t.pool.query('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10)', [code, q])).rows;
+    const want = (await t.pool.query('SELECT id::text, score, text_rank, vector_rank FROM embedsync.hybrid_search($1, $2::vector, 10)',
+      [code, q])).rows;
     assert.deepEqual(hybridBody.results, want);
     assert.equal(hybridBody.results[0].id, coded);
     // Weights pass through to the function.
     const weighted = await post(app, '/search', { query: code, k: 5, table: 'public.leads', hybrid: true, vector_weight: 2 }, key);
     assert.deepEqual(weighted.json().results,
-      (await t.pool.query('SELECT id::text, score, text_rank, vector_rank FROM embedsync.leads_hybrid_search($1, $2::vector, 5, vector_weight => 2)', [code, q])).rows);
+      (await t.pool.query('SELECT id::text, score, text_rank, vector_rank ' +
+        'FROM embedsync.leads_hybrid_search($1, $2::vector, 5, vector_weight => 2)', [code, q])).rows);
 
     // The CLI, same path: the same rows for the same query.
     const env = { DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1' };
     let out = '';
     const ctx: CommandContext = {
-      argv: [code, '--hybrid', '--limit', '10', '--json'], env, config: () => loadConfig(env), stdout: { write: (s: string) => { out += s; return true; } },
+      argv: [code, '--hybrid', '--limit', '10', '--json'], env, config: () => loadConfig(env),
+      stdout: { write: (s: string) => { out += s; return true; } },
       stderr: { write: () => true }, signal: new AbortController().signal, cores: 1, cwd: process.cwd(),
     };
     assert.equal(await searchCommand(ctx), 0);

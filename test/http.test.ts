@@ -38,7 +38,10 @@ test('POST /embed: the old fields, query role by default, cached on repeat and b
 test('POST /embed/batch: only misses are encoded, in one call; per-item failures do not fail the batch', async () => {
   const real = await tinyEncoder();
   const calls: number[] = [];
-  const counting: Encoder = { info: real.info, close: async () => {}, encode: (texts, role, o) => { calls.push(texts.length); return real.encode(texts, role, o); } };
+  const counting: Encoder = {
+    info: real.info, close: async () => {},
+    encode: (texts, role, o) => { calls.push(texts.length); return real.encode(texts, role, o); },
+  };
   const t = await app({ encoder: counting });
   await post(t, '/embed', { text: 'already cached' });
   calls.length = 0;
@@ -121,7 +124,8 @@ test('POST /embed with TEI { inputs }: bare array of vectors, prompt_name picks 
   const vectors = one.json();
   assert.ok(Array.isArray(vectors) && vectors.length === 1 && vectors[0].length === real.info.dimensions);
   assert.ok(bits(vectors[0]).equals(bits((await real.encode(['oak table'], 'document')).vectors[0]!)));
-  const many = (await post(t, '/embed', { inputs: ['oak table', 'pine chair'], prompt_name: 'query', normalize: true, truncate: true })).json();
+  const many = (await post(t, '/embed', { inputs: ['oak table', 'pine chair'], prompt_name: 'query', normalize: true, truncate: true }))
+    .json();
   const direct = await real.encode(['oak table', 'pine chair'], 'query');
   assert.ok(bits(many[0]).equals(bits(direct.vectors[0]!)));
   assert.ok(bits(many[1]).equals(bits(direct.vectors[1]!)));
@@ -207,7 +211,9 @@ test('/ready is 503 while the model loads, 200 once loaded and warmed up; embeds
   const real = await tinyEncoder();
   const loading = deferred<Encoder>();
   let warmed = 0;
-  const watching: Encoder = { info: real.info, close: async () => {}, encode: (texts, role, o) => { warmed += 1; return real.encode(texts, role, o); } };
+  const watching: Encoder = {
+    info: real.info, close: async () => {}, encode: (texts, role, o) => { warmed += 1; return real.encode(texts, role, o); },
+  };
   const t = await app({ encoder: loading.promise, ready: false, env: { MODEL_WAIT_SECONDS: '0.2' } });
   const before = await t.app.inject({ method: 'GET', url: '/ready' });
   assert.equal(before.statusCode, 503);
@@ -249,7 +255,10 @@ test('/openapi.json and /docs come from the route schemas', async () => {
   assert.equal(res.statusCode, 200);
   const spec = res.json();
   assert.equal(spec.openapi, '3.1.0');
-  for (const path of ['/embed', '/embed/batch', '/v1/embeddings', '/health', '/ready', '/model-info', '/metrics', '/cache/stats', '/cache/clear', '/status', '/info']) {
+  for (const path of [
+    '/embed', '/embed/batch', '/v1/embeddings', '/health', '/ready', '/model-info', '/metrics', '/cache/stats', '/cache/clear', '/status',
+    '/info',
+  ]) {
     assert.ok(spec.paths[path], `documents ${path}`);
   }
   const text = spec.paths['/embed'].post.requestBody.content['application/json'].schema.properties.text;

@@ -8,7 +8,9 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
-import { decideIndex, ensureIndex, getIndexStatus, rangeDecides, DEFAULT_INDEX_POLICY, type ExistingIndex, type IndexPolicy, type IndexRecord } from '../src/db/vector-index.ts';
+import {
+  decideIndex, ensureIndex, getIndexStatus, rangeDecides, DEFAULT_INDEX_POLICY, type ExistingIndex, type IndexPolicy, type IndexRecord,
+} from '../src/db/vector-index.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
@@ -24,16 +26,22 @@ test('a range with no threshold inside gets one decision throughout; one with a 
   const kinds = ['ivfflat', 'hnsw', 'none'] as const;
   let decided = 0;
   for (let i = 0; i < 20_000; i++) {
-    const policy: IndexPolicy = { ...DEFAULT_INDEX_POLICY, kind: kinds[Math.floor(rnd() * 3)]!, minRows: Math.floor(rnd() * 5000), growthFactor: 1.2 + rnd() * 3 };
+    const policy: IndexPolicy = {
+      ...DEFAULT_INDEX_POLICY, kind: kinds[Math.floor(rnd() * 3)]!, minRows: Math.floor(rnd() * 5000), growthFactor: 1.2 + rnd() * 3,
+    };
     const existing: ExistingIndex | undefined = rnd() < 0.3 ? undefined
       : { name: 'leads_embedding_idx', kind: rnd() < 0.8 ? 'ivfflat' : 'hnsw', valid: true, lists: Math.ceil(rnd() * 50) };
     const record: IndexRecord | undefined = existing && rnd() < 0.7
-      ? { name: existing.name, kind: existing.kind, lists: 1, dimensions: 16, rowsAtBuild: Math.floor(rnd() * 200_000), buildSeconds: 1, builtAt: new Date() }
+      ? {
+        name: existing.name, kind: existing.kind, lists: 1, dimensions: 16, rowsAtBuild: Math.floor(rnd() * 200_000), buildSeconds: 1,
+        builtAt: new Date(),
+      }
       : undefined;
     const lo = Math.floor(rnd() ** 2 * 400_000);
     const hi = lo + Math.floor(rnd() ** 3 * 100_000);
     const range = { lo, hi, rows: Math.round((lo + hi) / 2), basis: 'statistics' as const };
-    const actions = [lo, hi, range.rows, lo + Math.floor(rnd() * (hi - lo + 1))].map((r) => decideIndex(policy, existing, record, r).action);
+    const actions = [lo, hi, range.rows, lo + Math.floor(rnd() * (hi - lo + 1))]
+      .map((r) => decideIndex(policy, existing, record, r).action);
     if (rangeDecides(policy, existing, record, range)) {
       decided++;
       assert.equal(new Set(actions).size, 1, `one decision over ${lo}-${hi}: ${actions.join(', ')}`);
@@ -41,9 +49,11 @@ test('a range with no threshold inside gets one decision throughout; one with a 
   }
   assert.ok(decided > 10_000, `most random ranges decide (${decided})`);
   const ivf = { ...DEFAULT_INDEX_POLICY, minRows: 1000 };
-  assert.equal(rangeDecides(ivf, undefined, undefined, { lo: 900, hi: 1100, rows: 1000, basis: 'statistics' }), false, '1,000 rows to train is in 900-1,100');
+  assert.equal(rangeDecides(ivf, undefined, undefined, { lo: 900, hi: 1100, rows: 1000, basis: 'statistics' }), false,
+    '1,000 rows to train is in 900-1,100');
   assert.equal(rangeDecides(ivf, undefined, undefined, { lo: 0, hi: 0, rows: 0, basis: 'unknown' }), false, 'nothing known: count');
-  assert.equal(rangeDecides({ ...ivf, kind: 'none' }, undefined, undefined, { lo: 0, hi: 0, rows: 0, basis: 'unknown' }), true, 'no index wanted: rows do not matter');
+  assert.equal(rangeDecides({ ...ivf, kind: 'none' }, undefined, undefined, { lo: 0, hi: 0, rows: 0, basis: 'unknown' }), true,
+    'no index wanted: rows do not matter');
 });
 
 /** seq_scan of leads, after this session's own statistics are flushed (the flush happens as it goes idle). */
@@ -52,7 +62,8 @@ async function seqScans(c: pg.Client | pg.PoolClient): Promise<number> {
   return Number((await c.query<{ n: string }>(`SELECT seq_scan AS n FROM pg_stat_user_tables WHERE relname = 'leads'`)).rows[0]!.n);
 }
 
-test('on a populated table the index policy and status read statistics; the table is counted once when a threshold is in doubt', async () => {
+test('on a populated table the index policy and status read statistics; ' +
+  'the table is counted once when a threshold is in doubt', async () => {
   const db = await createTestDatabase('idlecost');
   const c = createClient({ databaseUrl: db.url });
   try {
@@ -63,9 +74,11 @@ test('on a populated table the index policy and status read statistics; the tabl
     const s = (await inspectSource(c, config.source)).sql;
     // 40,000 rows with vectors of model m, 2,000 without any: past status's small-table size (8 MB).
     await c.query(`INSERT INTO leads (title, description, embedding, model_checksum)
-      SELECT 'row ' || g, repeat('long description ', 12), (SELECT array_agg(random() - 0.5) FROM generate_series(1, 16) d WHERE d > g * 0)::vector, 'm'
+      SELECT 'row ' || g, repeat('long description ', 12),
+        (SELECT array_agg(random() - 0.5) FROM generate_series(1, 16) d WHERE d > g * 0)::vector, 'm'
       FROM generate_series(1, 40000) g`);
-    await c.query(`INSERT INTO leads (title, description) SELECT 'new ' || g, repeat('long description ', 12) FROM generate_series(1, 2000) g`);
+    await c.query(`INSERT INTO leads (title, description) SELECT 'new ' || g, repeat('long description ', 12) ` +
+      'FROM generate_series(1, 2000) g');
     // Statistics of these writes reach the shared counters when the session flushes them (within seconds).
     await c.query('SELECT pg_stat_force_next_flush()');
     await c.query('ANALYZE leads');
@@ -116,7 +129,8 @@ test('on a populated table the index policy and status read statistics; the tabl
     assert.ok(Math.abs(est.rows.total - 83000) < 83000 * 0.05, `total ~83,000: ${est.rows.total}`);
     assert.ok(Math.abs(est.rows.current! - 81000) < 83000 * 0.05, `current ~81,000: ${est.rows.current}`);
     assert.ok(Math.abs(est.rows.missing! - 2000) < 83000 * 0.05, `missing ~2,000: ${est.rows.missing}`);
-    assert.match(formatStatus(est), /rows +~\d+ total: ~\d+ current, ~\d+ stale, ~\d+ missing, ~\d+ blank \(estimated from the table's statistics/);
+    assert.match(formatStatus(est),
+      /rows +~\d+ total: ~\d+ current, ~\d+ stale, ~\d+ missing, ~\d+ blank \(estimated from the table's statistics/);
     assert.equal(est.queue.estimated, true);
     assert.ok(Math.abs(est.queue.queued - 60000) < 3000, `queued ~60,000: ${est.queue.queued}`);
     assert.equal(est.queue.leased, 25);
@@ -167,7 +181,8 @@ test('an idle daemon over a populated, indexed table runs no sequential scan of 
     const pool = createPool({ databaseUrl: t.db.url, max: 4 });
     const stats = async () => (await t.pool.query<{ seq: string; changed: Date; counts: string }>(
       `SELECT (SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'leads') AS seq,
-              (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables WHERE relid = 'embedsync.vector_count'::regclass) AS counts,
+              (SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
+                WHERE relid = 'embedsync.vector_count'::regclass) AS counts,
               (SELECT last_finished_at FROM embedsync.sweep WHERE pass = 'changed') AS changed`)).rows[0]!;
     const before = await stats();
     const daemon = await startSyncDaemon({

@@ -23,7 +23,9 @@ import { INT8_KERNELS } from '../src/model/encoder-graph.ts';
 import { importModel } from '../src/model/import-checkpoint.ts';
 import { mixedTexts } from './support/mixed-texts.ts';
 import { referenceForward } from './support/reference-forward.ts';
-import { openCheckpointTensors, openSafetensorsFile, parseSafetensors, toFloat32, writeSafetensors, type TensorToWrite } from '../src/model/safetensors.ts';
+import {
+  openCheckpointTensors, openSafetensorsFile, parseSafetensors, toFloat32, writeSafetensors, type TensorToWrite,
+} from '../src/model/safetensors.ts';
 import { randomEncoderWeights } from '../src/model/tiny-model.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
@@ -52,7 +54,9 @@ async function writeCheckpoint(name: string, spec: CheckpointSpec): Promise<{ di
   await mkdir(join(dir, '1_Pooling'), { recursive: true });
   const cfg = parseEncoderConfig(spec.config);
   await writeFile(join(dir, 'config.json'), JSON.stringify(spec.config));
-  for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json']) {
+  for (const f of [
+    'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json',
+  ]) {
     await copyFile(join(TINY_MODEL_DIR, f), join(dir, f));
   }
   const pooling = JSON.parse(await readFile(join(TINY_MODEL_DIR, '1_Pooling/config.json'), 'utf8')) as Record<string, unknown>;
@@ -104,12 +108,15 @@ test('streamed safetensors reads give the in-memory values for F32, F16 and BF16
   const data = Float32Array.of(0, -0, 1, -2.5, 1.5, 3.140625, -70000, 1e-3);
   const path = join(scratch, 'dtypes.safetensors');
   await writeFile(path, writeSafetensors(new Map<string, TensorToWrite>([
-    ['f32', { dtype: 'F32', shape: [2, 4], data }], ['f16', { dtype: 'F16', shape: [8], data }], ['bf16', { dtype: 'BF16', shape: [8], data }],
+    ['f32', { dtype: 'F32', shape: [2, 4], data }], ['f16', { dtype: 'F16', shape: [8], data }],
+    ['bf16', { dtype: 'BF16', shape: [8], data }],
   ])));
   const memory = parseSafetensors(await readFile(path));
   const file = openSafetensorsFile(path);
   try {
-    for (const name of ['f32', 'f16', 'bf16']) assert.deepEqual(toFloat32(file.tensors.get(name)!), toFloat32(memory.tensors.get(name)!), name);
+    for (const name of ['f32', 'f16', 'bf16']) {
+      assert.deepEqual(toFloat32(file.tensors.get(name)!), toFloat32(memory.tensors.get(name)!), name);
+    }
     assert.deepEqual(toFloat32(file.tensors.get('f32')!), data);
     // BF16 keeps 8 significant bits: exact for these, rounded to nearest even for the rest.
     assert.deepEqual([...toFloat32(file.tensors.get('bf16')!).slice(0, 6)], [0, -0, 1, -2.5, 1.5, 3.140625]);
@@ -145,16 +152,20 @@ test('a sharded checkpoint imports to the same bytes as the single file', async 
   const sharded = await writeCheckpoint('sharded', { config: ROBERTA, dtype: 'F16', seed: 3, shards: 3 });
   const a = await importModel(single.dir, { outDir: join(scratch, 'single-out'), quantize: 'int8' });
   const b = await importModel(sharded.dir, { outDir: join(scratch, 'sharded-out'), quantize: 'int8' });
-  assert.deepEqual(b.checkpointFiles, ['model.safetensors.index.json', 'model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors']);
+  assert.deepEqual(b.checkpointFiles, ['model.safetensors.index.json',
+    'model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors']);
   for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx']) {
     assert.ok((await readFile(join(a.outDir, f))).equals(await readFile(join(b.outDir, f))), f);
   }
   assert.ok(await worstDiff(join(b.outDir, 'onnx/model.onnx'), single.cfg, parseSafetensors(single.bytes).tensors) <= 1e-4);
   // A shard that lost a tensor the index promises is named.
-  const index = JSON.parse(await readFile(join(sharded.dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map: Record<string, string> };
+  const index = JSON.parse(await readFile(join(sharded.dir, 'model.safetensors.index.json'), 'utf8')) as {
+    weight_map: Record<string, string>;
+  };
   index.weight_map['encoder.layer.9.extra'] = 'model-00001-of-00003.safetensors';
   await writeFile(join(sharded.dir, 'model.safetensors.index.json'), JSON.stringify(index));
-  await assert.rejects(importModel(sharded.dir, { outDir: join(scratch, 'sharded-bad') }), /tensors not found in their shard \(first: encoder\.layer\.9\.extra\)/);
+  await assert.rejects(importModel(sharded.dir, { outDir: join(scratch, 'sharded-bad') }),
+    /tensors not found in their shard \(first: encoder\.layer\.9\.extra\)/);
   assert.throws(() => openCheckpointTensors(join(scratch, 'nowhere')), /neither model\.safetensors nor model\.safetensors\.index\.json/);
 });
 
@@ -193,7 +204,9 @@ test('weights go to external data past the threshold; the encoder loads it and i
 });
 
 test('int8 quality gate on a small model: mean cosine ≥ 0.99 and min ≥ 0.97 over 500 mixed ru/en texts', async () => {
-  const config = { ...ROBERTA, hidden_size: 128, num_attention_heads: 4, intermediate_size: 512, num_hidden_layers: 2, max_position_embeddings: 514 };
+  const config = {
+    ...ROBERTA, hidden_size: 128, num_attention_heads: 4, intermediate_size: 512, num_hidden_layers: 2, max_position_embeddings: 514,
+  };
   const { dir } = await writeCheckpoint('gate', { config, dtype: 'F16', seed: 9 });
   const out = (await importModel(dir, { outDir: join(scratch, 'gate-out'), quantize: 'int8' })).outDir;
   const fp32Size = (await stat(join(out, 'onnx/model.onnx'))).size;
@@ -242,7 +255,8 @@ test('every int8 kernel, in the plain and fused graphs, stays within cosine 0.99
       const q = await runModel(convertCheckpoint({ config: cfg, weights, variant, weightType: 'int8', int8Kernel }));
       for (let t = 0; t < 8; t++) {
         const [a, b] = [fp32.subarray(t * 64, (t + 1) * 64), q.subarray(t * 64, (t + 1) * 64)];
-        const cos = a.reduce((s, x, i) => s + x * b[i]!, 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
+        const cos = a.reduce((s, x, i) => s + x * b[i]!, 0) /
+          Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
         assert.ok(cos >= 0.999, `${variant} ${int8Kernel} token ${t}: cosine ${cos}`);
       }
     }
@@ -274,16 +288,20 @@ test('embedsync model import end to end: folder in, loadable fp32 and int8 model
   assert.match(imported.stdout, /wrote .*onnx\/model\.onnx/);
   assert.match(imported.stdout, /wrote .*onnx\/model_quantized\.onnx/);
   assert.match(imported.stdout, /copied config\.json, tokenizer\.json, .*1_Pooling\/config\.json/);
-  const info = async (dtype: string) => JSON.parse((await run(process.execPath, [bin, 'model', 'info', '--json', '--model', out], { env: { ...env, EMBEDDING_DTYPE: dtype } })).stdout) as { file: string; dimensions: number; checksum: string };
+  const info = async (dtype: string) => JSON.parse((await run(process.execPath, [bin, 'model', 'info', '--json', '--model', out],
+    { env: { ...env, EMBEDDING_DTYPE: dtype } })).stdout) as { file: string; dimensions: number; checksum: string };
   const [fp32, int8] = [await info('fp32'), await info('int8')];
   assert.equal(fp32.file, 'onnx/model.onnx');
   assert.equal(int8.file, 'onnx/model_quantized.onnx');
   assert.equal(int8.dimensions, 32);
   assert.notEqual(fp32.checksum, int8.checksum);
-  const embedded = JSON.parse((await run(process.execPath, [bin, 'embed', 'Новая заявка', '--model', out], { env })).stdout) as { embedding: number[] };
+  const embedded = JSON.parse((await run(process.execPath, [bin, 'embed', 'Новая заявка', '--model', out], { env })).stdout) as {
+    embedding: number[];
+  };
   assert.equal(embedded.embedding.length, 32);
   await assert.rejects(run(process.execPath, [bin, 'model', 'import', dir, '--quantize', 'int4'], { env }), /only int8 is supported/);
-  await assert.rejects(run(process.execPath, [bin, 'model', 'import', 'not a hub id!'], { env }), /neither an existing folder nor a hub id/);
+  await assert.rejects(run(process.execPath, [bin, 'model', 'import', 'not a hub id!'], { env }),
+    /neither an existing folder nor a hub id/);
 });
 
 test('model import <hub id> downloads, imports in the model cache and copies the loadable folder to --out', async () => {
@@ -307,7 +325,9 @@ test('model import <hub id> downloads, imports in the model cache and copies the
     const printed: string[] = [];
     const ctx = {
       argv: ['import', 'embedsync/checkpoint', '--out', out, '--quantize', 'int8'], env: {}, cores: 1, cwd: scratch,
-      config: () => loadConfig({ HF_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1' }),
+      config: () => loadConfig({
+        HF_ENDPOINT: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1',
+      }),
       stdout: { write: (s: string) => printed.push(s) }, stderr: { write: () => true }, signal: new AbortController().signal,
     };
     assert.equal(await modelCommand(ctx), 0);

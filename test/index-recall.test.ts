@@ -14,7 +14,8 @@ const DOCUMENTED_PROBES = 8;
 const PROBES = [1, 2, 3, 4, 5, 6, 8, 10] as const;
 
 async function top10Distances(c: pg.PoolClient, q: string): Promise<number[]> {
-  const { rows } = await c.query<{ d: number }>('SELECT embedding <=> $1::vector AS d FROM leads ORDER BY embedding <=> $1::vector LIMIT 10', [q]);
+  const { rows } = await c.query<{ d: number }>(
+    'SELECT embedding <=> $1::vector AS d FROM leads ORDER BY embedding <=> $1::vector LIMIT 10', [q]);
   return rows.map((r) => r.d);
 }
 

@@ -7,7 +7,9 @@ import { loadConfig } from '../src/config/index.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
-import { decideIndex, ensureIndex, getIndexStatus, ivfflatBuildBytes, ivfflatLists, listsWithin, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
+import {
+  decideIndex, ensureIndex, getIndexStatus, ivfflatBuildBytes, ivfflatLists, listsWithin, DEFAULT_INDEX_POLICY,
+} from '../src/db/vector-index.ts';
 import { indexCommand } from '../src/cli/index-cmd.ts';
 import type { CommandContext } from '../src/cli/context.ts';
 import { createTestDatabase, LEADS_DDL } from './helpers/db.ts';
@@ -73,7 +75,8 @@ test('ivfflat is built only with enough rows, with the computed lists, and rebui
     const s = (await inspectSource(pool, config.source)).sql;
     const policy = { ...DEFAULT_INDEX_POLICY };
     const ensure = () => ensureIndex(client, s, 'embedding', policy, { dimensions: 16 });
-    const lists = async () => (await pool.query<{ o: string[] }>(`SELECT reloptions AS o FROM pg_class WHERE relname = 'leads_embedding_idx'`)).rows[0]?.o;
+    const lists = async () =>
+      (await pool.query<{ o: string[] }>(`SELECT reloptions AS o FROM pg_class WHERE relname = 'leads_embedding_idx'`)).rows[0]?.o;
 
     assert.equal((await ensure()).action, 'wait', 'empty table: no index');
     await addVectors(pool, 900);
@@ -112,10 +115,12 @@ test('ivfflat is built only with enough rows, with the computed lists, and rebui
     // Switching the kind rebuilds; none drops it.
     const hnsw = await ensureIndex(client, s, 'embedding', { ...policy, kind: 'hnsw' }, { dimensions: 16 });
     assert.equal(hnsw.action, 'rebuild');
-    const am = await pool.query<{ am: string }>(`SELECT am.amname AS am FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'leads_embedding_idx'`);
+    const am = await pool.query<{ am: string }>(
+      `SELECT am.amname AS am FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'leads_embedding_idx'`);
     assert.deepEqual(am.rows, [{ am: 'hnsw' }]);
     assert.equal((await ensureIndex(client, s, 'embedding', { ...policy, kind: 'none' }, { dimensions: 16 })).action, 'drop');
-    assert.equal((await pool.query(`SELECT 1 FROM pg_indexes WHERE tablename = 'leads' AND indexname NOT IN ('leads_pkey', 'leads_embedsync_stale', 'leads_embedsync_new', 'leads_embedsync_fulltext')`)).rowCount, 0);
+    assert.equal((await pool.query(`SELECT 1 FROM pg_indexes WHERE tablename = 'leads' ` +
+      `AND indexname NOT IN ('leads_pkey', 'leads_embedsync_stale', 'leads_embedsync_new', 'leads_embedsync_fulltext')`)).rowCount, 0);
   } finally {
     await client.end().catch(() => undefined);
     await pool.end();
@@ -139,7 +144,8 @@ test('the daemon builds the index once the rows it embedded are enough to train 
       if (!rec) await new Promise((r) => setTimeout(r, 200));
     }
     assert.deepEqual(rec, { name: 'leads_embedding_idx', rows: 150, lists: 1 });
-    const valid = await t.pool.query(`SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'leads_embedding_idx' AND i.indisvalid`);
+    const valid = await t.pool.query(
+      `SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'leads_embedding_idx' AND i.indisvalid`);
     assert.equal(valid.rowCount, 1);
   } finally {
     await t.close();

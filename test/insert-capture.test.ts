@@ -22,7 +22,8 @@ const lanes = async (pool: pg.Pool) => {
   return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
 };
 const triggers = async (pool: pg.Pool, table = 'leads') =>
-  (await pool.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`, [table])).rows.map((r) => r.tgname);
+  (await pool.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
+    [table])).rows.map((r) => r.tgname);
 
 test('sequence ids: no INSERT trigger; every way a row arrives is found by the watch, live or bulk by the look\'s size', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '10' });
@@ -44,8 +45,10 @@ test('sequence ids: no INSERT trigger; every way a row arrives is found by the w
 
     // COPY, MERGE, INSERT ... ON CONFLICT (both branches), a DEFAULT VALUES row, a row inserted then updated.
     await t.pool.query(`COPY leads (title) FROM PROGRAM 'printf "copied one\\ncopied two\\n"'`);
-    await t.pool.query(`MERGE INTO leads l USING (VALUES ('merged')) v(title) ON false WHEN NOT MATCHED THEN INSERT (title) VALUES (v.title)`);
-    await t.pool.query(`INSERT INTO leads (id, title) VALUES (1, 'conflict edits row 1') ON CONFLICT (id) DO UPDATE SET title = excluded.title`);
+    await t.pool.query(
+      `MERGE INTO leads l USING (VALUES ('merged')) v(title) ON false WHEN NOT MATCHED THEN INSERT (title) VALUES (v.title)`);
+    await t.pool.query(
+      `INSERT INTO leads (id, title) VALUES (1, 'conflict edits row 1') ON CONFLICT (id) DO UPDATE SET title = excluded.title`);
     await t.pool.query(`INSERT INTO leads (title) VALUES ('no conflict') ON CONFLICT DO NOTHING`);
     await t.pool.query('INSERT INTO leads DEFAULT VALUES');
     const { rows: [edited] } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title) VALUES ('first') RETURNING id`);
@@ -72,8 +75,12 @@ test('a look under a backlog reads the newest entries of the new-rows index, not
     await c.connect();
     try {
       const info = await inspectSource(c, t.config.source);
-      const look = createLook({ db: c, sql: info.sql, target: async () => ({ kind: 'main', sql: info.sql }), bulkRows: 10, checksum: t.encoder.info.checksum, onDue: () => undefined });
-      const reads = async () => (await c.query<{ seq: string; idx: string }>(`SELECT seq_scan AS seq, (SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index
+      const look = createLook({
+        db: c, sql: info.sql, target: async () => ({ kind: 'main', sql: info.sql }), bulkRows: 10, checksum: t.encoder.info.checksum,
+        onDue: () => undefined,
+      });
+      const reads = async () => (await c.query<{ seq: string; idx: string }>(`SELECT seq_scan AS seq,
+          (SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) FROM pg_index
           WHERE indrelid = 'leads'::regclass) AS idx FROM pg_stat_xact_user_tables WHERE relname = 'leads'`)).rows[0]!;
       await t.pool.query(`INSERT INTO leads (title) VALUES ('a live lead behind 50,000 queued')`);
       await c.query('BEGIN');
@@ -118,7 +125,8 @@ test('the daemon embeds inserts through its watch, and the application\'s writes
       (await t.pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [row!.id])).rowCount === 1, 5000);
     await t.pool.query(`UPDATE leads SET title = 'Квартира у парка' WHERE id = $1`, [row!.id]);
     await waitFor('the edit embedded', async () =>
-      (await t.pool.query(`SELECT 1 FROM leads WHERE id = $1 AND embedding_text_hash = md5($2)::uuid`, [row!.id, documentOf('Квартира у парка', null)])).rowCount === 1, 5000);
+      (await t.pool.query(`SELECT 1 FROM leads WHERE id = $1 AND embedding_text_hash = md5($2)::uuid`,
+        [row!.id, documentOf('Квартира у парка', null)])).rowCount === 1, 5000);
     await t.pool.query('DELETE FROM leads WHERE id = $1', [row!.id]);
     // A notification is delivered before the next query's answer on the listening connection.
     await listener.query('SELECT 1');
@@ -129,7 +137,8 @@ test('the daemon embeds inserts through its watch, and the application\'s writes
   }
 });
 
-test('uuid ids keep the INSERT trigger; migrate drops the trigger of a sequence-id table set up by an earlier version; remove drops the index', async () => {
+test('uuid ids keep the INSERT trigger; migrate drops the trigger of a sequence-id table set up by an earlier version; ' +
+  'remove drops the index', async () => {
   const db = await createTestDatabase('capture');
   const c = createClient({ databaseUrl: db.url });
   await c.connect();
@@ -137,8 +146,12 @@ test('uuid ids keep the INSERT trigger; migrate drops the trigger of a sequence-
     await c.query(`CREATE TABLE docs (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), body text)`);
     await c.query(`CREATE TABLE leads (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text)`);
     const model = { name: 'tiny', checksum: 'c'.repeat(16), dimensions: 64 };
-    const docs = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'docs', EMBEDSYNC_TEXT_COLUMNS: 'body' });
-    const leads = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'leads', EMBEDSYNC_TEXT_COLUMNS: 'title' });
+    const docs = loadConfig({
+      ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'docs', EMBEDSYNC_TEXT_COLUMNS: 'body',
+    });
+    const leads = loadConfig({
+      ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'leads', EMBEDSYNC_TEXT_COLUMNS: 'title',
+    });
     assert.equal((await migrateSchema(c, docs.source, model)).insertCapture, 'trigger');
     await c.query(`INSERT INTO docs (body) VALUES ('a document')`);
     assert.equal((await c.query(`SELECT count(*)::int AS n FROM embedsync.queue WHERE source = 'public.docs'`)).rows[0].n, 1);

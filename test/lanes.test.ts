@@ -46,7 +46,9 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     const c = await t.pool.connect();
     try {
       await c.query('BEGIN');
-      for (let i = 0; i < 12; i++) await c.query(`UPDATE leads SET description = 'one by one ' || $1::int WHERE id = (SELECT min(id) + $1::int FROM leads)`, [i]);
+      for (let i = 0; i < 12; i++) {
+        await c.query(`UPDATE leads SET description = 'one by one ' || $1::int WHERE id = (SELECT min(id) + $1::int FROM leads)`, [i]);
+      }
       await c.query('COMMIT');
     } finally {
       c.release();
@@ -122,7 +124,8 @@ test('under a continuous live stream bulk keeps its minimum share of the claimed
     let bulk = 0;
     for (let i = 0; i < 40; i++) {
       // More live rows arrive than a claim takes: live alone would fill every claim.
-      await t.pool.query(`INSERT INTO embedsync.queue (source, id, lane) SELECT 'public.leads', 'l' || $1::int || '-' || g, 0 FROM generate_series(1, 4) g`, [i]);
+      await t.pool.query(`INSERT INTO embedsync.queue (source, id, lane) SELECT 'public.leads', 'l' || $1::int || '-' || g, 0 ` +
+        'FROM generate_series(1, 4) g', [i]);
       const size = 3;
       const reserve = share.reserve(size);
       const rows = await d.ops.claim(size, 'x', 60, reserve);
@@ -210,27 +213,34 @@ test('a remote encoder keeps the same order: a freed request slot goes to a quer
 test('a live insert during a backlog on a real-sized model gets its vector before the rows queued before it', async () => {
   const model = await midModelDir();
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '20' });
-  const encoder = await createEncoder(loadConfig({ EMBEDDING_MODEL: model, EMBEDDING_DTYPE: 'int8', EMBEDDING_SESSIONS: '2', EMBEDDING_THREADS: '1' }).model);
+  const encoder = await createEncoder(loadConfig({
+    EMBEDDING_MODEL: model, EMBEDDING_DTYPE: 'int8', EMBEDDING_SESSIONS: '2', EMBEDDING_THREADS: '1',
+  }).model);
   const metrics = createMetrics({ defaultMetrics: false });
   try {
     // The backlog: a bulk statement, migrated afterwards with the mid-sized model's columns.
-    await t.pool.query(`ALTER TABLE leads DROP COLUMN embedding, DROP COLUMN model_checksum, DROP COLUMN embedded_at, DROP COLUMN embedding_text_hash`);
+    await t.pool.query(
+      `ALTER TABLE leads DROP COLUMN embedding, DROP COLUMN model_checksum, DROP COLUMN embedded_at, DROP COLUMN embedding_text_hash`);
     await t.pool.query('TRUNCATE embedsync.queue, embedsync.state');
     const { migrateSchema } = await import('../src/migration/schema-install.ts');
     const { createClient } = await import('../src/db/pool.ts');
     const c = createClient({ databaseUrl: t.db.url });
     await c.connect();
     await c.query(`INSERT INTO leads (title, description)
-      SELECT 'Lead ' || g || ': двухкомнатная квартира у метро', repeat('Client asks for a viewing this week, prefers a quiet street. ', 1 + g % 4)
+      SELECT 'Lead ' || g || ': двухкомнатная квартира у метро',
+        repeat('Client asks for a viewing this week, prefers a quiet street. ', 1 + g % 4)
       FROM generate_series(1, 300) g`);
-    await migrateSchema(c, t.config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
+    await migrateSchema(c, t.config.source,
+      { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
     await c.end();
     await t.look();
     assert.equal((await lanes(t.pool)).bulk, 300, 'a 300-row load is bulk');
 
     await t.startDaemon({ encoder, metrics });
-    await waitFor('the backlog under way', async () => (await t.pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n > 0, 60_000, 50);
-    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Новый лид', 'Звонок с сайта') RETURNING id`);
+    await waitFor('the backlog under way',
+      async () => (await t.pool.query<{ n: number }>('SELECT count(embedding)::int AS n FROM leads')).rows[0]!.n > 0, 60_000, 50);
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description) VALUES ('Новый лид', 'Звонок с сайта') RETURNING id`);
     const written = Date.now();
     await waitFor('the live row embedded', async () =>
       (await t.pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [rows[0]!.id])).rowCount, 20_000, 20);

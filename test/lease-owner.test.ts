@@ -23,7 +23,9 @@ class CountingGate extends SuspectGate {
 
 test('each worker loop holds its leases under an owner of its own', async () => {
   // Every write in the bulk lane: the daemon's live-only loop (owner/live) stays out of the way of the two loops.
-  const t = await setupSyncDb({ EMBEDSYNC_WORKERS: '2', EMBEDSYNC_BATCH_SIZE: '4', EMBEDSYNC_LEASE_SECONDS: '30', EMBEDSYNC_BULK_ROWS: '0' });
+  const t = await setupSyncDb({
+    EMBEDSYNC_WORKERS: '2', EMBEDSYNC_BATCH_SIZE: '4', EMBEDSYNC_LEASE_SECONDS: '30', EMBEDSYNC_BULK_ROWS: '0',
+  });
   let blocked = 0;
   let release!: () => void;
   const hold = new Promise<void>((r) => { release = r; });
@@ -35,7 +37,8 @@ test('each worker loop holds its leases under an owner of its own', async () => 
   try {
     await t.startDaemon({ encoder: enc, owner: 'pair' });
     await t.pool.query(`INSERT INTO leads (title) VALUES ('warm')`);
-    await waitFor('warm row embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
+    await waitFor('warm row embedded',
+      async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
     await t.pool.query(`INSERT INTO leads (title) SELECT 'pair ' || g FROM generate_series(1, 8) g`);
     await waitFor('both loops encoding', async () => blocked >= 2);
     const owners = await t.pool.query<{ lease_owner: string; n: number }>(
@@ -49,7 +52,8 @@ test('each worker loop holds its leases under an owner of its own', async () => 
   }
 });
 
-test('a lapsed lease: the other loop never encodes the rows while the first still has them, the first loop\'s release costs nothing', async () => {
+test('a lapsed lease: the other loop never encodes the rows while the first still has them, ' +
+  'the first loop\'s release costs nothing', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_WORKERS: '2', EMBEDSYNC_LEASE_SECONDS: '30', EMBEDSYNC_BULK_ROWS: '0' });
   let inFlight = 0;
   let most = 0;
@@ -75,7 +79,8 @@ test('a lapsed lease: the other loop never encodes the rows while the first stil
     const gate = new CountingGate();
     const d = await t.startDaemon({ encoder: enc, owner: 'race', gate });
     await t.pool.query(`INSERT INTO leads (title) VALUES ('warm')`);
-    await waitFor('warm row embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
+    await waitFor('warm row embedded',
+      async () => (await t.pool.query(`SELECT 1 FROM leads WHERE title = 'warm' AND embedding IS NOT NULL`)).rowCount === 1);
 
     await t.pool.query(`INSERT INTO leads (title) SELECT 'race ' || g FROM generate_series(1, 3) g`);
     await waitFor('first loop encoding', async () => calls === 1);

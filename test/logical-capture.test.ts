@@ -21,7 +21,8 @@ const lanes = async (pool: pg.Pool) => {
   return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
 };
 const triggers = async (pool: pg.Pool) =>
-  (await pool.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal ORDER BY tgname`)).rows.map((r) => r.tgname);
+  (await pool.query<{ tgname: string }>(
+    `SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal ORDER BY tgname`)).rows.map((r) => r.tgname);
 const slotOf = async (t: SyncTestDb) => {
   const { sql } = await inspectSource(t.pool, t.config.source);
   return captureState(t.pool, await captureNames(t.pool, sql));
@@ -50,7 +51,8 @@ const closeAll = async (t: SyncTestDb) => {
   await t.close();
 };
 
-test('logical capture: every insert and text update queued from the WAL, other updates and the daemon\'s writes not, lanes by transaction', async () => {
+test('logical capture: every insert and text update queued from the WAL, other updates and the daemon\'s writes not, ' +
+  'lanes by transaction', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_CAPTURE: 'logical', EMBEDSYNC_BULK_ROWS: '10' });
   try {
     assert.deepEqual(await triggers(t.pool), ['leads_del', 'leads_trunc'], 'no INSERT or UPDATE trigger');
@@ -68,7 +70,8 @@ test('logical capture: every insert and text update queued from the WAL, other u
     await waitFor('all embedded', async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NULL')).rowCount === 0, 10_000);
     await waitFor('queue drained', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 10_000);
     // The WAL the server keeps for the slot, on /metrics (the EmbedsyncCaptureWalKept alert watches it).
-    await waitFor('the capture gauge', async () => /embedsync_capture_wal_kept_bytes\{source="public\.leads"\} \d+/.test(await metrics.registry.metrics()), 5000);
+    await waitFor('the capture gauge',
+      async () => /embedsync_capture_wal_kept_bytes\{source="public\.leads"\} \d+/.test(await metrics.registry.metrics()), 5000);
     await d.stop();
     // An update of another column queues nothing, nor do the daemon's own writes (both are in the slot by now).
     await t.pool.query(`UPDATE leads SET city = 'Казань', price = 5`);
@@ -79,10 +82,13 @@ test('logical capture: every insert and text update queued from the WAL, other u
     // A text update, COPY, MERGE and both ON CONFLICT branches are queued.
     await t.pool.query(`UPDATE leads SET title = 'edited' WHERE title = 'one lead'`);
     await t.pool.query(`COPY leads (title) FROM PROGRAM 'printf "copied\\n"'`);
-    await t.pool.query(`MERGE INTO leads l USING (VALUES ('merged')) v(title) ON false WHEN NOT MATCHED THEN INSERT (title) VALUES (v.title)`);
-    await t.pool.query(`INSERT INTO leads (id, title) VALUES (2, 'conflict edits row 2') ON CONFLICT (id) DO UPDATE SET title = excluded.title`);
+    await t.pool.query(
+      `MERGE INTO leads l USING (VALUES ('merged')) v(title) ON false WHEN NOT MATCHED THEN INSERT (title) VALUES (v.title)`);
+    await t.pool.query(
+      `INSERT INTO leads (id, title) VALUES (2, 'conflict edits row 2') ON CONFLICT (id) DO UPDATE SET title = excluded.title`);
     assert.deepEqual(await lookFor(t, 4), { enqueued: 4, lane: 'live' });
-    const queued = (await t.pool.query<{ title: string }>('SELECT l.title FROM embedsync.queue q JOIN leads l ON l.id = q.id::bigint ORDER BY l.id')).rows.map((r) => r.title);
+    const queued = (await t.pool.query<{ title: string }>(
+      'SELECT l.title FROM embedsync.queue q JOIN leads l ON l.id = q.id::bigint ORDER BY l.id')).rows.map((r) => r.title);
     assert.deepEqual(queued, ['edited', 'conflict edits row 2', 'copied', 'merged']);
     // The slot moved past what was read: nothing twice.
     await t.pool.query('TRUNCATE embedsync.queue');
@@ -121,7 +127,8 @@ test('logical capture: remove and a migrate back to triggers take the slot away'
   }
 });
 
-test('logical capture of a partitioned table: rows inserted and edited through the parent or a partition arrive as the parent\'s', async () => {
+test('logical capture of a partitioned table: rows inserted and edited through the parent or a partition ' +
+  'arrive as the parent\'s', async () => {
   const db = await createTestDatabase('capturepart');
   const c = createClient({ databaseUrl: db.url });
   await c.connect();
@@ -133,7 +140,8 @@ test('logical capture of a partitioned table: rows inserted and edited through t
     const model = { name: 'tiny', checksum: 'c'.repeat(16), dimensions: 64 };
     assert.equal((await migrateSchema(c, config.source, model)).capture, 'logical');
     await c.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 6) g`);
-    await c.query(`INSERT INTO leads_p1 (id, title) SELECT 1000 + g, 'into a partition' FROM generate_series(1, 40) g WHERE satisfies_hash_partition('leads'::regclass, 2, 1, (1000 + g)::bigint)`);
+    await c.query(`INSERT INTO leads_p1 (id, title) SELECT 1000 + g, 'into a partition' FROM generate_series(1, 40) g ` +
+      `WHERE satisfies_hash_partition('leads'::regclass, 2, 1, (1000 + g)::bigint)`);
     const direct = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM leads_p1 WHERE id > 1000`)).rows[0]!.n;
     assert.ok(direct > 0);
     const pool = createPool({ databaseUrl: db.url, max: 2 });

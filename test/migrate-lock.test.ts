@@ -42,7 +42,8 @@ test('--abort and --in-place wait for the migrate lock before they drop anything
     // A shadow migration stopped after its backfill: shadow columns in place.
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-backfill') throw new Error('stopped'); } }));
     const shadow = await columns(t);
-    assert.deepEqual(shadow, ['embedding vector(64)', 'embedding_next vector(48)', 'embedding_text_hash uuid', 'embedding_text_hash_next uuid', 'embedding_tsv tsvector']);
+    assert.deepEqual(shadow, ['embedding vector(64)', 'embedding_next vector(48)', 'embedding_text_hash uuid',
+      'embedding_text_hash_next uuid', 'embedding_tsv tsvector']);
 
     let lock = await holdMigrateLock(t.db.url);
     const abort = t.migrate({ encoder: b, abort: true });
@@ -55,7 +56,8 @@ test('--abort and --in-place wait for the migrate lock before they drop anything
     lock = await holdMigrateLock(t.db.url);
     const inPlace = t.migrate({ encoder: b, inPlace: true });
     assert.equal(await settledWithin(inPlace, 700), false, '--in-place waits while another migrate holds the lock');
-    assert.deepEqual(await columns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'embedding_tsv tsvector'], 'nothing dropped meanwhile');
+    assert.deepEqual(await columns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'embedding_tsv tsvector'],
+      'nothing dropped meanwhile');
     await lock.release();
     assert.match((await inPlace).lines.join('\n'), /in place: dropped the vector\(64\) column/);
     assert.deepEqual(await columns(t), ['embedding vector(48)', 'embedding_text_hash uuid', 'embedding_tsv tsvector']);

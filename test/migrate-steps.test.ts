@@ -34,18 +34,21 @@ async function expectMigratedTo(t: MigrateTestDb, enc: Encoder, rows: number): P
   assert.equal(st?.checksum, enc.info.checksum);
   assert.equal(st?.dimensions, enc.info.dimensions);
   assert.equal(st?.migration, undefined);
-  const n = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL', [enc.info.checksum]);
+  const n = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL',
+    [enc.info.checksum]);
   assert.equal(n.rows[0]!.n, rows);
   const sample = await t.pool.query<{ doc: string; e: string }>(
     `SELECT concat_ws('. ', title, description) AS doc, embedding::text AS e FROM leads WHERE id IN (1, 150, ${rows}) ORDER BY id`);
   const want = (await enc.encode(sample.rows.map((r) => r.doc), 'document')).vectors;
   sample.rows.forEach((r, i) => assert.ok(cosine(parseVector(r.e), want[i]!) > 0.9999));
   const idx = await t.pool.query<{ name: string; valid: boolean }>(
-    `SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary`);
+    'SELECT c.relname AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid ' +
+    `WHERE i.indrelid = 'leads'::regclass AND NOT i.indisprimary`);
   // The vector index, the sweep's partial index of rows not embedded by the current model and the new-rows index
   // (the swap dropped both with the old checksum column; they are back, on the new one), and hybrid search's
   // full-text index, which no model change touches.
-  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale' && r.name !== 'leads_embedsync_fulltext').sort((a, b) => a.name.localeCompare(b.name)),
+  assert.deepEqual(idx.rows.filter((r) => r.name !== 'leads_embedsync_stale' && r.name !== 'leads_embedsync_fulltext')
+    .sort((a, b) => a.name.localeCompare(b.name)),
     [{ name: 'leads_embedding_idx', valid: true }, { name: 'leads_embedsync_new', valid: true }]);
   const newRows = await t.pool.query<{ d: string }>(`SELECT pg_get_indexdef('leads_embedsync_new'::regclass) AS d`);
   assert.match(newRows.rows[0]!.d, /WHERE \(model_checksum IS NULL\)/);
@@ -71,7 +74,9 @@ test('a crash at every step of the shadow migration is resumed by the next run',
     for (const point of FAULT_POINTS) {
       const to = from === a ? b : a;
       const counted = instrument(to);
-      await assert.rejects(t.migrate({ encoder: counted, chunkSize: 64, fault: (p: FaultPoint) => { if (p === point) throw new Crash(`crash ${p}`); } }), Crash);
+      await assert.rejects(t.migrate({
+        encoder: counted, chunkSize: 64, fault: (p: FaultPoint) => { if (p === point) throw new Crash(`crash ${p}`); },
+      }), Crash);
       const encodedBefore = [...counted.counts.values()].reduce((x, y) => x + y, 0);
       const st = await readModelState(t.pool, 'public.leads');
       const swapped = point === 'after-swap';
@@ -112,7 +117,8 @@ test('a same-dimension model change --in-place re-embeds only rows whose checksu
       `SELECT id::text, concat_ws('. ', title, description) AS doc, embedding_text_hash::text AS h FROM leads WHERE id <= 40 ORDER BY id`);
     const pre = (await c.encode(done.rows.map((r) => r.doc), 'document')).vectors;
     for (const [i, r] of done.rows.entries()) {
-      await t.pool.query('UPDATE leads SET embedding = $2::vector, model_checksum = $3 WHERE id = $1', [r.id, `[${pre[i]!.join(',')}]`, c.info.checksum]);
+      await t.pool.query('UPDATE leads SET embedding = $2::vector, model_checksum = $3 WHERE id = $1',
+        [r.id, `[${pre[i]!.join(',')}]`, c.info.checksum]);
     }
     c.counts.clear();
 
@@ -160,12 +166,14 @@ test('--dry-run plans the shadow migration; --abort drops it; --in-place swaps t
     const plan = (await t.migrate({ encoder: b, dryRun: true })).lines.join('\n');
     assert.match(plan, /dimension change 64 -> 48, shadow migration/);
     assert.match(plan, /backfill 200 of 200 rows: ~\d+s at \d+ rows\/s/);
-    assert.deepEqual(await vectorColumns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'model_checksum text'], 'a dry run changes nothing');
+    assert.deepEqual(await vectorColumns(t), ['embedding vector(64)', 'embedding_text_hash uuid', 'model_checksum text'],
+      'a dry run changes nothing');
 
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-backfill') throw new Crash(p); } }), Crash);
     assert.equal((await vectorColumns(t)).length, 6);
     const st = await getSyncStatus(t.pool, t.config(variants.small, ENV).source);
-    assert.deepEqual({ ...st.migration }, { model: variants.small, checksum: b.info.checksum, dimensions: 48, step: 'backfilled', done: 200, total: 200 });
+    assert.deepEqual({ ...st.migration },
+      { model: variants.small, checksum: b.info.checksum, dimensions: 48, step: 'backfilled', done: 200, total: 200 });
     assert.match(formatStatus(st), /migration +to .* \(48 dimensions\), step backfilled done; new column 200\/200 rows \(100\.0%\)/);
     const aborted = await t.migrate({ encoder: b, abort: true });
     assert.match(aborted.lines.join('\n'), /aborted/);
@@ -202,11 +210,16 @@ test('a daemon started on the new model writes the shadow columns while the migr
     await assert.rejects(t.startDaemon(b), /holds 64-dimension vectors but .* makes 48/, 'before the migration the new model cannot run');
     await assert.rejects(t.migrate({ encoder: b, fault: (p) => { if (p === 'after-columns') throw new Crash(p); } }), Crash);
 
-    assert.deepEqual([await can('embedding_next'), await can('model_checksum_next'), await can('embedding_text_hash_next')], [true, true, true]);
+    assert.deepEqual([await can('embedding_next'), await can('model_checksum_next'), await can('embedding_text_hash_next')],
+      [true, true, true]);
     const d = await t.startDaemon(b);
     await t.pool.query(`UPDATE leads SET title = 'Новый заголовок' WHERE id = 9`);
-    const next = await waitForRow(t, `SELECT embedding_next::text AS e, model_checksum_next AS c, embedding::text AS old, model_checksum AS oc FROM leads WHERE id = 9 AND model_checksum_next IS NOT NULL`);
-    const want = (await b.encode(['Новый заголовок. ' + (await t.pool.query<{ d: string }>('SELECT description AS d FROM leads WHERE id = 9')).rows[0]!.d], 'document')).vectors[0]!;
+    const next = await waitForRow(t,
+      'SELECT embedding_next::text AS e, model_checksum_next AS c, embedding::text AS old, model_checksum AS oc ' +
+      'FROM leads WHERE id = 9 AND model_checksum_next IS NOT NULL');
+    const want = (await b.encode(
+      ['Новый заголовок. ' + (await t.pool.query<{ d: string }>('SELECT description AS d FROM leads WHERE id = 9')).rows[0]!.d],
+      'document')).vectors[0]!;
     assert.equal(next.c, b.info.checksum);
     assert.ok(cosine(parseVector(next.e), want) > 0.9999);
     assert.equal(next.oc, a.info.checksum, 'the old column keeps the old model\'s (now stale) vector');

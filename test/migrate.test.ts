@@ -70,7 +70,8 @@ async function exactTop10(pool: pg.Pool, id: string): Promise<string> {
 
 async function expectEmbeddedBy(t: MigrateTestDb, enc: Encoder, ids: readonly string[]): Promise<void> {
   const { rows } = await t.pool.query<{ id: string; doc: string; e: string; c: string }>(
-    `SELECT id::text, concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')) AS doc, embedding::text AS e, model_checksum AS c
+    `SELECT id::text, concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')) AS doc,
+       embedding::text AS e, model_checksum AS c
      FROM leads WHERE id = ANY ($1::bigint[]) ORDER BY id`, [ids]);
   assert.equal(rows.length, ids.length);
   const want = (await enc.encode(rows.map((r) => r.doc), 'document')).vectors;
@@ -111,7 +112,8 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
           if (point === 'after-index') {
             // The old-model daemon re-embeds them in the old column while the migration is still going.
             await waitFor('old column current', async () => (await t.pool.query(
-              `SELECT 1 FROM leads WHERE id = ANY ($1::bigint[]) AND embedding_text_hash IS DISTINCT FROM md5(concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')))::uuid`,
+              'SELECT 1 FROM leads WHERE id = ANY ($1::bigint[]) AND embedding_text_hash IS DISTINCT FROM ' +
+              `md5(concat_ws('. ', nullif(btrim(title), ''), nullif(btrim(description), '')))::uuid`,
               [rows.map((r) => r.id)])).rowCount === 0, 10_000);
           }
         }
@@ -139,14 +141,20 @@ test('64 -> 48 dimensions on 5,000 rows under query load: no failed query, resul
     await t.embedAll(newEnc);
     await expectEmbeddedBy(t, newEnc, [...changed, '1', '2', '2500', '5000']);
     const cols = await t.pool.query<{ attname: string; type: string }>(
-      `SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attnum > 0 AND NOT attisdropped AND attname LIKE '%embedding%' OR attname LIKE 'model_checksum%' AND attrelid = 'leads'::regclass AND NOT attisdropped ORDER BY attname`);
-    assert.deepEqual(cols.rows.map((r) => `${r.attname} ${r.type}`), ['embedding vector(48)', 'embedding_text_hash uuid', 'embedding_tsv tsvector', 'model_checksum text']);
-    const idx = await t.pool.query<{ def: string }>(`SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'leads'::regclass AND NOT indisprimary`);
+      'SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute ' +
+      `WHERE attrelid = 'leads'::regclass AND attnum > 0 AND NOT attisdropped AND attname LIKE '%embedding%' ` +
+      `OR attname LIKE 'model_checksum%' AND attrelid = 'leads'::regclass AND NOT attisdropped ORDER BY attname`);
+    assert.deepEqual(cols.rows.map((r) => `${r.attname} ${r.type}`),
+      ['embedding vector(48)', 'embedding_text_hash uuid', 'embedding_tsv tsvector', 'model_checksum text']);
+    const idx = await t.pool.query<{ def: string }>(
+      `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = 'leads'::regclass AND NOT indisprimary`);
     // The vector index on the new column, and the sweep's and the new-rows partial indexes again, on the new checksum column.
-    assert.deepEqual(idx.rows.map((r) => r.def).sort(), ['CREATE INDEX leads_embedding_idx ON public.leads USING ivfflat (embedding vector_cosine_ops) WITH (lists=\'5\')',
+    assert.deepEqual(idx.rows.map((r) => r.def).sort(), [
+      'CREATE INDEX leads_embedding_idx ON public.leads USING ivfflat (embedding vector_cosine_ops) WITH (lists=\'5\')',
       'CREATE INDEX leads_embedsync_fulltext ON public.leads USING gin (embedding_tsv)',
       'CREATE INDEX leads_embedsync_new ON public.leads USING btree (id) WHERE (model_checksum IS NULL)',
-      `CREATE INDEX leads_embedsync_stale ON public.leads USING btree (id) WHERE (model_checksum IS DISTINCT FROM '${newEnc.info.checksum}'::text)`]);
+      'CREATE INDEX leads_embedsync_stale ON public.leads USING btree (id) ' +
+      `WHERE (model_checksum IS DISTINCT FROM '${newEnc.info.checksum}'::text)`]);
     const st = await getSyncStatus(t.pool, t.config(variants.small).source, { exact: true });
     assert.equal(st.dimensions, 48);
     assert.equal(st.modelChecksum, newEnc.info.checksum);

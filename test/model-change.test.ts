@@ -38,7 +38,8 @@ function readerLoop(url: string): { more(n: number): Promise<void>; stop(): Prom
     while (!stopping) {
       for (const fn of ['embedsync.similar_to', 'embedsync.leads_similar_to']) {
         const r = await c.query<{ n: number; models: string | null }>(
-          `SELECT count(*)::int AS n, string_agg(DISTINCT l.model_checksum, ',') AS models FROM ${fn}(17, 5) s JOIN leads l ON l.id = s.id`);
+          `SELECT count(*)::int AS n, string_agg(DISTINCT l.model_checksum, ',') AS models ` +
+          `FROM ${fn}(17, 5) s JOIN leads l ON l.id = s.id`);
         out.push({ fn, rows: r.rows[0]!.n, models: r.rows[0]!.models ?? '' });
       }
     }
@@ -50,7 +51,8 @@ function readerLoop(url: string): { more(n: number): Promise<void>; stop(): Prom
   };
 }
 
-test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5) returns 5 rows of one model on every call, then the swap', async () => {
+test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5) returns 5 rows of one model on every call, ' +
+  'then the swap', async () => {
   const rows = 400;
   const t = await setupMigrateDb(rows, ENV);
   try {
@@ -80,7 +82,8 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
     const readings = await readers.stop();
     assert.equal(r.handled, true, 'a same-dimension change runs the shadow migration');
     assert.deepEqual(r.shadow!.steps.map((s) => s.step), ['started', 'columns', 'backfilled', 'indexed', 'swapped', 'done']);
-    assert.match(r.lines.join('\n'), new RegExp(`next: restart every daemon serving public\\.leads with EMBEDDING_MODEL=${variants.sibling.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; daemons still on ${a.info.checksum} write nothing`));
+    assert.match(r.lines.join('\n'), new RegExp('next: restart every daemon serving public\\.leads with ' +
+      `EMBEDDING_MODEL=${variants.sibling.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; daemons still on ${a.info.checksum} write nothing`));
 
     assert.ok(readings.length > 20, `readers ran throughout (${readings.length} readings)`);
     const short = readings.filter((x) => x.rows !== 5);
@@ -106,7 +109,8 @@ test('a same-dimension migrate while an old-model daemon runs: similar_to(id, 5)
 function borrowed(e: Encoder): Encoder {
   return {
     info: e.info, encode: (...args) => e.encode(...args), close: async () => undefined,
-    get pace() { return e.pace; }, get scheduler() { return e.scheduler; }, get availability() { return e.availability; }, get folder() { return e.folder; },
+    get pace() { return e.pace; }, get scheduler() { return e.scheduler; }, get availability() { return e.availability; },
+    get folder() { return e.folder; },
   };
 }
 
@@ -120,7 +124,8 @@ function capturingLogger(lines: Record<string, unknown>[]) {
   }));
 }
 
-test('a running daemon of the old model learns of the swap at once: warning with both checksums, /ready 503, metric, no writes; EXIT_ON_MODEL_CHANGE exits', async () => {
+test('a running daemon of the old model learns of the swap at once: warning with both checksums, /ready 503, metric, no writes; ' +
+  'EXIT_ON_MODEL_CHANGE exits', async () => {
   const t = await setupMigrateDb(120, ENV);
   const stopA = new AbortController();
   const stopB = new AbortController();
@@ -150,7 +155,8 @@ test('a running daemon of the old model learns of the swap at once: warning with
     await waitFor('A syncing', async () => logA.find((l) => l.event === 'sync_started'));
     assert.equal((await fetch(`${address}/ready`)).status, 200);
     assert.match(await metrics.registry.metrics(), /embedsync_model_mismatch\{source="public.leads"\} 0/);
-    await waitFor('per-table queue gauge', async () => /embedsync_queue_depth\{source="public.leads"\} 0/.test(await metrics.registry.metrics()));
+    await waitFor('per-table queue gauge',
+      async () => /embedsync_queue_depth\{source="public.leads"\} 0/.test(await metrics.registry.metrics()));
 
     // The old daemon still embeds while nothing has changed.
     await t.pool.query(`UPDATE leads SET title = 'до смены модели' WHERE id = 3`);
@@ -179,12 +185,14 @@ test('a running daemon of the old model learns of the swap at once: warning with
     await waitFor('B exited', async () => bOutcome !== undefined, 3000, 10);
     assert.ok(bOutcome instanceof ModelChangedError, `B rejected with ModelChangedError, got ${String(bOutcome)}`);
     assert.match((bOutcome as Error).message, /EMBEDSYNC_EXIT_ON_MODEL_CHANGE/);
-    const before = (await t.pool.query<{ e: string; c: string }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
+    const before = (await t.pool.query<{ e: string; c: string }>(
+      'SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
     await t.pool.query(`UPDATE leads SET title = 'после смены модели' WHERE id = 5`);
     // A writes nothing, which leaves nothing to wait for: one look and one claim by each of its loops, begun after
     // the update, and awaited; a claim of row 5 would have happened in it.
     await (await waitFor('A\'s daemon', async () => daemonA)).pass();
-    const afterRow = (await t.pool.query<{ e: string; c: string }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
+    const afterRow = (await t.pool.query<{ e: string; c: string }>(
+      'SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = 5')).rows[0]!;
     assert.deepEqual(afterRow, before, 'the old daemon did not write');
     const queued = await t.pool.query<{ lease_owner: string | null; claims: number; attempts: number }>(
       "SELECT lease_owner, claims, attempts FROM embedsync.queue WHERE source = 'public.leads' AND id = '5'");
@@ -218,8 +226,8 @@ test('the write statement refuses a model other than the recorded one, and the s
     const before = await t.pool.query('SELECT id, embedding::text, model_checksum, embedding_text_hash FROM leads ORDER BY id');
 
     const refused55000 = (writer: string) => (err: Error & { code?: string }) =>
-      err.code === '55000' && err.message === `embedsync refused the write of model ${writer} to public.leads, whose recorded model is ${a.info.checksum} ` +
-        `(${TINY_MODEL_DIR}) (SQLSTATE 55000)`;
+      err.code === '55000' && err.message === `embedsync refused the write of model ${writer} to public.leads, ` +
+        `whose recorded model is ${a.info.checksum} (${TINY_MODEL_DIR}) (SQLSTATE 55000)`;
     const refused = refused55000('0123456789abcdef');
     // A vector, a row finished as unchanged, and a batch of nothing but finished rows: all refused.
     await assert.rejects(ops.write([{ id: '2', hash: doc!.hash, vector }], ['3'], claimed, '0123456789abcdef'), refused);
@@ -228,14 +236,17 @@ test('the write statement refuses a model other than the recorded one, and the s
     // During a migration to c (cut short after adding the shadow columns): the shadow columns take only c,
     // the main ones still only the recorded model.
     const c = await t.encoder(variants.sibling);
-    await assert.rejects(t.migrate({ encoder: c, fault: (p) => { if (p === 'after-columns') throw new Error('stop here'); } }), /stop here/);
+    await assert.rejects(t.migrate({ encoder: c, fault: (p) => { if (p === 'after-columns') throw new Error('stop here'); } }),
+      /stop here/);
     const shadow = queueOps(t.pool, withColumns(info.sql, nextColumns(t.config(TINY_MODEL_DIR).source)), oid);
-    const refusedShadow = (err: Error & { code?: string }) => err.code === '55000' && /migration columns of public\.leads, which take model/.test(err.message);
+    const refusedShadow = (err: Error & { code?: string }) =>
+      err.code === '55000' && /migration columns of public\.leads, which take model/.test(err.message);
     await assert.rejects(shadow.write([{ id: '2', hash: doc!.hash, vector }], [], claimed, a.info.checksum), refusedShadow);
     await assert.rejects(ops.write([{ id: '2', hash: doc!.hash, vector }], [], claimed, c.info.checksum), refused55000(c.info.checksum));
 
     const afterRows = await t.pool.query('SELECT id, embedding::text, model_checksum, embedding_text_hash FROM leads ORDER BY id');
-    const shadowRows = await t.pool.query('SELECT count(*)::int AS n FROM leads WHERE embedding_next IS NOT NULL OR model_checksum_next IS NOT NULL');
+    const shadowRows = await t.pool.query(
+      'SELECT count(*)::int AS n FROM leads WHERE embedding_next IS NOT NULL OR model_checksum_next IS NOT NULL');
     assert.equal(shadowRows.rows[0]!.n, 0, 'nothing written to the shadow columns');
     assert.deepEqual(afterRows.rows, before.rows, 'nothing written');
     const q = await t.pool.query("SELECT id FROM embedsync.queue WHERE source = 'public.leads' ORDER BY id");
@@ -244,7 +255,8 @@ test('the write statement refuses a model other than the recorded one, and the s
     // The recorded model writes the main columns as before, the target model the shadow ones.
     const ok = await ops.write([{ id: '2', hash: doc!.hash, vector }], ['3'], claimed, a.info.checksum);
     assert.deepEqual(ok.written, ['2']);
-    const okShadow = await shadow.write([{ id: '4', hash: (await ops.readDocuments(['4'], c.info.checksum))[0]!.hash, vector }], [], [], c.info.checksum);
+    const okShadow = await shadow.write([{ id: '4', hash: (await ops.readDocuments(['4'], c.info.checksum))[0]!.hash, vector }], [], [],
+      c.info.checksum);
     assert.deepEqual(okShadow.written, ['4']);
 
     // The next migrate resumes the same-dimension migration where it stopped.

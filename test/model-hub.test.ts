@@ -68,7 +68,8 @@ before(async () => {
   hub.repos.set('embedsync/checkpoint-only', checkpointOnly);
   hub.repos.set('embedsync/onnx-only', new Map([...tiny].filter(([f]) => f !== 'model.safetensors')));
   hub.repos.set('embedsync/no-weights', new Map([...checkpointOnly].filter(([f]) => f !== 'model.safetensors')));
-  hub.repos.set('embedsync/sharded', new Map([...hub.repos.get('embedsync/no-weights')!, ...shardCheckpoint(tiny.get('model.safetensors')!, 3)]));
+  hub.repos.set('embedsync/sharded',
+    new Map([...hub.repos.get('embedsync/no-weights')!, ...shardCheckpoint(tiny.get('model.safetensors')!, 3)]));
   server = createServer((req, res) => {
     hub.log.push({ url: req.url ?? '', range: req.headers.range });
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
@@ -128,7 +129,8 @@ test('download resumes a file cut mid-way with a Range request and draws progres
   hub.log.length = 0;
   hub.cut.set('onnx/model.onnx', 1);
   const drawn: string[] = [];
-  const dir = await downloadModel({ repo: 'embedsync/tiny', revision: 'main' }, opts(cacheDir, { progress: { isTTY: true, write: (s) => drawn.push(s) } }));
+  const dir = await downloadModel({ repo: 'embedsync/tiny', revision: 'main' },
+    opts(cacheDir, { progress: { isTTY: true, write: (s) => drawn.push(s) } }));
   assert.equal(dir, cachedModelDir(cacheDir, { repo: 'embedsync/tiny', revision: 'main' }));
   const onnxGets = hub.log.filter((l) => l.url.endsWith('/onnx/model.onnx'));
   assert.equal(onnxGets.length, 2);
@@ -141,7 +143,8 @@ test('download resumes a file cut mid-way with a Range request and draws progres
   // Cached: no further requests, and nothing drawn on a non-TTY.
   hub.log.length = 0;
   const quiet: string[] = [];
-  await downloadModel({ repo: 'embedsync/tiny', revision: 'main' }, opts(cacheDir, { progress: { isTTY: false, write: (s) => quiet.push(s) } }));
+  await downloadModel({ repo: 'embedsync/tiny', revision: 'main' },
+    opts(cacheDir, { progress: { isTTY: false, write: (s) => quiet.push(s) } }));
   assert.equal(hub.log.length, 0);
   assert.deepEqual(quiet, []);
   const a = await createLocalEncoder({ dir, dtype: 'fp32', threads: 1, maxBatchTokens: 4096 });
@@ -190,7 +193,8 @@ test('unreachable hub and unknown repo give distinct errors', async () => {
   const port = (closed.address() as AddressInfo).port;
   await new Promise((r) => closed.close(r));
   await assert.rejects(
-    downloadModel({ repo: 'embedsync/tiny', revision: 'main' }, { ...opts(join(scratch, 'down')), endpoint: `http://127.0.0.1:${port}`, attempts: 2 }),
+    downloadModel({ repo: 'embedsync/tiny', revision: 'main' },
+      { ...opts(join(scratch, 'down')), endpoint: `http://127.0.0.1:${port}`, attempts: 2 }),
     (err: unknown) => err instanceof HubUnreachableError && /cannot reach/.test(err.message));
   await assert.rejects(downloadModel({ repo: 'embedsync/missing', revision: 'main' }, opts(join(scratch, 'missing'))),
     (err: unknown) => err instanceof HubDownloadError && /404/.test(err.message));
@@ -200,7 +204,8 @@ test('a repo with nothing to import from says exactly what it lacks', async () =
   const cases = [
     ['embedsync/onnx-only', 'int8', /ships onnx\/model\.onnx \(fp32\) but neither onnx\/model_quantized\.onnx nor a safetensors checkpoint \(model\.safetensors or model\.safetensors\.index\.json\) to quantize from; .*EMBEDDING_DTYPE=fp32/],
     ['embedsync/no-weights', 'int8', /has neither onnx\/model_quantized\.onnx, onnx\/model\.onnx nor a safetensors checkpoint/],
-    ['embedsync/no-weights', 'fp32', /has neither onnx\/model\.onnx nor a safetensors checkpoint \(model\.safetensors or model\.safetensors\.index\.json\)/],
+    ['embedsync/no-weights', 'fp32',
+      /has neither onnx\/model\.onnx nor a safetensors checkpoint \(model\.safetensors or model\.safetensors\.index\.json\)/],
   ] as const;
   for (const [repo, dtype, message] of cases) {
     await assert.rejects(downloadModel({ repo, revision: 'main' }, opts(join(scratch, `lacks-${dtype}`), { dtype })),
@@ -213,7 +218,9 @@ test('a repo with nothing to import from says exactly what it lacks', async () =
 
 test('a repo with only model.safetensors is converted on first use; EMBEDDING_MODEL takes a hub id', async () => {
   const cacheDir = join(scratch, 'import');
-  const cfg = loadConfig({ EMBEDDING_MODEL: 'embedsync/checkpoint-only', HF_ENDPOINT: endpoint, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1' });
+  const cfg = loadConfig({
+    EMBEDDING_MODEL: 'embedsync/checkpoint-only', HF_ENDPOINT: endpoint, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1',
+  });
   const imported = await createEncoder(cfg.model);
   const reference = await createLocalEncoder({ dir: TINY_MODEL_DIR, dtype: 'fp32', threads: 1, maxBatchTokens: 4096 });
   try {
@@ -284,7 +291,8 @@ test('EMBEDDING_DTYPE=int8 imports a checkpoint-only repo with int8 on first use
   const fp32 = await createEncoder(modelConfig('embedsync/checkpoint-only', cacheDir, 'fp32'));
   try {
     assert.equal(fp32.info.file, 'onnx/model.onnx');
-    assert.deepEqual(weightGets().map((l) => l.url), ['/embedsync/checkpoint-only/resolve/main/onnx/model.onnx'], 'only the 404 for the ONNX file');
+    assert.deepEqual(weightGets().map((l) => l.url), ['/embedsync/checkpoint-only/resolve/main/onnx/model.onnx'],
+      'only the 404 for the ONNX file');
     assertClose(await vectors(fp32), fp32Vectors, 1e-6, 'fp32 after int8');
   } finally {
     await fp32.close();
@@ -293,7 +301,8 @@ test('EMBEDDING_DTYPE=int8 imports a checkpoint-only repo with int8 on first use
   await assertNoPartFiles(dir);
 });
 
-test('fp32 first use, then int8: the checkpoint is fetched again only when it was removed; a repo\'s own model.onnx is never replaced', async () => {
+test('fp32 first use, then int8: the checkpoint is fetched again only when it was removed; ' +
+  'a repo\'s own model.onnx is never replaced', async () => {
   const cacheDir = join(scratch, 'fp32-first');
   const single = { repo: 'embedsync/checkpoint-only', revision: 'main' };
   const dir = await downloadModel(single, opts(cacheDir));
@@ -318,7 +327,8 @@ test('fp32 first use, then int8: the checkpoint is fetched again only when it wa
   assert.ok((await readFile(join(tinyDir, 'onnx/model.onnx'))).equals(hub.repos.get('embedsync/tiny')!.get('onnx/model.onnx')!));
 });
 
-test('a sharded checkpoint downloads every shard its index names, resumes a shard cut mid-way, and imports like the single file', async () => {
+test('a sharded checkpoint downloads every shard its index names, resumes a shard cut mid-way, ' +
+  'and imports like the single file', async () => {
   const cacheDir = join(scratch, 'sharded');
   const served = hub.repos.get('embedsync/sharded')!;
   const shards = [...served.keys()].filter((f) => f.endsWith('.safetensors')).sort();
@@ -326,7 +336,8 @@ test('a sharded checkpoint downloads every shard its index names, resumes a shar
   hub.log.length = 0;
   hub.cut.set(shards[1]!, 1);
   const drawn: string[] = [];
-  const sharded = await createEncoder(modelConfig('embedsync/sharded', cacheDir, 'fp32'), { progress: { isTTY: true, write: (s) => drawn.push(s) } });
+  const sharded = await createEncoder(modelConfig('embedsync/sharded', cacheDir, 'fp32'),
+    { progress: { isTTY: true, write: (s) => drawn.push(s) } });
   const reference = await createLocalEncoder({ dir: TINY_MODEL_DIR, dtype: 'fp32', threads: 1, maxBatchTokens: 4096 });
   try {
     assertClose(await vectors(sharded), await vectors(reference), 1e-6, 'sharded fp32');
@@ -363,14 +374,16 @@ test('model import <hub id> imports a sharded repo into the cache and copies the
   const ctx = {
     argv: ['import', 'embedsync/sharded', '--out', out, '--quantize', 'int8'], env: {}, cores: 1, cwd: scratch,
     config: () => loadConfig({ HF_ENDPOINT: endpoint, EMBEDSYNC_CACHE_DIR: cacheDir, EMBEDDING_THREADS: '1' }),
-    stdout: { write: (s: string) => printed.push(s) }, stderr: { write: (s: string) => logged.push(s) }, signal: new AbortController().signal,
+    stdout: { write: (s: string) => printed.push(s) }, stderr: { write: (s: string) => logged.push(s) },
+    signal: new AbortController().signal,
   };
   assert.equal(await modelCommand(ctx), 0);
   assert.match(printed.join(''), /wrote .*onnx\/model\.onnx .*\n.*wrote .*onnx\/model_quantized\.onnx/);
   assert.match(printed.join(''), /imported roberta \(2 layers, hidden 64\) into .*cli-sharded-out/);
   assert.match(logged.join(''), /from model\.safetensors\.index\.json, model-00001-of-00003\.safetensors/);
   const outFiles = (await readdir(out, { recursive: true })).map(String);
-  assert.ok(!outFiles.some((f) => f.endsWith('.safetensors') || f.endsWith('.index.json') || f.startsWith('.complete')), outFiles.join(', '));
+  assert.ok(!outFiles.some((f) => f.endsWith('.safetensors') || f.endsWith('.index.json') || f.startsWith('.complete')),
+    outFiles.join(', '));
   for (const dtype of ['fp32', 'int8'] as const) {
     const e = await createLocalEncoder({ dir: out, dtype, threads: 1, maxBatchTokens: 4096 });
     assert.equal(e.info.file, dtype === 'int8' ? 'onnx/model_quantized.onnx' : 'onnx/model.onnx');
@@ -393,20 +406,26 @@ test('a shard index naming anything but plain *.safetensors files in the model f
   const dir = cachedModelDir(cacheDir, id);
   const serveIndex = (text: string) => hub.repos.set(id.repo, new Map([...good, ['model.safetensors.index.json', Buffer.from(text)]]));
   try {
-    for (const bad of ['../../../escape.safetensors', 'sub/model.safetensors', '..\\model.safetensors', '/etc/model.safetensors', '.hidden.safetensors', 'model.bin', 'model-1..safetensors', 7]) {
+    for (const bad of [
+      '../../../escape.safetensors', 'sub/model.safetensors', '..\\model.safetensors', '/etc/model.safetensors', '.hidden.safetensors',
+      'model.bin', 'model-1..safetensors', 7,
+    ]) {
       serveIndex(JSON.stringify({ ...index, weight_map: { ...index.weight_map, [firstTensor]: bad } }));
       hub.log.length = 0;
       await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) =>
-        err instanceof HubDownloadError && err.message.includes('not plain *.safetensors names') && err.message.includes(JSON.stringify(String(bad))), String(bad));
+        err instanceof HubDownloadError && err.message.includes('not plain *.safetensors names') &&
+        err.message.includes(JSON.stringify(String(bad))), String(bad));
       assert.deepEqual(shardGets(), [], `no shard fetched for ${String(bad)}`);
       // Not kept, so a corrected index is fetched on the next start.
       assert.equal(await exists(join(dir, 'model.safetensors.index.json')), false);
     }
     assert.equal(await exists(join(scratch, 'escape.safetensors')), false);
     serveIndex('{"weight_map": ');
-    await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) => err instanceof HubDownloadError && /is not valid JSON/.test(err.message));
+    await assert.rejects(downloadModel(id, opts(cacheDir)),
+      (err: unknown) => err instanceof HubDownloadError && /is not valid JSON/.test(err.message));
     serveIndex(JSON.stringify({ ...index, weight_map: { ...index.weight_map, [firstTensor]: 'model-00009-of-00009.safetensors' } }));
-    await assert.rejects(downloadModel(id, opts(cacheDir)), (err: unknown) => err instanceof HubDownloadError && /model-00009-of-00009\.safetensors answered 404/.test(err.message));
+    await assert.rejects(downloadModel(id, opts(cacheDir)),
+      (err: unknown) => err instanceof HubDownloadError && /model-00009-of-00009\.safetensors answered 404/.test(err.message));
     serveIndex(JSON.stringify(index));
     await downloadModel(id, opts(cacheDir));
     assert.ok(await exists(join(dir, 'onnx/model.onnx')));

@@ -69,12 +69,16 @@ async function compareWithReference(cfg: EncoderConfig, prefix: string, dtype: '
 const small = { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, vocab_size: 50, hidden_act: 'gelu' };
 
 test('converted RoBERTa graph matches the float64 reference (padding-offset positions)', async () => {
-  const cfg = parseEncoderConfig({ ...small, model_type: 'roberta', max_position_embeddings: 40, pad_token_id: 1, type_vocab_size: 1, layer_norm_eps: 1e-5 });
+  const cfg = parseEncoderConfig({
+    ...small, model_type: 'roberta', max_position_embeddings: 40, pad_token_id: 1, type_vocab_size: 1, layer_norm_eps: 1e-5,
+  });
   assert.ok(await compareWithReference(cfg, 'roberta.', 'F16') <= 1e-4);
 });
 
 test('converted BERT graph matches the float64 reference (positions from 0, token type 0)', async () => {
-  const cfg = parseEncoderConfig({ ...small, model_type: 'bert', max_position_embeddings: 40, pad_token_id: 0, type_vocab_size: 2, layer_norm_eps: 1e-12 });
+  const cfg = parseEncoderConfig({
+    ...small, model_type: 'bert', max_position_embeddings: 40, pad_token_id: 0, type_vocab_size: 2, layer_norm_eps: 1e-12,
+  });
   assert.ok(await compareWithReference(cfg, 'bert.', 'F32') <= 1e-4);
 });
 
@@ -110,6 +114,7 @@ test('the test model loads in the tokenizer library and ONNX Runtime', async () 
   assert.deepEqual(session.inputNames, ['input_ids', 'attention_mask']);
   assert.deepEqual(session.outputNames, ['last_hidden_state']);
   await session.release();
-  const size = (await Promise.all((await listFiles(TINY_MODEL_DIR)).map((f) => readFile(join(TINY_MODEL_DIR, f))))).reduce((a, b) => a + b.length, 0);
+  const size = (await Promise.all((await listFiles(TINY_MODEL_DIR)).map((f) => readFile(join(TINY_MODEL_DIR, f)))))
+    .reduce((a, b) => a + b.length, 0);
   assert.ok(size < 1_000_000, `test model is ${size} bytes`);
 });

@@ -29,7 +29,8 @@ function cli(args: readonly string[], env: Record<string, string>) {
   return { child, done: done as Promise<Ran> };
 }
 
-test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /status and /metrics cover each; remove while it runs', async () => {
+test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /status and /metrics cover each; ' +
+  'remove while it runs', async () => {
   const db = await createTestDatabase('multicli');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const env = { DATABASE_URL: db.url };
@@ -58,7 +59,8 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     const port = await freePort();
     // No per-table settings: the run takes them from what migrate recorded.
     run = cli(['run'], { ...env, EMBEDSYNC_TABLE: '*', PORT: String(port), HOST: '127.0.0.1' });
-    const done = async (table: string) => (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE embedding IS NULL`)).rows[0].n === 0;
+    const done = async (table: string) =>
+      (await pool.query(`SELECT count(*)::int AS n FROM ${table} WHERE embedding IS NULL`)).rows[0].n === 0;
     await waitFor('both tables embedded', async () => (await done('leads')) && (await done('notes')), 20_000, 100);
 
     const res = await fetch(`http://127.0.0.1:${port}/status`);
@@ -67,14 +69,16 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     assert.deepEqual(viaHttp.tables.map((t) => [t.table, t.rows.current]), [['public.leads', 12], ['public.notes', 8]]);
     const metrics = await waitFor('gauges of both tables', async () => {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return text.includes('embedsync_queue_depth{source="public.leads"}') && text.includes('embedsync_queue_depth{source="public.notes"}') ? text : undefined;
+      return text.includes('embedsync_queue_depth{source="public.leads"}') && text.includes('embedsync_queue_depth{source="public.notes"}')
+        ? text : undefined;
     }, 5000, 100);
     assert.match(metrics, /embedsync_deadletter_rows\{source="public\.notes"\} 0/);
 
     // The OpenAI route's model field picks among the loaded models, and names them when asked for another.
     const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json() as { data: { id: string }[] };
     assert.ok(models.data.some((m) => m.id === variants.other) && models.data.some((m) => m.id === TINY_MODEL_DIR));
-    const stored = (await pool.query<{ e: string; c: string }>(`SELECT embedding::text AS e, model_checksum AS c FROM notes WHERE body = 'note 3'`)).rows[0]!;
+    const stored = (await pool.query<{ e: string; c: string }>(
+      `SELECT embedding::text AS e, model_checksum AS c FROM notes WHERE body = 'note 3'`)).rows[0]!;
     const leadsChecksum = (await pool.query<{ c: string }>('SELECT DISTINCT model_checksum AS c FROM leads')).rows[0]!.c;
     assert.notEqual(stored.c, leadsChecksum, 'notes embedded by its own model');
     const post = (model: string) => fetch(`http://127.0.0.1:${port}/v1/embeddings`, {
@@ -88,16 +92,21 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     assert.ok(dflt.data[0]!.embedding.some((x, i) => Math.abs(x - vec[i]!) > 1e-3), 'another model, another vector');
     const unknown = await post('text-embedding-3-small');
     assert.equal(unknown.status, 400);
-    assert.match((await unknown.json() as { error: { message: string } }).error.message, /not loaded here; loaded models: .*tiny-roberta.*tiny-h64-s12/);
+    assert.match((await unknown.json() as { error: { message: string } }).error.message,
+      /not loaded here; loaded models: .*tiny-roberta.*tiny-h64-s12/);
     // The native routes take the same field.
     const native = (body: object, path = '/embed') => fetch(`http://127.0.0.1:${port}${path}`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const one = await (await native({ text: 'note 3', role: 'document', model: variants.other })).json() as { model_checksum: string; embedding: number[] };
+    const one = await (await native({ text: 'note 3', role: 'document', model: variants.other })).json() as {
+      model_checksum: string; embedding: number[];
+    };
     assert.equal(one.model_checksum, stored.c);
     one.embedding.forEach((x, i) => assert.ok(Math.abs(x - vec[i]!) < 1e-5));
-    const batch = await (await native({ items: [{ id: 'a', text: 'note 3' }], role: 'document', model: variants.other }, '/embed/batch')).json() as { model_checksum: string };
+    const batch = await (await native({ items: [{ id: 'a', text: 'note 3' }], role: 'document', model: variants.other }, '/embed/batch'))
+      .json() as { model_checksum: string };
     assert.equal(batch.model_checksum, stored.c);
-    assert.equal((await (await native({ text: 'x' })).json() as { model_checksum: string }).model_checksum, leadsChecksum, 'the configured model by default');
+    assert.equal((await (await native({ text: 'x' })).json() as { model_checksum: string }).model_checksum, leadsChecksum,
+      'the configured model by default');
     // POST /search embeds the query with the model of the table it searches, whichever model the process was given.
     const found = await native({ query: 'note 3', table: 'notes', k: 3 }, '/search');
     assert.equal(found.status, 200, await found.clone().text());
@@ -108,7 +117,8 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
 
     const status = await cli(['status', '--json'], { ...env, EMBEDSYNC_TABLE: '*' }).done;
     assert.equal(status.code, 0, status.stderr);
-    assert.deepEqual((JSON.parse(status.stdout) as { tables: { table: string }[] }).tables.map((t) => t.table), ['public.leads', 'public.notes']);
+    assert.deepEqual((JSON.parse(status.stdout) as { tables: { table: string }[] }).tables.map((t) => t.table),
+      ['public.leads', 'public.notes']);
     const listed = await cli(['status'], { ...env, EMBEDSYNC_TABLE: 'leads,missing' }).done;
     assert.match(listed.stdout, /table +public\.leads[\s\S]*public\.missing: not migrated/);
     const doctor = await cli(['doctor', '--no-model'], { ...env, EMBEDSYNC_TABLE: '*' }).done;
@@ -128,13 +138,16 @@ test('EMBEDSYNC_TABLE=*: one run serves every migrated table; status, doctor, /s
     await pool.query('TRUNCATE notes');
     assert.equal((await pool.query(`SELECT 1 FROM embedsync.queue WHERE source = 'public.notes'`)).rowCount, 0);
     const ins = await pool.query<{ id: string }>(`INSERT INTO leads (title) VALUES ('still served') RETURNING id`);
-    await waitFor('leads still embedded', async () => (await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [ins.rows[0]!.id])).rowCount === 1, 10_000);
+    await waitFor('leads still embedded',
+      async () => (await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [ins.rows[0]!.id])).rowCount === 1,
+      10_000);
     const after = await waitFor('status without notes', async () => {
       const r = await (await fetch(`http://127.0.0.1:${port}/status`)).json() as { tables: { table: string }[] };
       return r.tables.length === 1 ? r : undefined;
     }, 5000, 100);
     assert.equal(after.tables[0]!.table, 'public.leads');
-    assert.doesNotMatch(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /source="public\.notes"/, 'a removed table reports no gauges');
+    assert.doesNotMatch(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /source="public\.notes"/,
+      'a removed table reports no gauges');
 
     run.child.kill('SIGTERM');
     const ran = await run.done;

@@ -22,9 +22,11 @@ const variants = modelVariantsForTests({ other: { hidden: 64, seed: 11 } });
 
 const loadEncoder = (model: string) => createEncoder(loadConfig({ EMBEDDING_MODEL: model, EMBEDDING_THREADS: '1' }).model);
 const embedded = async (pool: pg.Pool, table: string, checksum: string) =>
-  (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE embedding IS NOT NULL AND model_checksum = $1`, [checksum])).rows[0]!.n;
+  (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE embedding IS NOT NULL AND model_checksum = $1`,
+    [checksum])).rows[0]!.n;
 
-test('three tables on two models in one process; a table migrated and another removed while it runs; a model change on one table while the others sync', async () => {
+test('three tables on two models in one process; a table migrated and another removed while it runs; ' +
+  'a model change on one table while the others sync', async () => {
   const t = await setupSyncDb();
   const loads: string[] = [];
   const opened: Encoder[] = [];
@@ -38,7 +40,10 @@ test('three tables on two models in one process; a table migrated and another re
     const configOf = (table: string, columns: string, model: string): Config => loadConfig({
       ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: model, EMBEDSYNC_TABLE: table, EMBEDSYNC_TEXT_COLUMNS: columns,
     });
-    const setUp = async (config: Config, model: Encoder['info']) => { await migrate({ config, model }); await finishMigrate(config, model); };
+    const setUp = async (config: Config, model: Encoder['info']) => {
+      await migrate({ config, model });
+      await finishMigrate(config, model);
+    };
     await t.pool.query('CREATE TABLE notes (id serial PRIMARY KEY, body text)');
     await t.pool.query('CREATE TABLE items (id bigint PRIMARY KEY, name text, note text)');
     const leads = configOf('leads', 'title,description', TINY_MODEL_DIR);
@@ -93,7 +98,8 @@ test('three tables on two models in one process; a table migrated and another re
     })();
     const changed = await migrateModel({ config: leadsOther, encoder: other });
     assert.equal(changed.handled, true);
-    await waitFor('leads unit restarted on the other model', async () => supervisor!.units.get('public.leads')?.model === variants.other, 5000);
+    await waitFor('leads unit restarted on the other model',
+      async () => supervisor!.units.get('public.leads')?.model === variants.other, 5000);
     await t.pool.query(`INSERT INTO leads (title) VALUES ('after the change')`);
     await waitFor('leads rows by the other model', async () => (await embedded(t.pool, 'leads', other.info.checksum)) === 41, 10_000);
     const during = writes;
@@ -125,18 +131,26 @@ test('without notifications (the LISTEN connection down) the poll still picks up
     const broken = new URL(t.db.url);
     broken.port = '1'; // nothing listens there: the listener keeps reconnecting, no notification arrives
     supervisor = await startSupervisor({
-      pool: t.pool, sync: t.config.sync, logger: createLogger('silent'), encoders: shelf, tables: [{ schema: 'public', name: 'leads' }, { schema: 'public', name: 'notes' }],
+      pool: t.pool, sync: t.config.sync, logger: createLogger('silent'), encoders: shelf,
+      tables: [{ schema: 'public', name: 'leads' }, { schema: 'public', name: 'notes' }],
       pollMs: 300, connectListener: () => createClient({ databaseUrl: broken.toString() }),
     });
     assert.deepEqual([...supervisor.units.keys()], ['public.leads'], 'notes is listed but not migrated yet');
     await t.pool.query('CREATE TABLE notes (id serial PRIMARY KEY, body text)');
     await t.pool.query(`INSERT INTO notes (body) VALUES ('a'), ('b')`);
-    const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
+    const notes = loadConfig({
+      ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body',
+    });
     await migrate({ config: notes, model: tiny });
     await waitFor('notes embedded', async () => (await embedded(t.pool, 'notes', tiny.checksum)) === 2, 5000);
     // A recorded table outside the list is not served.
     await t.pool.query('CREATE TABLE other (id serial PRIMARY KEY, body text)');
-    await migrate({ config: loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'other', EMBEDSYNC_TEXT_COLUMNS: 'body' }), model: tiny });
+    await migrate({
+      config: loadConfig({
+        ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'other', EMBEDSYNC_TEXT_COLUMNS: 'body',
+      }),
+      model: tiny,
+    });
     await remove({ config: notes });
     await waitFor('notes dropped', async () => !supervisor!.units.has('public.notes'), 5000);
     await supervisor.reconcile();

@@ -23,13 +23,16 @@ export async function readmeQuickStartSql(): Promise<string> {
   return m[1]!.trim();
 }
 
-test('npm start: demo answer on a free port while PORT is busy; its next-step lines work; README SQL; doctor', { timeout: 120_000 }, async () => {
+test('npm start: demo answer on a free port while PORT is busy; its next-step lines work; README SQL; doctor', {
+  timeout: 120_000,
+}, async () => {
   const db = await createTestDatabase('newcomer');
   const busy: Server = createServer();
   await new Promise<void>((resolve) => busy.listen(0, '0.0.0.0', resolve));
   const busyPort = (busy.address() as AddressInfo).port;
   const env = { ...process.env, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', LOG_LEVEL: 'warn' };
-  const demo = spawn('bash', ['scripts/start.sh'], { cwd: ROOT, env: { ...env, PORT: String(busyPort) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn('bash', ['scripts/start.sh'],
+    { cwd: ROOT, env: { ...env, PORT: String(busyPort) }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   demo.stdout.on('data', (b: Buffer) => { out += b.toString(); });
@@ -37,7 +40,9 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
   const exited = once(demo, 'exit');
   try {
     await Promise.race([
-      new Promise<void>((resolve) => { const t = setInterval(() => { if (out.includes('Ctrl-C to stop.')) { clearInterval(t); resolve(); } }, 100); }),
+      new Promise<void>((resolve) => {
+        const t = setInterval(() => { if (out.includes('Ctrl-C to stop.')) { clearInterval(t); resolve(); } }, 100);
+      }),
       exited.then(([code]) => { throw new Error(`the demo exited (${code}) before its answer:\n${out}\n${err}`); }),
     ]);
     assert.doesNotMatch(err, /EADDRINUSE|Error:/);
@@ -51,7 +56,8 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
     assert.equal(health.status, 200);
 
     // The copy-paste lines, run exactly as printed, from the project folder.
-    const lines = out.slice(out.indexOf('Try it')).split('\n').map((l) => l.trim()).filter((l) => /^(export|psql|npx embedsync status)/.test(l));
+    const lines = out.slice(out.indexOf('Try it')).split('\n').map((l) => l.trim())
+      .filter((l) => /^(export|psql|npx embedsync status)/.test(l));
     assert.equal(lines.length, 3, out);
     assert.equal(lines[0], `export DATABASE_URL=${db.url} EMBEDDING_MODEL=${TINY_MODEL_DIR}`);
     const sql = await readmeQuickStartSql();
@@ -78,10 +84,12 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
       assert.ok(checks.every((l) => l.startsWith('✔')), doctor.stdout);
 
       await client.query('ALTER TABLE leads DISABLE TRIGGER ALL');
-      await client.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) VALUES ('public.leads', '999', 5, 'boom', now())`);
+      await client.query('INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) ' +
+        `VALUES ('public.leads', '999', 5, 'boom', now())`);
       const sick = spawnSync(process.execPath, ['bin/embedsync.js', 'doctor', '--no-model'], { cwd: ROOT, env, encoding: 'utf8' });
       assert.equal(sick.status, 1, sick.stdout + sick.stderr);
-      assert.match(sick.stdout, /✘ triggers +0 of 3 embedsync triggers enabled on "public"\."leads" \(inserts: the daemons' watch, no INSERT trigger\)\n +fix: embedsync migrate/);
+      assert.match(sick.stdout,
+        /✘ triggers +0 of 3 embedsync triggers enabled on "public"\."leads" \(inserts: the daemons' watch, no INSERT trigger\)\n +fix: embedsync migrate/);
       assert.match(sick.stdout, /✘ dead letters +1 row failed every attempt\n +fix: `embedsync deadletter list`/);
       assert.match(sick.stdout, /\n2 of \d+ checks failed\n$/);
     } finally {
@@ -102,7 +110,8 @@ test('docker compose on a fresh database: the init script the postgres container
   const compose = parseYaml(await readFile(new URL('../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
     services: Record<string, { volumes?: string[]; environment?: Record<string, string> }>;
   };
-  const init = (compose.services.postgres!.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target!.startsWith('/docker-entrypoint-initdb.d/'));
+  const init = (compose.services.postgres!.volumes ?? []).map((v) => v.split(':'))
+    .find(([, target]) => target!.startsWith('/docker-entrypoint-initdb.d/'));
   assert.ok(init, 'postgres mounts an init script');
   assert.match(init[1]!, /\.sql$/, 'the entrypoint runs .sql files');
   const daemonEnv = compose.services.embedsync!.environment!;
@@ -117,7 +126,10 @@ test('docker compose on a fresh database: the init script the postgres container
     await client.query(await readFile(new URL(`../${init[0]!.replace(/^\.\//, '')}`, import.meta.url), 'utf8'));
     const migrated = spawnSync(process.execPath, ['bin/embedsync.js', 'migrate'], {
       cwd: ROOT, encoding: 'utf8',
-      env: { ...process.env, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TABLE: 'leads', EMBEDSYNC_TEXT_COLUMNS: 'title,description' },
+      env: {
+        ...process.env, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDDING_THREADS: '1', EMBEDSYNC_TABLE: 'leads',
+        EMBEDSYNC_TEXT_COLUMNS: 'title,description',
+      },
     });
     assert.equal(migrated.status, 0, migrated.stderr);
     assert.match(migrated.stdout, /enqueue: 36 rows scanned, 36 enqueued/);

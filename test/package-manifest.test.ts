@@ -8,8 +8,12 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string }; dependencies: Record<string, string> };
-const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> };
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  engines: { node: string }; dependencies: Record<string, string>;
+};
+const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { version?: string; engines?: { node?: string } | string[] }>;
+};
 // semver is fastify's own dependency: the same reading of ranges npm applies.
 const semver = createRequire(join(root, 'node_modules/fastify/package.json'))('semver') as {
   minVersion(range: string): { version: string } | null;
@@ -22,7 +26,9 @@ test('every locked package supports the lowest Node version package.json engines
   for (const [path, p] of Object.entries(lock.packages)) {
     const range = !Array.isArray(p.engines) ? p.engines?.node : undefined;
     if (!range) continue;
-    for (const v of [lowest, process.versions.node]) if (!semver.satisfies(v, range)) bad.push(`${path}@${p.version} needs node ${range}, not ${v}`);
+    for (const v of [lowest, process.versions.node]) {
+      if (!semver.satisfies(v, range)) bad.push(`${path}@${p.version} needs node ${range}, not ${v}`);
+    }
   }
   assert.deepEqual(bad, []);
 });
@@ -33,7 +39,9 @@ test('npm reads the project config without warnings (no unknown keys in .npmrc);
   assert.equal(r.stderr, '');
   assert.equal(r.stdout.trim(), 'true', 'install scripts stay off: onnxruntime-node\'s would download CUDA libraries');
   // npm 12 enforces allowScripts (npm 11 only reports it): each dependency with an install script is denied there too.
-  const allow = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
+  const allow = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    allowScripts?: Record<string, boolean>;
+  }).allowScripts ?? {};
   const scripted = Object.entries(lock.packages as Record<string, { hasInstallScript?: boolean }>)
     .filter(([path, p]) => path && p.hasInstallScript).map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 13));
   assert.ok(scripted.includes('onnxruntime-node'), 'the lock file records install scripts');
@@ -59,6 +67,7 @@ test('every production dependency is imported by the runtime code (src/, bin/, s
     return statSync(p).isDirectory() ? files(p) : /\.(ts|js)$/.test(f) ? [p] : [];
   });
   const code = ['src', 'bin', 'scripts'].flatMap((d) => files(join(root, d))).map((f) => readFileSync(f, 'utf8')).join('\n');
-  const unused = Object.keys(pkg.dependencies).filter((d) => !new RegExp(`(from |import\\()'${d.replace('/', '\\/')}(/[^']*)?'`).test(code));
+  const unused = Object.keys(pkg.dependencies)
+    .filter((d) => !new RegExp(`(from |import\\()'${d.replace('/', '\\/')}(/[^']*)?'`).test(code));
   assert.deepEqual(unused, [], 'move bench- or test-only packages to devDependencies, drop the rest');
 });

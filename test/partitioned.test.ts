@@ -39,7 +39,8 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
     const s = (await inspectSource(pool, config.source)).sql;
     await installSearchFunctions(pool, s);
     // The sweep's partial index exists on every partition.
-    const parts = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_indexes WHERE indexname LIKE 'leads_p%' AND indexdef LIKE '%IS DISTINCT FROM%'`)).rows[0]!.n;
+    const parts = (await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_indexes WHERE indexname LIKE 'leads_p%' AND indexdef LIKE '%IS DISTINCT FROM%'`)).rows[0]!.n;
     assert.equal(parts, 3);
 
     const daemon = await startSyncDaemon({ pool, encoder, source: config.source, sync: config.sync, logger: createLogger('silent'),
@@ -48,14 +49,16 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
       // The rows from before migrate come through the cheap pass (no trigger saw them).
       const step = await daemon.sweeper.step('changed');
       assert.equal(step.enqueued, 30);
-      const embedded = async () => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1', [encoder.info.checksum])).rows[0]!.n;
+      const embedded = async () => (await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND model_checksum = $1', [encoder.info.checksum])).rows[0]!.n;
       await waitFor('30 rows embedded', async () => (await embedded()) === 30, 10_000);
       // Inserts and text updates through the parent fire its statement triggers, whichever partition the rows land in.
       await pool.query(`INSERT INTO leads (title, description) SELECT 'new ' || g, 'row ' || g FROM generate_series(1, 12) g`);
       await waitFor('42 rows embedded', async () => (await embedded()) === 42, 10_000);
       const before = (await pool.query<{ e: string }>('SELECT embedding::text AS e FROM leads WHERE id = 5')).rows[0]!.e;
       await pool.query(`UPDATE leads SET title = 'changed' WHERE id = 5`);
-      await waitFor('re-embedded', async () => (await pool.query<{ e: string }>('SELECT embedding::text AS e FROM leads WHERE id = 5')).rows[0]!.e !== before, 10_000);
+      await waitFor('re-embedded',
+        async () => (await pool.query<{ e: string }>('SELECT embedding::text AS e FROM leads WHERE id = 5')).rows[0]!.e !== before, 10_000);
       // A partition written with its triggers off is found by the verification pass.
       await pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
       await pool.query(`UPDATE leads SET description = 'quiet' WHERE id IN (7, 8, 9)`);
@@ -75,16 +78,20 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
     // The vector index on a partitioned table (per partition, attached to the parent's), and search through it.
     const client = await pool.connect();
     try {
-      const built = await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 }, { dimensions: encoder.info.dimensions });
+      const built = await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 },
+        { dimensions: encoder.info.dimensions });
       assert.equal(built.action, 'build');
       const valid = (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'ivfflat' AND i.indisvalid`)).rows[0]!.n;
       assert.equal(valid, 4, 'the parent index and one per partition, all valid');
-      const rebuilt = await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 }, { dimensions: encoder.info.dimensions, force: true });
+      const rebuilt = await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 },
+        { dimensions: encoder.info.dimensions, force: true });
       assert.equal(rebuilt.action, 'rebuild');
       // Twice: the partitions' indexes of one build never collide with the next's.
-      assert.equal((await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 }, { dimensions: encoder.info.dimensions, force: true })).action, 'rebuild');
-      const all = (await client.query<{ n: number; valid: number }>(`SELECT count(*)::int AS n, count(*) FILTER (WHERE i.indisvalid)::int AS valid
+      assert.equal((await ensureIndex(client, s, 'embedding', { ...DEFAULT_INDEX_POLICY, minRows: 10 },
+        { dimensions: encoder.info.dimensions, force: true })).action, 'rebuild');
+      const all = (await client.query<{ n: number; valid: number }>(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE i.indisvalid)::int AS valid
         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam WHERE am.amname = 'ivfflat'`)).rows[0]!;
       assert.deepEqual(all, { n: 4, valid: 4 }, 'the old build is gone, partitions included');
     } finally {
@@ -95,14 +102,17 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
     const rc = await pool.connect();
     try {
       await rc.query('BEGIN READ ONLY');
-      const hits = await rc.query<{ id: string; score: number }>(`SELECT id::text, score FROM embedsync.leads_search($1::vector, 3)`, [`[${Array.from(q).join(',')}]`]);
+      const hits = await rc.query<{ id: string; score: number }>(`SELECT id::text, score FROM embedsync.leads_search($1::vector, 3)`,
+        [`[${Array.from(q).join(',')}]`]);
       await rc.query('COMMIT');
       assert.equal(hits.rows[0]!.id, '5');
       assert.ok(hits.rows[0]!.score > 0.999);
       // 14 rows a partition: the planner would rather scan them; with scans off, the index path must exist.
       await rc.query('SET enable_seqscan = off');
-      const plan = (await rc.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM embedsync.leads_search($1::vector, 3)`, [`[${Array.from(q).join(',')}]`])).rows.map((r) => r['QUERY PLAN']).join('\n');
-      assert.equal(plan.match(/Index Scan using leads_embedding_idx_\w+_p\d on leads_p\d/g)?.length, 3, 'each partition\'s ivfflat index serves the search');
+      const plan = (await rc.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM embedsync.leads_search($1::vector, 3)`,
+        [`[${Array.from(q).join(',')}]`])).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.equal(plan.match(/Index Scan using leads_embedding_idx_\w+_p\d on leads_p\d/g)?.length, 3,
+        'each partition\'s ivfflat index serves the search');
     } finally {
       rc.release();
     }

@@ -56,7 +56,8 @@ test('SuspectGate: careful, one loop at a time; open, side by side; careful agai
   assert.equal(fourth!.exclusive, true);
 });
 
-test('a row that kills the process: restarted by a supervisor, every other row embedded, the row dead-lettered after a bounded number of restarts', FULL_SUITE_ONLY, async () => {
+test('a row that kills the process: restarted by a supervisor, every other row embedded, ' +
+  'the row dead-lettered after a bounded number of restarts', FULL_SUITE_ONLY, async () => {
   const marker = 'CRASH-DRILL-7f3a';
   const env = {
     ...TEST_ENV, EMBEDSYNC_BATCH_SIZE: '8', EMBEDSYNC_MAX_ATTEMPTS: '2', EMBEDSYNC_LEASE_SECONDS: '1',
@@ -72,7 +73,8 @@ test('a row that kills the process: restarted by a supervisor, every other row e
   try {
     await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 40) g`);
     await t.look(); // queued before the daemon starts: the drain below waits for all of them
-    const poison = (await t.pool.query<{ id: string }>(`UPDATE leads SET description = 'a row that crashes the encoder ${marker}' WHERE title = 'lead 13' RETURNING id::text`)).rows[0]!.id;
+    const poison = (await t.pool.query<{ id: string }>(
+      `UPDATE leads SET description = 'a row that crashes the encoder ${marker}' WHERE title = 'lead 13' RETURNING id::text`)).rows[0]!.id;
     // The supervisor: restarts the service whenever it dies, as `Restart=always` would.
     const start = (): void => {
       child = spawn(process.execPath, ['bin/embedsync.js', 'run', '--no-http'], {
@@ -95,7 +97,8 @@ test('a row that kills the process: restarted by a supervisor, every other row e
       last.kill('SIGTERM');
       await once(last, 'exit');
     }
-    const embedded = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND id <> $1', [poison]);
+    const embedded = await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL AND id <> $1',
+      [poison]);
     assert.equal(embedded.rows[0]!.n, 39, 'every other row has its vector');
     const dead = await t.pool.query<{ id: string; last_error: string }>('SELECT id, last_error FROM embedsync.deadletter');
     assert.deepEqual(dead.rows, [{ id: poison, last_error: `the process ended while encoding this row ${bound} times` }]);

@@ -13,7 +13,8 @@ test('vector[] in binary: values, NULL elements and the empty array survive the 
     const a = new Float32Array([0.1, -2.5, 3e-8, 1 / 3]);
     const b = new Float32Array([Math.PI, 0, -0, 65504.5]);
     const c = Float32Array.from({ length: 768 }, (_, i) => Math.sin(i) * 1e3 ** (i % 3 - 1));
-    const { rows } = await t.pool.query<{ v: string | null }>('SELECT unnest($1::vector[])::text AS v', [encodeVectorArray([a, null, b, c], oid)]);
+    const { rows } = await t.pool.query<{ v: string | null }>('SELECT unnest($1::vector[])::text AS v',
+      [encodeVectorArray([a, null, b, c], oid)]);
     assert.equal(rows.length, 4);
     assert.deepEqual(parseVector(rows[0]!.v!).map(Math.fround), Array.from(a));
     assert.equal(rows[1]!.v, null);

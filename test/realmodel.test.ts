@@ -22,7 +22,8 @@ const SHUTDOWN_MS = 5000;
 /** Lead-like rows of 30–200 tokens, Russian and English. */
 const BACKLOG_SQL = `INSERT INTO leads (title, description, city)
   SELECT 'Lead ' || g || ': двухкомнатная квартира у метро, ' || (30 + g % 70) || ' м²',
-         repeat('Client asks for a viewing this week, prefers a quiet street, budget negotiable. Нужна ипотека, звонить после 18:00. ', 1 + g % 6),
+         repeat('Client asks for a viewing this week, prefers a quiet street, budget negotiable. Нужна ипотека, звонить после 18:00. ',
+           1 + g % 6),
          (ARRAY['Москва', 'Казань', 'London'])[1 + g % 3]
   FROM generate_series(1, $1::int) g`;
 
@@ -35,7 +36,8 @@ async function timedFetch(url: string, init?: RequestInit): Promise<{ ms: number
 
 const pct = (xs: readonly number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
-test('a real-sized model: responsive while encoding a backlog, first vectors in seconds, SIGTERM within budget with nothing lost', async () => {
+test('a real-sized model: responsive while encoding a backlog, first vectors in seconds, ' +
+  'SIGTERM within budget with nothing lost', async () => {
   const model = await midModelDir();
   const db = await createTestDatabase('realmodel');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
@@ -93,7 +95,12 @@ test('a real-sized model: responsive while encoding a backlog, first vectors in 
     run.kill('SIGTERM');
     const [code] = await exited;
     const shutdownMs = performance.now() - termAt;
-    if (process.env.EMBEDSYNC_TEST_LOG) console.log(JSON.stringify({ firstVectorS, probes: probes.length, p50: pct(probes, 0.5), p90: pct(probes, 0.9), max: Math.max(...probes), queries, shutdownMs, before }));
+    if (process.env.EMBEDSYNC_TEST_LOG) {
+      console.log(JSON.stringify({
+        firstVectorS, probes: probes.length, p50: pct(probes, 0.5), p90: pct(probes, 0.9), max: Math.max(...probes), queries, shutdownMs,
+        before,
+      }));
+    }
 
     assert.equal(code, 0, runErr);
     assert.ok(shutdownMs <= SHUTDOWN_MS, `exited ${shutdownMs.toFixed(0)} ms after SIGTERM (budget ${SHUTDOWN_MS} ms)`);
@@ -101,7 +108,8 @@ test('a real-sized model: responsive while encoding a backlog, first vectors in 
     assert.ok(probes.length >= 20, `${probes.length} probes`);
     // Within 250 ms; the slowest few may also wait for a core on a busy machine (the OS, not the model: a run on
     // the main thread would hold every probe for its whole length, over a second here).
-    const summary = `p50 ${pct(probes, 0.5).toFixed(0)} ms, p95 ${pct(probes, 0.95).toFixed(0)} ms, max ${Math.max(...probes).toFixed(0)} ms`;
+    const summary = `p50 ${pct(probes, 0.5).toFixed(0)} ms, p95 ${pct(probes, 0.95).toFixed(0)} ms, ` +
+      `max ${Math.max(...probes).toFixed(0)} ms`;
     assert.ok(pct(probes, 0.95) < 250, `health/metrics while encoding: ${summary}`);
     assert.ok(Math.max(...probes) < 1000, `health/metrics while encoding: ${summary}`);
     assert.ok(Math.max(...queries) < 5000, `a short /embed behind the backlog took ${queries.map((q) => q.toFixed(0)).join(', ')} ms`);
@@ -129,7 +137,8 @@ test('a worker that dies fails only its run, is replaced, and the sync worker re
   }).model, {
     onWorkerExit: (e) => exits.push(e),
   });
-  const texts = Array.from({ length: 48 }, (_, i) => `lead ${i}: квартира у метро with a balcony and a long description `.repeat(1 + (i % 4)));
+  const texts = Array.from({ length: 48 },
+    (_, i) => `lead ${i}: квартира у метро with a balcony and a long description `.repeat(1 + (i % 4)));
   try {
     const expected = await encoder.encode(texts.slice(0, 4), 'document');
     const workers = (encoder as unknown as { workers: { crash(i: number): void } }).workers;
@@ -145,13 +154,16 @@ test('a worker that dies fails only its run, is replaced, and the sync worker re
     const t = await setupSyncDb({ EMBEDSYNC_BATCH_SIZE: '16' });
     try {
       await t.pool.query(`ALTER TABLE leads ALTER COLUMN embedding TYPE vector(${encoder.info.dimensions}) USING NULL`);
-      await t.pool.query('UPDATE embedsync.state SET dimensions = $1, model_checksum = $2, model = $3', [encoder.info.dimensions, encoder.info.checksum, encoder.info.name]);
-      await t.pool.query(`INSERT INTO leads (title, description) SELECT 'crash lead ' || g, repeat('квартира у метро, balcony. ', 1 + g % 5) FROM generate_series(1, 40) g`);
+      await t.pool.query('UPDATE embedsync.state SET dimensions = $1, model_checksum = $2, model = $3',
+        [encoder.info.dimensions, encoder.info.checksum, encoder.info.name]);
+      await t.pool.query('INSERT INTO leads (title, description) ' +
+        `SELECT 'crash lead ' || g, repeat('квартира у метро, balcony. ', 1 + g % 5) FROM generate_series(1, 40) g`);
       const killer = setInterval(() => { if (exits.length < 3) workers.crash(0); }, 400);
       await t.startDaemon({ encoder });
       try {
         await waitFor('every row embedded despite crashes', async () =>
-          (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding IS NULL')).rows[0]!.n === 0, 60_000, 100);
+          (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE embedding IS NULL')).rows[0]!.n === 0,
+        60_000, 100);
       } finally {
         clearInterval(killer);
       }

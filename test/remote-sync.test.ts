@@ -49,7 +49,9 @@ test('daemon A (`run` with EMBEDDING_BACKEND=embedsync) writes B\'s vectors with
   const stop = new AbortController();
   try {
     await insertRows(t.pool, 120);
-    const config = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: 'served-by-b', EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: b.address });
+    const config = loadConfig({
+      ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: 'served-by-b', EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: b.address,
+    });
     const running = runService({
       config, sync: true, http: false, signal: stop.signal, logger: createLogger('silent'),
       loadEncoder: () => createEncoder(config.model),
@@ -78,7 +80,8 @@ test('the same through B\'s /v1/embeddings (openai backend) and B\'s TEI routes 
         // A different identity is a model change as far as the table knows: migrate records it first.
         const c = createClient({ databaseUrl: t.db.url });
         await c.connect();
-        await migrateSchema(c, t.config.source, { name: a.info.name, checksum: a.info.checksum, dimensions: a.info.dimensions }).finally(() => c.end());
+        await migrateSchema(c, t.config.source, { name: a.info.name, checksum: a.info.checksum, dimensions: a.info.dimensions })
+          .finally(() => c.end());
       }
       await insertRows(t.pool, 60);
       await t.startDaemon({ encoder: a });
@@ -157,12 +160,17 @@ test('while the breaker is open (tripped by an API request) the worker claims no
 test('B answering 429 with Retry-After: A (both worker loops) waits as told and loses nothing', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BATCH_SIZE: '16' });
   const proxy = await startProxy(() => b.address);
-  const a = await createEncoder(loadConfig({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: proxy.address, EMBEDDING_CONCURRENCY: '1' }).model);
+  const a = await createEncoder(loadConfig({
+    EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: proxy.address, EMBEDDING_CONCURRENCY: '1',
+  }).model);
   try {
     let n = 0;
     proxy.requests.length = 0;
     proxy.intercept = (r) => (r.path === '/embed/batch' && ++n % 4 === 0
-      ? { status: 429, headers: { 'retry-after': '1' }, body: { detail: 'rate limit exceeded: 20/minute per client (RATE_LIMIT_BATCH); retry in 1 second' } }
+      ? {
+        status: 429, headers: { 'retry-after': '1' },
+        body: { detail: 'rate limit exceeded: 20/minute per client (RATE_LIMIT_BATCH); retry in 1 second' },
+      }
       : undefined);
     await insertRows(t.pool, 100);
     await t.startDaemon({ encoder: a });
@@ -172,7 +180,10 @@ test('B answering 429 with Retry-After: A (both worker loops) waits as told and 
     assert.ok(limited.length >= 1, 'some requests were refused');
     for (const i of limited) {
       const next = sent[i + 1];
-      if (next) assert.ok(next.at - sent[i]!.at >= 1000, `request after a 429 came ${next.at - sent[i]!.at} ms later: ${JSON.stringify(sent.map((r) => [r.at - sent[0]!.at, r.status, r.items]))}`);
+      if (next) {
+        assert.ok(next.at - sent[i]!.at >= 1000, `request after a 429 came ${next.at - sent[i]!.at} ms later: ` +
+          `${JSON.stringify(sent.map((r) => [r.at - sent[0]!.at, r.status, r.items]))}`);
+      }
     }
     assert.equal(await deadLettered(t.pool), 0);
     await assertStoredMatchB(t.pool);
@@ -185,7 +196,9 @@ test('B answering 429 with Retry-After: A (both worker loops) waits as told and 
 
 test('two daemons sharing one remote on 5,000 rows: none missed', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BATCH_SIZE: '64' });
-  const [a1, a2] = await Promise.all([remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' }), remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' })]);
+  const [a1, a2] = await Promise.all([
+    remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' }), remoteEncoder({ EMBEDDING_BACKEND: 'embedsync' }),
+  ]);
   try {
     await insertRows(t.pool, 5000);
     await Promise.all([t.startDaemon({ encoder: a1, owner: 'a1' }), t.startDaemon({ encoder: a2, owner: 'a2' })]);

@@ -55,7 +55,9 @@ const reset = () => {
 
 test('embedsync backend: B\'s vectors and B\'s checksum; the role travels so B applies its prompts', async () => {
   reset();
-  const a = await createEncoder(loadConfig({ EMBEDDING_MODEL: 'unused', EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: proxy.address }).model);
+  const a = await createEncoder(loadConfig({
+    EMBEDDING_MODEL: 'unused', EMBEDDING_BACKEND: 'embedsync', EMBEDDING_ENDPOINT: proxy.address,
+  }).model);
   try {
     await expectSame(a);
     assert.equal(a.info.checksum, b.encoder.info.checksum);
@@ -63,18 +65,22 @@ test('embedsync backend: B\'s vectors and B\'s checksum; the role travels so B a
     assert.equal(a.info.backend, 'embedsync');
     const sent = proxy.requests.filter((r) => r.path === '/embed/batch');
     assert.ok(sent.some((r) => r.body.role === 'query') && sent.some((r) => r.body.role === 'document'));
-    assert.ok(sent.every((r) => !(r.body.items as { text: string }[]).some((i) => i.text.startsWith('search_'))), 'no prompt prepended by A');
+    assert.ok(sent.every((r) => !(r.body.items as { text: string }[]).some((i) => i.text.startsWith('search_'))),
+      'no prompt prepended by A');
   } finally {
     await a.close();
   }
 });
 
 test('embedsync backend: a pinned checksum that differs from the remote\'s, or prompts set on this side, fail start-up', async () => {
-  await assert.rejects(remote({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_CHECKSUM: '0000000000000000' }), /EMBEDDING_CHECKSUM is 0000000000000000 but the remote serves/);
-  await assert.rejects(remote({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_QUERY_PROMPT: 'q: ' }), /EMBEDDING_QUERY_PROMPT .* the remote's prompts apply/);
+  await assert.rejects(remote({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_CHECKSUM: '0000000000000000' }),
+    /EMBEDDING_CHECKSUM is 0000000000000000 but the remote serves/);
+  await assert.rejects(remote({ EMBEDDING_BACKEND: 'embedsync', EMBEDDING_QUERY_PROMPT: 'q: ' }),
+    /EMBEDDING_QUERY_PROMPT .* the remote's prompts apply/);
 });
 
-test('openai backend through B\'s /v1/embeddings: the daemon prepends the prompts; identity = model name + prompts, or the pin', async () => {
+test('openai backend through B\'s /v1/embeddings: the daemon prepends the prompts; ' +
+  'identity = model name + prompts, or the pin', async () => {
   reset();
   const a = await remote({ EMBEDDING_BACKEND: 'openai', EMBEDDING_REMOTE_MODEL: 'tiny' });
   const pinned = await remote({ EMBEDDING_BACKEND: 'openai', EMBEDDING_REMOTE_MODEL: 'tiny', EMBEDDING_CHECKSUM: b.encoder.info.checksum });
@@ -98,7 +104,8 @@ test('openai backend through B\'s /v1/embeddings: the daemon prepends the prompt
   }
 });
 
-test('tei backend through B\'s /info and /embed: prompts by prompt_name or prepended; batches within max_client_batch_size; N requests in flight', async () => {
+test('tei backend through B\'s /info and /embed: prompts by prompt_name or prepended; batches within max_client_batch_size; ' +
+  'N requests in flight', async () => {
   reset();
   const prepend = await remote({ EMBEDDING_BACKEND: 'tei', EMBEDDING_CONCURRENCY: '3' });
   const named = await remote({ EMBEDDING_BACKEND: 'tei', EMBEDDING_PROMPT_NAMES: 'query:query,document:document' });
@@ -108,7 +115,8 @@ test('tei backend through B\'s /info and /embed: prompts by prompt_name or prepe
     assert.notEqual(prepend.info.checksum, named.info.checksum);
     const sent = proxy.requests.filter((r) => r.path === '/embed');
     assert.ok(sent.some((r) => r.body.prompt_name === 'query') && sent.some((r) => r.body.prompt_name === 'document'));
-    assert.ok(sent.filter((r) => r.body.prompt_name === undefined).every((r) => (r.body.inputs as string[]).every((t) => t.startsWith('search_'))));
+    assert.ok(sent.filter((r) => r.body.prompt_name === undefined)
+      .every((r) => (r.body.inputs as string[]).every((t) => t.startsWith('search_'))));
 
     proxy.requests.length = 0;
     proxy.peakInFlight = 0;
@@ -172,10 +180,13 @@ test('429 with Retry-After: the next attempt waits as told, then succeeds', asyn
   }
 });
 
-test('remote down: reason unavailable after the retries, then the breaker fails fast without a request; back up → it recovers', async () => {
+test('remote down: reason unavailable after the retries, then the breaker fails fast without a request; ' +
+  'back up → it recovers', async () => {
   reset();
   const events: Record<string, unknown>[] = [];
-  const logger: RemoteLogger = { warn: (o) => events.push(o as Record<string, unknown>), info: (o) => events.push(o as Record<string, unknown>) };
+  const logger: RemoteLogger = {
+    warn: (o) => events.push(o as Record<string, unknown>), info: (o) => events.push(o as Record<string, unknown>),
+  };
   const a = await remote({ EMBEDDING_BACKEND: 'embedsync' }, { logger });
   try {
     await b.stop();
@@ -233,11 +244,13 @@ test('a wrong dimension or a changed remote model is reported as unavailable (no
   try {
     proxy.transform = (path, body) => (path === '/embed' ? (body as number[][]).map((v) => v.slice(0, 32)) : body);
     const e1 = await tei.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
-    assert.ok(e1 instanceof EncodeError && e1.reason === 'unavailable' && /32-dimension vector; this daemon started with 64/.test(e1.message), String(e1));
+    assert.ok(e1 instanceof EncodeError && e1.reason === 'unavailable' &&
+      /32-dimension vector; this daemon started with 64/.test(e1.message), String(e1));
     assert.equal(tei.availability!.open, true);
     proxy.transform = (path, body) => (path === '/embed/batch' ? { ...(body as object), model_checksum: 'ffffffffffffffff' } : body);
     const e2 = await native.encode(['дом'], 'document').then(() => undefined, (e: unknown) => e);
-    assert.ok(e2 instanceof EncodeError && e2.reason === 'unavailable' && /now serves model_checksum ffffffffffffffff/.test(e2.message), String(e2));
+    assert.ok(e2 instanceof EncodeError && e2.reason === 'unavailable' &&
+      /now serves model_checksum ffffffffffffffff/.test(e2.message), String(e2));
   } finally {
     await Promise.all([tei.close(), native.close()]);
   }
@@ -288,10 +301,15 @@ test('retry policy, chunk plan and breaker in isolation', () => {
 });
 
 test('remote settings are validated at start-up with the others', () => {
-  const names = loadConfig({ EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://tei:80', EMBEDDING_PROMPT_NAMES: 'query:search_query, document=search_document' }).model;
+  const names = loadConfig({
+    EMBEDDING_BACKEND: 'tei', EMBEDDING_ENDPOINT: 'http://tei:80', EMBEDDING_PROMPT_NAMES: 'query:search_query, document=search_document',
+  }).model;
   assert.deepEqual(names.promptNames, { query: 'search_query', document: 'search_document' });
-  assert.throws(() => loadConfig({ EMBEDDING_BACKEND: 'openai', EMBEDDING_PROMPT_NAMES: 'query:q', EMBEDDING_REMOTE_BATCH_SIZE: '0', EMBEDDING_REMOTE_TIMEOUT_SECONDS: 'x' }), (err: Error) => {
-    for (const needle of ['EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=openai', 'EMBEDDING_PROMPT_NAMES must name a prompt for both',
+  assert.throws(() => loadConfig({
+    EMBEDDING_BACKEND: 'openai', EMBEDDING_PROMPT_NAMES: 'query:q', EMBEDDING_REMOTE_BATCH_SIZE: '0', EMBEDDING_REMOTE_TIMEOUT_SECONDS: 'x',
+  }), (err: Error) => {
+    for (const needle of ['EMBEDDING_ENDPOINT is required when EMBEDDING_BACKEND=openai',
+      'EMBEDDING_PROMPT_NAMES must name a prompt for both',
       'EMBEDDING_PROMPT_NAMES applies to EMBEDDING_BACKEND=tei only', 'EMBEDDING_REMOTE_BATCH_SIZE', 'EMBEDDING_REMOTE_TIMEOUT_SECONDS']) {
       assert.ok(err.message.includes(needle), `${needle} in ${err.message}`);
     }

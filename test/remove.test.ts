@@ -20,11 +20,13 @@ const count = async (pool: pg.Pool, sql: string, params: unknown[] = []) => (awa
 const triggers = (pool: pg.Pool, table: string) => count(pool,
   `SELECT count(*)::int AS n FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal`, [table]);
 const functionsOf = (pool: pg.Pool, stem: string) => count(pool,
-  `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace AND (proname LIKE $1 OR proname = $2)`, [`${stem}\\_%`, `doc_${stem}`]);
+  `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace AND (proname LIKE $1 OR proname = $2)`,
+  [`${stem}\\_%`, `doc_${stem}`]);
 const indexes = async (pool: pg.Pool, table: string) => (await pool.query<{ name: string }>(
   'SELECT indexrelid::regclass::text AS name FROM pg_index WHERE indrelid = $1::regclass ORDER BY 1', [table])).rows.map((r) => r.name);
 const columns = async (pool: pg.Pool, table: string) => (await pool.query<{ name: string }>(
-  'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [table])).rows.map((r) => r.name);
+  'SELECT attname AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [table]))
+  .rows.map((r) => r.name);
 const records = (pool: pg.Pool, source: string) => count(pool, `SELECT (
   (SELECT count(*) FROM embedsync.queue WHERE source = $1) + (SELECT count(*) FROM embedsync.deadletter WHERE source = $1) +
   (SELECT count(*) FROM embedsync.state WHERE source = $1) + (SELECT count(*) FROM embedsync.sweep WHERE source = $1) +
@@ -39,35 +41,44 @@ async function twoTables(): Promise<{ t: SyncTestDb; notes: ReturnType<typeof lo
   await migrate({ config: t.config, model });
   await finishMigrate(t.config, model);
   await t.pool.query('CREATE TABLE notes (id serial PRIMARY KEY, body text)');
-  const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
+  const notes = loadConfig({
+    ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body',
+  });
   await migrate({ config: notes, model });
   await finishMigrate(notes, model);
   await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 20) g`);
   await t.look();
-  await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) VALUES ('public.leads', '1', 3, 'bad row', now())`);
+  await t.pool.query('INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) ' +
+    `VALUES ('public.leads', '1', 3, 'bad row', now())`);
   return { t, notes };
 }
 
 test('remove --dry-run prints the plan and changes nothing', async () => {
   const { t } = await twoTables();
   try {
-    const before = { trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') };
+    const before = {
+      trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads'),
+    };
     const plan = await remove({ config: t.config, dryRun: true, dropColumns: true });
     assert.deepEqual([...plan.triggers].sort(), ['leads_del', 'leads_trunc', 'leads_upd'], 'no INSERT trigger: ids from a sequence');
-    assert.deepEqual([...plan.functions].sort(), ['leads_del', 'leads_hybrid_search', 'leads_ins', 'leads_search', 'leads_similar_to', 'leads_trunc', 'leads_upd']);
+    assert.deepEqual([...plan.functions].sort(),
+      ['leads_del', 'leads_hybrid_search', 'leads_ins', 'leads_search', 'leads_similar_to', 'leads_trunc', 'leads_upd']);
     assert.equal(plan.queued, 20);
     assert.equal(plan.deadlettered, 1);
     assert.ok(plan.state && plan.settings && plan.searchDefault);
     assert.deepEqual([...plan.columns].sort(), ['embedded_at', 'embedding', 'embedding_text_hash', 'embedding_tsv', 'model_checksum']);
     assert.equal(plan.vectorIndexes.length, 1, 'the hnsw index on the embedding column');
-    assert.deepEqual({ trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads') }, before);
+    assert.deepEqual({
+      trig: await triggers(t.pool, 'leads'), fns: await functionsOf(t.pool, 'leads'), rec: await records(t.pool, 'public.leads'),
+    }, before);
     assert.ok(before.trig === 3 && before.rec > 20);
   } finally {
     await t.close();
   }
 });
 
-test('remove: no embedsync object left on the table; the application writes work and enqueue nothing; the other table is untouched', async () => {
+test('remove: no embedsync object left on the table; the application writes work and enqueue nothing; ' +
+  'the other table is untouched', async () => {
   const { t, notes } = await twoTables();
   try {
     const plan = await remove({ config: t.config });
@@ -75,7 +86,8 @@ test('remove: no embedsync object left on the table; the application writes work
     assert.equal(await triggers(t.pool, 'leads'), 0);
     assert.equal(await functionsOf(t.pool, 'leads'), 0);
     assert.equal(await records(t.pool, 'public.leads'), 0);
-    assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace AND proname IN ('similar_to', 'search', 'hybrid_search')`), 0,
+    assert.equal(await count(t.pool, `SELECT count(*)::int AS n FROM pg_proc WHERE pronamespace = 'embedsync'::regnamespace ` +
+      `AND proname IN ('similar_to', 'search', 'hybrid_search')`), 0,
       'the unqualified search functions served leads and went with it');
     // Without --drop-columns the vectors, the tsvector and their indexes stay (searchable by hand); the sweep's index goes.
     assert.ok((await columns(t.pool, 'leads')).includes('embedding'));
@@ -111,7 +123,8 @@ test('remove --drop-columns drops the managed columns and their index; while the
   const { t } = await twoTables();
   try {
     const d = await t.startDaemon();
-    await waitFor('leads embedded', async () => (await count(t.pool, 'SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL')) === 20, 10_000);
+    await waitFor('leads embedded',
+      async () => (await count(t.pool, 'SELECT count(*)::int AS n FROM leads WHERE embedding IS NOT NULL')) === 20, 10_000);
     await remove({ config: t.config, dropColumns: true });
     assert.deepEqual(await columns(t.pool, 'leads'), ['id', 'title', 'description', 'city', 'price', 'status', 'created_at']);
     assert.deepEqual(await indexes(t.pool, 'leads'), ['leads_pkey']);
@@ -133,10 +146,15 @@ test('migrate records the table settings; differing ones are refused unless upda
     const model = t.encoder.info;
     await migrate({ config: t.config, model });
     const r = await readRecordedSource(t.pool, 'public.leads');
-    assert.deepEqual(r && { cols: r.source.textColumns, id: r.source.idColumn, model: r.model, checksum: r.checksum, dims: r.dimensions, index: r.source.index },
-      { cols: ['title', 'description'], id: 'id', model: TINY_MODEL_DIR, checksum: model.checksum, dims: model.dimensions, index: 'ivfflat' });
+    assert.deepEqual(r && {
+      cols: r.source.textColumns, id: r.source.idColumn, model: r.model, checksum: r.checksum, dims: r.dimensions, index: r.source.index,
+    }, {
+      cols: ['title', 'description'], id: 'id', model: TINY_MODEL_DIR, checksum: model.checksum, dims: model.dimensions, index: 'ivfflat',
+    });
 
-    const other = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TEXT_COLUMNS: 'title', EMBEDSYNC_INDEX: 'hnsw' });
+    const other = loadConfig({
+      ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TEXT_COLUMNS: 'title', EMBEDSYNC_INDEX: 'hnsw',
+    });
     const err = await migrate({ config: other, model }).then(() => assert.fail('accepted other settings'), (e: Error) => e);
     assert.ok(err instanceof SettingsChangedError);
     assert.match(err.message, /EMBEDSYNC_TEXT_COLUMNS: recorded title,description, configured title/);

@@ -84,8 +84,10 @@ test('a read error on a row reaches the dead letter with its SQLSTATE, without t
 });
 
 test('redaction keeps identifiers and drops quoted and trailing values', () => {
-  assert.equal(redactMessage('value "12345678901" is out of range for type integer', '22003'), 'value "…" is out of range for type integer');
-  assert.equal(redactMessage('invalid byte sequence for encoding "UTF8": 0xe2 0x28', '22021'), 'invalid byte sequence for encoding "UTF8": …');
+  assert.equal(redactMessage('value "12345678901" is out of range for type integer', '22003'),
+    'value "…" is out of range for type integer');
+  assert.equal(redactMessage('invalid byte sequence for encoding "UTF8": 0xe2 0x28', '22021'),
+    'invalid byte sequence for encoding "UTF8": …');
   assert.equal(redactMessage('null value in column "title" of relation "leads" violates not-null constraint', '23502'),
     'null value in column "title" of relation "leads" violates not-null constraint');
   assert.doesNotMatch(redactMessage('bad value 42 for row secret', 'P0001'), /secret/);

@@ -16,7 +16,8 @@ test('similar_to and search use the index, score by cosine, refuse wrong dimensi
     // Enough rows for the planner to prefer the index: random vectors straight from SQL, marked current.
     await t.pool.query(
       `INSERT INTO leads (title, city, embedding, model_checksum)
-       SELECT 'row ' || g, (ARRAY['Москва', 'Казань', 'Сочи', 'Пермь'])[1 + g % 4], (SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) d WHERE d > g * 0)::vector, $1
+       SELECT 'row ' || g, (ARRAY['Москва', 'Казань', 'Сочи', 'Пермь'])[1 + g % 4],
+         (SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) d WHERE d > g * 0)::vector, $1
        FROM generate_series(1, 20000) g`, [enc.info.checksum]);
     await t.pool.query('ANALYZE leads');
     assert.match((await t.migrate({ encoder: enc })).lines.join('\n'), /index leads_embedding_idx built on 20000 rows, lists 20/);
@@ -31,7 +32,8 @@ test('similar_to and search use the index, score by cosine, refuse wrong dimensi
     assert.match(searchPlan, /Index Scan using leads_embedding_idx on leads/, searchPlan);
     assert.match(searchPlan, /One-Time Filter: embedsync.check_query_dimensions/, 'the dimension check runs once, before the scan');
     // A caller's filter (a quarter of the rows match) rides on the same index scan.
-    const filtered = await plan(`SELECT s.id FROM embedsync.search($1::vector, 10) s JOIN leads l ON l.id = s.id WHERE l.city = 'Казань'`, [q]);
+    const filtered = await plan(`SELECT s.id FROM embedsync.search($1::vector, 10) s JOIN leads l ON l.id = s.id WHERE l.city = 'Казань'`,
+      [q]);
     assert.match(filtered, /Index Scan using leads_embedding_idx/, filtered);
     const direct = await plan(`SELECT id FROM leads WHERE city = 'Казань' ORDER BY embedding <=> $1::vector LIMIT 10`, [q]);
     assert.match(direct, /Index Scan using leads_embedding_idx/, direct);
@@ -46,7 +48,8 @@ test('similar_to and search use the index, score by cosine, refuse wrong dimensi
         `SELECT id::text, embedding::text AS e FROM leads ORDER BY embedding <=> $1::vector LIMIT 5`, [q]);
       assert.deepEqual(hits.rows.map((h) => h.id), exact.rows.map((r) => r.id));
       const qv = parseVector(q);
-      hits.rows.forEach((h, i) => assert.ok(Math.abs(h.score - cosine(qv, parseVector(exact.rows[i]!.e))) < 1e-5, 'score = 1 - cosine distance'));
+      hits.rows.forEach((h, i) =>
+        assert.ok(Math.abs(h.score - cosine(qv, parseVector(exact.rows[i]!.e))) < 1e-5, 'score = 1 - cosine distance'));
       const cut = (hits.rows[1]!.score + hits.rows[2]!.score) / 2;
       const above = await c.query('SELECT * FROM embedsync.search($1::vector, 5, $2)', [q, cut]);
       assert.equal(above.rowCount, 2, 'min_score drops weaker hits');
@@ -66,7 +69,8 @@ test('similar_to and search use the index, score by cosine, refuse wrong dimensi
     }
 
     await assert.rejects(t.pool.query(`SELECT * FROM embedsync.search('[1,2,3]'::vector, 10)`),
-      (err: Error & { code?: string }) => err.code === '22000' && /query vector has 3 dimensions, but public\.leads holds 64-dimension vectors/.test(err.message));
+      (err: Error & { code?: string }) => err.code === '22000' &&
+        /query vector has 3 dimensions, but public\.leads holds 64-dimension vectors/.test(err.message));
   } finally {
     await t.close();
   }
@@ -92,7 +96,8 @@ test('embedsync search embeds the text with the query prompt and prints the near
     // The same answer as the query-role vector through embedsync.search (no index on 400 rows: exact).
     const qv = (await enc.encode([text], 'query')).vectors[0]!;
     const want = await t.pool.query<{ id: string; score: number; doc: string }>(
-      `SELECT s.id::text, s.score, concat_ws('. ', l.title, l.description) AS doc FROM embedsync.search($1::vector, 3) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC`,
+      `SELECT s.id::text, s.score, concat_ws('. ', l.title, l.description) AS doc ` +
+      'FROM embedsync.search($1::vector, 3) s JOIN leads l ON l.id = s.id ORDER BY s.score DESC',
       [`[${qv.join(',')}]`]);
     lines.forEach((line, i) => {
       const [score, id, ...doc] = line.trim().split(/\s+/);

@@ -50,7 +50,9 @@ test('texts reach SQL only as parameters: the statement log never holds them', {
   const texts = [`'); DROP TABLE leads; -- ${marker}`, `$$ ${marker} $fn$ \\'; DELETE FROM embedsync.queue; --`, `${marker}" OR 1=1 /*`];
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
-  const daemon = spawnCli({ name: 'daemon', args: ['run', '--no-http'], env: { ...CLI_ENV, DATABASE_URL: t.db.url }, readyText: '"event":"sync_started"' });
+  const daemon = spawnCli({
+    name: 'daemon', args: ['run', '--no-http'], env: { ...CLI_ENV, DATABASE_URL: t.db.url }, readyText: '"event":"sync_started"',
+  });
   try {
     // Every statement of new sessions in this database is logged; parameter values are not.
     await admin.query(`ALTER DATABASE ${t.db.name} SET log_statement = 'all'`);
@@ -63,7 +65,8 @@ test('texts reach SQL only as parameters: the statement log never holds them', {
     } finally {
       await writer.end();
     }
-    await waitFor('embedded', async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === texts.length, 30_000, 100);
+    await waitFor('embedded',
+      async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === texts.length, 30_000, 100);
     assert.equal((await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 0);
     const log = readFileSync(join(pgDir, 'server.log'), 'utf8');
     assert.ok(/LOG: {2}execute <unnamed>: [^\n]*Writes a batch and dequeues it/.test(log), 'the daemon\'s statements were logged');
@@ -91,7 +94,9 @@ test('API key: wrong keys of any length get 401 and are rate-limited per client;
     const limited = await app.inject({ method: 'POST', url: '/embed', headers: { 'x-api-key': 'guess' }, payload: { text: 'hello' } });
     assert.equal(limited.statusCode, 429, 'guessing runs into the rate limit');
     assert.ok(limited.headers['retry-after'], 'with Retry-After');
-    const right = await app.inject({ method: 'POST', url: '/embed', headers: { authorization: `Bearer ${key}` }, payload: { text: 'hello' } });
+    const right = await app.inject({
+      method: 'POST', url: '/embed', headers: { authorization: `Bearer ${key}` }, payload: { text: 'hello' },
+    });
     assert.equal(right.statusCode, 200, 'a verified key has its own bucket');
   } finally {
     await app.close();
@@ -131,12 +136,14 @@ test('nothing logs texts, keys or the database password', { timeout: 120_000 }, 
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${k}` }, body: JSON.stringify(body),
     });
     assert.equal((await post('/embed', { text: secretText })).status, 200);
-    assert.equal((await post('/embed/batch', { items: [{ id: '1', text: secretText }, { id: '2', text: `${secretText}\u0000` }] })).status, 200);
+    assert.equal((await post('/embed/batch', { items: [{ id: '1', text: secretText }, { id: '2', text: `${secretText}\u0000` }] })).status,
+      200);
     assert.equal((await post('/v1/embeddings', { input: [secretText] })).status, 200);
     assert.equal((await post('/embed', { text: secretText }, wrongKey)).status, 401);
     assert.equal((await post('/embed', { text: `${secretText} ${'x'.repeat(10_001)}` })).status, 400);
     assert.equal((await post('/embed', { text: `${secretText}\u0000` })).status, 400);
-    await waitFor('embedded', async () => (await admin.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === 1, 20_000, 100);
+    await waitFor('embedded',
+      async () => (await admin.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === 1, 20_000, 100);
     // Dropped connections make the daemon log errors: they must not carry the connection string either.
     await admin.query(`SELECT pg_terminate_backend(pid) FROM (SELECT pid FROM pg_stat_activity WHERE usename = $1 OFFSET 0) x`, [role]);
     await admin.query('UPDATE leads SET description = $1', [`${secretText} again`]);
@@ -147,7 +154,9 @@ test('nothing logs texts, keys or the database password', { timeout: 120_000 }, 
     const out = migrated + run.output();
     assert.match(out, /"event":"sync_started"/, 'the logs were captured');
     assert.match(out, /"event":"batch_process"/, 'request lines were logged');
-    for (const [what, secret] of [['text', secretText.split(' ').pop()!], ['API key', key], ['wrong key', wrongKey], ['password', password]] as const) {
+    for (const [what, secret] of [
+      ['text', secretText.split(' ').pop()!], ['API key', key], ['wrong key', wrongKey], ['password', password],
+    ] as const) {
       assert.ok(!out.includes(secret), `the ${what} appears in the output`);
     }
   } finally {
@@ -169,7 +178,8 @@ function securitySql(name: 'superuser' | 'grants', suffix: string): string {
 test('the daemon embeds rows under the least-privilege roles of docs/security.md', { timeout: 180_000 }, async () => {
   const db = await createTestDatabase('leastpriv');
   const suffix = randomBytes(4).toString('hex');
-  const [owner, migrator, daemonRole] = ['app_owner', 'embedsync_migrate', 'embedsync_daemon'].map((r) => `${r}_${suffix}`) as [string, string, string];
+  const [owner, migrator, daemonRole] = ['app_owner', 'embedsync_migrate', 'embedsync_daemon']
+    .map((r) => `${r}_${suffix}`) as [string, string, string];
   const su = new pg.Client({ connectionString: db.url });
   await su.connect();
   const as = (r: string) => { const u = new URL(db.url); u.username = r; u.password = 'x'; return u.toString(); };
@@ -194,14 +204,19 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     const d = new pg.Client({ connectionString: as(daemonRole) });
     await d.connect();
     try {
-      for (const sql of ['SELECT city FROM leads LIMIT 1', "UPDATE leads SET title = 'x'", 'CREATE TABLE embedsync.x (a int)', 'TRUNCATE embedsync.queue']) {
+      for (const sql of [
+        'SELECT city FROM leads LIMIT 1', "UPDATE leads SET title = 'x'", 'CREATE TABLE embedsync.x (a int)', 'TRUNCATE embedsync.queue',
+      ]) {
         await assert.rejects(d.query(sql), (e: { code?: string }) => e.code === '42501', `refused: ${sql}`);
       }
     } finally {
       await d.end();
     }
 
-    run = spawnCli({ name: 'daemon', args: ['run', '--no-http'], env: { ...CLI_ENV, DATABASE_URL: as(daemonRole) }, keepOutput: true, readyText: '"event":"sync_started"' });
+    run = spawnCli({
+      name: 'daemon', args: ['run', '--no-http'], env: { ...CLI_ENV, DATABASE_URL: as(daemonRole) }, keepOutput: true,
+      readyText: '"event":"sync_started"',
+    });
     await run.ready;
     await su.query(`INSERT INTO leads (title) VALUES ('inserted while the daemon runs')`);
     await su.query(`UPDATE leads SET title = 'changed' WHERE id = 1`);

@@ -14,7 +14,8 @@ test('setup.sh adds prometheus and docker-compose only with --deploy-tools; npm 
   const dir = await mkdtemp(join(tmpdir(), 'embedsync-setup-'));
   try {
     const log = join(dir, 'apt.log');
-    await writeFile(join(dir, 'dpkg'), '#!/bin/sh\n# dpkg -s PKG: installed, except the deploy tools\ncase "$2" in prometheus|docker-compose) exit 1 ;; esac\nexec /usr/bin/dpkg "$@"\n');
+    await writeFile(join(dir, 'dpkg'), '#!/bin/sh\n# dpkg -s PKG: installed, except the deploy tools\n' +
+      'case "$2" in prometheus|docker-compose) exit 1 ;; esac\nexec /usr/bin/dpkg "$@"\n');
     await writeFile(join(dir, 'apt-get'), `#!/bin/sh\necho "$@" >> ${log}\n`);
     await chmod(join(dir, 'dpkg'), 0o755);
     await chmod(join(dir, 'apt-get'), 0o755);
@@ -30,7 +31,8 @@ test('setup.sh adds prometheus and docker-compose only with --deploy-tools; npm 
     assert.deepEqual(await installs(), [], 'nothing installed for the demo');
     const tests = setup('--deploy-tools');
     assert.equal(tests.status, 0, tests.stderr);
-    assert.deepEqual((await installs()).map((l) => l.split(' ').filter((w) => !w.startsWith('-')).join(' ')), ['install prometheus docker-compose']);
+    assert.deepEqual((await installs()).map((l) => l.split(' ').filter((w) => !w.startsWith('-')).join(' ')),
+      ['install prometheus docker-compose']);
     assert.equal(setup('--what').status, 2);
 
     // Who asks for what: the demo's script never passes the flag; the test script does when deploy/ tests run.

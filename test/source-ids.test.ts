@@ -20,7 +20,8 @@ async function refusal(ddl: string): Promise<{ error: Error; schema: boolean; co
     const error = await migrateSchema(c, config.source, MODEL).then(() => assert.fail('migrate accepted the id column'), (e: Error) => e);
     const schema = (await c.query("SELECT 1 FROM pg_namespace WHERE nspname = 'embedsync'")).rowCount === 1;
     const columns = (await c.query<{ attname: string }>(
-      "SELECT attname FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum")).rows.map((r) => r.attname);
+      "SELECT attname FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"))
+      .rows.map((r) => r.attname);
     return { error, schema, columns };
   } finally {
     await c.end();

@@ -21,7 +21,9 @@ test('two tables side by side: each daemon embeds only its own rows; TRUNCATE an
   const daemons: SyncDaemon[] = [];
   try {
     await t.pool.query(NOTES_DDL);
-    const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
+    const notes = loadConfig({
+      ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body',
+    });
     const model = t.encoder.info;
     await migrate({ config: notes, model });
     await finishMigrate(notes, model);
@@ -48,7 +50,8 @@ test('two tables side by side: each daemon embeds only its own rows; TRUNCATE an
     assert.equal(await queued(t.pool, 'public.notes'), 0);
 
     await start(t.config.source);
-    await waitFor('leads embedded', async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === 31, 10_000);
+    await waitFor('leads embedded',
+      async () => (await t.pool.query('SELECT 1 FROM leads WHERE embedding IS NOT NULL')).rowCount === 31, 10_000);
     assert.equal(await queued(t.pool, 'public.leads'), 0);
   } finally {
     await Promise.all(daemons.map((d) => d.stop()));
@@ -63,14 +66,18 @@ test('search functions: per table always, the unqualified ones keep serving the 
     await finishMigrate(t.config, model);
     await t.pool.query(NOTES_DDL);
     // A serial id (integer) where leads has bigint: the unqualified functions' types must not be changed.
-    const notes = loadConfig({ ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body' });
+    const notes = loadConfig({
+      ...TEST_ENV, DATABASE_URL: t.db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'notes', EMBEDSYNC_TEXT_COLUMNS: 'body',
+    });
     await migrate({ config: notes, model });
     const lines = finishLines(await finishMigrate(notes, model));
     assert.match(lines[0]!, /embedsync\.notes_similar_to, embedsync\.notes_search, embedsync\.notes_hybrid_search installed \(embedsync\.similar_to, embedsync\.search and embedsync\.hybrid_search keep serving public\.leads\)/);
 
     const vec = `(SELECT array_agg(random() - 0.5) FROM generate_series(1, 64) d WHERE d > g * 0)::vector`;
-    await t.pool.query(`INSERT INTO leads (id, title, embedding, model_checksum) SELECT g, 'l' || g, ${vec}, $1 FROM generate_series(1, 20) g`, [model.checksum]);
-    await t.pool.query(`INSERT INTO notes (id, body, embedding, model_checksum) SELECT g, 'n' || g, ${vec}, $1 FROM generate_series(101, 120) g`, [model.checksum]);
+    await t.pool.query(`INSERT INTO leads (id, title, embedding, model_checksum) SELECT g, 'l' || g, ${vec}, $1 ` +
+      'FROM generate_series(1, 20) g', [model.checksum]);
+    await t.pool.query(`INSERT INTO notes (id, body, embedding, model_checksum) SELECT g, 'n' || g, ${vec}, $1 ` +
+      'FROM generate_series(101, 120) g', [model.checksum]);
     const ids = async (sql: string) => (await t.pool.query<{ id: string }>(sql)).rows.map((r) => Number(r.id));
     const leadIds = await ids('SELECT id::text FROM embedsync.similar_to(1, 5)');
     assert.equal(leadIds.length, 5);
@@ -101,7 +108,8 @@ test('upgrade: queue entries and dead letters from before sources belong to the 
   try {
     await c.query(LEADS_DDL);
     await c.query('CREATE SCHEMA embedsync');
-    await c.query('CREATE TABLE embedsync.migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    await c.query('CREATE TABLE embedsync.migrations ' +
+      '(version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     for (const m of listMigrations().filter((x) => x.version <= 3)) {
       await c.query(m.sql);
       await c.query('INSERT INTO embedsync.migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);

@@ -44,7 +44,8 @@ test('catalog statements quote index names and take only well-formed catalog nam
     index: 'items_embedding_idx', relation: '"public"."items"', column: 'embedding', vectorIndex: { method: 'ivfflat', lists: 12.7 },
   });
   assert.match(create, /CREATE INDEX CONCURRENTLY "items_embedding_idx" ON "public"."items" USING ivfflat \("embedding" vector_cosine_ops\) WITH \(lists = 12\)/);
-  assert.match(renderCatalogSql('index-drop', { concurrently: false, relation: 'public."Odd ""name"""' }), /DROP INDEX\s+IF EXISTS public\."Odd ""name"""/);
+  assert.match(renderCatalogSql('index-drop', { concurrently: false, relation: 'public."Odd ""name"""' }),
+    /DROP INDEX\s+IF EXISTS public\."Odd ""name"""/);
   assert.throws(() => renderCatalogSql('index-drop', { relation: 'items; DROP TABLE items' }), /not a quoted SQL name/);
   assert.throws(() => renderCatalogSql('index-rename', { relation: 'x', index: 'Bad"' }), /unsafe SQL identifier/);
   assert.throws(() => renderCatalogSql('index-count-vectors', { column: 'embedding' }), /needs the source/);

@@ -120,7 +120,9 @@ for (const signal of SIGNALS) {
   });
 }
 
-test('npm run embedsync -- run: SIGINT or SIGTERM to the npm process, or Ctrl-C to the group, shuts the service down cleanly', { timeout: 300_000 }, async () => {
+test('npm run embedsync -- run: SIGINT or SIGTERM to the npm process, or Ctrl-C to the group, shuts the service down cleanly', {
+  timeout: 300_000,
+}, async () => {
   const db = await createTestDatabase('signals');
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
@@ -133,7 +135,8 @@ test('npm run embedsync -- run: SIGINT or SIGTERM to the npm process, or Ctrl-C 
     for (const [signal, to] of [...SIGNALS.map((s) => [s, 'npm'] as const), ['SIGINT', 'group'] as const]) {
       const { child, output } = startNpm(['run', 'embedsync', '--', 'run'], { ...env, PORT: String(await freePort()), LOG_LEVEL: 'info' });
       try {
-        await until('the service up', child, output, /"event":"sync_started"[\s\S]*"event":"http_listening"|"event":"http_listening"[\s\S]*"event":"sync_started"/, 120_000);
+        await until('the service up', child, output,
+          /"event":"sync_started"[\s\S]*"event":"http_listening"|"event":"http_listening"[\s\S]*"event":"sync_started"/, 120_000);
         const tree = descendants(child.pid!);
         assert.ok(tree.some((p) => /src\/main\.ts run/.test(p.cmd)), tree.map((p) => p.cmd).join('\n'));
         process.kill(to === 'npm' ? child.pid! : -child.pid!, signal);

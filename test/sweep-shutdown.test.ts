@@ -28,7 +28,8 @@ test('stop() during a reconciliation sweep of a large table returns within a chu
     // A full reconciliation has started: its chunk query is running on the daemon's pool.
     const sweeping = d.sweep().catch(() => undefined);
     await waitFor('sweep under way', async () => (await t.pool.query(
-      "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%enqueue%' AND pid <> pg_backend_pid()")).rowCount! > 0, 5000, 5);
+      "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%enqueue%' AND pid <> pg_backend_pid()")).rowCount! > 0,
+    5000, 5);
     const s0 = performance.now();
     await d.stop();
     const stopMs = performance.now() - s0;

@@ -9,13 +9,17 @@ import { formatStatus } from '../src/cli/status.ts';
 import { documentOf, setupSyncDb, waitFor } from './helpers/sync.ts';
 import { FULL_SUITE_ONLY } from './helpers/tier.ts';
 
-const sweepRow = async (pool: pg.Pool, pass: string) => (await pool.query<{ position: string | null; round_rows: string; rows_total: string; found_total: string; last_finished_at: Date | null }>(
-  `SELECT position, round_rows, rows_total, found_total, last_finished_at FROM embedsync.sweep WHERE source = 'public.leads' AND pass = $1`, [pass])).rows[0]!;
+const sweepRow = async (pool: pg.Pool, pass: string) => (await pool.query<{
+  position: string | null; round_rows: string; rows_total: string; found_total: string; last_finished_at: Date | null;
+}>(
+  `SELECT position, round_rows, rows_total, found_total, last_finished_at FROM embedsync.sweep WHERE source = 'public.leads' AND pass = $1`,
+  [pass])).rows[0]!;
 const queued = async (pool: pg.Pool) => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
 
 /** Rows that look embedded by the current model (no encoding needed to set them up). */
 /** One statement the triggers do not see (a restore, a manual fix): nothing is queued for it. */
-async function behindTriggers<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, sql: string, params: unknown[] = []): Promise<R[]> {
+async function behindTriggers<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: pg.Pool, sql: string,
+  params: unknown[] = []): Promise<R[]> {
   await pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
   try {
     return (await pool.query<R>(sql, params)).rows;
@@ -36,8 +40,8 @@ async function fillCurrent(pool: pg.Pool, n: number, checksum: string, dimension
 const MANUAL = { EMBEDSYNC_SWEEP_INTERVAL_MS: '3600000', EMBEDSYNC_VERIFY_PERIOD_HOURS: '1000', EMBEDSYNC_VERIFY_CHUNK_ROWS: '100' };
 
 /** A test on a table of `rows` current rows (embedded by the daemon's model), with the sweep loops off unless `env` says. */
-function tableTest(name: string, rows: number, body: (t: Awaited<ReturnType<typeof setupSyncDb>>) => Promise<void>, env: Record<string, string> = MANUAL,
-  options: { readonly skip?: string | false } = {}): void {
+function tableTest(name: string, rows: number, body: (t: Awaited<ReturnType<typeof setupSyncDb>>) => Promise<void>,
+  env: Record<string, string> = MANUAL, options: { readonly skip?: string | false } = {}): void {
   test(name, options, async () => {
     const t = await setupSyncDb(env);
     try {
@@ -79,9 +83,12 @@ tableTest('four daemons with running loops verify the table at most once per per
   assert.ok(counted.filter((n) => n > 0).length >= 1);
   const changed = Number((await sweepRow(t.pool, 'changed')).rows_total);
   assert.ok(changed === 0, 'nothing for the cheap pass to look at: every row is current');
-}, { EMBEDSYNC_SWEEP_INTERVAL_MS: '1000', EMBEDSYNC_VERIFY_PERIOD_HOURS: String(3 / 3600), EMBEDSYNC_VERIFY_CHUNK_ROWS: '50' }, FULL_SUITE_ONLY);
+}, {
+  EMBEDSYNC_SWEEP_INTERVAL_MS: '1000', EMBEDSYNC_VERIFY_PERIOD_HOURS: String(3 / 3600), EMBEDSYNC_VERIFY_CHUNK_ROWS: '50',
+}, FULL_SUITE_ONLY);
 
-tableTest('verification resumes from its stored position after a restart, and finds text changed with triggers disabled', 250, async (t) => {
+tableTest('verification resumes from its stored position after a restart, ' +
+  'and finds text changed with triggers disabled', 250, async (t) => {
   const ids = (await t.pool.query<{ id: string }>('SELECT id FROM leads ORDER BY id')).rows.map((r) => r.id);
   // Changed behind the triggers' back, near the end of the table: still the current checksum.
   await behindTriggers(t.pool, `UPDATE leads SET title = 'changed quietly' WHERE id = $1`, [ids[240]]);
@@ -120,16 +127,21 @@ tableTest('verification resumes from its stored position after a restart, and fi
   assert.match(formatStatus(status), /verified\s+\d{4}-\d\d-\d\dT.*1 rows found changed/);
 
   // And the daemon re-embeds it from its new text.
-  const expected = (await t.pool.query<{ h: string }>('SELECT md5($1)::uuid::text AS h', [documentOf('changed quietly', 'description 241')])).rows[0]!.h;
+  const expected = (await t.pool.query<{ h: string }>('SELECT md5($1)::uuid::text AS h',
+    [documentOf('changed quietly', 'description 241')])).rows[0]!.h;
   await waitFor('re-embedded from the new text', async () => (await t.pool.query<{ ok: boolean }>(
     'SELECT embedding IS NOT NULL AND embedding_text_hash::text = $2 AS ok FROM leads WHERE id = $1', [ids[240], expected])).rows[0]!.ok);
 });
 
-tableTest('the cheap pass finds a row with no vector through the partial index, skipping queued and dead-lettered rows', 20_000, async (t) => {
+tableTest('the cheap pass finds a row with no vector through the partial index, ' +
+  'skipping queued and dead-lettered rows', 20_000, async (t) => {
   // Restored with the triggers disabled: no vector, no checksum, never queued.
-  const rows = await behindTriggers<{ id: string }>(t.pool, `INSERT INTO leads (title, description) VALUES ('restored', 'row'), ('queued', 'row'), ('dead', 'row') RETURNING id`);
-  await t.pool.query(`INSERT INTO embedsync.queue (source, id, next_attempt_at) VALUES ('public.leads', $1, now() + interval '1 hour')`, [rows[1]!.id]);
-  await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, enqueued_at) VALUES ('public.leads', $1, 3, now())`, [rows[2]!.id]);
+  const rows = await behindTriggers<{ id: string }>(t.pool,
+    `INSERT INTO leads (title, description) VALUES ('restored', 'row'), ('queued', 'row'), ('dead', 'row') RETURNING id`);
+  await t.pool.query(`INSERT INTO embedsync.queue (source, id, next_attempt_at) VALUES ('public.leads', $1, now() + interval '1 hour')`,
+    [rows[1]!.id]);
+  await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, enqueued_at) VALUES ('public.leads', $1, 3, now())`,
+    [rows[2]!.id]);
 
   const plan = (await t.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN SELECT id FROM leads t
     WHERE t.model_checksum IS DISTINCT FROM '${t.encoder.info.checksum}'`)).rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -139,18 +151,22 @@ tableTest('the cheap pass finds a row with no vector through the partial index, 
   const d = await t.startDaemon();
   const step = await d.sweeper.step('changed');
   assert.equal(step.enqueued, 1);
-  assert.deepEqual((await t.pool.query<{ id: string }>(`SELECT id FROM embedsync.queue WHERE source = 'public.leads' AND id <> $1`, [rows[1]!.id])).rows.map((r) => r.id), [rows[0]!.id]);
+  assert.deepEqual((await t.pool.query<{ id: string }>(`SELECT id FROM embedsync.queue WHERE source = 'public.leads' AND id <> $1`,
+    [rows[1]!.id])).rows.map((r) => r.id), [rows[0]!.id]);
   await waitFor('restored row embedded', async () => (await t.pool.query<{ ok: boolean }>(
-    'SELECT embedding IS NOT NULL AND model_checksum = $2 AS ok FROM leads WHERE id = $1', [rows[0]!.id, t.encoder.info.checksum])).rows[0]!.ok);
+    'SELECT embedding IS NOT NULL AND model_checksum = $2 AS ok FROM leads WHERE id = $1', [rows[0]!.id, t.encoder.info.checksum]))
+    .rows[0]!.ok);
   const status = await getSyncStatus(t.pool, t.config.source);
   assert.ok(status.sweep?.changedAt);
   assert.equal(status.sweep?.lastVerifiedAt, null);
 });
 
-tableTest('one stale rule: a row blanked behind the triggers with its vector left is found by verification, and the daemon clears the vector', 5, async (t) => {
+tableTest('one stale rule: a row blanked behind the triggers with its vector left is found by verification, ' +
+  'and the daemon clears the vector', 5, async (t) => {
   // Its hash and checksum say "current" for the blank text; only the vector that a blank document must not have is wrong.
   const [{ id }] = await behindTriggers<{ id: string }>(t.pool,
-    `UPDATE leads SET title = NULL, description = '  ', embedding_text_hash = md5('')::uuid WHERE id = (SELECT min(id) FROM leads) RETURNING id::text`) as [{ id: string }];
+    `UPDATE leads SET title = NULL, description = '  ', embedding_text_hash = md5('')::uuid WHERE id = (SELECT min(id) FROM leads) ` +
+    'RETURNING id::text') as [{ id: string }];
 
   const d = await t.startDaemon();
   await t.pool.query(`UPDATE embedsync.sweep SET due_at = now() WHERE pass = 'verify'`);
@@ -165,7 +181,8 @@ tableTest('one stale rule: a row blanked behind the triggers with its vector lef
 test('migrate creates the sweep rows and the partial index, rebuilds an invalid one, and replaces it for a new model', async () => {
   const t = await setupSyncDb(MANUAL);
   try {
-    const idx = async () => (await t.pool.query<{ valid: boolean }>(`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    const idx = async () => (await t.pool.query<{ valid: boolean }>(
+      `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
       WHERE c.relname = 'leads_embedsync_stale'`)).rows[0]?.valid;
     assert.equal(await idx(), true);
     assert.equal((await t.pool.query('SELECT 1 FROM embedsync.sweep WHERE source = $1', ['public.leads'])).rowCount, 2);
@@ -201,7 +218,8 @@ test('migrate refreshes the queue\'s planner statistics after a large enqueue pa
     const { migrate } = await import('../src/migration/migrate.ts');
     const r = await migrate({ config: t.config, model: t.encoder.info });
     assert.equal(r.enqueued, 1500);
-    const st = (await t.pool.query<{ rows: number; analyzed: boolean }>(`SELECT c.reltuples::int AS rows, s.last_analyze IS NOT NULL AS analyzed
+    const st = (await t.pool.query<{ rows: number; analyzed: boolean }>(
+      `SELECT c.reltuples::int AS rows, s.last_analyze IS NOT NULL AS analyzed
       FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'embedsync.queue'::regclass`)).rows[0]!;
     assert.deepEqual(st, { rows: 1500, analyzed: true });
   } finally {

@@ -27,7 +27,8 @@ function cli(args: readonly string[], env: Record<string, string>) {
   return { child, done: done as Promise<Ran> };
 }
 
-test('migrate twice at once gives one schema; run embeds; the stored vector is what `embed` prints; SIGTERM exits 0; /status over HTTP', async () => {
+test('migrate twice at once gives one schema; run embeds; the stored vector is what `embed` prints; SIGTERM exits 0; ' +
+  '/status over HTTP', async () => {
   const db = await createTestDatabase('synccli');
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
   const env = { DATABASE_URL: db.url };
@@ -42,8 +43,10 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     const migrations = await pool.query('SELECT name FROM embedsync.migrations');
     assert.deepEqual(migrations.rows.map((r) => r.name).sort(), listMigrations().map((m) => m.name));
     const triggers = await pool.query(`SELECT tgname FROM pg_trigger WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal ORDER BY 1`);
-    assert.deepEqual(triggers.rows.map((r) => r.tgname), ['leads_del', 'leads_trunc', 'leads_upd'], 'no INSERT trigger: the ids come from a sequence');
-    const cols = await pool.query(`SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attname = 'embedding'`);
+    assert.deepEqual(triggers.rows.map((r) => r.tgname), ['leads_del', 'leads_trunc', 'leads_upd'],
+      'no INSERT trigger: the ids come from a sequence');
+    const cols = await pool.query(
+      `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'leads'::regclass AND attname = 'embedding'`);
     assert.equal(cols.rows[0].t, 'vector(64)');
     // Backfill: both runs together enqueue each existing row once.
     assert.equal((await pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 25);
@@ -52,7 +55,8 @@ test('migrate twice at once gives one schema; run embeds; the stored vector is w
     const port = await freePort();
     run = cli(['run'], { ...env, PORT: String(port), HOST: '127.0.0.1' });
     const doc = 'Квартира в центре. Две комнаты, свежий ремонт';
-    const ins = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Квартира в центре', 'Две комнаты, свежий ремонт') RETURNING id`);
+    const ins = await pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description) VALUES ('Квартира в центре', 'Две комнаты, свежий ремонт') RETURNING id`);
     const stored = await waitFor('embedded', async () => (await pool.query<{ e: string }>(
       'SELECT embedding::text AS e FROM leads WHERE id = $1 AND embedding IS NOT NULL', [ins.rows[0]!.id])).rows[0]?.e, 20_000, 50);
     await waitFor('backlog drained', async () => (await pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 10_000);
@@ -100,7 +104,8 @@ test('deadletter list and retry', async () => {
     await pool.query(`INSERT INTO leads (title) VALUES ('a'), ('b')`);
     await lookOnce(pool, loadConfig({ ...env, EMBEDDING_MODEL: TINY_MODEL_DIR }));
     await pool.query(`WITH m AS (DELETE FROM embedsync.queue WHERE id = '1' RETURNING source, id, enqueued_at)
-      INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at) SELECT source, id, 5, 'encode: boom', enqueued_at FROM m`);
+      INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at)
+      SELECT source, id, 5, 'encode: boom', enqueued_at FROM m`);
     const list = await cli(['deadletter', 'list'], env).done;
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^1\t5 attempts\t.*encode: boom$/m);

@@ -9,7 +9,8 @@ import { setupSyncDb, waitFor } from './helpers/sync.ts';
 
 test('kill -9 mid-batch: the batch is reclaimed after the lease and completed', { timeout: 180_000 }, async () => {
   const t = await setupSyncDb();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/sync-child.ts', t.db.url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/sync-child.ts', t.db.url],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
   try {
     let out = '';
     child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
@@ -25,7 +26,8 @@ test('kill -9 mid-batch: the batch is reclaimed after the lease and completed', 
     const left = await t.pool.query<{ id: string; owner: string | null; expiry: string }>(
       'SELECT id, lease_owner AS owner, next_attempt_at::text AS expiry FROM embedsync.queue');
     assert.equal(left.rowCount, 40);
-    assert.ok(left.rows.every((r) => r.owner?.startsWith('doomed/')), 'the whole batch is under the dead daemon\'s leases (one owner per loop)');
+    assert.ok(left.rows.every((r) => r.owner?.startsWith('doomed/')),
+      'the whole batch is under the dead daemon\'s leases (one owner per loop)');
 
     await t.startDaemon({ owner: 'survivor' });
     await waitFor('reclaimed and embedded', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 90_000, 50);

@@ -68,11 +68,16 @@ async function drainSeconds(t: SyncTestDb, boundS: number): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function runShareCase(syncShare: string): Promise<ShareMeasure & { aloneS: number; withHttpS: number; statuses: Map<number, number> }> {
+async function runShareCase(
+  syncShare: string,
+): Promise<ShareMeasure & { aloneS: number; withHttpS: number; statuses: Map<number, number> }> {
   const t = await setupSyncDb({ EMBEDSYNC_SYNC_SHARE: syncShare });
   const { app } = await makeApp({
     encoder: t.encoder,
-    env: { CACHE_ENABLED: 'false', RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute', MAX_CONCURRENT_REQUESTS: String(HTTP_CLIENTS), EMBEDSYNC_SYNC_SHARE: syncShare },
+    env: {
+      CACHE_ENABLED: 'false', RATE_LIMIT: '1000000/minute', RATE_LIMIT_BATCH: '1000000/minute',
+      MAX_CONCURRENT_REQUESTS: String(HTTP_CLIENTS), EMBEDSYNC_SYNC_SHARE: syncShare,
+    },
   });
   try {
     const scheduler = t.encoder.scheduler;
@@ -90,7 +95,10 @@ async function runShareCase(syncShare: string): Promise<ShareMeasure & { aloneS:
     let n = 0;
     const clients = Array.from({ length: HTTP_CLIENTS }, async () => {
       while (!stop) {
-        const items = Array.from({ length: 128 }, (_, i) => ({ id: String(i), text: `search request ${n++} for a flat near the metro with a balcony, two rooms, renovated, quiet street ${Math.random()}` }));
+        const items = Array.from({ length: 128 }, (_, i) => ({
+          id: String(i),
+          text: `search request ${n++} for a flat near the metro with a balcony, two rooms, renovated, quiet street ${Math.random()}`,
+        }));
         const r = await post({ app } as Parameters<typeof post>[0], '/embed/batch', { items, role: 'document' });
         statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1);
         if (r.statusCode === 503) assert.ok(Number(r.headers['retry-after']) >= 1, 'a refused request says when to retry');
@@ -117,7 +125,8 @@ async function runShareCase(syncShare: string): Promise<ShareMeasure & { aloneS:
 
 test('HTTP batches saturating the encoder: the sync worker keeps its share and drains a backlog within a bound', async () => {
   const r = await runShareCase('0.5');
-  const figures = `sync had ${(r.share * 100).toFixed(1)}% of ${(r.syncS + r.httpS).toFixed(2)} s of encoder time over ${r.runs} runs, lag ${r.lag.toFixed(2)}, busy ${r.busy.toFixed(2)}`;
+  const figures = `sync had ${(r.share * 100).toFixed(1)}% of ${(r.syncS + r.httpS).toFixed(2)} s of encoder time over ${r.runs} runs, ` +
+    `lag ${r.lag.toFixed(2)}, busy ${r.busy.toFixed(2)}`;
   // True contention: the HTTP clients kept the encoder busy all along (no run of either waited on an idle encoder).
   assert.ok(r.busy >= 0.9, figures);
   // The scheduler's guarantee, whatever the machine's speed: within one longest run of each source.
@@ -125,7 +134,8 @@ test('HTTP batches saturating the encoder: the sync worker keeps its share and d
   // Hence the share to within about the longest runs over the window: measured 49–52% over 55–60 runs (2 cores
   // shared with other test runs); the room is for a loaded machine, where single runs take several times longer.
   assert.ok(r.share >= 0.4 && r.share <= 0.6, figures);
-  assert.ok(r.withHttpS <= r.aloneS * 6 || r.withHttpS < 15, `drained in ${r.withHttpS.toFixed(1)} s with HTTP, ${r.aloneS.toFixed(1)} s alone`);
+  assert.ok(r.withHttpS <= r.aloneS * 6 || r.withHttpS < 15,
+    `drained in ${r.withHttpS.toFixed(1)} s with HTTP, ${r.aloneS.toFixed(1)} s alone`);
   assert.ok((r.statuses.get(200) ?? 0) >= HTTP_CLIENTS, `HTTP answered meanwhile: ${JSON.stringify([...r.statuses])}`);
   assert.deepEqual([...r.statuses.keys()].filter((s) => s !== 200 && s !== 503), [], 'nothing but answers or 503 with Retry-After');
 });

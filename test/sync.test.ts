@@ -5,9 +5,11 @@ import { EncodeError } from '../src/encoder/types.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { cosine, documentOf, instrument, parseVector, setupSyncDb, waitFor } from './helpers/sync.ts';
 
-const queued = async (pool: import('pg').Pool) => (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
+const queued = async (pool: import('pg').Pool) =>
+  (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
 const embeddingOf = async (pool: import('pg').Pool, id: string | number) =>
-  (await pool.query<{ e: string | null; c: string | null }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = $1', [id])).rows[0];
+  (await pool.query<{ e: string | null; c: string | null }>('SELECT embedding::text AS e, model_checksum AS c FROM leads WHERE id = $1',
+    [id])).rows[0];
 
 test('an inserted row is embedded within 2 s, with the vector of its document; metrics count it', async () => {
   const t = await setupSyncDb();
@@ -15,7 +17,8 @@ test('an inserted row is embedded within 2 s, with the vector of its document; m
   try {
     await t.startDaemon({ metrics });
     const started = Date.now();
-    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Квартира у метро', 'Две комнаты, ремонт') RETURNING id`);
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description) VALUES ('Квартира у метро', 'Две комнаты, ремонт') RETURNING id`);
     const id = rows[0]!.id;
     const stored = await waitFor('embedding', async () => (await embeddingOf(t.pool, id))?.e, 2000, 10);
     assert.ok(Date.now() - started < 2000);
@@ -57,7 +60,8 @@ test('a title update is re-embedded; an unrelated column update is not re-encode
     await t.pool.query(`SELECT pg_notify('embedsync', '1')`);
     // A marker row after the wake-up: once its vector is written, the daemon has looked at the queue since the
     // updates, and the only text it encoded meanwhile is the marker's.
-    const marker = (await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('marker', 'after the updates') RETURNING id`)).rows[0]!.id;
+    const marker = (await t.pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description) VALUES ('marker', 'after the updates') RETURNING id`)).rows[0]!.id;
     await waitFor('the marker row embedded', async () => (await embeddingOf(t.pool, marker))?.e);
     assert.equal(enc.counts.get(documentOf('marker', 'after the updates')), 1);
     assert.equal([...enc.counts.values()].reduce((a, b) => a + b, 0), encodesBefore + 1, 'nothing but the marker was encoded');
@@ -139,7 +143,8 @@ test('a poison row is dead-lettered with its error; the rest of its batch is emb
     await t.look();
     await t.startDaemon({ encoder: enc });
     await waitFor('dead-lettered', async () => (await queued(t.pool)) === 0, 5000);
-    const dl = await t.pool.query<{ id: string; attempts: number; last_error: string }>('SELECT id, attempts, last_error FROM embedsync.deadletter');
+    const dl = await t.pool.query<{ id: string; attempts: number; last_error: string }>(
+      'SELECT id, attempts, last_error FROM embedsync.deadletter');
     assert.equal(dl.rows.length, 1);
     assert.equal(dl.rows[0]!.id, '7');
     assert.equal(dl.rows[0]!.attempts, 2);
@@ -178,8 +183,10 @@ test('blank documents get a NULL embedding with the current checksum and are not
     await t.look(); // the daemon's watch may have been first: then this finds them queued
     await waitFor('drained', async () => (await t.pool.query('SELECT 1 FROM leads WHERE model_checksum IS NULL')).rowCount === 0);
     await waitFor('drained', async () => (await queued(t.pool)) === 0);
-    const { rows } = await t.pool.query<{ id: string; e: string | null; c: string }>('SELECT id, embedding::text AS e, model_checksum AS c FROM leads ORDER BY id');
-    assert.deepEqual(rows.map((r) => [r.e === null, r.c]), [[true, t.encoder.info.checksum], [true, t.encoder.info.checksum], [false, t.encoder.info.checksum]]);
+    const { rows } = await t.pool.query<{ id: string; e: string | null; c: string }>(
+      'SELECT id, embedding::text AS e, model_checksum AS c FROM leads ORDER BY id');
+    assert.deepEqual(rows.map((r) => [r.e === null, r.c]),
+      [[true, t.encoder.info.checksum], [true, t.encoder.info.checksum], [false, t.encoder.info.checksum]]);
     assert.deepEqual([...enc.counts.keys()], ['only description']);
     const sweep = await d.sweep();
     assert.deepEqual(sweep, { scanned: 3, enqueued: 0 });
@@ -209,7 +216,8 @@ test('DELETE removes queued ids; the sweep enqueues rows changed behind the trig
     }
     assert.equal(await queued(t.pool), 0);
     assert.equal((await d.sweep()).enqueued, 1);
-    await waitFor('re-embedded', async () => (await t.pool.query(`SELECT 1 FROM leads WHERE id = 5 AND embedding_text_hash = md5('changed quietly')::uuid`)).rowCount);
+    await waitFor('re-embedded',
+      async () => (await t.pool.query(`SELECT 1 FROM leads WHERE id = 5 AND embedding_text_hash = md5('changed quietly')::uuid`)).rowCount);
   } finally {
     await t.close();
   }
@@ -220,7 +228,8 @@ test('a dropped listener connection reconnects and still hears changes', async (
   try {
     const d = await t.startDaemon();
     await waitFor('listener up', async () => d.listener.connected);
-    await t.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'embedsync-listener' AND datname = current_database()`);
+    await t.pool.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity ' +
+      `WHERE application_name = 'embedsync-listener' AND datname = current_database()`);
     await waitFor('listener back', async () => d.listener.connected && (await t.pool.query(
       `SELECT 1 FROM pg_stat_activity WHERE application_name = 'embedsync-listener' AND datname = current_database()`)).rowCount, 5000);
     await new Promise((r) => setTimeout(r, 100));
@@ -260,7 +269,8 @@ test('EMBEDSYNC_DOCUMENT_SQL: the expression decides what is embedded and what c
   const enc = instrument(t.encoder);
   try {
     await t.startDaemon({ encoder: enc });
-    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description, city) VALUES ('Дом', 'не входит', 'Казань') RETURNING id`);
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description, city) VALUES ('Дом', 'не входит', 'Казань') RETURNING id`);
     const id = rows[0]!.id;
     const first = await waitFor('embedded', async () => (await embeddingOf(t.pool, id))?.e);
     const expected = (await t.encoder.encode(['Дом | Казань'], 'document')).vectors[0]!;

@@ -11,7 +11,10 @@ import { createInterface } from 'node:readline';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 import { setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 
-interface OtlpSpan { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: { key: string; value: Record<string, unknown> }[] }
+interface OtlpSpan {
+  traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+}
 
 async function startCollector() {
   const spans: OtlpSpan[] = [];
@@ -29,7 +32,10 @@ async function startCollector() {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { spans, services, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    spans, services, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 const attr = (s: OtlpSpan, key: string) => {
@@ -63,7 +69,8 @@ test('the daemon traces sync batches and HTTP requests, puts trace ids in its lo
     await waitFor('sync_started', async () => lines.some((l) => l.event === 'sync_started'), 20_000, 50);
     await waitFor('/ready', async () => (await fetch(`${base}/ready`)).ok, 20_000, 50);
 
-    const { rows } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ('Дом у озера', 'баня, участок') RETURNING id`);
+    const { rows } = await t.pool.query<{ id: string }>(
+      `INSERT INTO leads (title, description) VALUES ('Дом у озера', 'баня, участок') RETURNING id`);
     await waitFor('embedding written', async () =>
       (await t.pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [rows[0]!.id])).rowCount, 5000);
 
@@ -111,7 +118,8 @@ test('the daemon traces sync batches and HTTP requests, puts trace ids in its lo
     const m = /^(\w+)(\{[^}]*\})? (\S+)$/.exec(l)!;
     return { name: m[1]!, labels: m[2] ?? '', value: Number(m[3]) };
   });
-  const value = (name: string, labels = '') => samples.filter((x) => x.name === name && x.labels.includes(labels)).reduce((a, x) => a + x.value, 0);
+  const value = (name: string, labels = '') =>
+    samples.filter((x) => x.name === name && x.labels.includes(labels)).reduce((a, x) => a + x.value, 0);
   const present = (name: string) => samples.some((x) => x.name === name);
   assert.equal(value('embedding_model_loaded'), 1);
   assert.ok(value('embedsync_rows_embedded_total') >= 1);
@@ -122,7 +130,10 @@ test('the daemon traces sync batches and HTTP requests, puts trace ids in its lo
   assert.ok(value('embedding_requests_total', 'status="200"') >= 1);
   assert.ok(value('embedding_request_latency_seconds_count') >= 1);
   assert.ok(value('embedding_cache_misses_total') >= 1);
-  for (const name of ['embedsync_queue_depth', 'embedsync_oldest_queued_seconds', 'embedsync_deadletter_rows', 'embedding_cache_hits_total', 'process_resident_memory_bytes']) {
+  for (const name of [
+    'embedsync_queue_depth', 'embedsync_oldest_queued_seconds', 'embedsync_deadletter_rows', 'embedding_cache_hits_total',
+    'process_resident_memory_bytes',
+  ]) {
     assert.ok(present(name), `${name} has a sample`);
   }
 });

@@ -159,7 +159,9 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
 
   const remoteTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
   const remoteParent = '00f067aa0ba902b7';
-  const ok = await app.inject({ method: 'POST', url: '/embed/query?x=1', payload: { text: 'hi' }, headers: { traceparent: `00-${remoteTrace}-${remoteParent}-01` } });
+  const ok = await app.inject({
+    method: 'POST', url: '/embed/query?x=1', payload: { text: 'hi' }, headers: { traceparent: `00-${remoteTrace}-${remoteParent}-01` },
+  });
   assert.equal(ok.statusCode, 200);
   const own = await app.inject({ method: 'POST', url: '/embed/doc', payload: {} });
   assert.equal(own.statusCode, 200);
@@ -178,7 +180,10 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
   assert.equal(continued.parentSpanId, remoteParent);
   assert.deepEqual(
     { ...attrs(continued.attributes), 'embedsync.request_id': undefined },
-    { 'http.request.method': 'POST', 'url.path': '/embed/query', 'http.route': '/embed/:kind', 'http.response.status_code': 200, 'embedsync.request_id': undefined },
+    {
+      'http.request.method': 'POST', 'url.path': '/embed/query', 'http.route': '/embed/:kind', 'http.response.status_code': 200,
+      'embedsync.request_id': undefined,
+    },
   );
   const encodes = spans.filter((s) => s.name === 'embedsync.encode');
   assert.equal(encodes.length, 2);
@@ -187,7 +192,8 @@ test('an HTTP request gets a SERVER span with route and status, child spans and 
   const fresh = servers.find((s) => s.name === 'POST /embed/:kind' && s.traceId !== remoteTrace)!;
   assert.ok(!fresh.parentSpanId, 'without traceparent the request starts a new trace');
   const pkgVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  assert.ok(collector.received.resources.every((r) => r['service.version'] === pkgVersion), 'service.version is the package version the process passes');
+  assert.ok(collector.received.resources.every((r) => r['service.version'] === pkgVersion),
+    'service.version is the package version the process passes');
   const brokenSpan = byName(spans, 'GET /broken');
   assert.equal(brokenSpan.status?.code, 2);
   assert.equal(attrs(brokenSpan.attributes)['http.response.status_code'], 500);
@@ -206,7 +212,8 @@ test('an unreachable collector is reported, never thrown, and cannot hold up shu
   await new Promise<void>((r) => closed.close(() => r()));
   const errors: string[] = [];
   const tracing = await startTracing({
-    endpoint: deadUrl, serviceName: 'embedsync-test', serviceVersion: PACKAGE_VERSION, exportDelayMs: 20, exportTimeoutMs: 300, shutdownTimeoutMs: 300,
+    endpoint: deadUrl, serviceName: 'embedsync-test', serviceVersion: PACKAGE_VERSION, exportDelayMs: 20, exportTimeoutMs: 300,
+    shutdownTimeoutMs: 300,
     onExportError: (m) => errors.push(m),
   });
   running = tracing;

@@ -6,7 +6,9 @@ export type TextSpec = string | { repeat: string; times: number } | { concat: Te
 export interface CorpusCase {
   readonly name: string;
   readonly row?: { readonly title: TextSpec | null; readonly description: TextSpec | null };
-  readonly sync: { readonly outcome: 'embedded' | 'blank' | 'rejected' | 'n/a'; readonly why?: string; readonly stored?: Record<string, string> };
+  readonly sync: {
+    readonly outcome: 'embedded' | 'blank' | 'rejected' | 'n/a'; readonly why?: string; readonly stored?: Record<string, string>;
+  };
   readonly http: {
     readonly path?: string;
     readonly text?: TextSpec;
@@ -48,7 +50,9 @@ export function expandDeep(value: unknown): unknown {
 export function requestOf(c: CorpusCase): { path: string; payload: Buffer } {
   const h = c.http;
   const path = h.path ?? '/embed';
-  if (h.raw) return { path, payload: Buffer.concat(h.raw.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.hex, 'hex')))) };
+  if (h.raw) {
+    return { path, payload: Buffer.concat(h.raw.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : Buffer.from(p.hex, 'hex')))) };
+  }
   const body = h.text !== undefined ? { text: expand(h.text), role: 'document' } : expandDeep(h.body);
   // JSON.stringify writes lone surrogates as \u escapes, so they reach the server as the client sent them.
   return { path, payload: Buffer.from(JSON.stringify(body), 'utf8') };

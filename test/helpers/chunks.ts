@@ -27,9 +27,12 @@ export function vec(v: Float32Array | readonly number[]): string {
 }
 
 export async function insertLead(t: MigrateTestDb, title: string, description: string): Promise<string> {
-  return (await t.pool.query<{ id: string }>('INSERT INTO leads (title, description, city) VALUES ($1, $2, $3) RETURNING id::text', [title, description, 'Москва'])).rows[0]!.id;
+  return (await t.pool.query<{ id: string }>('INSERT INTO leads (title, description, city) VALUES ($1, $2, $3) RETURNING id::text',
+    [title, description, 'Москва'])).rows[0]!.id;
 }
 
-export async function chunksOfRow(db: pg.Pool | pg.Client, id: string): Promise<{ chunk: number; chunk_text: string; embedding: string; model_checksum: string }[]> {
-  return (await db.query('SELECT chunk, chunk_text, embedding::text, model_checksum FROM embedsync.leads_chunks WHERE id = $1 ORDER BY model_checksum, chunk', [id])).rows;
+export async function chunksOfRow(db: pg.Pool | pg.Client,
+  id: string): Promise<{ chunk: number; chunk_text: string; embedding: string; model_checksum: string }[]> {
+  return (await db.query('SELECT chunk, chunk_text, embedding::text, model_checksum FROM embedsync.leads_chunks WHERE id = $1 ' +
+    'ORDER BY model_checksum, chunk', [id])).rows;
 }

@@ -20,7 +20,9 @@ function specOf(app: FastifyInstance, apiKey: string | undefined): () => Promise
   let spec: Promise<Spec> | undefined;
   return () => (spec ??= (async () => {
     // From an address of its own, so it never spends a test client's rate-limit budget.
-    const res = await inject({ method: 'GET', url: '/openapi.json', remoteAddress: '192.0.2.254', headers: apiKey ? { 'x-api-key': apiKey } : {} });
+    const res = await inject({
+      method: 'GET', url: '/openapi.json', remoteAddress: '192.0.2.254', headers: apiKey ? { 'x-api-key': apiKey } : {},
+    });
     assert.equal(res.statusCode, 200, res.body);
     return res.json<Spec>();
   })());
@@ -49,7 +51,9 @@ export function contractFetch(base: string, app: FastifyInstance, apiKey?: strin
     const url = new URL(request.url);
     if (url.origin === new URL(base).origin) {
       const body = await res.clone().text();
-      received.push({ spec, method: request.method, path: url.pathname, status: res.status, contentType: res.headers.get('content-type') ?? '', body });
+      received.push({
+        spec, method: request.method, path: url.pathname, status: res.status, contentType: res.headers.get('content-type') ?? '', body,
+      });
     }
     return res;
   };
@@ -89,7 +93,8 @@ export function responseProblem(spec: Spec, r: ResponseSeen, ajv = new Ajv2020({
   return validate(JSON.parse(r.body)) ? '' : `${where}: ${ajv.errorsText(validate.errors)} in ${r.body.slice(0, 300)}`;
 }
 
-const compiled = new WeakMap<object, (data: unknown) => boolean & { errors?: unknown }>() as WeakMap<object, ReturnType<Ajv2020['compile']>>;
+const compiled = new WeakMap<object, (data: unknown) => boolean & { errors?: unknown }>() as
+  WeakMap<object, ReturnType<Ajv2020['compile']>>;
 
 /** Validates every recorded response (and forgets them); fails listing each mismatch. */
 export async function assertContract(): Promise<{ checked: number }> {

@@ -43,7 +43,9 @@ export async function makeApp(options: TestAppOptions = {}): Promise<TestApp> {
   const config = testConfig(options.env);
   const rawLogs: string[] = [];
   const logs: Record<string, unknown>[] = [];
-  const logger = createLogger('info', { write: (line: string) => { rawLogs.push(line); logs.push(JSON.parse(line) as Record<string, unknown>); } });
+  const logger = createLogger('info', {
+    write: (line: string) => { rawLogs.push(line); logs.push(JSON.parse(line) as Record<string, unknown>); },
+  });
   const metrics = createMetrics({ defaultMetrics: false });
   const app = await buildApp({
     config, metrics, logger, encoder: options.encoder ?? tinyEncoder(),

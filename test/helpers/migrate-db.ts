@@ -17,8 +17,10 @@ import { TEST_ENV, waitFor } from './sync.ts';
 
 const KIND = ['Квартира', 'Дом', 'Офис', 'Склад', 'Flat', 'House', 'Office', 'Studio', 'Дача', 'Гараж'];
 const ADJ = ['светлая', 'новая', 'уютный', 'просторный', 'quiet', 'bright', 'renovated', 'cheap', 'large', 'small', 'старый', 'тихий'];
-const PLACE = ['у метро', 'в центре', 'у парка', 'near the river', 'by the station', 'downtown', 'на окраине', 'у моря', 'в новостройке', 'near school'];
-const EXTRA = ['ремонт', 'балкон', 'парковка', 'мебель', 'garden', 'garage', 'lift', 'view', 'terrace', 'кухня-гостиная', 'две комнаты', 'three rooms'];
+const PLACE = ['у метро', 'в центре', 'у парка', 'near the river', 'by the station', 'downtown', 'на окраине', 'у моря', 'в новостройке',
+  'near school'];
+const EXTRA = ['ремонт', 'балкон', 'парковка', 'мебель', 'garden', 'garage', 'lift', 'view', 'terrace', 'кухня-гостиная', 'две комнаты',
+  'three rooms'];
 export const CITIES = ['Москва', 'Казань', 'Сочи', 'Пермь', 'Tver', 'Omsk'];
 
 /** A deterministic, varied listing for row i. */

@@ -25,9 +25,11 @@ export async function writeModelVariant(root: string, v: VariantSpec): Promise<s
     const safetensors = writeSafetensors(randomEncoderWeights(config, { seed: v.seed, dtype: 'F16' }), { format: 'pt' });
     files.set('config.json', new TextEncoder().encode(`${JSON.stringify(json, null, 2)}\n`));
     files.set('model.safetensors', safetensors);
-    files.set('onnx/model.onnx', convertCheckpoint({ config, weights: parseSafetensors(safetensors).tensors, producerVersion: 'tiny-variant' }));
+    files.set('onnx/model.onnx',
+      convertCheckpoint({ config, weights: parseSafetensors(safetensors).tensors, producerVersion: 'tiny-variant' }));
     const pooling = JSON.parse(new TextDecoder().decode(files.get('1_Pooling/config.json'))) as Record<string, unknown>;
-    files.set('1_Pooling/config.json', new TextEncoder().encode(`${JSON.stringify({ ...pooling, word_embedding_dimension: v.hidden }, null, 2)}\n`));
+    files.set('1_Pooling/config.json',
+      new TextEncoder().encode(`${JSON.stringify({ ...pooling, word_embedding_dimension: v.hidden }, null, 2)}\n`));
   }
   for (const [path, bytes] of files) {
     await mkdir(dirname(join(dir, path)), { recursive: true });

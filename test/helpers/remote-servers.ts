@@ -36,7 +36,9 @@ export async function startDaemonB(env: Env = {}): Promise<DaemonB> {
   let server: HttpServer | undefined;
   let cfg = config;
   const listen = async () => {
-    server = await startHttpServer({ config: cfg, encoder, metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent') });
+    server = await startHttpServer({
+      config: cfg, encoder, metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'),
+    });
     await server.app.embedsync.ready;
     b.address = server.address;
     cfg = loadConfig({ ...B_ENV, ...env, PORT: new URL(server.address).port });
@@ -97,13 +99,16 @@ export async function startProxy(target: () => string): Promise<Proxy> {
       const raw = await readBody(req);
       const body = raw ? JSON.parse(raw) as Record<string, unknown> : {};
       const list = body.items ?? body.inputs ?? body.input;
-      const record: ProxiedRequest = { at: Date.now(), path: req.url ?? '', items: Array.isArray(list) ? list.length : list === undefined ? 0 : 1, body };
+      const record: ProxiedRequest = {
+        at: Date.now(), path: req.url ?? '', items: Array.isArray(list) ? list.length : list === undefined ? 0 : 1, body,
+      };
       if (req.method === 'POST') proxy.requests.push(record);
       let reply = proxy.intercept?.(record);
       if (!reply) {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (req.headers.authorization) headers.authorization = req.headers.authorization;
-        const r = await request(new URL(req.url ?? '/', target()), { method: req.method as 'GET' | 'POST', headers, ...(raw ? { body: raw } : {}) });
+        const r = await request(new URL(req.url ?? '/', target()),
+          { method: req.method as 'GET' | 'POST', headers, ...(raw ? { body: raw } : {}) });
         const text = await r.body.text();
         let out: unknown = JSON.parse(text);
         if (r.statusCode === 200 && proxy.transform) out = proxy.transform(record.path, out);

@@ -35,7 +35,8 @@ export async function createTestEncoder(): Promise<Encoder> {
  * Counts how often each text was encoded, and lets a test hook into an encode call. The inner encoder's
  * capabilities (pace, scheduler, availability) go through, so a daemon runs on it as it would in production.
  */
-export function instrument(inner: Encoder, hook?: (texts: readonly string[]) => Promise<void> | void): Encoder & { counts: Map<string, number> } {
+export function instrument(inner: Encoder,
+  hook?: (texts: readonly string[]) => Promise<void> | void): Encoder & { counts: Map<string, number> } {
   const counts = new Map<string, number>();
   return {
     info: inner.info,
@@ -78,7 +79,8 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
   const c = createClient({ databaseUrl: db.url });
   await c.connect();
   try {
-    await migrateSchema(c, config.source, { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
+    await migrateSchema(c, config.source,
+      { name: encoder.info.name, checksum: encoder.info.checksum, dimensions: encoder.info.dimensions });
   } finally {
     await c.end();
   }
@@ -112,10 +114,13 @@ export async function setupSyncDb(env: Record<string, string> = {}): Promise<Syn
 export async function lookOnce(db: pg.Pool | pg.Client, config: Pick<Config, 'source'>): Promise<Look> {
   const { sql } = await inspectSource(db, config.source);
   const checksum = (await readModelState(db, sql.sourceKey))?.checksum ?? '';
-  return createLook({ db, sql, target: async () => ({ kind: 'main', sql }), bulkRows: config.source.bulkRows, checksum, onDue: () => undefined })();
+  return createLook({
+    db, sql, target: async () => ({ kind: 'main', sql }), bulkRows: config.source.bulkRows, checksum, onDue: () => undefined,
+  })();
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000, everyMs = 20): Promise<T> {
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000,
+  everyMs = 20): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -34,7 +34,8 @@ export interface ShapeOptions {
 }
 
 /** Writes config, tokenizer, pooling (CLS, the two prompts) and model.safetensors into `outDir`. */
-export function writeShapedCheckpoint(outDir: string, o: ShapeOptions = {}): { readonly config: EncoderConfig; readonly parameters: number } {
+export function writeShapedCheckpoint(outDir: string,
+  o: ShapeOptions = {}): { readonly config: EncoderConfig; readonly parameters: number } {
   const out = resolve(outDir);
   const hidden = o.hidden ?? ROSBERTA_SHAPE.hidden_size;
   const configJson = {
@@ -49,8 +50,11 @@ export function writeShapedCheckpoint(outDir: string, o: ShapeOptions = {}): { r
   mkdirSync(join(out, '1_Pooling'), { recursive: true });
   const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
   writeFileSync(join(out, 'config.json'), json(configJson));
-  writeFileSync(join(out, 'tokenizer.json'), sizedTokenizerJson(readFileSync(join(TINY_MODEL_DIR, 'tokenizer.json'), 'utf8'), configJson.vocab_size));
-  for (const f of ['tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json']) {
+  writeFileSync(join(out, 'tokenizer.json'),
+    sizedTokenizerJson(readFileSync(join(TINY_MODEL_DIR, 'tokenizer.json'), 'utf8'), configJson.vocab_size));
+  for (const f of [
+    'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json',
+  ]) {
     copyFileSync(join(TINY_MODEL_DIR, f), join(out, f));
   }
   writeFileSync(join(out, '1_Pooling', 'config.json'), json({
@@ -58,7 +62,8 @@ export function writeShapedCheckpoint(outDir: string, o: ShapeOptions = {}): { r
     pooling_mode_max_tokens: false, pooling_mode_mean_sqrt_len_tokens: false, pooling_mode_weightedmean_tokens: false,
     pooling_mode_lasttoken: false, include_prompt: true,
   }));
-  writeFileSync(join(out, 'README.md'), `# Random model in a real model's shape (embedsync benchmarks and tests)\n\nRandom weights; the tokenizer is embedsync's test tokenizer grown to the vocabulary size with synthetic merges.\n`);
+  writeFileSync(join(out, 'README.md'), `# Random model in a real model's shape (embedsync benchmarks and tests)\n\n` +
+    `Random weights; the tokenizer is embedsync's test tokenizer grown to the vocabulary size with synthetic merges.\n`);
   // Generated as F32, stored in the requested dtype (the writer rounds to F16 / BF16).
   const dtype = o.dtype ?? 'F32';
   const weights = new Map([...randomEncoderWeights(cfg, { seed: o.seed ?? 424242 })].map(([k, t]) => [k, { ...t, dtype }] as const));
