@@ -2,6 +2,7 @@
 // run by .ci/run). A rule is turned off only with the reason next to it.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import stylistic from '@stylistic/eslint-plugin';
 
 // The no-unsafe-* rules, off together where values of no known type are read on purpose (see each use).
 const UNSAFE_VALUES_ALLOWED = Object.fromEntries(
@@ -53,6 +54,16 @@ export default tseslint.config(
     files: ['src/encoder/text-tokenizer.ts', 'src/encoder/chunker.ts'],
     rules: {
       ...UNSAFE_VALUES_ALLOWED,
+    },
+  },
+  {
+    // Lines of at most 140 characters, the house width: a maintainer reads a file side by side with a diff.
+    files: ['{src,test,bench,scripts}/**/*.{ts,js,mjs}'],
+    // TODO(max-len): bench/search.ts and bench/scale.ts are being edited; wrapped after
+    ignores: ['bench/search.ts', 'bench/scale.ts'],
+    plugins: { '@stylistic': stylistic },
+    rules: {
+      '@stylistic/max-len': ['error', { code: 140, ignoreUrls: true, ignoreRegExpLiterals: true }],
     },
   },
   {
