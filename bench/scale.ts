@@ -11,7 +11,8 @@
 //   5. Backfill through the remote backend against a second embedsync (bench/scale-remote.ts), 1 and 2 daemons,
 //      --phase-seconds each, on a table of its own (--remote-rows; 0 skips the phase).
 //   --backfill sql writes the vectors by SQL instead of phase 2's daemons (for 10M rows on a small machine).
-//   usage: npm run bench:scale [-- --backfill daemons|sql --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60 --queries 50 --remote-rows 100000]
+//   usage: npm run bench:scale [-- --backfill daemons|sql --rows 1000000 --dims 128 --phase-seconds 20 --idle-seconds 60
+//          --queries 50 --remote-rows 100000]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
@@ -54,7 +55,10 @@ if (values.backfill !== 'daemons' && values.backfill !== 'sql') throw new Error(
 const SQL_BACKFILL = values.backfill === 'sql';
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
 const log = (s: string) => console.log(s);
 
 // ---- the cluster: private, with pg_stat_statements, so statement times and CPU can be read --------------
@@ -130,13 +134,18 @@ async function main(): Promise<void> {
     const enc = scaleEncoder(DIMS);
     t = performance.now();
     const m = await migrate({ config, model: enc.info });
-    log(`   migrate (columns, triggers, sweep index, backfill enqueue of ${fmt(m.enqueued)} rows): ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    log(`   migrate (columns, triggers, sweep index, backfill enqueue of ${fmt(m.enqueued)} rows): ` +
+      `${((performance.now() - t) / 1000).toFixed(1)} s`);
     const s = (await inspectSource(db, config.source)).sql;
     await installSearchFunctions(db, s);
     await db.query('ANALYZE embedsync.queue');
     const statusMs: number[] = [];
     let pendingStatus = await getSyncStatus(db, config.source);
-    for (let i = 0; i < 3; i++) { t = performance.now(); pendingStatus = await getSyncStatus(db, config.source); statusMs.push(performance.now() - t); }
+    for (let i = 0; i < 3; i++) {
+      t = performance.now();
+      pendingStatus = await getSyncStatus(db, config.source);
+      statusMs.push(performance.now() - t);
+    }
     t = performance.now();
     await getSyncStatus(db, config.source, { exact: true });
     const exactMs = performance.now() - t;
@@ -148,12 +157,20 @@ async function main(): Promise<void> {
       claimMs.push(performance.now() - t);
       await ops.release(rows.map((r) => r.id), 'bench', 0);
     }
-    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x, 1)).join(' / ')} ms (3 runs, ${pendingStatus.rows.estimated ? 'estimated' : 'counted'}); status --exact ${fmt(exactMs)} ms`);
-    log(`   claim of ${BATCH} rows with ${fmt(ROWS)} pending: p50 ${claimMs.length ? pct(claimMs, 0.5).toFixed(1) : '-'} ms, p99 ${pct(claimMs, 0.99).toFixed(1)} ms (20 claims, each released)`);
+    log(`   status with ${fmt(ROWS)} pending: ${statusMs.map((x) => fmt(x, 1)).join(' / ')} ms ` +
+      `(3 runs, ${pendingStatus.rows.estimated ? 'estimated' : 'counted'}); status --exact ${fmt(exactMs)} ms`);
+    log(`   claim of ${BATCH} rows with ${fmt(ROWS)} pending: p50 ${claimMs.length ? pct(claimMs, 0.5).toFixed(1) : '-'} ms, ` +
+      `p99 ${pct(claimMs, 0.99).toFixed(1)} ms (20 claims, each released)`);
 
     // 2. Backfill with 1, 2, 4 daemons. Verification effectively off here (a 1000-hour period); the cheap
     // pass every 5 s, so the idle phase below sees enough of its runs.
-    const denv = { ...env, EMBEDSYNC_SWEEP_INTERVAL_MS: '5000', EMBEDSYNC_VERIFY_PERIOD_HOURS: '1000', EMBEDSYNC_WORKERS: '2', EMBEDSYNC_POLL_INTERVAL_MS: '2000' };
+    const denv = {
+      ...env,
+      EMBEDSYNC_SWEEP_INTERVAL_MS: '5000',
+      EMBEDSYNC_VERIFY_PERIOD_HOURS: '1000',
+      EMBEDSYNC_WORKERS: '2',
+      EMBEDSYNC_POLL_INTERVAL_MS: '2000',
+    };
     const queued = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.queue')).rows[0]!.n;
     log(`\n2. backfill through the database path (each daemon a process, EMBEDSYNC_WORKERS=2)`);
     const rates: string[] = [];
@@ -171,9 +188,13 @@ async function main(): Promise<void> {
       const done = before - await queued();
       const rate = done / secs;
       rates.push(`${n}: ${fmt(rate)}`);
-      log(`   ${n} daemon${n > 1 ? 's' : ' '}: ${fmt(done)} rows in ${secs.toFixed(1)} s = ${fmt(rate)} rows/s; database CPU ${fmt((clusterCpuSeconds(postmaster) - cpu0) / secs, 2)} cores`);
+      log(`   ${n} daemon${n > 1 ? 's' : ' '}: ${fmt(done)} rows in ${secs.toFixed(1)} s = ${fmt(rate)} rows/s; ` +
+        `database CPU ${fmt((clusterCpuSeconds(postmaster) - cpu0) / secs, 2)} cores`);
     }
-    const current = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL', [enc.info.checksum])).rows[0]!.n;
+    const current = (await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM leads WHERE model_checksum = $1 AND embedding IS NOT NULL',
+      [enc.info.checksum],
+    )).rows[0]!.n;
     if (current !== ROWS) throw new Error(`backfill ended with ${current} of ${ROWS} rows embedded`);
 
     // 3. The index built (what a daemon with the default policy does once the backfill is done), then 4 idle
@@ -187,7 +208,11 @@ async function main(): Promise<void> {
     const built = await ensureIndex(ic, s, 'embedding', policy, { dimensions: DIMS }).finally(() => ic.release());
     const idleStatusMs: number[] = [];
     let idleStatus = await getSyncStatus(db, config.source);
-    for (let i = 0; i < 3; i++) { t = performance.now(); idleStatus = await getSyncStatus(db, config.source); idleStatusMs.push(performance.now() - t); }
+    for (let i = 0; i < 3; i++) {
+      t = performance.now();
+      idleStatus = await getSyncStatus(db, config.source);
+      idleStatusMs.push(performance.now() - t);
+    }
     await flushStats(db, 4);
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
     const reads0 = await tableReads(db);
@@ -207,16 +232,26 @@ async function main(): Promise<void> {
     const idleRead = reads1.seq - reads0.seq + reads1.idx - reads0.idx;
     const verifiedRows = reads1.verified - reads0.verified;
     const perHour = Math.max(0, idleRead - verifiedRows) * 3600 / windowS;
-    log(`\n3. ivfflat (lists ${built.lists}) built on ${fmt(built.rows)} rows: ${built.buildSeconds?.toFixed(1)} s; status after it: ${idleStatusMs.map((x) => fmt(x, 1)).join(' / ')} ms (${idleStatus.rows.estimated ? 'estimated' : 'counted'}): ${formatStatus(idleStatus).split('\n').find((l) => l.startsWith('rows'))}`);
-    log(`   4 daemons idle for ${IDLE_S} s (index policy ivfflat, cheap pass every 5 s per table; window with their start and stop ${windowS.toFixed(0)} s)`);
-    log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
+    log(`\n3. ivfflat (lists ${built.lists}) built on ${fmt(built.rows)} rows: ${built.buildSeconds?.toFixed(1)} s; ` +
+      `status after it: ${idleStatusMs.map((x) => fmt(x, 1)).join(' / ')} ms ` +
+      `(${idleStatus.rows.estimated ? 'estimated' : 'counted'}): ` +
+      `${formatStatus(idleStatus).split('\n').find((l) => l.startsWith('rows'))}`);
+    log(`   4 daemons idle for ${IDLE_S} s (index policy ivfflat, cheap pass every 5 s per table; ` +
+      `window with their start and stop ${windowS.toFixed(0)} s)`);
+    log(`   cheap pass: ${cheap.calls} runs in ${IDLE_S} s (not ${4 * IDLE_S / 5}: once per table), ` +
+      `${(cheap.ms / Math.max(1, cheap.calls)).toFixed(2)} ms each; ` +
       `at the default once a minute: ${(cheap.ms / Math.max(1, cheap.calls) * 60 / 1000).toFixed(3)} s of database time per hour`);
-    log(`   index policy: ${estimates.calls} checks from the statistics and the stored count (${(estimates.ms / Math.max(1, estimates.calls)).toFixed(2)} ms each), ${counts.calls} exact counts`);
-    log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); leads: ${idleScans} sequential scans, rows read ${fmt(reads1.seq - reads0.seq)} by scans, ` +
-      `${fmt(reads1.idx - reads0.idx)} through indexes (${fmt(verifiedRows)} of them by verification): ${fmt(perHour)} rows per hour outside verification = ` +
+    log(`   index policy: ${estimates.calls} checks from the statistics and the stored count ` +
+      `(${(estimates.ms / Math.max(1, estimates.calls)).toFixed(2)} ms each), ${counts.calls} exact counts`);
+    log(`   whole cluster while idle: ${idleCpu.toFixed(2)} CPU s in ${IDLE_S} s (polls, gauges, sweeps); ` +
+      `leads: ${idleScans} sequential scans, rows read ${fmt(reads1.seq - reads0.seq)} by scans, ` +
+      `${fmt(reads1.idx - reads0.idx)} through indexes (${fmt(verifiedRows)} of them by verification): ` +
+      `${fmt(perHour)} rows per hour outside verification = ` +
       `${(100 * perHour / ROWS).toFixed(4)}% of the table (limit 0.1%)`);
     if (idleScans > 0) failures.push(`idle daemons ran ${idleScans} sequential scans of leads (${fmt(reads1.seq - reads0.seq)} rows)`);
-    if (perHour > 0.001 * ROWS) failures.push(`idle daemons read ${fmt(perHour)} rows of leads per hour outside verification, more than 0.1% of ${fmt(ROWS)}`);
+    if (perHour > 0.001 * ROWS) {
+      failures.push(`idle daemons read ${fmt(perHour)} rows of leads per hour outside verification, more than 0.1% of ${fmt(ROWS)}`);
+    }
     // One full verification round at full speed (what the default spreads over 24 hours), with the daemons
     // stopped: their own verification pacing would otherwise take the pass and push its next step hours out.
     await db.query('SELECT pg_stat_statements_reset()').catch(() => undefined);
@@ -227,7 +262,12 @@ async function main(): Promise<void> {
     t = performance.now();
     let verified = 0, steps = 0;
     for (;;) {
-      const st = await sweepStep(db, s, 'verify', enc.info.checksum, { changedEveryMs: 60_000, verifyPeriodMs: 1, verifyMaxRowsPerSecond: 1e9, verifyChunkRows: 1000 });
+      const st = await sweepStep(db, s, 'verify', enc.info.checksum, {
+        changedEveryMs: 60_000,
+        verifyPeriodMs: 1,
+        verifyMaxRowsPerSecond: 1e9,
+        verifyChunkRows: 1000,
+      });
       if (!st.ran) { await sleep(1); continue; }
       verified += st.scanned; steps++;
       if (st.finished) break;
@@ -236,7 +276,8 @@ async function main(): Promise<void> {
     await flushStats(db, 4);
     const r1 = await tableReads(db);
     const chunks = await statementTotals(db, '%One chunk of the reconciliation sweep%');
-    log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, database CPU ${roundCpu.toFixed(1)} s ` +
+    log(`   one verification round: ${fmt(verified)} rows in ${steps} chunks of 1,000, ${roundS.toFixed(1)} s, ` +
+      `database CPU ${roundCpu.toFixed(1)} s ` +
       `(chunk statements ${(chunks.ms / 1000).toFixed(1)} s), ` +
       `rows read ${fmt(r1.seq - r0.seq + r1.idx - r0.idx)}; spread over 24 h: ${(roundCpu / 24).toFixed(2)} CPU s per hour`);
     t = performance.now();
@@ -251,14 +292,16 @@ async function main(): Promise<void> {
     for (const d of everyDaemon) {
       const mb = (xs: { rss: number }[]) => xs.length ? fmt(xs.reduce((a, x) => a + x.rss, 0) / xs.length / 2 ** 20, 1) : '-';
       const n = d.rss.length;
-      log(`   ${d.owner}: ${mb(d.rss.slice(2, 12))} / ${mb(d.rss.slice(Math.floor(n / 2) - 5, Math.floor(n / 2) + 5))} / ${mb(d.rss.slice(-10))}  (${n} readings)`);
+      log(`   ${d.owner}: ${mb(d.rss.slice(2, 12))} / ${mb(d.rss.slice(Math.floor(n / 2) - 5, Math.floor(n / 2) + 5))} / ` +
+        `${mb(d.rss.slice(-10))}  (${n} readings)`);
     }
 
     // 4. ivfflat rebuild (the build is in 3), search latency and recall.
     const client = await db.connect();
     try {
       const rebuilt = await ensureIndex(client, s, 'embedding', policy, { dimensions: DIMS, force: true });
-      log(`\n4. ivfflat (lists ${built.lists}): build ${built.buildSeconds?.toFixed(1)} s, rebuild (concurrently, then swapped) ${rebuilt.buildSeconds?.toFixed(1)} s`);
+      log(`\n4. ivfflat (lists ${built.lists}): build ${built.buildSeconds?.toFixed(1)} s, ` +
+        `rebuild (concurrently, then swapped) ${rebuilt.buildSeconds?.toFixed(1)} s`);
     } finally {
       client.release();
     }
@@ -282,7 +325,8 @@ async function main(): Promise<void> {
           hits += got.filter((id) => exact[i]!.has(id)).length;
         }
         const recall = hits / (10 * queries.length);
-        log(`   probes ${String(probes).padStart(3)}: recall@10 ${recall.toFixed(3)}, p50 ${pct(ms, 0.5).toFixed(1)} ms, p99 ${pct(ms, 0.99).toFixed(1)} ms`);
+        log(`   probes ${String(probes).padStart(3)}: recall@10 ${recall.toFixed(3)}, ` +
+          `p50 ${pct(ms, 0.5).toFixed(1)} ms, p99 ${pct(ms, 0.99).toFixed(1)} ms`);
         if (recall >= 0.95) break;
       }
     } finally {
@@ -293,7 +337,9 @@ async function main(): Promise<void> {
       startDaemon: async (owner, e) => { const d = await startDaemon(url, owner, e); daemons.push(d); return d; }, stopDaemon,
     }) : [];
     if (failures.length > 0) throw new Error(`idle cost over its limit:\n  ${failures.join('\n  ')}`);
-    log(`\nbackfill rows/s by daemons: ${rates.join(', ')}${remoteRates.length ? `; through the remote backend: ${remoteRates.join(', ')}` : ''}; total ${((Date.now() - started) / 60_000).toFixed(1)} min`);
+    log(`\nbackfill rows/s by daemons: ${rates.join(', ')}` +
+      `${remoteRates.length ? `; through the remote backend: ${remoteRates.join(', ')}` : ''}` +
+      `; total ${((Date.now() - started) / 60_000).toFixed(1)} min`);
   } finally {
     for (const d of everyDaemon) if (d.child.exitCode === null) d.child.kill('SIGKILL');
     await db.end().catch(() => undefined);

@@ -44,7 +44,10 @@ const PROBES = Number(values.probes);
 const TYPES = ['vector', 'halfvec'] as const;
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const mb = (bytes: number) => `${fmt(bytes / 2 ** 20, 1)} MB`;
-const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]!; };
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
 const log = (s: string) => console.log(s);
 // Each title starts with one of these: each word is in 1/8 of the rows (the simple configuration lower-cases).
 const TITLE_WORDS = ['квартира', 'дом', 'офис', 'склад', 'flat', 'house', 'studio', 'дача'] as const;
@@ -74,21 +77,31 @@ async function main(): Promise<void> {
   const vectorOf = clusteredVectors(DIMS);
   try {
     await db.query('CREATE EXTENSION IF NOT EXISTS vector');
-    const server = (await db.query<{ v: string; pgv: string }>(`SELECT current_setting('server_version') AS v, (SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgv`)).rows[0]!;
-    log(`embedsync search benchmark: ${fmt(ROWS)} leads, ${DIMS}-dim vectors, ${QUERIES} queries; PostgreSQL ${server.v}, pgvector ${server.pgv}; ${new Date().toISOString()}`);
+    const server = (await db.query<{ v: string; pgv: string }>(
+      `SELECT current_setting('server_version') AS v, ` +
+      `(SELECT extversion FROM pg_extension WHERE extname = 'vector') AS pgv`)).rows[0]!;
+    log(`embedsync search benchmark: ${fmt(ROWS)} leads, ${DIMS}-dim vectors, ${QUERIES} queries; ` +
+      `PostgreSQL ${server.v}, pgvector ${server.pgv}; ${new Date().toISOString()}`);
 
     // The same leads in both tables: a unique code per lead, words from a vocabulary of 5,000 (each in ~0.2 %
     // of the rows, some of the 50 common ones in ~2 %).
     for (const type of TYPES) {
       await db.query(`CREATE TABLE leads_${type} (id bigserial PRIMARY KEY, title text, description text)`);
       await db.query(`INSERT INTO leads_${type} (title, description)
-        SELECT (ARRAY['Квартира', 'Дом', 'Офис', 'Склад', 'Flat', 'House', 'Studio', 'Дача'])[1 + g % 8] || ' ' || 'w' || ((g::bigint * 7919) % 5000),
+        SELECT (ARRAY['Квартира', 'Дом', 'Офис', 'Склад', 'Flat', 'House', 'Studio', 'Дача'])[1 + g % 8]
+                 || ' ' || 'w' || ((g::bigint * 7919) % 5000),
                'код LD-' || g || ', ' || 'w' || ((g::bigint * 104729) % 5000) || ' c' || (g % 50) || ' ' || 'w' || ((g::bigint * 31) % 5000)
         FROM generate_series(1, $1::int) g`, [ROWS]);
     }
     const configs = new Map<string, Config>();
     for (const type of TYPES) {
-      const config = loadConfig({ DATABASE_URL: url, EMBEDSYNC_TABLE: `leads_${type}`, EMBEDSYNC_VECTOR_TYPE: type, EMBEDSYNC_INDEX: 'none', EMBEDDING_MODEL: encoder.info.name });
+      const config = loadConfig({
+        DATABASE_URL: url,
+        EMBEDSYNC_TABLE: `leads_${type}`,
+        EMBEDSYNC_VECTOR_TYPE: type,
+        EMBEDSYNC_INDEX: 'none',
+        EMBEDDING_MODEL: encoder.info.name,
+      });
       configs.set(type, config);
       let t = performance.now();
       const m = await migrate({ config, model: encoder.info });
@@ -103,7 +116,8 @@ async function main(): Promise<void> {
         const writeS = (performance.now() - t) / 1000;
         await installSearchFunctions(client, info.sql);
         await client.query(`VACUUM ANALYZE leads_${type}`);
-        log(`${type}: migrate ${fmt(migrateS, 1)} s (tsvector of ${fmt(m.fullText.filled)} rows + GIN index), vectors written through the daemon's write statement in ${fmt(writeS, 1)} s (${fmt(ROWS / writeS)} rows/s)`);
+        log(`${type}: migrate ${fmt(migrateS, 1)} s (tsvector of ${fmt(m.fullText.filled)} rows + GIN index), ` +
+          `vectors written through the daemon's write statement in ${fmt(writeS, 1)} s (${fmt(ROWS / writeS)} rows/s)`);
       } finally {
         await client.end();
       }
@@ -116,7 +130,12 @@ async function main(): Promise<void> {
       const c = await db.connect();
       try {
         await c.query('SET enable_indexscan = off');
-        for (const q of qs) truth.push(new Set((await c.query<{ id: string }>('SELECT id::text AS id FROM leads_vector ORDER BY embedding <=> $1::vector LIMIT 10', [encodeVector(q)])).rows.map((r) => r.id)));
+        for (const q of qs) {
+          truth.push(new Set((await c.query<{ id: string }>(
+            'SELECT id::text AS id FROM leads_vector ORDER BY embedding <=> $1::vector LIMIT 10',
+            [encodeVector(q)],
+          )).rows.map((r) => r.id)));
+        }
         // The connection goes back to the pool: the hybrid measurements must not inherit the exact scan.
         await c.query('RESET enable_indexscan');
       } finally {
@@ -127,7 +146,11 @@ async function main(): Promise<void> {
     const sizes = async (type: string) => (await db.query<{ heap: string; vindex: string; gin: string }>(
       `SELECT pg_table_size('leads_${type}') AS heap,
               coalesce(pg_relation_size(to_regclass('leads_${type}_embedding_idx')), 0) AS vindex,
-              pg_relation_size('leads_${type}_embedsync_fulltext') AS gin`)).rows.map((r) => ({ heap: Number(r.heap), vindex: Number(r.vindex), gin: Number(r.gin) }))[0]!;
+              pg_relation_size('leads_${type}_embedsync_fulltext') AS gin`)).rows.map((r) => ({
+      heap: Number(r.heap),
+      vindex: Number(r.vindex),
+      gin: Number(r.gin),
+    }))[0]!;
 
     const results: Record<string, Record<string, { total: number; p50: number; p99: number; recall: number; build: number }>> = {};
     for (const kind of INDEXES) {
@@ -141,7 +164,8 @@ async function main(): Promise<void> {
         await client.connect();
         try {
           const info = await inspectSource(client, config.source);
-          const built = await ensureIndex(client, info.sql, 'embedding', { kind, growthFactor: 2, minRows: 1000, maintenanceWorkMem: values['build-memory'] }, { dimensions: DIMS });
+          const built = await ensureIndex(client, info.sql, 'embedding',
+            { kind, growthFactor: 2, minRows: 1000, maintenanceWorkMem: values['build-memory'] }, { dimensions: DIMS });
           await client.query(`ANALYZE leads_${type}`);
           const s = await sizes(type);
           await client.query(kind === 'ivfflat' ? `SET ivfflat.probes = ${PROBES}` : 'SET hnsw.ef_search = 40');
@@ -158,13 +182,15 @@ async function main(): Promise<void> {
           const total = s.heap + s.vindex;
           const row = { total, p50: pct(ms, 0.5), p99: pct(ms, 0.99), recall: hits / (10 * qs.length), build: built.buildSeconds ?? 0 };
           results[kind][type] = row;
-          log(`| ${type} | ${mb(s.heap)} | ${mb(s.vindex)} | ${mb(total)} | ${mb(s.gin)} | ${fmt(row.build, 1)} s | ${fmt(row.p50, 2)} ms | ${fmt(row.p99, 2)} ms | ${fmt(row.recall, 3)} |`);
+          log(`| ${type} | ${mb(s.heap)} | ${mb(s.vindex)} | ${mb(total)} | ${mb(s.gin)} | ` +
+            `${fmt(row.build, 1)} s | ${fmt(row.p50, 2)} ms | ${fmt(row.p99, 2)} ms | ${fmt(row.recall, 3)} |`);
         } finally {
           await client.end();
         }
       }
       const v = results[kind].vector!, h = results[kind].halfvec!;
-      log(`halfvec / vector: table + index ${fmt(100 * h.total / v.total, 1)} %, recall@10 ${fmt(h.recall - v.recall, 3)}, p99 ${fmt(h.p99 / v.p99, 2)}x`);
+      log(`halfvec / vector: table + index ${fmt(100 * h.total / v.total, 1)} %, ` +
+        `recall@10 ${fmt(h.recall - v.recall, 3)}, p99 ${fmt(h.p99 / v.p99, 2)}x`);
 
       // Hybrid search on both indexes (vector side) and the GIN index (text side).
       log('| type | text side | unique code: p50 | p99 | common word (2 %): p50 | p99 | very common word (12.5 %): p50 | p99 |');
@@ -198,9 +224,21 @@ async function main(): Promise<void> {
 
     // POST /search against the same SQL run directly (the last index in place; the cache off, so every request encodes).
     {
-      const config = loadConfig({ DATABASE_URL: url, EMBEDSYNC_TABLE: 'leads_halfvec', EMBEDSYNC_VECTOR_TYPE: 'halfvec', EMBEDDING_MODEL: encoder.info.name,
-        CACHE_ENABLED: 'false', RATE_LIMIT: '1000000/minute' });
-      const app = await buildApp({ config, encoder, metrics: createMetrics({ defaultMetrics: false }), logger: createLogger('silent'), db });
+      const config = loadConfig({
+        DATABASE_URL: url,
+        EMBEDSYNC_TABLE: 'leads_halfvec',
+        EMBEDSYNC_VECTOR_TYPE: 'halfvec',
+        EMBEDDING_MODEL: encoder.info.name,
+        CACHE_ENABLED: 'false',
+        RATE_LIMIT: '1000000/minute',
+      });
+      const app = await buildApp({
+        config,
+        encoder,
+        metrics: createMetrics({ defaultMetrics: false }),
+        logger: createLogger('silent'),
+        db,
+      });
       await app.embedsync.ready;
       const viaApi: number[] = [];
       const direct: number[] = [];
@@ -213,11 +251,16 @@ async function main(): Promise<void> {
         }));
         let v: Float32Array | undefined;
         encode.push(await timed(async () => { v = (await encoder.encode([text], 'query')).vectors[0]; }));
-        direct.push(await timed(() => db.query('SELECT id::text, score, text_rank, vector_rank FROM embedsync.leads_halfvec_hybrid_search($1, $2::vector, 10)', [text, encodeVector(v!)])));
+        direct.push(await timed(() => db.query(
+          'SELECT id::text, score, text_rank, vector_rank FROM embedsync.leads_halfvec_hybrid_search($1, $2::vector, 10)',
+          [text, encodeVector(v!)],
+        )));
       }
       await app.close();
-      log(`\nPOST /search (hybrid, ${INDEXES.at(-1)}, halfvec): p50 ${fmt(pct(viaApi, 0.5), 2)} ms, p99 ${fmt(pct(viaApi, 0.99), 2)} ms; the SQL alone p50 ${fmt(pct(direct, 0.5), 2)} ms, ` +
-        `p99 ${fmt(pct(direct, 0.99), 2)} ms; encode p50 ${fmt(pct(encode, 0.5), 3)} ms: the API adds ${fmt(pct(viaApi, 0.5) - pct(direct, 0.5) - pct(encode, 0.5), 2)} ms at p50`);
+      log(`\nPOST /search (hybrid, ${INDEXES.at(-1)}, halfvec): p50 ${fmt(pct(viaApi, 0.5), 2)} ms, ` +
+        `p99 ${fmt(pct(viaApi, 0.99), 2)} ms; the SQL alone p50 ${fmt(pct(direct, 0.5), 2)} ms, ` +
+        `p99 ${fmt(pct(direct, 0.99), 2)} ms; encode p50 ${fmt(pct(encode, 0.5), 3)} ms: ` +
+        `the API adds ${fmt(pct(viaApi, 0.5) - pct(direct, 0.5) - pct(encode, 0.5), 2)} ms at p50`);
     }
   } finally {
     await db.end();
