@@ -199,7 +199,7 @@ async function main(): Promise<void> {
         const c = await db.connect();
         try {
           await c.query(kind === 'ivfflat' ? `SET ivfflat.probes = ${PROBES}` : 'SET hnsw.ef_search = 40');
-          // text_matches: the default (5,000 matches ranked at most, and the vector candidates that match), or NULL
+          // text_matches: the default (the 1,000 matches of highest id ranked at most, and the vector candidates that match), or NULL
           // (every match ranked: the cost follows the matches).
           const hybrid = (every: boolean) =>
             `SELECT id::text AS id FROM embedsync.leads_${type}_hybrid_search($1, $2::vector, 10${every ? ', text_matches => NULL' : ''})`;
@@ -214,7 +214,7 @@ async function main(): Promise<void> {
           const common = (i: number) => `c${i % 50}`;
           const veryCommon = (i: number) => TITLE_WORDS[i % TITLE_WORDS.length]!;
           const cells = (xs: number[]) => `${fmt(pct(xs, 0.5), 2)} ms | ${fmt(pct(xs, 0.99), 2)} ms`;
-          log(`| ${type} | ≤ 5,000 matches (default) | ${cells(code)} | ${cells(await run(common))} | ${cells(await run(veryCommon))} |`);
+          log(`| ${type} | ≤ 1,000 matches (default) | ${cells(code)} | ${cells(await run(common))} | ${cells(await run(veryCommon))} |`);
           log(`| ${type} | every match | | | ${cells(await run(common, true))} | ${cells(await run(veryCommon, true))} |`);
         } finally {
           c.release();

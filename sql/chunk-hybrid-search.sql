@@ -7,7 +7,7 @@
 DROP FUNCTION IF EXISTS {{function:hybrid_search}}(text, vector, integer, float8, float8, float8, integer);
 CREATE OR REPLACE FUNCTION {{function:hybrid_search}}(query_text text, query_vector vector, k integer DEFAULT 10,
   text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100,
-  text_matches integer DEFAULT 5000)
+  text_matches integer DEFAULT 1000)
 RETURNS TABLE (id {{id_type}}, score float8, text_rank integer, vector_rank integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   WITH v AS MATERIALIZED (
@@ -29,7 +29,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
       SELECT c.id, c.rank
       FROM websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q), LATERAL (
         SELECT t.id, ts_rank(t.tsv, q.q) AS rank FROM (
-          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q LIMIT text_matches
+          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q
+          ORDER BY t.{{id}} DESC LIMIT text_matches
         ) t
         UNION
         SELECT t.{{id}}, ts_rank(t.{{fulltext}}, q.q)

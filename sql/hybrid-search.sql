@@ -10,10 +10,14 @@
 -- Full-text side: websearch_to_tsquery in the table's text search configuration (EMBEDSYNC_TEXT_SEARCH_CONFIG,
 -- the one the tsvector column was built with): words are ANDed, "quoted phrases", OR and -word work as in a
 -- web search box; ranked by ts_rank. The GIN index on the tsvector column finds the matching rows; ranking
--- reads only those, and at most text_matches of them (the first the index returns) plus every vector candidate
--- that matches: a word found in half the table costs what text_matches rows cost, at any table size, and a row
--- near in meaning that holds the words keeps its text rank. NULL ranks every match (exact; the cost grows with
--- the matches). A query of no words (or a NULL text) matches nothing and the vector side answers alone.
+-- reads only those, and at most text_matches of them plus every vector candidate that matches: a word found in
+-- half the table costs what text_matches rows cost, at any table size, and a row near in meaning that holds the
+-- words keeps its text rank. The text_matches taken are those of highest id (the newest, for ids from a
+-- sequence): an order, so that a query answers the same every time (a scan that stops at the first matches
+-- would start where the last scan of the table left off: Postgres synchronizes scans of large tables); the
+-- planner walks the primary key down for a common word, or sorts the few matches of a rare one. NULL ranks every
+-- match (the cost grows with the matches). A query of no words (or a NULL text) matches nothing and the vector
+-- side answers alone.
 -- Vector side: the same ordered LIMIT as search.sql (the vector index serves it), cast to the column's type
 -- ({{vector_type}}); rows of another model are skipped, a wrong-dimension query is refused before any row is
 -- read, and a NULL query vector leaves the text side to answer alone.
@@ -23,7 +27,7 @@
 DROP FUNCTION IF EXISTS {{function:hybrid_search}}(text, vector, integer, float8, float8, float8, integer);
 CREATE OR REPLACE FUNCTION {{function:hybrid_search}}(query_text text, query_vector vector, k integer DEFAULT 10,
   text_weight float8 DEFAULT 1, vector_weight float8 DEFAULT 1, rrf_k float8 DEFAULT 60, candidates integer DEFAULT 100,
-  text_matches integer DEFAULT 5000)
+  text_matches integer DEFAULT 1000)
 RETURNS TABLE (id {{id_type}}, score float8, text_rank integer, vector_rank integer)
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   WITH v AS MATERIALIZED (
@@ -41,7 +45,8 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
       SELECT c.id, c.rank
       FROM websearch_to_tsquery({{ts_config}}, coalesce(query_text, '')) AS q(q), LATERAL (
         SELECT t.id, ts_rank(t.tsv, q.q) AS rank FROM (
-          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q LIMIT text_matches
+          SELECT t.{{id}} AS id, t.{{fulltext}} AS tsv FROM {{table}} t WHERE t.{{fulltext}} @@ q.q
+          ORDER BY t.{{id}} DESC LIMIT text_matches
         ) t
         UNION
         SELECT t.{{id}}, ts_rank(t.{{fulltext}}, q.q)
