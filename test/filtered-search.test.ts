@@ -74,8 +74,9 @@ test('a selective filter: plain index scans return fewer than k rows, iterative 
         assert.match(plan, /Index Scan using leads_embedding_idx/, plan);
         const base = kind === 'ivfflat' ? ['ivfflat.probes = 1'] : ['hnsw.ef_search = 40'];
         const plain = await measure(base);
-        // pgvector's defaults: one list (~1,000 rows, ~5 of them in the city) or 40 candidates (none, mostly).
-        assert.ok(plain.rows.every((n) => n < K), `${kind} plain: ${plain.rows.join(',')}`);
+        // pgvector's defaults: one list (~1,000 rows, ~5 of them in the city) or 40 candidates (none, mostly). The lists
+        // come from a k-means on a random sample, so now and then one holds 10 of the city: most queries fall short.
+        assert.ok(plain.rows.filter((n) => n < K).length >= 3, `${kind} plain: ${plain.rows.join(',')}`);
         const iterative = await measure([...base, `${kind}.iterative_scan = relaxed_order`]);
         assert.deepEqual(iterative.rows, queries.map(() => K), `${kind} iterative: k rows every time`);
         const strict = kind === 'hnsw' ? await measure([...base, 'hnsw.iterative_scan = strict_order']) : undefined;
