@@ -22,6 +22,11 @@ test('SQL_FILES is the folder sql/; every statement the code names has its file,
       for (const name of [m[1], m[2]]) if (name) named.set(name, f);
     }
   }
+  // A part two statements share is named by the statements that include it ({{include:hybrid-fusion}}).
+  for (const name of files) {
+    for (const m of readFileSync(join(dir, `${name}.sql`), 'utf8').matchAll(/\{\{include:([a-z0-9-]+)\}\}/g)) named.set(m[1]!, `sql/${name}.sql`);
+  }
+  assert.ok(named.has('hybrid-fusion'), 'the scan finds the includes');
   assert.ok(named.size > 50, 'the scan finds the calls');
   for (const [name, file] of named) assert.ok(files.includes(name), `${file} loads sql/${name}.sql, which does not exist`);
   assert.deepEqual(files.filter((f) => !named.has(f)), [], 'files of sql/ no code loads');

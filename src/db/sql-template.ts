@@ -55,8 +55,9 @@ export interface TemplateExtras {
 
 // Each file is read once: the texts are part of the program, not configuration.
 const texts = new Map<SqlName, string>();
-// {{key}} or {{key:args}}; args are aliases, column paths (d.document) and parameters ($2).
-const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9]+))?\}\}/g;
+// {{key}} or {{key:args}}; args are aliases, column paths (d.document), parameters ($2) and, for {{include:name}}, the
+// name of a part two statements share (sql/<name>.sql, rendered with the same source and extras).
+const PLACEHOLDER = /\{\{([a-z_]+)(?::([a-z_,.$0-9-]+))?\}\}/g;
 
 function readSql(name: SqlName): string {
   let text = texts.get(name);
@@ -87,6 +88,7 @@ export function renderSql(name: SqlName, s: SourceSql, extras: TemplateExtras = 
 
 function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtras): string {
   return readSql(name).replace(PLACEHOLDER, (_m, key: string, arg: string | undefined) => {
+    if (key === 'include') return fill(need(arg, key), source, extras).trimEnd();
     const catalog = catalogPart(key, arg, extras);
     if (catalog !== undefined) return catalog;
     if (!source) throw new Error(`sql/${name}.sql: {{${key}}} needs the source (renderSql)`);
