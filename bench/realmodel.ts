@@ -271,7 +271,7 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
 
 /**
  * The lanes phase: `embedsync run` (from checkout `root`) on a backlog; backlog leads/s alone, then beside one live
- * insert a second, and how long each live row took from its INSERT to its vector.
+ * insert and one live edit a second, and how long each live row took from its INSERT (or UPDATE) to its vector.
  */
 async function lanes(root: string, dir: string, texts: readonly string[], rows: number, seconds: number,
   log: (s: string) => void): Promise<void> {
@@ -299,24 +299,37 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
     };
     const alone = await rate(seconds * 1000);
     const latencies: number[] = [];
+    const edits: number[] = [];
     let missed = 0;
+    // Polls `done` until it holds (its time since t0 into `into`), or counts a miss after the window and 20 s.
+    const until = async (t0: number, into: number[], done: () => Promise<boolean>) => {
+      const end = t0 + seconds * 1000 + 20_000;
+      while (performance.now() < end) {
+        if (await done()) {
+          into.push(performance.now() - t0);
+          return;
+        }
+        await sleep(20);
+      }
+      missed += 1;
+    };
+    // Each second one new lead, and one edit of the text of a lead already embedded (the trigger's change log).
     const live = async () => {
       const waits: Promise<void>[] = [];
       for (let i = 0; i < seconds; i++) {
         const { rows: [row] } = await pool.query<{ id: string }>(`INSERT INTO leads (title, description) VALUES ($1, $2) RETURNING id`,
           [`Новый лид ${i}`, texts[i % texts.length]]);
         const t = performance.now();
-        waits.push((async () => {
-          const until = t + seconds * 1000 + 20_000;
-          while (performance.now() < until) {
-            if ((await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [row!.id])).rowCount) {
-              latencies.push(performance.now() - t);
-              return;
-            }
-            await sleep(20);
-          }
-          missed += 1;
-        })());
+        waits.push(until(t, latencies, async () =>
+          (await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedding IS NOT NULL', [row!.id])).rowCount === 1));
+        const { rows: [edited] } = await pool.query<{ id: string; at: Date }>(
+          `UPDATE leads SET title = $1 WHERE id = (SELECT id FROM leads WHERE embedding IS NOT NULL AND title LIKE 'Lead %' LIMIT 1)
+           RETURNING id, now() AS at`, [`Изменённый лид ${i}`]);
+        const te = performance.now();
+        if (edited) {
+          waits.push(until(te, edits, async () =>
+            (await pool.query('SELECT 1 FROM leads WHERE id = $1 AND embedded_at >= $2', [edited.id, edited.at])).rowCount === 1));
+        }
         await sleep(1000);
       }
       await Promise.all(waits);
@@ -328,11 +341,13 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
     const backlogRate = (r: { rows: number; seconds: number }, minus = 0) => ((r.rows - minus) / r.seconds).toFixed(1);
     log(`lanes (${root === ROOT ? 'this checkout' : root}, embedsync run, ${rows} backlog rows, windows of ${seconds} s):`);
     log(`  backlog alone: ${backlogRate(alone)} leads/s; ` +
-      `beside one live insert a second: ${backlogRate(beside, latencies.length)} leads/s`);
-    log(latencies.length
-      ? `  live insert → vector: p50 ${ms(pct(latencies, 0.5))}, p99 ${ms(pct(latencies, 0.99))}, max ${ms(Math.max(...latencies))} ` +
-        `(${latencies.length} rows${missed ? `, ${missed} without a vector ${seconds + 20} s after the window began` : ''})`
-      : `  live insert → vector: none of ${missed} live rows had a vector ${seconds + 20} s after the window began`);
+      `beside one live insert and one live edit a second: ${backlogRate(beside, latencies.length)} leads/s`);
+    const line = (what: string, xs: readonly number[]) => xs.length
+      ? `  ${what} → vector: p50 ${ms(pct(xs, 0.5))}, p99 ${ms(pct(xs, 0.99))}, max ${ms(Math.max(...xs))} (${xs.length} rows)`
+      : `  ${what} → vector: none`;
+    log(line('live insert', latencies));
+    log(line('live edit', edits));
+    if (missed) log(`  ${missed} live rows without their vector ${seconds + 20} s after the window began`);
   });
 }
 

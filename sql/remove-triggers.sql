@@ -11,3 +11,5 @@ DROP TRIGGER IF EXISTS {{name:trunc}} ON {{table}};
 DROP FUNCTION IF EXISTS embedsync.{{name:ins}}, embedsync.{{name:upd}}, embedsync.{{name:del}}, embedsync.{{name:trunc}};
 DROP FUNCTION IF EXISTS {{function:similar_to}}, {{function:search}}, {{function:hybrid_search}};
 DROP FUNCTION IF EXISTS {{document_function_name}};
+-- The change log goes with the triggers that wrote it (entries not yet in the queue are moot once the table is off).
+DROP TABLE IF EXISTS embedsync.{{name:changes}};

@@ -3,7 +3,7 @@
 -- neither queued nor dead-lettered enqueued. Ids come from a sequence, so new rows are the newest entries: a
 -- look reads $3 index entries whatever the backlog below them (a model change's millions, all queued). More
 -- than $4 new rows in one look is a bulk load: they go to the bulk lane ($4 < 0: bulk whatever the count, for
--- the pages below the first). ON CONFLICT: another daemon's look, or the UPDATE trigger, may enqueue a row first.
+-- the pages below the first). A NULL id (an id that lost its constraint after migrate) is passed over. ON CONFLICT: another daemon's look, or the UPDATE trigger, may enqueue a row first.
 -- `due_live`, `due_bulk`: whether each lane has due work, for the claim loops' wake-up (no trigger notifies).
 -- `ready` guards the look: unless the new-rows index $5 (schema-qualified) is valid and on checksum column $6 (a
 -- model migration's swap takes it away with the old column until it is built again), the scan is not run at all
@@ -13,7 +13,7 @@ WITH ready AS (
                  AND pg_get_expr(i.indpred, i.indrelid) = '(' || quote_ident($6) || ' IS NULL)') AS ok
 ), newest AS (
   SELECT t.{{id}} AS id FROM {{table}} t
-  WHERE (SELECT ok FROM ready) AND t.{{checksum}} IS NULL AND ($2::text IS NULL OR t.{{id}} < $2::text::{{id_type}})
+  WHERE (SELECT ok FROM ready) AND t.{{checksum}} IS NULL AND t.{{id}} IS NOT NULL AND ($2::text IS NULL OR t.{{id}} < $2::text::{{id_type}})
   ORDER BY t.{{id}} DESC
   LIMIT $3
 ), found AS (

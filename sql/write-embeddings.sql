@@ -6,7 +6,7 @@
 -- A row is written only while its document still hashes to what was encoded: under READ COMMITTED a
 -- concurrent change makes Postgres re-check the WHERE on the newest row version, so a vector never lands on
 -- text it was not made from. A queue row is deleted only at the version claimed, so a change that arrived
--- meanwhile (the trigger bumps version) stays queued and is encoded again.
+-- meanwhile (a look moving the change log bumps version) stays queued and is encoded again.
 -- embedsync.writer_allowed raises unless $5 is the model these columns take (migrations/005_model_guard.sql):
 -- a daemon on a model that migrate has replaced writes and dequeues nothing. It has no column in it, so it
 -- is a one-time filter, evaluated once per statement before any row, even for a batch of nothing.

@@ -14,7 +14,7 @@ import { ensureNewRowsIndex } from '../src/db/new-rows-index.ts';
 import { removeSource } from '../src/migration/remove-source.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { documentOf, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { documentOf, logged, lookOnce, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
 const lanes = async (pool: pg.Pool) => {
@@ -53,9 +53,10 @@ test('sequence ids: no INSERT trigger; every way a row arrives is found by the w
     await t.pool.query('INSERT INTO leads DEFAULT VALUES');
     const { rows: [edited] } = await t.pool.query<{ id: string }>(`INSERT INTO leads (title) VALUES ('first') RETURNING id`);
     await t.pool.query(`UPDATE leads SET title = 'then edited' WHERE id = $1`, [edited!.id]);
-    assert.deepEqual(await lanes(t.pool), { live: 2, bulk: 0 }, 'the UPDATE trigger took the two updates');
+    assert.deepEqual([await logged(t.pool), await lanes(t.pool)], [2, { live: 0, bulk: 0 }], 'the UPDATE trigger logged the two updates');
+    // The look moves the two updates from the log (the edited new row among them) and finds the five other new rows.
     const look = await t.look();
-    assert.deepEqual([look.enqueued, look.lane], [5, 'live']);
+    assert.deepEqual([look.enqueued, look.lane, await logged(t.pool)], [7, 'live', 0]);
     const queued = (await t.pool.query<{ title: string | null }>(
       'SELECT l.title FROM embedsync.queue q JOIN leads l ON l.id = q.id::bigint ORDER BY l.id')).rows.map((r) => r.title);
     assert.deepEqual(queued, ['conflict edits row 1', 'copied one', 'copied two', 'merged', 'no conflict', null, 'then edited']);
@@ -153,8 +154,11 @@ test('uuid ids keep the INSERT trigger; migrate drops the trigger of a sequence-
       ...TEST_ENV, DATABASE_URL: db.url, EMBEDDING_MODEL: TINY_MODEL_DIR, EMBEDSYNC_TABLE: 'leads', EMBEDSYNC_TEXT_COLUMNS: 'title',
     });
     assert.equal((await migrateSchema(c, docs.source, model)).insertCapture, 'trigger');
-    await c.query(`INSERT INTO docs (body) VALUES ('a document')`);
-    assert.equal((await c.query(`SELECT count(*)::int AS n FROM embedsync.queue WHERE source = 'public.docs'`)).rows[0].n, 1);
+    await c.query(`INSERT INTO docs (body) VALUES ('a document'), (NULL)`);
+    // The trigger logs the statement's ids (the change log: no index, nothing to fail); a look queues them.
+    assert.equal(await logged(c, 'docs'), 2);
+    assert.deepEqual(await lookOnce(c, docs), { enqueued: 2, lane: 'live', due: true });
+    assert.equal((await c.query(`SELECT count(*)::int AS n FROM embedsync.queue WHERE source = 'public.docs'`)).rows[0].n, 2);
 
     assert.equal((await migrateSchema(c, leads.source, model)).insertCapture, 'watch');
     // An earlier version's install: the INSERT trigger on the table.
@@ -167,6 +171,7 @@ test('uuid ids keep the INSERT trigger; migrate drops the trigger of a sequence-
     const removed = await removeSource(c, leads.source);
     assert.deepEqual([...removed.partialIndexes].sort(), ['leads_embedsync_new', 'leads_embedsync_stale']);
     assert.equal((await c.query(`SELECT to_regclass('leads_embedsync_new') IS NULL AS gone`)).rows[0].gone, true);
+    assert.equal((await c.query(`SELECT to_regclass('embedsync.leads_changes') IS NULL AS gone`)).rows[0].gone, true);
   } finally {
     await c.end();
     await db.drop();

@@ -10,7 +10,7 @@ import { Semaphore } from '../src/encoder/remote/semaphore.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { BulkShare } from '../src/sync/bulk-share.ts';
 import { midModelDir } from './helpers/real-model.ts';
-import { setupSyncDb, waitFor } from './helpers/sync.ts';
+import { logged, setupSyncDb, waitFor } from './helpers/sync.ts';
 
 const lanes = async (pool: pg.Pool) => {
   const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
@@ -30,18 +30,24 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     await t.look();
     assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 11 });
     await t.pool.query('TRUNCATE embedsync.queue');
+    // As if embedded (out of the new-rows index), so the looks below see only the updates.
+    await t.pool.query('UPDATE leads SET model_checksum = $1', ['x'.repeat(16)]);
 
-    // A text update of one row is live; an update of no document column enqueues nothing at all.
+    // A text update of one row is logged in the application's transaction and queued live by the next look; an
+    // update of no document column logs nothing at all.
     await t.pool.query(`UPDATE leads SET title = 'edited' WHERE title = 'one lead'`);
-    assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 0 });
+    assert.deepEqual([await logged(t.pool), await lanes(t.pool)], [1, { live: 0, bulk: 0 }]);
     await t.pool.query('UPDATE leads SET city = $1, price = 5', ['Казань']);
-    assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 0 });
+    assert.equal(await logged(t.pool), 1);
+    assert.deepEqual(await t.look(), { enqueued: 1, lane: 'live', due: true });
+    assert.deepEqual([await logged(t.pool), await lanes(t.pool)], [0, { live: 1, bulk: 0 }]);
     await t.pool.query('TRUNCATE embedsync.queue');
 
-    // A large UPDATE: its first EMBEDSYNC_BULK_ROWS rows are counted as they fire, the rest go to bulk.
+    // A statement over EMBEDSYNC_BULK_ROWS rows goes to bulk as a whole.
     await t.pool.query(`UPDATE leads SET description = 'bulk edit'`);
-    assert.deepEqual(await lanes(t.pool), { live: 10, bulk: 2 });
-    // Two statements of one transaction are counted apart.
+    await t.look();
+    assert.deepEqual(await lanes(t.pool), { live: 0, bulk: 12 });
+    // Two statements of one transaction are counted apart, and a rolled-back change logs nothing.
     await t.pool.query('TRUNCATE embedsync.queue');
     const c = await t.pool.connect();
     try {
@@ -50,21 +56,31 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
         await c.query(`UPDATE leads SET description = 'one by one ' || $1::int WHERE id = (SELECT min(id) + $1::int FROM leads)`, [i]);
       }
       await c.query('COMMIT');
+      await c.query('BEGIN');
+      await c.query(`UPDATE leads SET description = 'rolled back'`);
+      await c.query('ROLLBACK');
     } finally {
       c.release();
     }
-    assert.deepEqual(await lanes(t.pool), { live: 12, bulk: 0 });
+    await t.look();
+    assert.deepEqual([await logged(t.pool), await lanes(t.pool)], [0, { live: 12, bulk: 0 }]);
 
     // A row waiting in bulk that the application edits moves to live.
     await t.pool.query('TRUNCATE embedsync.queue');
     await t.pool.query(`UPDATE leads SET description = 'again'`);
+    await t.look();
     const { rows } = await t.pool.query<{ id: string }>('SELECT id FROM embedsync.queue WHERE lane = 1 ORDER BY id LIMIT 1');
     const id = rows[0]!.id;
     await t.pool.query(`UPDATE leads SET title = 'promoted' WHERE id = $1`, [id]);
+    await t.look();
     assert.equal(await laneOf(t.pool, id), 0);
-    // ... and a bulk statement never demotes a live row.
+    // ... and a bulk statement never demotes a live row, even when both are in the same look.
     await t.pool.query(`UPDATE leads SET title = title || '!'`);
+    await t.pool.query(`UPDATE leads SET title = 'live again' WHERE id = $1`, [id]);
+    await t.pool.query(`UPDATE leads SET title = title || '?'`);
+    await t.look();
     assert.equal(await laneOf(t.pool, id), 0);
+    assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 11 });
 
     // migrate installed a row-level UPDATE trigger restricted to the document's columns.
     const trig = await t.pool.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'leads_upd'`);
@@ -82,9 +98,9 @@ test('EMBEDSYNC_DOCUMENT_SQL: the UPDATE trigger watches exactly the columns the
     await t.pool.query(`INSERT INTO leads (title, description) VALUES ('a', 'b')`);
     await t.pool.query('TRUNCATE embedsync.queue');
     await t.pool.query(`UPDATE leads SET description = 'not in the document'`);
-    assert.deepEqual(await lanes(t.pool), { live: 0, bulk: 0 });
+    assert.equal(await logged(t.pool), 0);
     await t.pool.query('UPDATE leads SET price = 3');
-    assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 0 });
+    assert.equal(await logged(t.pool), 1);
   } finally {
     await t.close();
   }

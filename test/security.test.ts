@@ -223,7 +223,8 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     await su.query(`DELETE FROM leads WHERE id = 2`);
     await waitFor('all embedded', async () => (await su.query(
       'SELECT 1 FROM leads WHERE embedding IS NULL OR embedding_text_hash IS NULL')).rowCount === 0
-      && (await su.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 60_000, 200);
+      && (await su.query('SELECT 1 FROM embedsync.queue UNION ALL SELECT 1 FROM embedsync.leads_changes')).rowCount === 0,
+    60_000, 200);
     assert.equal((await su.query('SELECT 1 FROM embedsync.deadletter')).rowCount, 0);
     assert.doesNotMatch(run.output(), /permission denied/, run.output());
     run.child.kill('SIGTERM');

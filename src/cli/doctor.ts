@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { quoteQualified } from '../db/quote.ts';
+import { stemOf } from '../db/source-sql.ts';
+import { changeLogName } from '../queue/change-log.ts';
 import type { ModelState } from '../db/model-state.ts';
 import { readModelState } from '../db/state-repository.ts';
 import { createClient } from '../db/pool.ts';
@@ -216,11 +218,14 @@ async function privilegeCheck(client: pg.Client, config: Config, table: string):
     s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
   const write = [s.embeddingColumn, s.checksumColumn, s.embeddedAtColumn, s.textHashColumn, s.fulltextColumn];
   // One privilege per test: has_table_privilege with a list answers true when *any* of them is held.
-  const tables = [
+  // The table's change log, once a migrate of this version has made it (the daemon moves it into the queue).
+  const log = changeLogName(stemOf(s.table));
+  const hasLog = (await client.query<{ ok: boolean }>(loadSql('schema-has-table'), [log])).rows[0]!.ok;
+  const tables: readonly (readonly [string, string])[] = [
     ['embedsync.queue', 'SELECT'], ['embedsync.queue', 'INSERT'], ['embedsync.queue', 'UPDATE'], ['embedsync.queue', 'DELETE'],
     ['embedsync.deadletter', 'SELECT'], ['embedsync.deadletter', 'INSERT'], ['embedsync.deadletter', 'DELETE'],
-    ['embedsync.state', 'SELECT'],
-  ] as const;
+    ['embedsync.state', 'SELECT'], ...(hasLog ? [[log, 'SELECT'], [log, 'DELETE']] as const : []),
+  ];
   const columns = [...read.map((c) => [c, 'SELECT'] as const), ...write.map((c) => [c, 'UPDATE'] as const)];
   const { rows } = await client.query<{ what: string; ok: boolean }>(loadSql('doctor-privileges'),
     [tables.map((t) => t[0]), tables.map((t) => t[1]), columns.map((c) => c[0]), columns.map((c) => c[1]), table]);

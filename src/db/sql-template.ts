@@ -44,8 +44,6 @@ export interface TemplateExtras {
   readonly stem?: string;
   /** {{unsynced}}: the vector columns do not exist (yet), so every row needs a vector. */
   readonly noVectorColumns?: boolean;
-  /** source-install: statements changing more rows than this enqueue into the bulk lane (EMBEDSYNC_BULK_ROWS). */
-  readonly bulkRows?: number;
   /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
   readonly documentColumns?: readonly string[];
   /** Chunk search functions: the recorded model's chunks have their hnsw index (chunk-index.ts), so
@@ -133,13 +131,6 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         if (extras.documentSql === undefined) throw new Error('{{document_expression}} needs EMBEDSYNC_DOCUMENT_SQL');
         return extras.documentSql;
       }
-      case 'bulk_rows': {
-        const n = extras.bulkRows;
-        if (!Number.isInteger(n) || n! < 0) throw new Error(`invalid bulk row threshold ${n}`);
-        return String(n);
-      }
-      // A transaction-local setting of this source's triggers, as a string literal (the stem is a validated name).
-      case 'setting': return `'embedsync.${need(arg, key)}_${s.stem}'`;
       case 'update_columns': return updateColumns(s, extras).join(', ');
       case 'update_changed': {
         const [a, b] = need(arg, key).split(',').map((x) => alias(need(x, key)));

@@ -97,7 +97,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
       if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
       const documentSql = source.documentSql;
       await client.query(renderSql('source-install', info.sql, {
-        documentSql, bulkRows: source.bulkRows,
+        documentSql,
         ...(documentSql !== undefined
           ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) }
           : {}),

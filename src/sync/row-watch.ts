@@ -9,6 +9,8 @@
 //   writing a model migration's shadow columns would leave the main checksum empty and find its own rows again.
 // - A table with logical capture (EMBEDSYNC_CAPTURE=logical): its replication slot instead (capture-look.ts), read
 //   likewise only by daemons writing the main columns.
+// - The triggers' change log (updates, and inserts of tables with an INSERT trigger): moved into the queue by one
+//   daemon at a time (queue/change-log.ts).
 // - Due work: whether either lane has due rows (any writer's: the UPDATE trigger's, migrate's, another daemon's).
 // Any number of daemons may watch one table: enqueues are ON CONFLICT DO NOTHING.
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,6 +18,7 @@ import pg from 'pg';
 import { inTransaction } from '../db/transaction.ts';
 import { captureNames, captureState } from '../db/logical-capture.ts';
 import { createCaptureLook, type CaptureLookResult } from './capture-look.ts';
+import { drainChanges, type Drained } from '../queue/change-log.ts';
 import type { WriteTarget } from '../db/model-state.ts';
 import { newRowsIndexQualified } from '../db/new-rows-index.ts';
 import type { SourceSql } from '../db/source-sql.ts';
@@ -63,6 +66,8 @@ const CAPTURE_RECHECK_MS = 10_000;
 interface DueRow { due_live: boolean; due_bulk: boolean }
 interface PageRow extends DueRow { scanned: number; found: number; enqueued: number; lane: number | null; last_id: string | null }
 
+const urgent = (a: Look['lane'], b: Look['lane']): Look['lane'] => (a === 'live' || b === 'live' ? 'live' : a ?? b);
+
 /** One look at the table (the watch's step; tests call it alone). */
 export function createLook(o: LookOptions): () => Promise<Look> {
   const newRowsSql = renderSql('watch-new-rows', o.sql);
@@ -90,16 +95,28 @@ export function createLook(o: LookOptions): () => Promise<Look> {
   const look = async (): Promise<Look> => {
     const t = await o.target();
     if (t.kind === 'idle') return { enqueued: 0, lane: undefined, due: false };
+    // The triggers' change log first, whatever columns this daemon writes: its due checks below then see the rows.
+    // A failure (a role without the grant on the log) fails the look only after the rest of it: inserts still flow.
+    let failed: { readonly err: unknown } | undefined;
+    const logged = await drainChanges(o.db, o.sql, o.bulkRows).catch((err: unknown): Drained => {
+      failed = { err };
+      return { enqueued: 0, lane: undefined };
+    });
+    const r = await lookRest(t, logged);
+    if (failed) throw failed.err;
+    return r;
+  };
+  const lookRest = async (t: WriteTarget, logged: Drained): Promise<Look> => {
     const dueOnly = async (enqueued: number, lane: Look['lane']): Promise<Look> => {
       const d = (await o.db.query<DueRow>(loadSql('watch-due'), [o.sql.sourceKey])).rows[0]!;
       return woken(d.due_live || lane === 'live', d.due_bulk || lane === 'bulk', enqueued, lane);
     };
-    if (t.kind !== 'main') return dueOnly(0, undefined);
+    if (t.kind !== 'main') return dueOnly(logged.enqueued, logged.lane);
     // A table with logical capture: its slot has the inserts and updates (capture-look.ts).
     const fromSlot = await captureLook();
     if (fromSlot) {
       const r = await fromSlot();
-      return dueOnly(r.enqueued, r.lane);
+      return dueOnly(r.enqueued + logged.enqueued, urgent(r.lane, logged.lane));
     }
     const params = (after: string | null, limit: number, threshold: number, holdFull: boolean) =>
       [o.sql.sourceKey, after, limit, threshold, index, checksumColumn, holdFull];
@@ -131,7 +148,7 @@ export function createLook(o: LookOptions): () => Promise<Look> {
         if (c !== o.db) (c as pg.PoolClient).release();
       }
     }
-    return woken(first.due_live || lane === 'live', first.due_bulk || enqueued > 0, enqueued, lane);
+    return woken(first.due_live || lane === 'live', first.due_bulk || enqueued > 0, enqueued + logged.enqueued, urgent(lane, logged.lane));
   };
   return look;
 }

@@ -119,6 +119,11 @@ export async function lookOnce(db: pg.Pool | pg.Client, config: Pick<Config, 'so
   })();
 }
 
+/** Entries of a table's change log (the INSERT and UPDATE triggers' ids not yet moved into the queue by a look). */
+export async function logged(db: Pick<pg.Pool, 'query'>, table = 'leads'): Promise<number> {
+  return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM embedsync.${table}_changes`)).rows[0]!.n;
+}
+
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000,
   everyMs = 20): Promise<T> {
   const until = Date.now() + timeoutMs;

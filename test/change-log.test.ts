@@ -1,0 +1,73 @@
+// The triggers' change log (embedsync.<table>_changes): what the application's statements leave in it, and how the
+// daemons' looks move it into the queue: lanes by statement across the parts of a large drain, one daemon at a
+// time, nothing lost or doubled.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { logged, setupSyncDb } from './helpers/sync.ts';
+
+const lanes = async (pool: pg.Pool) => {
+  const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
+  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
+};
+
+test('a statement larger than one part of a drain is bulk to its last row; concurrent looks move each entry once', async () => {
+  const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '100' });
+  try {
+    await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 10050) g`);
+    // As if embedded: the looks below see the updates alone.
+    await t.pool.query('UPDATE leads SET model_checksum = $1', ['x'.repeat(16)]);
+    await t.pool.query(`UPDATE leads SET title = title || ' (edited)'`);
+    const { rows: [one] } = await t.pool.query<{ id: string }>('SELECT min(id)::text AS id FROM leads');
+    await t.pool.query(`UPDATE leads SET description = 'a live edit' WHERE id = $1`, [one!.id]);
+    assert.equal(await logged(t.pool), 10051);
+
+    // Three daemons' looks at once: one moves the log (10,000 entries and then 51), the others find it taken.
+    // (A look counts queue rows written: the edited row twice when its two entries fall in different parts.)
+    const looks = await Promise.all([t.look(), t.look(), t.look()]);
+    assert.equal(looks.filter((l) => l.enqueued > 0).length, 1, JSON.stringify(looks));
+    assert.equal(await logged(t.pool), 0);
+    assert.equal((await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 10050);
+    // The UPDATE's 50 rows in the second part follow its first 10,000 into bulk; the single-row edit is live.
+    assert.deepEqual(await lanes(t.pool), { live: 1, bulk: 10049 });
+    const { rows: [q] } = await t.pool.query<{ lane: number; version: string }>(
+      'SELECT lane, version::text FROM embedsync.queue WHERE id = $1', [one!.id]);
+    assert.equal(q!.lane, 0);
+
+    // A change of a queued row coalesces with its entry (a new version, still one row) and logs again.
+    await t.pool.query(`UPDATE leads SET title = 'again' WHERE id = $1`, [one!.id]);
+    await t.look();
+    const { rows: after } = await t.pool.query<{ version: string }>('SELECT version::text FROM embedsync.queue WHERE id = $1', [one!.id]);
+    assert.equal(after.length, 1);
+    assert.ok(BigInt(after[0]!.version) > BigInt(q!.version));
+    assert.equal(await logged(t.pool), 0);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a writer without rights on schema embedsync logs its changes; TRUNCATE clears the log with the queue', async () => {
+  const t = await setupSyncDb();
+  const role = `writer_${process.pid}`;
+  try {
+    await t.pool.query(`INSERT INTO leads (title) VALUES ('a'), ('b')`);
+    await t.pool.query(`CREATE ROLE ${role}`);
+    await t.pool.query(`GRANT SELECT, UPDATE ON leads TO ${role}`);
+    const c = await t.pool.connect();
+    try {
+      await c.query(`SET ROLE ${role}`);
+      await assert.rejects(c.query('SELECT * FROM embedsync.leads_changes'), /permission denied/);
+      await c.query(`UPDATE leads SET title = title || '!'`);
+      await c.query('RESET ROLE');
+    } finally {
+      c.release();
+    }
+    assert.equal(await logged(t.pool), 2);
+    await t.pool.query('TRUNCATE leads');
+    assert.equal(await logged(t.pool), 0);
+  } finally {
+    await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await t.close();
+  }
+});
