@@ -5,6 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { logged, setupSyncDb } from './helpers/sync.ts';
+import { getSyncStatus } from '../src/sync/status.ts';
+import { formatStatus } from '../src/cli/status.ts';
 
 const lanes = async (pool: pg.Pool) => {
   const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
@@ -63,6 +65,10 @@ test('a writer without rights on schema embedsync logs its changes; TRUNCATE cle
       c.release();
     }
     assert.equal(await logged(t.pool), 2);
+    // status says where the two changes wait.
+    const st = await getSyncStatus(t.pool, t.config.source);
+    assert.equal(st.queue.logged, 2);
+    assert.match(formatStatus(st), /change log {5}2 changes not in the queue yet/);
     await t.pool.query('TRUNCATE leads');
     assert.equal(await logged(t.pool), 0);
   } finally {

@@ -6,6 +6,7 @@ import { createPool } from '../db/pool.ts';
 import { selectedSources } from '../db/source-settings.ts';
 import { getSyncStatus, type RowCoverage, type SyncStatus } from '../sync/status.ts';
 import { LANES } from '../queue/queue.ts';
+import { QUEUE_COUNT_LIMIT } from '../queue/queue-status.ts';
 import { UsageError, type Command } from './context.ts';
 
 export const statusCommand: Command = async (ctx) => {
@@ -53,6 +54,8 @@ export function formatStatus(s: SyncStatus): string {
       `${s.queue.leased} leased, oldest ${s.queue.estimated && age !== '-' ? '~' : ''}${age}`,
     `lanes          ${LANES.map((l) => `${l} ${s.queue.estimated && l === 'bulk' ? '~' : ''}${s.queue.lanes[l].queued}` +
       `${s.queue.lanes[l].queued > 0 ? ` (oldest change ${formatAge(s.queue.lanes[l].oldestSeconds)})` : ''}`).join(', ')}`,
+    ...(s.queue.logged ? [`change log     ${s.queue.logged > QUEUE_COUNT_LIMIT ? `over ${QUEUE_COUNT_LIMIT}` : s.queue.logged} ` +
+      'changes not in the queue yet (a running daemon moves them every EMBEDSYNC_WATCH_INTERVAL_MS)'] : []),
     `dead-lettered  ${s.queue.deadlettered}`,
     `rows           ${rowsLine(s.rows)}`,
     ...(s.chunks ? [`chunks         ${s.chunks.rows === null ? `~${s.chunks.chunks} (estimated; --exact counts them and their rows)`

@@ -20,6 +20,7 @@ export interface Metrics {
   readonly encoderWaitSeconds: Histogram<'class'>;
   readonly rowsEmbedded: Counter<string>;
   readonly deadletterRows: Gauge<'source'>;
+  readonly changeLogEntries: Gauge<'source'>;
   readonly captureWalKeptBytes: Gauge<'source'>;
   readonly changeToEmbeddingSeconds: Histogram<string>;
   readonly tokensTotal: Counter<string>;
@@ -98,6 +99,10 @@ export function createMetrics(options: { readonly defaultMetrics?: boolean } = {
     rowsEmbedded: new Counter({ name: 'embedsync_rows_embedded_total', help: 'Rows whose embedding the daemon wrote', registers }),
     deadletterRows: new Gauge({
       name: 'embedsync_deadletter_rows', help: 'Rows of the source in the dead-letter table',
+      labelNames: ['source'] as const, registers,
+    }),
+    changeLogEntries: new Gauge({
+      name: 'embedsync_change_log_entries', help: 'Changes in the source\'s change log, not moved into the queue yet',
       labelNames: ['source'] as const, registers,
     }),
     captureWalKeptBytes: new Gauge({

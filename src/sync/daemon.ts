@@ -225,6 +225,7 @@ function startQueueGauges(pool: pg.Pool, info: SourceInfo, queue: QueueOps, metr
       metrics.laneOldestSeconds.set({ ...labels, lane }, s.lanes[lane].oldestSeconds);
     }
     metrics.deadletterRows.set(labels, s.deadlettered);
+    if (s.logged !== null) metrics.changeLogEntries.set(labels, s.logged);
     // Logical capture: what the server keeps for the slot (growing while no daemon reads it; the alert watches it).
     names ??= await captureNames(pool, info.sql);
     const capture = await captureState(pool, names);
