@@ -86,7 +86,9 @@ export async function startSupervisor(o: SupervisorOptions): Promise<Supervisor>
     // A table no longer served (removed, or stopped for new settings) reports nothing rather than its last
     // figures; a restarted unit sets them again.
     if (o.metrics) {
-      for (const g of [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.modelMismatch]) {
+      const gauges = [o.metrics.queueDepth, o.metrics.oldestQueuedSeconds, o.metrics.deadletterRows, o.metrics.changeLogEntries,
+        o.metrics.modelMismatch];
+      for (const g of gauges) {
         g.remove({ source: u.source });
       }
       for (const lane of LANES) for (const g of [o.metrics.laneDepth, o.metrics.laneOldestSeconds]) g.remove({ source: u.source, lane });
