@@ -1,4 +1,4 @@
--- Installs (idempotently) the triggers that enqueue changed rows of the configured source table.
+-- Installs (idempotently) the triggers that record changed rows of the configured source table, and its change log.
 -- Placeholders are filled with validated, quoted identifiers by src/db/sql-template.ts.
 --
 -- Each operation gets the capture that costs the application least (docs/sync.md, Triggers; figures in docs/benchmarks.md):
