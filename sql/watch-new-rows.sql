@@ -3,7 +3,9 @@
 -- neither queued nor dead-lettered enqueued. Ids come from a sequence, so new rows are the newest entries: a
 -- look reads $3 index entries whatever the backlog below them (a model change's millions, all queued). More
 -- than $4 new rows in one look is a bulk load: they go to the bulk lane ($4 < 0: bulk whatever the count, for
--- the pages below the first). A NULL id (an id that lost its constraint after migrate) is passed over. ON CONFLICT: another daemon's look, or the UPDATE trigger, may enqueue a row first.
+-- the pages below the first). A NULL id (an id that lost its constraint after migrate) is passed over.
+-- ON CONFLICT: another daemon's look, or the move of the triggers' change log (changes-drain.sql), may enqueue a
+-- row first.
 -- `due_live`, `due_bulk`: whether each lane has due work, for the claim loops' wake-up (no trigger notifies).
 -- `ready` guards the look: unless the new-rows index $5 (schema-qualified) is valid and on checksum column $6 (a
 -- model migration's swap takes it away with the old column until it is built again), the scan is not run at all

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { logged, setupSyncDb } from './helpers/sync.ts';
+import { logged, lookOnce, setupSyncDb } from './helpers/sync.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 
@@ -71,6 +71,40 @@ test('a writer without rights on schema embedsync logs its changes; TRUNCATE cle
     assert.match(formatStatus(st), /change log {5}2 changes not in the queue yet/);
     await t.pool.query('TRUNCATE leads');
     assert.equal(await logged(t.pool), 0);
+  } finally {
+    await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await t.close();
+  }
+});
+
+test('a daemon role without the grant on the log: the look still takes new rows, then fails naming the grant', async () => {
+  const t = await setupSyncDb();
+  const role = `daemon_${process.pid}`;
+  try {
+    await t.pool.query(`INSERT INTO leads (title) VALUES ('embedded')`);
+    await t.pool.query('UPDATE leads SET model_checksum = $1', ['x'.repeat(16)]);
+    await t.pool.query(`UPDATE leads SET title = 'edited'`);
+    await t.pool.query(`INSERT INTO leads (title) VALUES ('new')`);
+    // Every right the look needs but those on the log (a daemon of the earlier version's grants after an upgrade).
+    await t.pool.query(`CREATE ROLE ${role}`);
+    await t.pool.query(`GRANT USAGE ON SCHEMA embedsync TO ${role}`);
+    await t.pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA embedsync TO ${role}`);
+    await t.pool.query(`REVOKE ALL ON embedsync.leads_changes FROM ${role}`);
+    await t.pool.query(`GRANT SELECT ON leads TO ${role}`);
+    const c = await t.pool.connect();
+    try {
+      await c.query(`SET ROLE ${role}`);
+      await assert.rejects(lookOnce(c, t.config),
+        /change log embedsync\."leads_changes" into the queue failed: permission denied .*needs SELECT and DELETE on it/);
+      await c.query('RESET ROLE');
+    } finally {
+      c.release();
+    }
+    const { rows } = await t.pool.query<{ title: string }>(
+      'SELECT l.title FROM embedsync.queue q JOIN leads l ON l.id = q.id::bigint ORDER BY l.id');
+    assert.deepEqual(rows.map((r) => r.title), ['new'], 'the new row was queued; the edit waits in the log');
+    assert.equal(await logged(t.pool), 1);
   } finally {
     await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);

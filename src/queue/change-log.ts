@@ -2,6 +2,7 @@
 // index (one cheap insert in the application's transaction; sql/source-install.sql says why), and the daemons'
 // watch moves them into the queue every EMBEDSYNC_WATCH_INTERVAL_MS (sql/changes-drain.sql), one daemon at a time.
 import pg from 'pg';
+import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
 import { quoteIdent } from '../db/quote.ts';
 import type { SourceSql } from '../db/source-sql.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
@@ -38,7 +39,8 @@ export async function drainChanges(db: pg.Pool | pg.Client, s: SourceSql, bulkRo
     try {
       return await drainLocked(c, s, bulkRows);
     } catch (err) {
-      // Most often a daemon role without the grant on a log that an upgrade's migrate added: say which, and how.
+      // A daemon role without the grant on a log that an upgrade's migrate added: say which, and how.
+      if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       throw new Error(`moving the change log ${changeLogName(s.stem)} into the queue failed: ${(err as Error).message} ` +
         '(the daemon\'s role needs SELECT and DELETE on it: docs/security.md)', { cause: err });
     } finally {

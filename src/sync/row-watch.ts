@@ -11,7 +11,7 @@
 //   likewise only by daemons writing the main columns.
 // - The triggers' change log (updates, and inserts of tables with an INSERT trigger): moved into the queue by one
 //   daemon at a time (queue/change-log.ts).
-// - Due work: whether either lane has due rows (any writer's: the UPDATE trigger's, migrate's, another daemon's).
+// - Due work: whether either lane has due rows (any writer's: the change log's, migrate's, another daemon's).
 // Any number of daemons may watch one table: enqueues are ON CONFLICT DO NOTHING.
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
