@@ -7,6 +7,8 @@ import type pg from 'pg';
 import { logged, lookOnce, setupSyncDb } from './helpers/sync.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
+import { inspectSource } from '../src/db/source-info.ts';
+import { drainChanges } from '../src/queue/change-log.ts';
 
 const lanes = async (pool: pg.Pool) => {
   const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
@@ -108,6 +110,23 @@ test('a daemon role without the grant on the log: the look still takes new rows,
   } finally {
     await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
     await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await t.close();
+  }
+});
+
+test('a stopping daemon ends a long move of the log after the part in flight; the rest waits for the next look', async () => {
+  const t = await setupSyncDb();
+  try {
+    await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 25000) g`);
+    await t.pool.query('UPDATE leads SET model_checksum = $1', ['x'.repeat(16)]);
+    await t.pool.query(`UPDATE leads SET title = title || '!'`);
+    const { sql } = await inspectSource(t.pool, t.config.source);
+    const stopped = AbortSignal.abort();
+    await drainChanges(t.pool, sql, 100, stopped);
+    assert.deepEqual([await logged(t.pool), (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount], [15000, 10000]);
+    await drainChanges(t.pool, sql, 100);
+    assert.deepEqual([await logged(t.pool), (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount], [0, 25000]);
+  } finally {
     await t.close();
   }
 });

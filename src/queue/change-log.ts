@@ -28,16 +28,17 @@ interface DrainRow { taken: number; enqueued: number; lane: number | null; bulk:
 /**
  * Moves the log of `s` into the queue until it is empty, or returns at once when another daemon is moving it.
  * Rows of statements that changed more than `bulkRows` rows go to the bulk lane. `db`: a pool (one of its
- * connections holds the lock for the drain) or a connection outside a transaction.
+ * connections holds the lock for the drain) or a connection outside a transaction. `signal`: stop after the part in
+ * flight (what is left stays in the log).
  */
-export async function drainChanges(db: pg.Pool | pg.Client, s: SourceSql, bulkRows: number): Promise<Drained> {
+export async function drainChanges(db: pg.Pool | pg.Client, s: SourceSql, bulkRows: number, signal?: AbortSignal): Promise<Drained> {
   const c = db instanceof pg.Pool ? await db.connect() : db;
   try {
     if (!(await c.query<{ ok: boolean }>(loadSql('changes-lock'), [s.sourceKey])).rows[0]!.ok) {
       return { enqueued: 0, lane: undefined };
     }
     try {
-      return await drainLocked(c, s, bulkRows);
+      return await drainLocked(c, s, bulkRows, signal);
     } catch (err) {
       // A daemon role without the grant on a log that an upgrade's migrate added: say which, and how.
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
@@ -51,7 +52,7 @@ export async function drainChanges(db: pg.Pool | pg.Client, s: SourceSql, bulkRo
   }
 }
 
-async function drainLocked(c: pg.ClientBase, s: SourceSql, bulkRows: number): Promise<Drained> {
+async function drainLocked(c: pg.ClientBase, s: SourceSql, bulkRows: number, signal: AbortSignal | undefined): Promise<Drained> {
   const text = renderSql('changes-drain', s);
   let enqueued = 0;
   let taken = 0;
@@ -64,7 +65,8 @@ async function drainLocked(c: pg.ClientBase, s: SourceSql, bulkRows: number): Pr
     taken += r.taken;
     enqueued += r.enqueued;
     if (r.lane !== null) lane = Math.min(lane ?? 1, r.lane);
-    if (r.taken < PAGE) break;
+    // A stopping daemon ends after the part in flight (a bulk UPDATE's log can take minutes); the next look goes on.
+    if (r.taken < PAGE || signal?.aborted) break;
   }
   // SKIP_LOCKED: a vacuum already running will do. A daemon role that does not own the log gets a warning from
   // the server (not an error), and autovacuum does it (the log's thresholds are low: source-install.sql).

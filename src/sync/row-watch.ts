@@ -37,6 +37,8 @@ export interface LookOptions {
   readonly checksum: string;
   /** There is due work: wake the claim loops (`live`: live rows among it, for the loop that claims only those). */
   readonly onDue: (live: boolean) => void;
+  /** The daemon is stopping: a long move of the change log ends after its part in flight. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RowWatchOptions extends LookOptions {
@@ -98,7 +100,7 @@ export function createLook(o: LookOptions): () => Promise<Look> {
     // The triggers' change log first, whatever columns this daemon writes: its due checks below then see the rows.
     // A failure (a role without the grant on the log) fails the look only after the rest of it: inserts still flow.
     let failed: { readonly err: unknown } | undefined;
-    const logged = await drainChanges(o.db, o.sql, o.bulkRows).catch((err: unknown): Drained => {
+    const logged = await drainChanges(o.db, o.sql, o.bulkRows, o.signal).catch((err: unknown): Drained => {
       failed = { err };
       return { enqueued: 0, lane: undefined };
     });
@@ -154,8 +156,8 @@ export function createLook(o: LookOptions): () => Promise<Look> {
 }
 
 export function startRowWatch(o: RowWatchOptions): RowWatch {
-  const look = createLook(o);
   const abort = new AbortController();
+  const look = createLook({ ...o, signal: abort.signal });
   const sleep = (ms: number) => delay(ms, undefined, { signal: abort.signal }).catch(() => undefined);
   let failing = false;
   const loop = async () => {
