@@ -31,11 +31,13 @@ export async function verifyRows(db: pg.Pool, encoder: Encoder, deletedIds: Read
     problems.push(`embedsync.state holds ${state.rows[0]?.model_checksum}, the model is ${checksum}`);
   }
 
-  const q = (await db.query<{ queued: number; leased: number; dead: number }>(
+  const q = (await db.query<{ queued: number; leased: number; dead: number; logged: number }>(
     `SELECT (SELECT count(*) FROM embedsync.queue)::int AS queued,
             (SELECT count(*) FROM embedsync.queue WHERE lease_owner IS NOT NULL)::int AS leased,
-            (SELECT count(*) FROM embedsync.deadletter)::int AS dead`)).rows[0]!;
+            (SELECT count(*) FROM embedsync.deadletter)::int AS dead,
+            (SELECT count(*) FROM embedsync.leads_changes)::int AS logged`)).rows[0]!;
   if (q.queued) problems.push(`${q.queued} queue rows left (${q.leased} with a lease)`);
+  if (q.logged) problems.push(`${q.logged} change log entries left`);
   if (q.dead) problems.push(`${q.dead} dead-lettered rows`);
 
   const del = [...deletedIds];

@@ -174,18 +174,20 @@ async function main(): Promise<void> {
     const killsSurvived = (await Promise.all(replacements)).filter(Boolean).length;
     const restartsSurvived = restartChecks.filter(Boolean).length;
 
-    // Drain: the queue empty (no pending rows, no leases) and no row without a vector's checksum outside the dead
-    // letters: new rows wait in the new-rows index until a daemon's watch queues them (no trigger does).
+    // Drain: the change log and the queue empty (no pending rows, no leases) and no row without a vector's checksum
+    // outside the dead letters: new rows wait in the new-rows index, and edits in the change log, until a daemon's
+    // watch queues them.
     const drainStart = Date.now();
     let drainedAt = 0;
     while (Date.now() - drainStart < DRAIN_TIMEOUT_MS) {
       const q = await db.query<{ n: number }>('SELECT ((SELECT count(*) FROM embedsync.queue) + ' +
+        '(SELECT count(*) FROM embedsync.leads_changes) + ' +
         `(SELECT count(*) FROM leads t WHERE t.model_checksum IS NULL
         AND NOT EXISTS (SELECT 1 FROM embedsync.deadletter x WHERE x.id = t.id::text)))::int AS n`).catch(() => ({ rows: [{ n: -1 }] }));
       if (q.rows[0]!.n === 0) { drainedAt = Date.now(); break; }
       await sleep(100);
     }
-    if (!drainedAt) problems.push(`queue and new rows not drained within ${DRAIN_TIMEOUT_MS / 1000} s`);
+    if (!drainedAt) problems.push(`change log, queue and new rows not drained within ${DRAIN_TIMEOUT_MS / 1000} s`);
 
     // Both daemons stop cleanly on SIGTERM.
     for (const d of daemons) killed.add(d);
