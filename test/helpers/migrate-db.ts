@@ -103,11 +103,12 @@ export async function setupMigrateDb(rows: number, baseEnv: Record<string, strin
     async embedAll(encoder, env) {
       const d = await startDaemon(encoder, env);
       const cfg = config(encoder.info.name, env);
-      // Every row by this model and nothing queued: after an edit with the same model the checksums already
-      // match, and only the queue says whether the daemon has written the new text's vector yet.
+      // Every row by this model and nothing queued or logged: after an edit with the same model the checksums
+      // already match, and only the change log and the queue say whether the daemon has written the new text's vector.
       await waitFor('all rows embedded', async () => {
         const { rows: r } = await pool.query<{ n: number; queued: boolean }>(
-          `SELECT count(*)::int AS n, EXISTS (SELECT 1 FROM embedsync.queue) AS queued
+          `SELECT count(*)::int AS n,
+                  EXISTS (SELECT 1 FROM embedsync.queue UNION ALL SELECT 1 FROM embedsync.leads_changes) AS queued
            FROM leads WHERE ${cfg.source.checksumColumn} IS DISTINCT FROM $1`, [encoder.info.checksum]);
         return r[0]!.n === 0 && !r[0]!.queued;
       }, 120_000, 100);
