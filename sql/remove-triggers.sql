@@ -6,6 +6,7 @@
 -- Functions are dropped by name alone: embedsync generates one of each name.
 DROP TRIGGER IF EXISTS {{name:ins}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:upd}} ON {{table}};
+DROP TRIGGER IF EXISTS {{name:mov}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:del}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:trunc}} ON {{table}};
 DROP FUNCTION IF EXISTS embedsync.{{name:ins}}, embedsync.{{name:upd}}, embedsync.{{name:del}}, embedsync.{{name:trunc}};

@@ -2,6 +2,7 @@
 // the fix. Exit code 0 when every check passed, 1 otherwise. Reads only: it never migrates or writes.
 import { captureNames, captureState } from '../db/logical-capture.ts';
 import { idsFromSequence, newRowsIndexReady } from '../db/new-rows-index.ts';
+import { isPartitioned } from '../db/partitioned-index.ts';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import type { Config } from '../config/index.ts';
@@ -153,10 +154,12 @@ export async function runChecks(
       const triggers = await triggerCount(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
+      // A partitioned table has one more, for rows moved between partitions (sql/source-move-trigger.sql).
       // Logical capture: DELETE and TRUNCATE only (inserts and updates come from the WAL).
       const watched = migrated && await newRowsIndexReady(client, info.sql) &&
         await idsFromSequence(client, info.sql, config.source.idColumn);
-      const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1)) + (info.sql.chunking ? 2 : 0);
+      const moves = migrated && await isPartitioned(client, info.sql.table) ? 1 : 0;
+      const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1) + moves) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)'
         : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
       add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` }

@@ -21,6 +21,7 @@ import { installCapture, logicalCaptureProblem } from '../db/logical-capture.ts'
 import { checkTextSearchConfig, ensureFullText, type FullTextResult } from '../db/fulltext.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { installChunkTable } from '../db/chunk-table.ts';
+import { isPartitioned } from '../db/partitioned-index.ts';
 import { ensureSweepRows } from '../queue/sweep.ts';
 import { checkRecordedSettings, recordSource, type RecordedSource } from '../db/source-settings.ts';
 
@@ -102,6 +103,8 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
           ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) }
           : {}),
       }));
+      // A partitioned table: a row moved to another partition with a new document fires no UPDATE trigger.
+      if (await isPartitioned(client, info.sql.table)) await client.query(renderSql('source-move-trigger', info.sql));
       await recordModel(client, info.sql.sourceKey, model);
       await ensureSweepRows(client, info.sql.sourceKey);
       await installChunkTable(client, info.sql);
