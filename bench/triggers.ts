@@ -3,10 +3,13 @@
 // new-rows index that takes the place of an INSERT trigger) against embedsync's triggers and index, in interleaved
 // rounds of the same run, with fsync=off (CPU-bound) and then fsync=on:
 //  1. pgbench, single-row statements, 2 clients: UPDATE of a non-document column, UPDATE of the title, INSERT.
-//  2. Bulk: INSERT of 100,000 rows in 10,000-row statements; UPDATE of 100,000 rows, non-text and text.
+//     Each run starts from the table vacuumed and a checkpoint.
+//  2. Bulk: INSERT of 100,000 rows in 10,000-row statements (into a plain table and one of 4 hash partitions);
+//     UPDATE of 100,000 rows, non-text and text.
 // With triggers, single-row statements run twice: the application's statement alone (its change log moved into the
 // queue after the run), and with the log moved every 100 ms during the run (as a daemon's watch does) on the same
-// two cores; after a bulk UPDATE the time to move its log is printed apart.
+// two cores; after a bulk UPDATE the time to move its log is printed apart. The title UPDATE also runs with a
+// PL/pgSQL trigger that does nothing in place of embedsync's: the least any row trigger costs it.
 // Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
 //   usage: npm run bench:triggers [-- --rows 20000 --seconds 4 --rounds 3 --bulk 100000 --skip-logical]
 import { execFile } from 'node:child_process';
@@ -53,7 +56,13 @@ const execFileAsync = promisify(execFile);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
 
-async function pgbench(url: string, script: string, fsync: boolean): Promise<number> {
+/**
+ * One pgbench run on `leads`, from the same start each time: the table vacuumed (autovacuum is off on it, so it
+ * never runs during one run and not another) and a fresh checkpoint (no run pays for the last one's pages).
+ */
+async function pgbench(db: pg.Client, url: string, script: string, fsync: boolean): Promise<number> {
+  await db.query('VACUUM leads');
+  await db.query('CHECKPOINT');
   const { stdout: out } = await execFileAsync('pgbench', [
     '-n', '-c', '2', '-j', '2', '-T', String(SECONDS), '-M', 'prepared', '-f', script, url,
   ], {
@@ -65,9 +74,29 @@ async function pgbench(url: string, script: string, fsync: boolean): Promise<num
 /** embedsync's capture of the table's changes on or off: its triggers, and the new-rows index (inserts). */
 async function setCapture(db: pg.Client, table: string, on: boolean): Promise<void> {
   await db.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+  if (on && table === 'leads') await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor'); // a reference only
   if (on) await ensureNewRowsIndex(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: table }).source)).sql);
   else await db.query(`DROP INDEX IF EXISTS ${table}_embedsync_new`);
   await db.query(`TRUNCATE embedsync.queue, embedsync.${table}_changes`);
+}
+
+/** embedsync's UPDATE trigger on leads (a row trigger on the document's columns). */
+async function updateTrigger(db: pg.Client): Promise<string> {
+  const { rows } = await db.query<{ name: string }>(`SELECT quote_ident(tgname) AS name FROM pg_trigger
+    WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal AND tgfoid <> 'bench_noop'::regproc
+      AND tgtype & 16 <> 0 AND tgtype & 1 <> 0`); // TRIGGER_TYPE_UPDATE, TRIGGER_TYPE_ROW
+  return rows[0]!.name;
+}
+
+/** A copy of embedsync's UPDATE trigger on leads calling a PL/pgSQL function that does nothing (disabled). */
+async function installFloorTrigger(db: pg.Client): Promise<void> {
+  await db.query('CREATE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$');
+  const { rows } = await db.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger
+    WHERE tgrelid = 'leads'::regclass AND tgname = $1`, [(await updateTrigger(db)).replaceAll('"', '')]);
+  const def = rows[0]!.def.replace(/^CREATE TRIGGER \S+/, 'CREATE TRIGGER bench_floor')
+    .replace(/EXECUTE FUNCTION .*$/, 'EXECUTE FUNCTION bench_noop()');
+  await db.query(def);
+  await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor');
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -107,16 +136,26 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       const moving: number[] = [];
       const bare: number[] = [];
       const moveMs: number[] = [];
+      // Where a row trigger fires (an update of the text), also the least any row trigger costs: one on the same
+      // columns with the same WHEN whose PL/pgSQL function does nothing.
+      const floor: number[] = [];
+      const withFloor = label.startsWith('UPDATE leads SET title');
       for (let r = 0; r < ROUNDS; r++) {
         await setCapture(db, 'leads', false);
-        const b = await pgbench(url, file, fsync);
+        const b = await pgbench(db, url, file, fsync);
         await setCapture(db, 'leads', true);
-        const t = await pgbench(url, file, fsync);
+        const t = await pgbench(db, url, file, fsync);
         // What that run left in the log, moved as a daemon would (its cost per entry, printed below).
         const logged = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM embedsync.leads_changes')).rows[0]!.n;
         if (logged > 0) moveMs.push((await timed(drain)) / logged);
         await setCapture(db, 'leads', true);
-        const m = await every100ms(pgbench(url, file, fsync), drain);
+        const m = await every100ms(pgbench(db, url, file, fsync), drain);
+        if (withFloor) {
+          await setCapture(db, 'leads', true);
+          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${await updateTrigger(db)}, ENABLE TRIGGER bench_floor`);
+          floor.push(await pgbench(db, url, file, fsync) / b);
+          await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor');
+        }
         bare.push(b);
         alone.push(t / b);
         moving.push(m.result / b);
@@ -124,6 +163,10 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       const move = moveMs.length ? `; moving the log ${(median(moveMs) * 1000).toFixed(1)} µs an entry` : '';
       console.log(`    ${label.padEnd(58)} ${pct(median(alone)).padStart(5)} | ${pct(median(moving)).padStart(5)}  ` +
         `(rounds ${alone.map(pct).join(', ')} | ${moving.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS${move})`);
+      if (withFloor) {
+        console.log(`      a PL/pgSQL row trigger that does nothing, same columns and WHEN: ${pct(median(floor))}  ` +
+          `(rounds ${floor.map(pct).join(', ')})`);
+      }
     }
   } finally {
     await drainer.end();
@@ -150,7 +193,7 @@ async function logicalRows(db: pg.Client, url: string, dir: string, fsync: boole
       for (let r = 0; r < ROUNDS; r++) {
         await setCapture(db, 'leads', false);
         await drain(look);
-        const b = await pgbench(url, file, fsync);
+        const b = await pgbench(db, url, file, fsync);
         await setCapture(db, 'leads', true);
         await drain(look);
         let running = true;
@@ -160,7 +203,7 @@ async function logicalRows(db: pg.Client, url: string, dir: string, fsync: boole
             await new Promise((res) => setTimeout(res, 100));
           }
         })();
-        const t = await pgbench(url, file, fsync);
+        const t = await pgbench(db, url, file, fsync);
         running = false;
         await consumer;
         behind = (await look()).changes;
@@ -183,19 +226,24 @@ async function drain(look: () => Promise<{ changes: number }>): Promise<void> {
 async function bulk(db: pg.Client): Promise<void> {
   const sql = (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: 'bulk_leads' }).source)).sql;
   console.log(`  bulk statements over ${BULK.toLocaleString('en-US')} rows (time with triggers ÷ bare, median of ${ROUNDS}):`);
+  const insert = (table: string) => async () => {
+    for (let done = 0; done < BULK; done += 10_000) {
+      await db.query(`INSERT INTO ${table} (title, description) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g ` +
+        'FROM generate_series(1, $1::int) g', [Math.min(10_000, BULK - done)]);
+    }
+  };
   const cases: Record<string, () => Promise<unknown>> = {
-    'INSERT in 10,000-row statements': async () => {
-      for (let done = 0; done < BULK; done += 10_000) {
-        await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание объекта номер ' || g ` +
-          'FROM generate_series(1, $1::int) g', [Math.min(10_000, BULK - done)]);
-      }
-    },
+    'INSERT in 10,000-row statements': insert('bulk_leads'),
+    // A partitioned table has one INSERT trigger more, for rows moved between partitions (its WHEN is false for a new row).
+    'the same into a table of 4 hash partitions': insert('part_leads'),
     'UPDATE of a non-document column': () => db.query('UPDATE bulk_leads SET status = status + 1'),
     'UPDATE of the title': () => db.query(`UPDATE bulk_leads SET title = title || '!'`),
   };
   for (const [label, run] of Object.entries(cases)) {
+    const inserts = !label.startsWith('UPDATE');
+    const table = label.includes('partitions') ? 'part_leads' : 'bulk_leads';
     // The UPDATE rounds run on the rows the last INSERT round left, as embedded ones (the steady state).
-    if (!label.startsWith('INSERT')) {
+    if (!inserts) {
       await db.query('UPDATE bulk_leads SET model_checksum = $1 WHERE model_checksum IS DISTINCT FROM $1', [CHECKSUM]);
       await db.query('VACUUM ANALYZE bulk_leads');
     }
@@ -205,8 +253,8 @@ async function bulk(db: pg.Client): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const ms: Record<'bare' | 'with', number> = { bare: 0, with: 0 };
       for (const mode of ['bare', 'with'] as const) {
-        await setCapture(db, 'bulk_leads', mode === 'with');
-        if (label.startsWith('INSERT')) await db.query('TRUNCATE bulk_leads');
+        await setCapture(db, table, mode === 'with');
+        if (inserts) await db.query(`TRUNCATE ${table}`);
         await db.query('CHECKPOINT');
         ms[mode] = await timed(run);
       }
@@ -215,10 +263,13 @@ async function bulk(db: pg.Client): Promise<void> {
       // What the statement left in the change log, moved into the queue as a daemon's watch would (not the application's time).
       moves.push(await timed(() => drainChanges(db, sql, 100)));
     }
-    const rate = label.startsWith('INSERT') ? `, ${Math.round(BULK / (withMs / 1000)).toLocaleString('en-US')} rows/s with triggers` : '';
+    const rate = inserts ? `, ${Math.round(BULK / (withMs / 1000)).toLocaleString('en-US')} rows/s with triggers` : '';
     const moved = label.endsWith('title') ? `; its log moved into the queue afterwards in ${(median(moves) / 1000).toFixed(2)} s` : '';
+    // New rows fire the move trigger's WHEN only: nothing may reach the log.
+    const logged = table === 'part_leads' ? `, ${(await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM embedsync.part_leads_changes')).rows[0]!.n} rows in its change log` : '';
     const rounds = ratios.map((x) => x.toFixed(2)).join(', ');
-    console.log(`    ${label.padEnd(58)} ${median(ratios).toFixed(2)}×  (rounds ${rounds}${rate}${moved})`);
+    console.log(`    ${label.padEnd(58)} ${median(ratios).toFixed(2)}×  (rounds ${rounds}${rate}${logged}${moved})`);
   }
 }
 
@@ -236,7 +287,12 @@ async function main(): Promise<void> {
       await db.query('INSERT INTO leads (title, description, city, price) ' +
         `SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт', 'Москва', g ` +
         'FROM generate_series(1, $1::int) g', [ROWS]);
-      for (const table of ['leads', 'bulk_leads']) {
+      await db.query(`CREATE TABLE part_leads (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
+          status int NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY HASH (id)`);
+      for (let p = 0; p < 4; p++) {
+        await db.query(`CREATE TABLE part_leads_${p} PARTITION OF part_leads FOR VALUES WITH (MODULUS 4, REMAINDER ${p})`);
+      }
+      for (const table of ['leads', 'bulk_leads', 'part_leads']) {
         const config = loadConfig({ EMBEDSYNC_TABLE: table, DATABASE_URL: url });
         const c = createClient({ databaseUrl: url });
         await c.connect();
@@ -246,7 +302,9 @@ async function main(): Promise<void> {
         'FROM generate_series(1, $1::int) g', [BULK]);
       // The steady state: existing rows embedded by the current model (outside the partial indexes).
       await db.query('UPDATE leads SET model_checksum = $1', [CHECKSUM]);
+      await db.query('ALTER TABLE leads SET (autovacuum_enabled = off)'); // vacuumed before each pgbench run instead
       await db.query('VACUUM ANALYZE');
+      await installFloorTrigger(db);
       console.log(`bench:triggers — leads of ${ROWS.toLocaleString('en-US')} rows, embedsync's triggers against bare, same run`);
       for (const fsync of [false, true]) {
         await db.query(`ALTER SYSTEM SET fsync = ${fsync ? 'on' : 'off'}`);
