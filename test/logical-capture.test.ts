@@ -157,6 +157,27 @@ test('logical capture of a partitioned table: rows inserted and edited through t
       let edited = 0;
       await waitFor('the edit queued', async () => (edited += (await lookOnce(pool, config)).enqueued) >= 1, 5000, 50);
       assert.equal(edited, 1);
+      // A row moved to the other partition (a new id) is an insert in the WAL: queued where its text changed, not
+      // where only its id did. Rows 1 and 2 are made to look embedded first (a vector of their text, the current model).
+      await c.query(`UPDATE leads SET model_checksum = $1, embedding_text_hash = md5(title)::uuid, embedded_at = now(),
+        embedding = array_fill(0.125, ARRAY[64])::vector WHERE id IN (1, 2)`, [model.checksum]);
+      // A free id in the partition row `id` is not in.
+      const other = async (id: number, not: number) => (await c.query<{ id: number }>(`SELECT min(g)::int AS id
+        FROM generate_series(2000, 2100) g, (SELECT tableoid = 'leads_p1'::regclass AS in1 FROM leads WHERE id = $1) r
+        WHERE satisfies_hash_partition('leads'::regclass, 2, CASE WHEN r.in1 THEN 0 ELSE 1 END, g::bigint) AND g <> $2`,
+      [id, not])).rows[0]!.id;
+      const to1 = await other(1, 0);
+      const to2 = await other(2, to1);
+      await c.query('TRUNCATE embedsync.queue');
+      // One transaction: the look that reads one move reads both.
+      await c.query(`BEGIN; UPDATE leads SET id = ${to1}, title = 'moved with a new title' WHERE id = 1;
+        UPDATE leads SET id = ${to2} WHERE id = 2; COMMIT`);
+      await waitFor('the moved row queued', async () => {
+        await lookOnce(pool, config);
+        return (await c.query('SELECT 1 FROM embedsync.queue WHERE id = $1', [String(to1)])).rowCount === 1;
+      }, 5000, 50);
+      const queued = (await c.query<{ id: string }>('SELECT id FROM embedsync.queue ORDER BY id')).rows.map((r) => r.id);
+      assert.deepEqual(queued, [String(to1)], 'the row moved with a new title, not the one moved alone');
     } finally {
       await pool.end();
     }
