@@ -74,29 +74,24 @@ async function pgbench(db: pg.Client, url: string, script: string, fsync: boolea
 /** embedsync's capture of the table's changes on or off: its triggers, and the new-rows index (inserts). */
 async function setCapture(db: pg.Client, table: string, on: boolean): Promise<void> {
   await db.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
-  if (on && table === 'leads') await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor'); // a reference only
   if (on) await ensureNewRowsIndex(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: table }).source)).sql);
   else await db.query(`DROP INDEX IF EXISTS ${table}_embedsync_new`);
   await db.query(`TRUNCATE embedsync.queue, embedsync.${table}_changes`);
 }
 
-/** embedsync's UPDATE trigger on leads (a row trigger on the document's columns). */
-async function updateTrigger(db: pg.Client): Promise<string> {
-  const { rows } = await db.query<{ name: string }>(`SELECT quote_ident(tgname) AS name FROM pg_trigger
-    WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal AND tgfoid <> 'bench_noop'::regproc
-      AND tgtype & 16 <> 0 AND tgtype & 1 <> 0`); // TRIGGER_TYPE_UPDATE, TRIGGER_TYPE_ROW
-  return rows[0]!.name;
-}
-
-/** A copy of embedsync's UPDATE trigger on leads calling a PL/pgSQL function that does nothing (disabled). */
-async function installFloorTrigger(db: pg.Client): Promise<void> {
-  await db.query('CREATE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$');
-  const { rows } = await db.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger
-    WHERE tgrelid = 'leads'::regclass AND tgname = $1`, [(await updateTrigger(db)).replaceAll('"', '')]);
-  const def = rows[0]!.def.replace(/^CREATE TRIGGER \S+/, 'CREATE TRIGGER bench_floor')
-    .replace(/EXECUTE FUNCTION .*$/, 'EXECUTE FUNCTION bench_noop()');
-  await db.query(def);
-  await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor');
+/**
+ * The least any row trigger costs the text UPDATE: embedsync's UPDATE trigger on leads (`ours`, quoted) and `floor`,
+ * the statement that creates a copy of it (same columns, same WHEN) calling a PL/pgSQL function that does nothing.
+ */
+async function floorTrigger(db: pg.Client): Promise<{ readonly ours: string; readonly floor: string }> {
+  await db.query('CREATE OR REPLACE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$');
+  const { rows: [t] } = await db.query<{ name: string; def: string }>(`SELECT quote_ident(tgname) AS name,
+    pg_get_triggerdef(oid) AS def FROM pg_trigger
+    WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal AND tgtype & 17 = 17`); // TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE
+  return {
+    ours: t!.name,
+    floor: t!.def.replace(/^CREATE TRIGGER \S+/, 'CREATE TRIGGER bench_floor').replace(/EXECUTE FUNCTION .*$/, 'EXECUTE FUNCTION bench_noop()'),
+  };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -105,19 +100,18 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-/** Runs `step` every 100 ms (a daemon's watch interval) until `during` settles; returns the sum of what it counted. */
-async function every100ms<T>(during: Promise<T>, step: () => Promise<number>): Promise<{ result: T; counted: number }> {
+/** Runs `step` every 100 ms (a daemon's watch interval) until `during` settles; returns what `during` gave. */
+async function every100ms<T>(during: Promise<T>, step: () => Promise<unknown>): Promise<T> {
   let running = true;
-  let counted = 0;
   const loop = (async () => {
     while (running) {
-      counted += await step();
+      await step();
       await new Promise((res) => setTimeout(res, 100));
     }
   })();
   const result = await during.finally(() => { running = false; });
   await loop;
-  return { result, counted };
+  return result;
 }
 
 async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean): Promise<void> {
@@ -127,7 +121,8 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
   const sql = (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: 'leads' }).source)).sql;
   const drainer = new pg.Client({ connectionString: url });
   await drainer.connect();
-  const drain = async () => (await drainChanges(drainer, sql, 100)).enqueued;
+  const drain = () => drainChanges(drainer, sql, 100);
+  const reference = await floorTrigger(db);
   try {
     for (const [label, text] of Object.entries(SCRIPTS)) {
       const file = join(dir, `${label.length}.sql`);
@@ -152,13 +147,14 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
         const m = await every100ms(pgbench(db, url, file, fsync), drain);
         if (withFloor) {
           await setCapture(db, 'leads', true);
-          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${await updateTrigger(db)}, ENABLE TRIGGER bench_floor`);
+          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
+          await db.query(reference.floor);
           floor.push(await pgbench(db, url, file, fsync) / b);
-          await db.query('ALTER TABLE leads DISABLE TRIGGER bench_floor');
+          await db.query('DROP TRIGGER bench_floor ON leads');
         }
         bare.push(b);
         alone.push(t / b);
-        moving.push(m.result / b);
+        moving.push(m / b);
       }
       const move = moveMs.length ? `; moving the log ${(median(moveMs) * 1000).toFixed(1)} µs an entry` : '';
       console.log(`    ${label.padEnd(58)} ${pct(median(alone)).padStart(5)} | ${pct(median(moving)).padStart(5)}  ` +
@@ -304,7 +300,6 @@ async function main(): Promise<void> {
       await db.query('UPDATE leads SET model_checksum = $1', [CHECKSUM]);
       await db.query('ALTER TABLE leads SET (autovacuum_enabled = off)'); // vacuumed before each pgbench run instead
       await db.query('VACUUM ANALYZE');
-      await installFloorTrigger(db);
       console.log(`bench:triggers — leads of ${ROWS.toLocaleString('en-US')} rows, embedsync's triggers against bare, same run`);
       for (const fsync of [false, true]) {
         await db.query(`ALTER SYSTEM SET fsync = ${fsync ? 'on' : 'off'}`);
