@@ -3,7 +3,7 @@
 // milliseconds, e.g. with a million rows enqueued by migrate.
 import type { Queryable } from '../db/pool.ts';
 import type { SourceSql } from '../db/source-sql.ts';
-import { INSUFFICIENT_PRIVILEGE, sqlState } from '../db/pg-errors.ts';
+import { INSUFFICIENT_PRIVILEGE, isNotMigrated, sqlState } from '../db/pg-errors.ts';
 import { loadSql, renderSql } from '../db/sql-template.ts';
 import { queueOps, type QueueStats } from './queue.ts';
 
@@ -25,7 +25,7 @@ export async function changeLogCount(db: Queryable, s: SourceSql): Promise<numbe
   try {
     return (await db.query<{ n: number }>(renderSql('changes-count', s), [QUEUE_COUNT_LIMIT])).rows[0]!.n;
   } catch (err) {
-    if (sqlState(err) === '42P01' || sqlState(err) === INSUFFICIENT_PRIVILEGE) return null;
+    if (isNotMigrated(err) || sqlState(err) === INSUFFICIENT_PRIVILEGE) return null;
     throw err;
   }
 }
