@@ -12,7 +12,7 @@ import { migrateSchema } from '../src/migration/schema-install.ts';
 import { removeSource } from '../src/migration/remove-source.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createMetrics } from '../src/metrics/index.ts';
-import { lookOnce, setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+import { idInAnotherPartition, lookOnce, setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
@@ -161,13 +161,8 @@ test('logical capture of a partitioned table: rows inserted and edited through t
       // where only its id did. Rows 1 and 2 are made to look embedded first (a vector of their text, the current model).
       await c.query(`UPDATE leads SET model_checksum = $1, embedding_text_hash = md5(title)::uuid, embedded_at = now(),
         embedding = array_fill(0.125, ARRAY[64])::vector WHERE id IN (1, 2)`, [model.checksum]);
-      // A free id in the partition row `id` is not in.
-      const other = async (id: number, not: number) => (await c.query<{ id: number }>(`SELECT min(g)::int AS id
-        FROM generate_series(2000, 2100) g, (SELECT tableoid = 'leads_p1'::regclass AS in1 FROM leads WHERE id = $1) r
-        WHERE satisfies_hash_partition('leads'::regclass, 2, CASE WHEN r.in1 THEN 0 ELSE 1 END, g::bigint) AND g <> $2`,
-      [id, not])).rows[0]!.id;
-      const to1 = await other(1, 0);
-      const to2 = await other(2, to1);
+      const to1 = await idInAnotherPartition(c, 1, 2);
+      const to2 = await idInAnotherPartition(c, 2, 2, [to1]);
       await c.query('TRUNCATE embedsync.queue');
       // One transaction: the look that reads one move reads both.
       await c.query(`BEGIN; UPDATE leads SET id = ${to1}, title = 'moved with a new title' WHERE id = 1;

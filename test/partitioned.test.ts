@@ -2,7 +2,6 @@
 // partition, the daemon embeds them, search and the vector index work, and so do the sweeps.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { runChecks } from '../src/cli/doctor.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
@@ -13,7 +12,7 @@ import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { createTestEncoder, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { createTestEncoder, idInAnotherPartition, TEST_ENV, waitFor } from './helpers/sync.ts';
 
 const PARTITIONED = `
 CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
@@ -21,27 +20,6 @@ CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text, city
 CREATE TABLE leads_p0 PARTITION OF leads FOR VALUES WITH (MODULUS 3, REMAINDER 0);
 CREATE TABLE leads_p1 PARTITION OF leads FOR VALUES WITH (MODULUS 3, REMAINDER 1);
 CREATE TABLE leads_p2 PARTITION OF leads FOR VALUES WITH (MODULUS 3, REMAINDER 2);`;
-
-/** Gives row `id` a new id in another partition and a new title in one statement; returns the new id. */
-async function moveToAnotherPartition(pool: pg.Pool, id: number, title: string): Promise<number> {
-  const c = await pool.connect();
-  try {
-    const where = async (row: number) =>
-      (await c.query<{ p: string }>('SELECT tableoid::regclass::text AS p FROM leads WHERE id = $1', [row])).rows[0]?.p;
-    const from = await where(id);
-    for (let next = 1000; ; next++) {
-      await c.query('BEGIN');
-      await c.query('UPDATE leads SET id = $1, title = $2 WHERE id = $3', [next, title, id]);
-      if (await where(next) !== from) {
-        await c.query('COMMIT');
-        return next;
-      }
-      await c.query('ROLLBACK');
-    }
-  } finally {
-    c.release();
-  }
-}
 
 test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector index', { timeout: 120_000 }, async () => {
   const db = await createTestDatabase('part');
@@ -84,7 +62,8 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
         async () => (await pool.query<{ e: string }>('SELECT embedding::text AS e FROM leads WHERE id = 5')).rows[0]!.e !== before, 10_000);
       // An UPDATE that moves a row to another partition (a new id: the id is the key) and changes its text runs as a
       // DELETE and an INSERT, which fire no UPDATE trigger; the row arrives with its embedded_at and is logged.
-      const moved = await moveToAnotherPartition(pool, 6, 'moved');
+      const moved = await idInAnotherPartition(pool, 6, 3);
+      await pool.query(`UPDATE leads SET id = $1, title = 'moved' WHERE id = 6`, [moved]);
       const synced = async () => (await pool.query<{ ok: boolean }>(
         `SELECT embedding_text_hash = md5('moved. row 6')::uuid AS ok FROM leads WHERE id = $1`, [moved])).rows[0]?.ok === true;
       await waitFor('the moved row re-embedded with its new text', synced, 10_000);

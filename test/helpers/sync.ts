@@ -124,6 +124,19 @@ export async function logged(db: Pick<pg.Pool, 'query'>, table = 'leads'): Promi
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM embedsync.${table}_changes`)).rows[0]!.n;
 }
 
+/**
+ * A free id of the hash-partitioned `leads` (MODULUS `modulus`) that lies in another partition than row `id`, other
+ * than `not`: an UPDATE giving row `id` this id moves it between partitions.
+ */
+export async function idInAnotherPartition(db: Pick<pg.Pool, 'query'>, id: number, modulus: number, not: readonly number[] = []):
+  Promise<number> {
+  return (await db.query<{ id: number }>(`SELECT min(g)::int AS id
+    FROM (SELECT r FROM generate_series(0, $2 - 1) r WHERE satisfies_hash_partition('leads'::regclass, $2, r, $1::bigint)) p,
+         generate_series(1000, 100000) g
+    WHERE NOT satisfies_hash_partition('leads'::regclass, $2, p.r, g::bigint)
+      AND g <> ALL ($3::int[]) AND NOT EXISTS (SELECT 1 FROM leads WHERE id = g)`, [id, modulus, not])).rows[0]!.id;
+}
+
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 5000,
   everyMs = 20): Promise<T> {
   const until = Date.now() + timeoutMs;
