@@ -10,6 +10,24 @@ import { formatStatus } from '../src/cli/status.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { drainChanges } from '../src/queue/change-log.ts';
 
+/** Runs `fn` on a connection of `pool` as `role`; the connection goes back to the pool as itself, whatever happens. */
+async function asRole<T>(pool: pg.Pool, role: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query(`SET ROLE ${role}`);
+    return await fn(c);
+  } finally {
+    await c.query('RESET ROLE').catch(() => undefined);
+    c.release();
+  }
+}
+
+/** Drops a role a test made, with what it owns (best effort: cleanup must not hide the test's own failure). */
+async function dropRole(pool: pg.Pool, role: string): Promise<void> {
+  await pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+  await pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+}
+
 const lanes = async (pool: pg.Pool) => {
   const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
   return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
@@ -57,15 +75,10 @@ test('a writer without rights on schema embedsync logs its changes; TRUNCATE cle
     await t.pool.query(`INSERT INTO leads (title) VALUES ('a'), ('b')`);
     await t.pool.query(`CREATE ROLE ${role}`);
     await t.pool.query(`GRANT SELECT, UPDATE ON leads TO ${role}`);
-    const c = await t.pool.connect();
-    try {
-      await c.query(`SET ROLE ${role}`);
+    await asRole(t.pool, role, async (c) => {
       await assert.rejects(c.query('SELECT * FROM embedsync.leads_changes'), /permission denied/);
       await c.query(`UPDATE leads SET title = title || '!'`);
-      await c.query('RESET ROLE');
-    } finally {
-      c.release();
-    }
+    });
     assert.equal(await logged(t.pool), 2);
     // status says where the two changes wait.
     const st = await getSyncStatus(t.pool, t.config.source);
@@ -74,8 +87,7 @@ test('a writer without rights on schema embedsync logs its changes; TRUNCATE cle
     await t.pool.query('TRUNCATE leads');
     assert.equal(await logged(t.pool), 0);
   } finally {
-    await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
-    await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await dropRole(t.pool, role);
     await t.close();
   }
 });
@@ -94,22 +106,14 @@ test('a daemon role without the grant on the log: the look still takes new rows,
     await t.pool.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA embedsync TO ${role}`);
     await t.pool.query(`REVOKE ALL ON embedsync.leads_changes FROM ${role}`);
     await t.pool.query(`GRANT SELECT ON leads TO ${role}`);
-    const c = await t.pool.connect();
-    try {
-      await c.query(`SET ROLE ${role}`);
-      await assert.rejects(lookOnce(c, t.config),
-        /change log embedsync\."leads_changes" into the queue failed: permission denied .*needs SELECT and DELETE on it/);
-      await c.query('RESET ROLE');
-    } finally {
-      c.release();
-    }
+    await asRole(t.pool, role, (c) => assert.rejects(lookOnce(c, t.config),
+      /change log embedsync\."leads_changes" into the queue failed: permission denied .*needs SELECT and DELETE on it/));
     const { rows } = await t.pool.query<{ title: string }>(
       'SELECT l.title FROM embedsync.queue q JOIN leads l ON l.id = q.id::bigint ORDER BY l.id');
     assert.deepEqual(rows.map((r) => r.title), ['new'], 'the new row was queued; the edit waits in the log');
     assert.equal(await logged(t.pool), 1);
   } finally {
-    await t.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
-    await t.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await dropRole(t.pool, role);
     await t.close();
   }
 });
