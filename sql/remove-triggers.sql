@@ -9,7 +9,7 @@ DROP TRIGGER IF EXISTS {{name:upd}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:mov}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:del}} ON {{table}};
 DROP TRIGGER IF EXISTS {{name:trunc}} ON {{table}};
-DROP FUNCTION IF EXISTS embedsync.{{name:ins}}, embedsync.{{name:upd}}, embedsync.{{name:del}}, embedsync.{{name:trunc}};
+DROP FUNCTION IF EXISTS embedsync.{{name:ins}}, embedsync.{{name:upd}}, embedsync.{{name:mov}}, embedsync.{{name:del}}, embedsync.{{name:trunc}};
 DROP FUNCTION IF EXISTS {{function:similar_to}}, {{function:search}}, {{function:hybrid_search}};
 DROP FUNCTION IF EXISTS {{document_function_name}};
 -- The change log goes with the triggers that wrote it (entries not yet in the queue are moot once the table is off).

@@ -6,9 +6,12 @@
 --   lands in the new-rows index (source-new-rows-index.sql) in the inserting transaction, and every daemon looks
 --   at that index's newest entries every EMBEDSYNC_WATCH_INTERVAL_MS (watch-new-rows.sql). Other ids (uuid, text:
 --   a new row can sort anywhere) keep the statement-level trigger below (source-insert-trigger.sql).
--- - UPDATE: row-level, restricted to the document's columns (UPDATE OF, plus a WHEN that compares them), so an
---   update that leaves the text alone (including the daemon's own embedding writes) fires nothing at all: no
---   transition tables, no function call.
+-- - UPDATE: row-level, restricted to the document's columns (UPDATE OF), so an update of other columns (including
+--   the daemon's own embedding writes) fires nothing at all: no transition tables, no function call. The function
+--   compares the document's columns itself, so an update that names them and leaves them alone logs nothing. Not
+--   in the trigger's WHEN: PostgreSQL rebuilds a WHEN's expression from its stored text in every statement that
+--   fires the trigger, which cost a single-row text UPDATE more than the call and the log's insert together
+--   (instruction counts in docs/benchmarks.md); the function's comparison is compiled once per transaction.
 -- - The INSERT and UPDATE triggers record the changed ids in the table's change log, embedsync.<stem>_changes: a
 --   heap with no index and no constraint, so a change costs one heap insert in the application's transaction
 --   (durable with it) and can never fail the application's statement (a NULL or repeated id is dropped later).
@@ -39,8 +42,10 @@ $fn$;
 CREATE OR REPLACE FUNCTION embedsync.{{name:upd}}() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $fn$
 BEGIN
-  -- The WHEN clause let only rows whose document columns changed (or whose id did) through.
-  INSERT INTO embedsync.{{name:changes}} (id) VALUES (NEW.{{id}});
+  -- Only an update of the document's columns (or of the id) is a change.
+  IF {{update_changed:new,old}} THEN
+    INSERT INTO embedsync.{{name:changes}} (id) VALUES (NEW.{{id}});
+  END IF;
   RETURN NULL;
 END
 $fn$;
@@ -66,7 +71,7 @@ END
 $fn$;
 
 CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE OF {{update_columns}} ON {{table}}
-  FOR EACH ROW WHEN ({{update_changed:old,new}}) EXECUTE FUNCTION embedsync.{{name:upd}}();
+  FOR EACH ROW EXECUTE FUNCTION embedsync.{{name:upd}}();
 CREATE OR REPLACE TRIGGER {{name:del}} AFTER DELETE ON {{table}}
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:del}}();
 CREATE OR REPLACE TRIGGER {{name:trunc}} AFTER TRUNCATE ON {{table}}

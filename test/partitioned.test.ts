@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/index.ts';
 import { runChecks } from '../src/cli/doctor.ts';
+import { remove } from '../src/cli/remove.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
 import { inspectSource } from '../src/db/source-info.ts';
@@ -74,6 +75,9 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
         ok: true, name: 'triggers',
         found: '4 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
       });
+      // ... and remove would take it and its function (its own: the UPDATE trigger's compares OLD with NEW).
+      const plan = await remove({ config, dryRun: true, dropColumns: false });
+      assert.deepEqual([plan.triggers.includes('leads_mov'), plan.functions.includes('leads_mov')], [true, true]);
       // A partition written with its triggers off is found by the verification pass.
       await pool.query('ALTER TABLE leads DISABLE TRIGGER USER');
       await pool.query(`UPDATE leads SET description = 'quiet' WHERE id IN (7, 8, 9)`);

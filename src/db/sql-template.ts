@@ -167,7 +167,7 @@ function alias(a: string): string {
 
 /**
  * The columns an UPDATE must touch to change a row's queue entry: the id and what the document is made of.
- * Comparing raw columns in the trigger's WHEN costs next to nothing and needs no rights on schema embedsync.
+ * The UPDATE trigger's function compares these raw columns, not the document: no document function, no hash.
  */
 function updateColumns(s: SourceSql, extras: TemplateExtras): string[] {
   const doc = extras.documentColumns?.map(quoteIdent) ?? s.documentColumns;

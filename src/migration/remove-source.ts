@@ -94,7 +94,7 @@ async function sqlOf(client: pg.Client, source: SourceConfig): Promise<TableSql>
 
 async function planRemoval(client: pg.Client, source: SourceConfig, s: TableSql, dropColumns: boolean): Promise<RemovalPlan> {
   const stem = stemOf(source.table);
-  const names = ['ins', 'upd', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search', 'chunk_del', 'chunk_trunc', 'search_chunks']
+  const names = ['ins', 'upd', 'mov', 'del', 'trunc', 'similar_to', 'search', 'hybrid_search', 'chunk_del', 'chunk_trunc', 'search_chunks']
     .map((n) => `${stem}_${n}`).concat(`doc_${stem}`);
   const hasSchema = (await client.query<{ ok: boolean }>(loadSql('schema-has-table'), ['embedsync.sources'])).rows[0]!.ok;
   const empty = {
