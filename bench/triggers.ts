@@ -20,10 +20,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
-import { createClient, createPool } from '../src/db/pool.ts';
-import { migrateSchema } from '../src/migration/schema-install.ts';
+import { createPool } from '../src/db/pool.ts';
 import { withBenchDatabase } from './bench-database.ts';
-import { ensureNewRowsIndex } from '../src/db/new-rows-index.ts';
+import { CHECKSUM, LEADS_COLUMNS, fillLeads, floorTrigger, migrateTable, setCapture } from './trigger-setup.ts';
 import { captureNames, installCapture, removeCapture } from '../src/db/logical-capture.ts';
 import { createCaptureLook } from '../src/sync/capture-look.ts';
 import { inspectSource } from '../src/db/source-info.ts';
@@ -51,7 +50,6 @@ const SCRIPTS = {
     `INSERT INTO leads (title, description) VALUES ('Новая квартира у метро', 'Две комнаты, ремонт, звонить после 18:00');\n`,
 } as const;
 
-const CHECKSUM = 'bench00000000000';
 const execFileAsync = promisify(execFile);
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -69,29 +67,6 @@ async function pgbench(db: pg.Client, url: string, script: string, fsync: boolea
     encoding: 'utf8', env: { ...process.env, PGOPTIONS: `-c synchronous_commit=${fsync ? 'on' : 'off'}` },
   });
   return Number(/tps = ([0-9.]+)/.exec(out)![1]);
-}
-
-/** embedsync's capture of the table's changes on or off: its triggers, and the new-rows index (inserts). */
-async function setCapture(db: pg.Client, table: string, on: boolean): Promise<void> {
-  await db.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
-  if (on) await ensureNewRowsIndex(db, (await inspectSource(db, loadConfig({ EMBEDSYNC_TABLE: table }).source)).sql);
-  else await db.query(`DROP INDEX IF EXISTS ${table}_embedsync_new`);
-  await db.query(`TRUNCATE embedsync.queue, embedsync.${table}_changes`);
-}
-
-/**
- * The least any row trigger costs the text UPDATE: embedsync's UPDATE trigger on leads (`ours`, quoted) and `floor`,
- * the statement that creates a copy of it (same columns, same WHEN) calling a PL/pgSQL function that does nothing.
- */
-async function floorTrigger(db: pg.Client): Promise<{ readonly ours: string; readonly floor: string }> {
-  await db.query('CREATE OR REPLACE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$');
-  const { rows: [t] } = await db.query<{ name: string; def: string }>(`SELECT quote_ident(tgname) AS name,
-    pg_get_triggerdef(oid) AS def FROM pg_trigger
-    WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal AND tgtype & 17 = 17`); // TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE
-  return {
-    ours: t!.name,
-    floor: t!.def.replace(/^CREATE TRIGGER \S+/, 'CREATE TRIGGER bench_floor').replace(/EXECUTE FUNCTION .*$/, 'EXECUTE FUNCTION bench_noop()'),
-  };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -131,8 +106,8 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       const moving: number[] = [];
       const bare: number[] = [];
       const moveMs: number[] = [];
-      // Where a row trigger fires (an update of the text), also the least any row trigger costs: one on the same
-      // columns with the same WHEN whose PL/pgSQL function does nothing.
+      // Where a row trigger fires (an update of the text), also the least any row trigger costs: a copy of
+      // embedsync's whose PL/pgSQL function does nothing.
       const floor: number[] = [];
       const withFloor = label.startsWith('UPDATE leads SET title');
       for (let r = 0; r < ROUNDS; r++) {
@@ -160,7 +135,7 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       console.log(`    ${label.padEnd(58)} ${pct(median(alone)).padStart(5)} | ${pct(median(moving)).padStart(5)}  ` +
         `(rounds ${alone.map(pct).join(', ')} | ${moving.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS${move})`);
       if (withFloor) {
-        console.log(`      a PL/pgSQL row trigger that does nothing, same columns and WHEN: ${pct(median(floor))}  ` +
+        console.log(`      a PL/pgSQL row trigger that does nothing, same definition: ${pct(median(floor))}  ` +
           `(rounds ${floor.map(pct).join(', ')})`);
       }
     }
@@ -276,24 +251,13 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'embedsync-bench-triggers-'));
     try {
       await db.query('CREATE EXTENSION IF NOT EXISTS vector');
-      for (const t of ['leads', 'bulk_leads']) {
-        await db.query(`CREATE TABLE ${t} (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
-          status int NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now())`);
-      }
-      await db.query('INSERT INTO leads (title, description, city, price) ' +
-        `SELECT 'Квартира ' || g, 'Описание объекта номер ' || g || ', две комнаты, ремонт', 'Москва', g ` +
-        'FROM generate_series(1, $1::int) g', [ROWS]);
-      await db.query(`CREATE TABLE part_leads (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
-          status int NOT NULL DEFAULT 0, created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY HASH (id)`);
+      for (const t of ['leads', 'bulk_leads']) await db.query(`CREATE TABLE ${t} ${LEADS_COLUMNS}`);
+      await fillLeads(db, ROWS);
+      await db.query(`CREATE TABLE part_leads ${LEADS_COLUMNS} PARTITION BY HASH (id)`);
       for (let p = 0; p < 4; p++) {
         await db.query(`CREATE TABLE part_leads_${p} PARTITION OF part_leads FOR VALUES WITH (MODULUS 4, REMAINDER ${p})`);
       }
-      for (const table of ['leads', 'bulk_leads', 'part_leads']) {
-        const config = loadConfig({ EMBEDSYNC_TABLE: table, DATABASE_URL: url });
-        const c = createClient({ databaseUrl: url });
-        await c.connect();
-        await migrateSchema(c, config.source, { name: 'bench', checksum: CHECKSUM, dimensions: 64 }).finally(() => c.end());
-      }
+      for (const table of ['leads', 'bulk_leads', 'part_leads']) await migrateTable(url, table);
       await db.query(`INSERT INTO bulk_leads (title, description) SELECT 'Квартира ' || g, 'Описание ' || g ` +
         'FROM generate_series(1, $1::int) g', [BULK]);
       // The steady state: existing rows embedded by the current model (outside the partial indexes).

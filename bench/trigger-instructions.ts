@@ -1,0 +1,153 @@
+// bench:trigger-instructions — what embedsync's capture costs one single-row statement, counted in CPU instructions
+// (valgrind's callgrind) instead of timed. The count is the same run after run, whatever else the machine is doing,
+// so designs a few points apart can be told apart; pgbench's rounds (bench:triggers) move by ±15 points here.
+// Instructions are not time (cache misses, the client's share): the TPS figures stay bench:triggers'.
+// Each statement runs in a single-user backend (`postgres --single`) on a copy of the stopped cluster, PREPAREd once
+// and EXECUTEd N and 3N times with the same ids: (count at 3N − count at N) ÷ 2N is one statement, without the
+// backend's start. Every variant starts from the same copy: the table vacuumed, embedded, after a checkpoint.
+//   usage: npm run bench:trigger-instructions [-- --rows 20000 --statements 500]
+// Needs valgrind (Debian: apt-get install valgrind); runs its own throwaway cluster (not DATABASE_URL's).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { CHECKSUM, LEADS_COLUMNS, fillLeads, floorTrigger, migrateTable, setCapture } from './trigger-setup.ts';
+
+const { values } = parseArgs({ options: {
+  rows: { type: 'string', default: '20000' },
+  statements: { type: 'string', default: '500' },
+} });
+const ROWS = Number(values.rows);
+const N = Number(values.statements);
+const PG_BIN = `/usr/lib/postgresql/${process.env.PG_MAJOR ?? '15'}/bin`;
+const ROOT = process.getuid?.() === 0;
+/** initdb and postgres refuse root: as pg-start.sh does, run them as postgres. */
+const asPostgres = (cmd: string, args: readonly string[]): [string, string[]] =>
+  ROOT ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, [...args]];
+
+/** The statements, as PREPAREd with one bigint parameter ($1, the row's id). */
+const STATEMENTS = {
+  'UPDATE leads SET title = … (the text changes)': `UPDATE leads SET title = 'Квартира ' || $1 || ' ' || random() WHERE id = $1`,
+  'UPDATE leads SET title = title (named, unchanged)': 'UPDATE leads SET title = title WHERE id = $1',
+  'UPDATE leads SET status = status + 1 (no document column)': 'UPDATE leads SET status = status + 1 WHERE id = $1',
+  'INSERT INTO leads (title, description) …':
+    `INSERT INTO leads (title, description) VALUES ('Новая квартира ' || $1, 'Две комнаты, ремонт')`,
+} as const;
+type Statement = keyof typeof STATEMENTS;
+
+/**
+ * The variants measured, each set up on the running server before it stops: `bare` (no trigger, no new-rows index),
+ * embedsync's capture as migrate installs it, a copy of its UPDATE trigger calling a function that does nothing, and
+ * the previous release's UPDATE trigger (the comparison in the trigger's WHEN, the function logging unconditionally).
+ */
+const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'previous release (WHEN)'] as const;
+type Variant = typeof VARIANTS[number];
+const MEASURED: Record<Statement, readonly Variant[]> = {
+  'UPDATE leads SET title = … (the text changes)': VARIANTS,
+  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'previous release (WHEN)'],
+  'UPDATE leads SET status = status + 1 (no document column)': ['bare', 'embedsync'],
+  'INSERT INTO leads (title, description) …': ['bare', 'embedsync'],
+};
+
+async function setVariant(db: pg.Client, v: Variant): Promise<void> {
+  await db.query('DROP TRIGGER IF EXISTS bench_floor ON leads');
+  await db.query('DROP TRIGGER IF EXISTS bench_when ON leads');
+  await setCapture(db, 'leads', v !== 'bare');
+  const { ours, floor } = await floorTrigger(db);
+  if (v === 'a trigger that does nothing') {
+    await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
+    await db.query(floor);
+  } else if (v === 'previous release (WHEN)') {
+    await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
+    await db.query(`CREATE OR REPLACE FUNCTION bench_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+      BEGIN INSERT INTO embedsync.leads_changes (id) VALUES (NEW.id); RETURN NULL; END $$`);
+    await db.query(`CREATE TRIGGER bench_when AFTER UPDATE OF id, title, description ON leads FOR EACH ROW
+      WHEN ((old.id, old.title, old.description) IS DISTINCT FROM (new.id, new.title, new.description)) EXECUTE FUNCTION bench_log()`);
+  }
+  await db.query('VACUUM leads');
+  await db.query('CHECKPOINT');
+}
+
+/** Instructions a single-user backend ran for `script` on a fresh copy of `data`. */
+function instructions(dir: string, script: string): number {
+  const run = join(dir, 'run');
+  rmSync(run, { recursive: true, force: true });
+  cpSync(join(dir, 'data'), run, { recursive: true }); // as root, cpSync keeps no owner: give it back below
+  if (ROOT) execFileSync('chown', ['-R', 'postgres:', run]);
+  const input = openSync(script, 'r');
+  try {
+    const [cmd, args] = asPostgres('valgrind', ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'callgrind.out')}`,
+      `${PG_BIN}/postgres`, '--single', '-D', run, '-c', 'fsync=off', 'postgres']);
+    const r = spawnSync(cmd, args, { stdio: [input, 'ignore', 'pipe'], encoding: 'utf8' });
+    const refs = /refs:\s+([0-9,]+)/.exec(r.stderr ?? '');
+    if (r.status !== 0 || !refs) throw new Error(`valgrind --tool=callgrind failed (${r.status}): ${(r.stderr ?? '').slice(-500)}`);
+    return Number(refs[1]!.replaceAll(',', ''));
+  } finally {
+    closeSync(input);
+  }
+}
+
+function script(dir: string, statement: Statement, n: number): string {
+  const file = join(dir, `${n}.sql`);
+  const lines = [`PREPARE s(bigint) AS ${STATEMENTS[statement]};`];
+  // The same ids in the same order for every variant, spread over the table.
+  for (let i = 1; i <= n; i++) lines.push(`EXECUTE s(${(i * 7919) % ROWS + 1});`);
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+function cluster(dir: string, action: 'start' | 'stop'): string {
+  if (action === 'start') return execFileSync('bash', ['scripts/pg-start.sh', dir]).toString().trim();
+  const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']);
+  execFileSync(cmd, args, { stdio: 'ignore' });
+  return '';
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('valgrind', ['--version']).status !== 0) {
+    throw new Error('bench:trigger-instructions needs valgrind (apt-get install valgrind)');
+  }
+  const dir = mkdtempSync('/tmp/embedsync-bench-instructions-');
+  if (ROOT) execFileSync('chown', ['postgres:', dir]);
+  try {
+    let url = cluster(dir, 'start');
+    const setup = new pg.Client({ connectionString: url });
+    await setup.connect();
+    try {
+      await setup.query('CREATE EXTENSION IF NOT EXISTS vector');
+      await setup.query(`CREATE TABLE leads ${LEADS_COLUMNS}`);
+      await fillLeads(setup, ROWS);
+      await migrateTable(url, 'leads');
+      // The steady state: rows embedded by the current model (outside the partial indexes).
+      await setup.query('UPDATE leads SET model_checksum = $1, embedded_at = now()', [CHECKSUM]);
+      await setup.query('ALTER TABLE leads SET (autovacuum_enabled = off)');
+    } finally {
+      await setup.end();
+    }
+    console.log(`bench:trigger-instructions — leads of ${ROWS.toLocaleString('en-US')} rows; instructions per statement ` +
+      `(single-user backend, ${N} and ${3 * N} statements), and bare ÷ that`);
+    for (const [statement, variants] of Object.entries(MEASURED) as [Statement, readonly Variant[]][]) {
+      const counts: Partial<Record<Variant, number>> = {};
+      for (const v of variants) {
+        const db = new pg.Client({ connectionString: url });
+        await db.connect();
+        await setVariant(db, v).finally(() => db.end());
+        cluster(dir, 'stop');
+        const few = instructions(dir, script(dir, statement, N));
+        const many = instructions(dir, script(dir, statement, 3 * N));
+        counts[v] = (many - few) / (2 * N);
+        url = cluster(dir, 'start');
+      }
+      const bare = counts.bare!;
+      const cells = variants.map((v) => v === 'bare'
+        ? `bare ${Math.round(bare).toLocaleString('en-US')}`
+        : `${v} ${Math.round(counts[v]!).toLocaleString('en-US')} (${((bare / counts[v]!) * 100).toFixed(1)}%)`);
+      console.log(`  ${statement}\n    ${cells.join(' | ')}`);
+    }
+  } finally {
+    execFileSync('bash', ['scripts/pg-stop.sh', dir]);
+  }
+}
+
+await main();
