@@ -39,13 +39,13 @@ type Statement = keyof typeof STATEMENTS;
 /**
  * The variants measured, each set up on the running server before it stops: `bare` (no trigger, no new-rows index),
  * embedsync's capture as migrate installs it, a copy of its UPDATE trigger calling a function that does nothing, and
- * the previous release's UPDATE trigger (the comparison in the trigger's WHEN, the function logging unconditionally).
+ * the UPDATE trigger of the version before (the comparison in the trigger's WHEN, the function logging unconditionally).
  */
-const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'previous release (WHEN)'] as const;
+const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'comparison in WHEN (before)'] as const;
 type Variant = typeof VARIANTS[number];
 const MEASURED: Record<Statement, readonly Variant[]> = {
   'UPDATE leads SET title = … (the text changes)': VARIANTS,
-  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'previous release (WHEN)'],
+  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'comparison in WHEN (before)'],
   'UPDATE leads SET status = status + 1 (no document column)': ['bare', 'embedsync'],
   'INSERT INTO leads (title, description) …': ['bare', 'embedsync'],
 };
@@ -58,7 +58,7 @@ async function setVariant(db: pg.Client, v: Variant): Promise<void> {
   if (v === 'a trigger that does nothing') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(floor);
-  } else if (v === 'previous release (WHEN)') {
+  } else if (v === 'comparison in WHEN (before)') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(`CREATE OR REPLACE FUNCTION bench_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
       BEGIN INSERT INTO embedsync.leads_changes (id) VALUES (NEW.id); RETURN NULL; END $$`);
