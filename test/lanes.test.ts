@@ -4,11 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
+import { createClient } from '../src/db/pool.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { RunScheduler } from '../src/encoder/run-scheduler.ts';
 import { Semaphore } from '../src/encoder/remote/semaphore.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { BulkShare } from '../src/sync/bulk-share.ts';
+import { migrateSchema } from '../src/migration/schema-install.ts';
 import { midModelDir } from './helpers/real-model.ts';
 import { logged, setupSyncDb, waitFor } from './helpers/sync.ts';
 
@@ -91,6 +93,21 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     // function compares them).
     const trig = await t.pool.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'leads_upd'`);
     assert.match(trig.rows[0]!.def, /AFTER UPDATE OF id, title, description ON public\.leads FOR EACH ROW EXECUTE FUNCTION/);
+
+    // A table set up by the version before (the comparison in the trigger's WHEN, a function that logs every call):
+    // migrate replaces both, so an update that leaves the text alone still logs nothing.
+    await t.pool.query(`CREATE OR REPLACE FUNCTION embedsync.leads_upd() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+      AS $$BEGIN INSERT INTO embedsync.leads_changes (id) VALUES (NEW.id); RETURN NULL; END$$`);
+    await t.pool.query(`CREATE OR REPLACE TRIGGER leads_upd AFTER UPDATE OF id, title, description ON leads FOR EACH ROW
+      WHEN ((old.id, old.title, old.description) IS DISTINCT FROM (new.id, new.title, new.description))
+      EXECUTE FUNCTION embedsync.leads_upd()`);
+    const client = createClient({ databaseUrl: t.db.url });
+    await client.connect();
+    await migrateSchema(client, t.config.source, t.encoder.info).finally(() => client.end());
+    const after = await t.pool.query<{ def: string }>(`SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'leads_upd'`);
+    assert.doesNotMatch(after.rows[0]!.def, /WHEN/);
+    await t.pool.query(`UPDATE leads SET title = title`);
+    assert.equal(await logged(t.pool), 0);
   } finally {
     await t.close();
   }
