@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
+import { runChecks } from '../src/cli/doctor.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createClient } from '../src/db/pool.ts';
 import { createEncoder } from '../src/encoder/index.ts';
@@ -101,6 +102,15 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     await t.pool.query(`CREATE OR REPLACE TRIGGER leads_upd AFTER UPDATE OF id, title, description ON leads FOR EACH ROW
       WHEN ((old.id, old.title, old.description) IS DISTINCT FROM (new.id, new.title, new.description))
       EXECUTE FUNCTION embedsync.leads_upd()`);
+    // doctor says so, and what fixes it.
+    const triggerCheck = async () => (await runChecks(
+      { env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal }, t.config, false))
+      .find((c) => c.name === 'triggers');
+    assert.deepEqual(await triggerCheck(), {
+      ok: false, name: 'triggers', fix: 'embedsync migrate replaces it',
+      found: '3 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger), the UPDATE ' +
+        'trigger an earlier version\'s (its comparison in a WHEN costs every text update)',
+    });
     const client = createClient({ databaseUrl: t.db.url });
     await client.connect();
     await migrateSchema(client, t.config.source, t.encoder.info).finally(() => client.end());
@@ -108,6 +118,7 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     assert.doesNotMatch(after.rows[0]!.def, /WHEN/);
     await t.pool.query(`UPDATE leads SET title = title`);
     assert.equal(await logged(t.pool), 0);
+    assert.equal((await triggerCheck())?.ok, true);
   } finally {
     await t.close();
   }

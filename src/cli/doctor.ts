@@ -151,7 +151,7 @@ export async function runChecks(
         : { ok: false, name: 'schema',
           found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed',
           fix: 'embedsync migrate' });
-      const triggers = await triggerCount(client, table);
+      const { n: triggers, updateWhen } = await triggerState(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
       // A partitioned table has one more, for rows moved between partitions (sql/source-move-trigger.sql).
@@ -162,9 +162,14 @@ export async function runChecks(
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1) + moves) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)'
         : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
-      add(triggers === want ? { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` }
-        : { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`,
-          fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+      add(triggers !== want
+        ? { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`,
+          fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' }
+        : updateWhen
+          // Correct but dear: its WHEN is rebuilt in every statement that fires it (docs/sync.md, Triggers).
+          ? { ok: false, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}, the UPDATE ` +
+              'trigger an earlier version\'s (its comparison in a WHEN costs every text update)', fix: 'embedsync migrate replaces it' }
+          : { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` });
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
     if (migrated && names && capture?.slot) {
@@ -209,9 +214,10 @@ function formatBytes(n: number): string {
   return n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} kB`;
 }
 
-async function triggerCount(client: pg.Client, table: string): Promise<number> {
-  const { rows } = await client.query<{ n: number }>(loadSql('doctor-triggers'), [table]);
-  return rows[0]!.n;
+/** The table's enabled embedsync triggers, and whether its UPDATE trigger is an earlier version's (with a WHEN). */
+async function triggerState(client: pg.Client, table: string): Promise<{ readonly n: number; readonly updateWhen: boolean }> {
+  const { rows } = await client.query<{ n: number; update_when: boolean }>(loadSql('doctor-triggers'), [table]);
+  return { n: rows[0]!.n, updateWhen: rows[0]!.update_when };
 }
 
 /** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */
