@@ -162,14 +162,17 @@ export async function runChecks(
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1) + moves) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)'
         : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
-      add(triggers !== want
-        ? { ok: false, name: 'triggers', found: `${triggers} of ${want} embedsync triggers enabled on ${table}${inserts}`,
-          fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' }
-        : updateWhen
-          // Correct but dear: its WHEN is rebuilt in every statement that fires it (docs/sync.md, Triggers).
-          ? { ok: false, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}, the UPDATE ` +
-              'trigger an earlier version\'s (its comparison in a WHEN costs every text update)', fix: 'embedsync migrate replaces it' }
-          : { ok: true, name: 'triggers', found: `${want} embedsync triggers enabled on ${table}${inserts}` });
+      const found = `${want} embedsync triggers enabled on ${table}${inserts}`;
+      if (triggers !== want) {
+        add({ ok: false, name: 'triggers', found: `${triggers} of ${found}`,
+          fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
+      } else if (updateWhen) {
+        // Correct but dear: its WHEN is rebuilt in every statement that fires it (docs/sync.md, Triggers).
+        add({ ok: false, name: 'triggers', fix: 'embedsync migrate replaces it',
+          found: `${found}, the UPDATE trigger an earlier version's (its comparison in a WHEN costs every text update)` });
+      } else {
+        add({ ok: true, name: 'triggers', found });
+      }
     }
     if (info && migrated) add(await privilegeCheck(client, config, table));
     if (migrated && names && capture?.slot) {
