@@ -12,7 +12,6 @@ import { loadConfig } from '../src/config/index.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { remove } from '../src/cli/remove.ts';
-import { runChecks } from '../src/cli/doctor.ts';
 import { finishMigrate, migrate } from '../src/migration/migrate.ts';
 import { createEncoder } from '../src/encoder/index.ts';
 import { createClient } from '../src/db/pool.ts';
@@ -20,6 +19,7 @@ import { createLogger } from '../src/log/index.ts';
 import { createEncoderShelf } from '../src/sync/encoder-shelf.ts';
 import { startSupervisor } from '../src/sync/supervisor.ts';
 import { sourceSql } from '../src/db/source-sql.ts';
+import { doctorCheck } from './helpers/doctor.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { CHUNKED, chunksOfRow, insertLead, longText, vec } from './helpers/chunks.ts';
@@ -125,9 +125,7 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     await d.stop();
 
     // doctor counts the chunk triggers among the table's own.
-    const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal },
-      config, false);
-    assert.deepEqual(checks.find((c) => c.name === 'triggers'), {
+    assert.deepEqual(await doctorCheck(config, 'triggers'), {
       ok: true, name: 'triggers',
       found: '5 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
     });

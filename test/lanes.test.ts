@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { runChecks } from '../src/cli/doctor.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createClient } from '../src/db/pool.ts';
 import { createEncoder } from '../src/encoder/index.ts';
@@ -12,6 +11,7 @@ import { Semaphore } from '../src/encoder/remote/semaphore.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { BulkShare } from '../src/sync/bulk-share.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
+import { doctorCheck } from './helpers/doctor.ts';
 import { midModelDir } from './helpers/real-model.ts';
 import { logged, setupSyncDb, waitFor } from './helpers/sync.ts';
 
@@ -103,10 +103,7 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
       WHEN ((old.id, old.title, old.description) IS DISTINCT FROM (new.id, new.title, new.description))
       EXECUTE FUNCTION embedsync.leads_upd()`);
     // doctor says so, and what fixes it.
-    const triggerCheck = async () => (await runChecks(
-      { env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal }, t.config, false))
-      .find((c) => c.name === 'triggers');
-    assert.deepEqual(await triggerCheck(), {
+    assert.deepEqual(await doctorCheck(t.config, 'triggers'), {
       ok: false, name: 'triggers', fix: 'embedsync migrate replaces it',
       found: '3 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger), the UPDATE ' +
         'trigger an earlier version\'s (its comparison in a WHEN costs every text update)',
@@ -118,7 +115,7 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     assert.doesNotMatch(after.rows[0]!.def, /WHEN/);
     await t.pool.query(`UPDATE leads SET title = title`);
     assert.equal(await logged(t.pool), 0);
-    assert.equal((await triggerCheck())?.ok, true);
+    assert.equal((await doctorCheck(t.config, 'triggers'))?.ok, true);
   } finally {
     await t.close();
   }

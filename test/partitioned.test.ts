@@ -3,7 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/index.ts';
-import { runChecks } from '../src/cli/doctor.ts';
 import { remove } from '../src/cli/remove.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
@@ -13,6 +12,7 @@ import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { createTestDatabase } from './helpers/db.ts';
+import { doctorCheck } from './helpers/doctor.ts';
 import { createTestEncoder, idInAnotherPartition, TEST_ENV, waitFor } from './helpers/sync.ts';
 
 const PARTITIONED = `
@@ -69,9 +69,7 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
         `SELECT embedding_text_hash = md5('moved. row 6')::uuid AS ok FROM leads WHERE id = $1`, [moved])).rows[0]?.ok === true;
       await waitFor('the moved row re-embedded with its new text', synced, 10_000);
       // doctor counts the move trigger among the table's own.
-      const checks = await runChecks({ env: {}, stderr: process.stderr, cwd: process.cwd(), signal: new AbortController().signal },
-        config, false);
-      assert.deepEqual(checks.find((c) => c.name === 'triggers'), {
+      assert.deepEqual(await doctorCheck(config, 'triggers'), {
         ok: true, name: 'triggers',
         found: '4 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
       });
