@@ -50,11 +50,12 @@ const MEASURED: Record<Statement, readonly Variant[]> = {
   'INSERT INTO leads (title, description) …': ['bare', 'embedsync'],
 };
 
-async function setVariant(db: pg.Client, v: Variant): Promise<void> {
+/** `reference`: floorTrigger's, read once (embedsync's trigger keeps its definition whatever the variant). */
+async function setVariant(db: pg.Client, v: Variant, reference: { readonly ours: string; readonly floor: string }): Promise<void> {
+  const { ours, floor } = reference;
   await db.query('DROP TRIGGER IF EXISTS bench_floor ON leads');
   await db.query('DROP TRIGGER IF EXISTS bench_when ON leads');
   await setCapture(db, 'leads', v !== 'bare');
-  const { ours, floor } = await floorTrigger(db);
   if (v === 'a trigger that does nothing') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(floor);
@@ -90,18 +91,21 @@ function instructions(dir: string, script: string): number {
 
 function script(dir: string, statement: Statement, n: number): string {
   const file = join(dir, `${n}.sql`);
-  const lines = [`PREPARE s(bigint) AS ${STATEMENTS[statement]};`];
+  // setseed: the same random() suffixes (and so the same title lengths) in every run.
+  const lines = ['SELECT setseed(0.5);', `PREPARE s(bigint) AS ${STATEMENTS[statement]};`];
   // The same ids in the same order for every variant, spread over the table.
   for (let i = 1; i <= n; i++) lines.push(`EXECUTE s(${(i * 7919) % ROWS + 1});`);
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
 }
 
-function cluster(dir: string, action: 'start' | 'stop'): string {
-  if (action === 'start') return execFileSync('bash', ['scripts/pg-start.sh', dir]).toString().trim();
+/** Starts the cluster in `dir` (created on the first start); returns its URL (a new port each time). */
+const startCluster = (dir: string): string => execFileSync('bash', ['scripts/pg-start.sh', dir]).toString().trim();
+
+/** A clean stop (pg-stop.sh's is immediate, and would leave the copies a crash to recover from). */
+function stopCluster(dir: string): void {
   const [cmd, args] = asPostgres(`${PG_BIN}/pg_ctl`, ['-D', join(dir, 'data'), '-m', 'fast', '-w', 'stop']);
   execFileSync(cmd, args, { stdio: 'ignore' });
-  return '';
 }
 
 async function main(): Promise<void> {
@@ -111,9 +115,10 @@ async function main(): Promise<void> {
   const dir = mkdtempSync('/tmp/embedsync-bench-instructions-');
   if (ROOT) execFileSync('chown', ['postgres:', dir]);
   try {
-    let url = cluster(dir, 'start');
+    let url = startCluster(dir);
     const setup = new pg.Client({ connectionString: url });
     await setup.connect();
+    let reference: Awaited<ReturnType<typeof floorTrigger>>;
     try {
       await setup.query('CREATE EXTENSION IF NOT EXISTS vector');
       await setup.query(`CREATE TABLE leads ${LEADS_COLUMNS}`);
@@ -122,6 +127,7 @@ async function main(): Promise<void> {
       // The steady state: rows embedded by the current model (outside the partial indexes).
       await setup.query('UPDATE leads SET model_checksum = $1, embedded_at = now()', [CHECKSUM]);
       await setup.query('ALTER TABLE leads SET (autovacuum_enabled = off)');
+      reference = await floorTrigger(setup);
     } finally {
       await setup.end();
     }
@@ -129,15 +135,14 @@ async function main(): Promise<void> {
       `(single-user backend, ${N} and ${3 * N} statements), and bare ÷ that`);
     for (const [statement, variants] of Object.entries(MEASURED) as [Statement, readonly Variant[]][]) {
       const counts: Partial<Record<Variant, number>> = {};
+      const [fewFile, manyFile] = [script(dir, statement, N), script(dir, statement, 3 * N)];
       for (const v of variants) {
         const db = new pg.Client({ connectionString: url });
         await db.connect();
-        await setVariant(db, v).finally(() => db.end());
-        cluster(dir, 'stop');
-        const few = instructions(dir, script(dir, statement, N));
-        const many = instructions(dir, script(dir, statement, 3 * N));
-        counts[v] = (many - few) / (2 * N);
-        url = cluster(dir, 'start');
+        await setVariant(db, v, reference).finally(() => db.end());
+        stopCluster(dir);
+        counts[v] = (instructions(dir, manyFile) - instructions(dir, fewFile)) / (2 * N);
+        url = startCluster(dir);
       }
       const bare = counts.bare!;
       const cells = variants.map((v) => v === 'bare'

@@ -10,9 +10,8 @@
 --   the daemon's own embedding writes) fires nothing at all: no transition tables, no function call. The function
 --   compares the document's columns itself, so an update that names them and leaves them alone logs nothing. Not
 --   in the trigger's WHEN: PostgreSQL rebuilds a WHEN's expression from its stored text in every statement that
---   fires the trigger, which cost a single-row text UPDATE three quarters as much again as the call and the log's
---   insert together (instruction counts in docs/benchmarks.md); the function's comparison is compiled once per
---   transaction.
+--   fires the trigger, which cost a single-row text UPDATE four fifths as much again as the whole trigger costs it
+--   now (instruction counts in docs/benchmarks.md); the function's comparison is compiled once per transaction.
 -- - The INSERT and UPDATE triggers record the changed ids in the table's change log, embedsync.<stem>_changes: a
 --   heap with no index and no constraint, so a change costs one heap insert in the application's transaction
 --   (durable with it) and can never fail the application's statement (a NULL or repeated id is dropped later).
