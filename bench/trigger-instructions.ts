@@ -38,33 +38,66 @@ type Statement = keyof typeof STATEMENTS;
 
 /**
  * The variants measured, each set up on the running server before it stops: `bare` (no trigger, no new-rows index),
- * embedsync's capture as migrate installs it, a copy of its UPDATE trigger calling a function that does nothing, and
- * the UPDATE trigger of the version before (the comparison in the trigger's WHEN, the function logging unconditionally).
+ * embedsync's capture as migrate installs it, a copy of its UPDATE trigger calling a function that does nothing, the
+ * UPDATE trigger of the version before (the comparison in the trigger's WHEN, the function logging unconditionally),
+ * and the other designs of the text UPDATE's capture that were weighed against embedsync's (DESIGNS).
  */
-const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'comparison in WHEN (before)'] as const;
+const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'comparison in WHEN (before)',
+  'BEFORE trigger', 'not SECURITY DEFINER', 'log without its statement time', 'comparison in the INSERT',
+  'row marked in place of the log'] as const;
 type Variant = typeof VARIANTS[number];
 const MEASURED: Record<Statement, readonly Variant[]> = {
   'UPDATE leads SET title = … (the text changes)': VARIANTS,
-  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'comparison in WHEN (before)'],
+  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'comparison in WHEN (before)', 'comparison in the INSERT'],
   'UPDATE leads SET status = status + 1 (no document column)': ['bare', 'embedsync'],
   'INSERT INTO leads (title, description) …': ['bare', 'embedsync'],
+};
+
+const CHANGED = '(new.id, new.title, new.description) IS DISTINCT FROM (old.id, old.title, old.description)';
+const LOG = 'INSERT INTO embedsync.leads_changes (id) VALUES (NEW.id);';
+/**
+ * Each alternative as a trigger on the document's columns (when, function body, function options) in place of
+ * embedsync's. Why each lost (docs/benchmarks.md has the figures):
+ * - BEFORE: a user's BEFORE trigger that fires after it could change the text unseen;
+ * - not SECURITY DEFINER: every writer of the table would need rights on the change log;
+ * - no statement time: the drain could not tell one statement's rows (the lanes) nor a change's age;
+ * - the comparison in the INSERT's WHERE: the executor starts for every update that names the columns;
+ * - the row marked (its checksum cleared, so the new-rows index holds it) in place of the log: no insert, but
+ *   the update changes an indexed column, loses HOT and writes every index of the table.
+ */
+const DESIGNS: Partial<Record<Variant, readonly [string, string, string]>> = {
+  'BEFORE trigger': ['BEFORE', `IF ${CHANGED} THEN ${LOG} END IF; RETURN NEW;`, 'SECURITY DEFINER'],
+  'not SECURITY DEFINER': ['AFTER', `IF ${CHANGED} THEN ${LOG} END IF; RETURN NULL;`, ''],
+  'log without its statement time': ['AFTER',
+    `IF ${CHANGED} THEN INSERT INTO embedsync.bench_changes_id (id) VALUES (NEW.id); END IF; RETURN NULL;`, 'SECURITY DEFINER'],
+  'comparison in the INSERT': ['AFTER',
+    `INSERT INTO embedsync.leads_changes (id) SELECT NEW.id WHERE ${CHANGED}; RETURN NULL;`, 'SECURITY DEFINER'],
+  'row marked in place of the log': ['BEFORE', `IF ${CHANGED} THEN NEW.model_checksum := NULL; END IF; RETURN NEW;`, 'SECURITY DEFINER'],
 };
 
 /** `reference`: floorTrigger's, read once (embedsync's trigger keeps its definition whatever the variant). */
 async function setVariant(db: pg.Client, v: Variant, reference: { readonly ours: string; readonly floor: string }): Promise<void> {
   const { ours, floor } = reference;
-  await db.query('DROP TRIGGER IF EXISTS bench_floor ON leads');
-  await db.query('DROP TRIGGER IF EXISTS bench_when ON leads');
+  for (const t of ['bench_floor', 'bench_when', 'bench_design']) await db.query(`DROP TRIGGER IF EXISTS ${t} ON leads`);
   await setCapture(db, 'leads', v !== 'bare');
+  const design = DESIGNS[v];
   if (v === 'a trigger that does nothing') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(floor);
   } else if (v === 'comparison in WHEN (before)') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(`CREATE OR REPLACE FUNCTION bench_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
-      BEGIN INSERT INTO embedsync.leads_changes (id) VALUES (NEW.id); RETURN NULL; END $$`);
+      BEGIN ${LOG} RETURN NULL; END $$`);
     await db.query(`CREATE TRIGGER bench_when AFTER UPDATE OF id, title, description ON leads FOR EACH ROW
-      WHEN ((old.id, old.title, old.description) IS DISTINCT FROM (new.id, new.title, new.description)) EXECUTE FUNCTION bench_log()`);
+      WHEN (${CHANGED}) EXECUTE FUNCTION bench_log()`);
+  } else if (design) {
+    const [when, body, options] = design;
+    await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
+    await db.query('CREATE TABLE IF NOT EXISTS embedsync.bench_changes_id (id bigint)');
+    await db.query(`CREATE OR REPLACE FUNCTION bench_design() RETURNS trigger LANGUAGE plpgsql ${options} AS $$
+      BEGIN ${body} END $$`);
+    await db.query(`CREATE TRIGGER bench_design ${when} UPDATE OF id, title, description ON leads FOR EACH ROW
+      EXECUTE FUNCTION bench_design()`);
   }
   await db.query('VACUUM leads');
   await db.query('CHECKPOINT');
