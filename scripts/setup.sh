@@ -72,3 +72,22 @@ else
   rm -rf "$work"
   log "pgvector installed"
 fi
+
+# embedsync_capture (extension/): the UPDATE trigger's function compiled into the server, which migrate uses where a
+# database has the extension. Built out of tree (no build products in the checkout); rebuilt when its sources are
+# newer than the installed library.
+libdir="$("${PG_BIN}/pg_config" --pkglibdir)"
+ext_src="$(cd "$(dirname "$0")/../extension" && pwd)"
+if [ -f "${libdir}/embedsync_capture.so" ] && [ -f "${sharedir}/extension/embedsync_capture.control" ] \
+  && [ -z "$(find "$ext_src" -newer "${libdir}/embedsync_capture.so" -type f)" ]; then
+  log "embedsync_capture present"
+else
+  need_pkg "postgresql-server-dev-${PG_MAJOR}" build-essential
+  work="$(mktemp -d)"
+  cp -r "$ext_src/." "$work"
+  log "building embedsync_capture"
+  make -s -C "$work" PG_CONFIG="${PG_BIN}/pg_config" >/dev/null
+  $SUDO make -s -C "$work" PG_CONFIG="${PG_BIN}/pg_config" install >/dev/null
+  rm -rf "$work"
+  log "embedsync_capture installed"
+fi
