@@ -12,6 +12,8 @@
 --   in the trigger's WHEN: PostgreSQL rebuilds a WHEN's expression from its stored text in every statement that
 --   fires the trigger, which cost a single-row text UPDATE four fifths as much again as the whole trigger costs it
 --   now (instruction counts in docs/benchmarks.md); the function's comparison is compiled once per transaction.
+--   Where the database has the extension embedsync_capture (extension/), the trigger calls its compiled function,
+--   which does the same without PL/pgSQL's call and executor (the UPDATE trigger below).
 -- - The INSERT and UPDATE triggers record the changed ids in the table's change log, embedsync.<stem>_changes: a
 --   heap with no index and no constraint, so a change costs one heap insert in the application's transaction
 --   (durable with it) and can never fail the application's statement (a NULL or repeated id is dropped later).
@@ -70,8 +72,11 @@ BEGIN
 END
 $fn$;
 
+-- {{update_function}}: the function above, or the same work compiled into the server where the database has the
+-- extension embedsync_capture (capture-compiled.sql): without PL/pgSQL's call and the executor it starts for the
+-- one-row INSERT, what a text UPDATE pays for its capture falls by more than half (docs/benchmarks.md).
 CREATE OR REPLACE TRIGGER {{name:upd}} AFTER UPDATE OF {{update_columns}} ON {{table}}
-  FOR EACH ROW EXECUTE FUNCTION embedsync.{{name:upd}}();
+  FOR EACH ROW EXECUTE FUNCTION {{update_function}};
 CREATE OR REPLACE TRIGGER {{name:del}} AFTER DELETE ON {{table}}
   REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION embedsync.{{name:del}}();
 CREATE OR REPLACE TRIGGER {{name:trunc}} AFTER TRUNCATE ON {{table}}

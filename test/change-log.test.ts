@@ -5,28 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { logged, lookOnce, setupSyncDb } from './helpers/sync.ts';
+import { asRole, dropRole } from './helpers/roles.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { drainChanges } from '../src/queue/change-log.ts';
-
-/** Runs `fn` on a connection of `pool` as `role`; the connection goes back to the pool as itself, whatever happens. */
-async function asRole<T>(pool: pg.Pool, role: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  try {
-    await c.query(`SET ROLE ${role}`);
-    return await fn(c);
-  } finally {
-    await c.query('RESET ROLE').catch(() => undefined);
-    c.release();
-  }
-}
-
-/** Drops a role a test made, with what it owns (best effort: cleanup must not hide the test's own failure). */
-async function dropRole(pool: pg.Pool, role: string): Promise<void> {
-  await pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
-  await pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
-}
 
 const lanes = async (pool: pg.Pool) => {
   const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');

@@ -151,7 +151,7 @@ export async function runChecks(
         : { ok: false, name: 'schema',
           found: installed ? `${table} lacks ${info.missingColumns.join(', ')}` : 'schema embedsync is not installed',
           fix: 'embedsync migrate' });
-      const { n: triggers, updateWhen } = await triggerState(client, table);
+      const { n: triggers, updateWhen, updateCompiled } = await triggerState(client, table);
       // UPDATE, DELETE, TRUNCATE; INSERT too unless the watch takes inserts (ids from a sequence and the new-rows
       // index ready: src/db/new-rows-index.ts). A chunked table has two more: its chunks go with DELETE and TRUNCATE.
       // A partitioned table has one more, for rows moved between partitions (sql/source-move-trigger.sql).
@@ -162,7 +162,10 @@ export async function runChecks(
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1) + moves) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)'
         : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
-      const found = `${want} embedsync triggers enabled on ${table}${inserts}`;
+      const updates = capture.slot ? '' : updateCompiled ? ', updates: the compiled function'
+        : (await compiledCaptureUsable(client))
+          ? ', updates: the PL/pgSQL function (embedsync_capture is installed: migrate switches to it)' : '';
+      const found = `${want} embedsync triggers enabled on ${table}${inserts}${updates}`;
       if (triggers !== want) {
         add({ ok: false, name: 'triggers', found: `${triggers} of ${found}`,
           fix: 'embedsync migrate (re)installs them; ALTER TABLE ... ENABLE TRIGGER if they were disabled' });
@@ -217,10 +220,20 @@ function formatBytes(n: number): string {
   return n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024).toFixed(0)} kB`;
 }
 
-/** The table's enabled embedsync triggers, and whether its UPDATE trigger is an earlier version's (with a WHEN). */
-async function triggerState(client: pg.Client, table: string): Promise<{ readonly n: number; readonly updateWhen: boolean }> {
-  const { rows } = await client.query<{ n: number; update_when: boolean }>(loadSql('doctor-triggers'), [table]);
-  return { n: rows[0]!.n, updateWhen: rows[0]!.update_when };
+/**
+ * The table's enabled embedsync triggers, whether its UPDATE trigger is an earlier version's (with a WHEN), and
+ * whether it calls the compiled function.
+ */
+async function triggerState(client: pg.Client, table: string):
+  Promise<{ readonly n: number; readonly updateWhen: boolean; readonly updateCompiled: boolean }> {
+  const { rows: [r] } = await client.query<{ n: number; update_when: boolean; update_compiled: boolean }>(
+    loadSql('doctor-triggers'), [table]);
+  return { n: r!.n, updateWhen: r!.update_when, updateCompiled: r!.update_compiled };
+}
+
+/** Whether migrate would have the UPDATE trigger call the compiled function (sql/capture-compiled.sql). */
+async function compiledCaptureUsable(client: pg.Client): Promise<boolean> {
+  return (await client.query<{ usable: boolean }>(loadSql('capture-compiled'))).rows[0]!.usable;
 }
 
 /** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */

@@ -47,7 +47,8 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
     (r.capture === 'logical'
       ? `logical capture on ${r.source.sql.table}: inserts and updates read from the WAL (DELETE and TRUNCATE triggers); `
       : `triggers installed on ${r.source.sql.table} ` +
-        `(${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}); `) +
+        `(${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}, ` +
+        `updates: ${r.updateFunction === 'compiled' ? 'compiled function (embedsync_capture)' : 'PL/pgSQL function'}); `) +
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,

@@ -4,7 +4,7 @@
 // here: they are bind parameters.
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { checksumLiteral, quoteIdent } from './quote.ts';
+import { checksumLiteral, quoteIdent, unquoteIdent } from './quote.ts';
 import { documentFunctionName, type SourceSql } from './source-sql.ts';
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -46,6 +46,8 @@ export interface TemplateExtras {
   readonly noVectorColumns?: boolean;
   /** source-install: the columns EMBEDSYNC_DOCUMENT_SQL reads (unquoted, from the catalog: document-columns.ts). */
   readonly documentColumns?: readonly string[];
+  /** source-install: the UPDATE trigger calls the compiled capture function (sql/capture-compiled.sql says when). */
+  readonly compiledCapture?: boolean;
   /** Chunk search functions: the recorded model's chunks have their hnsw index (chunk-index.ts), so
    * {{chunk_nearest:n,limit}} reads the n × limit nearest chunks from it; without, every chunk (exact). */
   readonly chunkIndex?: boolean;
@@ -140,6 +142,11 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
         const cols = updateColumns(s, extras);
         return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
       }
+      // The UPDATE trigger's function: the compiled one, given the change log and the id column (names in string
+      // literals: validated identifiers hold no quote), or the PL/pgSQL one source-install creates.
+      case 'update_function': return extras.compiledCapture
+        ? `embedsync.capture_update('${unquoteIdent(quoteIdent(`${s.stem}_changes`))}', '${unquoteIdent(s.id)}')`
+        : `embedsync.${quoteIdent(`${s.stem}_upd`)}()`;
       case 'document_function_name': return documentFunctionName(s.stem);
       case 'chunk_nearest': {
         // `ORDER BY distance LIMIT n * <limit>`: the nearest chunks through the index. Without it every chunk

@@ -47,7 +47,11 @@ export interface MigrateResult {
   readonly insertCapture: InsertCapture;
   /** Triggers, or logical decoding of the WAL (EMBEDSYNC_CAPTURE=logical): then no INSERT or UPDATE trigger at all. */
   readonly capture: Capture;
+  /** The UPDATE trigger's function: compiled (the extension embedsync_capture) or PL/pgSQL. */
+  readonly updateFunction: UpdateFunction;
 }
+
+export type UpdateFunction = 'compiled' | 'plpgsql';
 
 export interface Migration {
   readonly version: number;
@@ -92,13 +96,14 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 
     const addedColumns = info.missingColumns;
     const previous = await readModelState(client, info.sql.sourceKey);
+    const { rows: [compiled] } = await client.query<{ installed: boolean; usable: boolean }>(loadSql('capture-compiled'));
     await inTransaction(client, async () => {
       // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
       await client.query(loadSql('lock-timeout-local'), ['5s']);
       if (addedColumns.length > 0) await client.query(renderSql('source-columns', info.sql, { dimensions: model.dimensions }));
       const documentSql = source.documentSql;
       await client.query(renderSql('source-install', info.sql, {
-        documentSql,
+        documentSql, compiledCapture: compiled!.usable,
         ...(documentSql !== undefined
           ? { documentColumns: await documentColumns(client, info.sql, documentSql, managedColumns(source)) }
           : {}),
@@ -114,6 +119,11 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
     // the table instead of an index: a warning, not a refusal.
     const warnings: string[] = [];
+    if (compiled!.installed && !compiled!.usable) {
+      warnings.push('the database has the extension embedsync_capture, but this role may not execute embedsync.capture_update(): ' +
+        `${info.sql.table}'s UPDATE trigger calls the PL/pgSQL function, which costs a text UPDATE more; ` +
+        'GRANT EXECUTE ON FUNCTION embedsync.capture_update() TO this role and run migrate again');
+    }
     await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
@@ -142,7 +152,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     const prev = previous?.checksum;
     return {
       applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined,
-      source: info, fullText, insertCapture, capture,
+      source: info, fullText, insertCapture, capture, updateFunction: compiled!.usable ? 'compiled' : 'plpgsql',
     };
   } finally {
     await releaseMigrateLock(client);
