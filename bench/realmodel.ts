@@ -13,7 +13,7 @@
 //     insert a second (each live row's write → vector time, p50/p99), with the same phase run by another checkout
 //     (--baseline-root, e.g. the previous release) for comparison in the same run.
 //   usage: npm run bench:realmodel [-- --layers 24 --texts 96 --rows 3000 --seconds 60 --phases encoder,service,lanes
-//          --lanes-seconds 30 --baseline-root ../embedsync-previous]
+//          --lanes-seconds 30 --baseline-root ../embedsync-previous --compiled-capture]
 //          npm run bench:realmodel -- --service-only --memory-limit 1GiB   (the service as it sizes itself to 1 GiB)
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -51,6 +51,8 @@ const { values } = parseArgs({
     'run-seconds': { type: 'string' },
     phases: { type: 'string', default: 'encoder,service,lanes' },
     'lanes-seconds': { type: 'string', default: '30' },
+    // Lanes: the UPDATE trigger calls the compiled function (the extension embedsync_capture; scripts/setup.sh).
+    'compiled-capture': { type: 'boolean', default: false },
     'baseline-root': { type: 'string' },
     // The service phase only, told this memory limit (EMBEDSYNC_MEMORY_LIMIT): the sessions it chooses, its peak RSS.
     'memory-limit': { type: 'string' },
@@ -284,7 +286,13 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
       ...process.env, DATABASE_URL: url, EMBEDDING_MODEL: dir, EMBEDDING_DTYPE: 'int8', PORT: String(await freePort()), HOST: '127.0.0.1',
       EMBEDDING_RUN_SECONDS: String(RUN_SECONDS), EMBEDSYNC_TEXT_COLUMNS: 'title,description', LOG_LEVEL: 'warn',
     };
-    execFileSync(process.execPath, [join(root, 'bin/embedsync.js'), 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    const migrate = () => execFileSync(process.execPath, [join(root, 'bin/embedsync.js'), 'migrate'],
+      { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
+    migrate();
+    if (values['compiled-capture']) {
+      await pool.query('CREATE EXTENSION embedsync_capture');
+      migrate();
+    }
     const run = spawn(process.execPath, [join(root, 'bin/embedsync.js'), 'run'],
       { env, stdio: ['ignore', 'ignore', 'inherit'], cwd: root });
     const exited = once(run, 'exit');
@@ -339,7 +347,8 @@ async function lanes(root: string, dir: string, texts: readonly string[], rows: 
     await exited;
     await pool.end();
     const backlogRate = (r: { rows: number; seconds: number }, minus = 0) => ((r.rows - minus) / r.seconds).toFixed(1);
-    log(`lanes (${root === ROOT ? 'this checkout' : root}, embedsync run, ${rows} backlog rows, windows of ${seconds} s):`);
+    log(`lanes (${root === ROOT ? 'this checkout' : root}, embedsync run, ${rows} backlog rows, windows of ${seconds} s` +
+      `${values['compiled-capture'] ? ', the compiled UPDATE function' : ''}):`);
     log(`  backlog alone: ${backlogRate(alone)} leads/s; ` +
       `beside one live insert and one live edit a second: ${backlogRate(beside, latencies.length)} leads/s`);
     const line = (what: string, xs: readonly number[]) => xs.length

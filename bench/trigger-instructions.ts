@@ -12,7 +12,7 @@ import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync } from 
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { CHECKSUM, LEADS_COLUMNS, fillLeads, floorTrigger, migrateTable, setCapture } from './trigger-setup.ts';
+import { CHECKSUM, LEADS_COLUMNS, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '20000' },
@@ -38,17 +38,20 @@ type Statement = keyof typeof STATEMENTS;
 
 /**
  * The variants measured, each set up on the running server before it stops: `bare` (no trigger, no new-rows index),
- * embedsync's capture as migrate installs it, a copy of its UPDATE trigger calling a function that does nothing, the
+ * embedsync's capture as migrate installs it (the PL/pgSQL function), a copy of its UPDATE trigger calling the
+ * compiled function (the extension embedsync_capture; skipped where the server lacks it), one calling a function
+ * that does nothing, the
  * UPDATE trigger of the version before (the comparison in the trigger's WHEN, the function logging unconditionally),
  * and the other designs of the text UPDATE's capture that were weighed against embedsync's (DESIGNS).
  */
-const VARIANTS = ['bare', 'embedsync', 'a trigger that does nothing', 'comparison in WHEN (before)',
+const VARIANTS = ['bare', 'embedsync', 'compiled function', 'a trigger that does nothing', 'comparison in WHEN (before)',
   'BEFORE trigger', 'not SECURITY DEFINER', 'log without its statement time', 'comparison in the INSERT',
   'row marked in place of the log'] as const;
 type Variant = typeof VARIANTS[number];
 const MEASURED: Record<Statement, readonly Variant[]> = {
   'UPDATE leads SET title = … (the text changes)': VARIANTS,
-  'UPDATE leads SET title = title (named, unchanged)': ['bare', 'embedsync', 'comparison in WHEN (before)', 'comparison in the INSERT'],
+  'UPDATE leads SET title = title (named, unchanged)':
+    ['bare', 'embedsync', 'compiled function', 'comparison in WHEN (before)', 'comparison in the INSERT'],
   'UPDATE leads SET status = status + 1 (no document column)': ['bare', 'embedsync'],
   'INSERT INTO leads (title, description) …': ['bare', 'embedsync'],
 };
@@ -75,15 +78,17 @@ const DESIGNS: Partial<Record<Variant, readonly [string, string, string]>> = {
   'row marked in place of the log': ['BEFORE', `IF ${CHANGED} THEN NEW.model_checksum := NULL; END IF; RETURN NEW;`, 'SECURITY DEFINER'],
 };
 
-/** `reference`: floorTrigger's, read once (embedsync's trigger keeps its definition whatever the variant). */
-async function setVariant(db: pg.Client, v: Variant, reference: { readonly ours: string; readonly floor: string }): Promise<void> {
-  const { ours, floor } = reference;
-  for (const t of ['bench_floor', 'bench_when', 'bench_design']) await db.query(`DROP TRIGGER IF EXISTS ${t} ON leads`);
+type Reference = Awaited<ReturnType<typeof referenceTriggers>>;
+
+/** `reference`: referenceTriggers's, read once (embedsync's trigger keeps its definition whatever the variant). */
+async function setVariant(db: pg.Client, v: Variant, reference: Reference): Promise<void> {
+  const { ours, floor, compiled } = reference;
+  for (const t of ['bench_floor', 'bench_compiled', 'bench_when', 'bench_design']) await db.query(`DROP TRIGGER IF EXISTS ${t} ON leads`);
   await setCapture(db, 'leads', v !== 'bare');
   const design = DESIGNS[v];
-  if (v === 'a trigger that does nothing') {
+  if (v === 'a trigger that does nothing' || v === 'compiled function') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
-    await db.query(floor);
+    await db.query(v === 'compiled function' ? compiled! : floor);
   } else if (v === 'comparison in WHEN (before)') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(`CREATE OR REPLACE FUNCTION bench_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
@@ -151,7 +156,7 @@ async function main(): Promise<void> {
     let url = startCluster(dir);
     const setup = new pg.Client({ connectionString: url });
     await setup.connect();
-    let reference: Awaited<ReturnType<typeof floorTrigger>>;
+    let reference: Reference;
     try {
       await setup.query('CREATE EXTENSION IF NOT EXISTS vector');
       await setup.query(`CREATE TABLE leads ${LEADS_COLUMNS}`);
@@ -160,13 +165,17 @@ async function main(): Promise<void> {
       // The steady state: rows embedded by the current model (outside the partial indexes).
       await setup.query('UPDATE leads SET model_checksum = $1, embedded_at = now()', [CHECKSUM]);
       await setup.query('ALTER TABLE leads SET (autovacuum_enabled = off)');
-      reference = await floorTrigger(setup);
+      reference = await referenceTriggers(setup);
     } finally {
       await setup.end();
     }
     console.log(`bench:trigger-instructions — leads of ${ROWS.toLocaleString('en-US')} rows; instructions per statement ` +
       `(single-user backend, ${N} and ${3 * N} statements), and bare ÷ that`);
-    for (const [statement, variants] of Object.entries(MEASURED) as [Statement, readonly Variant[]][]) {
+    if (!reference.compiled) {
+      console.log('  (no compiled function: the server lacks the extension embedsync_capture; scripts/setup.sh builds it)');
+    }
+    for (const [statement, all] of Object.entries(MEASURED) as [Statement, readonly Variant[]][]) {
+      const variants = all.filter((v) => v !== 'compiled function' || reference.compiled);
       const counts: Partial<Record<Variant, number>> = {};
       const [fewFile, manyFile] = [script(dir, statement, N), script(dir, statement, 3 * N)];
       for (const v of variants) {

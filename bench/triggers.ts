@@ -8,8 +8,9 @@
 //     UPDATE of 100,000 rows, non-text and text.
 // With triggers, single-row statements run twice: the application's statement alone (its change log moved into the
 // queue after the run), and with the log moved every 100 ms during the run (as a daemon's watch does) on the same
-// two cores; after a bulk UPDATE the time to move its log is printed apart. The title UPDATE also runs with a
-// PL/pgSQL trigger that does nothing in place of embedsync's: the least any row trigger costs it.
+// two cores; after a bulk UPDATE the time to move its log is printed apart. The title UPDATE also runs with the
+// compiled function (the extension embedsync_capture, where the server has it) in place of the PL/pgSQL one, alone
+// and with the log moved, and with a PL/pgSQL trigger that does nothing: the least any PL/pgSQL row trigger costs it.
 // Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
 //   usage: npm run bench:triggers [-- --rows 20000 --seconds 4 --rounds 3 --bulk 100000 --skip-logical]
 import { execFile } from 'node:child_process';
@@ -22,7 +23,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createPool } from '../src/db/pool.ts';
 import { withBenchDatabase } from './bench-database.ts';
-import { CHECKSUM, LEADS_COLUMNS, fillLeads, floorTrigger, migrateTable, setCapture } from './trigger-setup.ts';
+import { CHECKSUM, LEADS_COLUMNS, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
 import { captureNames, installCapture, removeCapture } from '../src/db/logical-capture.ts';
 import { createCaptureLook } from '../src/sync/capture-look.ts';
 import { inspectSource } from '../src/db/source-info.ts';
@@ -97,7 +98,7 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
   const drainer = new pg.Client({ connectionString: url });
   await drainer.connect();
   const drain = () => drainChanges(drainer, sql, 100);
-  const reference = await floorTrigger(db);
+  const reference = await referenceTriggers(db);
   try {
     for (const [label, text] of Object.entries(SCRIPTS)) {
       const file = join(dir, `${label.length}.sql`);
@@ -110,6 +111,10 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       // embedsync's whose PL/pgSQL function does nothing.
       const floor: number[] = [];
       const withFloor = label.startsWith('UPDATE leads SET title');
+      // And the same trigger calling the compiled function: alone, and with the log moved.
+      const compiled: number[] = [];
+      const compiledMoving: number[] = [];
+      const withCompiled = withFloor && reference.compiled !== undefined;
       for (let r = 0; r < ROUNDS; r++) {
         await setCapture(db, 'leads', false);
         const b = await pgbench(db, url, file, fsync);
@@ -127,6 +132,16 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
           floor.push(await pgbench(db, url, file, fsync) / b);
           await db.query('DROP TRIGGER bench_floor ON leads');
         }
+        if (withCompiled) {
+          await setCapture(db, 'leads', true);
+          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
+          await db.query(reference.compiled);
+          compiled.push(await pgbench(db, url, file, fsync) / b);
+          await setCapture(db, 'leads', true);
+          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
+          compiledMoving.push(await every100ms(pgbench(db, url, file, fsync), drain) / b);
+          await db.query('DROP TRIGGER bench_compiled ON leads');
+        }
         bare.push(b);
         alone.push(t / b);
         moving.push(m / b);
@@ -134,6 +149,10 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
       const move = moveMs.length ? `; moving the log ${(median(moveMs) * 1000).toFixed(1)} µs an entry` : '';
       console.log(`    ${label.padEnd(58)} ${pct(median(alone)).padStart(5)} | ${pct(median(moving)).padStart(5)}  ` +
         `(rounds ${alone.map(pct).join(', ')} | ${moving.map(pct).join(', ')}; bare ${median(bare).toFixed(0)} TPS${move})`);
+      if (withCompiled) {
+        console.log(`      the compiled function (embedsync_capture) in place of the PL/pgSQL one: ${pct(median(compiled))} | ` +
+          `${pct(median(compiledMoving))}  (rounds ${compiled.map(pct).join(', ')} | ${compiledMoving.map(pct).join(', ')})`);
+      }
       if (withFloor) {
         console.log(`      a PL/pgSQL row trigger that does nothing, same definition: ${pct(median(floor))}  ` +
           `(rounds ${floor.map(pct).join(', ')})`);

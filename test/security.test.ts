@@ -168,7 +168,7 @@ test('nothing logs texts, keys or the database password', { timeout: 120_000 }, 
 });
 
 /** The SQL blocks of docs/security.md, role names made unique for this cluster. */
-function securitySql(name: 'superuser' | 'grants', suffix: string): string {
+function securitySql(name: 'superuser' | 'grants' | 'compiled', suffix: string): string {
   const doc = readFileSync(new URL('../docs/security.md', import.meta.url), 'utf8');
   const m = new RegExp(`<!-- security-sql:${name} -->\\s*\`\`\`sql\\n([\\s\\S]*?)\`\`\``).exec(doc);
   assert.ok(m, `docs/security.md has the ${name} block`);
@@ -200,6 +200,14 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     } finally {
       await m.end();
     }
+    // Step 4, the compiled UPDATE function: without the grant migrate warns and keeps the PL/pgSQL function; with it,
+    // the trigger the migrate role creates calls the compiled one, which logs the application's updates below.
+    await su.query('CREATE EXTENSION embedsync_capture');
+    const withoutGrant = await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) });
+    assert.match(withoutGrant, /may not execute embedsync\.capture_update\(\)/);
+    assert.match(withoutGrant, /updates: PL\/pgSQL function/);
+    await su.query(securitySql('compiled', suffix));
+    assert.match(await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) }), /updates: compiled function \(embedsync_capture\)/);
     // The daemon's role really is limited: no DDL, no other columns, no writes to the text.
     const d = new pg.Client({ connectionString: as(daemonRole) });
     await d.connect();

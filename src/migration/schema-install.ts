@@ -119,11 +119,6 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     // role that may alter the table but not create in its schema) the cheap sweep pass still works, reading
     // the table instead of an index: a warning, not a refusal.
     const warnings: string[] = [];
-    if (compiled!.installed && !compiled!.usable) {
-      warnings.push('the database has the extension embedsync_capture, but this role may not execute embedsync.capture_update(): ' +
-        `${info.sql.table}'s UPDATE trigger calls the PL/pgSQL function, which costs a text UPDATE more; ` +
-        'GRANT EXECUTE ON FUNCTION embedsync.capture_update() TO this role and run migrate again');
-    }
     await ensureSweepIndex(client, info.sql, model.checksum).catch((err: unknown) => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
       warnings.push(`could not create the sweep's index on ${info.sql.table} (${(err as Error).message}): ` +
@@ -141,6 +136,11 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     const insertCapture = await installInsertCapture(client, info.sql, source.idColumn, newRowsIndex);
     // EMBEDSYNC_CAPTURE=logical: inserts and updates from the WAL, their triggers dropped (unset: as the table has it).
     const capture = await installCapture(client, info.sql, source.capture);
+    if (capture === 'triggers' && compiled!.installed && !compiled!.usable) {
+      warnings.push('the database has the extension embedsync_capture, but this role may not execute embedsync.capture_update(): ' +
+        `${info.sql.table}'s UPDATE trigger calls the PL/pgSQL function, which costs a text UPDATE more; ` +
+        'GRANT EXECUTE ON FUNCTION embedsync.capture_update() TO this role and run migrate again');
+    }
     // The tsvector of rows written before the column existed (or in another configuration), and its GIN index.
     const fullText = await ensureFullText(client, info.sql, source).catch((err: unknown): FullTextResult => {
       if (sqlState(err) !== INSUFFICIENT_PRIVILEGE) throw err;
