@@ -123,7 +123,11 @@ insert_index_entries(Relation log, HeapTuple entry)
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(log), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(entry, slot, false);
 	slot->tts_tid = entry->t_self;
+#if PG_VERSION_NUM >= 160000
+	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL, false));
+#else
 	list_free(ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL));
+#endif
 	ExecDropSingleTupleTableSlot(slot);
 	ExecCloseIndices(rri);
 	FreeExecutorState(estate);

@@ -188,3 +188,28 @@ test('the compiled function on a partitioned table and with EMBEDSYNC_DOCUMENT_S
     await db.drop();
   }
 });
+
+test('the compiled function: upserts, MERGE and a 100,000-row statement log every row they change', async () => {
+  const t = await setupSyncDb();
+  try {
+    await t.pool.query('CREATE EXTENSION embedsync_capture');
+    assert.equal((await migrate(t)).updateFunction, 'compiled');
+    await t.pool.query(`INSERT INTO leads (title) SELECT 'lead ' || g FROM generate_series(1, 100000) g`);
+    await t.pool.query('TRUNCATE embedsync.leads_changes');
+    // ON CONFLICT DO UPDATE: the row that changes is logged, the one set to what it was is not.
+    await t.pool.query(`INSERT INTO leads (id, title) VALUES (1, 'upserted'), (2, 'lead 2')
+      ON CONFLICT (id) DO UPDATE SET title = excluded.title`);
+    assert.deepEqual((await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.leads_changes')).rows, [{ id: '1' }]);
+    await t.pool.query(`MERGE INTO leads l USING (VALUES (3, 'merged'), (4, 'lead 4')) v(id, title) ON l.id = v.id
+      WHEN MATCHED THEN UPDATE SET title = v.title`);
+    assert.deepEqual((await t.pool.query<{ id: string }>('SELECT id::text FROM embedsync.leads_changes ORDER BY id')).rows,
+      [{ id: '1' }, { id: '3' }]);
+    await t.pool.query('TRUNCATE embedsync.leads_changes');
+    await t.pool.query(`UPDATE leads SET description = 'the same for all'`);
+    const { rows: [n] } = await t.pool.query<{ n: number; ids: number; at: number }>(`SELECT count(*)::int AS n,
+      count(DISTINCT id)::int AS ids, count(DISTINCT at)::int AS at FROM embedsync.leads_changes`);
+    assert.deepEqual(n, { n: 100_000, ids: 100_000, at: 1 }, 'one entry per row, all with the statement\'s time');
+  } finally {
+    await t.close();
+  }
+});
