@@ -3,18 +3,12 @@
 // time, nothing lost or doubled.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type pg from 'pg';
-import { logged, lookOnce, setupSyncDb } from './helpers/sync.ts';
+import { lanes, logged, lookOnce, setupSyncDb } from './helpers/sync.ts';
 import { asRole, dropRole } from './helpers/roles.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { inspectSource } from '../src/db/source-info.ts';
 import { drainChanges } from '../src/queue/change-log.ts';
-
-const lanes = async (pool: pg.Pool) => {
-  const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
-  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
-};
 
 test('a statement larger than one part of a drain is bulk to its last row; concurrent looks move each entry once', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '100' });

@@ -14,13 +14,9 @@ import { ensureNewRowsIndex } from '../src/db/new-rows-index.ts';
 import { removeSource } from '../src/migration/remove-source.ts';
 import { loadConfig } from '../src/config/index.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { documentOf, logged, lookOnce, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
+import { documentOf, lanes, logged, lookOnce, setupSyncDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
 
-const lanes = async (pool: pg.Pool) => {
-  const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
-  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
-};
 const triggers = async (pool: pg.Pool, table = 'leads') =>
   (await pool.query<{ tgname: string }>(`SELECT tgname FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal ORDER BY tgname`,
     [table])).rows.map((r) => r.tgname);

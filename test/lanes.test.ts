@@ -13,12 +13,8 @@ import { BulkShare } from '../src/sync/bulk-share.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
 import { doctorCheck } from './helpers/doctor.ts';
 import { midModelDir } from './helpers/real-model.ts';
-import { logged, setupSyncDb, waitFor } from './helpers/sync.ts';
+import { lanes, logged, setupSyncDb, waitFor } from './helpers/sync.ts';
 
-const lanes = async (pool: pg.Pool) => {
-  const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
-  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
-};
 const laneOf = async (pool: pg.Pool, id: string) =>
   (await pool.query<{ lane: number }>('SELECT lane FROM embedsync.queue WHERE id = $1', [id])).rows[0]?.lane;
 

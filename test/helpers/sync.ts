@@ -119,6 +119,12 @@ export async function lookOnce(db: pg.Pool | pg.Client, config: Pick<Config, 'so
   })();
 }
 
+/** The queue's entries in each lane (0 live, 1 bulk). */
+export async function lanes(db: Pick<pg.Pool, 'query'>): Promise<{ live: number; bulk: number }> {
+  const { rows } = await db.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
+  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
+}
+
 /** Entries of a table's change log (the INSERT and UPDATE triggers' ids not yet moved into the queue by a look). */
 export async function logged(db: Pick<pg.Pool, 'query'>, table = 'leads'): Promise<number> {
   return (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM embedsync.${table}_changes`)).rows[0]!.n;
