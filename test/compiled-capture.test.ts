@@ -11,12 +11,8 @@ import { migrateSchema, type MigrateResult } from '../src/migration/schema-insta
 import { createTestDatabase } from './helpers/db.ts';
 import { doctorCheck } from './helpers/doctor.ts';
 import { asRole, dropRole } from './helpers/roles.ts';
-import { createTestEncoder, logged, setupSyncDb, TEST_ENV, waitFor, type SyncTestDb } from './helpers/sync.ts';
+import { createTestEncoder, lanes, logged, setupSyncDb, type SyncTestDb, TEST_ENV, waitFor } from './helpers/sync.ts';
 
-const lanes = async (pool: pg.Pool) => {
-  const { rows } = await pool.query<{ lane: number; n: number }>('SELECT lane, count(*)::int AS n FROM embedsync.queue GROUP BY lane');
-  return { live: rows.find((r) => r.lane === 0)?.n ?? 0, bulk: rows.find((r) => r.lane === 1)?.n ?? 0 };
-};
 const updateTrigger = async (pool: pg.Pool) => (await pool.query<{ def: string }>(
   `SELECT pg_get_triggerdef(oid) AS def FROM pg_trigger WHERE tgname = 'leads_upd'`)).rows[0]?.def;
 
@@ -211,5 +207,32 @@ test('the compiled function: upserts, MERGE and a 100,000-row statement log ever
     assert.deepEqual(n, { n: 100_000, ids: 100_000, at: 1 }, 'one entry per row, all with the statement\'s time');
   } finally {
     await t.close();
+  }
+});
+
+test('both UPDATE functions log a change of case under a case-insensitive collation', async () => {
+  const db = await createTestDatabase('collation');
+  const pool = createPool({ databaseUrl: db.url, max: 4 });
+  const encoder = await createTestEncoder();
+  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url });
+  try {
+    // `=` calls 'lead' and 'LEAD' equal here, but the document's text, and so its vector, differ.
+    await pool.query(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+      CREATE TABLE leads (id bigserial PRIMARY KEY, title text COLLATE ci, description text COLLATE ci)`);
+    await pool.query(`INSERT INTO leads (title, description) VALUES ('lead', 'text')`);
+    assert.equal((await pool.query(`SELECT 1 FROM leads WHERE title = 'LEAD'`)).rowCount, 1);
+    for (const compiled of [false, true]) {
+      if (compiled) await pool.query('CREATE EXTENSION embedsync_capture');
+      assert.equal((await migrate({ db, config, encoder })).updateFunction, compiled ? 'compiled' : 'plpgsql');
+      await pool.query('TRUNCATE embedsync.leads_changes');
+      await pool.query(`UPDATE leads SET title = ${compiled ? 'lower' : 'upper'}(title), description = description`);
+      assert.equal(await logged(pool), 1, compiled ? 'compiled' : 'PL/pgSQL');
+      await pool.query('UPDATE leads SET title = title, description = description');
+      assert.equal(await logged(pool), 1, `${compiled ? 'compiled' : 'PL/pgSQL'}: the same text again`);
+    }
+  } finally {
+    await pool.end();
+    await encoder.close();
+    await db.drop();
   }
 });

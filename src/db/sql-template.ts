@@ -136,11 +136,13 @@ function fill(name: SqlName, source: SourceSql | undefined, extras: TemplateExtr
       case 'update_columns': return updateColumns(s, extras).join(', ');
       case 'update_changed': {
         const [a, b] = need(arg, key).split(',').map((x) => alias(need(x, key)));
-        // EMBEDSYNC_DOCUMENT_SQL may read columns of any type, some without an equality operator (json, xml,
-        // point): their text forms are compared. Text columns are compared as they are.
-        const cast = extras.documentColumns !== undefined ? '::text' : '';
+        // The document's columns as text in collation "C": byte for byte, as the compiled function compares them.
+        // A column's own `=` may call two different texts equal (a case-insensitive collation, citext), and
+        // EMBEDSYNC_DOCUMENT_SQL may read columns with no equality at all (json, xml, point). For text columns the
+        // cast is free. The id keeps its own equality.
         const cols = updateColumns(s, extras);
-        return `(${cols.map((c) => `${a}.${c}${cast}`).join(', ')}) IS DISTINCT FROM (${cols.map((c) => `${b}.${c}${cast}`).join(', ')})`;
+        const side = (r: string) => cols.map((c) => (c === s.id ? `${r}.${c}` : `${r}.${c}::text COLLATE "C"`)).join(', ');
+        return `(${side(a!)}) IS DISTINCT FROM (${side(b!)})`;
       }
       // The UPDATE trigger's function: the compiled one, given the change log and the id column (names in string
       // literals: validated identifiers hold no quote), or the PL/pgSQL one source-install creates.
