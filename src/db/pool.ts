@@ -38,6 +38,10 @@ export function createPool(o: ConnectOptions): pg.Pool {
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', () => { /* an idle client died (server restart); the pool replaces it */ });
+  // A connection that ends while checked out (a restart during a look's drain or a sweep) also emits 'error' after
+  // its query failed, and the pool takes its own listener off a client it lends: without this one, that event
+  // would end the process. The query's rejection still reaches its caller, and release() drops the broken client.
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   return pool;
 }
 
