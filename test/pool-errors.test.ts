@@ -13,10 +13,11 @@ test('a connection ended while checked out of the pool fails its statement, not 
     // Held between statements, as a look holds one for its drain, then ended from outside during a statement.
     const c = await pool.connect();
     const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-    const running = c.query('SELECT pg_sleep(5)');
+    // The expectation is in place before the backend ends: the statement may fail before pg_terminate_backend returns.
+    const failed = assert.rejects(c.query('SELECT pg_sleep(5)'), /terminating connection due to administrator command|Connection terminated/);
     await new Promise((r) => setTimeout(r, 100));
     await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-    await assert.rejects(running, /terminating connection due to administrator command|Connection terminated/);
+    await failed;
     // The 'error' events that follow the connection's end come after its query failed: give them their turn.
     await new Promise((r) => setTimeout(r, 200));
     c.release();
