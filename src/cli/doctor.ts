@@ -162,9 +162,7 @@ export async function runChecks(
       const want = (capture.slot ? 2 : 3 + (watched ? 0 : 1) + moves) + (info.sql.chunking ? 2 : 0);
       const inserts = capture.slot ? ' (inserts and updates: logical capture)'
         : watched ? ' (inserts: the daemons\' watch, no INSERT trigger)' : '';
-      const updates = capture.slot ? '' : updateCompiled ? ', updates: the compiled function'
-        : (await compiledCaptureUsable(client))
-          ? ', updates: the PL/pgSQL function (embedsync_capture is installed: migrate switches to it)' : '';
+      const updates = capture.slot ? '' : await updateFunctionText(client, updateCompiled);
       const found = `${want} embedsync triggers enabled on ${table}${inserts}${updates}`;
       if (triggers !== want) {
         add({ ok: false, name: 'triggers', found: `${triggers} of ${found}`,
@@ -231,9 +229,13 @@ async function triggerState(client: pg.Client, table: string):
   return { n: r!.n, updateWhen: r!.update_when, updateCompiled: r!.update_compiled };
 }
 
-/** Whether migrate would have the UPDATE trigger call the compiled function (sql/capture-compiled.sql). */
-async function compiledCaptureUsable(client: pg.Client): Promise<boolean> {
-  return (await client.query<{ usable: boolean }>(loadSql('capture-compiled'))).rows[0]!.usable;
+/** Which function the UPDATE trigger calls, for the triggers check: said when compiled, or when migrate would switch. */
+async function updateFunctionText(client: pg.Client, compiled: boolean): Promise<string> {
+  if (compiled) return ', updates: the compiled function';
+  // Whether migrate would have the UPDATE trigger call the compiled function (sql/capture-compiled.sql).
+  const { rows: [r] } = await client.query<{ usable: boolean }>(loadSql('capture-compiled'));
+  if (r!.usable) return ', updates: the PL/pgSQL function (embedsync_capture is installed: migrate switches to it)';
+  return '';
 }
 
 /** What the daemon needs, for the user DATABASE_URL connects as (see docs/security.md for the roles). */
