@@ -60,6 +60,12 @@ tableTest('two daemons: each pass step runs in one of them, and not again before
     assert.equal(steps.filter((s) => s.ran).length, 1, `${pass}: exactly one daemon ran the step`);
     const again = await Promise.all([a.sweeper.step(pass), b.sweeper.step(pass)]);
     assert.equal(again.filter((s) => s.ran).length, 0, `${pass}: not due again yet`);
+    // A step not due says when it will be, so a daemon's loop waits for the pace, not a whole poll.
+    const due = (await t.pool.query<{ ms: number }>(`SELECT extract(epoch FROM due_at - now())::float8 * 1000 AS ms
+      FROM embedsync.sweep WHERE source = 'public.leads' AND pass = $1`, [pass])).rows[0]!.ms;
+    for (const s of again) {
+      assert.ok(s.nextInMs > 0 && Math.abs(s.nextInMs - due) < 60_000, `${pass}: due in ${s.nextInMs} ms, stored ${due}`);
+    }
   }
   assert.equal((await sweepRow(t.pool, 'verify')).rows_total, '100', 'one chunk verified, once');
 });

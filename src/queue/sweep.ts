@@ -67,7 +67,7 @@ export interface SweepStep {
   readonly estimatedRows: number;
   /** A round finished with this step (for 'changed', every step is a round). */
   readonly finished: boolean;
-  /** When the next step of this pass is due, from now. */
+  /** When the next step of this pass is due, from now (a step not run: 0 when another daemon holds it). */
   readonly nextInMs: number;
 }
 
@@ -89,8 +89,11 @@ export async function sweepStep(pool: pg.Pool, s: SourceSql, pass: SweepPass, ch
     await client.query('BEGIN');
     const claimed = (await client.query<ClaimRow>(renderSql('sweep-claim', s), [s.sourceKey, pass, s.table])).rows[0];
     if (!claimed) {
+      const due = (await client.query<{ due_in_seconds: number }>(loadSql('sweep-due'), [s.sourceKey, pass])).rows[0];
       await client.query('COMMIT');
-      return { pass, ran: false, scanned: 0, enqueued: 0, roundRows: 0, estimatedRows: 0, finished: false, nextInMs: 0 };
+      // Not due yet: when it will be. Due but held: another daemon is running the step (0, the caller's poll).
+      const nextInMs = due ? due.due_in_seconds * 1000 : 0;
+      return { pass, ran: false, scanned: 0, enqueued: 0, roundRows: 0, estimatedRows: 0, finished: false, nextInMs };
     }
     const estimatedRows = claimed.estimated_rows;
     let scanned: number;

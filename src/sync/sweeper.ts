@@ -109,16 +109,16 @@ export function startSweeper(o: SweeperOptions): Sweeper {
       let wait = pollMs;
       try {
         const r = await step(pass);
-        if (r.ran) {
-          if (pass === 'changed') await afterChanged();
-          // Several steps within one poll when the pace asks for it (a big table, a short period).
-          wait = Math.min(r.nextInMs, pollMs);
-        }
+        if (r.ran && pass === 'changed') await afterChanged();
+        // Several steps within one poll when the pace asks for it (a big table, a short period); a step not run
+        // waits until the pass is due, or a poll while another daemon holds it.
+        if (r.ran || r.nextInMs > 0) wait = Math.min(r.nextInMs, pollMs);
       } catch (err) {
         if (!abort.signal.aborted) logger.warn({ event: 'sweep_failed', pass, err }, 'reconciliation sweep step failed');
       }
-      // Jitter, so daemons started together do not all poll at the same instant.
-      await sleep(wait * (0.9 + Math.random() * 0.2));
+      // Jitter, so daemons started together do not all poll at the same instant; only later, never before the
+      // step is due (an early wake would find it not due).
+      await sleep(wait * (1 + Math.random() * 0.2));
     }
   };
   // The first cheap pass one interval after start, as before; verification starts polling soon.
