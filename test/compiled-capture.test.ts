@@ -3,6 +3,7 @@
 // changes the PL/pgSQL function logs, for writers without rights on schema embedsync, in partitions too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createClient, createPool } from '../src/db/pool.ts';
@@ -230,6 +231,27 @@ test('both UPDATE functions log a change of case under a case-insensitive collat
       await pool.query('UPDATE leads SET title = title, description = description');
       assert.equal(await logged(pool), 1, `${compiled ? 'compiled' : 'PL/pgSQL'}: the same text again`);
     }
+  } finally {
+    await pool.end();
+    await encoder.close();
+    await db.drop();
+  }
+});
+
+test('the compose stack\'s order: deploy/postgres/20-embedsync-capture.sql on a new database, then migrate uses it', async () => {
+  const db = await createTestDatabase('compose');
+  const pool = createPool({ databaseUrl: db.url, max: 2 });
+  const encoder = await createTestEncoder();
+  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url });
+  try {
+    // The postgres container's init scripts, in their order: the demo table, then the extension (before any migrate).
+    await pool.query(readFileSync(new URL('../scripts/demo-leads.sql', import.meta.url), 'utf8'));
+    await pool.query(readFileSync(new URL('../deploy/postgres/20-embedsync-capture.sql', import.meta.url), 'utf8'));
+    assert.equal((await migrate({ db, config, encoder })).updateFunction, 'compiled');
+    const id = (await pool.query<{ id: string }>('SELECT min(id)::text AS id FROM leads')).rows[0]!.id;
+    await pool.query('TRUNCATE embedsync.leads_changes');
+    await pool.query(`UPDATE leads SET title = title || ' (edited)' WHERE id = $1`, [id]);
+    assert.equal(await logged(pool), 1);
   } finally {
     await pool.end();
     await encoder.close();

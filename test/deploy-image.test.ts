@@ -206,7 +206,19 @@ test('docker-compose parses the stack: pgvector, migrate before run, Prometheus 
   const { services, volumes } = composeConfig();
   assert.deepEqual(Object.keys(services).sort(), ['embedsync', 'grafana', 'jaeger', 'migrate', 'postgres', 'prometheus']);
   const pgService = services.postgres!;
-  assert.equal(pgService.image, 'pgvector/pgvector:pg17');
+  // pgvector's image with the compiled UPDATE trigger function built in, and created by an init script.
+  assert.equal(pgService.build?.context, root);
+  assert.equal(pgService.build?.dockerfile, 'deploy/postgres/Dockerfile');
+  const pgImage = parseDockerfile(read('deploy/postgres/Dockerfile'));
+  assert.deepEqual(pgImage.filter((i) => i.op === 'FROM').map((i) => i.args), ['pgvector/pgvector:pg17']);
+  assert.ok(pgImage.some((i) => i.op === 'COPY' && i.args === 'extension /tmp/embedsync_capture'));
+  assert.match(pgImage.find((i) => i.op === 'RUN')!.args,
+    /postgresql-server-dev-\$PG_MAJOR && make -C \/tmp\/embedsync_capture install PG_CONFIG=\/usr\/lib\/postgresql\/\$PG_MAJOR\/bin\/pg_config /);
+  assert.ok(!/^(extension|\*)$/m.test(read('.dockerignore')), 'extension/ reaches the build context');
+  const init = (pgService.volumes ?? []).map(volume).filter((v) => v.target.startsWith('/docker-entrypoint-initdb.d/'));
+  assert.deepEqual(init.map((v) => relative(root, v.source)), ['scripts/demo-leads.sql', 'deploy/postgres/20-embedsync-capture.sql']);
+  assert.deepEqual(init.map((v) => v.target.split('/').pop()), ['10-demo-leads.sql', '20-embedsync-capture.sql'], 'run in this order');
+  assert.match(read('deploy/postgres/20-embedsync-capture.sql'), /^CREATE EXTENSION IF NOT EXISTS embedsync_capture;$/m);
   assert.match(pgService.healthcheck!.test.join(' '), /pg_isready/);
   const migrate = services.migrate!;
   const daemon = services.embedsync!;
