@@ -4,7 +4,7 @@
 #   usage: scripts/pg-start.sh [DIR]      (DIR defaults to a new temp dir; DIR/url holds the URL)
 #   stop:  scripts/pg-stop.sh DIR
 set -euo pipefail
-PG_BIN="/usr/lib/postgresql/${PG_MAJOR:-15}/bin"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/${PG_MAJOR:-15}/bin}"
 dir="${1:-$(mktemp -d /tmp/embedsync-pg.XXXXXX)}"
 mkdir -p "$dir"
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
