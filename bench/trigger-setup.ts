@@ -37,12 +37,12 @@ export async function setCapture(db: pg.Client, table: string, on: boolean): Pro
 }
 
 /**
- * Copies of embedsync's UPDATE trigger on leads (`ours`, quoted), each the statement that creates it with the same
+ * Copies of embedsync's UPDATE trigger on `table` (`ours`, quoted), each the statement that creates it with the same
  * definition: `floor` (bench_floor) calls a PL/pgSQL function that does nothing, the least any PL/pgSQL row trigger
  * costs the text UPDATE; `compiled` (bench_compiled) calls the compiled function of the extension embedsync_capture
  * (extension/, installed by scripts/setup.sh), undefined where the server does not have it.
  */
-export async function referenceTriggers(db: pg.Client):
+export async function referenceTriggers(db: pg.Client, table = 'leads'):
   Promise<{ readonly ours: string; readonly floor: string; readonly compiled: string | undefined }> {
   await db.query('CREATE OR REPLACE FUNCTION bench_noop() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$');
   const { rows: [available] } = await db.query<{ ok: boolean }>(
@@ -50,12 +50,12 @@ export async function referenceTriggers(db: pg.Client):
   if (available!.ok) await db.query('CREATE EXTENSION IF NOT EXISTS embedsync_capture');
   const { rows: [t] } = await db.query<{ name: string; def: string }>(`SELECT quote_ident(tgname) AS name,
     pg_get_triggerdef(oid) AS def FROM pg_trigger
-    WHERE tgrelid = 'leads'::regclass AND NOT tgisinternal AND tgtype & 17 = 17`); // TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE
+    WHERE tgrelid = $1::regclass AND NOT tgisinternal AND tgtype & 17 = 17`, [table]); // TRIGGER_TYPE_ROW | TRIGGER_TYPE_UPDATE
   const copy = (name: string, call: string) =>
     t!.def.replace(/^CREATE TRIGGER \S+/, `CREATE TRIGGER ${name}`).replace(/EXECUTE FUNCTION .*$/, `EXECUTE FUNCTION ${call}`);
   return {
     ours: t!.name,
     floor: copy('bench_floor', 'bench_noop()'),
-    compiled: available!.ok ? copy('bench_compiled', "embedsync.capture_update('leads_changes', 'id')") : undefined,
+    compiled: available!.ok ? copy('bench_compiled', `embedsync.capture_update('${table}_changes', 'id')`) : undefined,
   };
 }

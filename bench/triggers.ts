@@ -10,7 +10,8 @@
 // queue after the run), and with the log moved every 100 ms during the run (as a daemon's watch does) on the same
 // two cores; after a bulk UPDATE the time to move its log is printed apart. The title UPDATE also runs with the
 // compiled function (the extension embedsync_capture, where the server has it) in place of the PL/pgSQL one, alone
-// and with the log moved, and with a PL/pgSQL trigger that does nothing: the least any PL/pgSQL row trigger costs it.
+// and with the log moved, and with a PL/pgSQL trigger that does nothing: the least any PL/pgSQL row trigger costs it;
+// the bulk title UPDATE also with the compiled function.
 // Ratios are medians over the rounds; compare them within one run (the machine's speed changes between runs).
 //   usage: npm run bench:triggers [-- --rows 20000 --seconds 4 --rounds 3 --bulk 100000 --skip-logical]
 import { execFile } from 'node:child_process';
@@ -229,8 +230,11 @@ async function bulk(db: pg.Client): Promise<void> {
     'UPDATE of a non-document column': () => db.query('UPDATE bulk_leads SET status = status + 1'),
     'UPDATE of the title': () => db.query(`UPDATE bulk_leads SET title = title || '!'`),
   };
+  // The title UPDATE also with the compiled function in place of the PL/pgSQL one, where the server has it.
+  const reference = await referenceTriggers(db, 'bulk_leads');
   for (const [label, run] of Object.entries(cases)) {
     const inserts = !label.startsWith('UPDATE');
+    const modes = label.endsWith('title') && reference.compiled ? ['bare', 'with', 'compiled'] as const : ['bare', 'with'] as const;
     const table = label.includes('partitions') ? 'part_leads' : 'bulk_leads';
     // The UPDATE rounds run on the rows the last INSERT round left, as embedded ones (the steady state).
     if (!inserts) {
@@ -238,17 +242,27 @@ async function bulk(db: pg.Client): Promise<void> {
       await db.query('VACUUM ANALYZE bulk_leads');
     }
     const ratios: number[] = [];
+    const compiled: number[] = [];
     const moves: number[] = [];
     let withMs = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      const ms: Record<'bare' | 'with', number> = { bare: 0, with: 0 };
-      for (const mode of ['bare', 'with'] as const) {
-        await setCapture(db, table, mode === 'with');
+      const ms: Record<'bare' | 'with' | 'compiled', number> = { bare: 0, with: 0, compiled: 0 };
+      for (const mode of modes) {
+        await setCapture(db, table, mode !== 'bare');
+        if (mode === 'compiled') {
+          await db.query(`ALTER TABLE ${table} DISABLE TRIGGER ${reference.ours}`);
+          await db.query(reference.compiled!);
+        }
         if (inserts) await db.query(`TRUNCATE ${table}`);
         await db.query('CHECKPOINT');
         ms[mode] = await timed(run);
+        if (mode === 'compiled') {
+          await db.query(`DROP TRIGGER bench_compiled ON ${table}`);
+          await db.query(`ALTER TABLE ${table} ENABLE TRIGGER ${reference.ours}`);
+        }
       }
       ratios.push(ms.with / ms.bare);
+      if (ms.compiled) compiled.push(ms.compiled / ms.bare);
       withMs = ms.with;
       // What the statement left in the change log, moved into the queue as a daemon's watch would (not the application's time).
       moves.push(await timed(() => drainChanges(db, sql, 100)));
@@ -260,6 +274,10 @@ async function bulk(db: pg.Client): Promise<void> {
       'SELECT count(*)::int AS n FROM embedsync.part_leads_changes')).rows[0]!.n} rows in its change log` : '';
     const rounds = ratios.map((x) => x.toFixed(2)).join(', ');
     console.log(`    ${label.padEnd(58)} ${median(ratios).toFixed(2)}×  (rounds ${rounds}${rate}${logged}${moved})`);
+    if (compiled.length) {
+      console.log(`      the compiled function (embedsync_capture) in place of the PL/pgSQL one: ${median(compiled).toFixed(2)}×  ` +
+        `(rounds ${compiled.map((x) => x.toFixed(2)).join(', ')})`);
+    }
   }
 }
 
