@@ -19,7 +19,7 @@ import { createLogger } from '../src/log/index.ts';
 import { createEncoderShelf } from '../src/sync/encoder-shelf.ts';
 import { startSupervisor } from '../src/sync/supervisor.ts';
 import { sourceSql } from '../src/db/source-sql.ts';
-import { doctorCheck } from './helpers/doctor.ts';
+import { doctorCheck, PLPGSQL_UPDATES_AVAILABLE } from './helpers/doctor.ts';
 import { setupMigrateDb } from './helpers/migrate-db.ts';
 import { modelVariantsForTests } from './helpers/model-variants.ts';
 import { CHUNKED, chunksOfRow, insertLead, longText, vec } from './helpers/chunks.ts';
@@ -127,7 +127,8 @@ test('switching a table to chunking re-embeds its rows in chunks; status counts 
     // doctor counts the chunk triggers among the table's own.
     assert.deepEqual(await doctorCheck(config, 'triggers'), {
       ok: true, name: 'triggers',
-      found: '5 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
+      found: `5 embedsync triggers enabled on "public"."leads" (inserts: the daemons' watch, no INSERT trigger)` +
+        PLPGSQL_UPDATES_AVAILABLE,
     });
 
     // A large chunk table (chunks of rows made up here, past 1,000 pages) is estimated unless --exact.

@@ -33,11 +33,15 @@ test('migrate has the UPDATE trigger call the compiled function once the databas
     await t.pool.query('TRUNCATE embedsync.queue');
     assert.match((await updateTrigger(t.pool))!, /EXECUTE FUNCTION embedsync\.leads_upd\(\)$/);
 
+    assert.match((await doctorCheck(t.config, 'triggers'))!.found,
+      /updates: the PL\/pgSQL function \(embedsync_capture is available on this server: docs\/sync\.md#the-compiled-update-function\)$/);
+    assert.equal((await migrate(t)).compiledAvailable, true, 'the server has the files, the database not the extension');
     await t.pool.query('CREATE EXTENSION embedsync_capture');
     assert.match((await doctorCheck(t.config, 'triggers'))!.found,
       /updates: the PL\/pgSQL function \(embedsync_capture is installed: migrate switches to it\)$/);
     const r = await migrate(t);
     assert.equal(r.updateFunction, 'compiled');
+    assert.equal(r.compiledAvailable, false);
     assert.deepEqual(r.warnings, []);
     assert.match((await updateTrigger(t.pool))!,
       /AFTER UPDATE OF id, title, description ON public\.leads FOR EACH ROW EXECUTE FUNCTION embedsync\.capture_update\('leads_changes', 'id'\)$/);
@@ -113,13 +117,13 @@ test('the compiled function is used only by roles granted it, and writes nothing
     // The extension grants its function to no one: a role must be granted it before migrate will use it.
     await t.pool.query(`CREATE ROLE ${role}`);
     const usable = () => asRole(t.pool, role, async (c) =>
-      (await c.query<{ installed: boolean; usable: boolean }>(loadSql('capture-compiled'))).rows[0]);
-    assert.deepEqual(await usable(), { installed: true, usable: false });
+      (await c.query<{ installed: boolean; available: boolean; usable: boolean }>(loadSql('capture-compiled'))).rows[0]);
+    assert.deepEqual(await usable(), { installed: true, available: true, usable: false });
     await assert.rejects(asRole(t.pool, role, (c) => c.query(
       `CREATE TRIGGER x AFTER UPDATE OF title ON leads FOR EACH ROW EXECUTE FUNCTION embedsync.capture_update('leads_changes', 'id')`)),
     /permission denied/);
     await t.pool.query(`GRANT EXECUTE ON FUNCTION embedsync.capture_update() TO ${role}`);
-    assert.deepEqual(await usable(), { installed: true, usable: true });
+    assert.deepEqual(await usable(), { installed: true, available: true, usable: true });
 
     // Attached by hand to anything but an AFTER UPDATE row trigger, or pointed at another table, it refuses.
     await t.pool.query(`INSERT INTO leads (title) VALUES ('a')`);

@@ -11,7 +11,7 @@ import { Semaphore } from '../src/encoder/remote/semaphore.ts';
 import { createMetrics } from '../src/metrics/index.ts';
 import { BulkShare } from '../src/sync/bulk-share.ts';
 import { migrateSchema } from '../src/migration/schema-install.ts';
-import { doctorCheck } from './helpers/doctor.ts';
+import { doctorCheck, PLPGSQL_UPDATES_AVAILABLE } from './helpers/doctor.ts';
 import { midModelDir } from './helpers/real-model.ts';
 import { lanes, logged, setupSyncDb, waitFor } from './helpers/sync.ts';
 
@@ -101,8 +101,8 @@ test('ordinary writes go to the live lane, statements over EMBEDSYNC_BULK_ROWS t
     // doctor says so, and what fixes it.
     assert.deepEqual(await doctorCheck(t.config, 'triggers'), {
       ok: false, name: 'triggers', fix: 'embedsync migrate replaces it',
-      found: '3 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger), the UPDATE ' +
-        'trigger an earlier version\'s (its comparison in a WHEN costs every text update)',
+      found: '3 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)' +
+        `${PLPGSQL_UPDATES_AVAILABLE}, the UPDATE trigger an earlier version's (its comparison in a WHEN costs every text update)`,
     });
     const client = createClient({ databaseUrl: t.db.url });
     await client.connect();

@@ -89,7 +89,7 @@ test('npm start: demo answer on a free port while PORT is busy; its next-step li
       const sick = spawnSync(process.execPath, ['bin/embedsync.js', 'doctor', '--no-model'], { cwd: ROOT, env, encoding: 'utf8' });
       assert.equal(sick.status, 1, sick.stdout + sick.stderr);
       assert.match(sick.stdout,
-        /✘ triggers +0 of 3 embedsync triggers enabled on "public"\."leads" \(inserts: the daemons' watch, no INSERT trigger\)\n +fix: embedsync migrate/);
+        /✘ triggers +0 of 3 embedsync triggers enabled on "public"\."leads" \(inserts: the daemons' watch, no INSERT trigger\), updates: [^\n]+\n +fix: embedsync migrate/);
       assert.match(sick.stdout, /✘ dead letters +1 row failed every attempt\n +fix: `embedsync deadletter list`/);
       assert.match(sick.stdout, /\n2 of \d+ checks failed\n$/);
     } finally {

@@ -12,7 +12,7 @@ import { ensureIndex, DEFAULT_INDEX_POLICY } from '../src/db/vector-index.ts';
 import { createLogger } from '../src/log/index.ts';
 import { startSyncDaemon } from '../src/sync/daemon.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { doctorCheck } from './helpers/doctor.ts';
+import { doctorCheck, PLPGSQL_UPDATES_AVAILABLE } from './helpers/doctor.ts';
 import { createTestEncoder, idInAnotherPartition, TEST_ENV, waitFor } from './helpers/sync.ts';
 
 const PARTITIONED = `
@@ -71,7 +71,8 @@ test('a hash-partitioned table: triggers, daemon, sweeps, search and the vector 
       // doctor counts the move trigger among the table's own.
       assert.deepEqual(await doctorCheck(config, 'triggers'), {
         ok: true, name: 'triggers',
-        found: '4 embedsync triggers enabled on "public"."leads" (inserts: the daemons\' watch, no INSERT trigger)',
+        found: `4 embedsync triggers enabled on "public"."leads" (inserts: the daemons' watch, no INSERT trigger)` +
+          PLPGSQL_UPDATES_AVAILABLE,
       });
       // ... and remove would take it and its function (its own: the UPDATE trigger's compares OLD with NEW).
       const plan = await remove({ config, dryRun: true, dropColumns: false });

@@ -192,7 +192,9 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     await su.query(`INSERT INTO leads (title, description) SELECT 'Lead ' || g, 'row ' || g FROM generate_series(1, 30) g`);
     await su.query(securitySql('superuser', suffix));
 
-    await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) });
+    // The server has the extension's files (scripts/setup.sh), the database not the extension: migrate says what to do.
+    assert.match(await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) }),
+      /updates: PL\/pgSQL function\).*\n.*embedsync_capture is available on this server: CREATE EXTENSION embedsync_capture/);
     const m = new pg.Client({ connectionString: as(migrator) });
     await m.connect();
     try {
@@ -206,6 +208,7 @@ test('the daemon embeds rows under the least-privilege roles of docs/security.md
     const withoutGrant = await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) });
     assert.match(withoutGrant, /may not execute embedsync\.capture_update\(\)/);
     assert.match(withoutGrant, /updates: PL\/pgSQL function/);
+    assert.doesNotMatch(withoutGrant, /is available on this server/, 'created: the warning about the grant says what to do');
     await su.query(securitySql('compiled', suffix));
     assert.match(await runCli(['migrate'], { ...CLI_ENV, DATABASE_URL: as(migrator) }), /updates: compiled function \(embedsync_capture\)/);
     // The daemon's role really is limited: no DDL, no other columns, no writes to the text.

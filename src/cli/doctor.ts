@@ -229,12 +229,18 @@ async function triggerState(client: pg.Client, table: string):
   return { n: r!.n, updateWhen: r!.update_when, updateCompiled: r!.update_compiled };
 }
 
-/** Which function the UPDATE trigger calls, for the triggers check: said when compiled, or when migrate would switch. */
+/**
+ * Which function the UPDATE trigger calls, for the triggers check: said when compiled, when migrate would switch, or
+ * when the server has the extension for this database to create.
+ */
 async function updateFunctionText(client: pg.Client, compiled: boolean): Promise<string> {
   if (compiled) return ', updates: the compiled function';
   // Whether migrate would have the UPDATE trigger call the compiled function (sql/capture-compiled.sql).
-  const { rows: [r] } = await client.query<{ usable: boolean }>(loadSql('capture-compiled'));
+  const { rows: [r] } = await client.query<{ installed: boolean; available: boolean; usable: boolean }>(loadSql('capture-compiled'));
   if (r!.usable) return ', updates: the PL/pgSQL function (embedsync_capture is installed: migrate switches to it)';
+  if (r!.available && !r!.installed) {
+    return ', updates: the PL/pgSQL function (embedsync_capture is available on this server: docs/sync.md#the-compiled-update-function)';
+  }
   return '';
 }
 

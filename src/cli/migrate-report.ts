@@ -37,6 +37,10 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
   }
 }
 
+/** Where the PL/pgSQL function serves but the server could run the compiled one (docs/sync.md). */
+const COMPILED_AVAILABLE = 'embedsync_capture is available on this server: CREATE EXTENSION embedsync_capture (as a superuser) ' +
+  'and migrate again, and text UPDATEs cost less to capture (docs/sync.md#the-compiled-update-function)';
+
 /** The lines of the plain migrate (after the model change's own lines). */
 export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'checksum' | 'dimensions'>, r: MigrateSummary): string[] {
   return [
@@ -50,6 +54,7 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
         `(${r.insertCapture === 'watch' ? 'inserts: no trigger, the daemons watch the new-rows index' : 'inserts: INSERT trigger'}, ` +
         `updates: ${r.updateFunction === 'compiled' ? 'compiled function (embedsync_capture)' : 'PL/pgSQL function'}); `) +
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
+    ...(r.capture === 'triggers' && r.compiledAvailable ? [COMPILED_AVAILABLE] : []),
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     `full text (${config.source.textSearchConfig}): ` +

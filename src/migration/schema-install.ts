@@ -49,6 +49,8 @@ export interface MigrateResult {
   readonly capture: Capture;
   /** The UPDATE trigger's function: compiled (the extension embedsync_capture) or PL/pgSQL. */
   readonly updateFunction: UpdateFunction;
+  /** The server has embedsync_capture's files, but this database has not created the extension. */
+  readonly compiledAvailable: boolean;
 }
 
 export type UpdateFunction = 'compiled' | 'plpgsql';
@@ -96,7 +98,8 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
 
     const addedColumns = info.missingColumns;
     const previous = await readModelState(client, info.sql.sourceKey);
-    const { rows: [compiled] } = await client.query<{ installed: boolean; usable: boolean }>(loadSql('capture-compiled'));
+    const { rows: [compiled] } = await client.query<{ installed: boolean; available: boolean; usable: boolean }>(
+      loadSql('capture-compiled'));
     await inTransaction(client, async () => {
       // Short waits only: on a busy table, fail and let the operator retry rather than stall every reader.
       await client.query(loadSql('lock-timeout-local'), ['5s']);
@@ -153,6 +156,7 @@ export async function migrateSchema(client: pg.Client, source: SourceConfig, mod
     return {
       applied, addedColumns, warnings, settingsChanged, previousChecksum: prev !== undefined && prev !== model.checksum ? prev : undefined,
       source: info, fullText, insertCapture, capture, updateFunction: compiled!.usable ? 'compiled' : 'plpgsql',
+      compiledAvailable: compiled!.available && !compiled!.installed,
     };
   } finally {
     await releaseMigrateLock(client);
