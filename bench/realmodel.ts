@@ -22,8 +22,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { DEFAULT_RUN_SECONDS, encoderLayout } from '../src/config/index.ts';
+import { createPool } from '../src/db/pool.ts';
 import { createLocalEncoder } from '../src/encoder/local-encoder.ts';
 import { readModelFolder } from '../src/encoder/model-folder.ts';
 import { createSession, readOnnx } from '../src/encoder/onnx-session.ts';
@@ -178,9 +178,8 @@ function rssOf(pid: number): number {
 /** The service phase: `embedsync run` on a backlog, with HTTP load beside it. */
 async function service(dir: string, texts: readonly string[], rows: number, seconds: number, log: (s: string) => void): Promise<void> {
   await withBenchDatabase(async (url) => {
-    const pool = new pg.Pool({ connectionString: url, max: 2 });
-    // The database is dropped WITH (FORCE) after the figures: a connection it ends must not crash the bench.
-    pool.on('error', () => undefined);
+    // The database is dropped WITH (FORCE) after the figures: createPool's clients survive the connections it ends.
+    const pool = createPool({ databaseUrl: url, max: 2, applicationName: 'bench-realmodel' });
     await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
     await pool.query('INSERT INTO leads (title, description) ' +
       `SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);
@@ -280,9 +279,8 @@ async function service(dir: string, texts: readonly string[], rows: number, seco
 async function lanes(root: string, dir: string, texts: readonly string[], rows: number, seconds: number,
   log: (s: string) => void): Promise<void> {
   await withBenchDatabase(async (url) => {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
-    // The database is dropped WITH (FORCE) after the figures: a connection it ends must not crash the bench.
-    pool.on('error', () => undefined);
+    // The database is dropped WITH (FORCE) after the figures: createPool's clients survive the connections it ends.
+    const pool = createPool({ databaseUrl: url, max: 4, applicationName: 'bench-realmodel' });
     await pool.query('CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text)');
     await pool.query('INSERT INTO leads (title, description) ' +
       `SELECT 'Lead ' || g, (($1::text[]))[1 + (g - 1) % array_length($1::text[], 1)] FROM generate_series(1, $2::int) g`, [texts, rows]);

@@ -12,7 +12,7 @@ import { closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync } from 
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { CHECKSUM, LEADS_COLUMNS, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
+import { CHECKSUM, LEADS_COLUMNS, captureWith, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
 
 const { values } = parseArgs({ options: {
   rows: { type: 'string', default: '20000' },
@@ -84,12 +84,11 @@ type Reference = Awaited<ReturnType<typeof referenceTriggers>>;
 async function setVariant(db: pg.Client, v: Variant, reference: Reference): Promise<void> {
   const { ours, floor, compiled } = reference;
   for (const t of ['bench_floor', 'bench_compiled', 'bench_when', 'bench_design']) await db.query(`DROP TRIGGER IF EXISTS ${t} ON leads`);
-  await setCapture(db, 'leads', v !== 'bare');
   const design = DESIGNS[v];
   if (v === 'a trigger that does nothing' || v === 'compiled function') {
-    await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
-    await db.query(v === 'compiled function' ? compiled! : floor);
-  } else if (v === 'comparison in WHEN (before)') {
+    await captureWith(db, 'leads', ours, v === 'compiled function' ? compiled! : floor);
+  } else await setCapture(db, 'leads', v !== 'bare');
+  if (v === 'comparison in WHEN (before)') {
     await db.query(`ALTER TABLE leads DISABLE TRIGGER ${ours}`);
     await db.query(`CREATE OR REPLACE FUNCTION bench_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
       BEGIN ${LOG} RETURN NULL; END $$`);

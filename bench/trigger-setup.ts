@@ -59,3 +59,15 @@ export async function referenceTriggers(db: pg.Client, table = 'leads'):
     compiled: available!.ok ? copy('bench_compiled', `embedsync.capture_update('${table}_changes', 'id')`) : undefined,
   };
 }
+
+/**
+ * embedsync's capture on `table` (setCapture) with `copy`, a statement of referenceTriggers, in place of its UPDATE
+ * trigger `ours`. Returns what takes the copy off again (the next setCapture enables `ours`).
+ */
+export async function captureWith(db: pg.Client, table: string, ours: string, copy: string): Promise<() => Promise<void>> {
+  await setCapture(db, table, true);
+  await db.query(`ALTER TABLE ${table} DISABLE TRIGGER ${ours}`);
+  await db.query(copy);
+  const name = /^CREATE TRIGGER (\S+)/.exec(copy)![1]!;
+  return async () => { await db.query(`DROP TRIGGER ${name} ON ${table}`); };
+}

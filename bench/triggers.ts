@@ -24,7 +24,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config/index.ts';
 import { createPool } from '../src/db/pool.ts';
 import { withBenchDatabase } from './bench-database.ts';
-import { CHECKSUM, LEADS_COLUMNS, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
+import { CHECKSUM, LEADS_COLUMNS, captureWith, fillLeads, referenceTriggers, migrateTable, setCapture } from './trigger-setup.ts';
 import { captureNames, installCapture, removeCapture } from '../src/db/logical-capture.ts';
 import { createCaptureLook } from '../src/sync/capture-look.ts';
 import { inspectSource } from '../src/db/source-info.ts';
@@ -127,21 +127,17 @@ async function singleRow(db: pg.Client, url: string, dir: string, fsync: boolean
         await setCapture(db, 'leads', true);
         const m = await every100ms(pgbench(db, url, file, fsync), drain);
         if (withFloor) {
-          await setCapture(db, 'leads', true);
-          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
-          await db.query(reference.floor);
+          const off = await captureWith(db, 'leads', reference.ours, reference.floor);
           floor.push(await pgbench(db, url, file, fsync) / b);
-          await db.query('DROP TRIGGER bench_floor ON leads');
+          await off();
         }
         if (withCompiled) {
-          await setCapture(db, 'leads', true);
-          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
-          await db.query(reference.compiled);
+          let off = await captureWith(db, 'leads', reference.ours, reference.compiled);
           compiled.push(await pgbench(db, url, file, fsync) / b);
-          await setCapture(db, 'leads', true);
-          await db.query(`ALTER TABLE leads DISABLE TRIGGER ${reference.ours}`);
+          await off();
+          off = await captureWith(db, 'leads', reference.ours, reference.compiled);
           compiledMoving.push(await every100ms(pgbench(db, url, file, fsync), drain) / b);
-          await db.query('DROP TRIGGER bench_compiled ON leads');
+          await off();
         }
         bare.push(b);
         alone.push(t / b);
@@ -248,18 +244,12 @@ async function bulk(db: pg.Client): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const ms: Record<'bare' | 'with' | 'compiled', number> = { bare: 0, with: 0, compiled: 0 };
       for (const mode of modes) {
-        await setCapture(db, table, mode !== 'bare');
-        if (mode === 'compiled') {
-          await db.query(`ALTER TABLE ${table} DISABLE TRIGGER ${reference.ours}`);
-          await db.query(reference.compiled!);
-        }
+        if (mode !== 'compiled') await setCapture(db, table, mode === 'with');
+        const off = mode === 'compiled' ? await captureWith(db, table, reference.ours, reference.compiled!) : undefined;
         if (inserts) await db.query(`TRUNCATE ${table}`);
         await db.query('CHECKPOINT');
         ms[mode] = await timed(run);
-        if (mode === 'compiled') {
-          await db.query(`DROP TRIGGER bench_compiled ON ${table}`);
-          await db.query(`ALTER TABLE ${table} ENABLE TRIGGER ${reference.ours}`);
-        }
+        await off?.();
       }
       ratios.push(ms.with / ms.bare);
       if (ms.compiled) compiled.push(ms.compiled / ms.bare);

@@ -23,6 +23,21 @@ async function migrate(t: Pick<SyncTestDb, 'db' | 'config' | 'encoder'>): Promis
   return migrateSchema(c, t.config.source, t.encoder.info).finally(() => c.end());
 }
 
+/** A new database for a test that creates its own `leads`: a pool, the test model, and a config (TEST_ENV and `env`). */
+async function withDatabase(prefix: string, env: Record<string, string>,
+  body: (d: Pick<SyncTestDb, 'db' | 'pool' | 'config' | 'encoder'>) => Promise<void>): Promise<void> {
+  const db = await createTestDatabase(prefix);
+  const pool = createPool({ databaseUrl: db.url, max: 4 });
+  const encoder = await createTestEncoder();
+  try {
+    await body({ db, pool, encoder, config: loadConfig({ ...TEST_ENV, ...env, DATABASE_URL: db.url }) });
+  } finally {
+    await pool.end();
+    await encoder.close();
+    await db.drop();
+  }
+}
+
 test('migrate has the UPDATE trigger call the compiled function once the database has embedsync_capture, and back', async () => {
   const t = await setupSyncDb({ EMBEDSYNC_BULK_ROWS: '10' });
   const role = `writer_${process.pid}`;
@@ -159,12 +174,8 @@ test('the compiled function is used only by roles granted it, and writes nothing
 });
 
 test('the compiled function on a partitioned table and with EMBEDSYNC_DOCUMENT_SQL', async () => {
-  const db = await createTestDatabase('compiled');
-  const pool = createPool({ databaseUrl: db.url, max: 4 });
-  const encoder = await createTestEncoder();
-  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url,
-    EMBEDSYNC_DOCUMENT_SQL: "concat_ws(' / ', title, city, price::text)" });
-  try {
+  const env = { EMBEDSYNC_DOCUMENT_SQL: "concat_ws(' / ', title, city, price::text)" };
+  await withDatabase('compiled', env, async ({ db, pool, encoder, config }) => {
     await pool.query(`CREATE TABLE leads (id bigserial PRIMARY KEY, title text, description text, city text, price numeric,
         status text NOT NULL DEFAULT 'new') PARTITION BY HASH (id);
       CREATE TABLE leads_p0 PARTITION OF leads FOR VALUES WITH (MODULUS 2, REMAINDER 0);
@@ -183,11 +194,7 @@ test('the compiled function on a partitioned table and with EMBEDSYNC_DOCUMENT_S
     assert.equal(await logged(pool), 0);
     await pool.query('UPDATE leads SET price = price + 1');
     assert.equal(await logged(pool), 6, 'one entry per row, from both partitions');
-  } finally {
-    await pool.end();
-    await encoder.close();
-    await db.drop();
-  }
+  });
 });
 
 test('the compiled function: upserts, MERGE and a 100,000-row statement log every row they change', async () => {
@@ -216,11 +223,7 @@ test('the compiled function: upserts, MERGE and a 100,000-row statement log ever
 });
 
 test('both UPDATE functions log a change of case under a case-insensitive collation', async () => {
-  const db = await createTestDatabase('collation');
-  const pool = createPool({ databaseUrl: db.url, max: 4 });
-  const encoder = await createTestEncoder();
-  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url });
-  try {
+  await withDatabase('collation', {}, async ({ db, pool, encoder, config }) => {
     // `=` calls 'lead' and 'LEAD' equal here, but the document's text, and so its vector, differ.
     await pool.query(`CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
       CREATE TABLE leads (id bigserial PRIMARY KEY, title text COLLATE ci, description text COLLATE ci)`);
@@ -235,19 +238,11 @@ test('both UPDATE functions log a change of case under a case-insensitive collat
       await pool.query('UPDATE leads SET title = title, description = description');
       assert.equal(await logged(pool), 1, `${compiled ? 'compiled' : 'PL/pgSQL'}: the same text again`);
     }
-  } finally {
-    await pool.end();
-    await encoder.close();
-    await db.drop();
-  }
+  });
 });
 
 test('the compose stack\'s order: deploy/postgres/20-embedsync-capture.sql on a new database, then migrate uses it', async () => {
-  const db = await createTestDatabase('compose');
-  const pool = createPool({ databaseUrl: db.url, max: 2 });
-  const encoder = await createTestEncoder();
-  const config = loadConfig({ ...TEST_ENV, DATABASE_URL: db.url });
-  try {
+  await withDatabase('compose', {}, async ({ db, pool, encoder, config }) => {
     // The postgres container's init scripts, in their order: the demo table, then the extension (before any migrate).
     await pool.query(readFileSync(new URL('../scripts/demo-leads.sql', import.meta.url), 'utf8'));
     await pool.query(readFileSync(new URL('../deploy/postgres/20-embedsync-capture.sql', import.meta.url), 'utf8'));
@@ -256,9 +251,5 @@ test('the compose stack\'s order: deploy/postgres/20-embedsync-capture.sql on a 
     await pool.query('TRUNCATE embedsync.leads_changes');
     await pool.query(`UPDATE leads SET title = title || ' (edited)' WHERE id = $1`, [id]);
     assert.equal(await logged(pool), 1);
-  } finally {
-    await pool.end();
-    await encoder.close();
-    await db.drop();
-  }
+  });
 });
