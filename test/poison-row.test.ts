@@ -91,6 +91,13 @@ test('a row that kills the process: restarted by a supervisor, every other row e
     };
     start();
     await waitFor('the queue drained', async () => (await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount === 0, 90_000, 200);
+    // A verification step from the first row, after the dead-lettering: it leaves the row in the dead letters,
+    // where a step that queued it again would start the crashes over.
+    const verified = `SELECT rows_total::int AS n FROM embedsync.sweep WHERE pass = 'verify'`;
+    const before = (await t.pool.query<{ n: number }>(verified)).rows[0]!.n;
+    await t.pool.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL WHERE pass = 'verify'`);
+    await waitFor('a verification step', async () => (await t.pool.query<{ n: number }>(verified)).rows[0]!.n >= before + 40, 20_000, 50);
+    assert.equal((await t.pool.query('SELECT 1 FROM embedsync.queue')).rowCount, 0, 'verification left the dead letter alone');
     stopping = true;
     const last = child!;
     if (last.exitCode === null && last.signalCode === null) {

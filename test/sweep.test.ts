@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { createMetrics } from '../src/metrics/index.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
+import { sourceSql } from '../src/db/source-sql.ts';
+import { enqueueUnsynced } from '../src/queue/sweep.ts';
+import { retryDeadLetters } from '../src/queue/deadletter.ts';
 import { formatStatus } from '../src/cli/status.ts';
 import { documentOf, setupSyncDb, waitFor } from './helpers/sync.ts';
 import { FULL_SUITE_ONLY } from './helpers/tier.ts';
@@ -165,6 +168,15 @@ tableTest('the cheap pass finds a row with no vector through the partial index, 
   const status = await getSyncStatus(t.pool, t.config.source);
   assert.ok(status.sweep?.changedAt);
   assert.equal(status.sweep?.lastVerifiedAt, null);
+  // Verification and migrate's enqueue pass leave the dead letter too: unsynced as it is, queued again every
+  // round it would crash-loop the daemons once more per round if it ended the process.
+  await t.pool.query(`UPDATE embedsync.sweep SET due_at = now(), position = NULL WHERE pass = 'verify'`);
+  assert.equal((await d.sweeper.step('verify')).enqueued, 0);
+  assert.equal((await enqueueUnsynced(t.pool, sourceSql(t.config.source, 'bigint'), t.encoder.info.checksum)).enqueued, 0);
+  assert.equal((await t.pool.query('SELECT 1 FROM embedsync.queue WHERE id = $1', [rows[2]!.id])).rowCount, 0);
+  await retryDeadLetters(t.pool, 'public.leads');
+  await waitFor('the dead letter, retried, embedded', async () => (await t.pool.query<{ ok: boolean }>(
+    'SELECT embedding IS NOT NULL AS ok FROM leads WHERE id = $1', [rows[2]!.id])).rows[0]!.ok);
 });
 
 tableTest('one stale rule: a row blanked behind the triggers with its vector left is found by verification, ' +
