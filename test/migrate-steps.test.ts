@@ -131,8 +131,14 @@ test('a same-dimension model change --in-place re-embeds only rows whose checksu
     assert.match(plan.lines.join('\n'), /re-embeds 260 of 300 rows: ~\d+s at \d+ rows\/s/);
     c.counts.clear();
 
+    // A row the old model could not embed: the new model gets its chance (the enqueue pass alone leaves dead letters).
+    await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at)
+      VALUES ('public.leads', '300', 3, 'the process ended while encoding this row 5 times', now())`);
     const r = await t.migrate({ encoder: c, inPlace: true });
     assert.equal(r.handled, false, 'no shadow columns for an in-place change');
+    assert.equal((await t.pool.query('SELECT 1 FROM embedsync.deadletter')).rowCount, 0);
+    assert.deepEqual((await t.pool.query(`SELECT attempts, claims FROM embedsync.queue WHERE id = '300'`)).rows,
+      [{ attempts: 0, claims: 0 }]);
     assert.match(r.lines.join('\n'), /next: restart every daemon serving public\.leads/);
     const cfg = t.config(variants.sibling, ENV);
     const before = await getSyncStatus(t.pool, cfg.source);

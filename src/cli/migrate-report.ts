@@ -56,6 +56,8 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.capture === 'triggers' && r.compiledAvailable ? [COMPILED_AVAILABLE] : []),
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
+    ...(r.retriedDeadLetters
+      ? [`${r.retriedDeadLetters} dead letter${r.retriedDeadLetters === 1 ? '' : 's'} queued again for the new model`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     `full text (${config.source.textSearchConfig}): ` +
       `${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
