@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TINY_MODEL_DIR } from './support/tiny-model-dir.ts';
-import type { Encoder } from '../src/encoder/types.ts';
+import { EncodeError, type Encoder } from '../src/encoder/types.ts';
+import { TooManyRefusedError } from '../src/migration/backfill.ts';
 import { FAULT_POINTS, type FaultPoint } from '../src/migration/steps.ts';
 import { readModelState } from '../src/db/state-repository.ts';
 import { getSyncStatus } from '../src/sync/status.ts';
@@ -156,6 +157,46 @@ test('a same-dimension model change --in-place re-embeds only rows whose checksu
     assert.equal(encoded.length, 260, 'only stale rows were encoded');
     assert.ok(encoded.every(([, n]) => n === 1), 'each once');
     assert.ok(done.rows.every((x) => !c.counts.has(x.doc)), 'rows already current were not encoded');
+  } finally {
+    await t.close();
+  }
+});
+
+test('a row the new model refuses does not stop the shadow migration: left for the daemons, which dead-letter it; ' +
+  'refusals beyond 1% of the table stop it before the swap; the backfill gives dead letters the new model\'s chance', async () => {
+  const rows = 300;
+  const t = await setupMigrateDb(rows, ENV);
+  try {
+    const a = await t.encoder(TINY_MODEL_DIR);
+    const b = await t.encoder(variants.small);
+    await t.pool.query(`UPDATE leads SET description = 'REFUSE-ME' WHERE id = 150`);
+    await t.migrate({ encoder: a });
+    await t.embedAll(a);
+    await t.pool.query(`INSERT INTO embedsync.deadletter (source, id, attempts, last_error, enqueued_at)
+      VALUES ('public.leads', '7', 3, 'encode: refused by the old model', now())`);
+    // A backend that names the input it refuses, as a remote one does for a 4xx on one input.
+    const refusing = (refuse: (text: string) => boolean) => instrument(b, (texts) => {
+      const i = texts.findIndex(refuse);
+      if (i >= 0) throw new EncodeError(`input ${i} refused`, 'input', i);
+    });
+
+    const all = await t.migrate({ encoder: refusing(() => true), chunkSize: 64 }).catch((err: unknown) => err);
+    assert.ok(all instanceof TooManyRefusedError, String(all));
+    assert.match(all.message, /refused 64 of 300 rows \(more than 1%.*nothing was swapped/);
+    assert.equal((await readModelState(t.pool, 'public.leads'))?.checksum, a.info.checksum, 'not swapped');
+    assert.equal((await t.pool.query('SELECT * FROM embedsync.similar_to(5, 10)')).rowCount, 10, 'search answers meanwhile');
+
+    const r = await t.migrate({ encoder: refusing((text) => text.includes('REFUSE-ME')), chunkSize: 64 });
+    assert.equal(r.handled, true);
+    const out = r.lines.join('\n');
+    assert.match(out, /^1 row refused by the new model \(id 150: encode: input 0 refused\): left without a vector/m);
+    assert.equal((await readModelState(t.pool, 'public.leads'))?.checksum, b.info.checksum, 'swapped');
+    const left = await t.pool.query<{ id: string }>(
+      'SELECT id::text FROM leads WHERE embedding IS NULL OR model_checksum IS DISTINCT FROM $1 ORDER BY id', [b.info.checksum]);
+    assert.deepEqual(left.rows.map((x) => x.id), ['150']);
+    assert.deepEqual((await t.pool.query<{ id: string }>('SELECT id FROM embedsync.queue ORDER BY id')).rows.map((x) => x.id),
+      ['150'], 'the refused row is queued for the daemons');
+    assert.equal((await t.pool.query('SELECT 1 FROM embedsync.deadletter')).rowCount, 0, 'the backfill embedded the dead letter');
   } finally {
     await t.close();
   }

@@ -28,13 +28,23 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
           (change.resumeAfter ? `, resumed after step ${change.resumeAfter}` : ''),
         ...r.steps.map((s) => `  ${s.step.padEnd(10)} ${s.seconds.toFixed(2)}s`),
         `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ` +
-          `${r.requeued} rows changed during the swap were queued for the daemon`,
+          `${r.requeued} rows changed during the swap or refused were queued for the daemon`,
+        ...(r.refused.length ? [refusedLine(r.refused)] : []),
         ...(r.index ? [indexLine({ ...r.index, name: o.indexName })] : []),
         nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
       ];
     }
     case 'none': return [];
   }
+}
+
+const deadLettersLine = (n: number) => `${n} dead letter${n === 1 ? '' : 's'} queued again for the new model`;
+
+/** Rows the new model refused in the backfill: the first few with their reasons. */
+function refusedLine(rows: readonly { readonly id: string; readonly error: string }[]): string {
+  const shown = rows.slice(0, 3).map((r) => `id ${r.id}: ${r.error}`).join('; ');
+  return `${rows.length} row${rows.length === 1 ? '' : 's'} refused by the new model (${shown}${rows.length > 3 ? '; …' : ''}): ` +
+    'left without a vector; the daemons retry them and dead-letter them with the reason';
 }
 
 /** Where the PL/pgSQL function serves but the server could run the compiled one (docs/sync.md). */
@@ -56,8 +66,7 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.capture === 'triggers' && r.compiledAvailable ? [COMPILED_AVAILABLE] : []),
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
-    ...(r.retriedDeadLetters
-      ? [`${r.retriedDeadLetters} dead letter${r.retriedDeadLetters === 1 ? '' : 's'} queued again for the new model`] : []),
+    ...(r.retriedDeadLetters ? [deadLettersLine(r.retriedDeadLetters)] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     `full text (${config.source.textSearchConfig}): ` +
       `${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +

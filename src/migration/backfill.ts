@@ -1,10 +1,14 @@
 // The `backfilled` step of a model migration (and its catch-up pass before the swap): the new model encodes
 // every row unsynced in the shadow columns (vector missing, by another model or of other text), chunk by chunk in
-// key order, and writes it through the daemon's own write statement aimed at the shadow columns.
+// key order, and writes it through the daemon's own write statement aimed at the shadow columns. A row the new
+// model refuses (a remote backend's 4xx for one input, say) does not stop the migration, which would stop at the
+// same row on every rerun: its chunk is split until it stands alone, the rest is written, and it is left without a
+// shadow vector. After the swap the enqueue pass queues it, and the daemons retry it and dead-letter it with its reason.
 import type pg from 'pg';
 import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
-import type { Encoder } from '../encoder/types.ts';
+import { EncodeError, type Encoder } from '../encoder/types.ts';
+import { isolateFailures } from '../lib/isolate-failures.ts';
 import type { DocumentRow, WriteItem } from '../queue/queue.ts';
 import { chunkedQueueOps } from '../queue/chunk-write.ts';
 import { chunkingEncoder } from '../encoder/chunking-encoder.ts';
@@ -25,9 +29,17 @@ export interface BackfillOptions {
   readonly onBackfill?: (p: BackfillProgress) => void;
 }
 
+/** A row the new model could not encode, and why. */
+export interface RefusedRow {
+  readonly id: string;
+  readonly error: string;
+}
+
 export interface BackfillResult {
   readonly encoded: number;
   readonly encodeSeconds: number;
+  /** Rows left without a shadow vector because the new model refused them. */
+  readonly refused: readonly RefusedRow[];
 }
 
 /**
@@ -47,6 +59,7 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
   let encoded = 0;
   let encodeSeconds = 0;
   let hook = firstWrite;
+  const refused: RefusedRow[] = [];
   for (;;) {
     o.signal?.throwIfAborted();
     const { rows }: { rows: DocumentRow[] } = await client.query<DocumentRow>(text, [last, chunk, encoder.info.checksum]);
@@ -57,24 +70,61 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
     const docs = unsynced.filter((r) => r.document.trim() !== '');
     if (unsynced.length > 0) {
       const t0 = performance.now();
-      const vectors = docs.length
-        ? (await encoder.encode(docs.map((r) => r.document), 'document', o.signal ? { signal: o.signal } : {})).vectors
-        : [];
+      const byId = await encodeIsolated(encoder, docs, o.signal, (r) => refused.push(r));
       encodeSeconds += (performance.now() - t0) / 1000;
-      const byId = new Map(docs.map((r, i) => [r.id, vectors[i]!]));
-      const items: WriteItem[] = unsynced.map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));
+      // A refused row is not written: a NULL vector would say "blank document".
+      const items: WriteItem[] = unsynced.filter((r) => r.document.trim() === '' || byId.has(r.id))
+        .map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));
       // The write re-checks each row's text hash, so a row edited meanwhile is skipped (and caught by the
       // catch-up pass or the daemon), never given a vector of text it no longer has.
       await ops.write(items, [], [], encoder.info.checksum);
-      encoded += docs.length;
+      encoded += byId.size;
       if (hook && encoded > 0) {
         const f = hook;
         hook = undefined;
         await f();
       }
     }
+    if (refused.length > refusedLimit(total)) throw new TooManyRefusedError(refused, total);
     o.onBackfill?.({ scanned, encoded, total });
     if (rows.length < chunk) break;
   }
-  return { encoded, encodeSeconds };
+  return { encoded, encodeSeconds, refused };
+}
+
+/** More refusals than this are the model's or the backend's doing, not a few bad rows: the migration stops. */
+export function refusedLimit(total: number): number {
+  return Math.max(10, Math.floor(total / 100));
+}
+
+export class TooManyRefusedError extends Error {
+  constructor(readonly refused: readonly RefusedRow[], total: number) {
+    super(`the new model refused ${refused.length} of ${total} rows (more than 1%, so not a few bad rows; first: id ` +
+      `${refused[0]!.id}, ${refused[0]!.error}): nothing was swapped; fix the cause and run migrate again, it resumes`);
+    this.name = 'TooManyRefusedError';
+  }
+}
+
+/**
+ * Vectors by row id. An input the backend refuses is split down to its row (reported, left out); any
+ * other failure ends the backfill as before, to be resumed by the next run.
+ */
+async function encodeIsolated(encoder: Encoder, docs: readonly DocumentRow[], signal: AbortSignal | undefined,
+  onRefused: (r: RefusedRow) => void): Promise<Map<string, Float32Array>> {
+  if (docs.length === 0) return new Map();
+  return isolateFailures<DocumentRow, Map<string, Float32Array>>(docs, {
+    attempt: async (piece) => {
+      const { vectors } = await encoder.encode(piece.map((r) => r.document), 'document', signal ? { signal } : {});
+      return new Map(piece.map((r, i) => [r.id, vectors[i]!]));
+    },
+    // Only what the backend says is the input's fault: any other failure (a broken model, a timeout) would
+    // refuse every row alone, so it ends the backfill as before.
+    isolates: (err) => !signal?.aborted && err instanceof EncodeError && err.reason === 'input',
+    blame: (err) => (err instanceof EncodeError && err.reason === 'input' ? err.index : undefined),
+    failed: (row, err) => {
+      onRefused({ id: row.id, error: `encode: ${err instanceof Error ? err.message : String(err)}` });
+      return new Map();
+    },
+    join: (parts) => new Map(parts.flatMap((p) => [...p])),
+  });
 }

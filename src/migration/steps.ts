@@ -26,7 +26,7 @@ import type { SourceSql } from '../db/source-sql.ts';
 import { beginMigration, readModelState, setMigrationStep } from '../db/state-repository.ts';
 import { countVectors, ensureIndex, findVectorIndexes, vectorIndexName, type EnsureResult, type IndexPolicy } from '../db/vector-index.ts';
 import type { Encoder } from '../encoder/types.ts';
-import { backfillShadow, type BackfillProgress } from './backfill.ts';
+import { backfillShadow, type BackfillProgress, type RefusedRow } from './backfill.ts';
 import { copyVectors } from './copy-vectors.ts';
 import { MigrationConflictError } from './conflict.ts';
 import { addShadowColumns } from './shadow-columns.ts';
@@ -71,6 +71,8 @@ export interface ShadowMigrationResult {
   readonly copied: number;
   readonly index: EnsureResult | undefined;
   readonly requeued: number;
+  /** Rows the new model refused in this call's backfill (each once): left for the daemons to retry and dead-letter. */
+  readonly refused: readonly RefusedRow[];
 }
 
 export async function runShadowMigration(o: ShadowMigrationOptions): Promise<ShadowMigrationResult> {
@@ -124,10 +126,12 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   let encoded = 0;
   let encodeSeconds = 0;
   let copied = 0;
+  const refused = new Map<string, RefusedRow>();
   const backfill = async (mid: boolean) => {
     const r = await backfillShadow(o, nextSql, mid ? () => fault('mid-backfill') : undefined);
     encoded += r.encoded;
     encodeSeconds += r.encodeSeconds;
+    for (const x of r.refused) refused.set(x.id, x);
   };
   if (step === 'columns') {
     await timed('backfilled', async () => {
@@ -175,6 +179,6 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   }
   return {
     from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds,
-    copied, index, requeued,
+    copied, index, requeued, refused: [...refused.values()],
   };
 }
