@@ -30,6 +30,7 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
         `encoded ${r.encoded} rows in ${r.encodeSeconds.toFixed(1)}s; ` +
           `${r.requeued} rows changed during the swap or refused were queued for the daemon`,
         ...(r.refused.length ? [refusedLine(r.refused)] : []),
+        ...r.buried.map((b) => `row ${b.id} dead-lettered: ${b.error}; the other rows were encoded`),
         ...(r.index ? [indexLine({ ...r.index, name: o.indexName })] : []),
         nextSteps(config, r.from.checksum === r.to.checksum ? undefined : r.from.checksum),
       ];

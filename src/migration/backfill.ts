@@ -9,6 +9,7 @@ import type { SourceSql } from '../db/source-sql.ts';
 import { renderSql } from '../db/sql-template.ts';
 import { EncodeError, type Encoder } from '../encoder/types.ts';
 import { isolateFailures } from '../lib/isolate-failures.ts';
+import { nextPieces, suspectRecord } from './backfill-suspects.ts';
 import type { DocumentRow, WriteItem } from '../queue/queue.ts';
 import { chunkedQueueOps } from '../queue/chunk-write.ts';
 import { chunkingEncoder } from '../encoder/chunking-encoder.ts';
@@ -40,6 +41,8 @@ export interface BackfillResult {
   readonly encodeSeconds: number;
   /** Rows left without a shadow vector because the new model refused them. */
   readonly refused: readonly RefusedRow[];
+  /** Rows dead-lettered because runs ended while encoding them alone (backfill-suspects.ts). */
+  readonly buried: readonly RefusedRow[];
 }
 
 /**
@@ -50,46 +53,85 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
   const { client } = o;
   // A chunked table's backfill writes the new model's chunks too (beside the old model's, until the swap).
   const encoder = chunkingEncoder(o.encoder, nextSql.chunking);
+  const checksum = encoder.info.checksum;
   const text = renderSql('backfill-chunk', nextSql);
   const ops = chunkedQueueOps(client, nextSql, o.vectorOid);
+  const record = suspectRecord(client, nextSql.sourceKey, checksum);
   const total = Number((await client.query<{ n: string }>(renderSql('row-count', nextSql))).rows[0]!.n);
   const chunk = o.chunkSize ?? 256;
-  let last: string | null = null;
-  let scanned = 0;
   let encoded = 0;
   let encodeSeconds = 0;
   let hook = firstWrite;
   const refused: RefusedRow[] = [];
-  for (;;) {
-    o.signal?.throwIfAborted();
-    const { rows }: { rows: DocumentRow[] } = await client.query<DocumentRow>(text, [last, chunk, encoder.info.checksum]);
-    if (rows.length === 0) break;
-    last = rows[rows.length - 1]!.id;
-    scanned += rows.length;
-    const unsynced = rows.filter((r) => r.unsynced);
+  const buried: RefusedRow[] = [];
+  const found = await record.read();
+  const skipped = new Set(found.skipped);
+
+  // Encodes and writes the unsynced rows of `rows`, holding them in the record meanwhile (`ends`: runs that
+  // already ended holding exactly them).
+  const put = async (rows: readonly DocumentRow[], ends: number) => {
+    const unsynced = rows.filter((r) => r.unsynced && !skipped.has(r.id));
+    if (unsynced.length === 0) return;
     const docs = unsynced.filter((r) => r.document.trim() !== '');
-    if (unsynced.length > 0) {
+    if (docs.length > 0) await record.hold(docs.map((r) => r.id), ends);
+    let byId: Map<string, Float32Array>;
+    try {
       const t0 = performance.now();
-      const byId = await encodeIsolated(encoder, docs, o.signal, (r) => refused.push(r));
+      byId = await encodeIsolated(encoder, docs, o.signal, (r) => refused.push(r));
       encodeSeconds += (performance.now() - t0) / 1000;
       // A refused row is not written: a NULL vector would say "blank document".
       const items: WriteItem[] = unsynced.filter((r) => r.document.trim() === '' || byId.has(r.id))
         .map((r) => ({ id: r.id, hash: r.hash, vector: byId.get(r.id) ?? null }));
       // The write re-checks each row's text hash, so a row edited meanwhile is skipped (and caught by the
       // catch-up pass or the daemon), never given a vector of text it no longer has.
-      await ops.write(items, [], [], encoder.info.checksum);
-      encoded += byId.size;
-      if (hook && encoded > 0) {
-        const f = hook;
-        hook = undefined;
-        await f();
-      }
+      await ops.write(items, [], [], checksum);
+    } catch (err) {
+      // A failure that did not end the process (a backend down, Ctrl-C) says nothing against these rows.
+      if (docs.length > 0) await record.hold(null, 0).catch(() => undefined);
+      throw err;
     }
+    if (docs.length > 0) await record.hold(null, 0);
+    encoded += byId.size;
+    if (hook && encoded > 0) {
+      const f = hook;
+      hook = undefined;
+      await f();
+    }
+  };
+
+  // Rows a run held when it ended: in halves down to one row, before anything else (backfill-suspects.ts).
+  const settle = async (ids: readonly string[], ends: number): Promise<void> => {
+    const pieces = nextPieces(ids, ends);
+    if (!pieces) {
+      const error = `the process ended while the new model encoded this row ${ends} times (migrate's backfill)`;
+      await record.bury(ids[0]!, ends, error);
+      skipped.add(ids[0]!);
+      buried.push({ id: ids[0]!, error });
+      return;
+    }
+    const rowsText = renderSql('backfill-rows', nextSql);
+    for (const piece of pieces) {
+      o.signal?.throwIfAborted();
+      const { rows } = await client.query<DocumentRow>(rowsText, [piece, checksum]);
+      await put(rows, pieces.length === 1 ? ends : 0);
+    }
+  };
+  if (found.inHand.length > 0) await settle(found.inHand, found.ends);
+
+  let last: string | null = null;
+  let scanned = 0;
+  for (;;) {
+    o.signal?.throwIfAborted();
+    const { rows }: { rows: DocumentRow[] } = await client.query<DocumentRow>(text, [last, chunk, checksum]);
+    if (rows.length === 0) break;
+    last = rows[rows.length - 1]!.id;
+    scanned += rows.length;
+    await put(rows, 0);
     if (refused.length > refusedLimit(total)) throw new TooManyRefusedError(refused, total);
     o.onBackfill?.({ scanned, encoded, total });
     if (rows.length < chunk) break;
   }
-  return { encoded, encodeSeconds, refused };
+  return { encoded, encodeSeconds, refused, buried };
 }
 
 /** More refusals than this are the model's or the backend's doing, not a few bad rows: the migration stops. */

@@ -73,6 +73,8 @@ export interface ShadowMigrationResult {
   readonly requeued: number;
   /** Rows the new model refused in this call's backfill (each once): left for the daemons to retry and dead-letter. */
   readonly refused: readonly RefusedRow[];
+  /** Rows dead-lettered in this call because runs ended while encoding them alone. */
+  readonly buried: readonly RefusedRow[];
 }
 
 export async function runShadowMigration(o: ShadowMigrationOptions): Promise<ShadowMigrationResult> {
@@ -127,11 +129,13 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   let encodeSeconds = 0;
   let copied = 0;
   const refused = new Map<string, RefusedRow>();
+  const buried: RefusedRow[] = [];
   const backfill = async (mid: boolean) => {
     const r = await backfillShadow(o, nextSql, mid ? () => fault('mid-backfill') : undefined);
     encoded += r.encoded;
     encodeSeconds += r.encodeSeconds;
     for (const x of r.refused) refused.set(x.id, x);
+    buried.push(...r.buried);
   };
   if (step === 'columns') {
     await timed('backfilled', async () => {
@@ -179,6 +183,6 @@ export async function runShadowMigration(o: ShadowMigrationOptions): Promise<Sha
   }
   return {
     from, to: { checksum: model.checksum, dimensions: model.dimensions, vectorType: nextSql.vectorType }, steps, encoded, encodeSeconds,
-    copied, index, requeued, refused: [...refused.values()],
+    copied, index, requeued, refused: [...refused.values()], buried,
   };
 }
