@@ -109,14 +109,19 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
       buried.push({ id: ids[0]!, error });
       return;
     }
-    const rowsText = renderSql('backfill-rows', nextSql);
+    // The daemon's read of claimed ids, aimed at the shadow columns like backfill-chunk.
+    const rowsText = renderSql('read-documents', nextSql);
     for (const piece of pieces) {
       o.signal?.throwIfAborted();
       const { rows } = await client.query<DocumentRow>(rowsText, [piece, checksum]);
       await put(rows, pieces.length === 1 ? ends : 0);
     }
   };
-  if (found.inHand.length > 0) await settle(found.inHand, found.ends);
+  if (found.inHand.length > 0) {
+    await settle(found.inHand, found.ends);
+    // Rows deleted or embedded since leave nothing to hold: the record must not blame them on the next run.
+    await record.hold(null, 0);
+  }
 
   let last: string | null = null;
   let scanned = 0;
