@@ -57,11 +57,16 @@ test('a row that ends migrate during the backfill: each rerun narrows it down, t
     const bound = Math.ceil(Math.log2(rows)) + ALONE_ENDS;
     let ends = 0;
     let last: Ran | undefined;
+    const said: string[] = [];
     for (let run = 0; run <= bound + 1; run++) {
       last = await migrate(env);
+      said.push(last.stderr);
       if (last.signal !== 'SIGKILL') break;
       ends += 1;
     }
+    // Each run after an end says what it does about it; the last one names the row.
+    assert.match(said[1]!, /^migrate: a run ended while encoding 40 rows \(1 time\): encoding them in halves/m);
+    assert.match(last!.stderr, /^migrate: a run ended while encoding row 13 alone \(2 times\): dead-lettering it and encoding the rest/m);
     assert.equal(last!.code, 0, `the last run: ${last!.signal ?? last!.code} ${last!.stderr}`);
     assert.ok(ends > ALONE_ENDS && ends <= bound, `${ends} runs ended, at most ${bound}`);
     assert.match(last!.stdout, /row 13 dead-lettered: the process ended while the new model encoded this row 2 times/);

@@ -28,6 +28,8 @@ export interface BackfillOptions {
   readonly chunkSize?: number;
   readonly signal?: AbortSignal;
   readonly onBackfill?: (p: BackfillProgress) => void;
+  /** A run ended while encoding rows `ids` (`ends` times with exactly them): told before they are settled. */
+  readonly onSuspects?: (ids: readonly string[], ends: number) => void;
 }
 
 /** A row the new model could not encode, and why. */
@@ -118,6 +120,7 @@ export async function backfillShadow(o: BackfillOptions, nextSql: SourceSql, fir
     }
   };
   if (found.inHand.length > 0) {
+    o.onSuspects?.(found.inHand, found.ends);
     await settle(found.inHand, found.ends);
     // Rows deleted or embedded since leave nothing to hold: the record must not blame them on the next run.
     await record.hold(null, 0);

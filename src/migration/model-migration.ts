@@ -21,6 +21,7 @@ import { checkIdColumn } from '../db/source-info.ts';
 import { ivfflatLists, vectorIndexName } from '../db/vector-index.ts';
 import { vectorTypeOid } from '../queue/queue.ts';
 import { progressBar, type ProgressOutput } from '../lib/progress-bar.ts';
+import { ALONE_ENDS } from './backfill-suspects.ts';
 
 export interface ModelMigrationOptions {
   readonly config: Config;
@@ -140,6 +141,8 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
   const r = await runShadowMigration({
     client, source: config.source, sql: d.info.sql, encoder, vectorOid: await vectorTypeOid(client), policy: indexPolicyOf(config.source),
     onBackfill: (p) => bar.update(p.scanned, p.total),
+    // Runs that end while encoding a row die without a word: the next one says what it is doing about it.
+    onSuspects: (ids, ends) => o.progress?.write(suspectsNotice(ids, ends)),
     onStep: (step) => { if (step === 'backfilled') bar.finish(); },
     ...pick(o, 'signal', 'lockTimeoutMs', 'chunkSize', 'fault'),
   });
@@ -151,6 +154,15 @@ async function changeModel(client: import('pg').Client, o: ModelMigrationOptions
     kind: 'shadow', handled: true, model: model.name, change: d.change, shadow: r,
     indexName: vectorIndexName(d.info.sql, config.source.embeddingColumn),
   };
+}
+
+/** What a run says when the last one ended while encoding rows (docs/model-changes.md). */
+export function suspectsNotice(ids: readonly string[], ends: number): string {
+  const what = ids.length === 1 ? `row ${ids[0]} alone` : `${ids.length} rows`;
+  return `migrate: a run ended while encoding ${what} (${ends} time${ends === 1 ? '' : 's'}): ` +
+    (ids.length > 1 ? 'encoding them in halves to find the row that ends it'
+      : ends < ALONE_ENDS ? 'trying it alone once more' : 'dead-lettering it and encoding the rest') +
+    ' (docs/model-changes.md#bad-rows-during-the-backfill)\n';
 }
 
 async function plan(client: import('pg').Client, o: ModelMigrationOptions, d: Detected): Promise<MigrationPlan> {

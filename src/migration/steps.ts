@@ -56,6 +56,7 @@ export interface ShadowMigrationOptions {
   readonly signal?: AbortSignal;
   readonly onStep?: (step: MigrationStep | 'done', seconds: number) => void;
   readonly onBackfill?: (p: BackfillProgress) => void;
+  readonly onSuspects?: (ids: readonly string[], ends: number) => void;
   readonly onLockRetry?: (attempt: number) => void;
   readonly fault?: (point: FaultPoint) => void | Promise<void>;
 }
