@@ -39,8 +39,6 @@ export function modelMigrationLines(config: Config, o: ModelMigrationOutcome): s
   }
 }
 
-const deadLettersLine = (n: number) => `${n} dead letter${n === 1 ? '' : 's'} queued again for the new model`;
-
 /** Rows the new model refused in the backfill: the first few with their reasons. */
 function refusedLine(rows: readonly { readonly id: string; readonly error: string }[]): string {
   const shown = rows.slice(0, 3).map((r) => `id ${r.id}: ${r.error}`).join('; ');
@@ -67,7 +65,8 @@ export function migrateLines(config: Config, model: Pick<ModelInfo, 'name' | 'ch
       `model ${model.name} (${model.checksum}, ${model.dimensions} dimensions)`,
     ...(r.capture === 'triggers' && r.compiledAvailable ? [COMPILED_AVAILABLE] : []),
     ...(r.previousChecksum ? [`model changed from ${r.previousChecksum}: existing vectors are stale and will be re-embedded`] : []),
-    ...(r.retriedDeadLetters ? [deadLettersLine(r.retriedDeadLetters)] : []),
+    ...(r.retriedDeadLetters
+      ? [`${r.retriedDeadLetters} dead letter${r.retriedDeadLetters === 1 ? '' : 's'} queued again for the new model`] : []),
     `enqueue: ${r.scanned} rows scanned, ${r.enqueued} enqueued`,
     `full text (${config.source.textSearchConfig}): ` +
       `${r.fullText.rebuilt ? `${r.fullText.rebuilt}, ` : ''}${r.fullText.filled} rows filled` +
